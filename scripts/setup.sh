@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package freshet's build, tests, benchmarks and demo need.
+# Idempotent: packages already installed are skipped, so a second run costs a second.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config clang-format
+  # libraries
+  librocksdb-dev librdkafka-dev libhiredis-dev libboost1.74-dev libboost-system1.74-dev
+  libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  libxgboost-dev libtorch-dev libfasttext-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # servers and peers used by tests, benchmarks and the demo
+  redis-server postgresql
+  # the demo trains its model with Debian's Python stack (/usr/bin/python3)
+  python3 python3-xgboost python3-numpy
+  curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}" >&2
+sudo_cmd=()
+[ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,23 @@
+// Parsing and printing of durations ("10m", "1h30m", "7d", "250ms") and timestamps (epoch
+// milliseconds or RFC 3339 strings such as "2026-01-01T00:00:00Z" / "...+02:00").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace freshet {
+
+// Units: ms, s, m, h, d, w; parts may be combined ("1h30m"). A bare integer is milliseconds.
+Result<int64_t> ParseDurationMs(std::string_view text);
+// The shortest exact form: 600000 -> "10m", 5400000 -> "1h30m", 0 -> "0s".
+std::string FormatDurationMs(int64_t ms);
+
+// RFC 3339 date-time (fractional seconds to milliseconds, 'Z' or +hh:mm offsets) to epoch ms.
+Result<int64_t> ParseRfc3339Ms(std::string_view text);
+// Epoch ms to "2026-01-01T00:00:00.000Z".
+std::string FormatRfc3339Ms(int64_t ms);
+
+}  // namespace freshet

@@ -1,0 +1,83 @@
+// EventLog: the embedded, durable, per-source append-only log of records in the "events" column
+// family, with group commit and idempotency keys.
+//
+// Append() hands a batch to one committer thread, which gathers every batch waiting, assigns
+// consecutive offsets per source in arrival order, writes them (plus the per-source next offset
+// and any idempotency keys) in one synced RocksDB WriteBatch, then runs the OnCommit hook and
+// acknowledges all of them. So: acknowledged means durable (it survives kill -9), offsets become
+// visible in order, and the hook sees batches in offset order.
+//
+// An Idempotency-Key makes a retry safe: a batch whose key was committed before is not appended
+// again; Append returns the original acknowledgement with `duplicate` set. Keys are kept for
+// `idempotency_ttl_ms` (Default: 24 h).
+//
+// Thread-safety: Append() and Read() are thread-safe. Back-pressure: when more than
+// `max_pending_records` wait for the committer, Append fails with kResourceExhausted (429).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "log/record.h"
+#include "storage/db.h"
+
+namespace freshet {
+
+struct AppendAck {
+  uint64_t first_offset = 0;
+  uint64_t count = 0;
+  bool duplicate = false;  // the idempotency key was seen before; nothing was appended
+};
+
+struct EventLogOptions {
+  // Records waiting for the committer before Append refuses. Default: 1,000,000.
+  size_t max_pending_records = 1'000'000;
+  // How long idempotency keys are remembered. Default: 24 h.
+  int64_t idempotency_ttl_ms = 24 * 3600 * 1000LL;
+  // Sync each group commit to disk. Default: true (acknowledged = survives power loss/kill -9).
+  bool sync = true;
+};
+
+// One committed batch, as seen by the commit hook.
+struct CommittedBatch {
+  uint32_t source_id;
+  uint64_t first_offset;
+  const std::vector<Record>* records;
+};
+
+class EventLog {
+ public:
+  // `sources`: source names in a stable order; the index is the source id used in keys.
+  // The id of a name is fixed on first use and kept in ingest_meta, so reordering the spec does
+  // not remap existing logs.
+  static Result<std::unique_ptr<EventLog>> Open(Db* db, const std::vector<std::string>& sources,
+                                                const Clock* clock, EventLogOptions options = {});
+  ~EventLog();  // stops the committer after draining pending batches
+
+  // Called on the committer thread after each durable group commit, in offset order, before the
+  // appenders are acknowledged. Set before the first Append.
+  using CommitHook = std::function<void(const std::vector<CommittedBatch>&)>;
+  void SetCommitHook(CommitHook hook);
+
+  // Durably appends `records` to `source`. Blocks until committed. `idempotency_key` may be empty.
+  Result<AppendAck> Append(const std::string& source, std::vector<Record> records,
+                           const std::string& idempotency_key = "");
+
+  // Reads up to `max` records of `source` from `offset` on, in offset order.
+  Status Read(const std::string& source, uint64_t offset, size_t max, std::vector<Record>* out);
+  // The offset the next appended record of `source` will get (= number of records so far).
+  Result<uint64_t> NextOffset(const std::string& source);
+  Result<uint32_t> SourceId(const std::string& source) const;
+
+ private:
+  struct Impl;
+  explicit EventLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace freshet

@@ -1,0 +1,44 @@
+// RecordParser: turns a request body or file (a JSON object, a JSON array of objects, or
+// NDJSON) into validated Records of one source, using simdjson.
+//
+// Validation: every declared field is typed-checked (int64 accepts integral JSON numbers,
+// double accepts any number, timestamp accepts epoch-ms numbers or RFC 3339 strings, string
+// requires a JSON string, bool a JSON bool); null or absent means null; the timestamp field
+// and the entity key fields of every view on this source are required; unknown fields are
+// ignored. The first bad record fails the whole parse with kInvalidArgument naming the record
+// (NDJSON: "line 3"; array: "record 3"), the field and what is wrong, e.g.
+//   "line 3: field 'duration_s': expected double, got string \"abc\"".
+// Thread-safety: one parser per thread (it reuses simdjson buffers).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "log/record.h"
+#include "spec/project_spec.h"
+
+namespace freshet {
+
+class RecordParser {
+ public:
+  // `required` lists field names that must be present and non-null besides the timestamp
+  // (the entity keys of the views fed by this source).
+  RecordParser(const SourceSpec& source, std::vector<std::string> required);
+  ~RecordParser();
+
+  // Parses all records of `body`; appends to `out` only when every record is valid.
+  Status Parse(std::string_view body, std::vector<Record>* out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The required (entity key) fields of `source` under `spec`: the key fields of every entity of
+// every feature view reading from it.
+std::vector<std::string> RequiredFields(const ProjectSpec& spec, const std::string& source);
+
+}  // namespace freshet

@@ -1,0 +1,147 @@
+// ProjectSpec: the parsed, validated content of a project's freshet.yaml — entities, sources,
+// feature views, feature services, models and deployments. Plain data; built by LoadProject()
+// (spec_loader.h) and read by every other module. Thread-safety: immutable once loaded.
+//
+// Every spec object keeps the line of freshet.yaml it came from (`line`), so later stages (the
+// expression compiler, the planner) can name the place of an error.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/value.h"
+
+namespace freshet {
+
+struct EntitySpec {
+  std::string name;
+  std::vector<std::string> keys;  // key field names; usually one ("user_id")
+  int line = 0;
+};
+
+struct FieldSpec {
+  std::string name;
+  FieldType type = FieldType::kString;
+  int line = 0;
+};
+
+enum class SourceKind { kHttp, kFile, kKafka, kTable };
+
+struct SourceSpec {
+  std::string name;
+  SourceKind kind = SourceKind::kHttp;
+  std::string timestamp_field;         // required; epoch ms or RFC 3339 strings
+  std::vector<FieldSpec> fields;       // declared schema, in declaration order
+  int64_t allowed_lateness_ms = 0;     // Default: 0 (watermark = max event time)
+  std::string path;                    // kind: file — NDJSON or CSV file to replay
+  std::string format;                  // kind: file — "ndjson" (default) or "csv"
+  std::string topic;                   // kind: kafka
+  std::string brokers;                 // kind: kafka
+  std::string group;                   // kind: kafka consumer group
+  int line = 0;
+
+  // Index of `field` in `fields`, or -1.
+  int FieldIndex(const std::string& field) const;
+};
+
+// Aggregations of stream features. Part of the state format: never renumber.
+enum class AggKind : uint8_t {
+  kCount = 1,
+  kSum = 2,
+  kMean = 3,
+  kMin = 4,
+  kMax = 5,
+  kVariance = 6,
+  kStddev = 7,
+  kFirst = 8,
+  kLast = 9,
+  kLastN = 10,
+  kDistinctCount = 11,  // exact; with `approx: true` HyperLogLog
+  kTopK = 12,
+  kRate = 13,           // events per second over the window
+};
+
+// Window kinds. Part of the state format: never renumber.
+enum class WindowKind : uint8_t {
+  kLifetime = 1,  // no window: all events so far
+  kSliding = 2,   // exact: t - window <= ts < t
+  kHopping = 3,   // sliding with a hop: sawtooth tiles, approximate at the tail
+  kTumbling = 4,  // the current aligned window: floor(t / window) * window <= ts < t
+  kSession = 5,   // the entity's current session: events with gaps < session_gap
+};
+
+struct FeatureSpec {
+  std::string name;
+  // Exactly one of: an aggregation (agg set) or a derived expression (expr non-empty).
+  std::optional<AggKind> agg;
+  std::string of;       // input field; empty for count
+  std::string where;    // optional filter expression
+  std::string expr;     // derived feature expression over other features of the view
+  WindowKind window = WindowKind::kLifetime;
+  int64_t window_ms = 0;       // sliding, hopping, tumbling
+  int64_t hop_ms = 0;          // hopping
+  int64_t session_gap_ms = 0;  // session
+  int n = 0;                   // last_n: how many values; top_k: k
+  bool approx = false;         // distinct_count: HyperLogLog instead of exact
+  int line = 0;
+};
+
+struct FeatureViewSpec {
+  std::string name;
+  std::string entity;
+  std::string source;
+  int64_t ttl_ms = 0;  // 0 = no TTL; values older than this are reported stale
+  std::vector<FeatureSpec> features;
+  int line = 0;
+
+  const FeatureSpec* Find(const std::string& feature) const;
+};
+
+// "view:feature".
+struct FeatureRef {
+  std::string view;
+  std::string feature;
+  std::string ToString() const { return view + ":" + feature; }
+};
+
+struct FeatureServiceSpec {
+  std::string name;
+  std::vector<FeatureRef> features;  // ordered: the model's input order
+  int line = 0;
+};
+
+struct ModelSpec {
+  std::string name;
+  std::string runtime;  // "xgboost", "torchscript", "fasttext", "linear"
+  int line = 0;
+};
+
+struct DeploymentSpec {
+  std::string name;
+  std::string model;             // registered model name
+  std::string alias;             // Default: "champion"; or "latest" or a version number
+  std::string feature_service;
+  int line = 0;
+};
+
+struct ProjectSpec {
+  std::string project;
+  std::string dir;        // project directory
+  std::string spec_path;  // path of freshet.yaml
+  std::map<std::string, EntitySpec> entities;
+  std::map<std::string, SourceSpec> sources;
+  std::map<std::string, FeatureViewSpec> feature_views;
+  std::map<std::string, FeatureServiceSpec> feature_services;
+  std::map<std::string, ModelSpec> models;
+  std::map<std::string, DeploymentSpec> deployments;
+};
+
+std::string_view AggKindName(AggKind k);
+bool ParseAggKind(std::string_view name, AggKind* out);
+std::string_view WindowKindName(WindowKind k);
+std::string_view SourceKindName(SourceKind k);
+
+}  // namespace freshet

@@ -1,0 +1,133 @@
+#include "storage/db.h"
+
+#include <fmt/format.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/table.h>
+
+#include <filesystem>
+#include <vector>
+
+namespace freshet {
+namespace {
+
+constexpr std::string_view kCfNames[kNumCfs] = {
+    "default", "events", "ingest_meta", "state", "online",
+    "registry", "checkpoints", "late", "predictions", "jobs"};
+
+bool IsLockError(const rocksdb::Status& s) {
+  std::string m = s.ToString();
+  return s.IsIOError() && (m.find("lock") != std::string::npos || m.find("LOCK") != std::string::npos);
+}
+
+}  // namespace
+
+std::string_view CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNotFound()) return Status::NotFound(fmt::format("{}: {}", what, s.ToString()));
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(fmt::format("{}: {}", what, s.ToString()));
+  return Status::IoError(fmt::format("{}: {}", what, s.ToString()));
+}
+
+Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& options) {
+  std::error_code ec;
+  if (options.create_if_missing) std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError(fmt::format("cannot create data directory {}: {}", dir, ec.message()));
+
+  rocksdb::Options db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = options.create_if_missing;
+  db_options.IncreaseParallelism(2);
+  db_options.OptimizeLevelStyleCompaction();
+  db_options.max_total_wal_size = 256u << 20;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.cache_index_and_filter_blocks = true;
+  rocksdb::ColumnFamilyOptions cf_options(db_options);
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (auto name : kCfNames) descriptors.emplace_back(std::string(name), cf_options);
+
+  std::unique_ptr<Db> db(new Db());
+  db->dir_ = dir;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (options.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw);
+  } else {
+    s = rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+  }
+  if (!s.ok()) {
+    if (IsLockError(s)) {
+      return Status::FailedPrecondition(fmt::format(
+          "data directory {} is in use by another freshet process (stop it, or talk to it over "
+          "HTTP with --server)",
+          dir));
+    }
+    return FromRocks(s, fmt::format("opening data directory {}", dir));
+  }
+  db->db_.reset(raw);
+  for (int i = 0; i < kNumCfs; ++i) db->handles_[i] = handles[i];
+  return db;
+}
+
+Db::~Db() {
+  if (!db_) return;
+  for (auto* h : handles_) {
+    if (h) db_->DestroyColumnFamilyHandle(h);
+  }
+  db_->Close();
+}
+
+Result<std::optional<std::string>> Db::Get(Cf which, std::string_view key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(which), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "read");
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Db::Put(Cf which, std::string_view key, std::string_view value, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Put(wo, cf(which), key, value), "write");
+}
+
+Status Db::Delete(Cf which, std::string_view key, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Delete(wo, cf(which), key), "delete");
+}
+
+Status Db::Write(rocksdb::WriteBatch* batch, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, batch), "write batch");
+}
+
+std::unique_ptr<rocksdb::Iterator> Db::NewIterator(Cf which) {
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(which)));
+}
+
+void AppendBigEndian64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+void AppendBigEndian32(std::string* out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+uint64_t ReadBigEndian64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+uint32_t ReadBigEndian32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+}  // namespace freshet

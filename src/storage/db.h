@@ -1,0 +1,84 @@
+// Db: the embedded default's single RocksDB instance in the data directory, with one column
+// family per kind of data. Every module that persists in embedded mode goes through it, so one
+// WriteBatch can span kinds (e.g. window state + consumed offsets, atomically).
+//
+// Opening takes an exclusive lock on the directory (RocksDB's LOCK file); a second process gets
+// kFailedPrecondition "data directory DIR is in use by another freshet process" — never a crash.
+// Thread-safety: all methods are thread-safe (RocksDB is).
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace freshet {
+
+// Column families. Their names are part of the on-disk format (docs/formats.md).
+enum class Cf : int {
+  kDefault = 0,      // "default": metadata (format version)
+  kEvents = 1,       // "events": the event log, key = source id + offset
+  kIngestMeta = 2,   // "ingest_meta": per-source next offset, idempotency keys
+  kState = 3,        // "state": window state per (view, entity)
+  kOnline = 4,       // "online": materialized online values (reserved for table features)
+  kRegistry = 5,     // "registry": models, versions, aliases
+  kCheckpoints = 6,  // "checkpoints": consumed offsets and watermarks per source
+  kLate = 7,         // "late": dead letter of events later than the watermark allowed
+  kPredictions = 8,  // "predictions": latest event-triggered prediction per deployment/entity
+  kJobs = 9,         // "jobs": job queue and run history
+};
+inline constexpr int kNumCfs = 10;
+std::string_view CfName(Cf cf);
+
+struct DbOptions {
+  // Create the directory and column families when missing. Default: true.
+  bool create_if_missing = true;
+  // Block cache for reads. Default: 256 MiB.
+  size_t block_cache_bytes = 256u << 20;
+  // Open read-only (no lock taken; sees the state as of opening). Default: false.
+  bool read_only = false;
+};
+
+class Db {
+ public:
+  // Opens or creates the database under `dir`.
+  static Result<std::unique_ptr<Db>> Open(const std::string& dir, const DbOptions& options = {});
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  rocksdb::DB* raw() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(Cf which) { return handles_[static_cast<int>(which)]; }
+  const std::string& dir() const { return dir_; }
+
+  // Point read; nullopt when absent.
+  Result<std::optional<std::string>> Get(Cf cf, std::string_view key);
+  Status Put(Cf cf, std::string_view key, std::string_view value, bool sync = false);
+  Status Delete(Cf cf, std::string_view key, bool sync = false);
+  // Applies `batch` atomically; with sync, returns only once it is on stable storage.
+  Status Write(rocksdb::WriteBatch* batch, bool sync);
+  std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf);
+
+ private:
+  Db() = default;
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, kNumCfs> handles_{};
+};
+
+// Converts a RocksDB status; `what` names the operation for the message.
+Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+// Big-endian fixed-width integer keys, so RocksDB's bytewise order is numeric order.
+void AppendBigEndian64(std::string* out, uint64_t v);
+void AppendBigEndian32(std::string* out, uint32_t v);
+uint64_t ReadBigEndian64(const char* p);
+uint32_t ReadBigEndian32(const char* p);
+
+}  // namespace freshet

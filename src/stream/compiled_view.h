@@ -1,0 +1,85 @@
+// CompiledView and EntityState: one feature view's definitions compiled once (windows,
+// aggregations, `where` filters and derived expressions), and the window state of one entity
+// of that view. This pair is THE aggregation code: the online engine (engine.h) and the offline
+// backfill (pipeline/backfill.h) both insert events into EntityStates and read them at times t,
+// so online and offline values agree by construction.
+//
+// Semantics (docs/semantics.md):
+//   sliding  t - window <= ts < t, exact (raw events kept for the window)
+//   hopping  sawtooth tiles of `hop`: covers [floor((t - window) / hop) * hop, t); approximate
+//            at the tail, cheap for long windows
+//   tumbling floor(t / window) * window <= ts < t
+//   session  the session open at t: events with gaps < session_gap ending after t - gap
+//   lifetime every event so far (ts < t where raw events are still kept)
+//   count/sum/rate over an empty window are 0; mean/min/max/first/last/variance/stddev null.
+//
+// Thread-safety: CompiledView is immutable and shared. An EntityState is not thread-safe: the
+// engine guards each with its shard lock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/value.h"
+#include "log/record.h"
+#include "spec/project_spec.h"
+
+namespace freshet {
+
+class EntityState;
+
+class CompiledView {
+ public:
+  // Compiles `view` of `spec`. Expression errors name the spec file, line, the feature and the
+  // column in the expression, e.g.
+  //   "freshet.yaml:14: feature_views.v.features.f.where: column 12: unknown field 'categry'".
+  static Result<std::shared_ptr<const CompiledView>> Compile(const ProjectSpec& spec,
+                                                             const FeatureViewSpec& view);
+  ~CompiledView();
+
+  const FeatureViewSpec& spec() const;
+  const std::vector<std::string>& feature_names() const;  // spec order
+  int FeatureIndex(std::string_view name) const;            // -1 when absent
+  // Indexes into Record::values of the entity key fields, in entity key order.
+  const std::vector<int>& key_field_indexes() const;
+  // How far behind the newest event time raw events must be kept (largest window etc.).
+  int64_t retention_ms() const;
+
+  std::unique_ptr<EntityState> NewState() const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit CompiledView(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class EntityState {
+ public:
+  virtual ~EntityState() = default;
+  // Adds one event (already accepted by the watermark).
+  virtual void Insert(const Record& r) = 0;
+  // Reads the features at indexes `features` (all when empty) as of time t into `out`.
+  virtual void Read(int64_t t, const std::vector<int>& features, std::vector<Value>* out) = 0;
+  // Drops what no read at time >= horizon_ms can need. Returns true when the state is now
+  // empty and may be deleted.
+  virtual bool Evict(int64_t horizon_ms) = 0;
+  // Largest event time inserted (Feast's event_timestamp); INT64_MIN when none.
+  virtual int64_t last_event_ms() const = 0;
+  // Approximate heap bytes held, for the memory bound and metrics.
+  virtual size_t MemoryBytes() const = 0;
+  // Versioned binary form (docs/formats.md) for the state column family.
+  virtual void Serialize(std::string* out) const = 0;
+  virtual Status Deserialize(std::string_view bytes) = 0;
+};
+
+// Canonical entity key bytes from key values (strings as is, numbers in decimal), joined by
+// '\x1f'. Used as the state key and in reads, so "u1" from JSON and from the log match.
+std::string EncodeEntityKey(const std::vector<Value>& key_values);
+
+}  // namespace freshet
