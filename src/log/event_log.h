@@ -11,8 +11,10 @@
 // again; Append returns the original acknowledgement with `duplicate` set. Keys are kept for
 // `idempotency_ttl_ms` (Default: 24 h).
 //
-// Thread-safety: Append() and Read() are thread-safe. Back-pressure: when more than
-// `max_pending_records` wait for the committer, Append fails with kResourceExhausted (429).
+// Thread-safety: all methods are thread-safe; destroy the log only when no Append() is running.
+// Back-pressure: when accepting a batch would put more than `max_pending_records` records in
+// flight, Append fails with kResourceExhausted (429); a batch arriving at an idle log is always
+// taken, whatever its size (the HTTP layer bounds batch sizes).
 #pragma once
 
 #include <cstdint>
@@ -60,7 +62,8 @@ class EventLog {
   ~EventLog();  // stops the committer after draining pending batches
 
   // Called on the committer thread after each durable group commit, in offset order, before the
-  // appenders are acknowledged. Set before the first Append.
+  // appenders are acknowledged. Set before the first Append. Must not throw; while it runs no
+  // other batch commits. Batches with no records and duplicates (see below) are not passed.
   using CommitHook = std::function<void(const std::vector<CommittedBatch>&)>;
   void SetCommitHook(CommitHook hook);
 
@@ -73,6 +76,8 @@ class EventLog {
   // The offset the next appended record of `source` will get (= number of records so far).
   Result<uint64_t> NextOffset(const std::string& source);
   Result<uint32_t> SourceId(const std::string& source) const;
+  // Records accepted by Append() and not yet acknowledged (the queue depth back-pressure limits).
+  size_t PendingRecords() const;
 
  private:
   struct Impl;

@@ -6,8 +6,13 @@
 // requires a JSON string, bool a JSON bool); null or absent means null; the timestamp field
 // and the entity key fields of every view on this source are required; unknown fields are
 // ignored. The first bad record fails the whole parse with kInvalidArgument naming the record
-// (NDJSON: "line 3"; array: "record 3"), the field and what is wrong, e.g.
-//   "line 3: field 'duration_s': expected double, got string \"abc\"".
+// (NDJSON: "line 3"; array: "record 3"; single object: "record 1"), the field and what is wrong,
+// e.g. "line 3: field 'duration_s': expected double, got string \"abc\"". Every value of a
+// timestamp-typed field, and the timestamp field's own slot when it is declared in `fields`
+// (whatever its declared type), is stored as epoch ms in an int64 Value.
+//
+// Body kinds, by the first non-space character: '[' an array; '{' a single object, or NDJSON
+// when anything but whitespace follows the first complete object (blank lines are skipped).
 // Thread-safety: one parser per thread (it reuses simdjson buffers).
 #pragma once
 

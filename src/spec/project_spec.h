@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/value.h"
@@ -33,14 +34,14 @@ enum class SourceKind { kHttp, kFile, kKafka, kTable };
 struct SourceSpec {
   std::string name;
   SourceKind kind = SourceKind::kHttp;
-  std::string timestamp_field;         // required; epoch ms or RFC 3339 strings
-  std::vector<FieldSpec> fields;       // declared schema, in declaration order
-  int64_t allowed_lateness_ms = 0;     // Default: 0 (watermark = max event time)
-  std::string path;                    // kind: file — NDJSON or CSV file to replay
-  std::string format;                  // kind: file — "ndjson" (default) or "csv"
-  std::string topic;                   // kind: kafka
-  std::string brokers;                 // kind: kafka
-  std::string group;                   // kind: kafka consumer group
+  std::string timestamp_field;      // required; epoch ms or RFC 3339 strings
+  std::vector<FieldSpec> fields;    // declared schema, in declaration order
+  int64_t allowed_lateness_ms = 0;  // Default: 0 (watermark = max event time)
+  std::string path;                 // kind: file — NDJSON or CSV file to replay
+  std::string format;               // kind: file — "ndjson" (default) or "csv"
+  std::string topic;                // kind: kafka
+  std::string brokers;              // kind: kafka
+  std::string group;                // kind: kafka consumer group
   int line = 0;
 
   // Index of `field` in `fields`, or -1.
@@ -61,7 +62,7 @@ enum class AggKind : uint8_t {
   kLastN = 10,
   kDistinctCount = 11,  // exact; with `approx: true` HyperLogLog
   kTopK = 12,
-  kRate = 13,           // events per second over the window
+  kRate = 13,  // events per second over the window
 };
 
 // Window kinds. Part of the state format: never renumber.
@@ -77,9 +78,9 @@ struct FeatureSpec {
   std::string name;
   // Exactly one of: an aggregation (agg set) or a derived expression (expr non-empty).
   std::optional<AggKind> agg;
-  std::string of;       // input field; empty for count
-  std::string where;    // optional filter expression
-  std::string expr;     // derived feature expression over other features of the view
+  std::string of;     // input field; empty for count
+  std::string where;  // optional filter expression
+  std::string expr;   // derived feature expression over other features of the view
   WindowKind window = WindowKind::kLifetime;
   int64_t window_ms = 0;       // sliding, hopping, tumbling
   int64_t hop_ms = 0;          // hopping
@@ -121,8 +122,8 @@ struct ModelSpec {
 
 struct DeploymentSpec {
   std::string name;
-  std::string model;             // registered model name
-  std::string alias;             // Default: "champion"; or "latest" or a version number
+  std::string model;  // registered model name
+  std::string alias;  // Default: "champion"; or "latest" or a version number
   std::string feature_service;
   int line = 0;
 };
@@ -140,8 +141,17 @@ struct ProjectSpec {
 };
 
 std::string_view AggKindName(AggKind k);
+// Parses an aggregation name as written in freshet.yaml ("count", ..., "variance" or "var").
 bool ParseAggKind(std::string_view name, AggKind* out);
+// "count, sum, mean, ...": every aggregation name, for error messages.
+std::string AggKindNames();
+// False for count and rate, which count events; every other aggregation reads an `of` field.
+bool AggTakesInput(AggKind k);
+// True for sum, mean, min, max, variance and stddev: their `of` field must be int64 or double.
+bool AggNeedsNumericInput(AggKind k);
 std::string_view WindowKindName(WindowKind k);
 std::string_view SourceKindName(SourceKind k);
+// Parses "http", "file", "kafka" or "table".
+bool ParseSourceKind(std::string_view name, SourceKind* out);
 
 }  // namespace freshet

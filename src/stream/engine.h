@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -80,10 +81,6 @@ struct EngineOptions {
   // Default: true.
   bool expire_idle_entities = true;
 };
-
-// Status of one entity's values in a read, as Feast names them.
-enum class ReadStatus { kPresent, kNotFound, kOutsideMaxAge };
-std::string_view ReadStatusName(ReadStatus s);  // "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"
 
 struct ViewRead {
   std::vector<Value> values;  // one per requested feature

@@ -1,0 +1,35 @@
+#include <fmt/format.h>
+
+#include "cli/cli_context.h"
+#include "cli/commands.h"
+#include "spec/plan.h"
+#include "spec/spec_loader.h"
+#include "stream/compiled_view.h"
+
+namespace freshet::cli {
+namespace {
+
+// Compiles every view so expression errors are reported by `apply`, not at serve time.
+Status CompileViews(const ProjectSpec& spec) {
+  for (const auto& [name, view] : spec.feature_views) {
+    auto compiled = CompiledView::Compile(spec, view);
+    if (!compiled.ok()) return compiled.status();
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterApply(CLI::App* app) {
+  auto flags = std::make_shared<ProjectFlags>();
+  CLI::App* cmd = app->add_subcommand("apply", "Validate freshet.yaml and print the plan");
+  flags->AddTo(cmd, /*with_data=*/false);
+  cmd->callback([flags] {
+    auto spec = LoadProject(flags->project_dir);
+    Status st = spec.ok() ? CompileViews(*spec) : spec.status();
+    if (!st.ok()) throw CLI::RuntimeError(Fail(st));
+    fmt::print("{}", flags->json ? FormatPlanJson(*spec) + "\n" : FormatPlan(*spec));
+  });
+}
+
+}  // namespace freshet::cli

@@ -1,0 +1,96 @@
+#include <fmt/format.h>
+
+#include "cli/cli_context.h"
+#include "cli/commands.h"
+#include "pipeline/backfill.h"
+#include "pipeline/instance.h"
+#include "pipeline/log_event_reader.h"
+#include "spec/spec_loader.h"
+
+namespace freshet::cli {
+namespace {
+
+struct BackfillFlags {
+  ProjectFlags project;
+  BackfillOptions options;
+  std::string service;
+  std::vector<std::string> features;
+  size_t memory_mb = 512;
+};
+
+Result<std::vector<FeatureRef>> SelectFeatures(const ProjectSpec& spec, const BackfillFlags& f) {
+  std::vector<FeatureRef> refs;
+  if (!f.features.empty()) {
+    for (const std::string& text : f.features) {
+      ASSIGN_OR_RETURN(FeatureRef ref, ParseFeatureRef(text));
+      refs.push_back(std::move(ref));
+    }
+    return refs;
+  }
+  if (!f.service.empty()) {
+    auto it = spec.feature_services.find(f.service);
+    if (it == spec.feature_services.end()) {
+      return Status::NotFound(fmt::format("unknown feature service '{}'", f.service));
+    }
+    return it->second.features;
+  }
+  if (spec.feature_services.size() == 1) return spec.feature_services.begin()->second.features;
+  return Status::InvalidArgument("give --feature-service NAME or --features view:f,...");
+}
+
+Status Run(BackfillFlags f) {
+  std::unique_ptr<Instance> instance;
+  std::unique_ptr<LogEventReader> reader;
+  ProjectSpec spec;
+  if (f.options.event_files.empty()) {
+    InstanceOptions options;
+    options.project_dir = f.project.project_dir;
+    options.data_dir = f.project.DataDir();
+    ASSIGN_OR_RETURN(instance, Instance::Open(options));
+    reader = std::make_unique<LogEventReader>(instance->log());
+    spec = instance->spec();
+  } else {
+    ASSIGN_OR_RETURN(spec, LoadProject(f.project.project_dir));
+  }
+  ASSIGN_OR_RETURN(f.options.features, SelectFeatures(spec, f));
+  f.options.memory_budget_bytes = f.memory_mb << 20;
+  ASSIGN_OR_RETURN(BackfillStats stats, RunBackfill(spec, f.options, reader.get()));
+  if (f.project.json) {
+    fmt::print(R"({{"labels":{},"events":{},"late_events":{},"partitions":{},"spilled":{}}})" "\n",
+               stats.labels, stats.events, stats.late_events, stats.partitions, stats.spilled);
+  } else {
+    fmt::print("wrote {} rows x {} features to {} ({} events read, {} late and dropped as online)\n",
+               stats.labels, stats.columns.size(), f.options.out_path, stats.events,
+               stats.late_events);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterBackfill(CLI::App* app) {
+  auto f = std::make_shared<BackfillFlags>();
+  CLI::App* cmd = app->add_subcommand(
+      "backfill", "Build a point-in-time-correct training set from labels and past events");
+  f->project.AddTo(cmd);
+  cmd->add_option("--labels", f->options.labels_path, "Labels CSV: entity key(s), timestamp, ...")
+      ->required();
+  cmd->add_option("--out,-o", f->options.out_path, "Output CSV")->required();
+  cmd->add_option("--events", f->options.event_files,
+                  "NDJSON/CSV event files (Default: the embedded event log)");
+  cmd->add_option("--feature-service", f->service, "Features of this service, in its order");
+  cmd->add_option("--features", f->features, "view:feature list instead of a service")
+      ->delimiter(',');
+  cmd->add_option("--timestamp", f->options.timestamp_column,
+                  "Labels timestamp column (Default: the source's timestamp field)");
+  cmd->add_option("--source", f->options.source, "Source the event files belong to");
+  cmd->add_option("--memory-mb", f->memory_mb, "Memory budget before spilling")
+      ->capture_default_str();
+  cmd->add_option("--threads", f->options.threads, "Worker threads")->capture_default_str();
+  cmd->callback([f] {
+    Status st = Run(*f);
+    if (!st.ok()) throw CLI::RuntimeError(Fail(st));
+  });
+}
+
+}  // namespace freshet::cli

@@ -1,0 +1,216 @@
+// `freshet demo`: the meditation example end to end on the embedded default — generate a
+// seeded history, backfill a point-in-time training set from the project's own definitions,
+// train XGBoost (examples/.../train.py with Debian's python3-xgboost), register the model,
+// load the history, serve the API, then stream one user's live session over HTTP and print the
+// recommendation after each event.
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "cli/cli_context.h"
+#include "cli/commands.h"
+#include "cli/http_client.h"
+#include "cli/serve_runner.h"
+#include "pipeline/backfill.h"
+#include "pipeline/demo_data.h"
+#include "pipeline/instance.h"
+#include "spec/spec_loader.h"
+
+namespace freshet::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct DemoFlags {
+  ProjectFlags project{"examples/meditation"};
+  std::string listen = "127.0.0.1:8080";
+  uint64_t seed = 42;
+  int users = 2000;
+  int64_t pause_ms = 700;
+  bool exit_after = false;
+  std::string python = "/usr/bin/python3";
+};
+
+constexpr const char* kDeployment = "recommend";
+
+void Step(const std::string& text) {
+  fmt::print("\n== {}\n", text);
+  std::fflush(stdout);
+}
+
+Result<std::string> RunCommand(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return Status::Internal(fmt::format("cannot run: {}", command));
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
+  int rc = ::pclose(pipe);
+  if (rc != 0) return Status::Internal(fmt::format("'{}' failed ({}):\n{}", command, rc, output));
+  return output;
+}
+
+// Trains the model from the training set; returns the metrics line train.py prints last.
+Result<std::map<std::string, double>> Train(const DemoFlags& f, const std::string& training,
+                                            const std::string& model) {
+  std::string script = (fs::path(f.project.project_dir) / "train.py").string();
+  ASSIGN_OR_RETURN(std::string out, RunCommand(fmt::format("'{}' '{}' '{}' '{}' 2>&1", f.python,
+                                                           script, training, model)));
+  std::map<std::string, double> metrics;
+  std::string last = out.substr(out.rfind('{') == std::string::npos ? 0 : out.rfind('{'));
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (!parser.parse(last).get_object().get(obj)) {
+    for (auto field : obj) {
+      double v;
+      if (!field.value.get_double().get(v)) metrics[std::string(field.key)] = v;
+    }
+  }
+  return metrics;
+}
+
+Status LoadHistory(Instance* instance, const DemoData& data) {
+  constexpr size_t kChunk = 20'000;
+  std::span<const DemoEvent> events(data.events);
+  for (size_t i = 0; i < events.size(); i += kChunk) {
+    auto chunk = events.subspan(i, std::min(kChunk, events.size() - i));
+    ASSIGN_OR_RETURN(AppendAck ack, instance->Ingest("app_events", ToNdjson(chunk)));
+    (void)ack;
+  }
+  return instance->Checkpoint();
+}
+
+std::string Recommendation(double p_sleep) {
+  return p_sleep >= 0.5 ? "a sleep story" : "focus music";
+}
+
+Result<double> PredictOverHttp(const std::string& base, const std::string& user) {
+  std::string body = fmt::format(R"({{"entities":{{"user_id":["{}"]}}}})", user);
+  ASSIGN_OR_RETURN(HttpReply reply, HttpCall(base, "POST", fmt::format("/v1/predict/{}", kDeployment), body));
+  RETURN_IF_ERROR(reply.ToStatus());
+  simdjson::dom::parser parser;
+  double p;
+  if (parser.parse(reply.body)["predictions"].at(0).get_double().get(p)) {
+    return Status::Internal("unexpected predict response: " + reply.body);
+  }
+  return p;
+}
+
+Status StreamLiveSession(const DemoFlags& f, const std::string& base, const std::string& user) {
+  ASSIGN_OR_RETURN(double before, PredictOverHttp(base, user));
+  fmt::print("  {:<34} p(sleep next) = {:.3f}  -> recommend {}\n", "(before the session)", before,
+             Recommendation(before));
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  for (DemoEvent e : LiveSession(user, now(), f.seed)) {
+    e.ts_ms = now();  // live: the event happens now
+    ASSIGN_OR_RETURN(HttpReply ack, HttpCall(base, "POST", "/v1/events/app_events", ToNdjson(e)));
+    RETURN_IF_ERROR(ack.ToStatus());
+    ASSIGN_OR_RETURN(double p, PredictOverHttp(base, user));
+    std::string what = fmt::format("{} {}{}", e.event, e.category,
+                                   e.duration_s > 0 ? fmt::format(" ({:.0f} s)", e.duration_s) : "");
+    fmt::print("  {:<34} p(sleep next) = {:.3f}  -> recommend {}\n", what, p, Recommendation(p));
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::milliseconds(f.pause_ms));
+  }
+  return Status::Ok();
+}
+
+Status RunDemo(const DemoFlags& f) {
+  ApiServer::BlockStopSignals();
+  const std::string data_dir = f.project.DataDir();
+  fs::remove_all(data_dir);
+  const fs::path work = fs::path(data_dir) / "demo";
+  fs::create_directories(work);
+  ASSIGN_OR_RETURN(ProjectSpec spec, LoadProject(f.project.project_dir));
+
+  Step("1/5 generating 3 days of app events (seeded, local)");
+  DemoDataOptions data_options;
+  data_options.seed = f.seed;
+  data_options.users = f.users;
+  data_options.start_ms = SystemClock::Default()->NowMs() - data_options.span_ms;
+  DemoData data = GenerateDemoData(data_options);
+  const std::string events_path = (work / "events.ndjson").string();
+  const std::string labels_path = (work / "labels.csv").string();
+  RETURN_IF_ERROR(WriteEventsNdjson(data, events_path));
+  RETURN_IF_ERROR(WriteLabelsCsv(data, labels_path));
+  fmt::print("{} events of {} users, {} labels -> {}\n", data.events.size(), f.users,
+             data.labels.size(), work.string());
+
+  Step("2/5 point-in-time training set from the feature definitions (backfill)");
+  BackfillOptions backfill;
+  backfill.labels_path = labels_path;
+  backfill.out_path = (work / "training.csv").string();
+  backfill.event_files = {events_path};
+  backfill.features = spec.feature_services.at("recommender").features;
+  ASSIGN_OR_RETURN(BackfillStats stats, RunBackfill(spec, backfill));
+  fmt::print("{} rows x {} features -> {}\n", stats.labels, stats.columns.size(), backfill.out_path);
+
+  Step("3/5 training the XGBoost model and registering it");
+  const std::string model_path = (work / "model.json").string();
+  ASSIGN_OR_RETURN(auto metrics, Train(f, backfill.out_path, model_path));
+  InstanceOptions options;
+  options.project_dir = f.project.project_dir;
+  options.data_dir = data_dir;
+  ASSIGN_OR_RETURN(auto instance, Instance::Open(options));
+  RegisterOptions reg;
+  reg.metrics = metrics;
+  reg.description = "P(next start is sleep content), trained by freshet demo";
+  reg.lineage = {{"training_set", backfill.out_path}, {"feature_service", "recommender"}};
+  ASSIGN_OR_RETURN(ModelVersion version,
+                   instance->registry()->Register("next_content", model_path, "xgboost", reg));
+  fmt::print("registered next_content v{} (holdout auc {:.3f})\n", version.version,
+             metrics.count("auc") ? metrics.at("auc") : 0.0);
+
+  Step("4/5 loading the history into the online store and serving");
+  RETURN_IF_ERROR(LoadHistory(instance.get(), data));
+  ASSIGN_OR_RETURN(auto server, ApiServer::Start(instance.get(), f.listen, 0));
+  const std::string host = f.listen.substr(0, f.listen.rfind(':'));
+  const std::string base = fmt::format("http://{}:{}", host, server->port());
+  fmt::print("serving on {}\n", base);
+
+  const std::string user = data.events.back().user_id;
+  Step(fmt::format("5/5 live session of user {}: each event, then their recommendation", user));
+  RETURN_IF_ERROR(StreamLiveSession(f, base, user));
+
+  fmt::print("\nTry it yourself:\n"
+             "  curl -s -X POST {0}/v1/predict/{1} -d '{{\"entities\":{{\"user_id\":[\"{2}\"]}}}}'\n"
+             "  curl -s -X POST {0}/v1/features -d '{{\"feature_service\":\"recommender\","
+             "\"entities\":{{\"user_id\":[\"{2}\"]}}}}'\n"
+             "  curl -s -X POST {0}/v1/events/app_events -d '{{\"user_id\":\"{2}\",\"ts_ms\":{3},"
+             "\"event\":\"start\",\"category\":\"sleep\",\"duration_s\":0}}'\n"
+             "  curl -s {0}/metrics\n",
+             base, kDeployment, user, SystemClock::Default()->NowMs());
+  if (f.exit_after) return Status::Ok();
+  fmt::print("\nServing until Ctrl-C.\n");
+  std::fflush(stdout);
+  ApiServer::WaitForSignal();
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterDemo(CLI::App* app) {
+  auto f = std::make_shared<DemoFlags>();
+  CLI::App* cmd = app->add_subcommand("demo", "Run the meditation demo end to end");
+  f->project.AddTo(cmd);
+  cmd->add_option("--listen,-l", f->listen, "HOST:PORT to serve on")->capture_default_str();
+  cmd->add_option("--seed", f->seed, "Data seed")->capture_default_str();
+  cmd->add_option("--users", f->users, "Simulated users")->capture_default_str();
+  cmd->add_option("--pause-ms", f->pause_ms, "Pause between live events")->capture_default_str();
+  cmd->add_flag("--exit", f->exit_after, "Exit after the live session instead of serving on");
+  cmd->add_option("--python", f->python, "Python with xgboost for training")->capture_default_str();
+  cmd->callback([f] {
+    Status st = RunDemo(*f);
+    if (!st.ok()) throw CLI::RuntimeError(Fail(st));
+  });
+}
+
+}  // namespace freshet::cli

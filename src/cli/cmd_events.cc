@@ -1,0 +1,66 @@
+#include <fmt/format.h>
+
+#include "cli/cli_context.h"
+#include "cli/commands.h"
+#include "core/time_util.h"
+#include "pipeline/instance.h"
+
+namespace freshet::cli {
+namespace {
+
+struct LateFlags {
+  ProjectFlags project;
+  std::string source;
+  size_t limit = 100;
+};
+
+Status ShowLate(const LateFlags& f) {
+  InstanceOptions options;
+  options.project_dir = f.project.project_dir;
+  options.data_dir = f.project.DataDir();
+  ASSIGN_OR_RETURN(auto instance, Instance::Open(options));
+  if (!instance->spec().sources.count(f.source)) {
+    return Status::NotFound(fmt::format("unknown source '{}'", f.source));
+  }
+  ASSIGN_OR_RETURN(std::vector<LateEvent> late, instance->engine()->ListLate(f.source, f.limit));
+  const SourceSpec& source = instance->spec().sources.at(f.source);
+  if (!f.project.json) {
+    fmt::print("{} late events of '{}' (newest first; {} counted in all)\n", late.size(), f.source,
+               instance->engine()->stats().late_events);
+  }
+  for (const LateEvent& e : late) {
+    std::string fields;
+    for (size_t i = 0; i < source.fields.size() && i < e.record.values.size(); ++i) {
+      fields += fmt::format("{}{}={}", fields.empty() ? "" : " ", source.fields[i].name,
+                            e.record.values[i].ToString());
+    }
+    if (f.project.json) {
+      fmt::print("{{\"offset\":{},\"ts_ms\":{},\"watermark_ms\":{}}}\n", e.offset, e.record.ts_ms,
+                 e.watermark_ms);
+    } else {
+      fmt::print("offset {}  event time {}  missed watermark {} by {}  {}\n", e.offset,
+                 FormatRfc3339Ms(e.record.ts_ms), FormatRfc3339Ms(e.watermark_ms),
+                 FormatDurationMs(e.watermark_ms - e.record.ts_ms), fields);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterEvents(CLI::App* app) {
+  CLI::App* events = app->add_subcommand("events", "Inspect the event log");
+  events->require_subcommand(1);
+  auto f = std::make_shared<LateFlags>();
+  CLI::App* late = events->add_subcommand(
+      "late", "Show the dead letter: events that arrived later than the allowed lateness");
+  f->project.AddTo(late);
+  late->add_option("--source,-s", f->source, "Source name")->required();
+  late->add_option("--limit", f->limit, "How many (newest first)")->capture_default_str();
+  late->callback([f] {
+    Status st = ShowLate(*f);
+    if (!st.ok()) throw CLI::RuntimeError(Fail(st));
+  });
+}
+
+}  // namespace freshet::cli

@@ -1,0 +1,92 @@
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/cli_context.h"
+#include "cli/commands.h"
+#include "cli/http_client.h"
+#include "pipeline/instance.h"
+
+namespace freshet::cli {
+namespace {
+
+Result<std::string> ReadInput(const std::string& path) {
+  std::ostringstream buf;
+  if (path == "-") {
+    buf << std::cin.rdbuf();
+    return buf.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(fmt::format("cannot read {}", path));
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+struct IngestFlags {
+  ProjectFlags project;
+  std::string source;
+  std::vector<std::string> files;
+  std::string idempotency_key;
+  std::string server;
+};
+
+Status IngestThroughServer(const IngestFlags& f, const std::string& body) {
+  HttpHeaders headers;
+  if (!f.idempotency_key.empty()) headers["Idempotency-Key"] = f.idempotency_key;
+  ASSIGN_OR_RETURN(HttpReply reply,
+                   HttpCall(f.server, "POST", "/v1/events/" + f.source, body, headers));
+  RETURN_IF_ERROR(reply.ToStatus());
+  fmt::print("{}\n", reply.body);
+  return Status::Ok();
+}
+
+Status Run(const IngestFlags& f) {
+  std::unique_ptr<Instance> instance;
+  if (f.server.empty()) {
+    InstanceOptions options;
+    options.project_dir = f.project.project_dir;
+    options.data_dir = f.project.DataDir();
+    ASSIGN_OR_RETURN(instance, Instance::Open(options));
+  }
+  for (const std::string& file : f.files) {
+    ASSIGN_OR_RETURN(std::string body, ReadInput(file));
+    if (!f.server.empty()) {
+      RETURN_IF_ERROR(IngestThroughServer(f, body).WithContext(file));
+      continue;
+    }
+    auto ack = instance->Ingest(f.source, body, f.idempotency_key);
+    if (!ack.ok()) return ack.status().WithContext(file);
+    if (f.project.json) {
+      fmt::print("{{\"file\":\"{}\",\"accepted\":{},\"first_offset\":{},\"duplicate\":{}}}\n", file,
+                 ack->count, ack->first_offset, ack->duplicate);
+    } else {
+      fmt::print("{}: accepted {} events into '{}' (offsets {}..{}){}\n", file, ack->count,
+                 f.source, ack->first_offset, ack->first_offset + ack->count,
+                 ack->duplicate ? " [duplicate idempotency key: nothing new appended]" : "");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterIngest(CLI::App* app) {
+  auto f = std::make_shared<IngestFlags>();
+  CLI::App* cmd = app->add_subcommand(
+      "ingest", "Append events (JSON object, JSON array or NDJSON files) to a source");
+  f->project.AddTo(cmd);
+  cmd->add_option("--source,-s", f->source, "Source name")->required();
+  cmd->add_option("files", f->files, "Input files ('-' for stdin)")->required();
+  cmd->add_option("--idempotency-key", f->idempotency_key,
+                  "Key making a retried ingest count once");
+  cmd->add_option("--server", f->server,
+                  "Ingest through a running server (http://127.0.0.1:PORT) instead of the data dir");
+  cmd->callback([f] {
+    Status st = Run(*f);
+    if (!st.ok()) throw CLI::RuntimeError(Fail(st));
+  });
+}
+
+}  // namespace freshet::cli

@@ -1,0 +1,54 @@
+#include <fmt/format.h>
+
+#include "cli/cli_context.h"
+#include "cli/commands.h"
+#include "cli/serve_runner.h"
+
+namespace freshet::cli {
+namespace {
+
+struct ServeFlags {
+  ProjectFlags project;
+  std::string listen = "127.0.0.1:8080";
+  int threads = 0;
+  int64_t checkpoint_ms = 1000;
+};
+
+Status Serve(const ServeFlags& f) {
+  ApiServer::BlockStopSignals();
+  InstanceOptions options;
+  options.project_dir = f.project.project_dir;
+  options.data_dir = f.project.DataDir();
+  options.checkpoint_interval_ms = f.checkpoint_ms;
+  ASSIGN_OR_RETURN(auto instance, Instance::Open(options));
+  ASSIGN_OR_RETURN(auto server, ApiServer::Start(instance.get(), f.listen, f.threads));
+  std::string host = f.listen.substr(0, f.listen.rfind(':'));
+  fmt::print("freshet: serving project '{}' from {} on http://{}:{}\n", instance->spec().project,
+             options.data_dir, host, server->port());
+  std::fflush(stdout);
+  int sig = ApiServer::WaitForSignal();
+  fmt::print("freshet: signal {} received, shutting down\n", sig);
+  server->Stop();
+  server.reset();
+  instance.reset();  // final checkpoint
+  fmt::print("freshet: stopped\n");
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App* app) {
+  auto f = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app->add_subcommand("serve", "Serve the HTTP API (ingest, features, predict)");
+  f->project.AddTo(cmd);
+  cmd->add_option("--listen,-l", f->listen, "HOST:PORT (port 0 picks a free one)")
+      ->capture_default_str();
+  cmd->add_option("--threads", f->threads, "HTTP threads (Default: one per core)");
+  cmd->add_option("--checkpoint-ms", f->checkpoint_ms, "Checkpoint period")->capture_default_str();
+  cmd->callback([f] {
+    Status st = Serve(*f);
+    if (!st.ok()) throw CLI::RuntimeError(Fail(st));
+  });
+}
+
+}  // namespace freshet::cli

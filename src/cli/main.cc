@@ -1,0 +1,25 @@
+// freshet: real-time ML features and predictions. See `freshet --help`.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"freshet: events in, fresh features and predictions out", "freshet"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "freshet 0.1.0");
+  freshet::cli::RegisterServe(&app);
+  freshet::cli::RegisterApply(&app);
+  freshet::cli::RegisterIngest(&app);
+  freshet::cli::RegisterFeatures(&app);
+  freshet::cli::RegisterModels(&app);
+  freshet::cli::RegisterEvents(&app);
+  freshet::cli::RegisterBackfill(&app);
+  freshet::cli::RegisterBench(&app);
+  freshet::cli::RegisterDemo(&app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return 0;
+}

@@ -1,0 +1,361 @@
+#include "log/record_parser.h"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "core/time_util.h"
+
+namespace freshet {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+// Values outside [-2^63, 2^63) do not fit an int64; both bounds are exact doubles.
+constexpr double kInt64Bound = 9223372036854775808.0;
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+size_t SkipSpace(std::string_view s, size_t pos) {
+  while (pos < s.size() && IsJsonSpace(s[pos])) ++pos;
+  return pos;
+}
+
+// The position just past the object or array opening at `start`, found by bracket counting
+// outside strings; s.size() when it never closes (the JSON parser then names the problem).
+size_t FindValueEnd(std::string_view s, size_t start) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = start; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return s.size();
+}
+
+// A JSON value as named in errors: string "abc", number 3.5, bool true, object, array, null.
+std::string Describe(element v) {
+  switch (v.type()) {
+    case element_type::STRING: {
+      std::string_view s = v.get_string().value_unsafe();
+      constexpr size_t kMaxShown = 40;
+      if (s.size() > kMaxShown) return fmt::format("string \"{}...\"", s.substr(0, kMaxShown));
+      return fmt::format("string \"{}\"", s);
+    }
+    case element_type::INT64: return fmt::format("number {}", v.get_int64().value_unsafe());
+    case element_type::UINT64: return fmt::format("number {}", v.get_uint64().value_unsafe());
+    case element_type::DOUBLE: return fmt::format("number {}", v.get_double().value_unsafe());
+    case element_type::BOOL: return v.get_bool().value_unsafe() ? "bool true" : "bool false";
+    case element_type::OBJECT: return "object";
+    case element_type::ARRAY: return "array";
+    case element_type::NULL_VALUE: return "null";
+  }
+  return "unknown";
+}
+
+Status Mismatch(std::string_view expected, element v) {
+  return Status::InvalidArgument(fmt::format("expected {}, got {}", expected, Describe(v)));
+}
+
+bool IntegralDoubleToInt(double d, int64_t* out) {
+  if (!std::isfinite(d) || d != std::trunc(d) || d < -kInt64Bound || d >= kInt64Bound) return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+Status ToInt64(element v, Value* out) {
+  int64_t i = 0;
+  switch (v.type()) {
+    case element_type::INT64:
+      *out = Value::Int(v.get_int64().value_unsafe());
+      return Status::Ok();
+    case element_type::DOUBLE:
+      if (!IntegralDoubleToInt(v.get_double().value_unsafe(), &i)) break;
+      *out = Value::Int(i);
+      return Status::Ok();
+    case element_type::UINT64:
+      return Status::InvalidArgument(fmt::format("{} is out of range for int64", Describe(v)));
+    default: break;
+  }
+  return Mismatch("int64", v);
+}
+
+Status ToDouble(element v, Value* out) {
+  switch (v.type()) {
+    case element_type::INT64:
+      *out = Value::Double(static_cast<double>(v.get_int64().value_unsafe()));
+      return Status::Ok();
+    case element_type::UINT64:
+      *out = Value::Double(static_cast<double>(v.get_uint64().value_unsafe()));
+      return Status::Ok();
+    case element_type::DOUBLE: *out = Value::Double(v.get_double().value_unsafe()); return Status::Ok();
+    default: return Mismatch("double", v);
+  }
+}
+
+// Epoch ms from a number (fractions of a millisecond are dropped) or an RFC 3339 string.
+Status ToTimestampMs(element v, int64_t* ms) {
+  constexpr std::string_view kExpected = "a timestamp (epoch ms or RFC 3339 string)";
+  switch (v.type()) {
+    case element_type::INT64: *ms = v.get_int64().value_unsafe(); return Status::Ok();
+    case element_type::DOUBLE:
+      if (!IntegralDoubleToInt(std::floor(v.get_double().value_unsafe()), ms)) break;
+      return Status::Ok();
+    case element_type::STRING: {
+      Result<int64_t> parsed = ParseRfc3339Ms(v.get_string().value_unsafe());
+      if (!parsed.ok()) break;
+      *ms = *parsed;
+      return Status::Ok();
+    }
+    default: break;
+  }
+  return Mismatch(kExpected, v);
+}
+
+// Converts non-null `v` to a value of the declared `type`.
+Status ToValue(FieldType type, element v, Value* out) {
+  switch (type) {
+    case FieldType::kString:
+      if (v.type() != element_type::STRING) return Mismatch("string", v);
+      *out = Value::String(std::string(v.get_string().value_unsafe()));
+      return Status::Ok();
+    case FieldType::kBool:
+      if (v.type() != element_type::BOOL) return Mismatch("bool", v);
+      *out = Value::Bool(v.get_bool().value_unsafe());
+      return Status::Ok();
+    case FieldType::kInt64: return ToInt64(v, out);
+    case FieldType::kDouble: return ToDouble(v, out);
+    case FieldType::kTimestamp: {
+      int64_t ms = 0;
+      RETURN_IF_ERROR(ToTimestampMs(v, &ms));
+      *out = Value::Int(ms);
+      return Status::Ok();
+    }
+  }
+  return Status::Internal("unknown field type");
+}
+
+// Where a record sits in the body, for errors: "line 3" (NDJSON) or "record 3".
+struct Position {
+  const char* unit;
+  size_t number;
+  std::string ToString() const { return fmt::format("{} {}", unit, number); }
+};
+
+Status MalformedJson(Position pos, simdjson::error_code error) {
+  return Status::InvalidArgument(
+      fmt::format("{}: malformed JSON: {}", pos.ToString(), simdjson::error_message(error)));
+}
+
+}  // namespace
+
+struct RecordParser::Impl {
+  // A field the parser looks for in each object. The timestamp field gets one even when it is
+  // not declared in `fields` (value_index -1: it only sets Record::ts_ms).
+  struct Slot {
+    std::string name;
+    FieldType type;
+    int value_index;
+    bool is_timestamp;
+    bool required;
+  };
+
+  std::string source_name;
+  size_t num_values = 0;
+  std::vector<Slot> slots;
+  Status config_error;  // a required field the schema lacks: every Parse fails with it
+
+  simdjson::dom::parser parser;
+  std::string padded;              // the body plus simdjson::SIMDJSON_PADDING, reused across calls
+  std::vector<uint64_t> seen_in;   // per slot: the number of the last record that had the key
+  uint64_t record_serial = 0;      // distinguishes records for seen_in without clearing it
+
+  Impl(const SourceSpec& source, const std::vector<std::string>& required);
+
+  int FindSlot(std::string_view key, size_t hint) const;
+  Status ParseBody(std::string_view body, std::vector<Record>* out);
+  Status ParseArray(std::vector<Record>* out);
+  Status ParseNdjson(std::string_view body, std::vector<Record>* out);
+  Status ParseDocument(size_t begin, size_t end, Position pos, std::vector<Record>* out);
+  Status ParseRecord(element v, Position pos, std::vector<Record>* out);
+  Status ReadFields(simdjson::dom::object object, Record* rec, bool* has_ts);
+  Status CheckRequired(const Record& rec, bool has_ts) const;
+};
+
+RecordParser::Impl::Impl(const SourceSpec& source, const std::vector<std::string>& required)
+    : source_name(source.name), num_values(source.fields.size()) {
+  std::set<std::string> required_set(required.begin(), required.end());
+  bool ts_declared = false;
+  for (size_t i = 0; i < source.fields.size(); ++i) {
+    const FieldSpec& f = source.fields[i];
+    bool is_ts = f.name == source.timestamp_field;
+    ts_declared = ts_declared || is_ts;
+    bool is_required = required_set.erase(f.name) > 0 || is_ts;
+    slots.push_back({f.name, is_ts ? FieldType::kTimestamp : f.type, static_cast<int>(i), is_ts,
+                     is_required});
+  }
+  if (!ts_declared) {
+    slots.push_back({source.timestamp_field, FieldType::kTimestamp, -1, true, true});
+  }
+  required_set.erase(source.timestamp_field);
+  if (source.timestamp_field.empty()) {
+    config_error = Status::FailedPrecondition(
+        fmt::format("source '{}' has no timestamp field", source.name));
+  } else if (!required_set.empty()) {
+    config_error = Status::FailedPrecondition(fmt::format(
+        "required field '{}' is not declared in source '{}'", *required_set.begin(), source.name));
+  }
+  seen_in.assign(slots.size(), 0);
+}
+
+// Objects usually list their keys in schema order, so the search starts after the last match.
+int RecordParser::Impl::FindSlot(std::string_view key, size_t hint) const {
+  size_t n = slots.size();
+  for (size_t k = 0; k < n; ++k) {
+    size_t i = hint + k < n ? hint + k : hint + k - n;
+    if (slots[i].name == key) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+Status RecordParser::Impl::ReadFields(simdjson::dom::object object, Record* rec, bool* has_ts) {
+  size_t hint = 0;
+  for (simdjson::dom::key_value_pair field : object) {
+    int index = FindSlot(field.key, hint);
+    if (index < 0) continue;  // unknown fields are ignored
+    hint = static_cast<size_t>(index) + 1;
+    const Slot& slot = slots[index];
+    seen_in[index] = record_serial;
+    if (field.value.is_null()) {
+      if (slot.value_index >= 0) rec->values[slot.value_index] = Value();
+      if (slot.is_timestamp) *has_ts = false;
+      continue;
+    }
+    Status st = slot.is_timestamp ? ToTimestampMs(field.value, &rec->ts_ms)
+                                  : ToValue(slot.type, field.value, &rec->values[slot.value_index]);
+    if (!st.ok()) return st.WithContext(fmt::format("field '{}'", slot.name));
+    if (!slot.is_timestamp) continue;
+    *has_ts = true;
+    if (slot.value_index >= 0) rec->values[slot.value_index] = Value::Int(rec->ts_ms);
+  }
+  return Status::Ok();
+}
+
+Status RecordParser::Impl::CheckRequired(const Record& rec, bool has_ts) const {
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const Slot& slot = slots[i];
+    if (!slot.required) continue;
+    bool present = slot.is_timestamp ? has_ts : !rec.values[slot.value_index].is_null();
+    if (present) continue;
+    const char* problem = seen_in[i] == record_serial ? "null" : "missing";
+    return Status::InvalidArgument(fmt::format("field '{}': required but {}", slot.name, problem));
+  }
+  return Status::Ok();
+}
+
+Status RecordParser::Impl::ParseRecord(element v, Position pos, std::vector<Record>* out) {
+  if (v.type() != element_type::OBJECT) {
+    return Status::InvalidArgument(fmt::format("{}: expected a JSON object", pos.ToString()));
+  }
+  ++record_serial;
+  Record& rec = out->emplace_back();
+  rec.values.resize(num_values);
+  bool has_ts = false;
+  Status st = ReadFields(v.get_object().value_unsafe(), &rec, &has_ts);
+  if (st.ok()) st = CheckRequired(rec, has_ts);
+  if (!st.ok()) return st.WithContext(pos.ToString());  // formatted only on failure: hot path
+  return st;
+}
+
+// Parses padded[begin, end) as one JSON document holding one record.
+Status RecordParser::Impl::ParseDocument(size_t begin, size_t end, Position pos,
+                                         std::vector<Record>* out) {
+  auto doc = parser.parse(padded.data() + begin, end - begin, /*realloc_if_needed=*/false);
+  if (doc.error()) return MalformedJson(pos, doc.error());
+  return ParseRecord(doc.value_unsafe(), pos, out);
+}
+
+Status RecordParser::Impl::ParseArray(std::vector<Record>* out) {
+  size_t size = padded.size() - simdjson::SIMDJSON_PADDING;
+  auto doc = parser.parse(padded.data(), size, /*realloc_if_needed=*/false);
+  if (doc.error()) {
+    return Status::InvalidArgument(
+        fmt::format("malformed JSON array: {}", simdjson::error_message(doc.error())));
+  }
+  simdjson::dom::array array = doc.value_unsafe().get_array().value_unsafe();
+  out->reserve(out->size() + array.size());
+  size_t number = 0;
+  for (element v : array) RETURN_IF_ERROR(ParseRecord(v, {"record", ++number}, out));
+  return Status::Ok();
+}
+
+Status RecordParser::Impl::ParseNdjson(std::string_view body, std::vector<Record>* out) {
+  size_t line = 0;
+  for (size_t begin = 0; begin < body.size();) {
+    const void* newline = std::memchr(body.data() + begin, '\n', body.size() - begin);
+    size_t end = newline ? static_cast<const char*>(newline) - body.data() : body.size();
+    ++line;
+    if (SkipSpace(body, begin) < end) RETURN_IF_ERROR(ParseDocument(begin, end, {"line", line}, out));
+    begin = end + 1;
+  }
+  return Status::Ok();
+}
+
+Status RecordParser::Impl::ParseBody(std::string_view body, std::vector<Record>* out) {
+  size_t first = SkipSpace(body, 0);
+  if (first == body.size()) {
+    return Status::InvalidArgument("empty body: expected a JSON object, array or NDJSON");
+  }
+  padded.assign(body.data(), body.size());
+  padded.append(simdjson::SIMDJSON_PADDING, ' ');
+  if (body[first] == '[') return ParseArray(out);
+  if (body[first] == '{' && SkipSpace(body, FindValueEnd(body, first)) < body.size()) {
+    return ParseNdjson(body, out);
+  }
+  return ParseDocument(0, body.size(), {"record", 1}, out);
+}
+
+RecordParser::RecordParser(const SourceSpec& source, std::vector<std::string> required)
+    : impl_(std::make_unique<Impl>(source, required)) {}
+
+RecordParser::~RecordParser() = default;
+
+Status RecordParser::Parse(std::string_view body, std::vector<Record>* out) {
+  RETURN_IF_ERROR(impl_->config_error);
+  size_t old_size = out->size();
+  Status st = impl_->ParseBody(body, out);
+  if (!st.ok()) out->resize(old_size);
+  return st;
+}
+
+std::vector<std::string> RequiredFields(const ProjectSpec& spec, const std::string& source) {
+  std::vector<std::string> fields;
+  for (const auto& [name, view] : spec.feature_views) {
+    if (view.source != source) continue;
+    auto entity = spec.entities.find(view.entity);
+    if (entity == spec.entities.end()) continue;
+    for (const std::string& key : entity->second.keys) {
+      if (std::find(fields.begin(), fields.end(), key) == fields.end()) fields.push_back(key);
+    }
+  }
+  return fields;
+}
+
+}  // namespace freshet

@@ -1,0 +1,138 @@
+#include "models/xgboost_runtime.h"
+
+#include <fmt/format.h>
+#include <xgboost/c_api.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+
+namespace freshet {
+namespace {
+
+// Normal prediction over all trees. "missing": NaN matches the ModelRuntime contract; XGBoost
+// 1.7 requires "cache_id": 0 for in-place prediction and ignores the extra keys for DMatrix.
+constexpr char kPredictConfig[] =
+    R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0,)"
+    R"( "strict_shape": false, "missing": NaN, "cache_id": 0})";
+
+// XGBoost's last error for this thread, without the stack trace it appends.
+std::string LastXgbError() {
+  std::string message = XGBGetLastError();
+  size_t end = message.find('\n');
+  if (end != std::string::npos) message.resize(end);
+  return message;
+}
+
+// Every XGBoost C call returns 0 or -1; this turns -1 into a Status carrying XGBoost's message.
+Status CheckXgb(int rc, StatusCode code, std::string_view what) {
+  if (rc == 0) return Status::Ok();
+  return Status(code, fmt::format("xgboost {}: {}", what, LastXgbError()));
+}
+
+struct DMatrixDeleter {
+  void operator()(void* handle) const { XGDMatrixFree(handle); }
+};
+
+// Copies XGBoost's thread-local result buffer, which the next call on this thread overwrites.
+void CopyPrediction(const bst_ulong* shape, bst_ulong dim, const float* result,
+                    std::vector<float>* out) {
+  size_t size = dim == 0 ? 0 : 1;
+  for (bst_ulong i = 0; i < dim; ++i) size *= shape[i];
+  out->assign(result, result + size);
+}
+
+}  // namespace
+
+void XgboostRuntime::BoosterDeleter::operator()(void* handle) const { XGBoosterFree(handle); }
+
+XgboostRuntime::XgboostRuntime() = default;
+XgboostRuntime::~XgboostRuntime() = default;
+
+Status XgboostRuntime::Load(const std::string& artifact_path) {
+  if (booster_) return Status::FailedPrecondition("xgboost runtime is already loaded");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(artifact_path, ec)) {
+    return Status::InvalidArgument(fmt::format("model artifact {} is not a file", artifact_path));
+  }
+  BoosterHandle handle = nullptr;
+  RETURN_IF_ERROR(CheckXgb(XGBoosterCreate(nullptr, 0, &handle), StatusCode::kInternal, "create"));
+  BoosterPtr booster(handle);
+  RETURN_IF_ERROR(CheckXgb(XGBoosterLoadModel(handle, artifact_path.c_str()),
+                           StatusCode::kInvalidArgument, "load " + artifact_path));
+  RETURN_IF_ERROR(
+      CheckXgb(XGBoosterSetParam(handle, "nthread", "1"), StatusCode::kInternal, "set nthread"));
+  bst_ulong features = 0;
+  RETURN_IF_ERROR(CheckXgb(XGBoosterGetNumFeature(handle, &features), StatusCode::kInvalidArgument,
+                           "read feature count"));
+  if (features == 0) {
+    return Status::InvalidArgument(fmt::format("xgboost model {} has no features", artifact_path));
+  }
+  booster_ = std::move(booster);
+  num_features_ = static_cast<int64_t>(features);
+  Status warm = WarmUp();
+  if (!warm.ok()) booster_.reset();  // Not loaded: a retry starts from scratch.
+  return warm;
+}
+
+Status XgboostRuntime::WarmUp() {
+  std::vector<float> row(static_cast<size_t>(num_features_),
+                         std::numeric_limits<float>::quiet_NaN());
+  std::vector<float> out;
+  if (PredictInplace(row.data(), 1, row.size(), &out).ok()) return Status::Ok();
+  use_dmatrix_ = true;
+  return PredictWithDMatrix(row.data(), 1, row.size(), &out)
+      .WithContext("xgboost model cannot predict");
+}
+
+Status XgboostRuntime::Predict(const float* rows, size_t n_rows, size_t n_cols,
+                               std::vector<float>* out) const {
+  if (!booster_) return Status::FailedPrecondition("xgboost runtime: Predict before Load");
+  if (static_cast<int64_t>(n_cols) != num_features_) {
+    return Status::InvalidArgument(
+        fmt::format("xgboost model expects {} features, got {}", num_features_, n_cols));
+  }
+  if (n_rows == 0) {
+    out->clear();
+    return Status::Ok();
+  }
+  if (rows == nullptr) return Status::InvalidArgument("xgboost runtime: rows is null");
+  return use_dmatrix_ ? PredictWithDMatrix(rows, n_rows, n_cols, out)
+                      : PredictInplace(rows, n_rows, n_cols, out);
+}
+
+Status XgboostRuntime::PredictInplace(const float* rows, size_t n_rows, size_t n_cols,
+                                      std::vector<float>* out) const {
+  // NumPy's __array_interface__ (version 3): XGBoost reads the caller's buffer in place.
+  std::string array =
+      fmt::format(R"({{"data": [{}, true], "shape": [{}, {}], "typestr": "<f4", "version": 3}})",
+                  reinterpret_cast<uintptr_t>(rows), n_rows, n_cols);
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  RETURN_IF_ERROR(CheckXgb(XGBoosterPredictFromDense(booster_.get(), array.c_str(), kPredictConfig,
+                                                     nullptr, &shape, &dim, &result),
+                           StatusCode::kInternal, "predict"));
+  CopyPrediction(shape, dim, result, out);
+  return Status::Ok();
+}
+
+Status XgboostRuntime::PredictWithDMatrix(const float* rows, size_t n_rows, size_t n_cols,
+                                          std::vector<float>* out) const {
+  DMatrixHandle handle = nullptr;
+  RETURN_IF_ERROR(CheckXgb(XGDMatrixCreateFromMat(rows, n_rows, n_cols,
+                                                  std::numeric_limits<float>::quiet_NaN(), &handle),
+                           StatusCode::kInternal, "create DMatrix"));
+  std::unique_ptr<void, DMatrixDeleter> dmatrix(handle);
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  std::lock_guard<std::mutex> lock(dmatrix_mu_);
+  RETURN_IF_ERROR(CheckXgb(
+      XGBoosterPredictFromDMatrix(booster_.get(), handle, kPredictConfig, &shape, &dim, &result),
+      StatusCode::kInternal, "predict"));
+  CopyPrediction(shape, dim, result, out);
+  return Status::Ok();
+}
+
+}  // namespace freshet

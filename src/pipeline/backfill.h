@@ -1,0 +1,86 @@
+// Backfill: point-in-time-correct training sets. For every row of a labels CSV (entity key
+// column(s), a timestamp t, any other columns), the value each requested feature had at t —
+// computed by inserting the entity's events with ts < t into the stream engine's own
+// EntityState and reading it at t, so offline values equal what the online path served.
+//
+// Lateness follows the online rule: walking a source's events in arrival order, the watermark
+// is the largest event time seen minus the source's allowed_lateness, and an event older than
+// the watermark is dropped (counted in BackfillStats::late_events), as the engine drops it.
+//
+// Memory is bounded: events and labels are hash-partitioned by entity key; when the inputs are
+// estimated to exceed the budget, partitions spill to temp files and are processed one per
+// worker thread, and the per-partition results (sorted by label row) are merged back into the
+// labels' input order. Small inputs never touch the disk.
+//
+// Output CSV: the labels' own columns, copied as they were, then one column per feature named
+// after the feature (view__feature when two requested features share a name). Nulls are empty
+// fields, doubles print in the shortest form that round-trips, lists as [a, "b"].
+//
+// Thread-safety: RunBackfill may run concurrently with itself on different outputs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "log/record.h"
+#include "spec/project_spec.h"
+
+namespace freshet {
+
+// An abstract source of one source's records in arrival order: files, or the embedded log.
+class EventReader {
+ public:
+  // Receives consecutive batches; may move the records out. A non-OK status stops the scan.
+  using BatchSink = std::function<Status(std::vector<Record>* batch)>;
+
+  virtual ~EventReader() = default;
+  // Calls `sink` with every record of `source`, in arrival order. kInvalidArgument when this
+  // reader cannot provide `source`, or names the file and line of a bad record.
+  virtual Status Scan(const std::string& source, const BatchSink& sink) = 0;
+  // Approximate memory `source`'s records take once parsed, for sizing partitions; 0 when
+  // unknown (then the backfill assumes they fit in memory).
+  virtual uint64_t EstimateBytes(const std::string& source) const = 0;
+};
+
+struct BackfillOptions {
+  std::string labels_path;  // REQUIRES: a CSV file with a header line
+  std::string out_path;     // written through a temp file and renamed: never left half-written
+  // Features to compute, in output order. REQUIRES: non-empty.
+  std::vector<FeatureRef> features;
+  // Event files of `source` (see FileEventReader in backfill_io.h). Used when RunBackfill gets
+  // no reader.
+  std::vector<std::string> event_files;
+  // The source `event_files` belong to. Default: the one source the features read.
+  std::string source;
+  // The labels column holding each row's time (epoch ms or RFC 3339).
+  // Default: the timestamp field name of the first feature's source.
+  std::string timestamp_column;
+  // Inputs estimated beyond this spill to temp files. Default: 512 MiB.
+  size_t memory_budget_bytes = size_t{512} << 20;
+  // Where spill files go (a private subdirectory, removed after). Default: $TMPDIR or /tmp.
+  std::string temp_dir;
+  // Worker threads for parsing and partitions. Default: 2.
+  int threads = 2;
+};
+
+struct BackfillStats {
+  uint64_t labels = 0;       // rows written
+  uint64_t events = 0;       // events read (all sources involved), late ones included
+  uint64_t late_events = 0;  // dropped by the watermark, as online
+  size_t partitions = 0;     // hash partitions per entity group
+  bool spilled = false;      // partitions went through temp files
+  std::vector<std::string> columns;  // the feature column names written
+};
+
+// Builds the training set described above. Reads events through `reader`, or from
+// options.event_files when `reader` is null. Errors: kInvalidArgument for an unknown view or
+// feature, a labels file without a needed column ("labels.csv: no column 'user_id' ..."), a bad
+// label timestamp or field count ("labels.csv:7: column 'ts_ms': bad timestamp 'x'"), or a bad
+// event; kIoError for files that cannot be read or written.
+Result<BackfillStats> RunBackfill(const ProjectSpec& spec, const BackfillOptions& options,
+                                  EventReader* reader = nullptr);
+
+}  // namespace freshet

@@ -1,0 +1,114 @@
+// The backfill's inputs: EventReaders over event files and over the embedded event log, and
+// what they and backfill.cc share — files read in blocks that end on record boundaries, a small
+// CSV parser (RFC 4180: quoted fields with "" escapes and embedded newlines, CRLF or LF) and CSV
+// field escaping for the output.
+// Thread-safety: instances are used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/value.h"
+#include "pipeline/backfill.h"
+
+namespace freshet {
+
+class EventLog;
+
+// Reads event files of one source in the order given: NDJSON (parsed by RecordParser, with its
+// validation), or CSV with a header line when the file name ends in ".csv" or the source's
+// format is "csv". CSV cells are typed by the source schema; an unquoted empty cell is null,
+// a quoted "" an empty string (PostgreSQL's COPY rule). Parsing uses `threads` threads.
+class FileEventReader final : public EventReader {
+ public:
+  // `spec` must outlive the reader.
+  FileEventReader(const ProjectSpec& spec, std::string source, std::vector<std::string> files,
+                  int threads = 2);
+
+  Status Scan(const std::string& source, const BatchSink& sink) override;
+  uint64_t EstimateBytes(const std::string& source) const override;
+
+ private:
+  const ProjectSpec& spec_;
+  std::string source_;
+  std::vector<std::string> files_;
+  int threads_;
+};
+
+// Reads a source's records from the embedded event log, in offset order. `log` not owned.
+class EventLogReader final : public EventReader {
+ public:
+  explicit EventLogReader(EventLog* log) : log_(log) {}
+
+  Status Scan(const std::string& source, const BatchSink& sink) override;
+  uint64_t EstimateBytes(const std::string& source) const override;
+
+ private:
+  EventLog* log_;
+};
+
+// Reads a file in blocks of about `block_bytes`, each ending at a record boundary: after a
+// newline (for CSV, one outside quotes), or at the end of the file.
+class BlockReader {
+ public:
+  BlockReader(bool csv, size_t block_bytes) : csv_(csv), block_bytes_(block_bytes) {}
+  ~BlockReader();
+  BlockReader(const BlockReader&) = delete;
+  BlockReader& operator=(const BlockReader&) = delete;
+
+  Status Open(const std::string& path);
+  // The next block in `*block` (valid until the next call) and the 1-based number of its first
+  // line in `*first_line`. Returns false at the end of the file.
+  Result<bool> Next(std::string_view* block, uint64_t* first_line);
+
+ private:
+  bool csv_;
+  size_t block_bytes_;
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::string buffer_;
+  size_t consumed_ = 0;  // bytes of buffer_ handed out by the last Next()
+  uint64_t next_line_ = 1;
+  bool eof_ = false;
+};
+
+// Where in `text` (which starts at a record boundary) the record containing position `pos`
+// ends: just past its newline, or text.size(). For CSV, newlines inside quotes do not count.
+size_t NextRecordBoundary(std::string_view text, size_t pos, bool csv);
+
+// One CSV record.
+struct CsvRow {
+  std::string_view raw;                  // the record's text without its line ending
+  std::vector<std::string_view> fields;  // unescaped; valid until the next Next()
+  std::vector<bool> quoted;              // per field: it was written in quotes
+  uint64_t line = 0;                     // number of the record's first line
+};
+
+// Parses CSV records from text holding whole records. Blank lines are skipped.
+class CsvParser {
+ public:
+  CsvParser(std::string_view text, uint64_t first_line) : text_(text), line_(first_line) {}
+  // The next record; false at the end of the text.
+  bool Next(CsvRow* row);
+  size_t position() const { return pos_; }
+
+ private:
+  std::string_view text_;
+  size_t pos_ = 0;
+  uint64_t line_;
+  std::string unescaped_;
+};
+
+// Converts the text of a non-empty cell to a value of `type` (int64 and double in C++'s
+// from_chars syntax, bool as true/false/t/f/1/0, timestamps as epoch ms or RFC 3339); false
+// when it is not one.
+bool ParseCsvCell(FieldType type, std::string_view text, Value* out);
+
+// Appends `field` to `out`, quoted when it holds a comma, a quote or a line break.
+void AppendCsvField(std::string_view field, std::string* out);
+
+}  // namespace freshet

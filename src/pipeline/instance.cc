@@ -1,0 +1,134 @@
+#include "pipeline/instance.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "log/record_parser.h"
+#include "spec/spec_loader.h"
+#include "stream/rocksdb_state_backend.h"
+
+namespace freshet {
+namespace {
+
+// Records read from the log per replay step at startup.
+constexpr size_t kReplayChunk = 50'000;
+
+}  // namespace
+
+Result<std::unique_ptr<Instance>> Instance::Open(const InstanceOptions& options) {
+  std::unique_ptr<Instance> instance(new Instance());
+  RETURN_IF_ERROR(instance->Init(options));
+  return instance;
+}
+
+Status Instance::Init(const InstanceOptions& options) {
+  options_ = options;
+  clock_ = options.clock ? options.clock : SystemClock::Default();
+  ASSIGN_OR_RETURN(spec_, LoadProject(options.project_dir));
+  ASSIGN_OR_RETURN(db_, Db::Open(options.data_dir));
+  ASSIGN_OR_RETURN(backend_, RocksDbStateBackend::Open(db_.get()));
+  ASSIGN_OR_RETURN(engine_, StreamEngine::Create(spec_, backend_.get(), clock_, options.engine));
+  for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
+  ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));
+  RETURN_IF_ERROR(ReplayLog());
+  log_->SetCommitHook([this](const std::vector<CommittedBatch>& b) { OnCommit(b); });
+
+  features_ = std::make_unique<FeatureStore>(&spec_, engine_.get(), clock_);
+  ASSIGN_OR_RETURN(registry_, ModelRegistry::Open(db_.get(), options.data_dir, clock_));
+  models_ = std::make_unique<ModelCache>();
+  predictor_ = std::make_unique<Predictor>(&spec_, features_.get(), registry_.get(), models_.get(),
+                                           &metrics_);
+  checkpointer_ = std::thread([this, ms = options.checkpoint_interval_ms] { CheckpointLoop(ms); });
+  return Status::Ok();
+}
+
+Instance::~Instance() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  log_.reset();  // drains pending appends through the commit hook
+  if (engine_) {
+    Status st = Checkpoint();
+    if (!st.ok()) fmt::print(stderr, "freshet: final checkpoint failed: {}\n", st.ToString());
+  }
+}
+
+Status Instance::ReplayLog() {
+  std::vector<Record> records;
+  for (const std::string& source : source_names_) {
+    ASSIGN_OR_RETURN(uint64_t end, log_->NextOffset(source));
+    for (uint64_t offset = engine_->NextOffset(source); offset < end;) {
+      records.clear();
+      RETURN_IF_ERROR(log_->Read(source, offset, kReplayChunk, &records));
+      if (records.empty()) break;
+      RETURN_IF_ERROR(engine_->Apply(source, offset, records));
+      offset += records.size();
+    }
+  }
+  return engine_->Checkpoint();
+}
+
+void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  for (const CommittedBatch& b : batches) {
+    Status st = engine_->Apply(source_names_[b.source_id], b.first_offset, *b.records);
+    // The batch is durable in the log; a failed apply is retried by the replay at next start.
+    if (!st.ok()) fmt::print(stderr, "freshet: applying committed events failed: {}\n", st.ToString());
+  }
+}
+
+Status Instance::Checkpoint() {
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  return engine_->Checkpoint();
+}
+
+void Instance::CheckpointLoop(int64_t interval_ms) {
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms));
+    if (stopping_) break;
+    lock.unlock();
+    Status st = Checkpoint();
+    if (!st.ok()) fmt::print(stderr, "freshet: checkpoint failed: {}\n", st.ToString());
+    lock.lock();
+  }
+}
+
+Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view body,
+                                   const std::string& idempotency_key) {
+  auto it = spec_.sources.find(source);
+  if (it == spec_.sources.end()) {
+    return Status::NotFound(fmt::format("unknown source '{}'", source));
+  }
+  RecordParser parser(it->second, RequiredFields(spec_, source));
+  std::vector<Record> records;
+  Status parsed = parser.Parse(body, &records);
+  if (parsed.ok() && records.size() > options_.max_batch_records) {
+    parsed = Status::InvalidArgument(fmt::format(
+        "batch of {} records exceeds the limit of {}", records.size(), options_.max_batch_records));
+  }
+  if (!parsed.ok()) {
+    probe_.Rejected(source);
+    return parsed;
+  }
+  auto ack = log_->Append(source, std::move(records), idempotency_key);
+  if (ack.ok()) {
+    probe_.Accepted(source, ack->duplicate ? 0 : ack->count);
+  } else {
+    probe_.Rejected(source);
+  }
+  return ack;
+}
+
+void Instance::RefreshMetrics() { probe_.Refresh(engine_->stats()); }
+
+Result<AppendAck> Instance::IngestRecords(const std::string& source, std::vector<Record> records) {
+  return log_->Append(source, std::move(records));
+}
+
+}  // namespace freshet

@@ -1,0 +1,21 @@
+// LogEventReader: an EventReader (backfill.h) over the embedded event log, so a backfill can
+// build training sets from the events the server ingested. Reads in offset (= arrival) order.
+#pragma once
+
+#include "log/event_log.h"
+#include "pipeline/backfill.h"
+
+namespace freshet {
+
+class LogEventReader final : public EventReader {
+ public:
+  explicit LogEventReader(EventLog* log) : log_(log) {}
+  Status Scan(const std::string& source, const BatchSink& sink) override;
+  // Unknown without a scan; the backfill then assumes the events fit in memory.
+  uint64_t EstimateBytes(const std::string& source) const override { return 0; }
+
+ private:
+  EventLog* log_;
+};
+
+}  // namespace freshet

@@ -1,0 +1,14 @@
+#include "server/api.h"
+
+namespace freshet {
+
+Status RegisterApi(Router* router, Instance* instance) {
+  RETURN_IF_ERROR(RegisterEventRoutes(router, instance));
+  RETURN_IF_ERROR(RegisterFeatureRoutes(router, instance));
+  RETURN_IF_ERROR(RegisterPredictRoutes(router, instance));
+  RETURN_IF_ERROR(RegisterModelRoutes(router, instance));
+  RETURN_IF_ERROR(RegisterHealthRoutes(router, instance));
+  return Status::Ok();
+}
+
+}  // namespace freshet

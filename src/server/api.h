@@ -1,0 +1,28 @@
+// The freshet HTTP API: registers every route on a Router, served by HttpServer.
+//   POST /v1/events/{source}        ingest (JSON object, array or NDJSON; Idempotency-Key)
+//   POST /v1/features               online features, freshet's shape
+//   POST /get-online-features       online features, Feast's request and response shape
+//   POST /v1/predict/{deployment}   predictions + model version
+//   GET  /v1/models, /v1/models/{name}
+//   GET  /v1/late/{source}          the late-event dead letter
+//   GET  /healthz, /readyz, /metrics
+// Handlers are thin: parse, call the Instance, encode. Errors use SetError (json_error.h).
+#pragma once
+
+#include "core/status.h"
+#include "pipeline/instance.h"
+#include "server/router.h"
+
+namespace freshet {
+
+// `instance` must outlive the router's use.
+Status RegisterApi(Router* router, Instance* instance);
+
+// Parts, one per file (api_*.cc).
+Status RegisterEventRoutes(Router* router, Instance* instance);
+Status RegisterFeatureRoutes(Router* router, Instance* instance);
+Status RegisterPredictRoutes(Router* router, Instance* instance);
+Status RegisterModelRoutes(Router* router, Instance* instance);
+Status RegisterHealthRoutes(Router* router, Instance* instance);
+
+}  // namespace freshet

@@ -1,0 +1,75 @@
+#include <fmt/format.h>
+
+#include "core/json.h"
+#include "core/time_util.h"
+#include "server/api.h"
+#include "server/json_error.h"
+
+namespace freshet {
+namespace {
+
+void Ingest(Instance* instance, const HttpRequest& req, HttpResponse* res) {
+  const std::string* key = req.headers.Get("Idempotency-Key");
+  auto ack = instance->Ingest(*req.PathParam("source"), req.body, key ? *key : "");
+  if (!ack.ok()) {
+    SetError(res, ack.status());
+    return;
+  }
+  res->body = fmt::format(R"({{"accepted":{},"first_offset":{},"duplicate":{}}})", ack->count,
+                          ack->first_offset, ack->duplicate);
+}
+
+void ListLate(Instance* instance, const HttpRequest& req, HttpResponse* res) {
+  const std::string& source = *req.PathParam("source");
+  auto it = instance->spec().sources.find(source);
+  if (it == instance->spec().sources.end()) {
+    SetError(res, Status::NotFound(fmt::format("unknown source '{}'", source)));
+    return;
+  }
+  size_t limit = 100;
+  if (const std::string* l = req.QueryParam("limit")) limit = std::strtoul(l->c_str(), nullptr, 10);
+  auto late = instance->engine()->ListLate(source, limit);
+  if (!late.ok()) {
+    SetError(res, late.status());
+    return;
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("late");
+  w.StartArray();
+  for (const LateEvent& e : *late) {
+    w.StartObject();
+    w.Key("offset");
+    w.Uint64(e.offset);
+    w.Key("watermark_ms");
+    w.Int64(e.watermark_ms);
+    w.Key("record");
+    w.StartObject();
+    const auto& fields = it->second.fields;
+    for (size_t i = 0; i < fields.size() && i < e.record.values.size(); ++i) {
+      w.Key(fields[i].name.c_str());
+      WriteJsonValue(&w, e.record.values[i]);
+    }
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  res->body = buf.GetString();
+}
+
+}  // namespace
+
+Status RegisterEventRoutes(Router* router, Instance* instance) {
+  RETURN_IF_ERROR(router->Add("POST", "/v1/events/{source}",
+                              [instance](const HttpRequest& req, HttpResponse* res) {
+                                Ingest(instance, req, res);
+                              }));
+  return router->Add("GET", "/v1/late/{source}",
+                     [instance](const HttpRequest& req, HttpResponse* res) {
+                       ListLate(instance, req, res);
+                     });
+}
+
+}  // namespace freshet

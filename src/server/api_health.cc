@@ -1,0 +1,20 @@
+#include "server/api.h"
+
+namespace freshet {
+
+Status RegisterHealthRoutes(Router* router, Instance* instance) {
+  RETURN_IF_ERROR(router->Add("GET", "/healthz", [](const HttpRequest&, HttpResponse* res) {
+    res->body = R"({"status":"ok"})";
+  }));
+  // Ready once the Instance exists: the log was replayed before the server started listening.
+  RETURN_IF_ERROR(router->Add("GET", "/readyz", [](const HttpRequest&, HttpResponse* res) {
+    res->body = R"({"status":"ready"})";
+  }));
+  return router->Add("GET", "/metrics", [instance](const HttpRequest&, HttpResponse* res) {
+    instance->RefreshMetrics();
+    res->content_type = "text/plain; version=0.0.4";
+    res->body = instance->metrics()->Render();
+  });
+}
+
+}  // namespace freshet

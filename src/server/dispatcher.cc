@@ -1,0 +1,110 @@
+#include "server/dispatcher.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <exception>
+
+#include "server/json_error.h"
+#include "server/url_codec.h"
+
+namespace freshet {
+namespace {
+
+std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+
+// Decodes the target into path and query.
+Status SplitTarget(HttpRequest* request) {
+  std::string_view target = request->target;
+  size_t question = target.find('?');
+  request->path = std::string(target.substr(0, question));
+  if (question == std::string_view::npos) return Status::Ok();
+  ASSIGN_OR_RETURN(request->query, ParseQuery(target.substr(question + 1)));
+  return Status::Ok();
+}
+
+// Runs the handler, turning whatever it throws into a 500 so one bad request cannot take the
+// server down, and keeping the status within what HTTP can carry.
+void RunHandler(const Route& route, const HttpRequest& request, HttpResponse* response) {
+  std::string failure;
+  try {
+    route.handler(request, response);
+  } catch (const std::exception& e) {
+    failure = fmt::format("{} {} failed: {}", route.method, route.pattern, e.what());
+  } catch (...) {
+    failure = fmt::format("{} {} failed with an unknown exception", route.method, route.pattern);
+  }
+  if (failure.empty() && (response->status < 100 || response->status > 599)) {
+    failure = fmt::format("{} {} set HTTP status {}", route.method, route.pattern,
+                          response->status);
+  }
+  if (!failure.empty()) {
+    *response = HttpResponse();
+    SetError(response, Status::Internal(std::move(failure)));
+  }
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(const Router* router, HttpProbe* probe) : router_(router), probe_(probe) {
+  for (const auto& route : router_->routes()) {
+    endpoints_.push_back(probe_->ForEndpoint(route->pattern, route->method));
+  }
+}
+
+HttpResponse Dispatcher::Dispatch(HttpRequest* request) {
+  auto start = std::chrono::steady_clock::now();
+  HttpResponse response;
+  HttpProbe::Endpoint* endpoint = Handle(request, &response);
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  endpoint->Record(response.status, elapsed.count());
+  return response;
+}
+
+HttpProbe::Endpoint* Dispatcher::Handle(HttpRequest* request, HttpResponse* response) {
+  Status target_status = SplitTarget(request);
+  Result<RouteMatch> match = target_status.ok()
+                                 ? router_->Match(request->method, request->path)
+                                 : Result<RouteMatch>(target_status);
+  if (!match.ok()) {
+    SetError(response, match.status());
+    return Unmatched(request->method);
+  }
+  if (match->route == nullptr && match->other_methods.empty()) {
+    SetError(response, Status::NotFound(fmt::format("no route for {} {}", request->method,
+                                                    request->path)));
+    return Unmatched(request->method);
+  }
+  if (match->route == nullptr) {
+    std::string allow = match->AllowHeader();
+    SetError(response, 405,
+             Status::InvalidArgument(fmt::format("{} is not allowed on {}; allowed: {}",
+                                                 request->method, request->path, allow)));
+    response->headers.emplace_back("Allow", std::move(allow));
+    return probe_->ForEndpoint(match->other_methods.front()->pattern,
+                               MethodLabel(request->method));
+  }
+  request->path_params = std::move(match->path_params);
+  RunHandler(*match->route, *request, response);
+  return endpoints_[match->route->id];
+}
+
+HttpResponse Dispatcher::Reject(std::string_view method, std::string_view target,
+                                int http_status, const Status& status) {
+  HttpResponse response;
+  SetError(&response, http_status, status);
+  EndpointFor(method, target)->Record(http_status, 0);
+  return response;
+}
+
+HttpProbe::Endpoint* Dispatcher::EndpointFor(std::string_view method, std::string_view target) {
+  Result<RouteMatch> match = router_->Match(method, PathOf(target));
+  if (match.ok() && match->route != nullptr) return endpoints_[match->route->id];
+  return Unmatched(method);
+}
+
+HttpProbe::Endpoint* Dispatcher::Unmatched(std::string_view method) {
+  return probe_->ForEndpoint(HttpProbe::kUnmatchedRoute, MethodLabel(method));
+}
+
+}  // namespace freshet

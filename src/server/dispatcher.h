@@ -1,0 +1,46 @@
+// Dispatcher: turns a request read off a connection into a response — target decoding,
+// routing, the handler call, 404/405/500 errors — and records request metrics. It holds no
+// Boost.Beast types, so all of that is tested without sockets. Internal to server/.
+//
+// Ownership: router and probe are not owned and must outlive the dispatcher.
+// Thread-safety: Dispatch and Reject are safe from any number of threads.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "server/http_probe.h"
+#include "server/http_types.h"
+#include "server/router.h"
+
+namespace freshet {
+
+class Dispatcher {
+ public:
+  // REQUIRES: no route is added to `router` after this.
+  Dispatcher(const Router* router, HttpProbe* probe);
+
+  // Fills the request's path, query and path_params from its target and runs its route's
+  // handler. Never throws: a bad target is a 400, an unknown path a 404, a known path under
+  // another method a 405 with Allow, and an exception from the handler a 500.
+  HttpResponse Dispatch(HttpRequest* request);
+
+  // The error response for a request the connection could not read whole (too large,
+  // malformed); counted under the route its method and target name when there is one.
+  HttpResponse Reject(std::string_view method, std::string_view target, int http_status,
+                      const Status& status);
+
+ private:
+  // Routes and handles the request; returns the metrics endpoint to count it under.
+  HttpProbe::Endpoint* Handle(HttpRequest* request, HttpResponse* response);
+  // The endpoint of the route `method` and `target` match, or of the unmatched route.
+  HttpProbe::Endpoint* EndpointFor(std::string_view method, std::string_view target);
+  HttpProbe::Endpoint* Unmatched(std::string_view method);
+
+  const Router* const router_;
+  HttpProbe* const probe_;
+  std::vector<HttpProbe::Endpoint*> endpoints_;  // by route id; read-only after construction
+};
+
+}  // namespace freshet

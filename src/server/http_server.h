@@ -1,0 +1,104 @@
+// HttpServer: freshet's HTTP/1.1 server (Boost.Beast), serving a Router's handlers.
+//
+// Every connection is served asynchronously on a strand of a shared io_context run by
+// `threads` threads; handlers run synchronously on those threads (see Handler in
+// http_types.h). The server itself answers what no handler should have to: 400 for malformed
+// HTTP, 413 for a body over max_body_bytes (before the handler is called), 431 for oversized
+// headers, 404/405 from routing and 500 for a throwing handler, all with the JSON error body
+// (json_error.h); and "Expect: 100-continue", keep-alive and HEAD.
+//
+//   Router router;
+//   RETURN_IF_ERROR(router.Add("GET", "/metrics", MetricsHandler(&registry)));
+//   HttpServer server(options, &router);
+//   RETURN_IF_ERROR(server.Start());
+//   ...                      // another thread (a signal watcher) calls server.Stop()
+//   server.Wait();
+//
+// Ownership: the router (and options.metrics) are not owned and must outlive the server.
+// Thread-safety: Start, Stop, Wait and port may be called from any threads, but Stop must not
+// be called from a handler (it waits for handlers to finish).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/metrics.h"
+#include "core/status.h"
+#include "server/router.h"
+
+namespace freshet {
+
+struct HttpServerOptions {
+  // "host:port" to listen on; the host is an IP address (IPv6 in brackets: "[::1]:8080") or a
+  // name resolved at Start. Port 0 picks a free port (see HttpServer::port()).
+  // Default: loopback only, since nothing else should reach a server without access tokens.
+  std::string listen_address = "127.0.0.1:8080";
+
+  // Threads running I/O and handlers. Default (0): std::thread::hardware_concurrency().
+  int threads = 0;
+
+  // Largest request body accepted; a larger one is answered 413 without calling the handler.
+  // Default: 16 MiB.
+  size_t max_body_bytes = size_t{16} << 20;
+
+  // Time allowed to receive a whole request (including the wait for it on a kept-alive
+  // connection) and, separately, to send its response; the connection is closed after.
+  // Default: 30 s.
+  int64_t request_timeout_ms = 30'000;
+
+  // Whether connections may serve more than one request. Default: true.
+  bool keep_alive = true;
+
+  // Where request metrics go (see http_probe.h); not owned. Default (null): a registry
+  // private to the server.
+  MetricsRegistry* metrics = nullptr;
+};
+
+class HttpServer {
+ public:
+  // REQUIRES: no route is added to `router` once Start is called.
+  HttpServer(HttpServerOptions options, const Router* router);
+  // Stops the server if it is running.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds, listens and starts the threads; returns once connections are accepted.
+  // kInvalidArgument for a bad listen address, kUnavailable when it cannot be bound
+  // ("cannot listen on 127.0.0.1:80: Address already in use"), kFailedPrecondition when
+  // called twice. A server is started at most once.
+  Status Start();
+
+  // The bound port (useful with port 0); 0 before Start.
+  int port() const { return port_.load(); }
+
+  // Graceful stop: stops accepting, closes idle connections, lets requests being received or
+  // handled finish and their responses be sent (with "Connection: close"), then joins the
+  // threads. Returns when all of that is done. Idempotent; a no-op before Start.
+  void Stop();
+
+  // Blocks until the server has stopped (returns at once if it was never started).
+  void Wait();
+
+ private:
+  struct Impl;
+
+  const HttpServerOptions options_;
+  const Router* const router_;
+  std::unique_ptr<MetricsRegistry> own_metrics_;  // when options_.metrics is null
+  std::atomic<int> port_{0};
+
+  std::mutex mu_;
+  std::condition_variable stopped_cv_;
+  bool started_ = false;   // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_: a Stop is under way or done
+  bool stopped_ = false;   // guarded by mu_
+  std::unique_ptr<Impl> impl_;  // set by a successful Start
+};
+
+}  // namespace freshet

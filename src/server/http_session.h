@@ -1,0 +1,110 @@
+// HttpSession: one client connection of an HttpServer, served asynchronously on its own strand
+// (Beast's async server pattern): read a request, dispatch it, write the response, repeat while
+// the connection is kept alive. Internal to server/.
+//
+// Ownership: a session owns its socket and keeps itself alive through the shared_ptrs its
+// pending operations hold; it dies when none is pending, closing the socket. The
+// ConnectionContext is the server's and outlives every session (the server's Stop waits for
+// them).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "core/status.h"
+#include "server/dispatcher.h"
+#include "server/http_probe.h"
+
+namespace freshet {
+
+class HttpSession;
+
+// The live sessions of a server, so that a stop reaches every one of them.
+// Thread-safety: thread-safe.
+class SessionSet {
+ public:
+  void Add(const std::shared_ptr<HttpSession>& session);
+  void Remove(HttpSession* session);
+
+  // True once ShutdownAll has been called; sessions then serve no new request.
+  bool stopping() const { return stopping_.load(); }
+
+  // Marks the set stopping and asks every live session to shut down. A session added after
+  // this sees stopping() before reading its first request.
+  void ShutdownAll();
+
+ private:
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions_;  // guarded by mu_
+};
+
+// What every connection of one server shares.
+struct ConnectionContext {
+  size_t max_body_bytes;
+  std::chrono::milliseconds request_timeout;
+  bool keep_alive;
+  Dispatcher* dispatcher;
+  HttpProbe* probe;
+  SessionSet sessions;
+};
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket socket, ConnectionContext* context);
+  ~HttpSession();
+
+  // Joins the context's session set and starts serving.
+  void Run();
+
+  // Closes the connection now if it is waiting for a request; otherwise it closes once the
+  // request under way is answered. Thread-safe: runs on the session's strand.
+  void Shutdown();
+
+ private:
+  using Parser = boost::beast::http::request_parser<boost::beast::http::string_body>;
+
+  void ReadHeader();
+  void OnHeader(boost::beast::error_code ec, size_t bytes);
+  void ReadBody();
+  void OnBody(boost::beast::error_code ec, size_t bytes);
+  void OnReadError(boost::beast::error_code ec);
+  void Serve();
+  // Answers a request that could not be read whole, then closes.
+  void Reject(int http_status, const Status& status);
+  // `linger`: the client may still be sending a request we did not read.
+  void Send(HttpResponse response, bool keep_alive, bool head_request, bool linger);
+  void OnWrite(bool keep_alive, bool linger, boost::beast::error_code ec, size_t bytes);
+  void OnShutdown();
+  // Stops sending, then reads and drops what the client still sends for a short while before
+  // closing, so that closing with unread data does not reset the connection before the client
+  // has read our error response.
+  void LingerThenClose();
+  void DiscardInput();
+  void Close();
+
+  ConnectionContext* const context_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  unsigned http_version_ = 11;
+  // True from the start of a request read until its header is in: the only time a shutdown
+  // may close the connection at once (if no byte of the request has arrived).
+  bool awaiting_header_ = false;
+  boost::beast::http::response<boost::beast::http::empty_body> continue_response_;
+  boost::beast::http::response<boost::beast::http::string_body> response_;
+  std::array<char, 4096> discard_buffer_;
+  size_t discarded_bytes_ = 0;
+};
+
+}  // namespace freshet

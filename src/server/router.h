@@ -1,0 +1,76 @@
+// Router: maps (method, path) to a handler by route pattern.
+//
+// Patterns are '/'-separated segments; a segment is a literal ("events"), a parameter
+// ("{source}", matching one non-empty segment) or, as the last segment only, a rest parameter
+// ("{path...}", matching one or more segments, joined with '/'). When several patterns match a
+// path, literal segments win over parameters, and parameters over rest parameters, segment by
+// segment from the left. Parameter values are percent-decoded.
+//
+// A HEAD request with no HEAD route of its own is served by the GET route.
+//
+// Usage, typically in an api_*.cc file's registration function:
+//   RETURN_IF_ERROR(router->Add("POST", "/v1/events/{source}", IngestHandler(instance)));
+//
+// Thread-safety: Add is not thread-safe and must not be called once a server serves this
+// router; Match is safe from any number of threads.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "server/http_types.h"
+
+namespace freshet {
+namespace internal {
+struct RouteNode;  // the pattern tree, defined in router.cc
+}  // namespace internal
+
+struct Route {
+  std::string method;   // upper case: "GET", "POST", ...
+  std::string pattern;  // as given to Add; the "route" label of request metrics
+  Handler handler;
+  size_t id = 0;  // index in Router::routes()
+  std::vector<std::string> param_names;  // in segment order
+};
+
+struct RouteMatch {
+  // The route for this method and path, or null.
+  const Route* route = nullptr;
+  StringMap path_params;  // set when `route` is
+  // When `route` is null: routes whose pattern matches the path under other methods. Empty
+  // means no pattern matches (404); otherwise the method is not allowed (405).
+  std::vector<const Route*> other_methods;
+
+  // "GET, HEAD, POST": the methods of `other_methods` for an Allow header (HEAD when GET is).
+  std::string AllowHeader() const;
+};
+
+class Router {
+ public:
+  Router();
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // Registers `handler` for `method` (upper case) and `pattern`. kInvalidArgument for a bad
+  // pattern (not starting with '/', empty or malformed segment, duplicate parameter name),
+  // kAlreadyExists when the same method has a pattern with the same shape.
+  Status Add(std::string_view method, std::string_view pattern, Handler handler);
+
+  // Finds the route for `path` (the percent-encoded path of a request target).
+  // kInvalidArgument when `path` does not start with '/' or has a bad percent escape.
+  Result<RouteMatch> Match(std::string_view method, std::string_view path) const;
+
+  // Every route, by id. Pointers stay valid for the router's lifetime.
+  const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
+
+ private:
+  std::unique_ptr<internal::RouteNode> root_;
+  std::vector<std::unique_ptr<Route>> routes_;
+};
+
+}  // namespace freshet

@@ -1,0 +1,388 @@
+// HttpServer over real sockets on 127.0.0.1, with a synchronous Beast client.
+#include "server/http_server.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "server/http_probe.h"
+#include "server/json_error.h"
+
+namespace freshet {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+using Response = http::response<http::string_body>;
+
+// One keep-alive connection to the server under test.
+class Client {
+ public:
+  explicit Client(int port) : socket_(io_) {
+    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  }
+
+  Response Call(http::verb method, const std::string& target, const std::string& body = "") {
+    http::request<http::string_body> request(method, target, 11);
+    request.set(http::field::host, "127.0.0.1");
+    request.body() = body;
+    request.prepare_payload();
+    http::write(socket_, request);
+    return Read(method == http::verb::head);
+  }
+
+  // Sends bytes as they are, for requests a well-behaved client would not write.
+  void WriteRaw(const std::string& bytes) { net::write(socket_, net::buffer(bytes)); }
+
+  Response Read(bool head_request = false) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    parser.skip(head_request);
+    http::read(socket_, buffer_, parser);
+    return parser.release();
+  }
+
+  // True when the server has closed the connection (a read sees end of stream).
+  bool ServerClosed() {
+    beast::error_code ec;
+    char byte;
+    net::read(socket_, net::buffer(&byte, 1), ec);
+    return ec == net::error::eof || ec == net::error::connection_reset;
+  }
+
+ private:
+  net::io_context io_;
+  tcp::socket socket_;
+  beast::flat_buffer buffer_;
+};
+
+std::string ErrorCode(const Response& response) {
+  size_t start = response.body().find(R"("code":")");
+  if (start == std::string::npos) return "";
+  start += 8;
+  return response.body().substr(start, response.body().find('"', start) - start);
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void StartServer(HttpServerOptions options = {}) {
+    options.listen_address = "127.0.0.1:0";
+    options.metrics = &registry_;
+    options.threads = 4;  // more than the slow tests block
+    server_ = std::make_unique<HttpServer>(options, &router_);
+    Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started.ToString();
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  void AddRoute(const std::string& method, const std::string& pattern, Handler handler) {
+    Status added = router_.Add(method, pattern, std::move(handler));
+    ASSERT_TRUE(added.ok()) << added.ToString();
+  }
+
+  // GET /items/{id}: "item <id> q=<q>"; POST /echo: the body; counts handler calls.
+  void AddEchoRoutes() {
+    AddRoute("GET", "/items/{id}", [this](const HttpRequest& r, HttpResponse* out) {
+      ++calls_;
+      const std::string* q = r.QueryParam("q");
+      out->content_type = "text/plain";
+      out->body = fmt::format("item {} q={}", *r.PathParam("id"), q ? *q : "-");
+      out->headers.emplace_back("X-Item", *r.PathParam("id"));
+    });
+    AddRoute("POST", "/echo", [this](const HttpRequest& r, HttpResponse* out) {
+      ++calls_;
+      const std::string* type = r.headers.Get("content-type");
+      out->content_type = type ? *type : "application/octet-stream";
+      out->body = r.body;
+    });
+  }
+
+  MetricsRegistry registry_;
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+  std::atomic<int> calls_{0};
+};
+
+TEST_F(ServerTest, RoutesPathParamsAndDecodedQuery) {
+  AddEchoRoutes();
+  StartServer();
+  Client client(server_->port());
+  Response r = client.Call(http::verb::get, "/items/a%20b?q=x+y%26z&other=1");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "item a b q=x y&z");
+  EXPECT_EQ(r[http::field::content_type], "text/plain");
+  EXPECT_EQ(r["X-Item"], "a b");
+  EXPECT_EQ(r[http::field::server], "freshet");
+  r = client.Call(http::verb::post, "/echo", R"({"k": 1})");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), R"({"k": 1})");
+}
+
+TEST_F(ServerTest, HeadAnswersWithLengthButNoBody) {
+  AddEchoRoutes();
+  StartServer();
+  Client client(server_->port());
+  Response r = client.Call(http::verb::head, "/items/7");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::content_length], "10");  // "item 7 q=-"
+  EXPECT_TRUE(r.body().empty());
+  // The connection is still in step: the next response is read whole.
+  EXPECT_EQ(client.Call(http::verb::get, "/items/8").body(), "item 8 q=-");
+}
+
+TEST_F(ServerTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
+  AddEchoRoutes();
+  StartServer();
+  Client client(server_->port());
+  Response missing = client.Call(http::verb::get, "/nope");
+  EXPECT_EQ(missing.result_int(), 404);
+  EXPECT_EQ(missing[http::field::content_type], "application/json");
+  EXPECT_EQ(ErrorCode(missing), "not_found");
+  Response wrong = client.Call(http::verb::delete_, "/items/1");
+  EXPECT_EQ(wrong.result_int(), 405);
+  EXPECT_EQ(wrong[http::field::allow], "GET, HEAD");
+  EXPECT_EQ(ErrorCode(wrong), "invalid_argument");
+  EXPECT_EQ(calls_.load(), 0);
+}
+
+TEST_F(ServerTest, OversizedBodyIs413WithoutCallingTheHandler) {
+  AddEchoRoutes();
+  HttpServerOptions options;
+  options.max_body_bytes = 1000;
+  StartServer(options);
+  {
+    Client client(server_->port());
+    EXPECT_EQ(client.Call(http::verb::post, "/echo", std::string(1000, 'a')).result_int(), 200);
+  }
+  {
+    Client client(server_->port());
+    Response r = client.Call(http::verb::post, "/echo", std::string(200'000, 'a'));
+    EXPECT_EQ(r.result_int(), 413);
+    EXPECT_EQ(ErrorCode(r), "resource_exhausted");
+    EXPECT_FALSE(r.keep_alive());
+    EXPECT_TRUE(client.ServerClosed());
+  }
+  {
+    // Chunked: the size is only known while reading.
+    Client client(server_->port());
+    client.WriteRaw(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3e8\r\n" + std::string(1000, 'b') + "\r\n3e8\r\n" + std::string(1000, 'b') +
+        "\r\n0\r\n\r\n");
+    EXPECT_EQ(client.Read().result_int(), 413);
+  }
+  EXPECT_EQ(calls_.load(), 1);
+  EXPECT_NE(registry_.Render().find(
+                R"(freshet_http_requests_total{route="/echo",method="POST",code="413"} 2)"),
+            std::string::npos);
+}
+
+TEST_F(ServerTest, ExpectContinueGetsAnInterimResponse) {
+  AddEchoRoutes();
+  HttpServerOptions options;
+  options.max_body_bytes = 100;
+  StartServer(options);
+  Client client(server_->port());
+  client.WriteRaw(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(client.Read().result_int(), 100);
+  client.WriteRaw("hello");
+  Response r = client.Read();
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "hello");
+  // Too large: refused before the client sends the body.
+  client.WriteRaw(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(client.Read().result_int(), 413);
+}
+
+TEST_F(ServerTest, MalformedRequestIs400) {
+  AddEchoRoutes();
+  StartServer();
+  Client client(server_->port());
+  client.WriteRaw("THIS IS NOT HTTP\r\n\r\n");
+  Response r = client.Read();
+  EXPECT_EQ(r.result_int(), 400);
+  EXPECT_EQ(ErrorCode(r), "invalid_argument");
+  EXPECT_TRUE(client.ServerClosed());
+  Client bad_length(server_->port());
+  bad_length.WriteRaw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n");
+  EXPECT_EQ(bad_length.Read().result_int(), 400);
+  EXPECT_EQ(calls_.load(), 0);
+}
+
+TEST_F(ServerTest, OversizedHeaderIs431) {
+  AddEchoRoutes();
+  StartServer();
+  Client client(server_->port());
+  client.WriteRaw("GET /items/1 HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20'000, 'h') +
+                  "\r\n\r\n");
+  EXPECT_EQ(client.Read().result_int(), 431);
+}
+
+TEST_F(ServerTest, HandlerExceptionIs500Json) {
+  AddRoute("POST", "/v1/explode", [](const HttpRequest&, HttpResponse*) {
+    throw std::runtime_error("kaboom");
+  });
+  StartServer();
+  Client client(server_->port());
+  Response r = client.Call(http::verb::post, "/v1/explode", "{}");
+  EXPECT_EQ(r.result_int(), 500);
+  EXPECT_EQ(r.body(),
+            R"({"error":{"code":"internal","message":"POST /v1/explode failed: kaboom",)"
+            R"("details":{}}})");
+  // The connection and the server survive.
+  EXPECT_EQ(client.Call(http::verb::post, "/v1/explode", "{}").result_int(), 500);
+}
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  AddEchoRoutes();
+  StartServer();
+  Client client(server_->port());
+  for (int i = 0; i < 5; ++i) {
+    Response r = client.Call(http::verb::get, fmt::format("/items/{}", i));
+    EXPECT_EQ(r.body(), fmt::format("item {} q=-", i));
+    EXPECT_TRUE(r.keep_alive());
+  }
+  EXPECT_NE(registry_.Render().find("freshet_http_open_connections 1\n"), std::string::npos);
+  // Two requests written back to back are answered in order.
+  client.WriteRaw("GET /items/p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /items/p2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(client.Read().body(), "item p1 q=-");
+  EXPECT_EQ(client.Read().body(), "item p2 q=-");
+}
+
+TEST_F(ServerTest, KeepAliveCanBeTurnedOff) {
+  AddEchoRoutes();
+  HttpServerOptions options;
+  options.keep_alive = false;
+  StartServer(options);
+  Client client(server_->port());
+  EXPECT_FALSE(client.Call(http::verb::get, "/items/1").keep_alive());
+  EXPECT_TRUE(client.ServerClosed());
+}
+
+TEST_F(ServerTest, ConcurrentClientsAreAllAnswered) {
+  AddEchoRoutes();
+  StartServer();
+  constexpr int kClients = 8;
+  constexpr int kRequests = 200;
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      try {
+        Client client(server_->port());
+        for (int i = 0; i < kRequests; ++i) {
+          std::string body = fmt::format("client {} request {}", c, i);
+          Response r = client.Call(http::verb::post, "/echo", body);
+          if (r.result_int() == 200 && r.body() == body) ++answered;
+        }
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "client " << c << ": " << e.what();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(answered.load(), kClients * kRequests);
+  EXPECT_EQ(calls_.load(), kClients * kRequests);
+}
+
+TEST_F(ServerTest, StopFinishesTheInFlightRequestAndClosesIdleConnections) {
+  std::promise<void> entered;
+  AddRoute("POST", "/slow", [&](const HttpRequest& r, HttpResponse* out) {
+    entered.set_value();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    out->body = "done " + r.body;
+  });
+  StartServer();
+  Client idle(server_->port());  // connected, never sends: must not hold the stop up
+  auto in_flight = std::async(std::launch::async, [port = server_->port()] {
+    Client client(port);
+    return client.Call(http::verb::post, "/slow", "x");
+  });
+  entered.get_future().wait();
+  std::thread waiter([this] { server_->Wait(); });
+  auto stop_started = std::chrono::steady_clock::now();
+  server_->Stop();
+  auto stop_took = std::chrono::steady_clock::now() - stop_started;
+  waiter.join();  // Wait returned once Stop was done
+
+  Response r = in_flight.get();
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "done x");
+  EXPECT_FALSE(r.keep_alive());  // answered during the stop
+  EXPECT_TRUE(idle.ServerClosed());
+  EXPECT_LT(stop_took, std::chrono::seconds(5));  // far below the 30 s request timeout
+  EXPECT_THROW(Client{server_->port()}, std::exception);  // no longer accepting
+  server_->Stop();  // idempotent
+}
+
+TEST_F(ServerTest, MetricsCountRequestsByRoutePattern) {
+  AddEchoRoutes();
+  AddRoute("GET", "/metrics", MetricsHandler(&registry_));
+  StartServer();
+  Client client(server_->port());
+  client.Call(http::verb::get, "/items/1");
+  client.Call(http::verb::get, "/items/2?q=3");
+  client.Call(http::verb::get, "/missing/path");
+  Response r = client.Call(http::verb::get, "/metrics");
+  ASSERT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& text = r.body();
+  for (const char* expected : {
+           R"(freshet_http_requests_total{route="/items/{id}",method="GET",code="200"} 2)",
+           R"(freshet_http_requests_total{route="unmatched",method="GET",code="404"} 1)",
+           R"(freshet_http_request_duration_seconds_count{route="/items/{id}",method="GET",)"
+           R"(code="200"} 2)",
+           R"(freshet_http_request_duration_seconds_bucket{route="/items/{id}",method="GET",)"
+           R"(code="200",le="+Inf"} 2)",
+           "# TYPE freshet_http_request_duration_seconds histogram",
+       }) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
+  EXPECT_EQ(text.find("/items/1"), std::string::npos);  // raw paths never become labels
+}
+
+TEST_F(ServerTest, StartReportsBindErrorsAndBadAddresses) {
+  StartServer();
+  HttpServerOptions options;
+  options.listen_address = fmt::format("127.0.0.1:{}", server_->port());
+  HttpServer second(options, &router_);
+  Status status = second.Start();
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(status.message(), fmt::format("cannot listen on 127.0.0.1:{}: Address already in use",
+                                          server_->port()));
+  for (const char* bad : {"localhost", "127.0.0.1:70000", "127.0.0.1:", ":80", "::1:80"}) {
+    options.listen_address = bad;
+    EXPECT_EQ(HttpServer(options, &router_).Start().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(server_->Start().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ServerTest, ListensOnAResolvedName) {
+  HttpServerOptions options;
+  options.listen_address = "localhost:0";
+  options.threads = 1;
+  HttpServer by_name(options, &router_);
+  ASSERT_TRUE(by_name.Start().ok());
+  EXPECT_GT(by_name.port(), 0);
+  by_name.Stop();
+}
+
+}  // namespace
+}  // namespace freshet

@@ -1,0 +1,125 @@
+#include "spec/project_spec.h"
+
+#include <array>
+#include <utility>
+
+namespace freshet {
+namespace {
+
+// Every aggregation with its spec name; ParseAggKind also accepts the alias "var".
+constexpr std::array<std::pair<AggKind, std::string_view>, 13> kAggNames = {{
+    {AggKind::kCount, "count"},
+    {AggKind::kSum, "sum"},
+    {AggKind::kMean, "mean"},
+    {AggKind::kMin, "min"},
+    {AggKind::kMax, "max"},
+    {AggKind::kVariance, "variance"},
+    {AggKind::kStddev, "stddev"},
+    {AggKind::kFirst, "first"},
+    {AggKind::kLast, "last"},
+    {AggKind::kLastN, "last_n"},
+    {AggKind::kDistinctCount, "distinct_count"},
+    {AggKind::kTopK, "top_k"},
+    {AggKind::kRate, "rate"},
+}};
+
+constexpr std::array<std::pair<SourceKind, std::string_view>, 4> kSourceKindNames = {{
+    {SourceKind::kHttp, "http"},
+    {SourceKind::kFile, "file"},
+    {SourceKind::kKafka, "kafka"},
+    {SourceKind::kTable, "table"},
+}};
+
+}  // namespace
+
+int SourceSpec::FieldIndex(const std::string& field) const {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i].name == field) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+const FeatureSpec* FeatureViewSpec::Find(const std::string& feature) const {
+  for (const FeatureSpec& f : features) {
+    if (f.name == feature) return &f;
+  }
+  return nullptr;
+}
+
+std::string_view AggKindName(AggKind k) {
+  for (const auto& [kind, name] : kAggNames) {
+    if (kind == k) return name;
+  }
+  return "unknown";
+}
+
+bool ParseAggKind(std::string_view name, AggKind* out) {
+  if (name == "var") name = "variance";
+  for (const auto& [kind, kind_name] : kAggNames) {
+    if (kind_name == name) {
+      *out = kind;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string AggKindNames() {
+  std::string names;
+  for (const auto& [kind, name] : kAggNames) {
+    if (!names.empty()) names += ", ";
+    names += name;
+  }
+  return names;
+}
+
+bool AggTakesInput(AggKind k) { return k != AggKind::kCount && k != AggKind::kRate; }
+
+bool AggNeedsNumericInput(AggKind k) {
+  switch (k) {
+    case AggKind::kSum:
+    case AggKind::kMean:
+    case AggKind::kMin:
+    case AggKind::kMax:
+    case AggKind::kVariance:
+    case AggKind::kStddev:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string_view WindowKindName(WindowKind k) {
+  switch (k) {
+    case WindowKind::kLifetime:
+      return "lifetime";
+    case WindowKind::kSliding:
+      return "sliding";
+    case WindowKind::kHopping:
+      return "hopping";
+    case WindowKind::kTumbling:
+      return "tumbling";
+    case WindowKind::kSession:
+      return "session";
+  }
+  return "unknown";
+}
+
+std::string_view SourceKindName(SourceKind k) {
+  for (const auto& [kind, name] : kSourceKindNames) {
+    if (kind == k) return name;
+  }
+  return "unknown";
+}
+
+bool ParseSourceKind(std::string_view name, SourceKind* out) {
+  for (const auto& [kind, kind_name] : kSourceKindNames) {
+    if (kind_name == name) {
+      *out = kind;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace freshet

@@ -1,0 +1,342 @@
+#include "spec/spec_loader.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "spec/feature_parser.h"
+#include "spec/yaml_reader.h"
+
+namespace freshet {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::array<std::string_view, 4> kRuntimes = {"xgboost", "torchscript", "fasttext",
+                                                       "linear"};
+
+// "'x' (defined: a, b)": what a dangling reference could have named instead.
+template <typename Map>
+std::string Defined(const Map& map) {
+  std::vector<std::string_view> names;
+  for (const auto& [name, unused] : map) names.push_back(name);
+  if (names.empty()) return "none is defined";
+  return fmt::format("defined: {}", fmt::join(names, ", "));
+}
+
+// Builds a ProjectSpec section by section, in reference order: entities and sources before the
+// views that name them, views before services, models and services before deployments.
+class ProjectParser {
+ public:
+  ProjectParser(const YamlReader& reader, ProjectSpec* spec) : r_(reader), spec_(spec) {}
+
+  Status Parse(const YamlField& root) {
+    ASSIGN_OR_RETURN(YamlObject obj,
+                     r_.Object(root, {"project", "entities", "sources", "feature_views",
+                                      "feature_services", "models", "deployments"}));
+    if (!obj.Has("project")) return r_.Error(obj.Get("project"), "missing required key");
+    ASSIGN_OR_RETURN(spec_->project, r_.Name(obj.Get("project")));
+    RETURN_IF_ERROR(ParseSection(obj, "entities", &ProjectParser::ParseEntity));
+    RETURN_IF_ERROR(ParseSection(obj, "sources", &ProjectParser::ParseSource));
+    RETURN_IF_ERROR(ParseSection(obj, "feature_views", &ProjectParser::ParseView));
+    RETURN_IF_ERROR(ParseSection(obj, "feature_services", &ProjectParser::ParseService));
+    RETURN_IF_ERROR(ParseSection(obj, "models", &ProjectParser::ParseModel));
+    return ParseSection(obj, "deployments", &ProjectParser::ParseDeployment);
+  }
+
+ private:
+  using EntryParser = Status (ProjectParser::*)(const YamlEntry&);
+
+  Status ParseSection(const YamlObject& root, std::string_view key, EntryParser parse) {
+    ASSIGN_OR_RETURN(std::vector<YamlEntry> entries, r_.Named(root.Get(key)));
+    for (const YamlEntry& entry : entries) RETURN_IF_ERROR((this->*parse)(entry));
+    return Status::Ok();
+  }
+
+  Status ParseEntity(const YamlEntry& entry) {
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"key", "keys"}));
+    EntitySpec entity{entry.name, {}, entry.value.line};
+    if (obj.Has("key") == obj.Has("keys")) {
+      return r_.Error(obj.self(), obj.Has("key")
+                                      ? "has both key and keys (use one)"
+                                      : "needs key (one field) or keys (a list of fields)");
+    }
+    if (obj.Has("key")) {
+      ASSIGN_OR_RETURN(std::string key, r_.Name(obj.Get("key")));
+      entity.keys.push_back(std::move(key));
+    } else {
+      ASSIGN_OR_RETURN(entity.keys, ReadNameList(obj.Get("keys")));
+    }
+    spec_->entities.emplace(entry.name, std::move(entity));
+    return Status::Ok();
+  }
+
+  // A non-empty list of distinct identifiers.
+  Result<std::vector<std::string>> ReadNameList(const YamlField& field) {
+    ASSIGN_OR_RETURN(std::vector<YamlField> items, r_.Sequence(field));
+    if (items.empty()) return r_.Error(field, "needs at least one field");
+    std::vector<std::string> names;
+    for (const YamlField& item : items) {
+      ASSIGN_OR_RETURN(std::string name, r_.Name(item));
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        return r_.Error(item, fmt::format("'{}' is listed twice", name));
+      }
+      names.push_back(std::move(name));
+    }
+    return names;
+  }
+
+  Status ParseSource(const YamlEntry& entry) {
+    ASSIGN_OR_RETURN(YamlObject obj,
+                     r_.Object(entry.value, {"kind", "timestamp", "fields", "allowed_lateness",
+                                             "path", "format", "topic", "brokers", "group"}));
+    SourceSpec source;
+    source.name = entry.name;
+    source.line = entry.value.line;
+    std::string kind = "http";
+    RETURN_IF_ERROR(r_.ReadString(obj, "kind", &kind));
+    if (!ParseSourceKind(kind, &source.kind)) {
+      return r_.Error(obj.Get("kind"),
+                      fmt::format("unknown kind '{}' (use http, file, kafka, table)", kind));
+    }
+    if (!obj.Has("timestamp")) return r_.Error(obj.Get("timestamp"), "missing required key");
+    ASSIGN_OR_RETURN(source.timestamp_field, r_.Name(obj.Get("timestamp")));
+    RETURN_IF_ERROR(ParseFields(obj.Get("fields"), &source));
+    RETURN_IF_ERROR(AddTimestampField(obj.Get("timestamp"), &source));
+    RETURN_IF_ERROR(r_.ReadDuration(obj, "allowed_lateness", &source.allowed_lateness_ms));
+    RETURN_IF_ERROR(ParseLocation(obj, &source));
+    spec_->sources.emplace(entry.name, std::move(source));
+    return Status::Ok();
+  }
+
+  Status ParseFields(const YamlField& fields, SourceSpec* source) {
+    ASSIGN_OR_RETURN(std::vector<YamlEntry> entries, r_.Named(fields));
+    for (const YamlEntry& entry : entries) {
+      ASSIGN_OR_RETURN(std::string type_name, r_.String(entry.value));
+      FieldSpec field{entry.name, FieldType::kString, entry.value.line};
+      if (!ParseFieldType(type_name, &field.type)) {
+        return r_.Error(entry.value, fmt::format("unknown type '{}' (use string, int64, double, "
+                                                 "bool, timestamp)",
+                                                 type_name));
+      }
+      source->fields.push_back(std::move(field));
+    }
+    return Status::Ok();
+  }
+
+  // The event-time field need not be declared; declared, it must hold epoch ms or timestamps.
+  Status AddTimestampField(const YamlField& at, SourceSpec* source) {
+    int index = source->FieldIndex(source->timestamp_field);
+    if (index < 0) {
+      source->fields.push_back({source->timestamp_field, FieldType::kTimestamp, at.line});
+      return Status::Ok();
+    }
+    FieldType type = source->fields[index].type;
+    if (type == FieldType::kTimestamp || type == FieldType::kInt64) return Status::Ok();
+    return r_.Error(at, fmt::format("field '{}' is declared {}; the timestamp field must be "
+                                    "timestamp (epoch ms or RFC 3339) or int64 (epoch ms)",
+                                    source->timestamp_field, FieldTypeName(type)));
+  }
+
+  // Where records come from: path/format for file sources, topic/brokers/group for kafka.
+  Status ParseLocation(const YamlObject& obj, SourceSpec* source) {
+    constexpr std::array<std::pair<std::string_view, SourceKind>, 5> kKindKeys = {{
+        {"path", SourceKind::kFile},
+        {"format", SourceKind::kFile},
+        {"topic", SourceKind::kKafka},
+        {"brokers", SourceKind::kKafka},
+        {"group", SourceKind::kKafka},
+    }};
+    for (const auto& [key, kind] : kKindKeys) {
+      if (obj.Has(key) && source->kind != kind) {
+        return r_.Error(obj.Get(key), fmt::format("applies only to kind {}", SourceKindName(kind)));
+      }
+    }
+    if (source->kind == SourceKind::kKafka) {
+      RETURN_IF_ERROR(r_.RequireString(obj, "topic", &source->topic));
+      RETURN_IF_ERROR(r_.ReadString(obj, "brokers", &source->brokers));
+      return r_.ReadString(obj, "group", &source->group);
+    }
+    if (source->kind != SourceKind::kFile) return Status::Ok();
+    RETURN_IF_ERROR(r_.RequireString(obj, "path", &source->path));
+    if (fs::path(source->path).is_relative()) {
+      source->path = (fs::path(spec_->dir) / source->path).string();
+    }
+    source->format = "ndjson";
+    RETURN_IF_ERROR(r_.ReadString(obj, "format", &source->format));
+    if (source->format != "ndjson" && source->format != "csv") {
+      return r_.Error(obj.Get("format"),
+                      fmt::format("unknown format '{}' (use ndjson or csv)", source->format));
+    }
+    return Status::Ok();
+  }
+
+  Status ParseView(const YamlEntry& entry) {
+    ASSIGN_OR_RETURN(YamlObject obj,
+                     r_.Object(entry.value, {"entity", "source", "ttl", "features"}));
+    FeatureViewSpec view;
+    view.name = entry.name;
+    view.line = entry.value.line;
+    RETURN_IF_ERROR(r_.RequireString(obj, "entity", &view.entity));
+    RETURN_IF_ERROR(r_.RequireString(obj, "source", &view.source));
+    auto entity = spec_->entities.find(view.entity);
+    if (entity == spec_->entities.end()) {
+      return r_.Error(obj.Get("entity"), fmt::format("unknown entity '{}' ({})", view.entity,
+                                                     Defined(spec_->entities)));
+    }
+    auto source = spec_->sources.find(view.source);
+    if (source == spec_->sources.end()) {
+      return r_.Error(obj.Get("source"), fmt::format("unknown source '{}' ({})", view.source,
+                                                     Defined(spec_->sources)));
+    }
+    for (const std::string& key : entity->second.keys) {
+      if (source->second.FieldIndex(key) < 0) {
+        return r_.Error(obj.Get("entity"),
+                        fmt::format("key field '{}' of entity '{}' is not a field "
+                                    "of source '{}'",
+                                    key, view.entity, view.source));
+      }
+    }
+    RETURN_IF_ERROR(r_.ReadDuration(obj, "ttl", &view.ttl_ms));
+    RETURN_IF_ERROR(ParseFeatures(obj.Get("features"), source->second, &view));
+    spec_->feature_views.emplace(entry.name, std::move(view));
+    return Status::Ok();
+  }
+
+  Status ParseFeatures(const YamlField& field, const SourceSpec& source, FeatureViewSpec* view) {
+    if (!field.node.IsDefined()) return r_.Error(field, "missing required key");
+    ASSIGN_OR_RETURN(std::vector<YamlEntry> entries, r_.Named(field));
+    if (entries.empty()) return r_.Error(field, "a feature view needs at least one feature");
+    for (const YamlEntry& entry : entries) {
+      FeatureSpec feature;
+      RETURN_IF_ERROR(ParseFeature(r_, entry, source, &feature));
+      view->features.push_back(std::move(feature));
+    }
+    return Status::Ok();
+  }
+
+  // `name: [view:feature, ...]` or `name: {features: [...]}`.
+  Status ParseService(const YamlEntry& entry) {
+    FeatureServiceSpec service{entry.name, {}, entry.value.line};
+    YamlField list = entry.value;
+    if (list.node.IsMap()) {
+      ASSIGN_OR_RETURN(YamlObject obj, r_.Object(list, {"features"}));
+      if (!obj.Has("features")) return r_.Error(obj.Get("features"), "missing required key");
+      list = obj.Get("features");
+    }
+    ASSIGN_OR_RETURN(std::vector<YamlField> items, r_.Sequence(list));
+    if (items.empty()) return r_.Error(list, "a feature service needs at least one feature");
+    std::set<std::string> seen;
+    for (const YamlField& item : items) {
+      ASSIGN_OR_RETURN(FeatureRef ref, ResolveFeatureRef(item));
+      if (!seen.insert(ref.ToString()).second) {
+        return r_.Error(item, fmt::format("'{}' is listed twice", ref.ToString()));
+      }
+      service.features.push_back(std::move(ref));
+    }
+    spec_->feature_services.emplace(entry.name, std::move(service));
+    return Status::Ok();
+  }
+
+  Result<FeatureRef> ResolveFeatureRef(const YamlField& item) {
+    ASSIGN_OR_RETURN(std::string text, r_.String(item));
+    Result<FeatureRef> ref = ParseFeatureRef(text);
+    if (!ref.ok()) return r_.Error(item, ref.status().message());
+    auto view = spec_->feature_views.find(ref->view);
+    if (view == spec_->feature_views.end()) {
+      return r_.Error(item, fmt::format("unknown feature view '{}' ({})", ref->view,
+                                        Defined(spec_->feature_views)));
+    }
+    if (view->second.Find(ref->feature) == nullptr) {
+      return r_.Error(
+          item, fmt::format("feature view '{}' has no feature '{}'", ref->view, ref->feature));
+    }
+    return ref;
+  }
+
+  Status ParseModel(const YamlEntry& entry) {
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"runtime"}));
+    ModelSpec model{entry.name, "", entry.value.line};
+    RETURN_IF_ERROR(r_.RequireString(obj, "runtime", &model.runtime));
+    if (std::find(kRuntimes.begin(), kRuntimes.end(), model.runtime) == kRuntimes.end()) {
+      return r_.Error(obj.Get("runtime"), fmt::format("unknown runtime '{}' (use {})",
+                                                      model.runtime, fmt::join(kRuntimes, ", ")));
+    }
+    spec_->models.emplace(entry.name, std::move(model));
+    return Status::Ok();
+  }
+
+  Status ParseDeployment(const YamlEntry& entry) {
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"model", "features", "alias"}));
+    DeploymentSpec deployment{entry.name, "", "champion", "", entry.value.line};
+    RETURN_IF_ERROR(r_.RequireString(obj, "model", &deployment.model));
+    RETURN_IF_ERROR(r_.RequireString(obj, "features", &deployment.feature_service));
+    RETURN_IF_ERROR(r_.ReadString(obj, "alias", &deployment.alias));
+    if (spec_->models.count(deployment.model) == 0) {
+      return r_.Error(obj.Get("model"), fmt::format("unknown model '{}' ({})", deployment.model,
+                                                    Defined(spec_->models)));
+    }
+    if (spec_->feature_services.count(deployment.feature_service) == 0) {
+      return r_.Error(obj.Get("features"),
+                      fmt::format("unknown feature service '{}' ({})", deployment.feature_service,
+                                  Defined(spec_->feature_services)));
+    }
+    if (deployment.alias.empty()) return r_.Error(obj.Get("alias"), "empty alias");
+    spec_->deployments.emplace(entry.name, std::move(deployment));
+    return Status::Ok();
+  }
+
+  const YamlReader& r_;
+  ProjectSpec* spec_;
+};
+
+}  // namespace
+
+Result<ProjectSpec> ParseProject(const std::string& yaml_text, const std::string& spec_path) {
+  ProjectSpec spec;
+  spec.spec_path = spec_path;
+  spec.dir = fs::path(spec_path).parent_path().string();
+  if (spec.dir.empty()) spec.dir = ".";
+  YamlReader reader(spec_path);
+  ASSIGN_OR_RETURN(YamlField root, reader.Parse(yaml_text));
+  try {
+    RETURN_IF_ERROR(ProjectParser(reader, &spec).Parse(root));
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(fmt::format("{}:{}: {}", spec_path, e.mark.line + 1, e.msg));
+  }
+  return spec;
+}
+
+Result<ProjectSpec> LoadProject(const std::string& dir) {
+  fs::path spec_path = fs::path(dir) / "freshet.yaml";
+  std::error_code ec;
+  if (!fs::is_regular_file(spec_path, ec)) {
+    return Status::InvalidArgument(fmt::format("no freshet.yaml in {}", dir));
+  }
+  std::ifstream in(spec_path, std::ios::binary);
+  if (!in) return Status::IoError(fmt::format("cannot read {}", spec_path.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseProject(text.str(), spec_path.string());
+}
+
+Result<FeatureRef> ParseFeatureRef(const std::string& text) {
+  size_t colon = text.find(':');
+  if (colon == std::string::npos) {
+    return Status::InvalidArgument(
+        fmt::format("feature reference '{}' must be view:feature", text));
+  }
+  FeatureRef ref{text.substr(0, colon), text.substr(colon + 1)};
+  if (ref.view.empty() || ref.feature.empty() || ref.feature.find(':') != std::string::npos) {
+    return Status::InvalidArgument(
+        fmt::format("feature reference '{}' must be view:feature", text));
+  }
+  return ref;
+}
+
+}  // namespace freshet

@@ -1,0 +1,398 @@
+#include "spec/spec_loader.h"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "spec/spec_test_data.h"
+
+namespace freshet {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// A fresh directory under /tmp, removed with everything in it at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            fmt::format("freshet_spec_test_{}_{}", getpid(),
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+  void Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name) << text;
+  }
+
+ private:
+  fs::path path_;
+};
+
+class GoodSpecTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_.Write("freshet.yaml", kGoodSpec);
+    Result<ProjectSpec> spec = LoadProject(dir_.path().string());
+    ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+    spec_ = std::move(spec).value();
+  }
+
+  const FeatureSpec& Feature(const std::string& name) const {
+    const FeatureSpec* f = spec_.feature_views.at("user_activity").Find(name);
+    EXPECT_NE(f, nullptr) << name;
+    return *f;
+  }
+
+  TempDir dir_;
+  ProjectSpec spec_;
+};
+
+TEST_F(GoodSpecTest, ProjectAndPaths) {
+  EXPECT_EQ(spec_.project, "meditation");
+  EXPECT_EQ(spec_.dir, dir_.path().string());
+  EXPECT_EQ(spec_.spec_path, (dir_.path() / "freshet.yaml").string());
+}
+
+TEST_F(GoodSpecTest, Entities) {
+  ASSERT_EQ(spec_.entities.size(), 2u);
+  const EntitySpec& user = spec_.entities.at("user");
+  EXPECT_EQ(user.keys, std::vector<std::string>{"user_id"});
+  EXPECT_EQ(user.line, 3);
+  EXPECT_EQ(spec_.entities.at("pair").keys, (std::vector<std::string>{"user_id", "category"}));
+  EXPECT_EQ(spec_.entities.at("pair").line, 4);
+}
+
+TEST_F(GoodSpecTest, HttpSourceAppendsTimestampField) {
+  const SourceSpec& s = spec_.sources.at("app_events");
+  EXPECT_EQ(s.kind, SourceKind::kHttp);
+  EXPECT_EQ(s.timestamp_field, "ts_ms");
+  EXPECT_EQ(s.allowed_lateness_ms, 600'000);
+  EXPECT_EQ(s.line, 6);
+  ASSERT_EQ(s.fields.size(), 6u);
+  EXPECT_EQ(s.fields[0].name, "user_id");
+  EXPECT_EQ(s.fields[3].name, "duration_s");
+  EXPECT_EQ(s.fields[3].type, FieldType::kDouble);
+  EXPECT_EQ(s.fields[4].type, FieldType::kInt64);
+  EXPECT_EQ(s.fields[3].line, 9);
+  EXPECT_EQ(s.fields[5].name, "ts_ms");
+  EXPECT_EQ(s.fields[5].type, FieldType::kTimestamp);
+  EXPECT_EQ(s.fields[5].line, 8);
+  EXPECT_EQ(s.FieldIndex("category"), 2);
+  EXPECT_EQ(s.FieldIndex("nope"), -1);
+}
+
+TEST_F(GoodSpecTest, FileSourcePathIsResolvedAgainstProjectDir) {
+  const SourceSpec& s = spec_.sources.at("replay");
+  EXPECT_EQ(s.kind, SourceKind::kFile);
+  EXPECT_EQ(s.path, (dir_.path() / "events.csv").string());
+  EXPECT_EQ(s.format, "csv");
+  ASSERT_EQ(s.fields.size(), 2u);  // the declared timestamp field is not appended again
+  EXPECT_EQ(s.fields[1].type, FieldType::kTimestamp);
+}
+
+TEST_F(GoodSpecTest, KafkaSource) {
+  const SourceSpec& s = spec_.sources.at("clicks");
+  EXPECT_EQ(s.kind, SourceKind::kKafka);
+  EXPECT_EQ(s.topic, "clicks");
+  EXPECT_EQ(s.brokers, "localhost:9092");
+  EXPECT_EQ(s.group, "freshet");
+  EXPECT_EQ(s.allowed_lateness_ms, 0);
+}
+
+TEST_F(GoodSpecTest, FeatureView) {
+  const FeatureViewSpec& v = spec_.feature_views.at("user_activity");
+  EXPECT_EQ(v.entity, "user");
+  EXPECT_EQ(v.source, "app_events");
+  EXPECT_EQ(v.ttl_ms, 7 * 86'400'000LL);
+  EXPECT_EQ(v.line, 25);
+  ASSERT_EQ(v.features.size(), 13u);
+  EXPECT_EQ(v.features[0].name, "events_10m");  // declaration order is kept
+  EXPECT_EQ(v.features[12].name, "per_sec");
+  EXPECT_EQ(v.Find("nope"), nullptr);
+}
+
+TEST_F(GoodSpecTest, WindowKinds) {
+  const FeatureSpec& sliding = Feature("events_10m");
+  EXPECT_EQ(sliding.agg, AggKind::kCount);
+  EXPECT_EQ(sliding.window, WindowKind::kSliding);
+  EXPECT_EQ(sliding.window_ms, 600'000);
+  EXPECT_EQ(sliding.line, 30);
+
+  const FeatureSpec& hopping = Feature("mean_len_1d");
+  EXPECT_EQ(hopping.window, WindowKind::kHopping);
+  EXPECT_EQ(hopping.window_ms, 86'400'000);
+  EXPECT_EQ(hopping.hop_ms, 3'600'000);
+  EXPECT_EQ(hopping.line, 33);
+
+  EXPECT_EQ(Feature("day_count").window, WindowKind::kTumbling);
+
+  const FeatureSpec& session = Feature("session_starts");
+  EXPECT_EQ(session.window, WindowKind::kSession);
+  EXPECT_EQ(session.session_gap_ms, 1'800'000);
+  EXPECT_EQ(session.where, "event = 'start'");
+
+  EXPECT_EQ(Feature("last_category").window, WindowKind::kLifetime);
+}
+
+TEST_F(GoodSpecTest, AggregationsAndOptions) {
+  EXPECT_EQ(Feature("sleep_exits_10m").where, "event = 'exit' and category = 'sleep'");
+  EXPECT_EQ(Feature("listen_s_1h").agg, AggKind::kSum);
+  EXPECT_EQ(Feature("listen_s_1h").of, "duration_s");
+  EXPECT_TRUE(Feature("categories_1h").approx);
+  EXPECT_EQ(Feature("categories_1h").agg, AggKind::kDistinctCount);
+  EXPECT_EQ(Feature("recent").agg, AggKind::kLastN);
+  EXPECT_EQ(Feature("recent").n, 5);
+  EXPECT_EQ(Feature("top_cats").agg, AggKind::kTopK);
+  EXPECT_EQ(Feature("top_cats").n, 3);
+  EXPECT_EQ(Feature("spread").agg, AggKind::kVariance);  // "var" is an alias
+  EXPECT_EQ(Feature("per_sec").agg, AggKind::kRate);
+  EXPECT_TRUE(Feature("per_sec").of.empty());
+}
+
+TEST_F(GoodSpecTest, DerivedFeatureKeepsExpressionText) {
+  const FeatureSpec& f = Feature("sleep_bounce");
+  EXPECT_FALSE(f.agg.has_value());
+  EXPECT_EQ(f.expr, "sleep_exits_10m / nullif(events_10m, 0)");
+  EXPECT_EQ(f.line, 37);
+}
+
+TEST_F(GoodSpecTest, ServicesModelsDeployments) {
+  const FeatureServiceSpec& rec = spec_.feature_services.at("recommender");
+  ASSERT_EQ(rec.features.size(), 2u);
+  EXPECT_EQ(rec.features[1].view, "user_activity");
+  EXPECT_EQ(rec.features[1].feature, "sleep_exits_10m");
+  EXPECT_EQ(rec.line, 44);
+  const FeatureServiceSpec& ranker = spec_.feature_services.at("ranker");
+  ASSERT_EQ(ranker.features.size(), 1u);
+  EXPECT_EQ(ranker.features[0].ToString(), "user_activity:listen_s_1h");
+
+  EXPECT_EQ(spec_.models.at("next_content").runtime, "xgboost");
+  EXPECT_EQ(spec_.models.at("next_content").line, 49);
+
+  const DeploymentSpec& recommend = spec_.deployments.at("recommend");
+  EXPECT_EQ(recommend.model, "next_content");
+  EXPECT_EQ(recommend.feature_service, "recommender");
+  EXPECT_EQ(recommend.alias, "champion");
+  EXPECT_EQ(recommend.line, 51);
+  EXPECT_EQ(spec_.deployments.at("rank").alias, "challenger");
+}
+
+TEST(LoadProjectTest, MissingSpecFile) {
+  TempDir dir;
+  Result<ProjectSpec> spec = LoadProject(dir.path().string());
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(spec.status().message(), "no freshet.yaml in " + dir.path().string());
+}
+
+TEST(LoadProjectTest, ErrorsNameTheFileAsGiven) {
+  TempDir dir;
+  dir.Write("freshet.yaml", "project: p\nentities:\n  user: {kye: id}\n");
+  Result<ProjectSpec> spec = LoadProject(dir.path().string());
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(spec.status().message(),
+              StartsWith((dir.path() / "freshet.yaml").string() + ":3: entities.user.kye: "));
+}
+
+TEST(ParseFeatureRefTest, SplitsViewAndFeature) {
+  Result<FeatureRef> ref = ParseFeatureRef("user_activity:events_10m");
+  ASSERT_TRUE(ref.ok());
+  EXPECT_EQ(ref->view, "user_activity");
+  EXPECT_EQ(ref->feature, "events_10m");
+  EXPECT_EQ(ref->ToString(), "user_activity:events_10m");
+}
+
+TEST(ParseFeatureRefTest, RejectsMalformedRefs) {
+  for (const char* text : {"events_10m", ":f", "v:", "a:b:c", ""}) {
+    Result<FeatureRef> ref = ParseFeatureRef(text);
+    ASSERT_FALSE(ref.ok()) << text;
+    EXPECT_EQ(ref.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(ref.status().message(), HasSubstr("must be view:feature"));
+  }
+}
+
+// ---- Errors: one case per check, each naming file, line and field path ----
+
+struct ErrorCase {
+  const char* name;
+  std::string yaml;
+  int line;
+  std::string path;     // "" for errors with no field (syntax)
+  std::string message;  // a fragment of what is wrong
+};
+
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+
+// 7 lines: an entity and an http source with fields user_id, event, dur (double), ts.
+const std::string kBase =
+    "project: p\n"
+    "entities:\n"
+    "  user: {key: user_id}\n"
+    "sources:\n"
+    "  ev:\n"
+    "    timestamp: ts\n"
+    "    fields: {user_id: string, event: string, dur: double}\n";
+
+// kBase plus a view `v` (lines 8-12) whose feature `f` is on line 13.
+std::string WithFeature(const std::string& feature) {
+  return kBase +
+         "feature_views:\n"
+         "  v:\n"
+         "    entity: user\n"
+         "    source: ev\n"
+         "    features:\n"
+         "      f: " +
+         feature + "\n";
+}
+
+// A valid view (lines 8-13) followed by `tail` starting on line 14.
+std::string WithTail(const std::string& tail) {
+  return WithFeature("{agg: count, window: 10m}") + tail;
+}
+
+const char kFeature[] = "feature_views.v.features.f";
+
+std::vector<ErrorCase> ErrorCases() {
+  return {
+      {"SyntaxError", "a:\n  b: 1\n c: 2\n", 3, "", "YAML syntax error"},
+      {"MissingProject", "entities: {}\n", 1, "project", "missing required key"},
+      {"ProjectNotIdentifier", "project: my-proj\n", 1, "project", "'my-proj' is not a valid name"},
+      {"UnknownTopLevelKey", "project: p\nfeature_view: {}\n", 2, "feature_view",
+       "unknown key 'feature_view' (did you mean 'feature_views'?)"},
+      {"DuplicateKey", "project: p\nproject: q\n", 2, "project", "key given twice"},
+      {"EntityWithoutKey", "project: p\nentities:\n  user: {}\n", 3, "entities.user",
+       "needs key (one field) or keys"},
+      {"EntityNameNotIdentifier", "project: p\nentities:\n  1user: {key: id}\n", 3,
+       "entities.1user", "'1user' is not a valid name"},
+      {"EntityUnknownKey", "project: p\nentities:\n  user: {kye: id}\n", 3, "entities.user.kye",
+       "unknown key 'kye' (did you mean 'key'?)"},
+      {"SourceWithoutTimestamp", "project: p\nsources:\n  ev:\n    kind: http\n", 3,
+       "sources.ev.timestamp", "missing required key"},
+      {"SourceUnknownKind", "project: p\nsources:\n  ev:\n    kind: s3\n    timestamp: ts\n", 4,
+       "sources.ev.kind", "unknown kind 's3'"},
+      {"BadFieldType",
+       "project: p\nsources:\n  ev:\n    timestamp: ts\n    fields:\n      a: strng\n", 6,
+       "sources.ev.fields.a", "unknown type 'strng'"},
+      {"TimestampFieldOfWrongType",
+       "project: p\nsources:\n  ev:\n    timestamp: ts\n    fields: {ts: string}\n", 4,
+       "sources.ev.timestamp", "field 'ts' is declared string"},
+      {"BadLateness", kBase + "    allowed_lateness: soon\n", 8, "sources.ev.allowed_lateness",
+       "bad duration 'soon'"},
+      {"FileSourceWithoutPath", "project: p\nsources:\n  ev:\n    kind: file\n    timestamp: ts\n",
+       3, "sources.ev.path", "missing required key"},
+      {"KafkaKeyOnHttpSource", kBase + "    topic: t\n", 8, "sources.ev.topic",
+       "applies only to kind kafka"},
+      {"ViewWithoutEntity", kBase + "feature_views:\n  v:\n    source: ev\n", 9,
+       "feature_views.v.entity", "missing required key"},
+      {"ViewUnknownEntity", kBase + "feature_views:\n  v:\n    entity: usr\n    source: ev\n", 10,
+       "feature_views.v.entity", "unknown entity 'usr' (defined: user)"},
+      {"ViewUnknownSource", kBase + "feature_views:\n  v:\n    entity: user\n    source: evs\n", 11,
+       "feature_views.v.source", "unknown source 'evs' (defined: ev)"},
+      {"EntityKeyNotInSource",
+       "project: p\nentities:\n  user: {key: uid}\nsources:\n  ev: {timestamp: ts}\n"
+       "feature_views:\n  v:\n    entity: user\n    source: ev\n    features: {f: {agg: count}}\n",
+       8, "feature_views.v.entity",
+       "key field 'uid' of entity 'user' is not a field of source 'ev'"},
+      {"BadTtl", kBase + "feature_views:\n  v:\n    entity: user\n    source: ev\n    ttl: 7x\n",
+       12, "feature_views.v.ttl", "bad duration '7x': unknown unit 'x'"},
+      {"ViewWithoutFeatures", kBase + "feature_views:\n  v:\n    entity: user\n    source: ev\n", 9,
+       "feature_views.v.features", "missing required key"},
+      {"BadWindowDuration", WithFeature("{agg: count, window: 10x}"), 13,
+       std::string(kFeature) + ".window",
+       "bad duration '10x': unknown unit 'x' (use ms, s, m, h, d, w)"},
+      {"FeatureKeyTypo", WithFeature("{agg: count, windw: 10m}"), 13,
+       std::string(kFeature) + ".windw", "unknown key 'windw' (did you mean 'window'?)"},
+      {"UnknownAgg", WithFeature("{agg: cnt}"), 13, std::string(kFeature) + ".agg",
+       "unknown aggregation 'cnt'"},
+      {"BothAggAndExpr", WithFeature("{agg: count, expr: \"1\"}"), 13, kFeature,
+       "has both agg and expr"},
+      {"NeitherAggNorExpr", WithFeature("{window: 10m}"), 13, kFeature, "needs agg"},
+      {"OfNotASourceField", WithFeature("{agg: sum, of: duration}"), 13,
+       std::string(kFeature) + ".of", "'duration' is not a field of source 'ev'"},
+      {"SumOfString", WithFeature("{agg: sum, of: event}"), 13, std::string(kFeature) + ".of",
+       "sum needs a numeric field (int64 or double); 'event' is string"},
+      {"CountWithOf", WithFeature("{agg: count, of: dur}"), 13, std::string(kFeature) + ".of",
+       "count takes no 'of'"},
+      {"MeanWithoutOf", WithFeature("{agg: mean, window: 1h}"), 13, std::string(kFeature) + ".of",
+       "mean needs 'of'"},
+      {"LastNWithZeroN", WithFeature("{agg: last_n, of: event, n: 0}"), 13,
+       std::string(kFeature) + ".n", "last_n needs n >= 1"},
+      {"TopKWithoutK", WithFeature("{agg: top_k, of: event}"), 13, std::string(kFeature) + ".k",
+       "top_k needs k >= 1"},
+      {"NOnCount", WithFeature("{agg: count, n: 3}"), 13, std::string(kFeature) + ".n",
+       "applies only to last_n"},
+      {"HopNotDividingWindow", WithFeature("{agg: count, window: 1h, hop: 7m}"), 13,
+       std::string(kFeature) + ".hop", "hop 7m must be smaller than the window 1h and divide it"},
+      {"HopWithoutWindow", WithFeature("{agg: count, hop: 1m}"), 13, std::string(kFeature) + ".hop",
+       "needs a window"},
+      {"SessionWithWindow", WithFeature("{agg: count, window: 1h, session_gap: 30m}"), 13,
+       std::string(kFeature) + ".window", "cannot be combined with session_gap"},
+      {"ExprWithWindow", WithFeature("{expr: \"a + 1\", window: 1h}"), 13,
+       std::string(kFeature) + ".window", "does not apply to a derived (expr) feature"},
+      {"FeatureNameNotIdentifier",
+       kBase + "feature_views:\n  v:\n    entity: user\n    source: ev\n"
+               "    features:\n      bad-name: {agg: count}\n",
+       13, "feature_views.v.features.bad-name", "'bad-name' is not a valid name"},
+      {"ServiceRefWithoutColon", WithTail("feature_services:\n  s: [v:f, f]\n"), 15,
+       "feature_services.s[1]", "feature reference 'f' must be view:feature"},
+      {"ServiceUnknownView", WithTail("feature_services:\n  s:\n    - w:f\n"), 16,
+       "feature_services.s[0]", "unknown feature view 'w' (defined: v)"},
+      {"ServiceUnknownFeature", WithTail("feature_services:\n  s: {features: [v:g]}\n"), 15,
+       "feature_services.s.features[0]", "feature view 'v' has no feature 'g'"},
+      {"UnknownRuntime", "project: p\nmodels:\n  m: {runtime: sklearn}\n", 3, "models.m.runtime",
+       "unknown runtime 'sklearn' (use xgboost, torchscript, fasttext, linear)"},
+      {"ModelWithoutRuntime", "project: p\nmodels:\n  m: {}\n", 3, "models.m.runtime",
+       "missing required key"},
+      {"DeploymentUnknownModel",
+       WithTail("feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
+                "deployments:\n  d: {model: n, features: s}\n"),
+       19, "deployments.d.model", "unknown model 'n' (defined: m)"},
+      {"DeploymentUnknownService",
+       WithTail("feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
+                "deployments:\n  d:\n    model: m\n    features: t\n"),
+       21, "deployments.d.features", "unknown feature service 't' (defined: s)"},
+  };
+}
+
+class SpecErrorTest : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(SpecErrorTest, NamesFileLineAndField) {
+  const ErrorCase& c = GetParam();
+  Result<ProjectSpec> spec = ParseProject(c.yaml, "/x/freshet.yaml");
+  ASSERT_FALSE(spec.ok()) << "parsed:\n" << c.yaml;
+  EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
+  std::string prefix = c.path.empty() ? fmt::format("/x/freshet.yaml:{}: ", c.line)
+                                      : fmt::format("/x/freshet.yaml:{}: {}: ", c.line, c.path);
+  EXPECT_THAT(spec.status().message(), StartsWith(prefix)) << c.yaml;
+  EXPECT_THAT(spec.status().message(), HasSubstr(c.message));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllChecks, SpecErrorTest, ::testing::ValuesIn(ErrorCases()),
+                         [](const ::testing::TestParamInfo<ErrorCase>& info) {
+                           return info.param.name;
+                         });
+
+TEST(SpecErrorTest, BaseDocumentsAreValid) {
+  // Guards the error cases above: each fails for its own reason, not the scaffolding's.
+  EXPECT_TRUE(ParseProject(kBase, "f.yaml").ok());
+  Result<ProjectSpec> spec =
+      ParseProject(WithTail("feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
+                            "deployments:\n  d: {model: m, features: s}\n"),
+                   "f.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->feature_views.at("v").features.at(0).line, 13);
+  EXPECT_EQ(spec->deployments.at("d").line, 19);
+}
+
+}  // namespace
+}  // namespace freshet

@@ -1,0 +1,203 @@
+#include "store/feature_json.h"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "core/json.h"
+#include "core/time_util.h"
+
+namespace freshet {
+namespace {
+
+Result<std::vector<std::string>> StringArray(simdjson::dom::element e, std::string_view field) {
+  simdjson::dom::array array;
+  if (e.get_array().get(array)) {
+    return Status::InvalidArgument(fmt::format("{}: expected an array of strings", field));
+  }
+  std::vector<std::string> out;
+  for (simdjson::dom::element item : array) {
+    std::string_view s;
+    if (item.get_string().get(s)) {
+      return Status::InvalidArgument(fmt::format("{}: expected an array of strings", field));
+    }
+    out.emplace_back(s);
+  }
+  return out;
+}
+
+Result<int64_t> ParseAsOf(simdjson::dom::element e) {
+  int64_t ms;
+  if (!e.get_int64().get(ms)) return ms;
+  std::string_view text;
+  if (!e.get_string().get(text)) {
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos) {
+      return static_cast<int64_t>(std::stoll(std::string(text)));
+    }
+    return ParseRfc3339Ms(text);
+  }
+  return Status::InvalidArgument("as_of: expected epoch milliseconds or an RFC 3339 string");
+}
+
+Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
+  simdjson::dom::object object;
+  if (e.get_object().get(object)) {
+    return Status::InvalidArgument("entities: expected an object of key -> array of values");
+  }
+  for (auto field : object) {
+    std::string key(field.key);
+    simdjson::dom::array array;
+    if (field.value.get_array().get(array)) {
+      return Status::InvalidArgument(fmt::format("entities.{}: expected an array of values", key));
+    }
+    std::vector<Value>& column = out->entities[key];
+    for (simdjson::dom::element item : array) {
+      ASSIGN_OR_RETURN(Value v, JsonToValue(item, "entities." + key));
+      if (v.is_null()) return Status::InvalidArgument(fmt::format("entities.{}: null key", key));
+      column.push_back(std::move(v));
+    }
+    out->entity_order.push_back(std::move(key));
+  }
+  if (out->entities.empty()) return Status::InvalidArgument("entities: no entity keys given");
+  return Status::Ok();
+}
+
+void WriteStringArray(JsonWriter* w, const std::vector<std::string>& items) {
+  w->StartArray();
+  for (const std::string& s : items) w->String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+  w->EndArray();
+}
+
+std::string FeatureName(const FeatureRequest& request, const FeatureRef& ref) {
+  return request.full_feature_names ? ref.view + "__" + ref.feature : ref.feature;
+}
+
+}  // namespace
+
+Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureStore& store,
+                                           const std::vector<FeatureRef>* fixed_features) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto error = parser.parse(body.data(), body.size()).get(doc)) {
+    return Status::InvalidArgument(
+        fmt::format("malformed JSON: {}", simdjson::error_message(error)));
+  }
+  if (!doc.is_object()) return Status::InvalidArgument("expected a JSON object");
+  FeatureRequest request;
+  simdjson::dom::element e;
+  if (fixed_features) {
+    request.features = *fixed_features;
+  } else if (!doc["feature_service"].get(e)) {
+    std::string_view name;
+    if (e.get_string().get(name)) return Status::InvalidArgument("feature_service: expected a string");
+    ASSIGN_OR_RETURN(request.features, store.ServiceFeatures(std::string(name)));
+  } else if (!doc["features"].get(e)) {
+    ASSIGN_OR_RETURN(auto refs, StringArray(e, "features"));
+    ASSIGN_OR_RETURN(request.features, store.ParseRefs(refs));
+  } else {
+    return Status::InvalidArgument("give either 'features' (view:feature list) or 'feature_service'");
+  }
+  if (doc["entities"].get(e)) return Status::InvalidArgument("entities: missing");
+  RETURN_IF_ERROR(ParseEntities(e, &request));
+  if (!doc["as_of"].get(e)) {
+    ASSIGN_OR_RETURN(int64_t as_of, ParseAsOf(e));
+    request.as_of_ms = as_of;
+  }
+  bool full = false;
+  if (!doc["full_feature_names"].get(e) && !e.get_bool().get(full)) request.full_feature_names = full;
+  return request;
+}
+
+std::string FeatureTableToJson(const FeatureRequest& request, const FeatureTable& table,
+                               int64_t as_of_ms) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("as_of_ms");
+  w.Int64(as_of_ms);
+  w.Key("features");
+  w.StartArray();
+  for (const FeatureRef& ref : table.features) w.String(ref.ToString().c_str());
+  w.EndArray();
+  w.Key("rows");
+  w.StartArray();
+  for (size_t r = 0; r < table.num_rows; ++r) {
+    w.StartObject();
+    w.Key("entity");
+    w.StartObject();
+    for (const std::string& key : request.entity_order) {
+      w.Key(key.c_str());
+      WriteJsonValue(&w, request.entities.at(key)[r]);
+    }
+    w.EndObject();
+    w.Key("values");
+    w.StartArray();
+    for (size_t c = 0; c < table.features.size(); ++c) WriteJsonValue(&w, table.values[c][r]);
+    w.EndArray();
+    w.Key("statuses");
+    w.StartArray();
+    for (size_t c = 0; c < table.features.size(); ++c) {
+      w.String(ReadStatusName(table.statuses[c][r]).data());
+    }
+    w.EndArray();
+    w.Key("event_timestamps");
+    w.StartArray();
+    for (size_t c = 0; c < table.features.size(); ++c) w.Int64(table.event_ms[c][r]);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::string FeatureTableToFeastJson(const FeatureRequest& request, const FeatureTable& table) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("metadata");
+  w.StartObject();
+  w.Key("feature_names");
+  std::vector<std::string> names = request.entity_order;
+  for (const FeatureRef& ref : table.features) names.push_back(FeatureName(request, ref));
+  WriteStringArray(&w, names);
+  w.EndObject();
+  w.Key("results");
+  w.StartArray();
+  const std::string epoch = FormatRfc3339Ms(0);
+  for (const std::string& key : request.entity_order) {
+    const std::vector<Value>& column = request.entities.at(key);
+    w.StartObject();
+    w.Key("values");
+    w.StartArray();
+    for (const Value& v : column) WriteJsonValue(&w, v);
+    w.EndArray();
+    w.Key("statuses");
+    WriteStringArray(&w, std::vector<std::string>(column.size(), "PRESENT"));
+    w.Key("event_timestamps");
+    WriteStringArray(&w, std::vector<std::string>(column.size(), epoch));
+    w.EndObject();
+  }
+  for (size_t c = 0; c < table.features.size(); ++c) {
+    w.StartObject();
+    w.Key("values");
+    w.StartArray();
+    for (size_t r = 0; r < table.num_rows; ++r) WriteJsonValue(&w, table.values[c][r]);
+    w.EndArray();
+    w.Key("statuses");
+    w.StartArray();
+    for (size_t r = 0; r < table.num_rows; ++r) w.String(ReadStatusName(table.statuses[c][r]).data());
+    w.EndArray();
+    w.Key("event_timestamps");
+    w.StartArray();
+    for (size_t r = 0; r < table.num_rows; ++r) {
+      w.String(FormatRfc3339Ms(table.event_ms[c][r]).c_str());
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+}  // namespace freshet

@@ -1,0 +1,98 @@
+#include "store/feature_store.h"
+
+#include <fmt/format.h>
+
+#include "spec/spec_loader.h"
+
+namespace freshet {
+
+FeatureStore::FeatureStore(const ProjectSpec* spec, StreamEngine* engine, const Clock* clock)
+    : spec_(spec), engine_(engine), clock_(clock) {}
+
+Result<std::vector<FeatureRef>> FeatureStore::ServiceFeatures(const std::string& service) const {
+  auto it = spec_->feature_services.find(service);
+  if (it == spec_->feature_services.end()) {
+    return Status::NotFound(fmt::format("unknown feature service '{}'", service));
+  }
+  return it->second.features;
+}
+
+Result<std::vector<FeatureRef>> FeatureStore::ParseRefs(
+    const std::vector<std::string>& refs) const {
+  std::vector<FeatureRef> out;
+  out.reserve(refs.size());
+  for (const std::string& text : refs) {
+    ASSIGN_OR_RETURN(FeatureRef ref, ParseFeatureRef(text));
+    auto view = spec_->feature_views.find(ref.view);
+    if (view == spec_->feature_views.end()) {
+      return Status::NotFound(fmt::format("feature '{}': unknown feature view '{}'", text, ref.view));
+    }
+    if (view->second.Find(ref.feature) == nullptr) {
+      return Status::NotFound(
+          fmt::format("feature '{}': view '{}' has no feature '{}'", text, ref.view, ref.feature));
+    }
+    out.push_back(std::move(ref));
+  }
+  if (out.empty()) return Status::InvalidArgument("no features requested");
+  return out;
+}
+
+Result<size_t> FeatureStore::CountRows(const std::vector<FeatureRef>& refs,
+                                       const EntityColumns& entities) const {
+  std::optional<size_t> rows;
+  for (const FeatureRef& ref : refs) {
+    const FeatureViewSpec& view = spec_->feature_views.at(ref.view);
+    const EntitySpec& entity = spec_->entities.at(view.entity);
+    for (const std::string& key : entity.keys) {
+      auto it = entities.find(key);
+      if (it == entities.end()) {
+        return Status::InvalidArgument(fmt::format(
+            "entities: missing key '{}' (needed by feature view '{}')", key, view.name));
+      }
+      if (rows && *rows != it->second.size()) {
+        return Status::InvalidArgument(fmt::format(
+            "entities: key '{}' has {} values but other keys have {}", key, it->second.size(), *rows));
+      }
+      rows = it->second.size();
+    }
+  }
+  return rows.value_or(0);
+}
+
+Result<FeatureTable> FeatureStore::Get(const std::vector<FeatureRef>& refs,
+                                       const EntityColumns& entities,
+                                       std::optional<int64_t> as_of_ms) const {
+  ASSIGN_OR_RETURN(size_t rows, CountRows(refs, entities));
+  const int64_t t = as_of_ms.value_or(clock_->NowMs());
+
+  FeatureTable table;
+  table.features = refs;
+  table.num_rows = rows;
+  table.values.assign(refs.size(), std::vector<Value>(rows));
+  table.statuses.assign(refs.size(), std::vector<ReadStatus>(rows, ReadStatus::kNotFound));
+  table.event_ms.assign(refs.size(), std::vector<int64_t>(rows, 0));
+
+  // One engine read per (view, entity row) covering all of that view's requested features.
+  std::map<std::string, std::vector<size_t>> columns_by_view;
+  for (size_t c = 0; c < refs.size(); ++c) columns_by_view[refs[c].view].push_back(c);
+
+  for (const auto& [view_name, columns] : columns_by_view) {
+    const FeatureViewSpec& view = spec_->feature_views.at(view_name);
+    const EntitySpec& entity = spec_->entities.at(view.entity);
+    std::vector<std::string> names;
+    for (size_t c : columns) names.push_back(refs[c].feature);
+    std::vector<Value> key(entity.keys.size());
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t k = 0; k < entity.keys.size(); ++k) key[k] = entities.at(entity.keys[k])[r];
+      ASSIGN_OR_RETURN(ViewRead read, engine_->Read(view_name, key, names, t));
+      for (size_t i = 0; i < columns.size(); ++i) {
+        table.values[columns[i]][r] = std::move(read.values[i]);
+        table.statuses[columns[i]][r] = read.status;
+        table.event_ms[columns[i]][r] = read.event_ms;
+      }
+    }
+  }
+  return table;
+}
+
+}  // namespace freshet

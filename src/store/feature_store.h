@@ -1,0 +1,58 @@
+// FeatureStore: the online read path. Resolves feature references ("view:feature") and feature
+// services to engine reads for a batch of entities at one time (now, or an `as_of`), and returns
+// a table in request order. Windows are evaluated at the read time, so values decay as time
+// passes without new events.
+//
+// Thread-safety: thread-safe (the engine's reads are). Does not own the spec, engine or clock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "core/value.h"
+#include "spec/project_spec.h"
+#include "stream/engine.h"
+
+namespace freshet {
+
+// Entity key columns of a request: key field name -> one value per entity row.
+using EntityColumns = std::map<std::string, std::vector<Value>>;
+
+struct FeatureTable {
+  std::vector<FeatureRef> features;  // column order
+  size_t num_rows = 0;
+  // Column-major, as Feast answers: values[feature][row].
+  std::vector<std::vector<Value>> values;
+  std::vector<std::vector<ReadStatus>> statuses;
+  std::vector<std::vector<int64_t>> event_ms;
+};
+
+class FeatureStore {
+ public:
+  FeatureStore(const ProjectSpec* spec, StreamEngine* engine, const Clock* clock);
+
+  // The refs of a feature service, or kNotFound naming it.
+  Result<std::vector<FeatureRef>> ServiceFeatures(const std::string& service) const;
+  // Parses and checks "view:feature" strings: each must name an existing view and feature.
+  Result<std::vector<FeatureRef>> ParseRefs(const std::vector<std::string>& refs) const;
+
+  // Reads `refs` for every entity row at `as_of_ms` (now when nullopt). Every view's entity
+  // key fields must be present with the same number of rows; kInvalidArgument otherwise, naming
+  // the missing key.
+  Result<FeatureTable> Get(const std::vector<FeatureRef>& refs, const EntityColumns& entities,
+                           std::optional<int64_t> as_of_ms = std::nullopt) const;
+
+ private:
+  Result<size_t> CountRows(const std::vector<FeatureRef>& refs,
+                           const EntityColumns& entities) const;
+
+  const ProjectSpec* spec_;
+  StreamEngine* engine_;
+  const Clock* clock_;
+};
+
+}  // namespace freshet

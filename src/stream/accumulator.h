@@ -1,0 +1,80 @@
+// Accumulators: the running summary of one aggregation over a set of events, and Aggregation,
+// the stateless operations on them (add an event, merge two summaries, produce the value,
+// encode). Every window kind reduces to these: a sliding window adds its raw events into a fresh
+// accumulator at read time, tiles (hopping, tumbling), sessions and lifetimes keep accumulators
+// and merge them. All accumulators are mergeable, so results do not depend on how events were
+// split into tiles.
+//
+// Results over no events: count, sum, rate and distinct_count give 0; last_n and top_k give an
+// empty list; every other aggregation gives null. Nulls are never added (the caller skips a
+// null input, as SQL aggregates do). variance and stddev are the SAMPLE statistics (n - 1, as
+// PostgreSQL's variance/stddev), null below two values; moments use Welford's update and
+// Chan's merge. first/last order events by event time; ties go to the later arrival (`seq`).
+// Thread-safety: Aggregation is immutable; an Acc is a value guarded by its owner.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/value.h"
+#include "spec/project_spec.h"
+#include "stream/codec.h"
+#include "stream/hyperloglog.h"
+
+namespace freshet {
+
+// A value with its event time and arrival sequence, for first/last/last_n.
+struct StampedValue {
+  int64_t ts = 0;
+  uint64_t seq = 0;
+  Value v;
+};
+
+struct CountAcc { int64_t n = 0; };                    // count, rate
+struct SumAcc { double d = 0; int64_t i = 0; };        // int inputs sum exactly in i
+struct MomentsAcc { int64_t n = 0; double mean = 0; double m2 = 0; };  // mean, variance, stddev
+struct ExtremeAcc { Value v; };                        // min, max (null: nothing yet)
+struct EdgeAcc { StampedValue best; };                 // first, last (best.v null: nothing yet)
+struct LastNAcc { std::vector<StampedValue> items; };  // oldest first, at most n
+struct DistinctAcc { std::vector<uint64_t> hashes; };  // sorted HashValue()s
+struct HllAcc { HyperLogLog hll; };
+struct TopCount {
+  uint64_t hash = 0;
+  int64_t count = 0;
+  Value v;
+};
+struct TopKAcc { std::vector<TopCount> counts; };  // sorted by hash
+
+using Acc = std::variant<CountAcc, SumAcc, MomentsAcc, ExtremeAcc, EdgeAcc, LastNAcc,
+                         DistinctAcc, HllAcc, TopKAcc>;
+
+class Aggregation {
+ public:
+  // `n`: last_n's n or top_k's k. `int_input`: the input field is int64 (sum stays integral).
+  Aggregation(AggKind kind, int n, bool approx, bool int_input);
+
+  AggKind kind() const { return kind_; }
+  Acc NewAcc() const;
+  // Adds one event's value (ignored by count and rate). REQUIRES: v is not null unless the
+  // aggregation counts events.
+  void Add(Acc* acc, const Value& v, int64_t ts, uint64_t seq) const;
+  void Merge(Acc* into, const Acc& from) const;
+  // The feature value. `span_ms` (> 0) is what rate divides by.
+  Value Result(const Acc& acc, int64_t span_ms) const;
+  // True when nothing was added.
+  bool Empty(const Acc& acc) const;
+  size_t MemoryBytes(const Acc& acc) const;
+
+  void Encode(const Acc& acc, std::string* out) const;
+  bool Decode(stream_codec::ByteReader* in, Acc* acc) const;
+
+ private:
+  AggKind kind_;
+  int n_;
+  bool approx_;
+  bool int_input_;
+};
+
+}  // namespace freshet

@@ -1,0 +1,154 @@
+#include "stream/raw_rows.h"
+
+#include <cstring>
+
+namespace freshet {
+namespace {
+
+using stream_codec::ByteReader;
+
+const Value kNull;
+constexpr int64_t kNullInt = INT64_MIN;
+// A NaN payload no arithmetic produces; marks a null double cell.
+constexpr int64_t kNullDouble = 0x7ff8dead0000beefLL;
+
+int64_t EncodeCell(CellKind kind, const Value& v) {
+  if (v.is_null() || !v.is_number()) return kind == CellKind::kInt ? kNullInt : kNullDouble;
+  if (kind == CellKind::kInt) return v.is_int() ? v.as_int() : static_cast<int64_t>(v.as_double());
+  double d = v.to_double();
+  int64_t bits;
+  std::memcpy(&bits, &d, 8);
+  return bits;
+}
+
+}  // namespace
+
+const Value& RawRows::Get(size_t row, const RawColumn& column, Value* scratch) const {
+  if (column.kind == CellKind::kValue) return side_[column.slot][row];
+  int64_t cell = words_[row * plan_->row_words + column.slot];
+  if (column.kind == CellKind::kInt) {
+    *scratch = cell == kNullInt ? Value() : Value::Int(cell);
+  } else if (cell == kNullDouble) {
+    *scratch = Value();
+  } else {
+    double d;
+    std::memcpy(&d, &cell, 8);
+    *scratch = Value::Double(d);
+  }
+  return *scratch;
+}
+
+size_t RawRows::LowerBound(int64_t ts) const {
+  size_t lo = 0, hi = size();
+  // Reads look near the end (recent windows) as often as anywhere; plain binary search.
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (this->ts(mid) < ts) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+void RawRows::Insert(const Record& r, uint32_t mask) {
+  if (side_.size() != static_cast<size_t>(plan_->side_columns)) side_.resize(plan_->side_columns);
+  const size_t stride = plan_->row_words;
+  size_t row = size();
+  while (row > 0 && ts(row - 1) > r.ts_ms) --row;  // out-of-order events are rare and recent
+  if (row == size()) {
+    words_.resize(words_.size() + stride);
+    for (auto& side : side_) side.emplace_back();
+  } else {
+    words_.insert(words_.begin() + row * stride, stride, 0);
+    for (auto& side : side_) side.emplace(side.begin() + row);
+  }
+  WriteRow(row, r, mask);
+}
+
+void RawRows::WriteRow(size_t row, const Record& r, uint32_t mask) {
+  int64_t* w = &words_[row * plan_->row_words];
+  w[0] = r.ts_ms;
+  if (plan_->row_has_mask) w[1] = mask;
+  for (const RawColumn& c : plan_->raw_columns) {
+    const Value& v = static_cast<size_t>(c.field) < r.values.size() ? r.values[c.field] : kNull;
+    if (c.kind == CellKind::kValue) {
+      side_[c.slot][row] = v;
+    } else {
+      w[c.slot] = EncodeCell(c.kind, v);
+    }
+  }
+}
+
+void RawRows::DropBefore(int64_t ts) {
+  size_t n = LowerBound(ts);
+  if (n == 0) return;
+  words_.erase(words_.begin(), words_.begin() + n * plan_->row_words);
+  for (auto& side : side_) side.erase(side.begin(), side.begin() + n);
+  if (words_.capacity() > 64 && words_.size() < words_.capacity() / 4) words_.shrink_to_fit();
+}
+
+size_t RawRows::MemoryBytes() const {
+  size_t bytes = words_.capacity() * sizeof(int64_t);
+  for (const auto& side : side_) {
+    bytes += side.capacity() * sizeof(Value);
+    for (const Value& v : side) {
+      if (v.is_string() && v.as_string().size() > 15) bytes += v.as_string().capacity();
+    }
+  }
+  return bytes;
+}
+
+void RawRows::Encode(std::string* out) const {
+  using namespace stream_codec;
+  const size_t n = size();
+  PutVarint(out, n);
+  int64_t prev_ts = 0;
+  for (size_t row = 0; row < n; ++row) {
+    const int64_t* w = &words_[row * plan_->row_words];
+    PutSigned(out, w[0] - prev_ts);  // sorted: small non-negative deltas after the first
+    prev_ts = w[0];
+    if (plan_->row_has_mask) PutVarint(out, static_cast<uint64_t>(w[1]));
+    for (const RawColumn& c : plan_->raw_columns) {
+      if (c.kind == CellKind::kInt) {
+        PutSigned(out, w[c.slot]);
+      } else if (c.kind == CellKind::kDouble) {
+        PutFixed64(out, static_cast<uint64_t>(w[c.slot]));
+      } else {
+        PutValue(out, side_[c.slot][row]);
+      }
+    }
+  }
+}
+
+bool RawRows::Decode(ByteReader* in) {
+  uint64_t n;
+  if (!in->GetCount(&n)) return false;
+  const size_t stride = plan_->row_words;
+  words_.assign(n * stride, 0);
+  side_.assign(plan_->side_columns, std::vector<Value>(n));
+  int64_t prev_ts = 0;
+  for (size_t row = 0; row < n; ++row) {
+    int64_t* w = &words_[row * stride];
+    int64_t delta;
+    if (!in->GetSigned(&delta)) return false;
+    w[0] = prev_ts + delta;
+    if (row > 0 && delta < 0) return false;
+    prev_ts = w[0];
+    uint64_t mask = 0;
+    if (plan_->row_has_mask && !in->GetVarint(&mask)) return false;
+    if (plan_->row_has_mask) w[1] = static_cast<int64_t>(mask);
+    for (const RawColumn& c : plan_->raw_columns) {
+      uint64_t bits;
+      bool ok = c.kind == CellKind::kInt      ? in->GetSigned(&w[c.slot])
+                : c.kind == CellKind::kDouble ? in->GetFixed64(&bits)
+                                              : in->GetValue(&side_[c.slot][row]);
+      if (!ok) return false;
+      if (c.kind == CellKind::kDouble) w[c.slot] = static_cast<int64_t>(bits);
+    }
+  }
+  return true;
+}
+
+}  // namespace freshet

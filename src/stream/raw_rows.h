@@ -1,0 +1,53 @@
+// RawRows: the raw events one entity keeps for its view's sliding windows, sorted by event time
+// (events with equal times in arrival order). Rows live in one contiguous int64 buffer —
+// [ts][mask][numeric cells] per row, the layout CompiledView::Impl chose — so appending an
+// in-order event touches one cache line and allocates only when the buffer grows; string and
+// bool inputs live in side columns of Values. Internal to src/stream; owned by a ViewState.
+// Thread-safety: none (the owner's lock).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/value.h"
+#include "log/record.h"
+#include "stream/codec.h"
+#include "stream/compiled_view_impl.h"
+
+namespace freshet {
+
+class RawRows {
+ public:
+  explicit RawRows(const CompiledView::Impl& plan) : plan_(&plan) {}
+
+  size_t size() const { return words_.size() / plan_->row_words; }
+  bool empty() const { return words_.empty(); }
+  int64_t ts(size_t row) const { return words_[row * plan_->row_words]; }
+  uint32_t mask(size_t row) const {
+    return static_cast<uint32_t>(words_[row * plan_->row_words + 1]);
+  }
+  // The input of `column` in `row`: a reference into a side column, or `scratch` filled with
+  // a numeric cell. Null when the event had no value.
+  const Value& Get(size_t row, const RawColumn& column, Value* scratch) const;
+
+  // First row with ts >= `ts`.
+  size_t LowerBound(int64_t ts) const;
+  // Adds an event after every row with ts <= r.ts_ms (in-order events append).
+  void Insert(const Record& r, uint32_t mask);
+  // Removes rows with ts < `ts`.
+  void DropBefore(int64_t ts);
+
+  size_t MemoryBytes() const;
+  void Encode(std::string* out) const;
+  bool Decode(stream_codec::ByteReader* in);
+
+ private:
+  void WriteRow(size_t row, const Record& r, uint32_t mask);
+
+  const CompiledView::Impl* plan_;
+  std::vector<int64_t> words_;
+  std::vector<std::vector<Value>> side_;  // one per side column, one Value per row
+};
+
+}  // namespace freshet

@@ -1,0 +1,56 @@
+// ViewState: the EntityState of every compiled view — one entity's raw rows (sliding windows)
+// and tile lists (hopping/tumbling tiles, sessions, lifetime accumulators). Created by
+// CompiledView::NewState(), or embedded by the engine in its entity entries to save an
+// allocation. Semantics in compiled_view.h and docs/semantics.md.
+// Thread-safety: none; the engine guards each state with its shard lock.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "stream/accumulator.h"
+#include "stream/compiled_view.h"
+#include "stream/compiled_view_impl.h"
+#include "stream/raw_rows.h"
+
+namespace freshet {
+
+// A tile of a hopping/tumbling window ([start, start + size)), a session ([start, end] = first
+// and last event), or the lifetime accumulator (start = first event).
+struct Tile {
+  int64_t start = 0;
+  int64_t end = 0;  // newest event time in the tile
+  Acc acc;
+};
+
+class ViewState final : public EntityState {
+ public:
+  explicit ViewState(const CompiledView::Impl& plan);
+
+  void Insert(const Record& r) override;
+  void Read(int64_t t, const std::vector<int>& features, std::vector<Value>* out) override;
+  bool Evict(int64_t horizon_ms) override;
+  int64_t last_event_ms() const override { return last_event_ms_; }
+  size_t MemoryBytes() const override;
+  void Serialize(std::string* out) const override;
+  Status Deserialize(std::string_view bytes) override;
+
+  // The value of aggregation feature `f` at time t.
+  Value AggregateAt(const FeaturePlan& f, int64_t t) const;
+
+ private:
+  void InsertTiled(const FeaturePlan& f, const Record& r, uint64_t seq, bool counts);
+  Tile& SessionFor(std::vector<Tile>* sessions, const FeaturePlan& f, int64_t ts);
+  Value SlidingAt(const FeaturePlan& f, int64_t t) const;
+  Value TiledAt(const FeaturePlan& f, int64_t t) const;
+  void EvictTiles(const FeaturePlan& f, int64_t horizon_ms);
+
+  const CompiledView::Impl& plan_;
+  int64_t last_event_ms_ = INT64_MIN;
+  uint64_t next_seq_ = 0;  // arrival order, for ties of event time
+  RawRows rows_;
+  std::vector<std::vector<Tile>> tiles_;  // by FeaturePlan::tiles
+};
+
+}  // namespace freshet
