@@ -41,13 +41,13 @@ def parse_args(argv):
     return ap.parse_args(argv)
 
 
-def parse_number(text, line, column):
+def parse_number(text, where, column):
     if text == "":
         return np.nan
     try:
         return float(text)
     except ValueError:
-        raise InputError(f"line {line}: column {column}: not a number: {text!r}") from None
+        raise InputError(f"{where}: column '{column}': not a number: {text!r}") from None
 
 
 def read_training_set(path, wanted):
@@ -65,11 +65,12 @@ def read_training_set(path, wanted):
         picks = [3 + columns.index(n) for n in names]
         xs, ys, ts = [], [], []
         for line, row in enumerate(reader, start=2):
+            where = f"{path}:{line}"
             if len(row) != len(header):
-                raise InputError(f"{path}: line {line}: {len(row)} cells, header has {len(header)}")
-            ts.append(parse_number(row[1], line, "ts_ms"))
-            ys.append(parse_number(row[2], line, "label"))
-            xs.append([parse_number(row[i], line, header[i]) for i in picks])
+                raise InputError(f"{where}: {len(row)} cells, the header has {len(header)}")
+            ts.append(parse_number(row[1], where, "ts_ms"))
+            ys.append(parse_number(row[2], where, "label"))
+            xs.append([parse_number(row[i], where, header[i]) for i in picks])
     if len(ys) < 10:
         raise InputError(f"{path}: {len(ys)} rows; need at least 10 to train and hold out")
     return names, np.array(xs, dtype=np.float32), np.array(ys), np.array(ts)

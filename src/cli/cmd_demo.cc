@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct DemoFlags {
-  ProjectFlags project{"examples/meditation"};
+  ProjectFlags project{.project_dir = "examples/meditation", .data_dir = "", .json = false};
   std::string listen = "127.0.0.1:8080";
   uint64_t seed = 42;
   int users = 2000;
@@ -110,7 +110,7 @@ Status StreamLiveSession(const DemoFlags& f, const std::string& base, const std:
         .count();
   };
   for (DemoEvent e : LiveSession(user, now(), f.seed)) {
-    e.ts_ms = now();  // live: the event happens now
+    e.ts_ms = now() - 1;  // live: it just happened (reads cover ts < now)
     ASSIGN_OR_RETURN(HttpReply ack, HttpCall(base, "POST", "/v1/events/app_events", ToNdjson(e)));
     RETURN_IF_ERROR(ack.ToStatus());
     ASSIGN_OR_RETURN(double p, PredictOverHttp(base, user));

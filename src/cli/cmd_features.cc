@@ -3,6 +3,7 @@
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
+#include "core/json.h"
 #include "core/time_util.h"
 #include "pipeline/instance.h"
 #include "store/feature_json.h"

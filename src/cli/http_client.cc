@@ -49,7 +49,10 @@ Result<HttpReply> HttpCall(const std::string& server, const std::string& method,
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     req.prepare_payload();
-    http::write(stream, req);
+    // A server refusing the request (e.g. 413) may answer and close before reading it all:
+    // a failed write still leaves its answer to read.
+    beast::error_code write_error;
+    http::write(stream, req, write_error);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(1u << 30);

@@ -2,7 +2,7 @@
 
 #include <csignal>
 
-#include "server/api.h"
+#include "api/api.h"
 
 namespace freshet::cli {
 namespace {

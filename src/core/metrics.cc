@@ -98,8 +98,7 @@ void AppendChild(std::string_view name, std::string_view labels, const Counter& 
   AppendSample(name, "", labels, c.Value(), out);
 }
 
-void AppendChild(std::string_view name, std::string_view labels, const Gauge& g,
-                 std::string* out) {
+void AppendChild(std::string_view name, std::string_view labels, const Gauge& g, std::string* out) {
   AppendSample(name, "", labels, g.Value(), out);
 }
 
@@ -146,9 +145,9 @@ std::vector<uint64_t> Histogram::CumulativeCounts() const {
 }
 
 const std::vector<double>& DefaultLatencyBuckets() {
-  static const std::vector<double> kBuckets = {
-      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-      0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10};
+  static const std::vector<double> kBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                               0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
+                                               0.5,     1,      2.5,     5,      10};
   return kBuckets;
 }
 
@@ -231,9 +230,9 @@ MetricFamily<T>* MetricsRegistry::GetOrAdd(std::string_view name, std::string_vi
   if (MetricFamilyBase* existing = Find(name, type, label_names)) {
     return static_cast<MetricFamily<T>*>(existing);
   }
-  auto family = std::make_unique<MetricFamily<T>>(std::string(name), std::string(help),
-                                                  std::string(type), std::move(label_names),
-                                                  std::move(make_child));
+  auto family =
+      std::make_unique<MetricFamily<T>>(std::string(name), std::string(help), std::string(type),
+                                        std::move(label_names), std::move(make_child));
   MetricFamily<T>* result = family.get();
   families_.push_back(std::move(family));
   return result;
@@ -259,10 +258,9 @@ HistogramFamily* MetricsRegistry::GetHistogram(std::string_view name, std::strin
     Die(fmt::format("histogram '{}' cannot have a label named 'le'", name));
   }
   CheckBounds(upper_bounds);
-  return GetOrAdd<Histogram>(name, help, "histogram", std::move(label_names),
-                             [bounds = std::move(upper_bounds)] {
-                               return std::make_unique<Histogram>(bounds);
-                             });
+  return GetOrAdd<Histogram>(
+      name, help, "histogram", std::move(label_names),
+      [bounds = std::move(upper_bounds)] { return std::make_unique<Histogram>(bounds); });
 }
 
 std::string MetricsRegistry::Render() const {

@@ -111,8 +111,7 @@ class MetricFamily final : public MetricFamilyBase {
  public:
   MetricFamily(std::string name, std::string help, std::string type,
                std::vector<std::string> label_names, std::function<std::unique_ptr<T>()> make_child)
-      : MetricFamilyBase(std::move(name), std::move(help), std::move(type),
-                         std::move(label_names)),
+      : MetricFamilyBase(std::move(name), std::move(help), std::move(type), std::move(label_names)),
         make_child_(std::move(make_child)) {}
 
   // The child for these label values (one per label name, in order), created on first use.

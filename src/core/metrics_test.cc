@@ -48,13 +48,12 @@ TEST(MetricsTest, EscapesLabelValuesAndHelp) {
 
 TEST(MetricsTest, RendersHistogramBucketsSumAndCount) {
   MetricsRegistry registry;
-  Histogram* h =
-      registry.GetHistogram("lat_seconds", "Latency.", {"route"}, {0.001, 0.5, 2})
-          ->WithLabels({"/a"});
+  Histogram* h = registry.GetHistogram("lat_seconds", "Latency.", {"route"}, {0.001, 0.5, 2})
+                     ->WithLabels({"/a"});
   h->Observe(0.001);  // on a bound: counted in that bucket (le is inclusive)
   h->Observe(0.25);
   h->Observe(0.25);
-  h->Observe(7);      // above every bound: +Inf only
+  h->Observe(7);  // above every bound: +Inf only
   EXPECT_EQ(registry.Render(),
             "# HELP lat_seconds Latency.\n"
             "# TYPE lat_seconds histogram\n"

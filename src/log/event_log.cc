@@ -15,8 +15,8 @@
 namespace freshet {
 namespace {
 
-// Keys (docs/formats.md). events: BE32 source id + BE64 offset -> EncodeRecord.
-// ingest_meta:
+// On-disk keys; part of the data directory format (src/log/README.md): never change them.
+// events: BE32 source id + BE64 offset -> EncodeRecord. ingest_meta:
 //   "source/<name>"                         -> BE32 source id, fixed on first use, never reused
 //   "next/<BE32 id>"                        -> BE64 next offset of the source
 //   "idem/<decimal id>/<key>"               -> BE64 first_offset, BE64 count, BE64 created_ms
@@ -27,7 +27,7 @@ constexpr std::string_view kIdemPrefix = "idem/";
 constexpr std::string_view kIdemExpiryPrefix = "idem_exp/";
 
 // Expired idempotency keys are ignored at once; deleting them is housekeeping done at most this
-// often (event time of the injected clock), a bounded number per round.
+// often (by the injected clock), a bounded number per round.
 constexpr int64_t kPurgeIntervalMs = 60'000;
 constexpr int kMaxPurgedPerRound = 10'000;
 
@@ -108,11 +108,11 @@ struct EventLog::Impl {
   int64_t last_purge_ms = 0;
 
   std::mutex mu;
-  std::condition_variable work_cv;  // the committer waits for work
-  std::condition_variable done_cv;  // appenders wait for their batch
-  std::vector<Pending*> queue;      // guarded by mu
-  size_t pending_records = 0;       // queued + being committed; guarded by mu
-  bool stopping = false;            // guarded by mu
+  std::condition_variable work_cv;         // the committer waits for work
+  std::condition_variable done_cv;         // appenders wait for their batch
+  std::vector<Pending*> queue;             // guarded by mu
+  size_t pending_records = 0;              // queued + being committed; guarded by mu
+  bool stopping = false;                   // guarded by mu
   std::shared_ptr<const CommitHook> hook;  // guarded by mu
   std::thread committer;
 
@@ -122,10 +122,11 @@ struct EventLog::Impl {
   Status LoadSourceIds(const std::vector<std::string>& sources);
   Status LoadNextOffsets();
   void Run();
-  void CommitGroup(const std::vector<Pending*>& group, const CommitHook* hook);
+  void CommitGroup(const std::vector<Pending*>& group, const CommitHook* group_hook);
   void CheckIdempotencyKeys(const std::vector<Pending*>& group, int64_t now_ms);
   void AddRecords(Pending* p, rocksdb::WriteBatch* batch);
-  Result<std::optional<IdempotencyEntry>> LookupIdempotencyKey(const std::string& key, int64_t now_ms);
+  Result<std::optional<IdempotencyEntry>> LookupIdempotencyKey(const std::string& key,
+                                                               int64_t now_ms);
   bool Expired(int64_t created_ms, int64_t now_ms) const {
     return created_ms + options.idempotency_ttl_ms <= now_ms;
   }
@@ -194,9 +195,9 @@ Result<AppendAck> EventLog::Impl::Append(uint32_t source_id, std::vector<Record>
   if (stopping) return Status::Unavailable("the event log is shutting down");
   // An idle log takes a batch of any size, so an oversized batch is not refused forever.
   if (pending_records > 0 && pending_records + n > options.max_pending_records) {
-    return Status::ResourceExhausted(
-        fmt::format("ingest queue is full ({} records waiting, max_pending_records {}); retry later",
-                    pending_records, options.max_pending_records));
+    return Status::ResourceExhausted(fmt::format(
+        "ingest queue is full ({} records waiting, max_pending_records {}); retry later",
+        pending_records, options.max_pending_records));
   }
   pending_records += n;
   queue.push_back(&p);
@@ -388,7 +389,8 @@ Status EventLog::Read(const std::string& source, uint64_t offset, size_t max,
   size_t old_size = out->size();
   Status st;
   for (it->Seek(start); it->Valid() && out->size() - old_size < max && st.ok(); it->Next()) {
-    st = DecodeRecord(std::string_view(it->value().data(), it->value().size()), &out->emplace_back());
+    st = DecodeRecord(std::string_view(it->value().data(), it->value().size()),
+                      &out->emplace_back());
   }
   if (st.ok()) st = FromRocks(it->status(), "reading the event log");
   if (!st.ok()) out->resize(old_size);

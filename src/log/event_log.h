@@ -54,16 +54,17 @@ struct CommittedBatch {
 
 class EventLog {
  public:
-  // `sources`: source names in a stable order; the index is the source id used in keys.
-  // The id of a name is fixed on first use and kept in ingest_meta, so reordering the spec does
-  // not remap existing logs.
+  // `sources`: the source names to serve. A name's id (used in keys) is fixed on first use and
+  // kept in ingest_meta: on a new data directory it is the name's index in `sources`, later names
+  // get the next unused id, and ids are never reused, so reordering or dropping sources in the
+  // spec does not remap existing logs. `db` and `clock` must outlive the log.
   static Result<std::unique_ptr<EventLog>> Open(Db* db, const std::vector<std::string>& sources,
                                                 const Clock* clock, EventLogOptions options = {});
   ~EventLog();  // stops the committer after draining pending batches
 
   // Called on the committer thread after each durable group commit, in offset order, before the
-  // appenders are acknowledged. Set before the first Append. Must not throw; while it runs no
-  // other batch commits. Batches with no records and duplicates (see below) are not passed.
+  // appenders are acknowledged. Set before the first Append. Must not throw nor call Append();
+  // while it runs no other batch commits. Empty and duplicate batches are not passed.
   using CommitHook = std::function<void(const std::vector<CommittedBatch>&)>;
   void SetCommitHook(CommitHook hook);
 

@@ -59,13 +59,20 @@ std::string Describe(element v) {
       if (s.size() > kMaxShown) return fmt::format("string \"{}...\"", s.substr(0, kMaxShown));
       return fmt::format("string \"{}\"", s);
     }
-    case element_type::INT64: return fmt::format("number {}", v.get_int64().value_unsafe());
-    case element_type::UINT64: return fmt::format("number {}", v.get_uint64().value_unsafe());
-    case element_type::DOUBLE: return fmt::format("number {}", v.get_double().value_unsafe());
-    case element_type::BOOL: return v.get_bool().value_unsafe() ? "bool true" : "bool false";
-    case element_type::OBJECT: return "object";
-    case element_type::ARRAY: return "array";
-    case element_type::NULL_VALUE: return "null";
+    case element_type::INT64:
+      return fmt::format("number {}", v.get_int64().value_unsafe());
+    case element_type::UINT64:
+      return fmt::format("number {}", v.get_uint64().value_unsafe());
+    case element_type::DOUBLE:
+      return fmt::format("number {}", v.get_double().value_unsafe());
+    case element_type::BOOL:
+      return v.get_bool().value_unsafe() ? "bool true" : "bool false";
+    case element_type::OBJECT:
+      return "object";
+    case element_type::ARRAY:
+      return "array";
+    case element_type::NULL_VALUE:
+      return "null";
   }
   return "unknown";
 }
@@ -92,7 +99,8 @@ Status ToInt64(element v, Value* out) {
       return Status::Ok();
     case element_type::UINT64:
       return Status::InvalidArgument(fmt::format("{} is out of range for int64", Describe(v)));
-    default: break;
+    default:
+      break;
   }
   return Mismatch("int64", v);
 }
@@ -105,8 +113,11 @@ Status ToDouble(element v, Value* out) {
     case element_type::UINT64:
       *out = Value::Double(static_cast<double>(v.get_uint64().value_unsafe()));
       return Status::Ok();
-    case element_type::DOUBLE: *out = Value::Double(v.get_double().value_unsafe()); return Status::Ok();
-    default: return Mismatch("double", v);
+    case element_type::DOUBLE:
+      *out = Value::Double(v.get_double().value_unsafe());
+      return Status::Ok();
+    default:
+      return Mismatch("double", v);
   }
 }
 
@@ -114,7 +125,9 @@ Status ToDouble(element v, Value* out) {
 Status ToTimestampMs(element v, int64_t* ms) {
   constexpr std::string_view kExpected = "a timestamp (epoch ms or RFC 3339 string)";
   switch (v.type()) {
-    case element_type::INT64: *ms = v.get_int64().value_unsafe(); return Status::Ok();
+    case element_type::INT64:
+      *ms = v.get_int64().value_unsafe();
+      return Status::Ok();
     case element_type::DOUBLE:
       if (!IntegralDoubleToInt(std::floor(v.get_double().value_unsafe()), ms)) break;
       return Status::Ok();
@@ -124,7 +137,8 @@ Status ToTimestampMs(element v, int64_t* ms) {
       *ms = *parsed;
       return Status::Ok();
     }
-    default: break;
+    default:
+      break;
   }
   return Mismatch(kExpected, v);
 }
@@ -140,8 +154,10 @@ Status ToValue(FieldType type, element v, Value* out) {
       if (v.type() != element_type::BOOL) return Mismatch("bool", v);
       *out = Value::Bool(v.get_bool().value_unsafe());
       return Status::Ok();
-    case FieldType::kInt64: return ToInt64(v, out);
-    case FieldType::kDouble: return ToDouble(v, out);
+    case FieldType::kInt64:
+      return ToInt64(v, out);
+    case FieldType::kDouble:
+      return ToDouble(v, out);
     case FieldType::kTimestamp: {
       int64_t ms = 0;
       RETURN_IF_ERROR(ToTimestampMs(v, &ms));
@@ -177,15 +193,14 @@ struct RecordParser::Impl {
     bool required;
   };
 
-  std::string source_name;
   size_t num_values = 0;
   std::vector<Slot> slots;
   Status config_error;  // a required field the schema lacks: every Parse fails with it
 
   simdjson::dom::parser parser;
-  std::string padded;              // the body plus simdjson::SIMDJSON_PADDING, reused across calls
-  std::vector<uint64_t> seen_in;   // per slot: the number of the last record that had the key
-  uint64_t record_serial = 0;      // distinguishes records for seen_in without clearing it
+  std::string padded;             // the body plus simdjson::SIMDJSON_PADDING, reused across calls
+  std::vector<uint64_t> seen_in;  // per slot: the number of the last record that had the key
+  uint64_t record_serial = 0;     // distinguishes records for seen_in without clearing it
 
   Impl(const SourceSpec& source, const std::vector<std::string>& required);
 
@@ -200,7 +215,7 @@ struct RecordParser::Impl {
 };
 
 RecordParser::Impl::Impl(const SourceSpec& source, const std::vector<std::string>& required)
-    : source_name(source.name), num_values(source.fields.size()) {
+    : num_values(source.fields.size()) {
   std::set<std::string> required_set(required.begin(), required.end());
   bool ts_declared = false;
   for (size_t i = 0; i < source.fields.size(); ++i) {
@@ -208,16 +223,16 @@ RecordParser::Impl::Impl(const SourceSpec& source, const std::vector<std::string
     bool is_ts = f.name == source.timestamp_field;
     ts_declared = ts_declared || is_ts;
     bool is_required = required_set.erase(f.name) > 0 || is_ts;
-    slots.push_back({f.name, is_ts ? FieldType::kTimestamp : f.type, static_cast<int>(i), is_ts,
-                     is_required});
+    slots.push_back(
+        {f.name, is_ts ? FieldType::kTimestamp : f.type, static_cast<int>(i), is_ts, is_required});
   }
   if (!ts_declared) {
     slots.push_back({source.timestamp_field, FieldType::kTimestamp, -1, true, true});
   }
   required_set.erase(source.timestamp_field);
   if (source.timestamp_field.empty()) {
-    config_error = Status::FailedPrecondition(
-        fmt::format("source '{}' has no timestamp field", source.name));
+    config_error =
+        Status::FailedPrecondition(fmt::format("source '{}' has no timestamp field", source.name));
   } else if (!required_set.empty()) {
     config_error = Status::FailedPrecondition(fmt::format(
         "required field '{}' is not declared in source '{}'", *required_set.begin(), source.name));
@@ -312,7 +327,9 @@ Status RecordParser::Impl::ParseNdjson(std::string_view body, std::vector<Record
     const void* newline = std::memchr(body.data() + begin, '\n', body.size() - begin);
     size_t end = newline ? static_cast<const char*>(newline) - body.data() : body.size();
     ++line;
-    if (SkipSpace(body, begin) < end) RETURN_IF_ERROR(ParseDocument(begin, end, {"line", line}, out));
+    if (SkipSpace(body, begin) < end) {
+      RETURN_IF_ERROR(ParseDocument(begin, end, {"line", line}, out));
+    }
     begin = end + 1;
   }
   return Status::Ok();

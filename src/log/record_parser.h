@@ -13,7 +13,8 @@
 //
 // Body kinds, by the first non-space character: '[' an array; '{' a single object, or NDJSON
 // when anything but whitespace follows the first complete object (blank lines are skipped).
-// Thread-safety: one parser per thread (it reuses simdjson buffers).
+// Thread-safety: one parser per thread. It reuses its buffers across calls, so they stay sized
+// for the largest body parsed so far (about 3x its size).
 #pragma once
 
 #include <memory>

@@ -14,7 +14,7 @@ SourceSpec AppEvents() {
   SourceSpec s;
   s.name = "app_events";
   s.timestamp_field = "ts_ms";
-  s.fields = {{"user_id", FieldType::kString},  {"event", FieldType::kString},
+  s.fields = {{"user_id", FieldType::kString},    {"event", FieldType::kString},
               {"duration_s", FieldType::kDouble}, {"count", FieldType::kInt64},
               {"premium", FieldType::kBool},      {"seen_at", FieldType::kTimestamp}};
   return s;
@@ -73,7 +73,8 @@ TEST_F(RecordParserTest, AbsentAndNullOptionalFieldsAreNull) {
 }
 
 TEST_F(RecordParserTest, DoubleFieldTakesIntegersAndInt64TakesIntegralNumbers) {
-  ASSERT_TRUE(parser_.Parse(R"({"ts_ms": 1, "user_id": "u", "duration_s": 3, "count": 4.0})", &out_).ok());
+  ASSERT_TRUE(
+      parser_.Parse(R"({"ts_ms": 1, "user_id": "u", "duration_s": 3, "count": 4.0})", &out_).ok());
   EXPECT_TRUE(out_[0].values[kDuration].is_double());
   EXPECT_EQ(out_[0].values[kDuration].as_double(), 3.0);
   EXPECT_TRUE(out_[0].values[kCount].is_int());
@@ -116,7 +117,7 @@ TEST_F(RecordParserTest, PrettyPrintedSingleObjectIsNotNdjson) {
 TEST_F(RecordParserTest, AppendsAfterExistingRecordsAndReusesBuffers) {
   ASSERT_TRUE(parser_.Parse(R"({"ts_ms": 1, "user_id": "a"})", &out_).ok());
   std::string big;
-  for (int i = 0; i < 1000; ++i) big += R"({"ts_ms": 2, "user_id": "b", "event": "e"})" "\n";
+  for (int i = 0; i < 1000; ++i) big += "{\"ts_ms\": 2, \"user_id\": \"b\", \"event\": \"e\"}\n";
   ASSERT_TRUE(parser_.Parse(big, &out_).ok());
   ASSERT_TRUE(parser_.Parse(R"([{"ts_ms": 3, "user_id": "c"}])", &out_).ok());
   ASSERT_EQ(out_.size(), 1002u);
@@ -150,9 +151,10 @@ TEST_F(RecordParserTest, FractionalEpochMsIsTruncatedToTheMillisecond) {
 }
 
 TEST_F(RecordParserTest, TypeErrorNamesLineFieldAndValue) {
-  ExpectError("{\"ts_ms\": 1, \"user_id\": \"a\"}\n{\"ts_ms\": 2, \"user_id\": \"b\"}\n"
-              "{\"ts_ms\": 3, \"user_id\": \"c\", \"duration_s\": \"abc\"}\n",
-              "line 3: field 'duration_s': expected double, got string \"abc\"");
+  ExpectError(
+      "{\"ts_ms\": 1, \"user_id\": \"a\"}\n{\"ts_ms\": 2, \"user_id\": \"b\"}\n"
+      "{\"ts_ms\": 3, \"user_id\": \"c\", \"duration_s\": \"abc\"}\n",
+      "line 3: field 'duration_s': expected double, got string \"abc\"");
 }
 
 TEST_F(RecordParserTest, LineNumbersCountBlankLines) {
@@ -180,8 +182,8 @@ TEST_F(RecordParserTest, BoolAndStringAreStrict) {
 
 TEST_F(RecordParserTest, LongStringsAreShortenedInErrors) {
   std::string body = R"({"ts_ms": 1, "user_id": "a", "count": ")" + std::string(100, 'z') + "\"}";
-  ExpectError(body, "record 1: field 'count': expected int64, got string \"" + std::string(40, 'z') +
-                        "...\"");
+  ExpectError(body, "record 1: field 'count': expected int64, got string \"" +
+                        std::string(40, 'z') + "...\"");
 }
 
 TEST_F(RecordParserTest, MissingOrBadTimestamp) {
@@ -231,7 +233,8 @@ TEST_F(RecordParserTest, RequiredFieldMissingFromSchemaFailsEveryParse) {
   EXPECT_TRUE(out_.empty());
 }
 
-FeatureViewSpec View(const std::string& name, const std::string& entity, const std::string& source) {
+FeatureViewSpec View(const std::string& name, const std::string& entity,
+                     const std::string& source) {
   FeatureViewSpec view;
   view.name = name;
   view.entity = entity;

@@ -3,7 +3,8 @@
 // Get() hands out shared_ptr<const ModelRuntime>: a caller keeps scoring with the instance it
 // holds even after Evict() or after an alias moves to another version, so swapping models never
 // breaks an in-flight prediction; the old model is freed when its last holder lets go. Versions
-// are immutable (models/registry.h), so a cached runtime never goes stale.
+// are immutable (models/registry.h), so a cached runtime never goes stale. Keys are names and
+// version numbers, so use one cache per registry.
 //
 // Thread-safety: all methods are thread-safe. Concurrent Get()s of a version not yet loaded
 // wait for a single load rather than each loading their own copy. A failed load is not cached:

@@ -52,7 +52,8 @@ class ModelRegistry {
   static constexpr std::string_view kLatestRef = "latest";
 
   // Opens the registry stored in `db`, with artifacts under `data_dir`/models (created when
-  // missing). Removes staging leftovers of registrations interrupted by a crash.
+  // missing). Removes staging leftovers of registrations interrupted by a crash, so open one
+  // registry per data directory.
   static Result<std::unique_ptr<ModelRegistry>> Open(Db* db, const std::string& data_dir,
                                                      const Clock* clock);
 

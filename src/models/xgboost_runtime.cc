@@ -30,10 +30,6 @@ Status CheckXgb(int rc, StatusCode code, std::string_view what) {
   return Status(code, fmt::format("xgboost {}: {}", what, LastXgbError()));
 }
 
-struct DMatrixDeleter {
-  void operator()(void* handle) const { XGDMatrixFree(handle); }
-};
-
 // Copies XGBoost's thread-local result buffer, which the next call on this thread overwrites.
 void CopyPrediction(const bst_ulong* shape, bst_ulong dim, const float* result,
                     std::vector<float>* out) {
@@ -45,6 +41,7 @@ void CopyPrediction(const bst_ulong* shape, bst_ulong dim, const float* result,
 }  // namespace
 
 void XgboostRuntime::BoosterDeleter::operator()(void* handle) const { XGBoosterFree(handle); }
+void XgboostRuntime::DMatrixDeleter::operator()(void* handle) const { XGDMatrixFree(handle); }
 
 XgboostRuntime::XgboostRuntime() = default;
 XgboostRuntime::~XgboostRuntime() = default;
@@ -71,7 +68,11 @@ Status XgboostRuntime::Load(const std::string& artifact_path) {
   booster_ = std::move(booster);
   num_features_ = static_cast<int64_t>(features);
   Status warm = WarmUp();
-  if (!warm.ok()) booster_.reset();  // Not loaded: a retry starts from scratch.
+  if (!warm.ok()) {  // Not loaded: a retry starts from scratch.
+    booster_.reset();
+    num_features_ = -1;
+    use_dmatrix_ = false;
+  }
   return warm;
 }
 
@@ -107,14 +108,36 @@ Status XgboostRuntime::PredictInplace(const float* rows, size_t n_rows, size_t n
   std::string array =
       fmt::format(R"({{"data": [{}, true], "shape": [{}, {}], "typestr": "<f4", "version": 3}})",
                   reinterpret_cast<uintptr_t>(rows), n_rows, n_cols);
+  ASSIGN_OR_RETURN(DMatrixPtr proxy, AcquireProxy());
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  RETURN_IF_ERROR(CheckXgb(XGBoosterPredictFromDense(booster_.get(), array.c_str(), kPredictConfig,
-                                                     nullptr, &shape, &dim, &result),
-                           StatusCode::kInternal, "predict"));
-  CopyPrediction(shape, dim, result, out);
-  return Status::Ok();
+  Status status = CheckXgb(XGBoosterPredictFromDense(booster_.get(), array.c_str(), kPredictConfig,
+                                                     proxy.get(), &shape, &dim, &result),
+                           StatusCode::kInternal, "predict");
+  if (status.ok()) CopyPrediction(shape, dim, result, out);
+  ReleaseProxy(std::move(proxy));
+  return status;
+}
+
+Result<XgboostRuntime::DMatrixPtr> XgboostRuntime::AcquireProxy() const {
+  {
+    std::lock_guard<std::mutex> lock(proxies_mu_);
+    if (!idle_proxies_.empty()) {
+      DMatrixPtr proxy = std::move(idle_proxies_.back());
+      idle_proxies_.pop_back();
+      return proxy;
+    }
+  }
+  DMatrixHandle handle = nullptr;
+  RETURN_IF_ERROR(
+      CheckXgb(XGProxyDMatrixCreate(&handle), StatusCode::kInternal, "create proxy DMatrix"));
+  return DMatrixPtr(handle);
+}
+
+void XgboostRuntime::ReleaseProxy(DMatrixPtr proxy) const {
+  std::lock_guard<std::mutex> lock(proxies_mu_);
+  idle_proxies_.push_back(std::move(proxy));
 }
 
 Status XgboostRuntime::PredictWithDMatrix(const float* rows, size_t n_rows, size_t n_cols,
@@ -123,7 +146,7 @@ Status XgboostRuntime::PredictWithDMatrix(const float* rows, size_t n_rows, size
   RETURN_IF_ERROR(CheckXgb(XGDMatrixCreateFromMat(rows, n_rows, n_cols,
                                                   std::numeric_limits<float>::quiet_NaN(), &handle),
                            StatusCode::kInternal, "create DMatrix"));
-  std::unique_ptr<void, DMatrixDeleter> dmatrix(handle);
+  DMatrixPtr dmatrix(handle);
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;

@@ -5,8 +5,9 @@
 // with XGBoosterPredictFromDense (in-place, no DMatrix built per call) on the calling thread
 // (nthread = 1; concurrency comes from the callers, not from an OpenMP pool per request).
 // XGBoost 1.7 documents prediction on tree boosters as thread-safe, with results in thread-local
-// buffers, so those Predict calls take no lock. gblinear has no in-place prediction; it is scored
-// through a DMatrix under a mutex, since XGBoost promises no thread-safety for it.
+// buffers, so those Predict calls run in parallel (holding a lock only to borrow a proxy DMatrix
+// from a pool). gblinear has no in-place prediction; it is scored through a DMatrix under a
+// mutex, since XGBoost promises no thread-safety for it.
 //
 // Thread-safety: as ModelRuntime (Load once, then Predict from any thread).
 #pragma once
@@ -14,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "models/model_runtime.h"
 
@@ -33,11 +35,15 @@ class XgboostRuntime final : public ModelRuntime {
   int64_t num_features() const override { return num_features_; }
 
  private:
-  // XGBoost's opaque BoosterHandle, freed by XGBoosterFree.
+  // XGBoost's opaque handles (BoosterHandle, DMatrixHandle), freed by their XGBoost functions.
   struct BoosterDeleter {
     void operator()(void* handle) const;
   };
+  struct DMatrixDeleter {
+    void operator()(void* handle) const;
+  };
   using BoosterPtr = std::unique_ptr<void, BoosterDeleter>;
+  using DMatrixPtr = std::unique_ptr<void, DMatrixDeleter>;
 
   Status PredictInplace(const float* rows, size_t n_rows, size_t n_cols,
                         std::vector<float>* out) const;
@@ -46,12 +52,20 @@ class XgboostRuntime final : public ModelRuntime {
   // Scores one all-missing row so XGBoost configures the booster here, single-threaded, rather
   // than inside the first concurrent Predict; on failure, switches to the DMatrix path.
   Status WarmUp();
+  // In-place prediction reads the rows through a proxy DMatrix. Given none, XGBoost builds one
+  // per call, and building one reads cgroup files (two file opens, most of a small batch's
+  // latency). A proxy is rebound to each call's rows, so every concurrent caller borrows its
+  // own from this pool, which grows to the peak number of concurrent callers.
+  Result<DMatrixPtr> AcquireProxy() const;
+  void ReleaseProxy(DMatrixPtr proxy) const;
 
   BoosterPtr booster_;
   int64_t num_features_ = -1;
   bool use_dmatrix_ = false;
   // Serializes the DMatrix path only.
   mutable std::mutex dmatrix_mu_;
+  mutable std::mutex proxies_mu_;
+  mutable std::vector<DMatrixPtr> idle_proxies_;  // guarded by proxies_mu_
 };
 
 }  // namespace freshet

@@ -1,7 +1,6 @@
 #include "pipeline/backfill.h"
 
 #include <fmt/format.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -10,7 +9,6 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <queue>
 #include <thread>
 #include <unordered_map>
 
@@ -22,15 +20,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Labels take about this many times their file size once parsed into LabelEntries.
+// Labels take about this many times their file size once partitioned.
 constexpr uint64_t kLabelExpansion = 3;
+// Encoded events take about this many times less memory than parsed ones.
+constexpr uint64_t kEncodedShrink = 4;
 // Partitions per entity group when everything fits in memory: enough to keep threads busy.
-constexpr size_t kPartitionsPerThread = 4;
+constexpr size_t kPartitionsPerThread = 1;
 constexpr size_t kMaxPartitions = 256;
 // An entity's state is evicted after this many inserts, so sliding windows stay small.
 constexpr size_t kEvictEvery = 256;
 constexpr size_t kLabelBlockBytes = size_t{16} << 20;
 constexpr size_t kWriteBufferBytes = size_t{1} << 20;
+// Batches smaller than this are routed on one thread.
+constexpr size_t kMinParallelEvents = 4096;
 
 // ---- plan: which views to sweep and where their values go ----------------------------------
 
@@ -50,6 +52,7 @@ struct Group {
   std::vector<size_t> key_columns;      // in the labels file
   std::vector<ViewPlan> views;
   std::vector<size_t> cell_columns;     // output column (after the labels') of each cell
+
 };
 
 struct Plan {
@@ -130,261 +133,7 @@ Result<Plan> MakePlan(const ProjectSpec& spec, const BackfillOptions& options) {
   return plan;
 }
 
-// ---- spill files ------------------------------------------------------------------------------
-
-void PutU32(uint32_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 4); }
-void PutU64(uint64_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 8); }
-void PutBytes(std::string_view b, std::string* out) {
-  PutU32(static_cast<uint32_t>(b.size()), out);
-  out->append(b);
-}
-
-// Reads what Put* wrote, from memory. Reading past the end sets !ok().
-class ByteReader {
- public:
-  explicit ByteReader(std::string_view in) : in_(in) {}
-  bool done() const { return in_.empty(); }
-  bool ok() const { return ok_; }
-  uint32_t U32() { return Fixed<uint32_t>(); }
-  uint64_t U64() { return Fixed<uint64_t>(); }
-  std::string_view Bytes() {
-    uint32_t n = U32();
-    if (n > in_.size()) ok_ = false;
-    if (!ok_) return {};
-    std::string_view b = in_.substr(0, n);
-    in_.remove_prefix(n);
-    return b;
-  }
-
- private:
-  template <typename T>
-  T Fixed() {
-    T v = 0;
-    if (in_.size() < sizeof(T)) ok_ = false;
-    if (!ok_) return v;
-    std::memcpy(&v, in_.data(), sizeof(T));
-    in_.remove_prefix(sizeof(T));
-    return v;
-  }
-  std::string_view in_;
-  bool ok_ = true;
-};
-
-Status AppendToFile(const std::string& path, std::string_view bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "ab");
-  if (!f) return Status::IoError(fmt::format("{}: {}", path, std::strerror(errno)));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok &= std::fclose(f) == 0;
-  return ok ? Status::Ok() : Status::IoError(path + ": write failed");
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::string out;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return errno == ENOENT ? Result<std::string>(out)
-                                 : Status::IoError(fmt::format("{}: {}", path, std::strerror(errno)));
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
-  bool ok = !std::ferror(f);
-  std::fclose(f);
-  if (!ok) return Status::IoError(path + ": read error");
-  return out;
-}
-
-Status CorruptSpill(const std::string& path) {
-  return Status::IoError(path + ": corrupt spill file");
-}
-
-// A private temp directory, removed with everything in it.
-class TempDir {
- public:
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  Status Create(const std::string& parent) {
-    std::string base = parent;
-    if (base.empty()) {
-      const char* env = std::getenv("TMPDIR");
-      base = env && *env ? env : "/tmp";
-    }
-    std::string templ = base + "/freshet-backfill-XXXXXX";
-    if (!mkdtemp(templ.data())) {
-      return Status::IoError(fmt::format("{}: {}", templ, std::strerror(errno)));
-    }
-    path_ = templ;
-    return Status::Ok();
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-// ---- partitions ---------------------------------------------------------------------------------
-
-struct LabelEntry {
-  uint64_t row;
-  int64_t ts;
-  std::string key;
-};
-
-struct KeyedEvent {
-  std::string key;
-  Record record;
-};
-
-size_t MemoryOf(const KeyedEvent& e) {
-  return sizeof(KeyedEvent) + e.record.values.size() * sizeof(Value) + e.key.size();
-}
-
-// One hash partition of one entity group's labels and events. While spilling, what is buffered
-// goes to the partition's two files when it passes `flush_bytes`.
-class Partition {
- public:
-  void Init(std::string labels_path, std::string events_path, size_t flush_bytes) {
-    labels_path_ = std::move(labels_path);
-    events_path_ = std::move(events_path);
-    flush_bytes_ = flush_bytes;
-  }
-
-  Status AddLabel(LabelEntry label) {
-    bytes_ += sizeof(LabelEntry) + label.key.size();
-    labels_.push_back(std::move(label));
-    return MaybeFlush();
-  }
-  Status AddEvent(KeyedEvent event) {
-    bytes_ += MemoryOf(event);
-    events_.push_back(std::move(event));
-    return MaybeFlush();
-  }
-
-  // Takes everything (spilled and buffered) back, in the order it was added.
-  Status Load(std::vector<LabelEntry>* labels, std::vector<KeyedEvent>* events) {
-    if (!labels_path_.empty()) RETURN_IF_ERROR(LoadSpilled(labels, events));
-    std::move(labels_.begin(), labels_.end(), std::back_inserter(*labels));
-    std::move(events_.begin(), events_.end(), std::back_inserter(*events));
-    labels_ = {};
-    events_ = {};
-    return Status::Ok();
-  }
-
- private:
-  Status MaybeFlush() {
-    if (labels_path_.empty() || bytes_ < flush_bytes_) return Status::Ok();
-    std::string out;
-    for (const LabelEntry& l : labels_) {
-      PutU64(l.row, &out);
-      PutU64(static_cast<uint64_t>(l.ts), &out);
-      PutBytes(l.key, &out);
-    }
-    RETURN_IF_ERROR(AppendToFile(labels_path_, out));
-    out.clear();
-    std::string rec;
-    for (const KeyedEvent& e : events_) {
-      PutBytes(e.key, &out);
-      rec.clear();
-      EncodeRecord(e.record, &rec);
-      PutBytes(rec, &out);
-    }
-    RETURN_IF_ERROR(AppendToFile(events_path_, out));
-    labels_.clear();
-    events_.clear();
-    bytes_ = 0;
-    return Status::Ok();
-  }
-
-  Status LoadSpilled(std::vector<LabelEntry>* labels, std::vector<KeyedEvent>* events) {
-    ASSIGN_OR_RETURN(std::string bytes, ReadFile(labels_path_));
-    for (ByteReader in(bytes); !in.done() && in.ok();) {
-      LabelEntry& l = labels->emplace_back();
-      l.row = in.U64();
-      l.ts = static_cast<int64_t>(in.U64());
-      l.key = std::string(in.Bytes());
-      if (!in.ok()) return CorruptSpill(labels_path_);
-    }
-    ASSIGN_OR_RETURN(bytes, ReadFile(events_path_));
-    for (ByteReader in(bytes); !in.done() && in.ok();) {
-      KeyedEvent& e = events->emplace_back();
-      e.key = std::string(in.Bytes());
-      std::string_view rec = in.Bytes();
-      if (!in.ok() || !DecodeRecord(rec, &e.record).ok()) return CorruptSpill(events_path_);
-    }
-    return Status::Ok();
-  }
-
-  std::string labels_path_, events_path_;  // empty: never spills
-  size_t flush_bytes_ = 0;
-  size_t bytes_ = 0;
-  std::vector<LabelEntry> labels_;
-  std::vector<KeyedEvent> events_;
-};
-
-// ---- results ----------------------------------------------------------------------------------
-
-// One label row's formatted cells of one entity group.
-struct ResultRow {
-  uint64_t row = 0;
-  std::vector<std::string> cells;
-};
-
-// A partition's results in row order: in memory, or in a spill file.
-class ResultRun {
- public:
-  Status Finish(std::vector<ResultRow> rows, const std::string& spill_path) {
-    if (spill_path.empty()) {
-      rows_ = std::move(rows);
-      return Status::Ok();
-    }
-    path_ = spill_path;
-    std::string out;
-    for (const ResultRow& r : rows) {
-      PutU64(r.row, &out);
-      PutU32(static_cast<uint32_t>(r.cells.size()), &out);
-      for (const std::string& c : r.cells) PutBytes(c, &out);
-    }
-    return AppendToFile(path_, out);
-  }
-
-  Status Open() {
-    if (path_.empty()) return Status::Ok();
-    file_ = std::fopen(path_.c_str(), "rb");
-    if (!file_) return Status::IoError(fmt::format("{}: {}", path_, std::strerror(errno)));
-    return Status::Ok();
-  }
-  ~ResultRun() {
-    if (file_) std::fclose(file_);
-  }
-
-  // The next row into `*row`; false at the end.
-  Result<bool> Next(ResultRow* row) {
-    if (path_.empty()) {
-      if (next_ == rows_.size()) return false;
-      *row = std::move(rows_[next_++]);
-      return true;
-    }
-    if (!Read(&row->row, 8)) return false;
-    uint32_t n = 0;
-    if (!Read(&n, 4)) return CorruptSpill(path_);
-    row->cells.resize(n);
-    for (std::string& c : row->cells) {
-      uint32_t len = 0;
-      if (!Read(&len, 4)) return CorruptSpill(path_);
-      c.resize(len);
-      if (!Read(c.data(), len)) return CorruptSpill(path_);
-    }
-    return true;
-  }
-
- private:
-  bool Read(void* to, size_t n) { return std::fread(to, 1, n, file_) == n; }
-
-  std::vector<ResultRow> rows_;
-  size_t next_ = 0;
-  std::string path_;
-  std::FILE* file_ = nullptr;
-};
+// ---- the sweep ----------------------------------------------------------------------------------
 
 void AppendCell(const Value& v, std::string* out) {
   if (v.is_null()) return;
@@ -401,94 +150,165 @@ void AppendCell(const Value& v, std::string* out) {
   }
 }
 
-// ---- the sweep ----------------------------------------------------------------------------------
+// One partition's computation, in one pass over its labels in time order: before each label
+// at time t, the events with ts < t not yet inserted go (in time order, ties in arrival
+// order) into the EntityStates of their entities, then the label reads its entity's state at
+// t. Walking events in arrival order keeps memory access sequential; an entity's state is
+// freed after its last label. The result ("run") has one entry per label in row order:
+// [u64 row][u32 n][n bytes of cells], each cell [u32 len][CSV text].
+class Sweep {
+ public:
+  explicit Sweep(const Group& g) : g_(g) {}
 
-// Index ranges per entity: order[begin[e], begin[e + 1]) are the items of entity e.
-struct Buckets {
-  std::vector<uint32_t> begin;
-  std::vector<uint32_t> order;
+  // `labels` and `events` (in arrival order) of one partition, whose entities are numbered
+  // below `entities`.
+  Result<std::string> Run(std::vector<SweepLabel> labels, std::vector<SweepEvent> events,
+                          size_t entities) {
+    labels_ = std::move(labels);
+    labels_left_.assign(entities, 0);
+    for (const SweepLabel& l : labels_) ++labels_left_[l.entity];
+    auto by_ts = [](const SweepEvent& a, const SweepEvent& b) { return a.ts < b.ts; };
+    if (!std::is_sorted(events.begin(), events.end(), by_ts)) {
+      std::stable_sort(events.begin(), events.end(), by_ts);  // ties keep arrival order
+    }
+    std::vector<uint32_t> order(labels_.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return labels_[a].ts < labels_[b].ts; });
+    states_.resize(entities * g_.views.size());
+    inserts_since_evict_.assign(entities, 0);
+    cells_.resize(labels_.size());
+    ordered_.resize(g_.cell_columns.size());
+    auto next = events.begin();
+    for (uint32_t i : order) {
+      for (; next != events.end() && next->ts < labels_[i].ts; ++next) {
+        RETURN_IF_ERROR(Insert(*next));
+      }
+      ReadLabel(i);
+    }
+    return RunBytes();
+  }
+
+ private:
+  EntityState* State(uint32_t entity, size_t view) {
+    std::unique_ptr<EntityState>& state = states_[entity * g_.views.size() + view];
+    if (!state) state = g_.views[view].view->NewState();
+    return state.get();
+  }
+
+  Status Insert(const SweepEvent& event) {
+    if (labels_left_[event.entity] == 0) return Status::Ok();
+    RETURN_IF_ERROR(DecodeRecord(event.record, &record_));
+    // Later reads are at times > event.ts, so older window contents can go now and then.
+    bool evict = ++inserts_since_evict_[event.entity] >= kEvictEvery;
+    if (evict) inserts_since_evict_[event.entity] = 0;
+    for (size_t v = 0; v < g_.views.size(); ++v) {
+      EntityState* state = State(event.entity, v);
+      state->Insert(record_);
+      if (evict) state->Evict(event.ts);
+    }
+    return Status::Ok();
+  }
+
+  void ReadLabel(uint32_t i) {
+    const SweepLabel& label = labels_[i];
+    for (size_t v = 0; v < g_.views.size(); ++v) {
+      const ViewPlan& view = g_.views[v];
+      State(label.entity, v)->Read(label.ts, view.features, &values_);
+      for (size_t f = 0; f < values_.size(); ++f) {
+        std::string& cell = ordered_[view.cells[f]];
+        cell.clear();
+        AppendCell(values_[f], &cell);
+      }
+    }
+    for (const std::string& cell : ordered_) PutBytes(cell, &cells_[i]);
+    if (--labels_left_[label.entity] > 0) return;
+    for (size_t v = 0; v < g_.views.size(); ++v) states_[label.entity * g_.views.size() + v].reset();
+  }
+
+  std::string RunBytes() const {
+    std::vector<uint32_t> order(labels_.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return labels_[a].row < labels_[b].row; });
+    std::string run;
+    for (uint32_t i : order) {
+      PutU64(labels_[i].row, &run);
+      PutBytes(cells_[i], &run);
+    }
+    return run;
+  }
+
+  const Group& g_;
+  std::vector<SweepLabel> labels_;
+  Record record_;  // the event being inserted, decoded
+  std::vector<std::string> cells_;         // per label
+  std::vector<uint32_t> labels_left_;      // per entity: labels not yet read
+  std::vector<uint32_t> inserts_since_evict_;  // per entity
+  std::vector<std::unique_ptr<EntityState>> states_;  // per entity and view, made on first use
+  std::vector<Value> values_;
+  std::vector<std::string> ordered_;  // one label's cells in the group's order
 };
 
-// A stable counting sort of items by entity id; kNoEntity items are left out.
-constexpr uint32_t kNoEntity = UINT32_MAX;
-Buckets GroupByEntity(const std::vector<uint32_t>& entity_of, size_t entities) {
-  Buckets b;
-  b.begin.assign(entities + 1, 0);
-  for (uint32_t e : entity_of) {
-    if (e != kNoEntity) ++b.begin[e + 1];
+// A partition's run, read back in row order: from memory, or from its spill file.
+class RunReader {
+ public:
+  RunReader() = default;
+  RunReader(const RunReader&) = delete;
+  RunReader& operator=(const RunReader&) = delete;
+  ~RunReader() {
+    if (file_) std::fclose(file_);
   }
-  for (size_t e = 0; e < entities; ++e) b.begin[e + 1] += b.begin[e];
-  b.order.resize(b.begin[entities]);
-  std::vector<uint32_t> fill(b.begin.begin(), b.begin.end() - 1);
-  for (uint32_t i = 0; i < entity_of.size(); ++i) {
-    if (entity_of[i] != kNoEntity) b.order[fill[entity_of[i]]++] = i;
-  }
-  return b;
-}
 
-// Computes one partition: for each entity, its events in time order (ties in arrival order)
-// go into fresh EntityStates, and each of its labels reads them at its time t after exactly
-// the events with ts < t were inserted.
-std::vector<ResultRow> Sweep(const Group& g, const std::vector<LabelEntry>& labels,
-                             const std::vector<KeyedEvent>& events) {
-  std::unordered_map<std::string_view, uint32_t> ids;
-  ids.reserve(labels.size());
-  std::vector<uint32_t> label_entity(labels.size());
-  for (size_t i = 0; i < labels.size(); ++i) {
-    label_entity[i] = ids.try_emplace(labels[i].key, static_cast<uint32_t>(ids.size())).first->second;
-  }
-  std::vector<uint32_t> event_entity(events.size(), kNoEntity);
-  for (size_t i = 0; i < events.size(); ++i) {
-    auto it = ids.find(events[i].key);
-    if (it != ids.end()) event_entity[i] = it->second;
-  }
-  Buckets by_label = GroupByEntity(label_entity, ids.size());
-  Buckets by_event = GroupByEntity(event_entity, ids.size());
-
-  size_t num_cells = g.cell_columns.size();
-  std::vector<ResultRow> out;
-  out.reserve(labels.size());
-  std::vector<std::unique_ptr<EntityState>> states(g.views.size());
-  std::vector<Value> values;
-  for (size_t e = 0; e < ids.size(); ++e) {
-    auto ev_first = by_event.order.begin() + by_event.begin[e];
-    auto ev_last = by_event.order.begin() + by_event.begin[e + 1];
-    auto by_ts = [&](uint32_t a, uint32_t b) { return events[a].record.ts_ms < events[b].record.ts_ms; };
-    if (!std::is_sorted(ev_first, ev_last, by_ts)) std::stable_sort(ev_first, ev_last, by_ts);
-    auto lb_first = by_label.order.begin() + by_label.begin[e];
-    auto lb_last = by_label.order.begin() + by_label.begin[e + 1];
-    std::stable_sort(lb_first, lb_last, [&](uint32_t a, uint32_t b) { return labels[a].ts < labels[b].ts; });
-
-    for (size_t v = 0; v < g.views.size(); ++v) states[v] = g.views[v].view->NewState();
-    size_t since_evict = 0;
-    for (auto lb = lb_first; lb != lb_last; ++lb) {
-      const LabelEntry& label = labels[*lb];
-      for (; ev_first != ev_last && events[*ev_first].record.ts_ms < label.ts; ++ev_first) {
-        for (auto& state : states) state->Insert(events[*ev_first].record);
-        ++since_evict;
-      }
-      ResultRow& row = out.emplace_back();
-      row.row = label.row;
-      row.cells.resize(num_cells);
-      for (size_t v = 0; v < g.views.size(); ++v) {
-        const ViewPlan& view = g.views[v];
-        if (since_evict >= kEvictEvery) states[v]->Evict(label.ts);
-        states[v]->Read(label.ts, view.features, &values);
-        for (size_t f = 0; f < view.features.size(); ++f) AppendCell(values[f], &row.cells[view.cells[f]]);
-      }
-      if (since_evict >= kEvictEvery) since_evict = 0;
+  Status Finish(std::string run, const std::string& spill_path) {
+    if (spill_path.empty()) {
+      memory_ = std::move(run);
+      in_ = ByteReader(memory_);
+      return Status::Ok();
     }
+    RETURN_IF_ERROR(AppendToFile(spill_path, run));
+    path_ = spill_path;
+    file_ = std::fopen(spill_path.c_str(), "rb");
+    if (!file_) return Status::IoError(fmt::format("{}: {}", spill_path, std::strerror(errno)));
+    return Status::Ok();
   }
-  std::sort(out.begin(), out.end(), [](const ResultRow& a, const ResultRow& b) { return a.row < b.row; });
-  return out;
-}
 
-// Runs fn(0) .. fn(n - 1) on `threads` threads; returns the first error.
+  // The next entry: its label row and cells (valid until the next call). False at the end.
+  Result<bool> Next(uint64_t* row, std::vector<std::string_view>* cells) {
+    std::string_view block;
+    if (file_) {
+      uint32_t n = 0;
+      if (std::fread(row, 1, 8, file_) != 8) return false;
+      if (std::fread(&n, 1, 4, file_) != 4) return CorruptSpill(path_);
+      scratch_.resize(n);
+      if (std::fread(scratch_.data(), 1, n, file_) != n) return CorruptSpill(path_);
+      block = scratch_;
+    } else {
+      if (in_.done()) return false;
+      *row = in_.U64();
+      block = in_.Bytes();
+    }
+    cells->clear();
+    for (ByteReader cell(block); !cell.done();) cells->push_back(cell.Bytes());
+    return true;
+  }
+
+ private:
+  std::string memory_;
+  ByteReader in_{std::string_view()};
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::string scratch_;
+};
+
+// ---- the whole run ------------------------------------------------------------------------------
+
+// Runs fn(0) .. fn(n - 1) on up to `threads` threads; returns the first error.
 Status ParallelFor(size_t n, int threads, const std::function<Status(size_t)>& fn) {
   std::atomic<size_t> next{0};
-  std::vector<Status> status(std::max(1, threads));
+  std::vector<Status> status(std::min<size_t>(std::max(1, threads), std::max<size_t>(n, 1)));
   auto work = [&](size_t t) {
-    for (size_t i; (i = next.fetch_add(1)) < n && status[t].ok();) status[t] = fn(i);
+    for (size_t i; status[t].ok() && (i = next.fetch_add(1)) < n;) status[t] = fn(i);
   };
   std::vector<std::thread> workers;
   for (size_t t = 1; t < status.size(); ++t) workers.emplace_back(work, t);
@@ -497,8 +317,6 @@ Status ParallelFor(size_t n, int threads, const std::function<Status(size_t)>& f
   for (const Status& st : status) RETURN_IF_ERROR(st);
   return Status::Ok();
 }
-
-// ---- the whole run ------------------------------------------------------------------------------
 
 Status ForEachCsvRow(const std::string& path, const std::function<Status(const CsvRow&)>& fn) {
   BlockReader reader(/*csv=*/true, kLabelBlockBytes);
@@ -513,6 +331,20 @@ Status ForEachCsvRow(const std::string& path, const std::function<Status(const C
     while (parser.Next(&row)) RETURN_IF_ERROR(fn(row));
   }
 }
+
+// Events of one batch routed and encoded by one thread.
+struct EncodedSlice {
+  std::string bytes;
+  std::vector<std::pair<uint32_t, size_t>> entries;  // (partition, end offset in bytes)
+  std::vector<Value> key_values;                     // scratch for EntityKeyOf
+  std::string key;                                   // scratch for EntityKeyOf
+};
+
+// One entity group's partitions and, once swept, their runs.
+struct GroupData {
+  std::unique_ptr<Partitions> parts;
+  std::vector<RunReader> runs;  // per partition
+};
 
 class Backfill {
  public:
@@ -557,9 +389,11 @@ class Backfill {
 
   Status SizePartitions(const EventReader& reader) {
     std::error_code ec;
-    uint64_t total = fs::file_size(options_.labels_path, ec) * kLabelExpansion;
+    uint64_t label_bytes = fs::file_size(options_.labels_path, ec);
     if (ec) return Status::IoError(fmt::format("{}: {}", options_.labels_path, ec.message()));
-    for (const Group& g : plan_.groups) total += reader.EstimateBytes(g.source);
+    uint64_t event_bytes = 0;
+    for (const Group& g : plan_.groups) event_bytes += reader.EstimateBytes(g.source);
+    uint64_t total = label_bytes * kLabelExpansion + event_bytes;
     uint64_t budget = std::max<uint64_t>(options_.memory_budget_bytes, 1);
     stats_.spilled = total > budget;
     size_t partitions = threads_ * kPartitionsPerThread;
@@ -571,16 +405,14 @@ class Backfill {
       RETURN_IF_ERROR(temp_.Create(options_.temp_dir));
     }
     stats_.partitions = partitions;
-    parts_.resize(plan_.groups.size());
-    runs_.resize(plan_.groups.size());
-    for (size_t g = 0; g < parts_.size(); ++g) {
-      parts_[g].resize(partitions);
-      runs_[g].resize(partitions);
-      if (!stats_.spilled) continue;
-      for (size_t p = 0; p < partitions; ++p) {
-        parts_[g][p].Init(temp_.File(fmt::format("labels-{}-{}", g, p)),
-                          temp_.File(fmt::format("events-{}-{}", g, p)), flush_bytes);
-      }
+    data_.resize(plan_.groups.size());
+    for (size_t g = 0; g < data_.size(); ++g) {
+      // About 4 filter bits per label: few events of unlabelled entities get through.
+      data_[g].parts = stats_.spilled
+          ? NewSpilledPartitions(partitions, temp_, fmt::format("{}-", g), flush_bytes,
+                                 std::min(label_bytes * 4, budget))
+          : NewResidentPartitions(partitions, event_bytes / kEncodedShrink);
+      data_[g].runs = std::vector<RunReader>(partitions);
     }
     return Status::Ok();
   }
@@ -602,6 +434,7 @@ class Backfill {
     if (ts < 0) return LabelsError(0, fmt::format("no column '{}' (the label timestamp)", plan_.ts_name));
     ts_column_ = static_cast<size_t>(ts);
     for (Group& g : plan_.groups) {
+      g.key_columns.clear();  // the output pass reads the header again
       for (const std::string& key : g.key_names) {
         int c = column(key);
         if (c < 0) {
@@ -614,8 +447,20 @@ class Backfill {
     return Status::Ok();
   }
 
-  // The canonical entity key of label `row` for `g` (the engine's state key), typed by the
-  // source schema so "42" in a label matches the int 42 of an event.
+  // Checks a row of the labels file; false for the header.
+  Result<bool> CheckRow(const CsvRow& row) {
+    if (!header_seen_) {
+      RETURN_IF_ERROR(ReadHeader(row));
+      return false;
+    }
+    if (row.fields.size() != label_fields_) {
+      return LabelsError(row.line, fmt::format("expected {} fields, got {}", label_fields_, row.fields.size()));
+    }
+    return true;
+  }
+
+  // The entity key of label `row` for `g`, typed by the source schema so "42" in a label
+  // matches the int 42 of an event.
   Result<std::string> LabelKey(const Group& g, const CsvRow& row) {
     key_values_.resize(g.key_columns.size());
     for (size_t i = 0; i < g.key_columns.size(); ++i) {
@@ -626,22 +471,6 @@ class Backfill {
       }
     }
     return EncodeEntityKey(key_values_);
-  }
-
-  size_t PartitionOf(const std::string& key) const {
-    return std::hash<std::string>{}(key) % stats_.partitions;
-  }
-
-  // Checks a data row of the labels file; false for the header.
-  Result<bool> CheckRow(const CsvRow& row) {
-    if (!header_seen_) {
-      RETURN_IF_ERROR(ReadHeader(row));
-      return false;
-    }
-    if (row.fields.size() != label_fields_) {
-      return LabelsError(row.line, fmt::format("expected {} fields, got {}", label_fields_, row.fields.size()));
-    }
-    return true;
   }
 
   Status PartitionLabel(const CsvRow& row) {
@@ -655,36 +484,23 @@ class Backfill {
     uint64_t index = stats_.labels++;
     for (size_t g = 0; g < plan_.groups.size(); ++g) {
       ASSIGN_OR_RETURN(std::string key, LabelKey(plan_.groups[g], row));
-      size_t p = PartitionOf(key);
-      RETURN_IF_ERROR(parts_[g][p].AddLabel({index, ts.as_int(), std::move(key)}));
+      RETURN_IF_ERROR(data_[g].parts->AddLabel(index, ts.as_int(), std::move(key)));
     }
     return Status::Ok();
   }
 
-  // Reads each source once, in arrival order, dropping late events as the engine does.
+  // Reads each source once, in arrival order.
   Status PartitionEvents(EventReader* reader) {
     std::vector<std::string> done;
     for (const Group& first : plan_.groups) {
       if (std::find(done.begin(), done.end(), first.source) != done.end()) continue;
       done.push_back(first.source);
-      std::vector<size_t> groups;
-      for (size_t g = 0; g < plan_.groups.size(); ++g) {
-        if (plan_.groups[g].source == first.source) groups.push_back(g);
-      }
       int64_t lateness = spec_.sources.at(first.source).allowed_lateness_ms;
       int64_t max_ts = INT64_MIN;
       RETURN_IF_ERROR(reader->Scan(first.source, [&](std::vector<Record>* batch) -> Status {
-        stats_.events += batch->size();
-        for (Record& r : *batch) {
-          if (max_ts != INT64_MIN && r.ts_ms < max_ts - lateness) {
-            ++stats_.late_events;
-            continue;
-          }
-          max_ts = std::max(max_ts, r.ts_ms);
-          for (size_t i = 0; i < groups.size(); ++i) {
-            bool last = i + 1 == groups.size();
-            RETURN_IF_ERROR(AddEvent(groups[i], last ? std::move(r) : r));
-          }
+        AcceptOnTime(*batch, lateness, &max_ts);
+        for (size_t g = 0; g < plan_.groups.size(); ++g) {
+          if (plan_.groups[g].source == first.source) RETURN_IF_ERROR(RouteBatch(g, *batch));
         }
         return Status::Ok();
       }));
@@ -692,31 +508,73 @@ class Backfill {
     return Status::Ok();
   }
 
-  Status AddEvent(size_t g, Record r) {
-    const Group& group = plan_.groups[g];
-    key_values_.resize(group.key_fields.size());
-    for (size_t i = 0; i < group.key_fields.size(); ++i) key_values_[i] = r.values[group.key_fields[i]];
-    std::string key = EncodeEntityKey(key_values_);
-    size_t p = PartitionOf(key);
-    return parts_[g][p].AddEvent({std::move(key), std::move(r)});
+  // The engine's watermark rule, record by record: the largest event time seen minus the
+  // allowed lateness; older events are late and dropped. Leaves the others' indexes in
+  // accepted_.
+  void AcceptOnTime(const std::vector<Record>& batch, int64_t lateness, int64_t* max_ts) {
+    stats_.events += batch.size();
+    accepted_.clear();
+    for (uint32_t i = 0; i < batch.size(); ++i) {
+      int64_t ts = batch[i].ts_ms, watermark;
+      if (__builtin_sub_overflow(*max_ts, lateness, &watermark)) watermark = INT64_MIN;
+      if (ts < watermark) {
+        ++stats_.late_events;
+        continue;
+      }
+      *max_ts = std::max(*max_ts, ts);
+      accepted_.push_back(i);
+    }
+  }
+
+  // Routes and encodes the accepted events on all threads, then adds them to their partitions
+  // in arrival order.
+  Status RouteBatch(size_t g, const std::vector<Record>& batch) {
+    const std::vector<int>& key_fields = plan_.groups[g].key_fields;
+    Partitions& parts = *data_[g].parts;
+    size_t n = accepted_.size();
+    slices_.resize(n < kMinParallelEvents ? 1 : threads_);
+    RETURN_IF_ERROR(ParallelFor(slices_.size(), threads_, [&](size_t k) {
+      EncodedSlice& slice = slices_[k];
+      slice.bytes.clear();
+      slice.entries.clear();
+      for (size_t j = n * k / slices_.size(); j < n * (k + 1) / slices_.size(); ++j) {
+        const Record& r = batch[accepted_[j]];
+        std::string_view key = EntityKeyOf(r, key_fields, &slice.key_values, &slice.key);
+        uint32_t entity = 0;
+        uint32_t partition = parts.Route(key, &entity);
+        if (partition == kNoPartition) continue;
+        parts.EncodeEvent(entity, key, r, &slice.bytes);
+        slice.entries.emplace_back(partition, slice.bytes.size());
+      }
+      return Status::Ok();
+    }));
+    for (const EncodedSlice& slice : slices_) {
+      size_t begin = 0;
+      for (auto [partition, end] : slice.entries) {
+        RETURN_IF_ERROR(parts.AddEvent(partition, std::string_view(slice.bytes).substr(begin, end - begin)));
+        begin = end;
+      }
+    }
+    return Status::Ok();
   }
 
   Status ComputeRuns() {
     size_t partitions = stats_.partitions;
     return ParallelFor(plan_.groups.size() * partitions, threads_, [&](size_t task) -> Status {
       size_t g = task / partitions, p = task % partitions;
-      std::vector<LabelEntry> labels;
-      std::vector<KeyedEvent> events;
-      RETURN_IF_ERROR(parts_[g][p].Load(&labels, &events));
-      std::vector<ResultRow> rows = Sweep(plan_.groups[g], labels, events);
-      std::string spill = stats_.spilled ? temp_.File(fmt::format("run-{}-{}", g, p)) : "";
-      RETURN_IF_ERROR(runs_[g][p].Finish(std::move(rows), spill));
-      return runs_[g][p].Open();
+      std::vector<SweepLabel> labels;
+      std::string bytes;
+      std::vector<SweepEvent> events;
+      size_t entities = 0;
+      RETURN_IF_ERROR(data_[g].parts->Take(p, &labels, &bytes, &events, &entities));
+      ASSIGN_OR_RETURN(std::string run,
+                       Sweep(plan_.groups[g]).Run(std::move(labels), std::move(events), entities));
+      std::string spill = stats_.spilled ? temp_.File(fmt::format("{}-run-{}", g, p)) : "";
+      return data_[g].runs[p].Finish(std::move(run), spill);
     });
   }
 
-  // Copies each label row as it was and appends its cells, taken from the run of the row's
-  // partition: runs are in row order, so each row is the next one of its run.
+  // Writes through a temp file renamed at the end, so a failed run leaves no partial output.
   Status WriteOutput() {
     std::string tmp_path = options_.out_path + ".tmp";
     std::FILE* out = std::fopen(tmp_path.c_str(), "wb");
@@ -730,6 +588,8 @@ class Backfill {
     return st;
   }
 
+  // Copies each label row as it was and appends its cells, taken from the run of the row's
+  // partition: runs are in row order, so each row is the next entry of its run.
   Status WriteRows(std::FILE* out) {
     std::string buf = header_raw_;
     for (const std::string& name : plan_.columns) {
@@ -739,34 +599,36 @@ class Backfill {
     buf.push_back('\n');
     header_seen_ = false;
     uint64_t index = 0;
-    std::vector<ResultRow> current(plan_.groups.size());
-    std::vector<const std::string*> cells(plan_.columns.size());
+    std::vector<std::vector<std::string_view>> group_cells(plan_.groups.size());
+    std::vector<std::string_view> cells(plan_.columns.size());
+    auto flush = [&] {
+      bool ok = std::fwrite(buf.data(), 1, buf.size(), out) == buf.size();
+      buf.clear();
+      return ok ? Status::Ok() : Status::IoError(options_.out_path + ": write failed");
+    };
     RETURN_IF_ERROR(ForEachCsvRow(options_.labels_path, [&](const CsvRow& row) -> Status {
       ASSIGN_OR_RETURN(bool data, CheckRow(row));
       if (!data) return Status::Ok();
       for (size_t g = 0; g < plan_.groups.size(); ++g) {
         const Group& group = plan_.groups[g];
         ASSIGN_OR_RETURN(std::string key, LabelKey(group, row));
-        ASSIGN_OR_RETURN(bool found, runs_[g][PartitionOf(key)].Next(&current[g]));
-        if (!found || current[g].row != index) {
+        uint64_t run_row = 0;
+        uint32_t entity = 0;
+        RunReader& run = data_[g].runs[data_[g].parts->Route(key, &entity)];
+        ASSIGN_OR_RETURN(bool found, run.Next(&run_row, &group_cells[g]));
+        if (!found || run_row != index || group_cells[g].size() != group.cell_columns.size()) {
           return Status::Internal(fmt::format("backfill lost label row {}", index + 1));
         }
-        for (size_t c = 0; c < group.cell_columns.size(); ++c) {
-          cells[group.cell_columns[c]] = &current[g].cells[c];
-        }
+        for (size_t c = 0; c < group.cell_columns.size(); ++c) cells[group.cell_columns[c]] = group_cells[g][c];
       }
       ++index;
       buf.append(row.raw);
-      for (const std::string* cell : cells) buf.append(",").append(*cell);
+      for (std::string_view cell : cells) buf.append(",").append(cell);
       buf.push_back('\n');
-      if (buf.size() < kWriteBufferBytes) return Status::Ok();
-      bool ok = std::fwrite(buf.data(), 1, buf.size(), out) == buf.size();
-      buf.clear();
-      return ok ? Status::Ok() : Status::IoError(options_.out_path + ": write failed");
+      return buf.size() < kWriteBufferBytes ? Status::Ok() : flush();
     }));
     if (index != stats_.labels) return Status::Internal("labels file changed during the backfill");
-    bool ok = std::fwrite(buf.data(), 1, buf.size(), out) == buf.size();
-    return ok ? Status::Ok() : Status::IoError(options_.out_path + ": write failed");
+    return flush();
   }
 
   const ProjectSpec& spec_;
@@ -774,8 +636,9 @@ class Backfill {
   const int threads_;
   Plan plan_;
   TempDir temp_;
-  std::vector<std::vector<Partition>> parts_;  // [group][partition]
-  std::vector<std::vector<ResultRun>> runs_;        // [group][partition]
+  std::vector<GroupData> data_;              // per group
+  std::vector<uint32_t> accepted_;           // of the current batch
+  std::vector<EncodedSlice> slices_;         // of the current batch
   bool header_seen_ = false;
   std::string header_raw_;
   size_t label_fields_ = 0;

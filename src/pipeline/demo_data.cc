@@ -65,29 +65,39 @@ class Rng {
 
 // ---- The app's world ---------------------------------------------------------------------------
 
+// A plain enum: its values index CategoryWeights.
 enum Category : size_t { kSleep, kFocus, kMove, kMeditate, kStress, kNumCategories };
-constexpr std::array<std::string_view, kNumCategories> kCategoryNames = {
-    "sleep", "focus", "move", "meditate", "stress"};
+constexpr std::array<std::string_view, kNumCategories> kCategoryNames = {"sleep", "focus", "move",
+                                                                         "meditate", "stress"};
 using CategoryWeights = std::array<double, kNumCategories>;
 
 // Archetypal preferences; a user's persona leans strongly towards one of them.
-// Sleep content is what most users of such apps come for, hence the sleeper's larger share.
-constexpr std::array<double, 5> kArchetypeShares = {0.35, 0.2, 0.15, 0.15, 0.15};
-constexpr std::array<CategoryWeights, 5> kArchetypes = {{
+constexpr size_t kNumArchetypes = 5;
+constexpr std::array<CategoryWeights, kNumArchetypes> kArchetypes = {{
     {0.55, 0.08, 0.07, 0.20, 0.10},  // sleeper
     {0.08, 0.55, 0.10, 0.17, 0.10},  // focus worker
     {0.07, 0.13, 0.55, 0.15, 0.10},  // mover
     {0.12, 0.10, 0.08, 0.55, 0.15},  // meditator
     {0.15, 0.12, 0.08, 0.15, 0.50},  // stressed
 }};
-constexpr double kArchetypeShare = 0.7;
+// How often each archetype occurs: sleep content is what most users of such apps come for.
+constexpr std::array<double, kNumArchetypes> kArchetypeFrequency = {0.35, 0.2, 0.15, 0.15, 0.15};
+// A persona is this much its archetype and the rest random preferences.
+constexpr double kPersonaArchetypeWeight = 0.7;
 
 // Relative session arrival rate by hour of day (UTC stands in for every user's local time):
 // low in the small hours, peaks at waking and at bedtime.
+// clang-format off: one row per half day.
 constexpr std::array<double, 24> kSessionIntensity = {
-    0.9, 0.5, 0.25, 0.15, 0.15, 0.3, 0.9, 1.3, 1.2, 0.8, 0.7, 0.7,
-    1.0, 0.9, 0.7,  0.7,  0.8,  1.0, 1.1, 1.1, 1.3, 1.7, 1.9, 1.5};
-constexpr double kMaxIntensity = 1.9;
+    0.9, 0.5, 0.25, 0.15, 0.15, 0.3, 0.9, 1.3, 1.2, 0.8, 0.7, 0.7,   // 00:00-11:59
+    1.0, 0.9, 0.7,  0.7,  0.8,  1.0, 1.1, 1.1, 1.3, 1.7, 1.9, 1.5};  // 12:00-23:59
+// clang-format on
+constexpr double kMaxIntensity = std::ranges::max(kSessionIntensity);
+constexpr double kMeanIntensity = [] {
+  double sum = 0;
+  for (double x : kSessionIntensity) sum += x;
+  return sum / kSessionIntensity.size();
+}();
 
 struct Persona {
   CategoryWeights preference{};  // sums to 1
@@ -96,11 +106,11 @@ struct Persona {
 
 // Content behaviour.
 constexpr double kSearchProbability = 0.2;
-constexpr double kContinueProbability = 0.65;        // another content in the same session
+constexpr double kContinueProbability = 0.65;              // another content in the same session
 constexpr double kContinueAfterSleepingProbability = 0.2;  // sleep content completed at night
 constexpr double kStickAfterCompleteProbability = 0.8;
 constexpr double kStickWhileSeekingSleepProbability = 0.7;  // a sleep track left at night
-constexpr double kRepeatAfterExitWeight = 0.25;      // damping of the exited category
+constexpr double kRepeatAfterExitWeight = 0.25;             // damping of the exited category
 constexpr int kMaxContentsPerSession = 8;
 // Sessions are separated by more than the example's session_gap (30m).
 constexpr int64_t kMinSessionGapMs = 31 * kMinuteMs;
@@ -135,14 +145,14 @@ CategoryWeights ChoiceWeights(const Persona& persona, int hour) {
 }
 
 Persona DrawPersona(Rng& rng) {
-  const CategoryWeights& archetype = kArchetypes[rng.Pick(kArchetypeShares)];
+  const CategoryWeights& archetype = kArchetypes[rng.Pick(kArchetypeFrequency)];
   CategoryWeights noise{};
   double noise_total = 0;
   for (double& x : noise) noise_total += (x = rng.Exponential(1.0));
   Persona p;
   for (size_t c = 0; c < kNumCategories; ++c) {
-    p.preference[c] =
-        kArchetypeShare * archetype[c] + (1 - kArchetypeShare) * noise[c] / noise_total;
+    p.preference[c] = kPersonaArchetypeWeight * archetype[c] +
+                      (1 - kPersonaArchetypeWeight) * noise[c] / noise_total;
   }
   p.sessions_per_day = rng.Uniform(1.5, 5.0);
   return p;
@@ -163,6 +173,8 @@ double ExitProbability(const Persona& persona, size_t category, int hour) {
   return p;
 }
 
+std::string UserId(int index) { return fmt::format("u{}", index); }
+
 // Seconds at the generator's resolution (0.1 s), so NDJSON round trips exactly.
 double RoundSeconds(double s) { return std::round(s * 10) / 10; }
 int64_t SecondsToMs(double s) { return std::llround(s * 1000); }
@@ -175,8 +187,8 @@ struct EventSink {
 
   void Emit(int64_t ts_ms, std::string_view event, size_t category, double duration_s) {
     if (ts_ms >= end_ms) return;
-    out->push_back({user_id, ts_ms, std::string(event), std::string(kCategoryNames[category]),
-                    duration_s});
+    out->push_back(
+        {user_id, ts_ms, std::string(event), std::string(kCategoryNames[category]), duration_s});
   }
 };
 
@@ -195,8 +207,7 @@ Play PlayContent(const Persona& persona, size_t category, int hour, Rng& rng) {
 
 // The category after a play: users stay after completing content and move on after exiting,
 // except that at night a user who leaves a sleep track mostly looks for another one.
-size_t NextCategory(const Persona& persona, size_t category, const Play& play, int hour,
-                    Rng& rng) {
+size_t NextCategory(const Persona& persona, size_t category, const Play& play, int hour, Rng& rng) {
   bool seeking_sleep = category == kSleep && IsNight(hour);
   double stick = play.completed ? kStickAfterCompleteProbability
                                 : (seeking_sleep ? kStickWhileSeekingSleepProbability : 0.0);
@@ -231,10 +242,8 @@ int64_t SimulateSession(const Persona& persona, int64_t t_ms, Rng& rng, EventSin
 void SimulateUser(const std::string& user_id, const DemoDataOptions& options, Rng& rng,
                   std::vector<DemoEvent>* out) {
   Persona persona = DrawPersona(rng);
-  double mean_intensity = 0;
-  for (double x : kSessionIntensity) mean_intensity += x / kSessionIntensity.size();
   double peak_sessions_per_ms =
-      persona.sessions_per_day * kMaxIntensity / mean_intensity / static_cast<double>(kDayMs);
+      persona.sessions_per_day * kMaxIntensity / kMeanIntensity / static_cast<double>(kDayMs);
   EventSink sink{user_id, options.start_ms + options.span_ms, out};
   double t_ms = static_cast<double>(options.start_ms);
   while (true) {
@@ -279,19 +288,19 @@ std::optional<DemoData::Label> SampleBrowseLabel(const std::vector<UserStarts>& 
   const UserStarts& s = users[user];
   int64_t window = std::min(kBrowseWindowMs, s.ts_ms[i] - s.prev_event_ms[i]);
   int64_t back = window > 0 ? static_cast<int64_t>(rng.Uniform() * static_cast<double>(window)) : 0;
-  return DemoData::Label{fmt::format("u{}", user), s.ts_ms[i] - back, s.is_sleep[i]};
+  return DemoData::Label{UserId(user), s.ts_ms[i] - back, s.is_sleep[i]};
 }
 
 // A uniformly random user and moment; none when that user starts nothing later in the span.
 std::optional<DemoData::Label> SampleUniformLabel(const std::vector<UserStarts>& users,
                                                   const DemoDataOptions& options, Rng& rng) {
   int user = static_cast<int>(rng.Index(users.size()));
-  int64_t ts = options.start_ms +
-               static_cast<int64_t>(rng.Uniform() * static_cast<double>(options.span_ms));
+  int64_t ts =
+      options.start_ms + static_cast<int64_t>(rng.Uniform() * static_cast<double>(options.span_ms));
   const UserStarts& s = users[user];
   auto next = std::lower_bound(s.ts_ms.begin(), s.ts_ms.end(), ts);
   if (next == s.ts_ms.end()) return std::nullopt;
-  return DemoData::Label{fmt::format("u{}", user), ts, s.is_sleep[next - s.ts_ms.begin()]};
+  return DemoData::Label{UserId(user), ts, s.is_sleep[next - s.ts_ms.begin()]};
 }
 
 std::vector<DemoData::Label> SampleLabels(const std::vector<UserStarts>& users,
@@ -354,7 +363,7 @@ DemoData GenerateDemoData(const DemoDataOptions& options) {
   for (int u = 0; u < options.users; ++u) {
     Rng rng(MixSeed(options.seed, static_cast<uint64_t>(u) + 1));
     size_t first = data.events.size();
-    SimulateUser(fmt::format("u{}", u), options, rng, &data.events);
+    SimulateUser(UserId(u), options, rng, &data.events);
     starts.push_back(CollectStarts(std::span(data.events).subspan(first), options.start_ms));
   }
   std::stable_sort(data.events.begin(), data.events.end(),

@@ -12,8 +12,9 @@
 // exits in the last 10 minutes, sleep starts in the last day) can learn whether the next start
 // will be sleep content.
 //
-// Everything is a pure function of its arguments: the same options give the same data within one
-// build (randomness comes from std::mt19937_64 through our own portable transforms).
+// Everything is a pure function of its arguments: the same options give the same data. Randomness
+// is std::mt19937_64 (specified bit for bit) through our own transforms rather than <random>'s
+// distributions, whose sequences differ between standard libraries.
 // Thread-safety: free functions without shared state.
 #pragma once
 
@@ -28,10 +29,10 @@ namespace freshet {
 
 // One event of the example's `app_events` source (see examples/meditation/freshet.yaml).
 struct DemoEvent {
-  std::string user_id;  // "u0", "u1", ...
-  int64_t ts_ms = 0;    // event time, epoch milliseconds
-  std::string event;    // "search", "start", "exit" or "complete"
-  std::string category; // "sleep", "focus", "move", "meditate" or "stress"
+  std::string user_id;    // "u0", "u1", ...
+  int64_t ts_ms = 0;      // event time, epoch milliseconds
+  std::string event;      // "search", "start", "exit" or "complete"
+  std::string category;   // "sleep", "focus", "move", "meditate" or "stress"
   double duration_s = 0;  // seconds listened: > 0 for exit and complete, 0 for search and start
 };
 

@@ -120,6 +120,41 @@ TEST(DemoDataTest, LabelsMatchEachUsersNextStart) {
   EXPECT_LT(positives, o.labels * 9 / 10);
 }
 
+// The category of `user`'s latest start in [ts_ms - 10 min, ts_ms); "" if none.
+std::string RecentStartCategory(const std::vector<DemoEvent>& events, const std::string& user,
+                                int64_t ts_ms) {
+  std::string category;
+  for (const DemoEvent& e : events) {
+    if (e.ts_ms >= ts_ms) break;
+    if (e.user_id == user && e.event == "start" && e.ts_ms >= ts_ms - 10 * 60 * 1000) {
+      category = e.category;
+    }
+  }
+  return category;
+}
+
+// The signal the example's model learns: a recent sleep start makes the next one likelier.
+TEST(DemoDataTest, RecentSleepStartsPredictTheLabel) {
+  DemoDataOptions o = SmallOptions();
+  o.users = 200;
+  o.labels = 2000;
+  DemoData d = GenerateDemoData(o);
+  int after_sleep = 0, after_sleep_positive = 0, after_other = 0, after_other_positive = 0;
+  for (const DemoData::Label& l : d.labels) {
+    std::string recent = RecentStartCategory(d.events, l.user_id, l.ts_ms);
+    if (recent.empty()) continue;
+    bool sleep = recent == "sleep";
+    (sleep ? after_sleep : after_other)++;
+    (sleep ? after_sleep_positive : after_other_positive) += l.label;
+  }
+  ASSERT_GT(after_sleep, 20);
+  ASSERT_GT(after_other, 20);
+  double rate_after_sleep = static_cast<double>(after_sleep_positive) / after_sleep;
+  double rate_after_other = static_cast<double>(after_other_positive) / after_other;
+  EXPECT_GT(rate_after_sleep, 0.4);
+  EXPECT_GT(rate_after_sleep, 3 * rate_after_other);
+}
+
 TEST(DemoDataTest, LiveSessionIsAShortScriptedSleepSession) {
   const int64_t t0 = 1'767'225'600'000;
   std::vector<DemoEvent> s = LiveSession("u_live", t0, 1);

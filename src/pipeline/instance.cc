@@ -28,7 +28,7 @@ Status Instance::Init(const InstanceOptions& options) {
   clock_ = options.clock ? options.clock : SystemClock::Default();
   ASSIGN_OR_RETURN(spec_, LoadProject(options.project_dir));
   ASSIGN_OR_RETURN(db_, Db::Open(options.data_dir));
-  ASSIGN_OR_RETURN(backend_, RocksDbStateBackend::Open(db_.get()));
+  backend_ = std::make_unique<RocksDbStateBackend>(db_.get());
   ASSIGN_OR_RETURN(engine_, StreamEngine::Create(spec_, backend_.get(), clock_, options.engine));
   for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
   ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));

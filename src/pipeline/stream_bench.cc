@@ -90,7 +90,7 @@ Result<StreamBenchResult> RunStreamBench(const StreamBenchOptions& o) {
   StreamBenchResult result;
   {
     ASSIGN_OR_RETURN(auto db, Db::Open(dir));
-    ASSIGN_OR_RETURN(auto backend, RocksDbStateBackend::Open(db.get()));
+    auto backend = std::make_unique<RocksDbStateBackend>(db.get());
     ASSIGN_OR_RETURN(auto engine, StreamEngine::Create(spec, backend.get(), SystemClock::Default()));
     const SourceSpec& source = spec.sources.at("events");
     RecordParser parser(source, RequiredFields(spec, "events"));

@@ -35,8 +35,8 @@ void RunHandler(const Route& route, const HttpRequest& request, HttpResponse* re
     failure = fmt::format("{} {} failed with an unknown exception", route.method, route.pattern);
   }
   if (failure.empty() && (response->status < 100 || response->status > 599)) {
-    failure = fmt::format("{} {} set HTTP status {}", route.method, route.pattern,
-                          response->status);
+    failure =
+        fmt::format("{} {} set HTTP status {}", route.method, route.pattern, response->status);
   }
   if (!failure.empty()) {
     *response = HttpResponse();
@@ -63,16 +63,15 @@ HttpResponse Dispatcher::Dispatch(HttpRequest* request) {
 
 HttpProbe::Endpoint* Dispatcher::Handle(HttpRequest* request, HttpResponse* response) {
   Status target_status = SplitTarget(request);
-  Result<RouteMatch> match = target_status.ok()
-                                 ? router_->Match(request->method, request->path)
-                                 : Result<RouteMatch>(target_status);
+  Result<RouteMatch> match = target_status.ok() ? router_->Match(request->method, request->path)
+                                                : Result<RouteMatch>(target_status);
   if (!match.ok()) {
     SetError(response, match.status());
     return Unmatched(request->method);
   }
   if (match->route == nullptr && match->other_methods.empty()) {
-    SetError(response, Status::NotFound(fmt::format("no route for {} {}", request->method,
-                                                    request->path)));
+    SetError(response,
+             Status::NotFound(fmt::format("no route for {} {}", request->method, request->path)));
     return Unmatched(request->method);
   }
   if (match->route == nullptr) {
@@ -81,16 +80,15 @@ HttpProbe::Endpoint* Dispatcher::Handle(HttpRequest* request, HttpResponse* resp
              Status::InvalidArgument(fmt::format("{} is not allowed on {}; allowed: {}",
                                                  request->method, request->path, allow)));
     response->headers.emplace_back("Allow", std::move(allow));
-    return probe_->ForEndpoint(match->other_methods.front()->pattern,
-                               MethodLabel(request->method));
+    return probe_->ForEndpoint(match->other_methods.front()->pattern, MethodLabel(request->method));
   }
   request->path_params = std::move(match->path_params);
   RunHandler(*match->route, *request, response);
   return endpoints_[match->route->id];
 }
 
-HttpResponse Dispatcher::Reject(std::string_view method, std::string_view target,
-                                int http_status, const Status& status) {
+HttpResponse Dispatcher::Reject(std::string_view method, std::string_view target, int http_status,
+                                const Status& status) {
   HttpResponse response;
   SetError(&response, http_status, status);
   EndpointFor(method, target)->Record(http_status, 0);

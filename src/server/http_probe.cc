@@ -30,10 +30,9 @@ HttpProbe::HttpProbe(MetricsRegistry* registry)
           "freshet_http_request_duration_seconds",
           "Time from a request read to its response ready (routing and handler), in seconds.",
           {"route", "method", "code"})),
-      open_connections_(registry
-                            ->GetGauge("freshet_http_open_connections",
-                                       "Client connections currently open.")
-                            ->WithLabels({})) {}
+      open_connections_(
+          registry->GetGauge("freshet_http_open_connections", "Client connections currently open.")
+              ->WithLabels({})) {}
 
 HttpProbe::Endpoint* HttpProbe::ForEndpoint(std::string_view route, std::string_view method) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -47,7 +46,7 @@ HttpProbe::Endpoint* HttpProbe::ForEndpoint(std::string_view route, std::string_
 
 std::string_view MethodLabel(std::string_view method) {
   static constexpr std::array<std::string_view, 7> kCommon = {"GET",    "HEAD",  "POST",   "PUT",
-                                                               "DELETE", "PATCH", "OPTIONS"};
+                                                              "DELETE", "PATCH", "OPTIONS"};
   for (std::string_view common : kCommon) {
     if (method == common) return common;
   }

@@ -3,16 +3,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
-#include <thread>
-#include <vector>
-#include <utility>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <charconv>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "server/dispatcher.h"
 #include "server/http_probe.h"
@@ -22,8 +21,8 @@ namespace freshet {
 namespace {
 
 namespace net = boost::asio;
-using net::ip::tcp;
 using boost::system::error_code;
+using net::ip::tcp;
 
 // How long to wait before accepting again after a failed accept (e.g. out of descriptors),
 // rather than spinning.
@@ -68,8 +67,12 @@ struct HttpServer::Impl {
         retry_timer(acceptor.get_executor()),
         probe(metrics),
         dispatcher(router, &probe),
-        context{options.max_body_bytes, std::chrono::milliseconds(options.request_timeout_ms),
-                options.keep_alive, &dispatcher, &probe, {}} {}
+        context{options.max_body_bytes,
+                std::chrono::milliseconds(options.request_timeout_ms),
+                options.keep_alive,
+                &dispatcher,
+                &probe,
+                {}} {}
 
   Result<tcp::endpoint> Resolve(const std::string& address);
   Status Listen(const std::string& address);
@@ -91,8 +94,8 @@ Result<tcp::endpoint> HttpServer::Impl::Resolve(const std::string& address) {
   ASSIGN_OR_RETURN(HostPort host_port, SplitHostPort(address));
   tcp::resolver resolver(io);
   error_code ec;
-  auto results = resolver.resolve(host_port.host, host_port.port,
-                                  tcp::resolver::numeric_service, ec);
+  auto results =
+      resolver.resolve(host_port.host, host_port.port, tcp::resolver::numeric_service, ec);
   if (ec || results.empty()) {
     return Status::InvalidArgument(
         fmt::format("cannot resolve listen address '{}': {}", address, ec.message()));

@@ -95,9 +95,9 @@ class HttpServer {
 
   std::mutex mu_;
   std::condition_variable stopped_cv_;
-  bool started_ = false;   // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_: a Stop is under way or done
-  bool stopped_ = false;   // guarded by mu_
+  bool started_ = false;        // guarded by mu_
+  bool stopping_ = false;       // guarded by mu_: a Stop is under way or done
+  bool stopped_ = false;        // guarded by mu_
   std::unique_ptr<Impl> impl_;  // set by a successful Start
 };
 

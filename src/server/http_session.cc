@@ -3,12 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 
 namespace freshet {
 namespace {
@@ -29,7 +28,8 @@ bool IsHttpParseError(const error_code& ec) {
 // A response header must not carry a line break: a handler echoing client input into one
 // would otherwise let the client forge headers.
 std::string WithoutLineBreaks(std::string value) {
-  std::replace_if(value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  std::replace_if(
+      value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
   return value;
 }
 
@@ -130,8 +130,8 @@ void HttpSession::OnBody(error_code ec, size_t) {
 
 void HttpSession::OnReadError(error_code ec) {
   if (ec == http::error::body_limit) {
-    return Reject(413, Status::ResourceExhausted(fmt::format(
-                           "request body is larger than {} bytes", context_->max_body_bytes)));
+    return Reject(413, Status::ResourceExhausted(fmt::format("request body is larger than {} bytes",
+                                                             context_->max_body_bytes)));
   }
   if (ec == http::error::header_limit) {
     return Reject(431, Status::InvalidArgument("request header is too large"));
@@ -146,8 +146,8 @@ void HttpSession::OnReadError(error_code ec) {
 
 void HttpSession::Reject(int http_status, const Status& status) {
   const auto& header = parser_->get();
-  HttpResponse response = context_->dispatcher->Reject(
-      ToStd(header.method_string()), ToStd(header.target()), http_status, status);
+  HttpResponse response = context_->dispatcher->Reject(ToStd(header.method_string()),
+                                                       ToStd(header.target()), http_status, status);
   Send(std::move(response), /*keep_alive=*/false, /*head_request=*/false, /*linger=*/true);
 }
 
@@ -162,8 +162,7 @@ void HttpSession::Serve() {
   request.body = std::move(message.body());
   HttpResponse response = context_->dispatcher->Dispatch(&request);
   // Checked after the handler, so a request answered during a stop says the connection closes.
-  bool keep_alive =
-      message.keep_alive() && context_->keep_alive && !context_->sessions.stopping();
+  bool keep_alive = message.keep_alive() && context_->keep_alive && !context_->sessions.stopping();
   bool head_request = message.method() == http::verb::head;
   Send(std::move(response), keep_alive, head_request, /*linger=*/false);
 }
@@ -184,9 +183,9 @@ void HttpSession::Send(HttpResponse response, bool keep_alive, bool head_request
     if (!head_request) response_.body() = std::move(response.body);
   }
   stream_.expires_after(context_->request_timeout);
-  http::async_write(stream_, response_,
-                    beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(),
-                                              keep_alive, linger));
+  http::async_write(
+      stream_, response_,
+      beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), keep_alive, linger));
 }
 
 void HttpSession::OnWrite(bool keep_alive, bool linger, error_code ec, size_t) {
@@ -199,8 +198,8 @@ void HttpSession::OnWrite(bool keep_alive, bool linger, error_code ec, size_t) {
 void HttpSession::LingerThenClose() {
   error_code ignored;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-  stream_.expires_after(std::min<std::chrono::milliseconds>(kLingerTime,
-                                                            context_->request_timeout));
+  stream_.expires_after(
+      std::min<std::chrono::milliseconds>(kLingerTime, context_->request_timeout));
   DiscardInput();
 }
 

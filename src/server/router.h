@@ -33,7 +33,7 @@ struct Route {
   std::string method;   // upper case: "GET", "POST", ...
   std::string pattern;  // as given to Add; the "route" label of request metrics
   Handler handler;
-  size_t id = 0;  // index in Router::routes()
+  size_t id = 0;                         // index in Router::routes()
   std::vector<std::string> param_names;  // in segment order
 };
 

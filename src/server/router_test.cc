@@ -1,4 +1,6 @@
 // Routing, target decoding, JSON errors and dispatching, without sockets.
+#include "server/router.h"
+
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -7,7 +9,6 @@
 #include "server/dispatcher.h"
 #include "server/http_probe.h"
 #include "server/json_error.h"
-#include "server/router.h"
 #include "server/url_codec.h"
 
 namespace freshet {
@@ -183,12 +184,14 @@ TEST_F(DispatcherTest, FillsRequestAndRunsHandler) {
 }
 
 TEST_F(DispatcherTest, ErrorsBecomeJsonResponses) {
-  ASSERT_TRUE(router_.Add("GET", "/throw", [](const HttpRequest&, HttpResponse*) {
-                       throw std::runtime_error("boom");
-                     }).ok());
-  ASSERT_TRUE(router_.Add("GET", "/bad-status", [](const HttpRequest&, HttpResponse* out) {
-                       out->status = 42;
-                     }).ok());
+  ASSERT_TRUE(router_
+                  .Add("GET", "/throw",
+                       [](const HttpRequest&, HttpResponse*) { throw std::runtime_error("boom"); })
+                  .ok());
+  ASSERT_TRUE(router_
+                  .Add("GET", "/bad-status",
+                       [](const HttpRequest&, HttpResponse* out) { out->status = 42; })
+                  .ok());
   HttpResponse thrown = Dispatch("GET", "/throw");
   EXPECT_EQ(thrown.status, 500);
   EXPECT_EQ(thrown.body,

@@ -1,24 +1,22 @@
 // HttpServer over real sockets on 127.0.0.1, with a synchronous Beast client.
-#include "server/http_server.h"
-
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
-#include <future>
-#include <stdexcept>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <future>
+#include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "server/http_probe.h"
+#include "server/http_server.h"
 #include "server/json_error.h"
 
 namespace freshet {
@@ -182,8 +180,8 @@ TEST_F(ServerTest, OversizedBodyIs413WithoutCallingTheHandler) {
     Client client(server_->port());
     client.WriteRaw(
         "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "3e8\r\n" + std::string(1000, 'b') + "\r\n3e8\r\n" + std::string(1000, 'b') +
-        "\r\n0\r\n\r\n");
+        "3e8\r\n" +
+        std::string(1000, 'b') + "\r\n3e8\r\n" + std::string(1000, 'b') + "\r\n0\r\n\r\n");
     EXPECT_EQ(client.Read().result_int(), 413);
   }
   EXPECT_EQ(calls_.load(), 1);
@@ -236,16 +234,14 @@ TEST_F(ServerTest, OversizedHeaderIs431) {
 }
 
 TEST_F(ServerTest, HandlerExceptionIs500Json) {
-  AddRoute("POST", "/v1/explode", [](const HttpRequest&, HttpResponse*) {
-    throw std::runtime_error("kaboom");
-  });
+  AddRoute("POST", "/v1/explode",
+           [](const HttpRequest&, HttpResponse*) { throw std::runtime_error("kaboom"); });
   StartServer();
   Client client(server_->port());
   Response r = client.Call(http::verb::post, "/v1/explode", "{}");
   EXPECT_EQ(r.result_int(), 500);
-  EXPECT_EQ(r.body(),
-            R"({"error":{"code":"internal","message":"POST /v1/explode failed: kaboom",)"
-            R"("details":{}}})");
+  EXPECT_EQ(r.body(), R"({"error":{"code":"internal","message":"POST /v1/explode failed: kaboom",)"
+                      R"("details":{}}})");
   // The connection and the server survive.
   EXPECT_EQ(client.Call(http::verb::post, "/v1/explode", "{}").result_int(), 500);
 }
@@ -261,7 +257,8 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   }
   EXPECT_NE(registry_.Render().find("freshet_http_open_connections 1\n"), std::string::npos);
   // Two requests written back to back are answered in order.
-  client.WriteRaw("GET /items/p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /items/p2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  client.WriteRaw(
+      "GET /items/p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /items/p2 HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(client.Read().body(), "item p1 q=-");
   EXPECT_EQ(client.Read().body(), "item p2 q=-");
 }
@@ -327,9 +324,9 @@ TEST_F(ServerTest, StopFinishesTheInFlightRequestAndClosesIdleConnections) {
   EXPECT_EQ(r.body(), "done x");
   EXPECT_FALSE(r.keep_alive());  // answered during the stop
   EXPECT_TRUE(idle.ServerClosed());
-  EXPECT_LT(stop_took, std::chrono::seconds(5));  // far below the 30 s request timeout
+  EXPECT_LT(stop_took, std::chrono::seconds(5));          // far below the 30 s request timeout
   EXPECT_THROW(Client{server_->port()}, std::exception);  // no longer accepting
-  server_->Stop();  // idempotent
+  server_->Stop();                                        // idempotent
 }
 
 TEST_F(ServerTest, MetricsCountRequestsByRoutePattern) {
@@ -365,8 +362,8 @@ TEST_F(ServerTest, StartReportsBindErrorsAndBadAddresses) {
   HttpServer second(options, &router_);
   Status status = second.Start();
   EXPECT_EQ(status.code(), StatusCode::kUnavailable);
-  EXPECT_EQ(status.message(), fmt::format("cannot listen on 127.0.0.1:{}: Address already in use",
-                                          server_->port()));
+  EXPECT_EQ(status.message(),
+            fmt::format("cannot listen on 127.0.0.1:{}: Address already in use", server_->port()));
   for (const char* bad : {"localhost", "127.0.0.1:70000", "127.0.0.1:", ":80", "::1:80"}) {
     options.listen_address = bad;
     EXPECT_EQ(HttpServer(options, &router_).Start().code(), StatusCode::kInvalidArgument) << bad;

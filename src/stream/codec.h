@@ -82,6 +82,7 @@ class ByteReader {
   explicit ByteReader(std::string_view in) : in_(in) {}
 
   bool empty() const { return in_.empty(); }
+  std::string_view rest() const { return in_; }
 
   bool GetByte(uint8_t* b) {
     if (in_.empty()) return false;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -40,24 +41,39 @@ struct SourceProgress {
   uint64_t late_events = 0;
 };
 
-// Everything one checkpoint commits, atomically.
+// Everything one checkpoint commits, atomically. The puts' bytes live in the commit's own
+// storage (Keep) or in the engine's entries, and stay valid until StateBackend::Commit returns:
+// a checkpoint of a million entities makes no per-entity allocation.
 struct StateCommit {
   struct Put {
     uint32_t view_id;
-    std::string entity_key;
-    std::string state;  // empty string with `erase` set deletes
+    std::string_view entity_key;
+    std::string_view state;  // ignored when `erase` is set: the entity's state is deleted
     bool erase = false;
   };
   std::vector<Put> puts;
   std::vector<LateEvent> late;
   std::map<std::string, SourceProgress> progress;  // by source name
+
+  // Copies `bytes` into storage owned by this commit and returns a view of the copy, valid as
+  // long as the commit.
+  std::string_view Keep(std::string_view bytes);
+
+ private:
+  std::vector<std::string> storage_;  // blocks appended within their capacity: never move
 };
 
 // Where window state lives between restarts. Pluggable: RocksDbStateBackend (embedded, one
 // WriteBatch per commit) here; a Redis/Kafka backend for scale-out later.
+//
+// Contract: Commit applies all of a StateCommit or none of it, and later loads see either the
+// whole commit or none of it. Implementations are thread-safe: the engine's writer commits
+// while readers load entities lazily.
 class StateBackend {
  public:
   virtual ~StateBackend() = default;
+  // The stable id of a view name (keys of its states), assigned and persisted on first use.
+  virtual Result<uint32_t> ViewId(const std::string& view) = 0;
   virtual Result<std::optional<std::string>> LoadEntity(uint32_t view_id,
                                                         const std::string& entity_key) = 0;
   // Calls `fn` for every stored entity state (startup warm-load).
@@ -73,13 +89,31 @@ class StateBackend {
 struct EngineOptions {
   // Entity shards (each with a mutex). Default: 64.
   size_t shards = 64;
-  // Checkpoint when this many records were applied since the last one. Default: 200,000.
-  size_t checkpoint_records = 200'000;
+  // Checkpoint when this many records were applied since the last one. Each checkpoint writes
+  // every entity touched since the last, so rarer checkpoints write far fewer states per event
+  // (with 1M entities: ~0.9 per event at 200K records, ~0.6 at 1M); a crash replays at most this
+  // many records. Default: 1,000,000.
+  size_t checkpoint_records = 1'000'000;
   // ... or when this much wall time passed since the last one. Default: 1000 ms.
   int64_t checkpoint_interval_ms = 1000;
-  // Idle entities whose newest event is older than now - view TTL are dropped at checkpoint.
+  // Entities of a view with a TTL whose newest event is older than the source's watermark
+  // minus the TTL are deleted at checkpoints (reads would give OUTSIDE_MAX_AGE; afterwards they
+  // give NOT_FOUND). Event time, not wall time, so a replay expires the same entities.
   // Default: true.
   bool expire_idle_entities = true;
+  // Resident entity-state bytes above which, after a checkpoint, clean (committed) entities are
+  // dropped from memory, least recently touched first (second chance); they reload from the
+  // backend on their next event or read. 0 = unbounded. Default: 0.
+  size_t max_resident_bytes = 0;
+  // Reads with as_of down to (watermark - as_of_history_ms) stay exact; checkpoints evict the
+  // state that only older reads would need (EntityState::Evict with horizon = watermark -
+  // as_of_history_ms), which keeps memory bounded. Default: 0 (reads at or after the
+  // watermark, i.e. "now" minus up to allowed_lateness, are exact).
+  int64_t as_of_history_ms = 0;
+  // Checkpoints also sweep this fraction of the shards' clean entities (evict, expire), so idle
+  // entities do not hold memory forever: a full pass every `1 / sweep_fraction` checkpoints.
+  // Default: 1/16.
+  double sweep_fraction = 1.0 / 16;
 };
 
 struct ViewRead {
@@ -89,10 +123,12 @@ struct ViewRead {
 };
 
 struct EngineStats {
-  uint64_t events_applied = 0;
-  uint64_t late_events = 0;
+  uint64_t events_applied = 0;  // since Create
+  uint64_t late_events = 0;     // all time (SourceProgress.late_events summed)
   uint64_t checkpoints = 0;
-  uint64_t entities = 0;
+  uint64_t entities = 0;        // resident entity states (all views)
+  uint64_t resident_bytes = 0;  // their approximate memory, as of the last checkpoint
+  uint64_t entity_loads = 0;    // states loaded from the backend on demand
   std::map<std::string, int64_t> watermark_ms;  // by source
 };
 
@@ -112,17 +148,24 @@ class StreamEngine {
   // Checkpoints when the options say it is time. Single writer.
   Status Apply(const std::string& source, uint64_t first_offset,
                const std::vector<Record>& records);
-  // Commits now. Single writer.
+  // Commits now. Single writer. After a failed Apply or Checkpoint (a backend error) the engine
+  // refuses further writes with that error: memory may be ahead of the backend, and only a
+  // restart (reload the checkpoint, replay the log) restores exactly-once.
   Status Checkpoint();
 
   // Reads `features` (names of the view's features; all when empty) of one entity at time
-  // as_of_ms. Thread-safe against Apply.
+  // as_of_ms. Statuses and values follow CompiledView::ReadEntity. Errors: kNotFound for an
+  // unknown view or feature, kInvalidArgument for a key of the wrong arity. Thread-safe
+  // against Apply and other reads.
   Result<ViewRead> Read(const std::string& view, const std::vector<Value>& key,
                         const std::vector<std::string>& features, int64_t as_of_ms);
 
+  // The compiled view, or null. Valid as long as the engine.
   const CompiledView* view(const std::string& name) const;
+  // Most recent late events of `source`, newest first: those not yet checkpointed, then the
+  // backend's. Thread-safe.
   Result<std::vector<LateEvent>> ListLate(const std::string& source, size_t limit);
-  EngineStats stats() const;
+  EngineStats stats() const;  // thread-safe
 
  private:
   struct Impl;

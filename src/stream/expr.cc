@@ -254,7 +254,7 @@ struct Datum {
   Datum(Kind k, bool b_value, int64_t i_value, double d_value)
       : kind(k), b(b_value), i(i_value), d(d_value) {}
 
-  std::string_view str() const { return is_owned ? std::string_view(owned) : ref; }
+  std::string_view str() const { return owned ? std::string_view(*owned) : ref; }
   bool is(Kind k) const { return kind == k; }
   bool is_number() const { return kind == Kind::kInt || kind == Kind::kDouble; }
   double num() const { return kind == Kind::kInt ? static_cast<double>(i) : d; }
@@ -263,10 +263,9 @@ struct Datum {
   bool b = false;
   int64_t i = 0;
   double d = 0;
-  std::string_view ref;  // kString, unless is_owned
-  std::string owned;     // kString built during evaluation
-  bool is_owned = false;
-  const Value* list = nullptr;  // kList: the Value holding it
+  std::string_view ref;                      // kString, unless `owned` is set
+  std::shared_ptr<const std::string> owned;  // kString built during evaluation
+  const Value* list = nullptr;               // kList: the Value holding it
 };
 using Kind = Datum::Kind;
 
@@ -277,8 +276,7 @@ Datum Double(double d) { return Datum(Kind::kDouble, false, 0, d); }
 Datum OwnedString(std::string s) {
   Datum r;
   r.kind = Kind::kString;
-  r.owned = std::move(s);
-  r.is_owned = true;
+  r.owned = std::make_shared<const std::string>(std::move(s));
   return r;
 }
 // Refers to `v`, which outlives the evaluation (a slot or a constant of the program).
@@ -302,7 +300,7 @@ Value ToValue(Datum&& d) {
   if (d.is(Kind::kInt)) return Value::Int(d.i);
   if (d.is(Kind::kDouble)) return Value::Double(d.d);
   if (d.is(Kind::kString)) {
-    return Value::String(d.is_owned ? std::move(d.owned) : std::string(d.ref));
+    return Value::String(std::string(d.str()));
   }
   return d.is(Kind::kList) ? *d.list : Value::Null();
 }
@@ -354,7 +352,10 @@ std::optional<int> ThreeWay(const T& a, const T& b) {
 std::optional<int> Order(const Datum& a, const Datum& b) {
   if (a.is(Kind::kInt) && b.is(Kind::kInt)) return ThreeWay(a.i, b.i);
   if (a.is_number() && b.is_number()) return ThreeWay(a.num(), b.num());
-  if (a.is(Kind::kString) && b.is(Kind::kString)) return ThreeWay(a.str(), b.str());
+  if (a.is(Kind::kString) && b.is(Kind::kString)) {
+    const int c = a.str().compare(b.str());  // one pass over the bytes
+    return (c > 0) - (c < 0);
+  }
   if (a.is(Kind::kBool) && b.is(Kind::kBool)) return ThreeWay(a.b, b.b);
   return std::nullopt;
 }

@@ -9,7 +9,7 @@
 // string results do (lower(), upper(), or Eval() returning a string).
 //
 // The language (keywords and function names are case-insensitive; names are case-sensitive):
-//   literals    12  1.5  2e3  'it''s'  true  false  null
+//   literals    12  1.5  2e3  'it''s'  true  false  null   (integers must fit in int64)
 //   names       [A-Za-z_][A-Za-z0-9_]*, resolved at compile time (unknown names are errors)
 //   operators   from loosest to tightest binding:
 //                 or
@@ -37,6 +37,8 @@
 //   - length counts UTF-8 code points; lower/upper map ASCII letters only.
 //   - if(cond, a, b) gives a only when cond is true (null and false pick b).
 //   - coalesce, if, and, or evaluate lazily.
+//   - timestamp names are int64 epoch milliseconds.
+// Expressions nest at most 100 levels deep, which bounds the recursion of parsing and evaluation.
 //
 // Errors are Status::InvalidArgument with a message "column N: what is wrong", N being the
 // 1-based (byte) column in the expression text, e.g. "column 12: unknown name 'categry'".
@@ -58,7 +60,7 @@ namespace freshet {
 
 // What a name in an expression refers to.
 struct ResolvedName {
-  int slot = 0;                   // index into the `slots` array given to Eval/Matches
+  int slot = 0;                   // >= 0: index into the `slots` array given to Eval/Matches
   std::optional<FieldType> type;  // the static type when known; enables compile-time checks
 };
 

@@ -86,7 +86,11 @@ void RawRows::DropBefore(int64_t ts) {
   if (n == 0) return;
   words_.erase(words_.begin(), words_.begin() + n * plan_->row_words);
   for (auto& side : side_) side.erase(side.begin(), side.begin() + n);
-  if (words_.capacity() > 64 && words_.size() < words_.capacity() / 4) words_.shrink_to_fit();
+  // Give memory back after a burst, without reallocating on every eviction.
+  if (words_.capacity() > 64 && words_.size() < words_.capacity() / 4) {
+    words_.shrink_to_fit();
+    for (auto& side : side_) side.shrink_to_fit();
+  }
 }
 
 size_t RawRows::MemoryBytes() const {
@@ -122,6 +126,15 @@ void RawRows::Encode(std::string* out) const {
   }
 }
 
+bool RawRows::DecodeCell(ByteReader* in, const RawColumn& c, size_t row, int64_t* w) {
+  if (c.kind == CellKind::kInt) return in->GetSigned(&w[c.slot]);
+  if (c.kind == CellKind::kValue) return in->GetValue(&side_[c.slot][row]);
+  uint64_t bits = 0;
+  if (!in->GetFixed64(&bits)) return false;
+  w[c.slot] = static_cast<int64_t>(bits);
+  return true;
+}
+
 bool RawRows::Decode(ByteReader* in) {
   uint64_t n;
   if (!in->GetCount(&n)) return false;
@@ -140,12 +153,7 @@ bool RawRows::Decode(ByteReader* in) {
     if (plan_->row_has_mask && !in->GetVarint(&mask)) return false;
     if (plan_->row_has_mask) w[1] = static_cast<int64_t>(mask);
     for (const RawColumn& c : plan_->raw_columns) {
-      uint64_t bits;
-      bool ok = c.kind == CellKind::kInt      ? in->GetSigned(&w[c.slot])
-                : c.kind == CellKind::kDouble ? in->GetFixed64(&bits)
-                                              : in->GetValue(&side_[c.slot][row]);
-      if (!ok) return false;
-      if (c.kind == CellKind::kDouble) w[c.slot] = static_cast<int64_t>(bits);
+      if (!DecodeCell(in, c, row, w)) return false;
     }
   }
   return true;

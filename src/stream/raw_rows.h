@@ -31,6 +31,10 @@ class RawRows {
   // a numeric cell. Null when the event had no value.
   const Value& Get(size_t row, const RawColumn& column, Value* scratch) const;
 
+  void PrefetchTail() const {
+    if (!words_.empty()) __builtin_prefetch(&words_.back());
+  }
+
   // First row with ts >= `ts`.
   size_t LowerBound(int64_t ts) const;
   // Adds an event after every row with ts <= r.ts_ms (in-order events append).
@@ -44,6 +48,7 @@ class RawRows {
 
  private:
   void WriteRow(size_t row, const Record& r, uint32_t mask);
+  bool DecodeCell(stream_codec::ByteReader* in, const RawColumn& c, size_t row, int64_t* w);
 
   const CompiledView::Impl* plan_;
   std::vector<int64_t> words_;

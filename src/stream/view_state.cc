@@ -100,6 +100,17 @@ Tile& ViewState::SessionFor(std::vector<Tile>* sessions, const FeaturePlan& f, i
   return merged;
 }
 
+void ViewState::PrefetchBuffers() const {
+  rows_.PrefetchTail();
+  if (!tiles_.empty()) __builtin_prefetch(tiles_.data());
+}
+
+void ViewState::PrefetchTiles() const {
+  for (const std::vector<Tile>& list : tiles_) {
+    if (!list.empty()) __builtin_prefetch(&list.back());
+  }
+}
+
 void ViewState::Read(int64_t t, const std::vector<int>& features, std::vector<Value>* out) {
   plan_.ReadFeatures(this, t, features, out);
 }
@@ -180,6 +191,7 @@ void ViewState::EvictTiles(const FeaturePlan& f, int64_t horizon_ms) {
   std::vector<Tile>& list = tiles_[f.tiles];
   auto drop_before = [&list](auto needed) {
     list.erase(list.begin(), std::find_if(list.begin(), list.end(), needed));
+    if (list.capacity() > 8 && list.size() < list.capacity() / 4) list.shrink_to_fit();
   };
   switch (f.window) {
     case WindowKind::kTumbling: {

@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
 #include "core/json.h"
-#include "server/api.h"
+#include "api/api.h"
 #include "server/json_error.h"
 #include "store/feature_json.h"
 

@@ -1,4 +1,4 @@
-#include "server/api.h"
+#include "api/api.h"
 #include "server/json_error.h"
 #include "store/feature_json.h"
 

@@ -1,4 +1,4 @@
-#include "server/api.h"
+#include "api/api.h"
 
 namespace freshet {
 

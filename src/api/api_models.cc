@@ -1,5 +1,5 @@
 #include "models/registry_codec.h"
-#include "server/api.h"
+#include "api/api.h"
 #include "server/json_error.h"
 
 namespace freshet {

@@ -2,7 +2,7 @@
 
 #include "core/json.h"
 #include "core/time_util.h"
-#include "server/api.h"
+#include "api/api.h"
 #include "server/json_error.h"
 
 namespace freshet {

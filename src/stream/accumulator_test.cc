@@ -1,0 +1,198 @@
+#include "stream/accumulator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "stream/hyperloglog.h"
+#include "stream/value_ops.h"
+
+namespace freshet {
+namespace {
+
+struct AggCase {
+  AggKind kind;
+  int n;
+  bool approx;
+  bool int_input;
+};
+
+const AggCase kAll[] = {
+    {AggKind::kCount, 0, false, false},    {AggKind::kSum, 0, false, false},
+    {AggKind::kSum, 0, false, true},       {AggKind::kMean, 0, false, false},
+    {AggKind::kMin, 0, false, false},      {AggKind::kMax, 0, false, true},
+    {AggKind::kVariance, 0, false, false}, {AggKind::kStddev, 0, false, false},
+    {AggKind::kFirst, 0, false, false},    {AggKind::kLast, 0, false, false},
+    {AggKind::kLastN, 3, false, false},    {AggKind::kDistinctCount, 0, false, false},
+    {AggKind::kDistinctCount, 0, true, false}, {AggKind::kTopK, 2, false, false},
+    {AggKind::kRate, 0, false, false},
+};
+
+Value Input(const AggCase& c, uint32_t x) {
+  if (c.int_input) return Value::Int(static_cast<int64_t>(x % 20) - 5);
+  return Value::Double(static_cast<double>(x % 40) / 4.0);
+}
+
+bool Close(const Value& a, const Value& b) {
+  if (a.is_double() && b.is_double()) {
+    return std::abs(a.as_double() - b.as_double()) <= 1e-9 * std::max(1.0, std::abs(a.as_double()));
+  }
+  if (a.is_list() && b.is_list()) {
+    if (a.as_list().size() != b.as_list().size()) return false;
+    for (size_t i = 0; i < a.as_list().size(); ++i) {
+      if (!Close(a.as_list()[i], b.as_list()[i])) return false;
+    }
+    return true;
+  }
+  return a == b;
+}
+
+// Any split of the events into accumulators, merged in any order, equals adding them all to
+// one: what lets tiles and sessions be combined.
+TEST(AggregationTest, MergeOfPartsEqualsOneAccumulator) {
+  std::mt19937 rng(5);
+  for (const AggCase& c : kAll) {
+    Aggregation agg(c.kind, c.n, c.approx, c.int_input);
+    Acc whole = agg.NewAcc();
+    std::vector<Acc> parts(4, agg.NewAcc());
+    for (uint64_t seq = 0; seq < 200; ++seq) {
+      Value v = Input(c, rng());
+      int64_t ts = static_cast<int64_t>(rng() % 50);  // many ties
+      agg.Add(&whole, v, ts, seq);
+      agg.Add(&parts[rng() % parts.size()], v, ts, seq);
+    }
+    Acc merged = agg.NewAcc();
+    for (int i : {2, 0, 3, 1}) agg.Merge(&merged, parts[i]);
+    Value expected = agg.Result(whole, 60'000);
+    EXPECT_TRUE(Close(agg.Result(merged, 60'000), expected))
+        << AggKindName(c.kind) << ": " << agg.Result(merged, 60'000).ToString() << " vs " << expected.ToString();
+  }
+}
+
+TEST(AggregationTest, EncodeDecodeRoundTrip) {
+  std::mt19937 rng(6);
+  for (const AggCase& c : kAll) {
+    Aggregation agg(c.kind, c.n, c.approx, c.int_input);
+    Acc acc = agg.NewAcc();
+    for (uint64_t seq = 0; seq < 50; ++seq) agg.Add(&acc, Input(c, rng()), static_cast<int64_t>(seq), seq);
+    std::string bytes;
+    agg.Encode(acc, &bytes);
+    stream_codec::ByteReader in(bytes);
+    Acc copy;
+    ASSERT_TRUE(agg.Decode(&in, &copy)) << AggKindName(c.kind);
+    EXPECT_TRUE(in.empty());
+    EXPECT_TRUE(Close(agg.Result(copy, 1000), agg.Result(acc, 1000))) << AggKindName(c.kind);
+    stream_codec::ByteReader truncated(std::string_view(bytes).substr(0, bytes.size() - 1));
+    if (!bytes.empty() && c.kind != AggKind::kCount && c.kind != AggKind::kRate) {
+      Acc bad;
+      EXPECT_FALSE(agg.Decode(&truncated, &bad) && truncated.empty()) << AggKindName(c.kind);
+    }
+  }
+}
+
+TEST(AggregationTest, EmptyResults) {
+  for (const AggCase& c : kAll) {
+    Aggregation agg(c.kind, c.n, c.approx, c.int_input);
+    Value v = agg.Result(agg.NewAcc(), 1000);
+    switch (c.kind) {
+      case AggKind::kCount:
+      case AggKind::kSum:
+      case AggKind::kRate:
+      case AggKind::kDistinctCount: EXPECT_TRUE(v.is_number() && v.to_double() == 0) << AggKindName(c.kind); break;
+      case AggKind::kLastN:
+      case AggKind::kTopK: EXPECT_TRUE(v.is_list() && v.as_list().empty()); break;
+      default: EXPECT_TRUE(v.is_null()) << AggKindName(c.kind);
+    }
+  }
+}
+
+TEST(AggregationTest, SampleVarianceAndStddev) {
+  Aggregation var(AggKind::kVariance, 0, false, false);
+  Aggregation sd(AggKind::kStddev, 0, false, false);
+  Acc a = var.NewAcc();
+  for (double x : {2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0}) var.Add(&a, Value::Double(x), 0, 0);
+  EXPECT_NEAR(var.Result(a, 1).as_double(), 32.0 / 7.0, 1e-12);
+  EXPECT_NEAR(sd.Result(a, 1).as_double(), std::sqrt(32.0 / 7.0), 1e-12);
+  Acc one = var.NewAcc();
+  var.Add(&one, Value::Double(1), 0, 0);
+  EXPECT_TRUE(var.Result(one, 1).is_null());
+}
+
+TEST(AggregationTest, IntSumsStayExactAndSaturate) {
+  Aggregation sum(AggKind::kSum, 0, false, true);
+  Acc a = sum.NewAcc();
+  sum.Add(&a, Value::Int(int64_t{1} << 60), 0, 0);
+  sum.Add(&a, Value::Int(1), 0, 1);
+  EXPECT_EQ(sum.Result(a, 1), Value::Int((int64_t{1} << 60) + 1));
+  sum.Add(&a, Value::Int(INT64_MAX), 0, 2);
+  EXPECT_EQ(sum.Result(a, 1), Value::Int(INT64_MAX));
+}
+
+TEST(AggregationTest, RateDividesBySpanSeconds) {
+  Aggregation rate(AggKind::kRate, 0, false, false);
+  Acc a = rate.NewAcc();
+  for (int i = 0; i < 6; ++i) rate.Add(&a, Value(), i, static_cast<uint64_t>(i));
+  EXPECT_DOUBLE_EQ(rate.Result(a, 60'000).as_double(), 0.1);
+}
+
+TEST(ValueOpsTest, HashAndOrderTreatEqualNumbersAlike) {
+  EXPECT_EQ(HashValue(Value::Int(3)), HashValue(Value::Double(3.0)));
+  EXPECT_NE(HashValue(Value::Int(3)), HashValue(Value::String("3")));
+  EXPECT_NE(HashValue(Value::Double(3.5)), HashValue(Value::Int(3)));
+  EXPECT_EQ(CompareValues(Value::Int(3), Value::Double(3.0)), 0);
+  EXPECT_LT(CompareValues(Value(), Value::Bool(false)), 0);
+  EXPECT_LT(CompareValues(Value::Bool(true), Value::Int(-100)), 0);
+  EXPECT_LT(CompareValues(Value::Double(1e9), Value::String("")), 0);
+  EXPECT_LT(CompareValues(Value::String("ab"), Value::String("b")), 0);
+  EXPECT_NE(HashBytes("abc"), HashBytes("abd"));
+  EXPECT_NE(HashBytes("abcdefgh1"), HashBytes("abcdefgh2"));
+}
+
+TEST(HyperLogLogTest, EstimatesWithinTwoPercent) {
+  for (int n : {10, 100, 1000, 10'000, 100'000, 1'000'000}) {
+    HyperLogLog hll;
+    for (int i = 0; i < n; ++i) hll.Add(HashValue(Value::Int(i)));
+    for (int i = 0; i < n; i += 3) hll.Add(HashValue(Value::Int(i)));  // repeats change nothing
+    EXPECT_NEAR(hll.Estimate(), n, std::max(1.0, 0.02 * n)) << "n=" << n;
+  }
+  EXPECT_EQ(HyperLogLog().Estimate(), 0.0);
+}
+
+TEST(HyperLogLogTest, MergeEqualsUnionAndStaysSmallWhileSparse) {
+  HyperLogLog a, b, all;
+  for (int i = 0; i < 30'000; ++i) {
+    uint64_t h = HashValue(Value::String("v" + std::to_string(i)));
+    (i % 2 ? a : b).Add(h);
+    all.Add(h);
+  }
+  HyperLogLog merged = a;
+  merged.Merge(b);
+  EXPECT_DOUBLE_EQ(merged.Estimate(), all.Estimate());
+
+  HyperLogLog small;
+  for (int i = 0; i < 50; ++i) small.Add(HashValue(Value::Int(i)));
+  EXPECT_LT(small.MemoryBytes(), 1024u);
+  HyperLogLog sparse_into_dense = all;
+  sparse_into_dense.Merge(small);
+  EXPECT_GE(sparse_into_dense.Estimate(), all.Estimate());
+}
+
+TEST(HyperLogLogTest, EncodeDecodeSparseAndDense) {
+  for (int n : {20, 50'000}) {
+    HyperLogLog hll;
+    for (int i = 0; i < n; ++i) hll.Add(HashValue(Value::Int(i)));
+    std::string bytes;
+    hll.Encode(&bytes);
+    stream_codec::ByteReader in(bytes);
+    HyperLogLog copy;
+    ASSERT_TRUE(copy.Decode(&in));
+    EXPECT_TRUE(in.empty());
+    EXPECT_DOUBLE_EQ(copy.Estimate(), hll.Estimate());
+    stream_codec::ByteReader bad(std::string_view(bytes).substr(0, bytes.size() / 2));
+    EXPECT_FALSE(HyperLogLog().Decode(&bad));
+  }
+}
+
+}  // namespace
+}  // namespace freshet

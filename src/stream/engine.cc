@@ -1,0 +1,526 @@
+#include "stream/engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+#include "stream/entity_map.h"
+#include "stream/value_ops.h"
+
+namespace freshet {
+namespace {
+
+int64_t SatSub(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_sub_overflow(a, b, &r) ? INT64_MIN : r;
+}
+
+int64_t Watermark(const SourceProgress& p, int64_t lateness_ms) {
+  return p.max_event_ms == INT64_MIN ? INT64_MIN : SatSub(p.max_event_ms, lateness_ms);
+}
+
+constexpr size_t kCommitBlockBytes = 1 << 20;
+// Records between the stages of Apply's prefetch pipeline.
+constexpr uint32_t kPrefetchDistance = 3;
+
+}  // namespace
+
+std::string_view StateCommit::Keep(std::string_view bytes) {
+  if (storage_.empty() || storage_.back().capacity() - storage_.back().size() < bytes.size()) {
+    storage_.emplace_back();
+    storage_.back().reserve(std::max(kCommitBlockBytes, bytes.size()));
+  }
+  std::string& block = storage_.back();
+  size_t at = block.size();
+  block.append(bytes);
+  return std::string_view(block).substr(at, bytes.size());
+}
+
+struct StreamEngine::Impl {
+  struct ViewRuntime {
+    std::string name;
+    std::shared_ptr<const CompiledView> view;
+    const CompiledView::Impl* plan = nullptr;
+    uint32_t id = 0;
+    size_t source = 0;
+    // The backend may hold states of this view that are not resident, so a lookup that misses
+    // memory must ask it. False on a fresh start until entities are dropped from memory.
+    std::atomic<bool> may_be_stored{false};
+  };
+  struct SourceRuntime {
+    std::string name;
+    int64_t lateness_ms = 0;
+    SourceProgress progress;  // written by the writer under meta_mu; read by either
+    std::vector<size_t> views;
+    std::vector<LateEvent> pending_late;  // not yet committed, oldest first; under meta_mu
+  };
+  struct Shard {
+    std::mutex mu;
+    std::vector<EntityMap> maps;                   // by view
+    std::vector<std::vector<EntityEntry*>> dirty;  // by view
+  };
+  // A state to delete from memory once the checkpoint that erases it is committed.
+  struct Doomed {
+    size_t shard;
+    size_t view;
+    EntityEntry* entry;
+  };
+
+  ProjectSpec spec;
+  StateBackend* backend;
+  const Clock* clock;
+  EngineOptions options;
+  std::vector<std::unique_ptr<ViewRuntime>> views;
+  std::map<std::string, size_t> view_index;
+  std::vector<SourceRuntime> sources;
+  std::map<std::string, size_t> source_index;
+  std::vector<std::unique_ptr<Shard>> shards;
+
+  mutable std::mutex meta_mu;  // progress and pending late events, for concurrent readers
+  Status broken;               // sticky write error; writer only
+  std::atomic<uint64_t> events_applied{0};
+  std::atomic<uint64_t> checkpoints{0};
+  std::atomic<uint64_t> entity_loads{0};
+  std::atomic<int64_t> resident_entities{0};
+  std::atomic<int64_t> resident_bytes{0};
+  uint64_t records_since_checkpoint = 0;
+  size_t dirty_entries = 0;  // entries marked dirty since the last checkpoint (writer only)
+  int64_t last_checkpoint_ms = 0;
+  size_t sweep_cursor = 0;
+  size_t drop_cursor = 0;
+
+  // Writer scratch, reused across batches so Apply does not allocate per event.
+  std::vector<uint32_t> accepted;
+  std::vector<std::string> keys;
+  std::vector<uint64_t> hashes;
+  std::vector<uint32_t> order;
+  std::vector<uint32_t> shard_starts;
+  std::vector<uint32_t> shard_fill;
+  std::string serialized;
+
+  size_t ShardOf(uint64_t hash) const { return (hash >> 40) % shards.size(); }
+
+  Status Init(const ProjectSpec& project);
+  Status ApplyToView(size_t v, const std::vector<Record>& records);
+  void GroupByShard(size_t n);
+  Result<EntityEntry*> Lookup(Shard& shard, size_t v, uint64_t hash, std::string_view key,
+                              bool create);
+  void FlushShard(size_t s, bool sweep, StateCommit* commit, std::vector<Doomed>* doomed);
+  void Flush(size_t s, size_t v, EntityEntry* e, bool sweep, StateCommit* commit,
+             std::vector<Doomed>* doomed);
+  void DropClean();
+  int64_t Horizon(size_t v) const;
+  int64_t Watermark(size_t source) const;
+};
+
+Status StreamEngine::Impl::Init(const ProjectSpec& project) {
+  spec = project;
+  for (const auto& [name, source] : spec.sources) {
+    source_index[name] = sources.size();
+    SourceRuntime rt;
+    rt.name = name;
+    rt.lateness_ms = source.allowed_lateness_ms;
+    sources.push_back(std::move(rt));
+  }
+  for (const auto& [name, view_spec] : spec.feature_views) {
+    auto rt = std::make_unique<ViewRuntime>();
+    rt->name = name;
+    ASSIGN_OR_RETURN(rt->view, CompiledView::Compile(spec, view_spec));
+    rt->plan = &rt->view->impl();
+    ASSIGN_OR_RETURN(rt->id, backend->ViewId(name));
+    auto it = source_index.find(view_spec.source);
+    if (it == source_index.end()) {
+      return Status::InvalidArgument(fmt::format("view '{}': unknown source '{}'", name, view_spec.source));
+    }
+    rt->source = it->second;
+    sources[it->second].views.push_back(views.size());
+    view_index[name] = views.size();
+    views.push_back(std::move(rt));
+  }
+  ASSIGN_OR_RETURN(auto stored, backend->LoadProgress());
+  for (auto& [name, progress] : stored) {
+    auto it = source_index.find(name);
+    if (it != source_index.end()) sources[it->second].progress = progress;
+  }
+  // States exist only if something was ever committed; a fresh start need not look them up.
+  for (auto& view : views) view->may_be_stored = !stored.empty();
+  size_t n = std::max<size_t>(options.shards, 1);
+  for (size_t i = 0; i < n; ++i) {
+    auto shard = std::make_unique<Shard>();
+    shard->maps.resize(views.size());
+    shard->dirty.resize(views.size());
+    shards.push_back(std::move(shard));
+  }
+  last_checkpoint_ms = clock->NowMs();
+  return Status::Ok();
+}
+
+int64_t StreamEngine::Impl::Watermark(size_t source) const {
+  return freshet::Watermark(sources[source].progress, sources[source].lateness_ms);
+}
+
+int64_t StreamEngine::Impl::Horizon(size_t v) const {
+  int64_t wm = Watermark(views[v]->source);
+  return wm == INT64_MIN ? INT64_MIN : SatSub(wm, options.as_of_history_ms);
+}
+
+Result<std::unique_ptr<StreamEngine>> StreamEngine::Create(const ProjectSpec& spec,
+                                                           StateBackend* backend,
+                                                           const Clock* clock,
+                                                           EngineOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->backend = backend;
+  impl->clock = clock;
+  impl->options = options;
+  RETURN_IF_ERROR(impl->Init(spec));
+  return std::unique_ptr<StreamEngine>(new StreamEngine(std::move(impl)));
+}
+
+StreamEngine::StreamEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+StreamEngine::~StreamEngine() = default;
+
+uint64_t StreamEngine::NextOffset(const std::string& source) const {
+  auto it = impl_->source_index.find(source);
+  if (it == impl_->source_index.end()) return 0;
+  std::lock_guard lock(impl_->meta_mu);
+  return impl_->sources[it->second].progress.next_offset;
+}
+
+Status StreamEngine::Apply(const std::string& source, uint64_t first_offset,
+                           const std::vector<Record>& records) {
+  Impl& m = *impl_;
+  RETURN_IF_ERROR(m.broken);
+  auto it = m.source_index.find(source);
+  if (it == m.source_index.end()) return Status::NotFound(fmt::format("unknown source '{}'", source));
+  Impl::SourceRuntime& src = m.sources[it->second];
+  const uint64_t next = src.progress.next_offset;
+  const size_t skip = next > first_offset ? static_cast<size_t>(next - first_offset) : 0;
+  if (skip >= records.size()) return Status::Ok();
+
+  // The watermark advances record by record, exactly as if they came one at a time.
+  SourceProgress progress = src.progress;
+  std::vector<LateEvent> late;
+  m.accepted.clear();
+  for (size_t i = skip; i < records.size(); ++i) {
+    int64_t wm = freshet::Watermark(progress, src.lateness_ms);
+    if (records[i].ts_ms < wm) {
+      late.push_back(LateEvent{source, first_offset + i, wm, records[i]});
+      continue;
+    }
+    m.accepted.push_back(static_cast<uint32_t>(i));
+    progress.max_event_ms = std::max(progress.max_event_ms, records[i].ts_ms);
+  }
+  for (size_t v : src.views) {
+    Status s = m.ApplyToView(v, records);
+    if (!s.ok()) {
+      m.broken = s;
+      return s;
+    }
+  }
+  progress.next_offset = first_offset + records.size();
+  progress.late_events += late.size();
+  {
+    std::lock_guard lock(m.meta_mu);
+    src.progress = progress;
+    for (LateEvent& e : late) src.pending_late.push_back(std::move(e));
+  }
+  m.events_applied += m.accepted.size();
+  m.records_since_checkpoint += records.size() - skip;
+  if (m.records_since_checkpoint >= m.options.checkpoint_records ||
+      m.clock->NowMs() - m.last_checkpoint_ms >= m.options.checkpoint_interval_ms) {
+    return Checkpoint();
+  }
+  return Status::Ok();
+}
+
+// Computes every accepted record's entity key and shard, then visits shards in turn, taking
+// each shard lock once per batch. Records of one entity keep their order.
+Status StreamEngine::Impl::ApplyToView(size_t v, const std::vector<Record>& records) {
+  const ViewRuntime& view = *views[v];
+  const std::vector<int>& key_fields = view.plan->key_fields;
+  const size_t n = accepted.size();
+  if (keys.size() < n) keys.resize(n);
+  hashes.resize(n);
+  for (size_t j = 0; j < n; ++j) {
+    const Record& r = records[accepted[j]];
+    std::string& key = keys[j];
+    key.clear();
+    for (size_t k = 0; k < key_fields.size(); ++k) {
+      if (k > 0) key.push_back('\x1f');
+      if (static_cast<size_t>(key_fields[k]) < r.values.size()) AppendEntityKeyPart(r.values[key_fields[k]], &key);
+    }
+    hashes[j] = HashBytes(key);
+  }
+  GroupByShard(n);
+  for (size_t s = 0; s < shards.size(); ++s) {
+    const uint32_t begin = shard_starts[s], end = shard_starts[s + 1];
+    if (begin == end) continue;
+    Shard& shard = *shards[s];
+    EntityMap& map = shard.maps[v];
+    std::lock_guard lock(shard.mu);
+    // Every lookup among a million entities misses the cache at each step; a pipeline of
+    // prefetches (EntityMap) overlaps the misses of the next records.
+    auto prefetch = [&](uint32_t pos, int stage) {
+      if (pos >= end) return;
+      uint64_t hash = hashes[order[pos]];
+      if (stage == 0) {
+        map.PrefetchSlot(hash);
+      } else if (stage == 1) {
+        map.PrefetchEntry(hash);
+      } else if (const EntityEntry* home = map.Home(hash)) {
+        stage == 2 ? home->state.PrefetchBuffers() : home->state.PrefetchTiles();
+      }
+    };
+    for (uint32_t pos = begin; pos < begin + kPrefetchDistance * STAGES; ++pos) prefetch(pos, 0);
+    for (uint32_t pos = begin; pos < end; ++pos) {
+      for (int stage = 0; stage < STAGES; ++stage) prefetch(pos + kPrefetchDistance * (STAGES - stage), stage);
+      uint32_t j = order[pos];
+      ASSIGN_OR_RETURN(EntityEntry * e, Lookup(shard, v, hashes[j], keys[j], /*create=*/true));
+      e->state.Insert(records[accepted[j]]);
+      e->referenced = true;
+      if (!e->dirty) {
+        e->dirty = true;
+        shard.dirty[v].push_back(e);
+        ++dirty_entries;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// Counting sort of the batch positions by shard, stable so per-entity order is kept.
+void StreamEngine::Impl::GroupByShard(size_t n) {
+  shard_starts.assign(shards.size() + 1, 0);
+  for (size_t j = 0; j < n; ++j) ++shard_starts[ShardOf(hashes[j]) + 1];
+  for (size_t s = 0; s < shards.size(); ++s) shard_starts[s + 1] += shard_starts[s];
+  order.resize(n);
+  shard_fill.assign(shard_starts.begin(), shard_starts.end() - 1);
+  for (size_t j = 0; j < n; ++j) order[shard_fill[ShardOf(hashes[j])]++] = static_cast<uint32_t>(j);
+}
+
+// The resident entry of `key`, or one loaded from the backend; with `create`, a new empty one
+// when neither has it, else null. REQUIRES: shard.mu held.
+Result<EntityEntry*> StreamEngine::Impl::Lookup(Shard& shard, size_t v, uint64_t hash,
+                                                std::string_view key, bool create) {
+  ViewRuntime& view = *views[v];
+  if (EntityEntry* e = shard.maps[v].Find(hash, key)) return e;
+  auto entry = std::make_unique<EntityEntry>(std::string(key), hash, *view.plan);
+  bool loaded = false;
+  if (view.may_be_stored.load(std::memory_order_relaxed)) {
+    ASSIGN_OR_RETURN(auto stored, backend->LoadEntity(view.id, entry->key));
+    if (stored) {
+      Status s = entry->state.Deserialize(*stored);
+      if (s.code() == StatusCode::kInvalidArgument) {
+        // Written by an older definition of the view: start this entity afresh.
+        entry = std::make_unique<EntityEntry>(std::string(key), hash, *view.plan);
+      } else if (!s.ok()) {
+        return s;
+      } else {
+        loaded = true;
+        ++entity_loads;
+      }
+    }
+  }
+  if (!loaded && !create) return nullptr;
+  entry->bytes = entry->state.MemoryBytes();
+  resident_bytes += static_cast<int64_t>(entry->bytes);
+  ++resident_entities;
+  return shard.maps[v].Insert(std::move(entry));
+}
+
+Status StreamEngine::Checkpoint() {
+  Impl& m = *impl_;
+  RETURN_IF_ERROR(m.broken);
+  StateCommit commit;
+  commit.puts.reserve(m.dirty_entries);
+  m.dirty_entries = 0;
+  std::vector<Impl::Doomed> doomed;
+  const size_t sweep_count =
+      std::max<size_t>(1, static_cast<size_t>(m.shards.size() * m.options.sweep_fraction));
+  for (size_t s = 0; s < m.shards.size(); ++s) {
+    size_t distance = (s + m.shards.size() - m.sweep_cursor) % m.shards.size();
+    m.FlushShard(s, distance < sweep_count, &commit, &doomed);
+  }
+  m.sweep_cursor = (m.sweep_cursor + sweep_count) % m.shards.size();
+  {
+    std::lock_guard lock(m.meta_mu);
+    for (auto& src : m.sources) {
+      commit.progress[src.name] = src.progress;
+      for (LateEvent& e : src.pending_late) commit.late.push_back(std::move(e));
+      src.pending_late.clear();
+    }
+  }
+  Status s = m.backend->Commit(commit);
+  if (!s.ok()) {
+    m.broken = s;
+    return s;
+  }
+  for (const Impl::Doomed& d : doomed) {
+    Impl::Shard& shard = *m.shards[d.shard];
+    std::lock_guard lock(shard.mu);
+    m.resident_bytes -= static_cast<int64_t>(d.entry->bytes);
+    --m.resident_entities;
+    shard.maps[d.view].Erase(d.entry);
+  }
+  ++m.checkpoints;
+  m.records_since_checkpoint = 0;
+  m.last_checkpoint_ms = m.clock->NowMs();
+  if (m.options.max_resident_bytes > 0 &&
+      m.resident_bytes.load() > static_cast<int64_t>(m.options.max_resident_bytes)) {
+    m.DropClean();
+  }
+  return Status::Ok();
+}
+
+// Serializes the shard's dirty entries into `commit`; with `sweep`, first evicts and expires its
+// clean ones. Entries to delete go to `doomed`, erased from memory once committed.
+void StreamEngine::Impl::FlushShard(size_t s, bool sweep, StateCommit* commit,
+                                    std::vector<Doomed>* doomed) {
+  Shard& shard = *shards[s];
+  std::lock_guard lock(shard.mu);
+  for (size_t v = 0; v < views.size(); ++v) {
+    if (sweep) {
+      shard.maps[v].ForEach([&](EntityEntry* e) {
+        if (!e->dirty) Flush(s, v, e, /*sweep=*/true, commit, doomed);
+      });
+    }
+    const std::vector<EntityEntry*>& dirty = shard.dirty[v];
+    for (size_t i = 0; i < dirty.size(); ++i) {
+      if (i + 8 < dirty.size()) {
+        for (size_t line = 0; line < sizeof(EntityEntry); line += 64) {
+          __builtin_prefetch(reinterpret_cast<const char*>(dirty[i + 8]) + line);
+        }
+      }
+      if (i + 4 < dirty.size()) dirty[i + 4]->state.PrefetchBuffers();
+      Flush(s, v, dirty[i], /*sweep=*/false, commit, doomed);
+    }
+    shard.dirty[v].clear();
+  }
+}
+
+// Evicts what reads at or after the horizon cannot need, then writes the state (dirty entries;
+// a swept clean one is already stored, and the evicted part is not needed) or its deletion
+// (expired or empty).
+void StreamEngine::Impl::Flush(size_t s, size_t v, EntityEntry* e, bool sweep,
+                               StateCommit* commit, std::vector<Doomed>* doomed) {
+  const ViewRuntime& view = *views[v];
+  const int64_t ttl = view.plan->spec.ttl_ms;
+  const int64_t wm = Watermark(view.source);
+  bool expired = options.expire_idle_entities && ttl > 0 && wm != INT64_MIN &&
+                 e->state.last_event_ms() < SatSub(wm, ttl);
+  int64_t horizon = Horizon(v);
+  bool empty = horizon != INT64_MIN && e->state.Evict(horizon);
+  size_t bytes = e->state.MemoryBytes();
+  resident_bytes += static_cast<int64_t>(bytes) - static_cast<int64_t>(e->bytes);
+  e->bytes = bytes;
+  if (expired || empty) {
+    commit->puts.push_back(StateCommit::Put{view.id, e->key, {}, true});
+    doomed->push_back(Doomed{s, v, e});
+    e->dirty = false;
+    return;
+  }
+  if (!sweep) {
+    serialized.clear();
+    e->state.Serialize(&serialized);
+    commit->puts.push_back(StateCommit::Put{view.id, e->key, commit->Keep(serialized), false});
+    e->dirty = false;
+  }
+}
+
+// Drops clean entries, skipping (and un-marking) those touched since the last pass, until the
+// resident bytes are at 90% of the bound or two passes found nothing more.
+void StreamEngine::Impl::DropClean() {
+  const int64_t target = static_cast<int64_t>(options.max_resident_bytes * 0.9);
+  std::vector<EntityEntry*> victims;
+  for (size_t step = 0; step < 2 * shards.size() && resident_bytes.load() > target; ++step) {
+    Shard& shard = *shards[drop_cursor];
+    drop_cursor = (drop_cursor + 1) % shards.size();
+    std::lock_guard lock(shard.mu);
+    for (size_t v = 0; v < views.size(); ++v) {
+      victims.clear();
+      shard.maps[v].ForEach([&](EntityEntry* e) {
+        if (e->dirty) return;
+        if (e->referenced) {
+          e->referenced = false;
+        } else {
+          victims.push_back(e);
+        }
+      });
+      if (!victims.empty()) views[v]->may_be_stored = true;
+      for (EntityEntry* e : victims) {
+        resident_bytes -= static_cast<int64_t>(e->bytes);
+        --resident_entities;
+        shard.maps[v].Erase(e);
+      }
+    }
+  }
+}
+
+Result<ViewRead> StreamEngine::Read(const std::string& view_name, const std::vector<Value>& key,
+                                    const std::vector<std::string>& features, int64_t as_of_ms) {
+  Impl& m = *impl_;
+  auto it = m.view_index.find(view_name);
+  if (it == m.view_index.end()) {
+    return Status::NotFound(fmt::format("unknown feature view '{}'", view_name));
+  }
+  const size_t v = it->second;
+  const CompiledView& view = *m.views[v]->view;
+  ASSIGN_OR_RETURN(std::vector<int> indexes, view.FeatureIndexes(features));
+  if (key.size() != view.key_field_indexes().size()) {
+    return Status::InvalidArgument(fmt::format("feature view '{}' needs {} key value(s), got {}",
+                                               view_name, view.key_field_indexes().size(), key.size()));
+  }
+  std::string encoded = EncodeEntityKey(key);
+  uint64_t hash = HashBytes(encoded);
+  Impl::Shard& shard = *m.shards[m.ShardOf(hash)];
+  std::lock_guard lock(shard.mu);
+  ASSIGN_OR_RETURN(EntityEntry * e, m.Lookup(shard, v, hash, encoded, /*create=*/false));
+  ViewRead read;
+  read.status = view.ReadEntity(e ? &e->state : nullptr, as_of_ms, indexes, &read.values);
+  if (e) {
+    e->referenced = true;
+    read.event_ms = e->state.last_event_ms();
+  }
+  return read;
+}
+
+const CompiledView* StreamEngine::view(const std::string& name) const {
+  auto it = impl_->view_index.find(name);
+  return it == impl_->view_index.end() ? nullptr : impl_->views[it->second]->view.get();
+}
+
+Result<std::vector<LateEvent>> StreamEngine::ListLate(const std::string& source, size_t limit) {
+  auto it = impl_->source_index.find(source);
+  if (it == impl_->source_index.end()) return Status::NotFound(fmt::format("unknown source '{}'", source));
+  std::vector<LateEvent> out;
+  {
+    std::lock_guard lock(impl_->meta_mu);
+    const auto& pending = impl_->sources[it->second].pending_late;
+    for (auto e = pending.rbegin(); e != pending.rend() && out.size() < limit; ++e) out.push_back(*e);
+  }
+  if (out.size() < limit) {
+    ASSIGN_OR_RETURN(auto stored, impl_->backend->ListLate(source, limit - out.size()));
+    for (LateEvent& e : stored) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+EngineStats StreamEngine::stats() const {
+  const Impl& m = *impl_;
+  EngineStats s;
+  s.events_applied = m.events_applied.load();
+  s.checkpoints = m.checkpoints.load();
+  s.entity_loads = m.entity_loads.load();
+  s.entities = static_cast<uint64_t>(std::max<int64_t>(0, m.resident_entities.load()));
+  s.resident_bytes = static_cast<uint64_t>(std::max<int64_t>(0, m.resident_bytes.load()));
+  std::lock_guard lock(m.meta_mu);
+  for (size_t i = 0; i < m.sources.size(); ++i) {
+    s.watermark_ms[m.sources[i].name] = m.Watermark(i);
+    s.late_events += m.sources[i].progress.late_events;
+  }
+  return s;
+}
+
+}  // namespace freshet

@@ -1,0 +1,303 @@
+// End to end: a real `freshet serve` process on a free loopback port, driven over HTTP —
+// ingest, exact feature values, Feast-shaped reads, a prediction equal to python3-xgboost's,
+// bad input rejected with the right 4xx and nothing changed, the data-directory lock, metrics
+// and graceful shutdown on SIGTERM.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "cli/http_client.h"
+
+namespace freshet {
+namespace {
+
+namespace fs = std::filesystem;
+using cli::HttpCall;
+using cli::HttpReply;
+
+constexpr int64_t kT = 1'767'225'600'000;  // the read time of every check (as_of)
+
+constexpr const char* kSpec = R"(project: e2e
+entities:
+  user: {key: user_id}
+sources:
+  app_events:
+    kind: http
+    timestamp: ts_ms
+    fields: {user_id: string, event: string, category: string, duration_s: double}
+    allowed_lateness: 1h
+feature_views:
+  user_activity:
+    entity: user
+    source: app_events
+    features:
+      events_10m: {agg: count, window: 10m}
+      sleep_exits_10m: {agg: count, window: 10m, where: "event = 'exit' and category = 'sleep'"}
+      listen_s_1h: {agg: sum, of: duration_s, window: 1h}
+feature_services:
+  recommender: [user_activity:events_10m, user_activity:sleep_exits_10m, user_activity:listen_s_1h]
+models:
+  next_content: {runtime: xgboost}
+deployments:
+  recommend: {model: next_content, features: recommender}
+)";
+
+constexpr const char* kTrain = R"(
+import sys, numpy as np, xgboost as xgb
+rng = np.random.default_rng(3)
+X = rng.uniform(0, 10, size=(500, 3)); X[:, 2] *= 100
+y = ((X[:, 0] + X[:, 1] * 2 + X[:, 2] / 100) > 12).astype(int)
+b = xgb.train({"objective": "binary:logistic", "max_depth": 4, "seed": 1},
+              xgb.DMatrix(X, label=y), num_boost_round=100)
+b.save_model(sys.argv[1])
+)";
+
+constexpr const char* kPredict = R"(
+import sys, numpy as np, xgboost as xgb
+b = xgb.Booster(); b.load_model(sys.argv[1])
+x = np.array([[float(v) for v in sys.argv[2:]]], dtype=np.float32)
+print(repr(float(b.predict(xgb.DMatrix(x))[0])))
+)";
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string RunCommand(const std::string& command, int* exit_code) {
+  std::string out;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  int rc = ::pclose(pipe);
+  *exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return out;
+}
+
+class E2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("freshet_e2e_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "project");
+    std::ofstream(root_ / "project" / "freshet.yaml") << kSpec;
+    std::ofstream(root_ / "train.py") << kTrain;
+    std::ofstream(root_ / "predict.py") << kPredict;
+    model_ = (root_ / "model.json").string();
+    int rc;
+    std::string out = RunCommand("/usr/bin/python3 " + (root_ / "train.py").string() + " " + model_, &rc);
+    ASSERT_EQ(rc, 0) << out;
+    out = RunCommand(Cli("models register next_content " + model_), &rc);
+    ASSERT_EQ(rc, 0) << out;
+    port_ = FreePort();
+    base_ = "http://127.0.0.1:" + std::to_string(port_);
+    StartServer();
+  }
+
+  void TearDown() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    fs::remove_all(root_);
+  }
+
+  std::string Cli(const std::string& args) const {
+    return std::string(FRESHET_BIN) + " " + args + " --project " + (root_ / "project").string() +
+           " --data " + (root_ / "data").string();
+  }
+
+  void StartServer() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::string listen = "127.0.0.1:" + std::to_string(port_);
+      std::string project = (root_ / "project").string(), data = (root_ / "data").string();
+      ::execl(FRESHET_BIN, FRESHET_BIN, "serve", "--project", project.c_str(), "--data",
+              data.c_str(), "--listen", listen.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {
+      auto r = HttpCall(base_, "GET", "/healthz", "");
+      if (r.ok() && r->status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL() << "server did not come up";
+  }
+
+  HttpReply Post(const std::string& target, const std::string& body,
+                 const cli::HttpHeaders& headers = {}) {
+    auto r = HttpCall(base_, "POST", target, body, headers);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : HttpReply{};
+  }
+
+  // The three features of u1 at kT, as numbers.
+  std::vector<double> Features(const std::string& user) {
+    HttpReply r = Post("/v1/features", R"({"feature_service":"recommender","entities":{"user_id":[")" +
+                                           user + R"("]},"as_of":)" + std::to_string(kT) + "}");
+    EXPECT_EQ(r.status, 200) << r.body;
+    simdjson::dom::parser parser;
+    std::vector<double> out;
+    for (auto v : parser.parse(r.body)["rows"].at(0)["values"].get_array()) {
+      out.push_back(v.is_int64() ? double(int64_t(v)) : double(v));
+    }
+    return out;
+  }
+
+  // Appends one event of user "probe" and returns its offset.
+  uint64_t AppendProbe() {
+    HttpReply r = Post("/v1/events/app_events", Event("probe", kT - 1000, "search", "sleep", 0));
+    simdjson::dom::parser parser;
+    return uint64_t(parser.parse(r.body)["first_offset"]);
+  }
+
+  static std::string Event(const std::string& user, int64_t ts, const std::string& event,
+                           const std::string& category, double duration) {
+    return "{\"user_id\":\"" + user + "\",\"ts_ms\":" + std::to_string(ts) + ",\"event\":\"" +
+           event + "\",\"category\":\"" + category + "\",\"duration_s\":" +
+           std::to_string(duration) + "}";
+  }
+
+  fs::path root_;
+  std::string model_;
+  int port_ = 0;
+  std::string base_;
+  pid_t pid_ = -1;
+};
+
+TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
+  // Ingest: an object, an array and NDJSON; one event falls outside the 10m window.
+  HttpReply a = Post("/v1/events/app_events", Event("u1", kT - 5 * 60'000, "start", "sleep", 0));
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_NE(a.body.find("\"accepted\":1"), std::string::npos) << a.body;
+  HttpReply b = Post("/v1/events/app_events",
+                     "[" + Event("u1", kT - 4 * 60'000, "exit", "sleep", 120) + "," +
+                         Event("u1", kT - 20 * 60'000, "complete", "focus", 600) + "]");
+  ASSERT_EQ(b.status, 200) << b.body;
+  EXPECT_NE(b.body.find("\"first_offset\":1"), std::string::npos) << b.body;
+  HttpReply c = Post("/v1/events/app_events",
+                     Event("u1", kT - 2 * 60'000, "exit", "sleep", 30) + "\n" +
+                         Event("u2", kT - 60'000, "start", "focus", 0) + "\n");
+  ASSERT_EQ(c.status, 200) << c.body;
+
+  // Exact values at kT: events_10m = 3 (the focus complete is 20 min old), sleep exits 2,
+  // listened 120 + 600 + 30 s in the last hour.
+  std::vector<double> before = Features("u1");
+  ASSERT_EQ(before.size(), 3u);
+  EXPECT_EQ(before[0], 3);
+  EXPECT_EQ(before[1], 2);
+  EXPECT_DOUBLE_EQ(before[2], 750);
+  // Time passes: 15 minutes later the 10m window has emptied, the 1h sum has not.
+  HttpReply later = Post("/v1/features", R"({"features":["user_activity:events_10m","user_activity:listen_s_1h"],"entities":{"user_id":["u1"]},"as_of":)" +
+                                             std::to_string(kT + 15 * 60'000) + "}");
+  EXPECT_NE(later.body.find("\"values\":[0,750"), std::string::npos) << later.body;
+
+  // Feast-compatible shape.
+  HttpReply feast = Post("/get-online-features",
+                         R"({"features":["user_activity:events_10m"],"entities":{"user_id":["u1","nobody"]},"as_of":)" +
+                             std::to_string(kT) + "}");
+  ASSERT_EQ(feast.status, 200) << feast.body;
+  simdjson::dom::parser parser;
+  auto doc = parser.parse(feast.body);
+  EXPECT_EQ(std::string_view(doc["metadata"]["feature_names"].at(0)), "user_id");
+  EXPECT_EQ(std::string_view(doc["metadata"]["feature_names"].at(1)), "events_10m");
+  EXPECT_EQ(int64_t(doc["results"].at(1)["values"].at(0)), 3);
+  EXPECT_EQ(std::string_view(doc["results"].at(1)["statuses"].at(0)), "PRESENT");
+  EXPECT_EQ(std::string_view(doc["results"].at(1)["statuses"].at(1)), "NOT_FOUND");
+
+  // Predict equals python3-xgboost on the same feature vector.
+  HttpReply p = Post("/v1/predict/recommend",
+                     R"({"entities":{"user_id":["u1"]},"as_of":)" + std::to_string(kT) + "}");
+  ASSERT_EQ(p.status, 200) << p.body;
+  simdjson::dom::parser pparser;
+  auto pdoc = pparser.parse(p.body);
+  double got = double(pdoc["predictions"].at(0));
+  EXPECT_EQ(std::string_view(pdoc["model"]["name"]), "next_content");
+  EXPECT_EQ(int64_t(pdoc["model"]["version"]), 1);
+  int rc;
+  std::string expected = RunCommand("/usr/bin/python3 " + (root_ / "predict.py").string() + " " + model_ +
+                                 " 3 2 750",
+                             &rc);
+  ASSERT_EQ(rc, 0) << expected;
+  EXPECT_NEAR(got, std::stod(expected), 1e-6);
+
+  // Bad input: each is refused with the right status and a message naming the problem,
+  // and nothing changes.
+  uint64_t offset = AppendProbe();
+  struct Bad {
+    std::string target, body;
+    int status;
+    std::string message;
+  };
+  std::vector<Bad> bad = {
+      {"/v1/events/app_events", "{\"user_id\": \"u1\", ", 400, "malformed JSON"},
+      {"/v1/events/app_events",
+       Event("u1", kT - 1000, "start", "sleep", 0) + "\n" +
+           R"({"user_id":"u1","ts_ms":1,"event":"x","category":"y","duration_s":"long"})",
+       400, "line 2: field 'duration_s'"},
+      {"/v1/events/app_events", R"({"ts_ms":1767225500000,"event":"start"})", 400, "user_id"},
+      {"/v1/events/nope", Event("u1", kT - 1000, "start", "sleep", 0), 404, "unknown source 'nope'"},
+      {"/v1/events/app_events", std::string(17u << 20, ' '), 413, ""},
+      {"/v1/features", R"({"features":["user_activity:nope"],"entities":{"user_id":["u1"]}})", 404,
+       "no feature 'nope'"},
+      {"/v1/predict/recommend", R"({"entities":{"customer":["u1"]}})", 400, "missing key 'user_id'"},
+      {"/v1/predict/nope", R"({"entities":{"user_id":["u1"]}})", 404, "unknown deployment"},
+  };
+  for (const Bad& b : bad) {
+    HttpReply r = Post(b.target, b.body);
+    EXPECT_EQ(r.status, b.status) << b.target << " " << r.body;
+    EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(b.message), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Features("u1"), before);
+  EXPECT_EQ(AppendProbe(), offset + 1) << "a rejected batch must store nothing";
+
+  // A retried batch with the same Idempotency-Key counts once.
+  std::string retry = Event("u3", kT - 1000, "start", "sleep", 0);
+  HttpReply first = Post("/v1/events/app_events", retry, {{"Idempotency-Key", "batch-7"}});
+  HttpReply second = Post("/v1/events/app_events", retry, {{"Idempotency-Key", "batch-7"}});
+  EXPECT_NE(second.body.find("\"duplicate\":true"), std::string::npos) << second.body;
+  EXPECT_EQ(Features("u3")[0], 1);
+
+  // A second process cannot open the held data directory: a clear error, no crash.
+  std::string out = RunCommand(Cli("ingest --source app_events -"), &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("in use"), std::string::npos) << out;
+
+  // Metrics.
+  auto metrics = HttpCall(base_, "GET", "/metrics", "");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->body.find("freshet_http_requests_total{"), std::string::npos);
+  EXPECT_NE(metrics->body.find("route=\"/v1/events/{source}\""), std::string::npos);
+  EXPECT_NE(metrics->body.find("freshet_events_ingested_total"), std::string::npos);
+
+  // Graceful shutdown on SIGTERM, then a restart serves the same values.
+  ::kill(pid_, SIGTERM);
+  int wstatus = 0;
+  ::waitpid(pid_, &wstatus, 0);
+  pid_ = -1;
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  StartServer();
+  EXPECT_EQ(Features("u1"), before);
+}
+
+}  // namespace
+}  // namespace freshet
