@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "cli/cli_context.h"
@@ -82,6 +83,27 @@ Status LoadHistory(Instance* instance, const DemoData& data) {
     (void)ack;
   }
   return instance->Checkpoint();
+}
+
+// The most active user with nothing in the last two hours: their live session then starts
+// fresh, as a user opening the app does.
+std::string PickUser(const DemoData& data) {
+  const int64_t quiet_since = data.events.back().ts_ms - 2 * 3600 * 1000;
+  std::map<std::string, std::pair<int64_t, int>> seen;  // user -> (last ts, events)
+  for (const DemoEvent& e : data.events) {
+    auto& [last, count] = seen[e.user_id];
+    last = e.ts_ms;
+    ++count;
+  }
+  std::string best = data.events.back().user_id;
+  int best_count = 0;
+  for (const auto& [user, s] : seen) {
+    if (s.first < quiet_since && s.second > best_count) {
+      best = user;
+      best_count = s.second;
+    }
+  }
+  return best;
 }
 
 std::string Recommendation(double p_sleep) {
@@ -176,7 +198,7 @@ Status RunDemo(const DemoFlags& f) {
   const std::string base = fmt::format("http://{}:{}", host, server->port());
   fmt::print("serving on {}\n", base);
 
-  const std::string user = data.events.back().user_id;
+  const std::string user = PickUser(data);
   Step(fmt::format("5/5 live session of user {}: each event, then their recommendation", user));
   RETURN_IF_ERROR(StreamLiveSession(f, base, user));
 

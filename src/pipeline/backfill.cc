@@ -10,9 +10,9 @@
 #include <map>
 #include <memory>
 #include <thread>
-#include <unordered_map>
 
 #include "pipeline/backfill_io.h"
+#include "pipeline/backfill_partitions.h"
 #include "stream/compiled_view.h"
 
 namespace freshet {
@@ -22,10 +22,10 @@ namespace fs = std::filesystem;
 
 // Labels take about this many times their file size once partitioned.
 constexpr uint64_t kLabelExpansion = 3;
-// Encoded events take about this many times less memory than parsed ones.
+// Partitions keep events encoded: about this many times smaller than parsed Records.
 constexpr uint64_t kEncodedShrink = 4;
 // Partitions per entity group when everything fits in memory: enough to keep threads busy.
-constexpr size_t kPartitionsPerThread = 1;
+constexpr size_t kPartitionsPerThread = 4;
 constexpr size_t kMaxPartitions = 256;
 // An entity's state is evicted after this many inserts, so sliding windows stay small.
 constexpr size_t kEvictEvery = 256;
@@ -33,6 +33,8 @@ constexpr size_t kLabelBlockBytes = size_t{16} << 20;
 constexpr size_t kWriteBufferBytes = size_t{1} << 20;
 // Batches smaller than this are routed on one thread.
 constexpr size_t kMinParallelEvents = 4096;
+// How many events ahead routing prefetches.
+constexpr size_t kRouteAhead = 8;
 
 // ---- plan: which views to sweep and where their values go ----------------------------------
 
@@ -46,13 +48,12 @@ struct ViewPlan {
 struct Group {
   std::string source;
   std::string entity;
-  std::vector<int> key_fields;          // indexes into Record::values, entity key order
+  std::vector<int> key_fields;  // indexes into Record::values, entity key order
   std::vector<FieldType> key_types;
   std::vector<std::string> key_names;
-  std::vector<size_t> key_columns;      // in the labels file
+  std::vector<size_t> key_columns;  // in the labels file
   std::vector<ViewPlan> views;
-  std::vector<size_t> cell_columns;     // output column (after the labels') of each cell
-
+  std::vector<size_t> cell_columns;  // output column (after the labels') of each cell
 };
 
 struct Plan {
@@ -150,12 +151,23 @@ void AppendCell(const Value& v, std::string* out) {
   }
 }
 
-// One partition's computation, in one pass over its labels in time order: before each label
-// at time t, the events with ts < t not yet inserted go (in time order, ties in arrival
-// order) into the EntityStates of their entities, then the label reads its entity's state at
-// t. Walking events in arrival order keeps memory access sequential; an entity's state is
-// freed after its last label. The result ("run") has one entry per label in row order:
-// [u64 row][u32 n][n bytes of cells], each cell [u32 len][CSV text].
+// Sorts `items` by entity, stably (a counting sort): afterwards items of entity e are
+// [(*begin)[e], (*begin)[e + 1]), still in their original order.
+template <typename T>
+void GroupByEntity(std::vector<T>* items, size_t entities, std::vector<uint32_t>* begin) {
+  begin->assign(entities + 1, 0);
+  for (const T& item : *items) ++(*begin)[item.entity + 1];
+  for (size_t e = 0; e < entities; ++e) (*begin)[e + 1] += (*begin)[e];
+  std::vector<uint32_t> fill(begin->begin(), begin->end() - 1);
+  std::vector<T> sorted(items->size());
+  for (const T& item : *items) sorted[fill[item.entity]++] = item;
+  *items = std::move(sorted);
+}
+
+// One partition's computation, entity by entity: the entity's events go in time order (ties
+// in arrival order) into fresh EntityStates, and each of its labels, in time order, reads them
+// at its time t once exactly the events with ts < t are in. The result ("run") has one entry
+// per label in row order: [u64 row][u32 n][n bytes of cells], each cell [u32 len][CSV text].
 class Sweep {
  public:
   explicit Sweep(const Group& g) : g_(g) {}
@@ -164,88 +176,79 @@ class Sweep {
   // below `entities`.
   Result<std::string> Run(std::vector<SweepLabel> labels, std::vector<SweepEvent> events,
                           size_t entities) {
-    labels_ = std::move(labels);
-    labels_left_.assign(entities, 0);
-    for (const SweepLabel& l : labels_) ++labels_left_[l.entity];
-    auto by_ts = [](const SweepEvent& a, const SweepEvent& b) { return a.ts < b.ts; };
-    if (!std::is_sorted(events.begin(), events.end(), by_ts)) {
-      std::stable_sort(events.begin(), events.end(), by_ts);  // ties keep arrival order
-    }
-    std::vector<uint32_t> order(labels_.size());
-    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](uint32_t a, uint32_t b) { return labels_[a].ts < labels_[b].ts; });
-    states_.resize(entities * g_.views.size());
-    inserts_since_evict_.assign(entities, 0);
-    cells_.resize(labels_.size());
+    std::vector<uint32_t> label_begin, event_begin;
+    GroupByEntity(&labels, entities, &label_begin);
+    GroupByEntity(&events, entities, &event_begin);
     ordered_.resize(g_.cell_columns.size());
-    auto next = events.begin();
-    for (uint32_t i : order) {
-      for (; next != events.end() && next->ts < labels_[i].ts; ++next) {
-        RETURN_IF_ERROR(Insert(*next));
-      }
-      ReadLabel(i);
+    for (size_t e = 0; e < entities; ++e) {
+      RETURN_IF_ERROR(
+          SweepEntity(labels.data() + label_begin[e], labels.data() + label_begin[e + 1],
+                      events.data() + event_begin[e], events.data() + event_begin[e + 1]));
     }
     return RunBytes();
   }
 
  private:
-  EntityState* State(uint32_t entity, size_t view) {
-    std::unique_ptr<EntityState>& state = states_[entity * g_.views.size() + view];
-    if (!state) state = g_.views[view].view->NewState();
-    return state.get();
-  }
-
-  Status Insert(const SweepEvent& event) {
-    if (labels_left_[event.entity] == 0) return Status::Ok();
-    RETURN_IF_ERROR(DecodeRecord(event.record, &record_));
-    // Later reads are at times > event.ts, so older window contents can go now and then.
-    bool evict = ++inserts_since_evict_[event.entity] >= kEvictEvery;
-    if (evict) inserts_since_evict_[event.entity] = 0;
-    for (size_t v = 0; v < g_.views.size(); ++v) {
-      EntityState* state = State(event.entity, v);
-      state->Insert(record_);
-      if (evict) state->Evict(event.ts);
+  Status SweepEntity(SweepLabel* lb, SweepLabel* lb_end, SweepEvent* ev, SweepEvent* ev_end) {
+    if (lb == lb_end) return Status::Ok();
+    auto by_ts = [](const auto& a, const auto& b) { return a.ts < b.ts; };
+    if (!std::is_sorted(ev, ev_end, by_ts)) std::stable_sort(ev, ev_end, by_ts);
+    std::stable_sort(lb, lb_end, by_ts);
+    states_.clear();
+    for (const ViewPlan& view : g_.views) states_.push_back(view.view->NewState());
+    size_t since_evict = 0;
+    for (; lb != lb_end; ++lb) {
+      for (; ev != ev_end && ev->ts < lb->ts; ++ev, ++since_evict) {
+        // The encoded events lie all over the partition's buffer: fetch ahead.
+        if (ev + 8 < ev_end) __builtin_prefetch(ev[8].record.data());
+        RETURN_IF_ERROR(DecodeRecord(ev->record, &record_));
+        for (auto& state : states_) state->Insert(record_);
+      }
+      if (since_evict >= kEvictEvery) {  // later reads are at times >= lb->ts
+        for (auto& state : states_) state->Evict(lb->ts);
+        since_evict = 0;
+      }
+      ReadLabel(*lb);
     }
     return Status::Ok();
   }
 
-  void ReadLabel(uint32_t i) {
-    const SweepLabel& label = labels_[i];
+  void ReadLabel(const SweepLabel& label) {
     for (size_t v = 0; v < g_.views.size(); ++v) {
       const ViewPlan& view = g_.views[v];
-      State(label.entity, v)->Read(label.ts, view.features, &values_);
+      states_[v]->Read(label.ts, view.features, &values_);
       for (size_t f = 0; f < values_.size(); ++f) {
         std::string& cell = ordered_[view.cells[f]];
         cell.clear();
         AppendCell(values_[f], &cell);
       }
     }
-    for (const std::string& cell : ordered_) PutBytes(cell, &cells_[i]);
-    if (--labels_left_[label.entity] > 0) return;
-    for (size_t v = 0; v < g_.views.size(); ++v) states_[label.entity * g_.views.size() + v].reset();
+    LabelCells& result = results_.emplace_back();
+    result.row = label.row;
+    for (const std::string& cell : ordered_) PutBytes(cell, &result.cells);
   }
 
-  std::string RunBytes() const {
-    std::vector<uint32_t> order(labels_.size());
-    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](uint32_t a, uint32_t b) { return labels_[a].row < labels_[b].row; });
+  std::string RunBytes() {
+    std::sort(results_.begin(), results_.end(),
+              [](const LabelCells& a, const LabelCells& b) { return a.row < b.row; });
     std::string run;
-    for (uint32_t i : order) {
-      PutU64(labels_[i].row, &run);
-      PutBytes(cells_[i], &run);
+    for (const LabelCells& r : results_) {
+      PutU64(r.row, &run);
+      PutBytes(r.cells, &run);
     }
     return run;
   }
 
+  // One label's cells, each [u32 len][CSV text].
+  struct LabelCells {
+    uint64_t row;
+    std::string cells;
+  };
+
   const Group& g_;
-  std::vector<SweepLabel> labels_;
-  Record record_;  // the event being inserted, decoded
-  std::vector<std::string> cells_;         // per label
-  std::vector<uint32_t> labels_left_;      // per entity: labels not yet read
-  std::vector<uint32_t> inserts_since_evict_;  // per entity
-  std::vector<std::unique_ptr<EntityState>> states_;  // per entity and view, made on first use
+  std::vector<LabelCells> results_;
+  std::vector<std::unique_ptr<EntityState>> states_;  // of the current entity, per view
+  Record record_;                                     // the event being inserted, decoded
   std::vector<Value> values_;
   std::vector<std::string> ordered_;  // one label's cells in the group's order
 };
@@ -392,7 +395,8 @@ class Backfill {
     uint64_t label_bytes = fs::file_size(options_.labels_path, ec);
     if (ec) return Status::IoError(fmt::format("{}: {}", options_.labels_path, ec.message()));
     uint64_t event_bytes = 0;
-    for (const Group& g : plan_.groups) event_bytes += reader.EstimateBytes(g.source);
+    for (const Group& g : plan_.groups)
+      event_bytes += reader.EstimateBytes(g.source) / kEncodedShrink;
     uint64_t total = label_bytes * kLabelExpansion + event_bytes;
     uint64_t budget = std::max<uint64_t>(options_.memory_budget_bytes, 1);
     stats_.spilled = total > budget;
@@ -408,17 +412,20 @@ class Backfill {
     data_.resize(plan_.groups.size());
     for (size_t g = 0; g < data_.size(); ++g) {
       // About 4 filter bits per label: few events of unlabelled entities get through.
-      data_[g].parts = stats_.spilled
-          ? NewSpilledPartitions(partitions, temp_, fmt::format("{}-", g), flush_bytes,
-                                 std::min(label_bytes * 4, budget))
-          : NewResidentPartitions(partitions, event_bytes / kEncodedShrink);
+      data_[g].parts =
+          stats_.spilled
+              ? NewSpilledPartitions(partitions, temp_, fmt::format("{}-", g), flush_bytes,
+                                     std::min(label_bytes * 4, budget))
+              : NewResidentPartitions(
+                    partitions, reader.EstimateBytes(plan_.groups[g].source) / kEncodedShrink);
       data_[g].runs = std::vector<RunReader>(partitions);
     }
     return Status::Ok();
   }
 
   Status LabelsError(uint64_t line, const std::string& what) const {
-    if (line == 0) return Status::InvalidArgument(fmt::format("{}: {}", options_.labels_path, what));
+    if (line == 0)
+      return Status::InvalidArgument(fmt::format("{}: {}", options_.labels_path, what));
     return Status::InvalidArgument(fmt::format("{}:{}: {}", options_.labels_path, line, what));
   }
 
@@ -431,15 +438,17 @@ class Backfill {
       return it == header.fields.end() ? -1 : static_cast<int>(it - header.fields.begin());
     };
     int ts = column(plan_.ts_name);
-    if (ts < 0) return LabelsError(0, fmt::format("no column '{}' (the label timestamp)", plan_.ts_name));
+    if (ts < 0)
+      return LabelsError(0, fmt::format("no column '{}' (the label timestamp)", plan_.ts_name));
     ts_column_ = static_cast<size_t>(ts);
     for (Group& g : plan_.groups) {
       g.key_columns.clear();  // the output pass reads the header again
       for (const std::string& key : g.key_names) {
         int c = column(key);
         if (c < 0) {
-          return LabelsError(0, fmt::format("no column '{}' (a key of entity '{}', read by view '{}')",
-                                            key, g.entity, g.views.front().view->spec().name));
+          return LabelsError(
+              0, fmt::format("no column '{}' (a key of entity '{}', read by view '{}')", key,
+                             g.entity, g.views.front().view->spec().name));
         }
         g.key_columns.push_back(static_cast<size_t>(c));
       }
@@ -454,7 +463,8 @@ class Backfill {
       return false;
     }
     if (row.fields.size() != label_fields_) {
-      return LabelsError(row.line, fmt::format("expected {} fields, got {}", label_fields_, row.fields.size()));
+      return LabelsError(
+          row.line, fmt::format("expected {} fields, got {}", label_fields_, row.fields.size()));
     }
     return true;
   }
@@ -466,8 +476,9 @@ class Backfill {
     for (size_t i = 0; i < g.key_columns.size(); ++i) {
       std::string_view cell = row.fields[g.key_columns[i]];
       if (!ParseCsvCell(g.key_types[i], cell, &key_values_[i])) {
-        return LabelsError(row.line, fmt::format("column '{}': expected {}, got '{}'", g.key_names[i],
-                                                 FieldTypeName(g.key_types[i]), cell));
+        return LabelsError(row.line,
+                           fmt::format("column '{}': expected {}, got '{}'", g.key_names[i],
+                                       FieldTypeName(g.key_types[i]), cell));
       }
     }
     return EncodeEntityKey(key_values_);
@@ -479,7 +490,8 @@ class Backfill {
     Value ts;
     std::string_view ts_cell = row.fields[ts_column_];
     if (!ParseCsvCell(FieldType::kTimestamp, ts_cell, &ts)) {
-      return LabelsError(row.line, fmt::format("column '{}': bad timestamp '{}'", plan_.ts_name, ts_cell));
+      return LabelsError(row.line,
+                         fmt::format("column '{}': bad timestamp '{}'", plan_.ts_name, ts_cell));
     }
     uint64_t index = stats_.labels++;
     for (size_t g = 0; g < plan_.groups.size(); ++g) {
@@ -537,7 +549,12 @@ class Backfill {
       EncodedSlice& slice = slices_[k];
       slice.bytes.clear();
       slice.entries.clear();
-      for (size_t j = n * k / slices_.size(); j < n * (k + 1) / slices_.size(); ++j) {
+      size_t end = n * (k + 1) / slices_.size();
+      for (size_t j = n * k / slices_.size(); j < end; ++j) {
+        if (j + kRouteAhead < end) {
+          const Record& ahead = batch[accepted_[j + kRouteAhead]];
+          parts.Prefetch(EntityKeyOf(ahead, key_fields, &slice.key_values, &slice.key));
+        }
         const Record& r = batch[accepted_[j]];
         std::string_view key = EntityKeyOf(r, key_fields, &slice.key_values, &slice.key);
         uint32_t entity = 0;
@@ -551,7 +568,8 @@ class Backfill {
     for (const EncodedSlice& slice : slices_) {
       size_t begin = 0;
       for (auto [partition, end] : slice.entries) {
-        RETURN_IF_ERROR(parts.AddEvent(partition, std::string_view(slice.bytes).substr(begin, end - begin)));
+        RETURN_IF_ERROR(
+            parts.AddEvent(partition, std::string_view(slice.bytes).substr(begin, end - begin)));
         begin = end;
       }
     }
@@ -619,7 +637,8 @@ class Backfill {
         if (!found || run_row != index || group_cells[g].size() != group.cell_columns.size()) {
           return Status::Internal(fmt::format("backfill lost label row {}", index + 1));
         }
-        for (size_t c = 0; c < group.cell_columns.size(); ++c) cells[group.cell_columns[c]] = group_cells[g][c];
+        for (size_t c = 0; c < group.cell_columns.size(); ++c)
+          cells[group.cell_columns[c]] = group_cells[g][c];
       }
       ++index;
       buf.append(row.raw);
@@ -636,9 +655,9 @@ class Backfill {
   const int threads_;
   Plan plan_;
   TempDir temp_;
-  std::vector<GroupData> data_;              // per group
-  std::vector<uint32_t> accepted_;           // of the current batch
-  std::vector<EncodedSlice> slices_;         // of the current batch
+  std::vector<GroupData> data_;       // per group
+  std::vector<uint32_t> accepted_;    // of the current batch
+  std::vector<EncodedSlice> slices_;  // of the current batch
   bool header_seen_ = false;
   std::string header_raw_;
   size_t label_fields_ = 0;

@@ -67,11 +67,11 @@ struct BackfillOptions {
 };
 
 struct BackfillStats {
-  uint64_t labels = 0;       // rows written
-  uint64_t events = 0;       // events read (all sources involved), late ones included
-  uint64_t late_events = 0;  // dropped by the watermark, as online
-  size_t partitions = 0;     // hash partitions per entity group
-  bool spilled = false;      // partitions went through temp files
+  uint64_t labels = 0;               // rows written
+  uint64_t events = 0;               // events read (all sources involved), late ones included
+  uint64_t late_events = 0;          // dropped by the watermark, as online
+  size_t partitions = 0;             // hash partitions per entity group
+  bool spilled = false;              // partitions went through temp files
   std::vector<std::string> columns;  // the feature column names written
 };
 

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <stdlib.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -13,7 +11,6 @@
 
 #include "core/time_util.h"
 #include "log/record_parser.h"
-#include "stream/compiled_view.h"
 
 namespace freshet {
 namespace {
@@ -82,7 +79,9 @@ bool ParseTimestamp(std::string_view text, int64_t* out) {
 
 bool ParseCsvCell(FieldType type, std::string_view text, Value* out) {
   switch (type) {
-    case FieldType::kString: *out = Value::String(std::string(text)); return true;
+    case FieldType::kString:
+      *out = Value::String(std::string(text));
+      return true;
     case FieldType::kInt64: {
       int64_t i;
       if (!ParseNumber(text, &i)) return false;
@@ -116,7 +115,8 @@ namespace {
 // Turns CSV rows of one event file into Records of its source, by the header's column names.
 class CsvEventParser {
  public:
-  CsvEventParser(const SourceSpec& source, std::string file) : source_(source), file_(std::move(file)) {}
+  CsvEventParser(const SourceSpec& source, std::string file)
+      : source_(source), file_(std::move(file)) {}
 
   // Maps the header's columns to schema fields. Columns the schema lacks are ignored.
   Status SetHeader(const CsvRow& header, const std::vector<std::string>& required) {
@@ -126,8 +126,9 @@ class CsvEventParser {
       int index = source_.FieldIndex(std::string(name));
       bool is_ts = name == source_.timestamp_field;
       has_ts |= is_ts;
-      FieldType type = is_ts ? FieldType::kTimestamp
-                             : index >= 0 ? source_.fields[index].type : FieldType::kString;
+      FieldType type = is_ts        ? FieldType::kTimestamp
+                       : index >= 0 ? source_.fields[index].type
+                                    : FieldType::kString;
       columns_.push_back({std::string(name), index, type, is_ts,
                           std::find(required.begin(), required.end(), name) != required.end()});
     }
@@ -147,8 +148,8 @@ class CsvEventParser {
     size_t n = 0;
     while (parser.Next(&row)) {
       if (row.fields.size() != columns_.size()) {
-        return Error(row.line, fmt::format("expected {} fields, got {}", columns_.size(),
-                                           row.fields.size()));
+        return Error(row.line,
+                     fmt::format("expected {} fields, got {}", columns_.size(), row.fields.size()));
       }
       if (n == out->size()) out->emplace_back();
       Record& rec = (*out)[n++];
@@ -215,7 +216,8 @@ Status RebaseLine(const Status& st, const std::string& file, uint64_t first_line
         !ParseNumber(m.substr(unit.size(), digits_end - unit.size()), &n)) {
       break;
     }
-    return Status(st.code(), fmt::format("{}:{}{}", file, first_line + n - 1, m.substr(digits_end)));
+    return Status(st.code(),
+                  fmt::format("{}:{}{}", file, first_line + n - 1, m.substr(digits_end)));
   }
   return st.WithContext(file);
 }
@@ -225,7 +227,8 @@ class BlockParser {
  public:
   BlockParser(const SourceSpec& source, std::vector<std::string> required, int threads)
       : source_(source), required_(std::move(required)), threads_(std::max(1, threads)) {
-    for (int i = 0; i < threads_; ++i) ndjson_.push_back(std::make_unique<RecordParser>(source, required_));
+    for (int i = 0; i < threads_; ++i)
+      ndjson_.push_back(std::make_unique<RecordParser>(source, required_));
   }
 
   void StartFile(const std::string& path) {
@@ -241,7 +244,8 @@ class BlockParser {
     size_t pieces = block.size() < kMinParallelBlock ? 1 : static_cast<size_t>(threads_);
     std::vector<size_t> bounds = {0};
     for (size_t k = 1; k < pieces; ++k) {
-      bounds.push_back(std::max(bounds.back(), NextRecordBoundary(block, block.size() * k / pieces, csv_)));
+      bounds.push_back(
+          std::max(bounds.back(), NextRecordBoundary(block, block.size() * k / pieces, csv_)));
     }
     bounds.push_back(block.size());
     out->resize(pieces);  // records of the last block are overwritten: no allocation per row
@@ -346,33 +350,37 @@ size_t NextRecordBoundary(std::string_view text, size_t pos, bool csv) {
 
 bool CsvParser::Next(CsvRow* row) {
   const size_t size = text_.size();
-  while (pos_ < size && (text_[pos_] == '\n' || text_[pos_] == '\r')) line_ += text_[pos_++] == '\n';
+  while (pos_ < size && (text_[pos_] == '\n' || text_[pos_] == '\r'))
+    line_ += text_[pos_++] == '\n';
   if (pos_ >= size) return false;
   row->line = line_;
   row->quoted.clear();
   row->fields.clear();
-  const void* nl = std::memchr(text_.data() + pos_, '\n', size - pos_);
-  size_t line_end = nl ? static_cast<const char*>(nl) - text_.data() : size;
-  if (std::memchr(text_.data() + pos_, '"', line_end - pos_)) return NextQuoted(row);
-  // The common case: a line without quotes is split at its commas.
-  std::string_view line = text_.substr(pos_, line_end - pos_);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  row->raw = line;
-  for (size_t from = 0;;) {
-    size_t comma = line.find(',', from);
-    row->fields.push_back(line.substr(from, comma - from));
-    if (comma == std::string_view::npos) break;
-    from = comma + 1;
+  // The common case: a line without quotes, split at its commas in one pass.
+  const char* begin = text_.data() + pos_;
+  const char* end = text_.data() + size;
+  const char* field = begin;
+  const char* p = begin;
+  for (; p < end && *p != '\n'; ++p) {
+    if (*p == '"') return NextQuoted(row);
+    if (*p == ',') {
+      row->fields.emplace_back(field, p - field);
+      field = p + 1;
+    }
   }
-  row->quoted.assign(row->fields.size(), false);
-  pos_ = nl ? line_end + 1 : size;
-  line_ += nl != nullptr;
+  const char* line_end = p > begin && p[-1] == '\r' ? p - 1 : p;
+  row->fields.emplace_back(field, std::max(field, line_end) - field);
+  row->raw = std::string_view(begin, line_end - begin);
+  row->quoted.resize(row->fields.size(), 0);
+  pos_ = (p < end ? p + 1 : end) - text_.data();
+  line_ += p < end;
   return true;
 }
 
 bool CsvParser::NextQuoted(CsvRow* row) {
   const size_t size = text_.size();
   const size_t start = pos_;
+  row->fields.clear();
   unescaped_.clear();
   std::vector<Span>& spans = spans_;
   spans.clear();
@@ -417,7 +425,7 @@ bool CsvParser::NextQuoted(CsvRow* row) {
   row->raw = text_.substr(start, end - start);
   for (const Span& s : spans) {
     row->fields.push_back(s.unescaped ? std::string_view(unescaped_).substr(s.offset, s.length)
-                                    : text_.substr(s.offset, s.length));
+                                      : text_.substr(s.offset, s.length));
   }
   return true;
 }
@@ -474,347 +482,6 @@ uint64_t FileEventReader::EstimateBytes(const std::string& source) const {
     if (!ec) total += size * (IsCsvPath(it->second, path) ? kCsvExpansion : kNdjsonExpansion);
   }
   return total;
-}
-
-void PutU32(uint32_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 4); }
-void PutU64(uint64_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 8); }
-void PutBytes(std::string_view bytes, std::string* out) {
-  PutU32(static_cast<uint32_t>(bytes.size()), out);
-  out->append(bytes);
-}
-
-std::string_view ByteReader::Bytes() {
-  uint32_t n = U32();
-  if (n > in_.size()) Fail();
-  std::string_view b = in_.substr(0, n);
-  in_.remove_prefix(b.size());
-  return b;
-}
-
-Status AppendToFile(const std::string& path, std::string_view bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "ab");
-  if (!f) return Status::IoError(fmt::format("{}: {}", path, std::strerror(errno)));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok &= std::fclose(f) == 0;
-  return ok ? Status::Ok() : Status::IoError(path + ": write failed");
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::string out;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) {
-    if (errno == ENOENT) return out;
-    return Status::IoError(fmt::format("{}: {}", path, std::strerror(errno)));
-  }
-  char buf[1 << 16];
-  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), f)) > 0;) out.append(buf, n);
-  bool ok = !std::ferror(f);
-  std::fclose(f);
-  if (!ok) return Status::IoError(path + ": read error");
-  return out;
-}
-
-Status SpillBuffer::MaybeFlush() {
-  if (path_.empty() || buffer_.size() < flush_bytes_) return Status::Ok();
-  RETURN_IF_ERROR(AppendToFile(path_, buffer_));
-  buffer_.clear();
-  return Status::Ok();
-}
-
-Result<std::string> SpillBuffer::TakeAll() {
-  if (path_.empty()) return std::move(buffer_);
-  ASSIGN_OR_RETURN(std::string all, ReadFile(path_));
-  std::remove(path_.c_str());
-  all.append(buffer_);
-  buffer_ = {};
-  return all;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-}
-
-Status TempDir::Create(const std::string& parent) {
-  std::string base = parent;
-  if (base.empty()) {
-    const char* env = std::getenv("TMPDIR");
-    base = env && *env ? env : "/tmp";
-  }
-  std::string templ = base + "/freshet-backfill-XXXXXX";
-  if (!mkdtemp(templ.data())) {
-    return Status::IoError(fmt::format("{}: {}", templ, std::strerror(errno)));
-  }
-  path_ = templ;
-  return Status::Ok();
-}
-
-Status CorruptSpill(const std::string& path) {
-  return Status::IoError(path + ": corrupt backfill spill file");
-}
-
-std::string_view EntityKeyOf(const Record& r, const std::vector<int>& key_fields,
-                             std::vector<Value>* values, std::string* scratch) {
-  if (key_fields.size() == 1 && r.values[key_fields[0]].is_string()) {
-    return r.values[key_fields[0]].as_string();
-  }
-  values->resize(key_fields.size());
-  for (size_t i = 0; i < key_fields.size(); ++i) (*values)[i] = r.values[key_fields[i]];
-  *scratch = EncodeEntityKey(*values);
-  return *scratch;
-}
-
-namespace {
-
-// A flat hash map from entity keys to dense numbers 0, 1, ...: routing looks up every event,
-// so a lookup should cost one cache miss. Open addressing with linear probing; keys of up to
-// 16 bytes sit in their slot, longer ones in one arena.
-class KeyIndex {
- public:
-  static constexpr uint32_t kNotFound = UINT32_MAX;
-
-  KeyIndex() : slots_(1024) {}
-  size_t size() const { return size_; }
-
-  // The key's number, added when new.
-  uint32_t Add(std::string_view key) {
-    if (2 * (size_ + 1) > slots_.size()) Grow();
-    uint64_t hash = Hash(key);
-    Slot& slot = slots_[Probe(key, hash)];
-    if (slot.id != kNotFound) return slot.id;
-    slot.hash = hash;
-    slot.id = static_cast<uint32_t>(size_++);
-    slot.length = static_cast<uint32_t>(key.size());
-    if (key.size() <= sizeof(slot.key)) {
-      std::memcpy(slot.key, key.data(), key.size());
-    } else {
-      uint64_t offset = arena_.size();
-      std::memcpy(slot.key, &offset, sizeof(offset));
-      arena_.append(key);
-    }
-    return slot.id;
-  }
-
-  uint32_t Find(std::string_view key) const { return slots_[Probe(key, Hash(key))].id; }
-
- private:
-  struct Slot {
-    uint64_t hash = 0;
-    uint32_t id = kNotFound;
-    uint32_t length = 0;
-    char key[16];  // the key, or the offset of a longer key in arena_
-  };
-
-  static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
-
-  std::string_view KeyOf(const Slot& slot) const {
-    if (slot.length <= sizeof(slot.key)) return std::string_view(slot.key, slot.length);
-    uint64_t offset;
-    std::memcpy(&offset, slot.key, sizeof(offset));
-    return std::string_view(arena_).substr(offset, slot.length);
-  }
-
-  // The index of the slot holding `key`, or of the empty slot where it would go.
-  size_t Probe(std::string_view key, uint64_t hash) const {
-    size_t mask = slots_.size() - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-      const Slot& slot = slots_[i];
-      if (slot.id == kNotFound || (slot.hash == hash && KeyOf(slot) == key)) return i;
-    }
-  }
-
-  void Grow() {
-    std::vector<Slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    size_t mask = slots_.size() - 1;
-    for (const Slot& slot : old) {
-      if (slot.id == kNotFound) continue;
-      size_t i = slot.hash & mask;
-      while (slots_[i].id != kNotFound) i = (i + 1) & mask;
-      slots_[i] = slot;
-    }
-  }
-
-  std::vector<Slot> slots_;  // a power of two, at most half full
-  std::string arena_;
-  size_t size_ = 0;
-};
-
-// Event entries: [u32 entity][i64 ts][u32 n][key][u32 m][EncodeRecord].
-void AppendEventEntry(uint32_t entity, std::string_view key, const Record& r, std::string* out) {
-  PutU32(entity, out);
-  PutU64(static_cast<uint64_t>(r.ts_ms), out);
-  PutBytes(key, out);
-  size_t at = out->size();
-  PutU32(0, out);
-  EncodeRecord(r, out);
-  uint32_t n = static_cast<uint32_t>(out->size() - at - 4);
-  std::memcpy(out->data() + at, &n, 4);
-}
-
-struct EventEntry {
-  uint32_t entity;
-  int64_t ts;
-  std::string_view key, record;
-};
-
-bool ReadEventEntry(ByteReader* in, EventEntry* e) {
-  e->entity = in->U32();
-  e->ts = static_cast<int64_t>(in->U64());
-  e->key = in->Bytes();
-  e->record = in->Bytes();
-  return in->ok();
-}
-
-class ResidentPartitions final : public Partitions {
- public:
-  ResidentPartitions(size_t count, uint64_t event_bytes_hint) : labels_(count), events_(count) {
-    for (std::string& bytes : events_) bytes.reserve(event_bytes_hint / count);
-  }
-
-  size_t count() const override { return labels_.size(); }
-
-  Status AddLabel(uint64_t row, int64_t ts, std::string key) override {
-    uint32_t id = ids_.Add(key);
-    labels_[id % count()].push_back({row, ts, static_cast<uint32_t>(id / count())});
-    return Status::Ok();
-  }
-
-  uint32_t Route(std::string_view key, uint32_t* entity) const override {
-    uint32_t id = ids_.Find(key);
-    if (id == KeyIndex::kNotFound) return kNoPartition;
-    *entity = static_cast<uint32_t>(id / count());
-    return static_cast<uint32_t>(id % count());
-  }
-
-  void EncodeEvent(uint32_t entity, std::string_view key, const Record& r,
-                   std::string* out) const override {
-    AppendEventEntry(entity, {}, r, out);
-  }
-
-  Status AddEvent(uint32_t partition, std::string_view entry) override {
-    events_[partition].append(entry);
-    return Status::Ok();
-  }
-
-  Status Take(size_t p, std::vector<SweepLabel>* labels, std::string* bytes,
-              std::vector<SweepEvent>* events, size_t* entities) override {
-    *labels = std::move(labels_[p]);
-    *bytes = std::move(events_[p]);
-    EventEntry e;
-    for (ByteReader in(*bytes); !in.done() && ReadEventEntry(&in, &e);) {
-      events->push_back({e.ts, e.entity, e.record});
-    }
-    *entities = (ids_.size() + count() - 1) / count();
-    return Status::Ok();
-  }
-
- private:
-  KeyIndex ids_;                                 // label key -> entity, numbered in label order
-  std::vector<std::vector<SweepLabel>> labels_;  // per partition
-  std::vector<std::string> events_;              // per partition: entries
-};
-
-// Which entity keys may have labels: one bit per key hash.
-class KeyFilter {
- public:
-  explicit KeyFilter(uint64_t bits_wanted) {
-    uint64_t bits = 1024;
-    while (bits < bits_wanted && bits < (uint64_t{1} << 33)) bits <<= 1;
-    words_.assign(bits / 64, 0);
-    mask_ = bits - 1;
-  }
-  void Add(uint64_t hash) { words_[Bit(hash) / 64] |= uint64_t{1} << (Bit(hash) % 64); }
-  bool MayContain(uint64_t hash) const { return words_[Bit(hash) / 64] >> (Bit(hash) % 64) & 1; }
-
- private:
-  // Partitions take the hash modulo their count: the filter uses other bits.
-  uint64_t Bit(uint64_t hash) const { return (hash >> 17 | hash << 47) & mask_; }
-  std::vector<uint64_t> words_;
-  uint64_t mask_;
-};
-
-// Files hold labels as [u64 row][i64 ts][u32 n][key] and events as entries with their key.
-class SpilledPartitions final : public Partitions {
- public:
-  SpilledPartitions(size_t count, const TempDir& dir, const std::string& prefix, size_t flush_bytes,
-                    uint64_t filter_bits)
-      : labels_(count), events_(count), filter_(filter_bits) {
-    for (size_t p = 0; p < count; ++p) {
-      labels_[p].Init(dir.File(fmt::format("{}labels-{}", prefix, p)), flush_bytes);
-      events_[p].Init(dir.File(fmt::format("{}events-{}", prefix, p)), flush_bytes);
-    }
-  }
-
-  size_t count() const override { return labels_.size(); }
-
-  Status AddLabel(uint64_t row, int64_t ts, std::string key) override {
-    uint64_t hash = Hash(key);
-    filter_.Add(hash);
-    SpillBuffer& part = labels_[hash % count()];
-    PutU64(row, part.buffer());
-    PutU64(static_cast<uint64_t>(ts), part.buffer());
-    PutBytes(key, part.buffer());
-    return part.MaybeFlush();
-  }
-
-  uint32_t Route(std::string_view key, uint32_t* entity) const override {
-    uint64_t hash = Hash(key);
-    if (!filter_.MayContain(hash)) return kNoPartition;
-    *entity = 0;  // numbered by Take()
-    return static_cast<uint32_t>(hash % count());
-  }
-
-  void EncodeEvent(uint32_t entity, std::string_view key, const Record& r,
-                   std::string* out) const override {
-    AppendEventEntry(entity, key, r, out);
-  }
-
-  Status AddEvent(uint32_t partition, std::string_view entry) override {
-    events_[partition].buffer()->append(entry);
-    return events_[partition].MaybeFlush();
-  }
-
-  Status Take(size_t p, std::vector<SweepLabel>* labels, std::string* bytes,
-              std::vector<SweepEvent>* events, size_t* entities) override {
-    ASSIGN_OR_RETURN(std::string label_bytes, labels_[p].TakeAll());
-    KeyIndex ids;
-    for (ByteReader in(label_bytes); !in.done();) {
-      uint64_t row = in.U64();
-      int64_t ts = static_cast<int64_t>(in.U64());
-      uint32_t entity = ids.Add(in.Bytes());
-      if (!in.ok()) return CorruptSpill(labels_[p].path());
-      labels->push_back({row, ts, entity});
-    }
-    ASSIGN_OR_RETURN(*bytes, events_[p].TakeAll());
-    ByteReader in(*bytes);
-    for (EventEntry e; !in.done() && ReadEventEntry(&in, &e);) {
-      uint32_t entity = ids.Find(e.key);
-      if (entity != KeyIndex::kNotFound) events->push_back({e.ts, entity, e.record});
-    }
-    if (!in.ok()) return CorruptSpill(events_[p].path());
-    *entities = ids.size();
-    return Status::Ok();
-  }
-
- private:
-  static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
-
-  std::vector<SpillBuffer> labels_;  // per partition
-  std::vector<SpillBuffer> events_;  // per partition
-  KeyFilter filter_;
-};
-
-}  // namespace
-
-std::unique_ptr<Partitions> NewResidentPartitions(size_t count, uint64_t event_bytes_hint) {
-  return std::make_unique<ResidentPartitions>(count, event_bytes_hint);
-}
-
-std::unique_ptr<Partitions> NewSpilledPartitions(size_t count, const TempDir& dir,
-                                                 const std::string& prefix, size_t flush_bytes,
-                                                 uint64_t filter_bits) {
-  return std::make_unique<SpilledPartitions>(count, dir, prefix, flush_bytes, filter_bits);
 }
 
 }  // namespace freshet

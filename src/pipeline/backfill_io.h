@@ -7,15 +7,12 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
 #include "core/value.h"
-#include "log/record.h"
 #include "pipeline/backfill.h"
 
 namespace freshet {
@@ -74,7 +71,7 @@ size_t NextRecordBoundary(std::string_view text, size_t pos, bool csv);
 struct CsvRow {
   std::string_view raw;                  // the record's text without its line ending
   std::vector<std::string_view> fields;  // unescaped; valid until the next Next()
-  std::vector<bool> quoted;              // per field: it was written in quotes
+  std::vector<uint8_t> quoted;           // per field: 1 when it was written in quotes
   uint64_t line = 0;                     // number of the record's first line
 };
 
@@ -111,143 +108,5 @@ bool ParseCsvCell(FieldType type, std::string_view text, Value* out);
 
 // Appends `field` to `out`, quoted when it holds a comma, a quote or a line break.
 void AppendCsvField(std::string_view field, std::string* out);
-
-// ---- spill files: fixed-width native-endian fields (the files never leave the process) ------
-
-void PutU32(uint32_t v, std::string* out);
-void PutU64(uint64_t v, std::string* out);
-// [u32 n][n bytes]
-void PutBytes(std::string_view bytes, std::string* out);
-
-// Reads what Put* wrote. Reading past the end clears ok() and ends the input.
-class ByteReader {
- public:
-  explicit ByteReader(std::string_view in) : in_(in) {}
-  bool done() const { return in_.empty(); }
-  bool ok() const { return ok_; }
-  uint32_t U32() { return Fixed<uint32_t>(); }
-  uint64_t U64() { return Fixed<uint64_t>(); }
-  std::string_view Bytes();
-
- private:
-  void Fail() {
-    ok_ = false;
-    in_ = {};
-  }
-  template <typename T>
-  T Fixed() {
-    T v = 0;
-    if (in_.size() < sizeof(T)) Fail();
-    if (!ok_) return v;
-    std::memcpy(&v, in_.data(), sizeof(T));
-    in_.remove_prefix(sizeof(T));
-    return v;
-  }
-  std::string_view in_;
-  bool ok_ = true;
-};
-
-Status AppendToFile(const std::string& path, std::string_view bytes);
-// The whole file; empty when it does not exist.
-Result<std::string> ReadFile(const std::string& path);
-
-// kIoError naming a spill file that does not read back as written.
-Status CorruptSpill(const std::string& path);
-
-// An append-only byte log: a buffer, appended to a file whenever it passes `flush_bytes`
-// once Init() gave it a path; memory only otherwise.
-class SpillBuffer {
- public:
-  void Init(std::string path, size_t flush_bytes) {
-    path_ = std::move(path);
-    flush_bytes_ = flush_bytes;
-  }
-  std::string* buffer() { return &buffer_; }
-  Status MaybeFlush();
-  // Everything appended so far, spilled part first; empties the log.
-  Result<std::string> TakeAll();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  size_t flush_bytes_ = 0;
-  std::string buffer_;
-};
-
-// A private directory for spill files, removed with its content.
-class TempDir {
- public:
-  TempDir() = default;
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir();
-  // Creates "freshet-backfill-XXXXXX" under `parent` (Default: $TMPDIR or /tmp).
-  Status Create(const std::string& parent);
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-// ---- partitions: where a backfill's labels and events wait for their sweep -------------------
-
-// The entity key of an event (EncodeEntityKey of its `key_fields`, the engine's state key). A
-// single string key is the string itself, so most events need no copy; `values` and `scratch`
-// hold the others.
-std::string_view EntityKeyOf(const Record& r, const std::vector<int>& key_fields,
-                             std::vector<Value>* values, std::string* scratch);
-
-// A label as a sweep takes it. `entity` numbers the partition's entities from 0.
-struct SweepLabel {
-  uint64_t row;  // in the labels file, from 0
-  int64_t ts;
-  uint32_t entity;
-};
-
-// An event as a sweep takes it: its EncodeRecord bytes.
-struct SweepEvent {
-  int64_t ts;
-  uint32_t entity;
-  std::string_view record;
-};
-
-// Returned by Partitions::Route for events of entities no label names.
-inline constexpr uint32_t kNoPartition = UINT32_MAX;
-
-// One entity group's labels and events, partitioned by entity. Labels come first, then events
-// in arrival order; then each partition is taken once, by any thread. Events are kept encoded
-// (about 60 bytes each rather than 250 as Records), so a million fit in a few dozen MB and a
-// sweep reads them sequentially.
-// Thread-safety: Route and EncodeEvent may run concurrently; the rest from one thread at a time.
-class Partitions {
- public:
-  virtual ~Partitions() = default;
-  virtual size_t count() const = 0;
-  virtual Status AddLabel(uint64_t row, int64_t ts, std::string key) = 0;
-  // The partition of entity `key` and the entity's number in it, or kNoPartition when no
-  // label has the key (a spilling store lets a few of those through).
-  virtual uint32_t Route(std::string_view key, uint32_t* entity) const = 0;
-  // Appends the entry of event `r` (its entity and key as Route gave them) to `out`.
-  virtual void EncodeEvent(uint32_t entity, std::string_view key, const Record& r,
-                           std::string* out) const = 0;
-  // Adds an entry EncodeEvent wrote to `partition`.
-  virtual Status AddEvent(uint32_t partition, std::string_view entry) = 0;
-  // Partition p's labels and events (in the order added), and how many entities they number.
-  // `events` views `*bytes`.
-  virtual Status Take(size_t p, std::vector<SweepLabel>* labels, std::string* bytes,
-                      std::vector<SweepEvent>* events, size_t* entities) = 0;
-};
-
-// Everything in memory. Entity numbers come from one index of the label keys, so events are
-// routed by an exact lookup and carry their entity; keys are not stored.
-// `event_bytes_hint`: about how many bytes of entries to expect, to size buffers.
-std::unique_ptr<Partitions> NewResidentPartitions(size_t count, uint64_t event_bytes_hint);
-
-// Labels and events in per-partition files under `dir`, appended whenever a partition's buffer
-// passes `flush_bytes`. Events are routed by key hash through a filter of about `filter_bits`
-// bits holding the label keys, and carry their key; Take() numbers entities by key.
-std::unique_ptr<Partitions> NewSpilledPartitions(size_t count, const TempDir& dir,
-                                                 const std::string& prefix, size_t flush_bytes,
-                                                 uint64_t filter_bits);
 
 }  // namespace freshet

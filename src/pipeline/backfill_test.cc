@@ -50,7 +50,8 @@ ProjectSpec MakeSpec(int64_t lateness_ms) {
   SourceSpec taps;
   taps.name = "taps";
   taps.timestamp_field = "ts_ms";
-  taps.fields = {{"user_id", FieldType::kString, 4}, {"device", FieldType::kInt64, 4},
+  taps.fields = {{"user_id", FieldType::kString, 4},
+                 {"device", FieldType::kInt64, 4},
                  {"x", FieldType::kDouble, 4}};
   taps.allowed_lateness_ms = lateness_ms;
   spec.sources["taps"] = taps;
@@ -87,8 +88,9 @@ std::vector<FeatureRef> ActivityFeatures() {
 
 std::string Event(const std::string& user, int64_t ts, const std::string& event,
                   const std::string& category, double duration) {
-  return fmt::format(R"({{"user_id":"{}","ts_ms":{},"event":"{}","category":"{}","duration_s":{}}})",
-                     user, ts, event, category, duration) +
+  return fmt::format(
+             R"({{"user_id":"{}","ts_ms":{},"event":"{}","category":"{}","duration_s":{}}})", user,
+             ts, event, category, duration) +
          "\n";
 }
 
@@ -171,8 +173,8 @@ TEST_F(BackfillTest, ValuesAtEachLabelTimeFromUnsortedEvents) {
   EXPECT_EQ(stats.events, 5u);
   EXPECT_EQ(stats.late_events, 0u);
   EXPECT_FALSE(stats.spilled);
-  EXPECT_EQ(stats.columns, (std::vector<std::string>{"events_10m", "sleep_exits_10m",
-                                                     "listen_s_1h", "last_category"}));
+  EXPECT_EQ(stats.columns, (std::vector<std::string>{"events_10m", "sleep_exits_10m", "listen_s_1h",
+                                                     "last_category"}));
 }
 
 TEST_F(BackfillTest, CsvEventsGiveTheSameValuesAsNdjson) {
@@ -211,20 +213,22 @@ TEST_F(BackfillTest, LateEventsAreDroppedAsOnline) {
 }
 
 TEST_F(BackfillTest, CompositeKeysAndCollidingNamesAcrossViews) {
-  BackfillOptions o = Options("device,ts_ms,user_id\n7,1767226200000,u1\n8,1767226200000,u1\n",
-                              ScrambledEvents());
-  o.features = {{"device_taps", "events_10m"}, {"user_activity", "events_10m"},
-                {"device_taps", "x_sum"}};
+  BackfillOptions o =
+      Options("device,ts_ms,user_id\n7,1767226200000,u1\n8,1767226200000,u1\n", ScrambledEvents());
+  o.features = {
+      {"device_taps", "events_10m"}, {"user_activity", "events_10m"}, {"device_taps", "x_sum"}};
   o.event_files.clear();
   // Features of two sources: events come through a reader that holds both.
   class TwoSources : public EventReader {
    public:
-    TwoSources(const ProjectSpec& spec, std::string app_file) : app_(spec, "app_events", {app_file}) {}
+    TwoSources(const ProjectSpec& spec, std::string app_file)
+        : app_(spec, "app_events", {app_file}) {}
     Status Scan(const std::string& source, const BatchSink& sink) override {
       if (source == "app_events") return app_.Scan(source, sink);
       std::vector<Record> taps;
       for (auto [device, ts, x] : {std::tuple{7, 9, 1.5}, {8, 2, 4.0}, {7, 1, 2.0}, {7, 11, 8.0}}) {
-        taps.push_back({kT0 + ts * kMin, {Value::String("u1"), Value::Int(device), Value::Double(x)}});
+        taps.push_back(
+            {kT0 + ts * kMin, {Value::String("u1"), Value::Int(device), Value::Double(x)}});
       }
       return sink(&taps);
     }
@@ -236,11 +240,17 @@ TEST_F(BackfillTest, CompositeKeysAndCollidingNamesAcrossViews) {
   Result<BackfillStats> r = RunBackfill(spec_, o, &reader);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   // At +10m: device 7 has 1m and 9m (11m is later); user u1 has 1m and 5m.
-  EXPECT_EQ(Read(o.out_path),
-            "device,ts_ms,user_id,device_taps__events_10m,user_activity__events_10m,x_sum\n"
-            "7,1767226200000,u1,2,2,3.5\n"
-            "8,1767226200000,u1,1,2,4\n");
+  const std::string expected =
+      "device,ts_ms,user_id,device_taps__events_10m,user_activity__events_10m,x_sum\n"
+      "7,1767226200000,u1,2,2,3.5\n"
+      "8,1767226200000,u1,1,2,4\n";
+  EXPECT_EQ(Read(o.out_path), expected);
   EXPECT_EQ(r->events, 9u);
+  o.memory_budget_bytes = 1;  // the spill path keys composite entities by their bytes
+  r = RunBackfill(spec_, o, &reader);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->spilled);
+  EXPECT_EQ(Read(o.out_path), expected);
 }
 
 TEST_F(BackfillTest, ListsPrintAsJsonIshText) {
@@ -279,7 +289,8 @@ TEST_F(BackfillTest, RandomDataMatchesBruteForceInMemoryAndSpilled) {
     accepted.push_back(e);
   }
   std::string labels = "label_id,user_id,ts_ms\n";
-  std::string expected = "label_id,user_id,ts_ms,events_10m,sleep_exits_10m,listen_s_1h,last_category\n";
+  std::string expected =
+      "label_id,user_id,ts_ms,events_10m,sleep_exits_10m,listen_s_1h,last_category\n";
   for (int i = 0; i < 600; ++i) {
     std::string user = fmt::format("u{}", rng() % 45);
     int64_t t = kT0 + static_cast<int64_t>(rng() % 8'500'000);
@@ -322,22 +333,25 @@ TEST_F(BackfillTest, LabelsWithoutAKeyColumnAreRejected) {
   Status st = Fail(Options("user,ts_ms\nu1,1767226500000\n", ScrambledEvents()));
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("labels.csv: no column 'user_id' (a key of entity 'user'"),
-            std::string::npos) << st.message();
+            std::string::npos)
+      << st.message();
 }
 
 TEST_F(BackfillTest, LabelsWithoutTheTimestampColumnAreRejected) {
   BackfillOptions o = Options("user_id,when\nu1,1767226500000\n", ScrambledEvents());
   EXPECT_NE(Fail(o).message().find("no column 'ts_ms' (the label timestamp)"), std::string::npos);
   o.timestamp_column = "when";
-  EXPECT_EQ(Run(o), "user_id,when,events_10m,sleep_exits_10m,listen_s_1h,last_category\n"
-                    "u1,1767226500000,2,2,40.25,sleep\n");
+  EXPECT_EQ(Run(o),
+            "user_id,when,events_10m,sleep_exits_10m,listen_s_1h,last_category\n"
+            "u1,1767226500000,2,2,40.25,sleep\n");
 }
 
 TEST_F(BackfillTest, BadLabelTimestampNamesTheLine) {
   Status st = Fail(Options("user_id,ts_ms\nu1,1767226500000\n\"u2\",soon\n", ScrambledEvents()));
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("labels.csv:3: column 'ts_ms': bad timestamp 'soon'"),
-            std::string::npos) << st.message();
+            std::string::npos)
+      << st.message();
 }
 
 TEST_F(BackfillTest, LabelRowWithWrongFieldCountNamesTheLine) {
@@ -348,11 +362,13 @@ TEST_F(BackfillTest, LabelRowWithWrongFieldCountNamesTheLine) {
 }
 
 TEST_F(BackfillTest, BadEventNamesTheFileAndLine) {
-  BackfillOptions o = Options("user_id,ts_ms\nu1,1767226500000\n",
-                              ScrambledEvents() + R"({"user_id":"u1","ts_ms":5,"duration_s":"long"})");
+  BackfillOptions o =
+      Options("user_id,ts_ms\nu1,1767226500000\n",
+              ScrambledEvents() + R"({"user_id":"u1","ts_ms":5,"duration_s":"long"})");
   Status st = Fail(o);
   EXPECT_NE(st.message().find("events.ndjson:6: field 'duration_s': expected double"),
-            std::string::npos) << st.message();
+            std::string::npos)
+      << st.message();
   o.event_files = {Write("events.csv", "user_id,ts_ms,duration_s\nu1,1,2\nu1,,3\n")};
   st = Fail(o);
   EXPECT_NE(st.message().find("events.csv:3: field 'ts_ms': required but empty"), std::string::npos)
@@ -369,16 +385,24 @@ TEST_F(BackfillTest, UnknownFeaturesAreRejected) {
 }
 
 TEST(CsvParserTest, QuotesLineBreaksAndCrlf) {
-  CsvParser parser("a,\"b,\"\"c\"\"\",\r\n\r\n\"x\ny\",,z\n", 1);
+  CsvParser parser("a,\"b,\"\"c\"\"\",\r\n\r\n\"x\ny\",,z\np,q,\r\nlast", 1);
   CsvRow row;
   ASSERT_TRUE(parser.Next(&row));
   EXPECT_EQ(row.fields, (std::vector<std::string_view>{"a", "b,\"c\"", ""}));
-  EXPECT_EQ(row.quoted, (std::vector<bool>{false, true, false}));
+  EXPECT_EQ(row.quoted, (std::vector<uint8_t>{0, 1, 0}));
   EXPECT_EQ(row.raw, "a,\"b,\"\"c\"\"\",");
   EXPECT_EQ(row.line, 1u);
   ASSERT_TRUE(parser.Next(&row));
   EXPECT_EQ(row.fields, (std::vector<std::string_view>{"x\ny", "", "z"}));
   EXPECT_EQ(row.line, 3u);
+  ASSERT_TRUE(parser.Next(&row));  // no quotes: the fast path
+  EXPECT_EQ(row.fields, (std::vector<std::string_view>{"p", "q", ""}));
+  EXPECT_EQ(row.quoted, (std::vector<uint8_t>{0, 0, 0}));
+  EXPECT_EQ(row.raw, "p,q,");
+  EXPECT_EQ(row.line, 5u);
+  ASSERT_TRUE(parser.Next(&row));  // no final line break
+  EXPECT_EQ(row.fields, (std::vector<std::string_view>{"last"}));
+  EXPECT_EQ(row.line, 6u);
   EXPECT_FALSE(parser.Next(&row));
 }
 

@@ -237,21 +237,6 @@ Value Aggregation::Result(const Acc& acc, int64_t span_ms) const {
       acc);
 }
 
-bool Aggregation::Empty(const Acc& acc) const {
-  return std::visit(Overloaded{
-                        [](const CountAcc& a) { return a.n == 0; },
-                        [](const SumAcc& a) { return a.i == 0 && a.d == 0; },
-                        [](const MomentsAcc& a) { return a.n == 0; },
-                        [](const ExtremeAcc& a) { return a.v.is_null(); },
-                        [](const EdgeAcc& a) { return a.best.v.is_null(); },
-                        [](const LastNAcc& a) { return a.items.empty(); },
-                        [](const DistinctAcc& a) { return a.hashes.empty(); },
-                        [](const HllAcc& a) { return a.hll.empty(); },
-                        [](const TopKAcc& a) { return a.counts.empty(); },
-                    },
-                    acc);
-}
-
 size_t Aggregation::MemoryBytes(const Acc& acc) const {
   return std::visit(Overloaded{
                         [](const ExtremeAcc& a) { return ValueBytes(a.v); },

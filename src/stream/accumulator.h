@@ -63,8 +63,6 @@ class Aggregation {
   void Merge(Acc* into, const Acc& from) const;
   // The feature value. `span_ms` (> 0) is what rate divides by.
   Value Result(const Acc& acc, int64_t span_ms) const;
-  // True when nothing was added.
-  bool Empty(const Acc& acc) const;
   size_t MemoryBytes(const Acc& acc) const;
 
   void Encode(const Acc& acc, std::string* out) const;

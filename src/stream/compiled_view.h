@@ -10,7 +10,9 @@
 //            at the tail, cheap for long windows
 //   tumbling floor(t / window) * window <= ts < t
 //   session  the session open at t: events with gaps < session_gap ending after t - gap
-//   lifetime every event so far (ts < t where raw events are still kept)
+//   lifetime every event so far
+//   variance/stddev are sample statistics; first/last order by event time, ties to the later
+//   arrival; nulls are skipped by every aggregation.
 //   count/sum/rate/distinct_count over an empty window are 0, last_n/top_k an empty list;
 //   mean/min/max/first/last/variance/stddev null.
 // Tiles, sessions and lifetimes hold accumulators, so a read at t includes every inserted event

@@ -22,7 +22,7 @@ int64_t Watermark(const SourceProgress& p, int64_t lateness_ms) {
 }
 
 constexpr size_t kCommitBlockBytes = 1 << 20;
-// Records between the stages of Apply's prefetch pipeline.
+// Records between the stages of Apply's prefetch pipeline (slot, then entry).
 constexpr uint32_t kPrefetchDistance = 3;
 
 }  // namespace
@@ -40,7 +40,6 @@ std::string_view StateCommit::Keep(std::string_view bytes) {
 
 struct StreamEngine::Impl {
   struct ViewRuntime {
-    std::string name;
     std::shared_ptr<const CompiledView> view;
     const CompiledView::Impl* plan = nullptr;
     uint32_t id = 0;
@@ -68,7 +67,6 @@ struct StreamEngine::Impl {
     EntityEntry* entry;
   };
 
-  ProjectSpec spec;
   StateBackend* backend;
   const Clock* clock;
   EngineOptions options;
@@ -102,7 +100,7 @@ struct StreamEngine::Impl {
 
   size_t ShardOf(uint64_t hash) const { return (hash >> 40) % shards.size(); }
 
-  Status Init(const ProjectSpec& project);
+  Status Init(const ProjectSpec& spec);
   Status ApplyToView(size_t v, const std::vector<Record>& records);
   void GroupByShard(size_t n);
   Result<EntityEntry*> Lookup(Shard& shard, size_t v, uint64_t hash, std::string_view key,
@@ -115,8 +113,7 @@ struct StreamEngine::Impl {
   int64_t Watermark(size_t source) const;
 };
 
-Status StreamEngine::Impl::Init(const ProjectSpec& project) {
-  spec = project;
+Status StreamEngine::Impl::Init(const ProjectSpec& spec) {
   for (const auto& [name, source] : spec.sources) {
     source_index[name] = sources.size();
     SourceRuntime rt;
@@ -126,7 +123,6 @@ Status StreamEngine::Impl::Init(const ProjectSpec& project) {
   }
   for (const auto& [name, view_spec] : spec.feature_views) {
     auto rt = std::make_unique<ViewRuntime>();
-    rt->name = name;
     ASSIGN_OR_RETURN(rt->view, CompiledView::Compile(spec, view_spec));
     rt->plan = &rt->view->impl();
     ASSIGN_OR_RETURN(rt->id, backend->ViewId(name));
@@ -260,22 +256,15 @@ Status StreamEngine::Impl::ApplyToView(size_t v, const std::vector<Record>& reco
     Shard& shard = *shards[s];
     EntityMap& map = shard.maps[v];
     std::lock_guard lock(shard.mu);
-    // Every lookup among a million entities misses the cache at each step; a pipeline of
-    // prefetches (EntityMap) overlaps the misses of the next records.
-    auto prefetch = [&](uint32_t pos, int stage) {
-      if (pos >= end) return;
-      uint64_t hash = hashes[order[pos]];
-      if (stage == 0) {
-        map.PrefetchSlot(hash);
-      } else if (stage == 1) {
-        map.PrefetchEntry(hash);
-      } else if (const EntityEntry* home = map.Home(hash)) {
-        stage == 2 ? home->state.PrefetchBuffers() : home->state.PrefetchTiles();
-      }
-    };
-    for (uint32_t pos = begin; pos < begin + kPrefetchDistance * STAGES; ++pos) prefetch(pos, 0);
+    // Every lookup among a million entities misses the cache twice (slot, entry): prefetch
+    // the slot of the record 2 * kPrefetchDistance ahead and the entry of the one
+    // kPrefetchDistance ahead, so the misses of consecutive records overlap.
+    for (uint32_t pos = begin; pos < std::min(end, begin + 2 * kPrefetchDistance); ++pos) {
+      map.PrefetchSlot(hashes[order[pos]]);
+    }
     for (uint32_t pos = begin; pos < end; ++pos) {
-      for (int stage = 0; stage < STAGES; ++stage) prefetch(pos + kPrefetchDistance * (STAGES - stage), stage);
+      if (pos + 2 * kPrefetchDistance < end) map.PrefetchSlot(hashes[order[pos + 2 * kPrefetchDistance]]);
+      if (pos + kPrefetchDistance < end) map.PrefetchEntry(hashes[order[pos + kPrefetchDistance]]);
       uint32_t j = order[pos];
       ASSIGN_OR_RETURN(EntityEntry * e, Lookup(shard, v, hashes[j], keys[j], /*create=*/true));
       e->state.Insert(records[accepted[j]]);
@@ -301,29 +290,30 @@ void StreamEngine::Impl::GroupByShard(size_t n) {
 }
 
 // The resident entry of `key`, or one loaded from the backend; with `create`, a new empty one
-// when neither has it, else null. REQUIRES: shard.mu held.
+// when neither has it, else null. A stored state of an older view definition counts as none.
+// REQUIRES: shard.mu held.
 Result<EntityEntry*> StreamEngine::Impl::Lookup(Shard& shard, size_t v, uint64_t hash,
                                                 std::string_view key, bool create) {
   ViewRuntime& view = *views[v];
   if (EntityEntry* e = shard.maps[v].Find(hash, key)) return e;
-  auto entry = std::make_unique<EntityEntry>(std::string(key), hash, *view.plan);
-  bool loaded = false;
+  std::optional<std::string> stored;
   if (view.may_be_stored.load(std::memory_order_relaxed)) {
-    ASSIGN_OR_RETURN(auto stored, backend->LoadEntity(view.id, entry->key));
-    if (stored) {
-      Status s = entry->state.Deserialize(*stored);
-      if (s.code() == StatusCode::kInvalidArgument) {
-        // Written by an older definition of the view: start this entity afresh.
-        entry = std::make_unique<EntityEntry>(std::string(key), hash, *view.plan);
-      } else if (!s.ok()) {
-        return s;
-      } else {
-        loaded = true;
-        ++entity_loads;
-      }
+    ASSIGN_OR_RETURN(stored, backend->LoadEntity(view.id, std::string(key)));
+  }
+  if (!stored && !create) return nullptr;
+  auto entry = std::make_unique<EntityEntry>(std::string(key), hash, *view.plan);
+  if (stored) {
+    Status s = entry->state.Deserialize(*stored);
+    if (s.ok()) {
+      ++entity_loads;
+    } else if (s.code() != StatusCode::kInvalidArgument) {
+      return s;  // corrupt: stop rather than silently lose the entity's history
+    } else if (!create) {
+      return nullptr;
+    } else {
+      entry = std::make_unique<EntityEntry>(std::string(key), hash, *view.plan);
     }
   }
-  if (!loaded && !create) return nullptr;
   entry->bytes = entry->state.MemoryBytes();
   resident_bytes += static_cast<int64_t>(entry->bytes);
   ++resident_entities;
@@ -388,12 +378,7 @@ void StreamEngine::Impl::FlushShard(size_t s, bool sweep, StateCommit* commit,
     }
     const std::vector<EntityEntry*>& dirty = shard.dirty[v];
     for (size_t i = 0; i < dirty.size(); ++i) {
-      if (i + 8 < dirty.size()) {
-        for (size_t line = 0; line < sizeof(EntityEntry); line += 64) {
-          __builtin_prefetch(reinterpret_cast<const char*>(dirty[i + 8]) + line);
-        }
-      }
-      if (i + 4 < dirty.size()) dirty[i + 4]->state.PrefetchBuffers();
+      if (i + kPrefetchDistance < dirty.size()) EntityMap::PrefetchLines(dirty[i + kPrefetchDistance]);
       Flush(s, v, dirty[i], /*sweep=*/false, commit, doomed);
     }
     shard.dirty[v].clear();

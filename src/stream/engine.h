@@ -5,8 +5,15 @@
 // a restart reloads the checkpoint and replays the log from the committed offsets — no event
 // lost, none counted twice (docs/exactly_once.md).
 //
-// Threading: one writer (Apply, Checkpoint) and any number of concurrent readers (Read*).
-// State is sharded by entity; each shard has its own mutex.
+// Entity states load lazily: Create reads only the per-source progress, and an entity's state
+// is fetched from the backend the first time an event or a read touches it (a fresh start skips
+// even that), so startup is instant with millions of entities. With max_resident_bytes set,
+// committed states are dropped from memory after checkpoints and reload on demand.
+//
+// Threading: one writer (Apply, Checkpoint) and any number of concurrent readers (Read,
+// NextOffset, ListLate, stats). State is sharded by entity; each shard has its own mutex, taken
+// once per shard per batch by Apply. `backend` and `clock` are not owned and must outlive the
+// engine. Destroying the engine does not checkpoint (call Checkpoint first to save replay).
 #pragma once
 
 #include <cstdint>
@@ -94,7 +101,9 @@ struct EngineOptions {
   // (with 1M entities: ~0.9 per event at 200K records, ~0.6 at 1M); a crash replays at most this
   // many records. Default: 1,000,000.
   size_t checkpoint_records = 1'000'000;
-  // ... or when this much wall time passed since the last one. Default: 1000 ms.
+  // ... or when this much wall time (the clock) passed since the last one, checked on Apply:
+  // an idle engine checkpoints on its next Apply, or when its owner calls Checkpoint.
+  // Default: 1000 ms.
   int64_t checkpoint_interval_ms = 1000;
   // Entities of a view with a TTL whose newest event is older than the source's watermark
   // minus the TTL are deleted at checkpoints (reads would give OUTSIDE_MAX_AGE; afterwards they
@@ -134,7 +143,8 @@ struct EngineStats {
 
 class StreamEngine {
  public:
-  // Compiles every view of `spec` and loads the committed progress from `backend`.
+  // Compiles every view of `spec` (errors name the spec line, feature and expression column),
+  // assigns view ids and loads the committed progress from `backend`.
   static Result<std::unique_ptr<StreamEngine>> Create(const ProjectSpec& spec,
                                                       StateBackend* backend, const Clock* clock,
                                                       EngineOptions options = {});
@@ -144,8 +154,10 @@ class StreamEngine {
   uint64_t NextOffset(const std::string& source) const;
 
   // Applies records of `source` that sit at log offsets first_offset, first_offset + 1, ...
-  // Records below NextOffset(source) are skipped (already applied), so a replay is idempotent.
-  // Checkpoints when the options say it is time. Single writer.
+  // Records below NextOffset(source) are skipped (already applied), so a replay is idempotent;
+  // a gap above it is accepted (offsets need not be dense, as in Kafka). Each record is checked
+  // against the source's watermark in order; late ones go to the dead letter. Checkpoints when
+  // the options say it is time. Single writer.
   Status Apply(const std::string& source, uint64_t first_offset,
                const std::vector<Record>& records);
   // Commits now. Single writer. After a failed Apply or Checkpoint (a backend error) the engine

@@ -68,17 +68,16 @@ class EntityMap {
     }
   }
 
-  // Software pipelining for batches: with a million entities every step of a lookup misses
-  // the cache, so the engine prefetches, for records further and further ahead, the slot, then
-  // the entry in it, then the state's buffers. Each step assumes the previous one landed; a
-  // wrong guess (another key in the home slot) only wastes a prefetch.
+  // Software pipelining for batches: among a million entities both the slot and the entry
+  // miss the cache, so the engine prefetches the slot of a record further ahead, then (once it
+  // landed) the entry in it. A wrong guess (another key in the home slot) wastes a prefetch.
   void PrefetchSlot(uint64_t hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
-  const EntityEntry* Home(uint64_t hash) const { return slots_[hash & (slots_.size() - 1)].entry.get(); }
   void PrefetchEntry(uint64_t hash) const {
-    if (const EntityEntry* e = Home(hash)) {
-      for (size_t line = 0; line < sizeof(EntityEntry); line += 64) {
-        __builtin_prefetch(reinterpret_cast<const char*>(e) + line);
-      }
+    if (const EntityEntry* e = slots_[hash & (slots_.size() - 1)].entry.get()) PrefetchLines(e);
+  }
+  static void PrefetchLines(const EntityEntry* e) {
+    for (size_t line = 0; line < sizeof(EntityEntry); line += 64) {
+      __builtin_prefetch(reinterpret_cast<const char*>(e) + line);
     }
   }
 

@@ -31,10 +31,6 @@ class RawRows {
   // a numeric cell. Null when the event had no value.
   const Value& Get(size_t row, const RawColumn& column, Value* scratch) const;
 
-  void PrefetchTail() const {
-    if (!words_.empty()) __builtin_prefetch(&words_.back());
-  }
-
   // First row with ts >= `ts`.
   size_t LowerBound(int64_t ts) const;
   // Adds an event after every row with ts <= r.ts_ms (in-order events append).

@@ -100,17 +100,6 @@ Tile& ViewState::SessionFor(std::vector<Tile>* sessions, const FeaturePlan& f, i
   return merged;
 }
 
-void ViewState::PrefetchBuffers() const {
-  rows_.PrefetchTail();
-  if (!tiles_.empty()) __builtin_prefetch(tiles_.data());
-}
-
-void ViewState::PrefetchTiles() const {
-  for (const std::vector<Tile>& list : tiles_) {
-    if (!list.empty()) __builtin_prefetch(&list.back());
-  }
-}
-
 void ViewState::Read(int64_t t, const std::vector<int>& features, std::vector<Value>* out) {
   plan_.ReadFeatures(this, t, features, out);
 }

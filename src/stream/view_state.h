@@ -39,11 +39,6 @@ class ViewState final : public EntityState {
   // The value of aggregation feature `f` at time t.
   Value AggregateAt(const FeaturePlan& f, int64_t t) const;
 
-  // Cache prefetch hints for batched inserts (see EntityMap): the raw-row tail and the tile
-  // list headers, then (once those landed) the newest tile of each list.
-  void PrefetchBuffers() const;
-  void PrefetchTiles() const;
-
  private:
   void InsertTiled(const FeaturePlan& f, const Record& r, uint64_t seq, bool counts);
   Tile& SessionFor(std::vector<Tile>* sessions, const FeaturePlan& f, int64_t ts);
