@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli/http_client.h"
+#include "server_process.h"
 
 namespace freshet {
 namespace {
@@ -24,6 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using cli::HttpCall;
 using cli::HttpReply;
+using testing::RunCommand;
+using testing::ServerProcess;
 
 constexpr int64_t kT = 1'767'225'600'000;  // the read time of every check (as_of)
 
@@ -69,29 +72,6 @@ x = np.array([[float(v) for v in sys.argv[2:]]], dtype=np.float32)
 print(repr(float(b.predict(xgb.DMatrix(x))[0])))
 )";
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-std::string RunCommand(const std::string& command, int* exit_code) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  int rc = ::pclose(pipe);
-  *exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
-}
-
 class E2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -107,16 +87,13 @@ class E2eTest : public ::testing::Test {
     ASSERT_EQ(rc, 0) << out;
     out = RunCommand(Cli("models register next_content " + model_), &rc);
     ASSERT_EQ(rc, 0) << out;
-    port_ = FreePort();
-    base_ = "http://127.0.0.1:" + std::to_string(port_);
-    StartServer();
+    server_ = std::make_unique<ServerProcess>(FRESHET_BIN, (root_ / "project").string(),
+                                              (root_ / "data").string());
+    ASSERT_TRUE(server_->Start());
   }
 
   void TearDown() override {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
+    server_.reset();
     fs::remove_all(root_);
   }
 
@@ -125,26 +102,9 @@ class E2eTest : public ::testing::Test {
            " --data " + (root_ / "data").string();
   }
 
-  void StartServer() {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::string listen = "127.0.0.1:" + std::to_string(port_);
-      std::string project = (root_ / "project").string(), data = (root_ / "data").string();
-      ::execl(FRESHET_BIN, FRESHET_BIN, "serve", "--project", project.c_str(), "--data",
-              data.c_str(), "--listen", listen.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 200; ++i) {
-      auto r = HttpCall(base_, "GET", "/healthz", "");
-      if (r.ok() && r->status == 200) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "server did not come up";
-  }
-
   HttpReply Post(const std::string& target, const std::string& body,
                  const cli::HttpHeaders& headers = {}) {
-    auto r = HttpCall(base_, "POST", target, body, headers);
+    auto r = server_->Call("POST", target, body, headers);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : HttpReply{};
   }
@@ -178,9 +138,7 @@ class E2eTest : public ::testing::Test {
 
   fs::path root_;
   std::string model_;
-  int port_ = 0;
-  std::string base_;
-  pid_t pid_ = -1;
+  std::unique_ptr<ServerProcess> server_;
 };
 
 TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
@@ -283,19 +241,16 @@ TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
   EXPECT_NE(out.find("in use"), std::string::npos) << out;
 
   // Metrics.
-  auto metrics = HttpCall(base_, "GET", "/metrics", "");
+  auto metrics = server_->Call("GET", "/metrics", "");
   ASSERT_TRUE(metrics.ok());
   EXPECT_NE(metrics->body.find("freshet_http_requests_total{"), std::string::npos);
   EXPECT_NE(metrics->body.find("route=\"/v1/events/{source}\""), std::string::npos);
   EXPECT_NE(metrics->body.find("freshet_events_ingested_total"), std::string::npos);
 
   // Graceful shutdown on SIGTERM, then a restart serves the same values.
-  ::kill(pid_, SIGTERM);
-  int wstatus = 0;
-  ::waitpid(pid_, &wstatus, 0);
-  pid_ = -1;
+  int wstatus = server_->Kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
-  StartServer();
+  ASSERT_TRUE(server_->Start());
   EXPECT_EQ(Features("u1"), before);
 }
 

@@ -7,10 +7,11 @@
 // is the largest event time seen minus the source's allowed_lateness, and an event older than
 // the watermark is dropped (counted in BackfillStats::late_events), as the engine drops it.
 //
-// Memory is bounded: events and labels are hash-partitioned by entity key; when the inputs are
-// estimated to exceed the budget, partitions spill to temp files and are processed one per
-// worker thread, and the per-partition results (sorted by label row) are merged back into the
-// labels' input order. Small inputs never touch the disk.
+// Memory is bounded: labels and (encoded) events are partitioned by entity key, and events of
+// entities no label names are dropped on arrival; when the inputs are estimated to exceed the
+// budget, partitions spill to temp files. Worker threads sweep one partition at a time, and
+// the per-partition results (sorted by label row) are read back in the labels' input order.
+// Small inputs never touch the disk.
 //
 // Output CSV: the labels' own columns, copied as they were, then one column per feature named
 // after the feature (view__feature when two requested features share a name). Nulls are empty

@@ -259,8 +259,9 @@ TEST_F(BackfillTest, ListsPrintAsJsonIshText) {
   EXPECT_EQ(Run(o), "user_id,ts_ms,last_2\nu1,1767226500000,\"[\"\"sleep\"\", \"\"sleep\"\"]\"\n");
 }
 
-// Random events and labels checked against a brute-force evaluation of the four features,
-// once in memory and once through spill files (a tiny budget): the outputs must be identical.
+// Random events and labels checked against a brute-force evaluation of the four features:
+// from NDJSON and from CSV (big enough for several blocks, each parsed on two threads), in
+// memory and through spill files (a tiny budget).
 TEST_F(BackfillTest, RandomDataMatchesBruteForceInMemoryAndSpilled) {
   spec_ = MakeSpec(/*lateness_ms=*/kMin);
   std::mt19937 rng(42);
@@ -273,13 +274,15 @@ TEST_F(BackfillTest, RandomDataMatchesBruteForceInMemoryAndSpilled) {
     double duration;
   };
   std::vector<Ev> events;
-  std::string ndjson;
-  for (int i = 0; i < 4000; ++i) {
+  std::string ndjson, csv = "user_id,ts_ms,event,category,duration_s\n";
+  for (int i = 0; i < 40'000; ++i) {
     Ev e{fmt::format("u{}", rng() % 40), kT0 + i * 2'000 + static_cast<int64_t>(rng() % 150'000),
          kEvents[rng() % 3], kCategories[rng() % 3], (rng() % 20) * 0.5};
     ndjson += Event(e.user, e.ts, e.event, e.category, e.duration);
+    csv += fmt::format("{},{},{},{},{}\n", e.user, e.ts, e.event, e.category, e.duration);
     events.push_back(e);
   }
+  ASSERT_GT(csv.size(), size_t{1} << 20);
   // The online rule, by hand: late events never count.
   std::vector<Ev> accepted;
   int64_t max_ts = INT64_MIN;
@@ -293,7 +296,7 @@ TEST_F(BackfillTest, RandomDataMatchesBruteForceInMemoryAndSpilled) {
       "label_id,user_id,ts_ms,events_10m,sleep_exits_10m,listen_s_1h,last_category\n";
   for (int i = 0; i < 600; ++i) {
     std::string user = fmt::format("u{}", rng() % 45);
-    int64_t t = kT0 + static_cast<int64_t>(rng() % 8'500'000);
+    int64_t t = kT0 + static_cast<int64_t>(rng() % 80'500'000);
     labels += fmt::format("{},{},{}\n", i, user, t);
     int64_t count = 0, exits = 0;
     double sum = 0;
@@ -315,6 +318,9 @@ TEST_F(BackfillTest, RandomDataMatchesBruteForceInMemoryAndSpilled) {
   EXPECT_EQ(Run(o, &in_memory), expected);
   EXPECT_FALSE(in_memory.spilled);
   EXPECT_GT(in_memory.late_events, 0u);
+
+  o.event_files = {Write("events.csv", csv)};
+  EXPECT_EQ(Run(o), expected);
 
   o.memory_budget_bytes = 1;
   o.threads = 3;
@@ -372,6 +378,18 @@ TEST_F(BackfillTest, BadEventNamesTheFileAndLine) {
   o.event_files = {Write("events.csv", "user_id,ts_ms,duration_s\nu1,1,2\nu1,,3\n")};
   st = Fail(o);
   EXPECT_NE(st.message().find("events.csv:3: field 'ts_ms': required but empty"), std::string::npos)
+      << st.message();
+}
+
+TEST_F(BackfillTest, BadEventDeepInABigFileNamesItsLine) {
+  std::string csv = "user_id,ts_ms,event,category,duration_s\n";
+  for (int i = 0; i < 60'000; ++i) {
+    csv += i == 50'000 ? "u1,oops,exit,sleep,1\n" : fmt::format("u{},{},exit,sleep,1\n", i % 7, kT0 + i);
+  }
+  ASSERT_GT(csv.size(), size_t{2} << 20);  // several blocks, each split across threads
+  Status st = Fail(Options("user_id,ts_ms\nu1,1767226500000\n", csv));
+  EXPECT_NE(st.message().find("events.csv:50002: field 'ts_ms': expected timestamp, got 'oops'"),
+            std::string::npos)
       << st.message();
 }
 
