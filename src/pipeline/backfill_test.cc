@@ -383,12 +383,13 @@ TEST_F(BackfillTest, BadEventNamesTheFileAndLine) {
 
 TEST_F(BackfillTest, BadEventDeepInABigFileNamesItsLine) {
   std::string csv = "user_id,ts_ms,event,category,duration_s\n";
-  for (int i = 0; i < 60'000; ++i) {
-    csv += i == 50'000 ? "u1,oops,exit,sleep,1\n" : fmt::format("u{},{},exit,sleep,1\n", i % 7, kT0 + i);
+  for (int i = 0; i < 80'000; ++i) {
+    csv += i == 70'000 ? "u1,oops,exit,sleep,1\n"
+                       : fmt::format("u{},{},exit,sleep,1\n", i % 7, kT0 + i);
   }
   ASSERT_GT(csv.size(), size_t{2} << 20);  // several blocks, each split across threads
   Status st = Fail(Options("user_id,ts_ms\nu1,1767226500000\n", csv));
-  EXPECT_NE(st.message().find("events.csv:50002: field 'ts_ms': expected timestamp, got 'oops'"),
+  EXPECT_NE(st.message().find("events.csv:70002: field 'ts_ms': expected timestamp, got 'oops'"),
             std::string::npos)
       << st.message();
 }
