@@ -4,9 +4,9 @@
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
-#include <random>
 
 #include "log/record_parser.h"
+#include "pipeline/stream_bench.h"
 #include "spec/spec_loader.h"
 #include "storage/db.h"
 #include "stream/compiled_view.h"
@@ -16,45 +16,12 @@
 namespace freshet {
 namespace {
 
-constexpr const char* kSpec = R"(project: micro
-entities:
-  user: {key: user_id}
-sources:
-  events:
-    kind: http
-    timestamp: ts_ms
-    fields: {user_id: string, event: string, category: string, duration_s: double}
-    allowed_lateness: 1m
-feature_views:
-  activity:
-    entity: user
-    source: events
-    features:
-      events_10m: {agg: count, window: 10m}
-      sleep_starts_1h: {agg: count, window: 1h, where: "event = 'start' and category = 'sleep'"}
-      listen_s_1h: {agg: sum, of: duration_s, window: 1h}
-      mean_len_10m: {agg: mean, of: duration_s, window: 10m}
-      session_events: {agg: count, session_gap: 30m}
-)";
-
 const ProjectSpec& Spec() {
-  static const ProjectSpec spec = *ParseProject(kSpec, "micro/freshet.yaml");
+  static const ProjectSpec spec = *ParseProject(StreamBenchSpecYaml(), "bench/freshet.yaml");
   return spec;
 }
 
-std::string Ndjson(int n, int users) {
-  std::mt19937_64 rng(1);
-  static constexpr const char* kEvents[] = {"start", "exit", "complete", "search"};
-  static constexpr const char* kCats[] = {"sleep", "focus", "move", "stress"};
-  std::string out;
-  for (int i = 0; i < n; ++i) {
-    out += "{\"user_id\":\"u" + std::to_string(rng() % users) + "\",\"ts_ms\":" +
-           std::to_string(1'767'225'600'000 + i * 50) + ",\"event\":\"" + kEvents[rng() % 4] +
-           "\",\"category\":\"" + kCats[rng() % 4] + "\",\"duration_s\":" +
-           std::to_string(rng() % 600) + ".5}\n";
-  }
-  return out;
-}
+std::string Ndjson(int n, int users) { return StreamBenchNdjson(n, users); }
 
 std::vector<Record> Records(int n, int users) {
   RecordParser parser(Spec().sources.at("events"), RequiredFields(Spec(), "events"));

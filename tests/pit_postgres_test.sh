@@ -6,6 +6,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 freshet=${1:?usage: pit_postgres_test.sh FRESHET_BINARY}
+# The peers live beside the repository (../shared/peers), not in it. Where a checkout has none,
+# the comparison cannot run: report it as skipped (CTest SKIP_RETURN_CODE 77), not passed.
+peers=${FRESHET_PEERS:-$root/../shared/peers}
+[ -f "$peers/gen_events.py" ] || [ ! -f /work/shared/peers/gen_events.py ] || peers=/work/shared/peers
+if [ ! -f "$peers/gen_events.py" ]; then
+  echo "pit_postgres_test: SKIPPED: no peers at $peers (set FRESHET_PEERS)" >&2
+  exit 77
+fi
+export FRESHET_PEERS=$peers
 data=$(mktemp -d /tmp/freshet-pit-test-XXXXXX)
 trap 'rm -rf "$data"' EXIT
 for format in csv ndjson; do

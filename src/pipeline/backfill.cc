@@ -558,7 +558,7 @@ class Backfill {
         const Record& r = batch[accepted_[j]];
         std::string_view key = EntityKeyOf(r, key_fields, &slice.key_values, &slice.key);
         uint32_t entity = 0;
-        uint32_t partition = parts.Route(key, &entity);
+        uint32_t partition = parts.Route(key, r.ts_ms, &entity);
         if (partition == kNoPartition) continue;
         parts.EncodeEvent(entity, key, r, &slice.bytes);
         slice.entries.emplace_back(partition, slice.bytes.size());
@@ -631,8 +631,7 @@ class Backfill {
         const Group& group = plan_.groups[g];
         ASSIGN_OR_RETURN(std::string key, LabelKey(group, row));
         uint64_t run_row = 0;
-        uint32_t entity = 0;
-        RunReader& run = data_[g].runs[data_[g].parts->Route(key, &entity)];
+        RunReader& run = data_[g].runs[data_[g].parts->LabelPartition(key)];
         ASSIGN_OR_RETURN(bool found, run.Next(&run_row, &group_cells[g]));
         if (!found || run_row != index || group_cells[g].size() != group.cell_columns.size()) {
           return Status::Internal(fmt::format("backfill lost label row {}", index + 1));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -216,16 +217,20 @@ class ResidentPartitions final : public Partitions {
 
   Status AddLabel(uint64_t row, int64_t ts, std::string key) override {
     uint32_t id = ids_.Add(key);
+    if (id == last_label_ts_.size()) last_label_ts_.push_back(ts);
+    last_label_ts_[id] = std::max(last_label_ts_[id], ts);
     labels_[id % count()].push_back({row, ts, static_cast<uint32_t>(id / count())});
     return Status::Ok();
   }
 
-  uint32_t Route(std::string_view key, uint32_t* entity) const override {
+  uint32_t Route(std::string_view key, int64_t ts, uint32_t* entity) const override {
     uint32_t id = ids_.Find(key);
-    if (id == KeyIndex::kNotFound) return kNoPartition;
+    if (id == KeyIndex::kNotFound || ts >= last_label_ts_[id]) return kNoPartition;
     *entity = static_cast<uint32_t>(id / count());
     return static_cast<uint32_t>(id % count());
   }
+
+  size_t LabelPartition(std::string_view key) const override { return ids_.Find(key) % count(); }
 
   void Prefetch(std::string_view key) const override { ids_.Prefetch(key); }
 
@@ -252,7 +257,8 @@ class ResidentPartitions final : public Partitions {
   }
 
  private:
-  KeyIndex ids_;                                 // label key -> entity, numbered in label order
+  KeyIndex ids_;                        // label key -> entity, numbered in label order
+  std::vector<int64_t> last_label_ts_;  // per entity: its latest label's time
   std::vector<std::vector<SweepLabel>> labels_;  // per partition
   std::vector<std::string> events_;              // per partition: entries
 };
@@ -300,12 +306,14 @@ class SpilledPartitions final : public Partitions {
     return part.MaybeFlush();
   }
 
-  uint32_t Route(std::string_view key, uint32_t* entity) const override {
+  uint32_t Route(std::string_view key, int64_t ts, uint32_t* entity) const override {
     uint64_t hash = Hash(key);
     if (!filter_.MayContain(hash)) return kNoPartition;
     *entity = 0;  // numbered by Take()
     return static_cast<uint32_t>(hash % count());
   }
+
+  size_t LabelPartition(std::string_view key) const override { return Hash(key) % count(); }
 
   void Prefetch(std::string_view key) const override {}
 

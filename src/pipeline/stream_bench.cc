@@ -70,6 +70,16 @@ uint64_t PeakRssBytes() {
 
 }  // namespace
 
+const char* StreamBenchSpecYaml() { return kBenchSpec; }
+
+std::string StreamBenchNdjson(uint64_t n, uint64_t entities, uint64_t seed) {
+  StreamBenchOptions o;
+  o.events = n;
+  o.entities = entities;
+  o.seed = seed;
+  return MakeNdjson(o);
+}
+
 std::string StreamBenchResult::ToJson() const {
   return fmt::format(
       R"({{"bench":"stream","events":{},"entities":{},"ndjson_bytes":{},"seconds":{:.3f},)"

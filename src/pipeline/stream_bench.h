@@ -34,4 +34,10 @@ struct StreamBenchResult {
 
 Result<StreamBenchResult> RunStreamBench(const StreamBenchOptions& options);
 
+// The benchmark's project (freshet.yaml text): source "events", view "activity"; shared with
+// the micro-benchmarks in bench/.
+const char* StreamBenchSpecYaml();
+// `n` synthetic NDJSON events over `entities` users (the benchmark's event generator).
+std::string StreamBenchNdjson(uint64_t n, uint64_t entities, uint64_t seed = 1);
+
 }  // namespace freshet

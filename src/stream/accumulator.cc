@@ -68,8 +68,9 @@ void MergeMoments(MomentsAcc* a, const MomentsAcc& b) {
 void AddLatest(LastNAcc* a, StampedValue item, int n) {
   auto& items = a->items;
   if (static_cast<int>(items.size()) >= n && !After(item, items.front())) return;
-  auto pos = std::upper_bound(items.begin(), items.end(), item,
-                              [](const StampedValue& x, const StampedValue& y) { return After(y, x); });
+  auto pos =
+      std::upper_bound(items.begin(), items.end(), item,
+                       [](const StampedValue& x, const StampedValue& y) { return After(y, x); });
   items.insert(pos, std::move(item));
   if (static_cast<int>(items.size()) > n) items.erase(items.begin());
 }
@@ -134,20 +135,27 @@ Aggregation::Aggregation(AggKind kind, int n, bool approx, bool int_input)
 Acc Aggregation::NewAcc() const {
   switch (kind_) {
     case AggKind::kCount:
-    case AggKind::kRate: return CountAcc{};
-    case AggKind::kSum: return SumAcc{};
+    case AggKind::kRate:
+      return CountAcc{};
+    case AggKind::kSum:
+      return SumAcc{};
     case AggKind::kMean:
     case AggKind::kVariance:
-    case AggKind::kStddev: return MomentsAcc{};
+    case AggKind::kStddev:
+      return MomentsAcc{};
     case AggKind::kMin:
-    case AggKind::kMax: return ExtremeAcc{};
+    case AggKind::kMax:
+      return ExtremeAcc{};
     case AggKind::kFirst:
-    case AggKind::kLast: return EdgeAcc{};
-    case AggKind::kLastN: return LastNAcc{};
+    case AggKind::kLast:
+      return EdgeAcc{};
+    case AggKind::kLastN:
+      return LastNAcc{};
     case AggKind::kDistinctCount:
       if (approx_) return HllAcc{};
       return DistinctAcc{};
-    case AggKind::kTopK: return TopKAcc{};
+    case AggKind::kTopK:
+      return TopKAcc{};
   }
   return CountAcc{};
 }
@@ -169,7 +177,9 @@ void Aggregation::Add(Acc* acc, const Value& v, int64_t ts, uint64_t seq) const 
                    StampedValue candidate{ts, seq, Value()};
                    if (TakesOver(kind_, candidate, a.best)) a.best = StampedValue{ts, seq, v};
                  },
-                 [&](LastNAcc& a) { AddLatest(&a, StampedValue{ts, seq, v}, n_); },
+                 [&](LastNAcc& a) {
+                   AddLatest(&a, StampedValue{ts, seq, v}, n_);
+                 },
                  [&](DistinctAcc& a) { AddHash(&a, HashValue(v)); },
                  [&](HllAcc& a) { a.hll.Add(HashValue(v)); },
                  [&](TopKAcc& a) { AddCount(&a, v, HashValue(v), 1); },
@@ -182,7 +192,8 @@ void Aggregation::Merge(Acc* into, const Acc& from) const {
                  [&](CountAcc& a) { a.n += std::get<CountAcc>(from).n; },
                  [&](SumAcc& a) {
                    const SumAcc& b = std::get<SumAcc>(from);
-                   if (__builtin_add_overflow(a.i, b.i, &a.i)) a.i = b.i > 0 ? INT64_MAX : INT64_MIN;
+                   if (__builtin_add_overflow(a.i, b.i, &a.i))
+                     a.i = b.i > 0 ? INT64_MAX : INT64_MIN;
                    a.d += b.d;
                  },
                  [&](MomentsAcc& a) { MergeMoments(&a, std::get<MomentsAcc>(from)); },
@@ -195,7 +206,8 @@ void Aggregation::Merge(Acc* into, const Acc& from) const {
                    if (!b.v.is_null() && TakesOver(kind_, b, a.best)) a.best = b;
                  },
                  [&](LastNAcc& a) {
-                   for (const StampedValue& s : std::get<LastNAcc>(from).items) AddLatest(&a, s, n_);
+                   for (const StampedValue& s : std::get<LastNAcc>(from).items)
+                     AddLatest(&a, s, n_);
                  },
                  [&](DistinctAcc& a) {
                    std::vector<uint64_t> merged;
@@ -207,7 +219,8 @@ void Aggregation::Merge(Acc* into, const Acc& from) const {
                  },
                  [&](HllAcc& a) { a.hll.Merge(std::get<HllAcc>(from).hll); },
                  [&](TopKAcc& a) {
-                   for (const TopCount& c : std::get<TopKAcc>(from).counts) AddCount(&a, c.v, c.hash, c.count);
+                   for (const TopCount& c : std::get<TopKAcc>(from).counts)
+                     AddCount(&a, c.v, c.hash, c.count);
                  },
              },
              *into);
@@ -305,7 +318,8 @@ bool Aggregation::Decode(ByteReader* in, Acc* acc) const {
           [&](SumAcc& a) { return in->GetDouble(&a.d) && in->GetSigned(&a.i); },
           [&](MomentsAcc& a) {
             uint64_t n;
-            if (!in->GetVarint(&n) || !in->GetDouble(&a.mean) || !in->GetDouble(&a.m2)) return false;
+            if (!in->GetVarint(&n) || !in->GetDouble(&a.mean) || !in->GetDouble(&a.m2))
+              return false;
             a.n = static_cast<int64_t>(n);
             return true;
           },
@@ -340,8 +354,9 @@ bool Aggregation::Decode(ByteReader* in, Acc* acc) const {
               c.hash = HashValue(c.v);
               c.count = static_cast<int64_t>(count);
             }
-            return std::is_sorted(a.counts.begin(), a.counts.end(),
-                                  [](const TopCount& x, const TopCount& y) { return x.hash < y.hash; });
+            return std::is_sorted(
+                a.counts.begin(), a.counts.end(),
+                [](const TopCount& x, const TopCount& y) { return x.hash < y.hash; });
           },
       },
       *acc);

@@ -32,23 +32,44 @@ struct StampedValue {
   Value v;
 };
 
-struct CountAcc { int64_t n = 0; };                    // count, rate
-struct SumAcc { double d = 0; int64_t i = 0; };        // int inputs sum exactly in i
-struct MomentsAcc { int64_t n = 0; double mean = 0; double m2 = 0; };  // mean, variance, stddev
-struct ExtremeAcc { Value v; };                        // min, max (null: nothing yet)
-struct EdgeAcc { StampedValue best; };                 // first, last (best.v null: nothing yet)
-struct LastNAcc { std::vector<StampedValue> items; };  // oldest first, at most n
-struct DistinctAcc { std::vector<uint64_t> hashes; };  // sorted HashValue()s
-struct HllAcc { HyperLogLog hll; };
+struct CountAcc {
+  int64_t n = 0;
+};  // count, rate
+struct SumAcc {
+  double d = 0;
+  int64_t i = 0;
+};  // int inputs sum exactly in i
+struct MomentsAcc {
+  int64_t n = 0;
+  double mean = 0;
+  double m2 = 0;
+};  // mean, variance, stddev
+struct ExtremeAcc {
+  Value v;
+};  // min, max (null: nothing yet)
+struct EdgeAcc {
+  StampedValue best;
+};  // first, last (best.v null: nothing yet)
+struct LastNAcc {
+  std::vector<StampedValue> items;
+};  // oldest first, at most n
+struct DistinctAcc {
+  std::vector<uint64_t> hashes;
+};  // sorted HashValue()s
+struct HllAcc {
+  HyperLogLog hll;
+};
 struct TopCount {
   uint64_t hash = 0;
   int64_t count = 0;
   Value v;
 };
-struct TopKAcc { std::vector<TopCount> counts; };  // sorted by hash
+struct TopKAcc {
+  std::vector<TopCount> counts;
+};  // sorted by hash
 
-using Acc = std::variant<CountAcc, SumAcc, MomentsAcc, ExtremeAcc, EdgeAcc, LastNAcc,
-                         DistinctAcc, HllAcc, TopKAcc>;
+using Acc = std::variant<CountAcc, SumAcc, MomentsAcc, ExtremeAcc, EdgeAcc, LastNAcc, DistinctAcc,
+                         HllAcc, TopKAcc>;
 
 class Aggregation {
  public:

@@ -19,12 +19,12 @@ struct AggCase {
 };
 
 const AggCase kAll[] = {
-    {AggKind::kCount, 0, false, false},    {AggKind::kSum, 0, false, false},
-    {AggKind::kSum, 0, false, true},       {AggKind::kMean, 0, false, false},
-    {AggKind::kMin, 0, false, false},      {AggKind::kMax, 0, false, true},
-    {AggKind::kVariance, 0, false, false}, {AggKind::kStddev, 0, false, false},
-    {AggKind::kFirst, 0, false, false},    {AggKind::kLast, 0, false, false},
-    {AggKind::kLastN, 3, false, false},    {AggKind::kDistinctCount, 0, false, false},
+    {AggKind::kCount, 0, false, false},        {AggKind::kSum, 0, false, false},
+    {AggKind::kSum, 0, false, true},           {AggKind::kMean, 0, false, false},
+    {AggKind::kMin, 0, false, false},          {AggKind::kMax, 0, false, true},
+    {AggKind::kVariance, 0, false, false},     {AggKind::kStddev, 0, false, false},
+    {AggKind::kFirst, 0, false, false},        {AggKind::kLast, 0, false, false},
+    {AggKind::kLastN, 3, false, false},        {AggKind::kDistinctCount, 0, false, false},
     {AggKind::kDistinctCount, 0, true, false}, {AggKind::kTopK, 2, false, false},
     {AggKind::kRate, 0, false, false},
 };
@@ -66,7 +66,8 @@ TEST(AggregationTest, MergeOfPartsEqualsOneAccumulator) {
     for (int i : {2, 0, 3, 1}) agg.Merge(&merged, parts[i]);
     Value expected = agg.Result(whole, 60'000);
     EXPECT_TRUE(Close(agg.Result(merged, 60'000), expected))
-        << AggKindName(c.kind) << ": " << agg.Result(merged, 60'000).ToString() << " vs " << expected.ToString();
+        << AggKindName(c.kind) << ": " << agg.Result(merged, 60'000).ToString() << " vs "
+        << expected.ToString();
   }
 }
 
@@ -75,7 +76,8 @@ TEST(AggregationTest, EncodeDecodeRoundTrip) {
   for (const AggCase& c : kAll) {
     Aggregation agg(c.kind, c.n, c.approx, c.int_input);
     Acc acc = agg.NewAcc();
-    for (uint64_t seq = 0; seq < 50; ++seq) agg.Add(&acc, Input(c, rng()), static_cast<int64_t>(seq), seq);
+    for (uint64_t seq = 0; seq < 50; ++seq)
+      agg.Add(&acc, Input(c, rng()), static_cast<int64_t>(seq), seq);
     std::string bytes;
     agg.Encode(acc, &bytes);
     stream_codec::ByteReader in(bytes);
@@ -99,10 +101,15 @@ TEST(AggregationTest, EmptyResults) {
       case AggKind::kCount:
       case AggKind::kSum:
       case AggKind::kRate:
-      case AggKind::kDistinctCount: EXPECT_TRUE(v.is_number() && v.to_double() == 0) << AggKindName(c.kind); break;
+      case AggKind::kDistinctCount:
+        EXPECT_TRUE(v.is_number() && v.to_double() == 0) << AggKindName(c.kind);
+        break;
       case AggKind::kLastN:
-      case AggKind::kTopK: EXPECT_TRUE(v.is_list() && v.as_list().empty()); break;
-      default: EXPECT_TRUE(v.is_null()) << AggKindName(c.kind);
+      case AggKind::kTopK:
+        EXPECT_TRUE(v.is_list() && v.as_list().empty());
+        break;
+      default:
+        EXPECT_TRUE(v.is_null()) << AggKindName(c.kind);
     }
   }
 }

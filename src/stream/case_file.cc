@@ -16,8 +16,10 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 }
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -207,15 +209,18 @@ class CaseParser {
     std::string raw;
     for (int line_no = 1; std::getline(in, raw); ++line_no) {
       Status s = Line(line_no, raw);
-      if (!s.ok()) return Status::InvalidArgument(fmt::format("{}:{}: {}", path_, line_no, s.message()));
+      if (!s.ok())
+        return Status::InvalidArgument(fmt::format("{}:{}: {}", path_, line_no, s.message()));
     }
-    if (spec_lines_.empty()) return Status::InvalidArgument(fmt::format("{}: no spec: section", path_));
+    if (spec_lines_.empty())
+      return Status::InvalidArgument(fmt::format("{}: no spec: section", path_));
     bool full = false;
     for (const auto& l : spec_lines_) full = full || StartsWith(l, "project:");
     std::string yaml;
     for (const auto& l : spec_lines_) yaml += l + "\n";
     out_->spec_yaml = full ? yaml : DefaultSpec(spec_lines_);
-    if (out_->name.empty()) return Status::InvalidArgument(fmt::format("{}: missing '# name:'", path_));
+    if (out_->name.empty())
+      return Status::InvalidArgument(fmt::format("{}: missing '# name:'", path_));
     return Status::Ok();
   }
 
@@ -224,9 +229,11 @@ class CaseParser {
 
   Status Line(int line_no, const std::string& raw) {
     std::string_view line = Trim(raw);
-    if (section_ == Section::kNone || section_ == Section::kExpect || section_ == Section::kEvents) {
+    if (section_ == Section::kNone || section_ == Section::kExpect ||
+        section_ == Section::kEvents) {
       if (StartsWith(line, "# name:")) out_->name = std::string(Trim(line.substr(7)));
-      if (StartsWith(line, "# description:")) out_->description = std::string(Trim(line.substr(14)));
+      if (StartsWith(line, "# description:"))
+        out_->description = std::string(Trim(line.substr(14)));
       if (StartsWith(line, "# group:")) out_->group = std::string(Trim(line.substr(8)));
       if (line.empty() || StartsWith(line, "#")) return Status::Ok();
     }
@@ -259,7 +266,8 @@ class CaseParser {
       case Section::kError:
         if (!line.empty()) out_->expected_error = std::string(line);
         return Status::Ok();
-      case Section::kNone: break;
+      case Section::kNone:
+        break;
     }
     return Status::InvalidArgument("text outside of a section (spec:, events:, expect:, error:)");
   }

@@ -49,7 +49,7 @@ struct CaseStep {
   Kind kind = Kind::kEvents;
   int line = 0;
   // kEvents
-  std::string source;  // empty: the spec's only source
+  std::string source;                               // empty: the spec's only source
   std::vector<std::pair<int, std::string>> events;  // (line, NDJSON object)
   // kRead, kStatus
   std::string view;  // empty: the spec's only view (or "v")
@@ -57,7 +57,7 @@ struct CaseStep {
   std::string key_text;
   int64_t at_ms = 0;
   std::vector<std::pair<std::string, CaseValue>> values;  // kRead
-  std::string status;                                    // kStatus
+  std::string status;                                     // kStatus
   // kLate
   uint64_t late = 0;
 };

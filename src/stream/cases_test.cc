@@ -9,16 +9,15 @@
 //                   — restart equality and skip-below-offset idempotency on every case;
 //   offline         a plain replay: a fresh EntityState per entity from CompiledView::NewState,
 //                   events filtered by the same watermark rule, inserted and read in order.
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "log/record_parser.h"
 #include "spec/spec_loader.h"
@@ -63,11 +62,13 @@ class MemoryEngineTarget : public CaseTarget {
   }
 
   std::string name() const override { return "online-memory"; }
-  Status Apply(const std::string& source, uint64_t offset, const std::vector<Record>& records) override {
+  Status Apply(const std::string& source, uint64_t offset,
+               const std::vector<Record>& records) override {
     RETURN_IF_ERROR(engine_->Apply(source, offset, records));
     return engine_->Checkpoint();
   }
-  Result<ViewRead> Read(const std::string& view, const std::vector<Value>& key, int64_t at_ms) override {
+  Result<ViewRead> Read(const std::string& view, const std::vector<Value>& key,
+                        int64_t at_ms) override {
     return engine_->Read(view, key, {}, at_ms);
   }
   Result<uint64_t> Late() override { return engine_->stats().late_events; }
@@ -100,7 +101,8 @@ class RocksDbRestartTarget : public CaseTarget {
 
   std::string name() const override { return "online-rocksdb"; }
 
-  Status Apply(const std::string& source, uint64_t offset, const std::vector<Record>& records) override {
+  Status Apply(const std::string& source, uint64_t offset,
+               const std::vector<Record>& records) override {
     RETURN_IF_ERROR(RecoverIfCrashed());
     auto& log = log_[source];
     log.insert(log.end(), records.begin(), records.end());
@@ -121,7 +123,8 @@ class RocksDbRestartTarget : public CaseTarget {
     return Status::Ok();
   }
 
-  Result<ViewRead> Read(const std::string& view, const std::vector<Value>& key, int64_t at_ms) override {
+  Result<ViewRead> Read(const std::string& view, const std::vector<Value>& key,
+                        int64_t at_ms) override {
     RETURN_IF_ERROR(RecoverIfCrashed());
     return engine_->Read(view, key, {}, at_ms);
   }
@@ -171,7 +174,8 @@ class OfflineTarget : public CaseTarget {
       ASSIGN_OR_RETURN(t->views_[name].compiled, CompiledView::Compile(spec, view));
       t->sources_[view.source].views.push_back(name);
     }
-    for (const auto& [name, source] : spec.sources) t->sources_[name].lateness_ms = source.allowed_lateness_ms;
+    for (const auto& [name, source] : spec.sources)
+      t->sources_[name].lateness_ms = source.allowed_lateness_ms;
     return t;
   }
 
@@ -197,7 +201,8 @@ class OfflineTarget : public CaseTarget {
     return Status::Ok();
   }
 
-  Result<ViewRead> Read(const std::string& view, const std::vector<Value>& key, int64_t at_ms) override {
+  Result<ViewRead> Read(const std::string& view, const std::vector<Value>& key,
+                        int64_t at_ms) override {
     auto it = views_.find(view);
     if (it == views_.end()) return Status::NotFound(view);
     auto state = it->second.states.find(EncodeEntityKey(key));
@@ -252,12 +257,14 @@ Status ParseEvents(LoadedCase* c) {
     if (step.source.empty()) step.source = c->default_source;
     auto source = c->spec.sources.find(step.source);
     if (source == c->spec.sources.end()) {
-      return Status::InvalidArgument(fmt::format("{}:{}: unknown source '{}'", c->file.path, step.line, step.source));
+      return Status::InvalidArgument(
+          fmt::format("{}:{}: unknown source '{}'", c->file.path, step.line, step.source));
     }
     RecordParser parser(source->second, RequiredFields(c->spec, step.source));
     for (const auto& [line, json] : step.events) {
       Status s = parser.Parse(json, &c->records[i]);
-      if (!s.ok()) return Status::InvalidArgument(fmt::format("{}:{}: {}", c->file.path, line, s.message()));
+      if (!s.ok())
+        return Status::InvalidArgument(fmt::format("{}:{}: {}", c->file.path, line, s.message()));
     }
     c->total_records += c->records[i].size();
   }
@@ -296,7 +303,8 @@ std::vector<std::string> RunCase(LoadedCase& c, CaseTarget* target) {
     const std::string where = fmt::format("{} at {}", step.key_text, step.at_ms);
     if (step.kind == CaseStep::Kind::kStatus) {
       std::string_view actual = ReadStatusName(read->status);
-      if (actual != step.status) fail(step.line, fmt::format("{}: status: expected {}, got {}", where, step.status, actual));
+      if (actual != step.status)
+        fail(step.line, fmt::format("{}: status: expected {}, got {}", where, step.status, actual));
       continue;
     }
     const FeatureViewSpec& spec = c.spec.feature_views.at(view);
@@ -331,7 +339,8 @@ std::vector<std::string> CaseFiles() {
 
 std::string TempDir() {
   static std::atomic<int> counter{0};
-  return (fs::temp_directory_path() / fmt::format("freshet_cases_{}_{}", getpid(), counter++)).string();
+  return (fs::temp_directory_path() / fmt::format("freshet_cases_{}_{}", getpid(), counter++))
+      .string();
 }
 
 class CasesTest : public testing::TestWithParam<std::string> {};
@@ -350,7 +359,8 @@ TEST_P(CasesTest, MatchesExpectationsOnlineAndOffline) {
   if (!c.file.expected_error.empty()) {
     Status error = spec.status();
     if (spec.ok()) error = MemoryEngineTarget::Create(*spec).status();
-    ASSERT_FALSE(error.ok()) << c.file.path << ": expected an error containing '" << c.file.expected_error << "'";
+    ASSERT_FALSE(error.ok()) << c.file.path << ": expected an error containing '"
+                             << c.file.expected_error << "'";
     EXPECT_NE(error.message().find(c.file.expected_error), std::string::npos)
         << c.file.path << ": expected an error containing '" << c.file.expected_error << "', got "
         << error.message();

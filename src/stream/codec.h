@@ -142,9 +142,15 @@ class ByteReader {
     uint8_t tag;
     if (!GetByte(&tag)) return false;
     switch (tag) {
-      case kTagNull: *v = Value(); return true;
-      case kTagFalse: *v = Value::Bool(false); return true;
-      case kTagTrue: *v = Value::Bool(true); return true;
+      case kTagNull:
+        *v = Value();
+        return true;
+      case kTagFalse:
+        *v = Value::Bool(false);
+        return true;
+      case kTagTrue:
+        *v = Value::Bool(true);
+        return true;
       case kTagInt: {
         int64_t i;
         if (!GetSigned(&i)) return false;
@@ -163,7 +169,8 @@ class ByteReader {
         *v = Value::String(std::string(s));
         return true;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
 

@@ -25,14 +25,16 @@ class ViewCompiler {
     auto source_it = spec_.sources.find(view_.source);
     auto entity_it = spec_.entities.find(view_.entity);
     if (source_it == spec_.sources.end() || entity_it == spec_.entities.end()) {
-      return Error(view_.line, "", fmt::format("unknown source '{}' or entity '{}'", view_.source,
-                                               view_.entity));
+      return Error(view_.line, "",
+                   fmt::format("unknown source '{}' or entity '{}'", view_.source, view_.entity));
     }
     source_ = &source_it->second;
     plan_->spec = view_;
     for (const std::string& key : entity_it->second.keys) {
       int index = source_->FieldIndex(key);
-      if (index < 0) return Error(view_.line, "entity", fmt::format("key field '{}' is not in source '{}'", key, source_->name));
+      if (index < 0)
+        return Error(view_.line, "entity",
+                     fmt::format("key field '{}' is not in source '{}'", key, source_->name));
       plan_->key_fields.push_back(index);
     }
     for (const FeatureSpec& feature : view_.features) RETURN_IF_ERROR(AddFeature(feature));
@@ -65,7 +67,9 @@ class ViewCompiler {
     std::optional<FieldType> input_type;
     if (!spec.of.empty()) {
       f.input = source_->FieldIndex(spec.of);
-      if (f.input < 0) return FeatureError(spec, "of", fmt::format("'{}' is not a field of source '{}'", spec.of, source_->name));
+      if (f.input < 0)
+        return FeatureError(
+            spec, "of", fmt::format("'{}' is not a field of source '{}'", spec.of, source_->name));
       input_type = source_->fields[f.input].type;
     }
     bool int_input = input_type == FieldType::kInt64 || input_type == FieldType::kTimestamp;
@@ -86,10 +90,10 @@ class ViewCompiler {
       plan_->tiled.push_back(static_cast<int>(plan_->features.size()));
     }
     plan_->retention_ms = std::max(plan_->retention_ms, Lookback(f));
-    shape_ += fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}\n", spec.name, static_cast<int>(*spec.agg),
-                          static_cast<int>(spec.window), spec.window_ms, spec.hop_ms, spec.session_gap_ms,
-                          spec.n, spec.approx, spec.of, input_type ? static_cast<int>(*input_type) : 0,
-                          spec.where);
+    shape_ += fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}\n", spec.name,
+                          static_cast<int>(*spec.agg), static_cast<int>(spec.window),
+                          spec.window_ms, spec.hop_ms, spec.session_gap_ms, spec.n, spec.approx,
+                          spec.of, input_type ? static_cast<int>(*input_type) : 0, spec.where);
     plan_->features.push_back(std::move(f));
     return Status::Ok();
   }
@@ -98,7 +102,8 @@ class ViewCompiler {
     bool needs_span = spec.window == WindowKind::kSliding || spec.window == WindowKind::kHopping ||
                       spec.window == WindowKind::kTumbling;
     if (needs_span && spec.window_ms <= 0) return FeatureError(spec, "window", "must be positive");
-    if (spec.window == WindowKind::kHopping && (spec.hop_ms <= 0 || spec.window_ms % spec.hop_ms != 0)) {
+    if (spec.window == WindowKind::kHopping &&
+        (spec.hop_ms <= 0 || spec.window_ms % spec.hop_ms != 0)) {
       return FeatureError(spec, "hop", "must be positive and divide the window");
     }
     if (spec.window == WindowKind::kSession && spec.session_gap_ms <= 0) {
@@ -113,10 +118,14 @@ class ViewCompiler {
   static int64_t Lookback(const FeaturePlan& f) {
     switch (f.window) {
       case WindowKind::kSliding:
-      case WindowKind::kTumbling: return f.window_ms;
-      case WindowKind::kHopping: return f.window_ms + f.hop_ms;
-      case WindowKind::kSession: return f.gap_ms;
-      case WindowKind::kLifetime: return 0;
+      case WindowKind::kTumbling:
+        return f.window_ms;
+      case WindowKind::kHopping:
+        return f.window_ms + f.hop_ms;
+      case WindowKind::kSession:
+        return f.gap_ms;
+      case WindowKind::kLifetime:
+        return 0;
     }
     return 0;
   }
@@ -124,19 +133,23 @@ class ViewCompiler {
   static std::optional<FieldType> ResultType(AggKind agg, std::optional<FieldType> input) {
     switch (agg) {
       case AggKind::kCount:
-      case AggKind::kDistinctCount: return FieldType::kInt64;
+      case AggKind::kDistinctCount:
+        return FieldType::kInt64;
       case AggKind::kSum:
         return input == FieldType::kDouble ? FieldType::kDouble : FieldType::kInt64;
       case AggKind::kMean:
       case AggKind::kVariance:
       case AggKind::kStddev:
-      case AggKind::kRate: return FieldType::kDouble;
+      case AggKind::kRate:
+        return FieldType::kDouble;
       case AggKind::kMin:
       case AggKind::kMax:
       case AggKind::kFirst:
-      case AggKind::kLast: return input == FieldType::kTimestamp ? FieldType::kInt64 : input;
+      case AggKind::kLast:
+        return input == FieldType::kTimestamp ? FieldType::kInt64 : input;
       case AggKind::kLastN:
-      case AggKind::kTopK: return std::nullopt;
+      case AggKind::kTopK:
+        return std::nullopt;
     }
     return std::nullopt;
   }
@@ -146,7 +159,9 @@ class ViewCompiler {
     auto it = filter_bits_.find(spec.where);
     if (it != filter_bits_.end()) return it->second;
     if (plan_->filters.size() == kMaxFilters) {
-      return FeatureError(spec, "where", fmt::format("a view may use at most {} distinct where filters", kMaxFilters));
+      return FeatureError(
+          spec, "where",
+          fmt::format("a view may use at most {} distinct where filters", kMaxFilters));
     }
     const SourceSpec& source = *source_;
     NameResolver resolve = [&source](std::string_view name) -> std::optional<ResolvedName> {
@@ -186,9 +201,9 @@ class ViewCompiler {
     FieldType type = source_->fields[field].type;
     RawColumn c;
     c.field = field;
-    c.kind = type == FieldType::kDouble                                     ? CellKind::kDouble
+    c.kind = type == FieldType::kDouble                                   ? CellKind::kDouble
              : type == FieldType::kInt64 || type == FieldType::kTimestamp ? CellKind::kInt
-                                                                            : CellKind::kValue;
+                                                                          : CellKind::kValue;
     plan_->raw_columns.push_back(c);
     return static_cast<int>(plan_->raw_columns.size() - 1);
   }
@@ -205,7 +220,8 @@ class ViewCompiler {
     const auto& features = plan_->features;
     NameResolver resolve = [&features](std::string_view name) -> std::optional<ResolvedName> {
       for (size_t i = 0; i < features.size(); ++i) {
-        if (features[i].name == name) return ResolvedName{static_cast<int>(i), features[i].result_type};
+        if (features[i].name == name)
+          return ResolvedName{static_cast<int>(i), features[i].result_type};
       }
       return std::nullopt;
     };
@@ -239,7 +255,8 @@ class ViewCompiler {
       for (auto it = std::find(stack->begin(), stack->end(), i); it != stack->end(); ++it) {
         cycle += (cycle.empty() ? "" : " -> ") + plan_->features[*it].name;
       }
-      return FeatureError(view_.features[i], "expr", fmt::format("derived features form a cycle: {}", cycle));
+      return FeatureError(view_.features[i], "expr",
+                          fmt::format("derived features form a cycle: {}", cycle));
     }
     (*state)[i] = 1;
     for (int dep : f.expr->slots_used()) RETURN_IF_ERROR(Visit(dep, state, stack));
@@ -280,9 +297,12 @@ void AppendEntityKeyPart(const Value& v, std::string* out) {
 
 std::string_view ReadStatusName(ReadStatus s) {
   switch (s) {
-    case ReadStatus::kPresent: return "PRESENT";
-    case ReadStatus::kNotFound: return "NOT_FOUND";
-    case ReadStatus::kOutsideMaxAge: return "OUTSIDE_MAX_AGE";
+    case ReadStatus::kPresent:
+      return "PRESENT";
+    case ReadStatus::kNotFound:
+      return "NOT_FOUND";
+    case ReadStatus::kOutsideMaxAge:
+      return "OUTSIDE_MAX_AGE";
   }
   return "UNKNOWN";
 }
@@ -315,7 +335,8 @@ Result<std::vector<int>> CompiledView::FeatureIndexes(const std::vector<std::str
   for (const std::string& name : names) {
     int index = FeatureIndex(name);
     if (index < 0) {
-      return Status::NotFound(fmt::format("feature view '{}' has no feature '{}'", impl_->spec.name, name));
+      return Status::NotFound(
+          fmt::format("feature view '{}' has no feature '{}'", impl_->spec.name, name));
     }
     out.push_back(index);
   }

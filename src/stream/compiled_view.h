@@ -53,7 +53,7 @@ class CompiledView {
 
   const FeatureViewSpec& spec() const;
   const std::vector<std::string>& feature_names() const;  // spec order
-  int FeatureIndex(std::string_view name) const;            // -1 when absent
+  int FeatureIndex(std::string_view name) const;          // -1 when absent
   // Indexes of `names` (all features when empty); kNotFound naming the first unknown one.
   Result<std::vector<int>> FeatureIndexes(const std::vector<std::string>& names) const;
   // Indexes into Record::values of the entity key fields, in entity key order.

@@ -34,7 +34,7 @@ enum class CellKind : uint8_t {
 struct RawColumn {
   int field = 0;  // index into Record::values
   CellKind kind = CellKind::kInt;
-  int slot = 0;   // kInt/kDouble: word offset within the row; kValue: side column index
+  int slot = 0;  // kInt/kDouble: word offset within the row; kValue: side column index
 };
 
 struct FeaturePlan {
@@ -67,7 +67,7 @@ struct CompiledView::Impl {
 
   // Raw rows (sliding windows).
   bool has_raw = false;
-  bool raw_unfiltered = false;  // some sliding feature takes every event
+  bool raw_unfiltered = false;   // some sliding feature takes every event
   uint32_t raw_filter_bits = 0;  // filters of sliding features
   bool row_has_mask = false;
   int row_words = 1;

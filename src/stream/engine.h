@@ -49,9 +49,16 @@ struct SourceProgress {
 };
 
 // Everything one checkpoint commits, atomically. The puts' bytes live in the commit's own
-// storage (Keep) or in the engine's entries, and stay valid until StateBackend::Commit returns:
-// a checkpoint of a million entities makes no per-entity allocation.
+// storage (Keep), so a checkpoint of a million entities makes no per-entity allocation; they
+// are valid as long as the commit.
 struct StateCommit {
+  StateCommit() = default;
+  StateCommit(StateCommit&&) = default;
+  StateCommit& operator=(StateCommit&&) = default;
+  // A copy's puts would still point into the original's storage.
+  StateCommit(const StateCommit&) = delete;
+  StateCommit& operator=(const StateCommit&) = delete;
+
   struct Put {
     uint32_t view_id;
     std::string_view entity_key;
@@ -83,10 +90,9 @@ class StateBackend {
   virtual Result<uint32_t> ViewId(const std::string& view) = 0;
   virtual Result<std::optional<std::string>> LoadEntity(uint32_t view_id,
                                                         const std::string& entity_key) = 0;
-  // Calls `fn` for every stored entity state (startup warm-load).
-  virtual Status ForEachEntity(
-      const std::function<void(uint32_t view_id, std::string_view key, std::string_view state)>&
-          fn) = 0;
+  // Calls `fn` for every stored entity state (tools, warm-loads; the engine loads lazily).
+  virtual Status ForEachEntity(const std::function<void(uint32_t view_id, std::string_view key,
+                                                        std::string_view state)>& fn) = 0;
   virtual Result<std::map<std::string, SourceProgress>> LoadProgress() = 0;
   virtual Status Commit(const StateCommit& commit) = 0;
   // Most recent late events of `source`, newest first.
@@ -128,7 +134,7 @@ struct EngineOptions {
 struct ViewRead {
   std::vector<Value> values;  // one per requested feature
   ReadStatus status = ReadStatus::kNotFound;
-  int64_t event_ms = 0;       // newest event time of the entity (0 when not found)
+  int64_t event_ms = 0;  // newest event time of the entity (0 when not found)
 };
 
 struct EngineStats {

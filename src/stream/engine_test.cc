@@ -79,7 +79,8 @@ EngineOptions ManualOptions() {
 }
 
 std::unique_ptr<StreamEngine> MakeEngine(const ProjectSpec& spec, StateBackend* backend,
-                                         const Clock* clock, EngineOptions options = ManualOptions()) {
+                                         const Clock* clock,
+                                         EngineOptions options = ManualOptions()) {
   auto engine = StreamEngine::Create(spec, backend, clock, options);
   EXPECT_TRUE(engine.ok()) << engine.status().ToString();
   return std::move(engine).value();
@@ -147,7 +148,8 @@ TEST(StreamEngineTest, CrashAndReplayEqualsUninterruptedRun) {
   MemoryStateBackend reference_backend;
   auto reference = MakeEngine(spec, &reference_backend, &clock);
   for (size_t i = 0; i < stream.size(); i += 100) {
-    std::vector<Record> batch(stream.begin() + i, stream.begin() + std::min(stream.size(), i + 100));
+    std::vector<Record> batch(stream.begin() + i,
+                              stream.begin() + std::min(stream.size(), i + 100));
     ASSERT_TRUE(reference->Apply("events", i, batch).ok());
   }
   std::string expected = Snapshot(reference.get(), kUsers, end);
@@ -183,9 +185,13 @@ TEST(StreamEngineTest, LateEventsGoToTheDeadLetterNewestFirst) {
   MemoryStateBackend backend;
   auto engine = MakeEngine(spec, &backend, &clock);
   // Lateness 10 s: after 100 s the watermark is 90 s.
-  ASSERT_TRUE(engine->Apply("events", 0, {Event("u1", 100'000, "a", 1), Event("u1", 50'000, "late1", 1)}).ok());
+  ASSERT_TRUE(
+      engine->Apply("events", 0, {Event("u1", 100'000, "a", 1), Event("u1", 50'000, "late1", 1)})
+          .ok());
   ASSERT_TRUE(engine->Checkpoint().ok());
-  ASSERT_TRUE(engine->Apply("events", 2, {Event("u2", 95'000, "ok", 1), Event("u2", 80'000, "late2", 1)}).ok());
+  ASSERT_TRUE(
+      engine->Apply("events", 2, {Event("u2", 95'000, "ok", 1), Event("u2", 80'000, "late2", 1)})
+          .ok());
 
   EXPECT_EQ(engine->stats().late_events, 2u);
   auto late = engine->ListLate("events", 10);  // one pending, one committed
@@ -212,8 +218,11 @@ TEST(StreamEngineTest, CheckpointCommitsDirtyStatesProgressAndLateTogether) {
   ManualClock clock(0);
   MemoryStateBackend backend;
   auto engine = MakeEngine(spec, &backend, &clock);
-  ASSERT_TRUE(engine->Apply("events", 0, {Event("u1", 100'000, "a", 1), Event("u2", 100'000, "b", 1),
-                                          Event("u1", 1'000, "late", 1)}).ok());
+  ASSERT_TRUE(engine
+                  ->Apply("events", 0,
+                          {Event("u1", 100'000, "a", 1), Event("u2", 100'000, "b", 1),
+                           Event("u1", 1'000, "late", 1)})
+                  .ok());
   EXPECT_EQ(backend.commits(), 0u);
   ASSERT_TRUE(engine->Checkpoint().ok());
   EXPECT_EQ(backend.commits(), 1u);
@@ -236,7 +245,8 @@ TEST(StreamEngineTest, CheckpointsByRecordCountAndTime) {
   options.checkpoint_records = 3;
   options.checkpoint_interval_ms = 1000;
   auto engine = MakeEngine(spec, &backend, &clock, options);
-  ASSERT_TRUE(engine->Apply("events", 0, {Event("u1", 1000, "a", 1), Event("u1", 2000, "a", 1)}).ok());
+  ASSERT_TRUE(
+      engine->Apply("events", 0, {Event("u1", 1000, "a", 1), Event("u1", 2000, "a", 1)}).ok());
   EXPECT_EQ(backend.commits(), 0u);
   ASSERT_TRUE(engine->Apply("events", 2, {Event("u1", 3000, "a", 1)}).ok());
   EXPECT_EQ(backend.commits(), 1u);
@@ -262,7 +272,8 @@ TEST(StreamEngineTest, ReadsRunConcurrentlyWithApply) {
     readers.emplace_back([&, r] {
       int64_t last_lifetime = 0;  // a lifetime distinct count never shrinks
       while (!done.load()) {
-        auto read = engine->Read("v", {Value::String("u" + std::to_string(r))}, {"cats"}, 1LL << 40);
+        auto read =
+            engine->Read("v", {Value::String("u" + std::to_string(r))}, {"cats"}, 1LL << 40);
         ASSERT_TRUE(read.ok());
         int64_t cats = read->values[0].is_int() ? read->values[0].as_int() : 0;
         EXPECT_GE(cats, last_lifetime);
@@ -335,8 +346,10 @@ TEST(StreamEngineTest, ReadErrorsAndUnknownEntities) {
   ManualClock clock(0);
   MemoryStateBackend backend;
   auto engine = MakeEngine(spec, &backend, &clock);
-  EXPECT_EQ(engine->Read("nope", {Value::String("u")}, {}, 0).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(engine->Read("v", {Value::String("u")}, {"nope"}, 0).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(engine->Read("nope", {Value::String("u")}, {}, 0).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(engine->Read("v", {Value::String("u")}, {"nope"}, 0).status().code(),
+            StatusCode::kNotFound);
   EXPECT_EQ(engine->Read("v", {}, {}, 0).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(engine->Apply("nope", 0, {}).code(), StatusCode::kNotFound);
   auto read = engine->Read("v", {Value::String("ghost")}, {"n_1m", "ratio", "last_cat"}, 0);

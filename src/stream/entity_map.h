@@ -71,7 +71,9 @@ class EntityMap {
   // Software pipelining for batches: among a million entities both the slot and the entry
   // miss the cache, so the engine prefetches the slot of a record further ahead, then (once it
   // landed) the entry in it. A wrong guess (another key in the home slot) wastes a prefetch.
-  void PrefetchSlot(uint64_t hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
+  void PrefetchSlot(uint64_t hash) const {
+    __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+  }
   void PrefetchEntry(uint64_t hash) const {
     if (const EntityEntry* e = slots_[hash & (slots_.size() - 1)].entry.get()) PrefetchLines(e);
   }

@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include "stream/codec.h"
 
@@ -76,7 +76,6 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 }
 
 std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
-
 
 // A put's position in key order: (view id, first 16 key bytes) as integers, so sorting a
 // million puts compares in cache instead of chasing pointers to their keys.
@@ -170,14 +169,21 @@ Status RocksDbStateBackend::Commit(const StateCommit& commit) {
   rocksdb::WriteBatch batch(bytes + 1024);
   auto check = [](const rocksdb::Status& s) { return FromRocks(s, "building checkpoint batch"); };
   std::string key;
-  for (const SortItem& item : ordered) {
-    const StateCommit::Put* put = item.put;
+  constexpr size_t kAhead = 8;  // puts are visited in key order, scattered in memory
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    if (i + 2 * kAhead < ordered.size()) __builtin_prefetch(ordered[i + 2 * kAhead].put);
+    if (i + kAhead < ordered.size()) {
+      __builtin_prefetch(ordered[i + kAhead].put->entity_key.data());
+      __builtin_prefetch(ordered[i + kAhead].put->state.data());
+    }
+    const StateCommit::Put* put = ordered[i].put;
     key.clear();
     AppendBigEndian32(&key, put->view_id);
     key.append(put->entity_key);
-    RETURN_IF_ERROR(check(put->erase ? batch.Delete(db_->cf(Cf::kState), key)
-                                     : batch.Put(db_->cf(Cf::kState), key,
-                                                 rocksdb::Slice(put->state.data(), put->state.size()))));
+    RETURN_IF_ERROR(check(put->erase
+                              ? batch.Delete(db_->cf(Cf::kState), key)
+                              : batch.Put(db_->cf(Cf::kState), key,
+                                          rocksdb::Slice(put->state.data(), put->state.size()))));
   }
   for (const LateEvent& e : commit.late) {
     key = LatePrefix(e.source);
@@ -185,8 +191,9 @@ Status RocksDbStateBackend::Commit(const StateCommit& commit) {
     RETURN_IF_ERROR(check(batch.Put(db_->cf(Cf::kLate), key, EncodeLate(e))));
   }
   for (const auto& [source, progress] : commit.progress) {
-    RETURN_IF_ERROR(check(batch.Put(db_->cf(Cf::kCheckpoints), std::string(kProgressPrefix) + source,
-                                    EncodeProgress(progress))));
+    RETURN_IF_ERROR(
+        check(batch.Put(db_->cf(Cf::kCheckpoints), std::string(kProgressPrefix) + source,
+                        EncodeProgress(progress))));
   }
   return db_->Write(&batch, /*sync=*/false);
 }
@@ -198,8 +205,8 @@ Result<std::vector<LateEvent>> RocksDbStateBackend::ListLate(const std::string& 
   std::string last = prefix;
   AppendBigEndian64(&last, UINT64_MAX);
   auto it = db_->NewIterator(Cf::kLate);
-  for (it->SeekForPrev(last); it->Valid() && out.size() < limit && StartsWith(View(it->key()), prefix);
-       it->Prev()) {
+  for (it->SeekForPrev(last);
+       it->Valid() && out.size() < limit && StartsWith(View(it->key()), prefix); it->Prev()) {
     LateEvent e;
     RETURN_IF_ERROR(DecodeLate(source, View(it->key()), View(it->value()), &e));
     out.push_back(std::move(e));

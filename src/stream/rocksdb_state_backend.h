@@ -25,9 +25,8 @@ class RocksDbStateBackend final : public StateBackend {
   Result<uint32_t> ViewId(const std::string& view) override;
   Result<std::optional<std::string>> LoadEntity(uint32_t view_id,
                                                 const std::string& entity_key) override;
-  Status ForEachEntity(
-      const std::function<void(uint32_t view_id, std::string_view key, std::string_view state)>&
-          fn) override;
+  Status ForEachEntity(const std::function<void(uint32_t view_id, std::string_view key,
+                                                std::string_view state)>& fn) override;
   Result<std::map<std::string, SourceProgress>> LoadProgress() override;
   Status Commit(const StateCommit& commit) override;
   Result<std::vector<LateEvent>> ListLate(const std::string& source, size_t limit) override;

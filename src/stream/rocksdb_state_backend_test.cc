@@ -14,7 +14,8 @@ class RocksDbStateBackendTest : public testing::Test {
   void SetUp() override {
     static std::atomic<int> counter{0};
     dir_ = (std::filesystem::temp_directory_path() /
-            ("freshet_state_backend_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++)))
+            ("freshet_state_backend_test_" + std::to_string(getpid()) + "_" +
+             std::to_string(counter++)))
                .string();
     Reopen();
   }
@@ -89,13 +90,15 @@ TEST_F(RocksDbStateBackendTest, CommitWritesStatesProgressAndLateAtomically) {
   ASSERT_TRUE(backend_->Commit(erase).ok());
   EXPECT_FALSE(backend_->LoadEntity(1, "u1")->has_value());
   int count = 0;
-  ASSERT_TRUE(backend_->ForEachEntity([&](uint32_t view, std::string_view key, std::string_view state) {
-    ++count;
-    if (view == 1) {
-      EXPECT_EQ(key, "u2");
-      EXPECT_EQ(state, "state-2");
-    }
-  }).ok());
+  ASSERT_TRUE(backend_
+                  ->ForEachEntity([&](uint32_t view, std::string_view key, std::string_view state) {
+                    ++count;
+                    if (view == 1) {
+                      EXPECT_EQ(key, "u2");
+                      EXPECT_EQ(state, "state-2");
+                    }
+                  })
+                  .ok());
   EXPECT_EQ(count, 2);
 }
 

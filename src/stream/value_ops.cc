@@ -68,7 +68,8 @@ uint64_t HashBytes(std::string_view bytes, uint64_t seed) {
   size_t tail = len & 7;
   if (tail != 0) {
     uint64_t k = 0;
-    for (size_t i = 0; i < tail; ++i) k |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+    for (size_t i = 0; i < tail; ++i)
+      k |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
     h ^= k;
     h *= m;
   }
@@ -92,8 +93,10 @@ int CompareValues(const Value& a, const Value& b) {
   int ra = TypeRank(a), rb = TypeRank(b);
   if (ra != rb) return Cmp(ra, rb);
   switch (ra) {
-    case 0: return 0;
-    case 1: return Cmp(a.as_bool(), b.as_bool());
+    case 0:
+      return 0;
+    case 1:
+      return Cmp(a.as_bool(), b.as_bool());
     case 2:
       if (a.is_int() && b.is_int()) return Cmp(a.as_int(), b.as_int());
       return Cmp(a.to_double(), b.to_double());
@@ -101,7 +104,8 @@ int CompareValues(const Value& a, const Value& b) {
       int c = a.as_string().compare(b.as_string());
       return c < 0 ? -1 : (c > 0 ? 1 : 0);
     }
-    default: break;
+    default:
+      break;
   }
   const Value::List& la = a.as_list();
   const Value::List& lb = b.as_list();

@@ -1,8 +1,8 @@
 #include "stream/view_state.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace freshet {
 namespace {
@@ -25,9 +25,7 @@ int64_t TileStart(int64_t ts, int64_t size) {
   return q * size;
 }
 
-bool Passes(const FeaturePlan& f, uint32_t mask) {
-  return f.filter < 0 || (mask >> f.filter & 1u);
-}
+bool Passes(const FeaturePlan& f, uint32_t mask) { return f.filter < 0 || (mask >> f.filter & 1u); }
 
 // The tile of `list` (sorted by start) that starts at `start`, created when missing.
 Tile& TileAt(std::vector<Tile>* list, const Aggregation& agg, int64_t start) {
@@ -54,9 +52,9 @@ void ViewState::Insert(const Record& r) {
   }
   for (int index : plan_.tiled) {
     const FeaturePlan& f = plan_.features[index];
-    bool counts = Passes(f, mask) &&
-                  (f.input < 0 || (static_cast<size_t>(f.input) < r.values.size() &&
-                                   !r.values[f.input].is_null()));
+    bool counts =
+        Passes(f, mask) && (f.input < 0 || (static_cast<size_t>(f.input) < r.values.size() &&
+                                            !r.values[f.input].is_null()));
     InsertTiled(f, r, seq, counts);
   }
 }
@@ -67,9 +65,15 @@ void ViewState::InsertTiled(const FeaturePlan& f, const Record& r, uint64_t seq,
   if (f.window != WindowKind::kSession && !counts) return;
   Tile* tile;
   switch (f.window) {
-    case WindowKind::kSession: tile = &SessionFor(&list, f, r.ts_ms); break;
-    case WindowKind::kHopping: tile = &TileAt(&list, f.agg, TileStart(r.ts_ms, f.hop_ms)); break;
-    case WindowKind::kTumbling: tile = &TileAt(&list, f.agg, TileStart(r.ts_ms, f.window_ms)); break;
+    case WindowKind::kSession:
+      tile = &SessionFor(&list, f, r.ts_ms);
+      break;
+    case WindowKind::kHopping:
+      tile = &TileAt(&list, f.agg, TileStart(r.ts_ms, f.hop_ms));
+      break;
+    case WindowKind::kTumbling:
+      tile = &TileAt(&list, f.agg, TileStart(r.ts_ms, f.window_ms));
+      break;
     default:
       if (list.empty()) list.push_back(Tile{r.ts_ms, r.ts_ms, f.agg.NewAcc()});
       tile = &list.front();
@@ -150,7 +154,8 @@ Value ViewState::TiledAt(const FeaturePlan& f, int64_t t) const {
     }
     case WindowKind::kSession: {
       // The latest session begun before t, if it is still open (its last event within a gap).
-      auto it = std::find_if(list.rbegin(), list.rend(), [t](const Tile& s) { return s.start < t; });
+      auto it =
+          std::find_if(list.rbegin(), list.rend(), [t](const Tile& s) { return s.start < t; });
       if (it != list.rend() && t - it->end < f.gap_ms) {
         single = &it->acc;
         span = std::max<int64_t>(t - it->start, 1000);
@@ -200,7 +205,8 @@ void ViewState::EvictTiles(const FeaturePlan& f, int64_t horizon_ms) {
       drop_before([cutoff](const Tile& tile) { return tile.end > cutoff; });
       break;
     }
-    default: break;  // lifetime: everything is needed forever
+    default:
+      break;  // lifetime: everything is needed forever
   }
 }
 
@@ -245,9 +251,9 @@ Status ViewState::Deserialize(std::string_view bytes) {
     return corrupt();
   }
   if (fingerprint != plan_.fingerprint) {
-    return Status::InvalidArgument(fmt::format(
-        "entity state of view '{}' was written by a different definition of the view",
-        plan_.spec.name));
+    return Status::InvalidArgument(
+        fmt::format("entity state of view '{}' was written by a different definition of the view",
+                    plan_.spec.name));
   }
   if (!in.GetSigned(&last_event_ms_) || !in.GetVarint(&next_seq_) || !rows_.Decode(&in)) {
     return corrupt();

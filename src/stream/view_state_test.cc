@@ -62,7 +62,9 @@ class ViewStateTest : public testing::Test {
       t += rng() % 8000;
       Record r;
       r.ts_ms = t - static_cast<int64_t>(rng() % 3000);
-      r.values = {Value::String("u1"), Value::Int(r.ts_ms), Value::String(events[rng() % 3]),
+      r.values = {Value::String("u1"),
+                  Value::Int(r.ts_ms),
+                  Value::String(events[rng() % 3]),
                   rng() % 7 == 0 ? Value() : Value::String("c" + std::to_string(rng() % 6)),
                   rng() % 9 == 0 ? Value() : Value::Double((rng() % 1000) / 8.0),
                   Value::Int(static_cast<int64_t>(rng() % 50) - 10),
@@ -99,8 +101,8 @@ TEST_F(ViewStateTest, SerializeRoundTripKeepsEveryValue) {
   copy->Serialize(&again);
   EXPECT_EQ(bytes, again);
   EXPECT_EQ(copy->last_event_ms(), state->last_event_ms());
-  for (int64_t t : {state->last_event_ms() - 100'000, state->last_event_ms(), state->last_event_ms() + 1,
-                    state->last_event_ms() + 120'000}) {
+  for (int64_t t : {state->last_event_ms() - 100'000, state->last_event_ms(),
+                    state->last_event_ms() + 1, state->last_event_ms() + 120'000}) {
     EXPECT_EQ(Text(ReadAll(copy.get(), t)), Text(ReadAll(state.get(), t))) << "t=" << t;
   }
   // Ties after a restore still go to later arrivals: the sequence counter was kept.
