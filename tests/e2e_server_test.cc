@@ -250,6 +250,20 @@ TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
   // Graceful shutdown on SIGTERM, then a restart serves the same values.
   int wstatus = server_->Kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+
+  // Offline, from the same event log: the backfill's values at kT equal the online ones.
+  std::ofstream(root_ / "labels.csv") << "user_id,ts_ms,label\nu1," << kT << ",1\n";
+  out = RunCommand(Cli("backfill --labels " + (root_ / "labels.csv").string() + " --out " +
+                       (root_ / "train.csv").string()),
+                   &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream train(root_ / "train.csv");
+  std::string header, row;
+  std::getline(train, header);
+  std::getline(train, row);
+  EXPECT_EQ(header, "user_id,ts_ms,label,events_10m,sleep_exits_10m,listen_s_1h");
+  EXPECT_EQ(row, "u1," + std::to_string(kT) + ",1,3,2,750");
+
   ASSERT_TRUE(server_->Start());
   EXPECT_EQ(Features("u1"), before);
 }

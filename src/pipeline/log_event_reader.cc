@@ -4,6 +4,8 @@ namespace freshet {
 namespace {
 
 constexpr size_t kBatch = 65'536;
+// A parsed record's typical footprint (values, strings, vector), for sizing partitions.
+constexpr uint64_t kBytesPerRecord = 250;
 
 }  // namespace
 
@@ -18,6 +20,11 @@ Status LogEventReader::Scan(const std::string& source, const BatchSink& sink) {
     RETURN_IF_ERROR(sink(&batch));
   }
   return Status::Ok();
+}
+
+uint64_t LogEventReader::EstimateBytes(const std::string& source) const {
+  auto records = log_->NextOffset(source);
+  return records.ok() ? *records * kBytesPerRecord : 0;
 }
 
 }  // namespace freshet

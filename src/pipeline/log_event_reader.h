@@ -11,8 +11,8 @@ class LogEventReader final : public EventReader {
  public:
   explicit LogEventReader(EventLog* log) : log_(log) {}
   Status Scan(const std::string& source, const BatchSink& sink) override;
-  // Unknown without a scan; the backfill then assumes the events fit in memory.
-  uint64_t EstimateBytes(const std::string& source) const override { return 0; }
+  // From the number of records in the log, so a large log spills instead of filling memory.
+  uint64_t EstimateBytes(const std::string& source) const override;
 
  private:
   EventLog* log_;
