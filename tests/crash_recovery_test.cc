@@ -61,8 +61,8 @@ std::string Batch(int i) {
   for (int e = 0; e < kEventsPerBatch; ++e) {
     int64_t n = int64_t{i} * kEventsPerBatch + e;
     int64_t ts = kT0 + n * 1000 - static_cast<int64_t>(rng() % 40'000);
-    out += "{\"user_id\":\"u" + std::to_string(rng() % kUsers) + "\",\"ts_ms\":" +
-           std::to_string(ts) + ",\"kind\":\"" + kKinds[rng() % 4] +
+    out += "{\"user_id\":\"u" + std::to_string(rng() % kUsers) +
+           "\",\"ts_ms\":" + std::to_string(ts) + ",\"kind\":\"" + kKinds[rng() % 4] +
            "\",\"amount\":" + std::to_string(static_cast<int>(rng() % 1000)) + ".5}\n";
   }
   return out;
@@ -75,7 +75,8 @@ std::string FeaturesRequest() {
   return R"({"features":["activity:clicks_10m","activity:buys_1h","activity:amount_1h",)"
          R"("activity:mean_amount_1h","activity:kinds_1h","activity:session_clicks",)"
          R"("activity:hourly_amount","activity:last_kind","activity:total"],)"
-         R"("entities":{"user_id":[)" + users + "]},\"as_of\":" + std::to_string(as_of) + "}";
+         R"("entities":{"user_id":[)" +
+         users + "]},\"as_of\":" + std::to_string(as_of) + "}";
 }
 
 class CrashRecoveryTest : public ::testing::Test {
@@ -123,8 +124,9 @@ TEST_F(CrashRecoveryTest, FeaturesEqualUninterruptedRunAfterRandomKills) {
     while (!acked) {
       if (rng() % 3 == 0) {
         // Kill while this batch is in flight: before, during or after its commit.
-        auto post = std::async(std::launch::async,
-                               [&] { return crashed->Call("POST", "/v1/events/clicks", body, key); });
+        auto post = std::async(std::launch::async, [&] {
+          return crashed->Call("POST", "/v1/events/clicks", body, key);
+        });
         std::this_thread::sleep_for(std::chrono::microseconds(rng() % 8000));
         crashed->Kill(SIGKILL);
         ++kills;

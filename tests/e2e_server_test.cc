@@ -83,7 +83,8 @@ class E2eTest : public ::testing::Test {
     std::ofstream(root_ / "predict.py") << kPredict;
     model_ = (root_ / "model.json").string();
     int rc;
-    std::string out = RunCommand("/usr/bin/python3 " + (root_ / "train.py").string() + " " + model_, &rc);
+    std::string out =
+        RunCommand("/usr/bin/python3 " + (root_ / "train.py").string() + " " + model_, &rc);
     ASSERT_EQ(rc, 0) << out;
     out = RunCommand(Cli("models register next_content " + model_), &rc);
     ASSERT_EQ(rc, 0) << out;
@@ -111,8 +112,9 @@ class E2eTest : public ::testing::Test {
 
   // The three features of u1 at kT, as numbers.
   std::vector<double> Features(const std::string& user) {
-    HttpReply r = Post("/v1/features", R"({"feature_service":"recommender","entities":{"user_id":[")" +
-                                           user + R"("]},"as_of":)" + std::to_string(kT) + "}");
+    HttpReply r =
+        Post("/v1/features", R"({"feature_service":"recommender","entities":{"user_id":[")" + user +
+                                 R"("]},"as_of":)" + std::to_string(kT) + "}");
     EXPECT_EQ(r.status, 200) << r.body;
     simdjson::dom::parser parser;
     std::vector<double> out;
@@ -132,8 +134,8 @@ class E2eTest : public ::testing::Test {
   static std::string Event(const std::string& user, int64_t ts, const std::string& event,
                            const std::string& category, double duration) {
     return "{\"user_id\":\"" + user + "\",\"ts_ms\":" + std::to_string(ts) + ",\"event\":\"" +
-           event + "\",\"category\":\"" + category + "\",\"duration_s\":" +
-           std::to_string(duration) + "}";
+           event + "\",\"category\":\"" + category +
+           "\",\"duration_s\":" + std::to_string(duration) + "}";
   }
 
   fs::path root_;
@@ -151,9 +153,9 @@ TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
                          Event("u1", kT - 20 * 60'000, "complete", "focus", 600) + "]");
   ASSERT_EQ(b.status, 200) << b.body;
   EXPECT_NE(b.body.find("\"first_offset\":1"), std::string::npos) << b.body;
-  HttpReply c = Post("/v1/events/app_events",
-                     Event("u1", kT - 2 * 60'000, "exit", "sleep", 30) + "\n" +
-                         Event("u2", kT - 60'000, "start", "focus", 0) + "\n");
+  HttpReply c =
+      Post("/v1/events/app_events", Event("u1", kT - 2 * 60'000, "exit", "sleep", 30) + "\n" +
+                                        Event("u2", kT - 60'000, "start", "focus", 0) + "\n");
   ASSERT_EQ(c.status, 200) << c.body;
 
   // Exact values at kT: events_10m = 3 (the focus complete is 20 min old), sleep exits 2,
@@ -164,14 +166,17 @@ TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
   EXPECT_EQ(before[1], 2);
   EXPECT_DOUBLE_EQ(before[2], 750);
   // Time passes: 15 minutes later the 10m window has emptied, the 1h sum has not.
-  HttpReply later = Post("/v1/features", R"({"features":["user_activity:events_10m","user_activity:listen_s_1h"],"entities":{"user_id":["u1"]},"as_of":)" +
-                                             std::to_string(kT + 15 * 60'000) + "}");
+  HttpReply later = Post(
+      "/v1/features",
+      R"({"features":["user_activity:events_10m","user_activity:listen_s_1h"],"entities":{"user_id":["u1"]},"as_of":)" +
+          std::to_string(kT + 15 * 60'000) + "}");
   EXPECT_NE(later.body.find("\"values\":[0,750"), std::string::npos) << later.body;
 
   // Feast-compatible shape.
-  HttpReply feast = Post("/get-online-features",
-                         R"({"features":["user_activity:events_10m"],"entities":{"user_id":["u1","nobody"]},"as_of":)" +
-                             std::to_string(kT) + "}");
+  HttpReply feast = Post(
+      "/get-online-features",
+      R"({"features":["user_activity:events_10m"],"entities":{"user_id":["u1","nobody"]},"as_of":)" +
+          std::to_string(kT) + "}");
   ASSERT_EQ(feast.status, 200) << feast.body;
   simdjson::dom::parser parser;
   auto doc = parser.parse(feast.body);
@@ -191,9 +196,8 @@ TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
   EXPECT_EQ(std::string_view(pdoc["model"]["name"]), "next_content");
   EXPECT_EQ(int64_t(pdoc["model"]["version"]), 1);
   int rc;
-  std::string expected = RunCommand("/usr/bin/python3 " + (root_ / "predict.py").string() + " " + model_ +
-                                 " 3 2 750",
-                             &rc);
+  std::string expected = RunCommand(
+      "/usr/bin/python3 " + (root_ / "predict.py").string() + " " + model_ + " 3 2 750", &rc);
   ASSERT_EQ(rc, 0) << expected;
   EXPECT_NEAR(got, std::stod(expected), 1e-6);
 
@@ -212,11 +216,13 @@ TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
            R"({"user_id":"u1","ts_ms":1,"event":"x","category":"y","duration_s":"long"})",
        400, "line 2: field 'duration_s'"},
       {"/v1/events/app_events", R"({"ts_ms":1767225500000,"event":"start"})", 400, "user_id"},
-      {"/v1/events/nope", Event("u1", kT - 1000, "start", "sleep", 0), 404, "unknown source 'nope'"},
+      {"/v1/events/nope", Event("u1", kT - 1000, "start", "sleep", 0), 404,
+       "unknown source 'nope'"},
       {"/v1/events/app_events", std::string(17u << 20, ' '), 413, ""},
       {"/v1/features", R"({"features":["user_activity:nope"],"entities":{"user_id":["u1"]}})", 404,
        "no feature 'nope'"},
-      {"/v1/predict/recommend", R"({"entities":{"customer":["u1"]}})", 400, "missing key 'user_id'"},
+      {"/v1/predict/recommend", R"({"entities":{"customer":["u1"]}})", 400,
+       "missing key 'user_id'"},
       {"/v1/predict/nope", R"({"entities":{"user_id":["u1"]}})", 404, "unknown deployment"},
   };
   for (const Bad& b : bad) {

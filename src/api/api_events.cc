@@ -1,8 +1,8 @@
 #include <fmt/format.h>
 
+#include "api/api.h"
 #include "core/json.h"
 #include "core/time_util.h"
-#include "api/api.h"
 #include "server/json_error.h"
 
 namespace freshet {
@@ -62,14 +62,12 @@ void ListLate(Instance* instance, const HttpRequest& req, HttpResponse* res) {
 }  // namespace
 
 Status RegisterEventRoutes(Router* router, Instance* instance) {
-  RETURN_IF_ERROR(router->Add("POST", "/v1/events/{source}",
-                              [instance](const HttpRequest& req, HttpResponse* res) {
-                                Ingest(instance, req, res);
-                              }));
-  return router->Add("GET", "/v1/late/{source}",
-                     [instance](const HttpRequest& req, HttpResponse* res) {
-                       ListLate(instance, req, res);
-                     });
+  RETURN_IF_ERROR(router->Add(
+      "POST", "/v1/events/{source}",
+      [instance](const HttpRequest& req, HttpResponse* res) { Ingest(instance, req, res); }));
+  return router->Add(
+      "GET", "/v1/late/{source}",
+      [instance](const HttpRequest& req, HttpResponse* res) { ListLate(instance, req, res); });
 }
 
 }  // namespace freshet

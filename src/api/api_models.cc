@@ -1,5 +1,5 @@
-#include "models/registry_codec.h"
 #include "api/api.h"
+#include "models/registry_codec.h"
 #include "server/json_error.h"
 
 namespace freshet {
@@ -37,13 +37,12 @@ void ShowModel(Instance* instance, const HttpRequest& req, HttpResponse* res) {
 }  // namespace
 
 Status RegisterModelRoutes(Router* router, Instance* instance) {
-  RETURN_IF_ERROR(router->Add("GET", "/v1/models", [instance](const HttpRequest&, HttpResponse* res) {
-    ListModels(instance, res);
-  }));
-  return router->Add("GET", "/v1/models/{name}",
-                     [instance](const HttpRequest& req, HttpResponse* res) {
-                       ShowModel(instance, req, res);
-                     });
+  RETURN_IF_ERROR(router->Add(
+      "GET", "/v1/models",
+      [instance](const HttpRequest&, HttpResponse* res) { ListModels(instance, res); }));
+  return router->Add(
+      "GET", "/v1/models/{name}",
+      [instance](const HttpRequest& req, HttpResponse* res) { ShowModel(instance, req, res); });
 }
 
 }  // namespace freshet

@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
-#include "core/json.h"
 #include "api/api.h"
+#include "core/json.h"
 #include "server/json_error.h"
 #include "store/feature_json.h"
 
@@ -65,10 +65,9 @@ void Predict(Instance* instance, const HttpRequest& req, HttpResponse* res) {
 }  // namespace
 
 Status RegisterPredictRoutes(Router* router, Instance* instance) {
-  return router->Add("POST", "/v1/predict/{deployment}",
-                     [instance](const HttpRequest& req, HttpResponse* res) {
-                       Predict(instance, req, res);
-                     });
+  return router->Add(
+      "POST", "/v1/predict/{deployment}",
+      [instance](const HttpRequest& req, HttpResponse* res) { Predict(instance, req, res); });
 }
 
 }  // namespace freshet

@@ -56,12 +56,13 @@ Status Run(BackfillFlags f) {
   f.options.memory_budget_bytes = f.memory_mb << 20;
   ASSIGN_OR_RETURN(BackfillStats stats, RunBackfill(spec, f.options, reader.get()));
   if (f.project.json) {
-    fmt::print(R"({{"labels":{},"events":{},"late_events":{},"partitions":{},"spilled":{}}})" "\n",
+    fmt::print(R"({{"labels":{},"events":{},"late_events":{},"partitions":{},"spilled":{}}})"
+               "\n",
                stats.labels, stats.events, stats.late_events, stats.partitions, stats.spilled);
   } else {
-    fmt::print("wrote {} rows x {} features to {} ({} events read, {} late and dropped as online)\n",
-               stats.labels, stats.columns.size(), f.options.out_path, stats.events,
-               stats.late_events);
+    fmt::print(
+        "wrote {} rows x {} features to {} ({} events read, {} late and dropped as online)\n",
+        stats.labels, stats.columns.size(), f.options.out_path, stats.events, stats.late_events);
   }
   return Status::Ok();
 }

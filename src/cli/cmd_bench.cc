@@ -21,10 +21,11 @@ void RegisterBench(CLI::App* app) {
   stream->callback([o] {
     auto result = RunStreamBench(*o);
     if (!result.ok()) throw CLI::RuntimeError(Fail(result.status()));
-    fmt::print("{} events over {} entities in {:.2f} s: {:.0f} events/s on one thread, "
-               "peak RSS {:.0f} MiB\n",
-               result->events, result->entities, result->seconds, result->events_per_s,
-               static_cast<double>(result->peak_rss_bytes) / (1 << 20));
+    fmt::print(
+        "{} events over {} entities in {:.2f} s: {:.0f} events/s on one thread, "
+        "peak RSS {:.0f} MiB\n",
+        result->events, result->entities, result->seconds, result->events_per_s,
+        static_cast<double>(result->peak_rss_bytes) / (1 << 20));
     fmt::print("{}\n", result->ToJson());
   });
 }

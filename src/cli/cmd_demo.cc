@@ -112,7 +112,8 @@ std::string Recommendation(double p_sleep) {
 
 Result<double> PredictOverHttp(const std::string& base, const std::string& user) {
   std::string body = fmt::format(R"({{"entities":{{"user_id":["{}"]}}}})", user);
-  ASSIGN_OR_RETURN(HttpReply reply, HttpCall(base, "POST", fmt::format("/v1/predict/{}", kDeployment), body));
+  ASSIGN_OR_RETURN(HttpReply reply,
+                   HttpCall(base, "POST", fmt::format("/v1/predict/{}", kDeployment), body));
   RETURN_IF_ERROR(reply.ToStatus());
   simdjson::dom::parser parser;
   double p;
@@ -136,8 +137,9 @@ Status StreamLiveSession(const DemoFlags& f, const std::string& base, const std:
     ASSIGN_OR_RETURN(HttpReply ack, HttpCall(base, "POST", "/v1/events/app_events", ToNdjson(e)));
     RETURN_IF_ERROR(ack.ToStatus());
     ASSIGN_OR_RETURN(double p, PredictOverHttp(base, user));
-    std::string what = fmt::format("{} {}{}", e.event, e.category,
-                                   e.duration_s > 0 ? fmt::format(" ({:.0f} s)", e.duration_s) : "");
+    std::string what =
+        fmt::format("{} {}{}", e.event, e.category,
+                    e.duration_s > 0 ? fmt::format(" ({:.0f} s)", e.duration_s) : "");
     fmt::print("  {:<34} p(sleep next) = {:.3f}  -> recommend {}\n", what, p, Recommendation(p));
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::milliseconds(f.pause_ms));
@@ -173,7 +175,8 @@ Status RunDemo(const DemoFlags& f) {
   backfill.event_files = {events_path};
   backfill.features = spec.feature_services.at("recommender").features;
   ASSIGN_OR_RETURN(BackfillStats stats, RunBackfill(spec, backfill));
-  fmt::print("{} rows x {} features -> {}\n", stats.labels, stats.columns.size(), backfill.out_path);
+  fmt::print("{} rows x {} features -> {}\n", stats.labels, stats.columns.size(),
+             backfill.out_path);
 
   Step("3/5 training the XGBoost model and registering it");
   const std::string model_path = (work / "model.json").string();
@@ -202,14 +205,15 @@ Status RunDemo(const DemoFlags& f) {
   Step(fmt::format("5/5 live session of user {}: each event, then their recommendation", user));
   RETURN_IF_ERROR(StreamLiveSession(f, base, user));
 
-  fmt::print("\nTry it yourself:\n"
-             "  curl -s -X POST {0}/v1/predict/{1} -d '{{\"entities\":{{\"user_id\":[\"{2}\"]}}}}'\n"
-             "  curl -s -X POST {0}/v1/features -d '{{\"feature_service\":\"recommender\","
-             "\"entities\":{{\"user_id\":[\"{2}\"]}}}}'\n"
-             "  curl -s -X POST {0}/v1/events/app_events -d '{{\"user_id\":\"{2}\",\"ts_ms\":{3},"
-             "\"event\":\"start\",\"category\":\"sleep\",\"duration_s\":0}}'\n"
-             "  curl -s {0}/metrics\n",
-             base, kDeployment, user, SystemClock::Default()->NowMs());
+  fmt::print(
+      "\nTry it yourself:\n"
+      "  curl -s -X POST {0}/v1/predict/{1} -d '{{\"entities\":{{\"user_id\":[\"{2}\"]}}}}'\n"
+      "  curl -s -X POST {0}/v1/features -d '{{\"feature_service\":\"recommender\","
+      "\"entities\":{{\"user_id\":[\"{2}\"]}}}}'\n"
+      "  curl -s -X POST {0}/v1/events/app_events -d '{{\"user_id\":\"{2}\",\"ts_ms\":{3},"
+      "\"event\":\"start\",\"category\":\"sleep\",\"duration_s\":0}}'\n"
+      "  curl -s {0}/metrics\n",
+      base, kDeployment, user, SystemClock::Default()->NowMs());
   if (f.exit_after) return Status::Ok();
   fmt::print("\nServing until Ctrl-C.\n");
   std::fflush(stdout);

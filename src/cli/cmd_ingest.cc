@@ -81,8 +81,9 @@ void RegisterIngest(CLI::App* app) {
   cmd->add_option("files", f->files, "Input files ('-' for stdin)")->required();
   cmd->add_option("--idempotency-key", f->idempotency_key,
                   "Key making a retried ingest count once");
-  cmd->add_option("--server", f->server,
-                  "Ingest through a running server (http://127.0.0.1:PORT) instead of the data dir");
+  cmd->add_option(
+      "--server", f->server,
+      "Ingest through a running server (http://127.0.0.1:PORT) instead of the data dir");
   cmd->callback([f] {
     Status st = Run(*f);
     if (!st.ok()) throw CLI::RuntimeError(Fail(st));

@@ -57,7 +57,8 @@ Status Register(const ModelsFlags& f) {
       return Status::InvalidArgument(fmt::format("--metric '{}': not a number", m));
     }
   }
-  ASSIGN_OR_RETURN(ModelVersion v, instance->registry()->Register(f.name, f.file, runtime, options));
+  ASSIGN_OR_RETURN(ModelVersion v,
+                   instance->registry()->Register(f.name, f.file, runtime, options));
   if (!f.project.json) fmt::print("registered ");
   PrintVersion(v, f.project.json);
   return Status::Ok();
@@ -69,7 +70,8 @@ Status List(const ModelsFlags& f) {
   if (models.empty() && !f.project.json) fmt::print("no models registered\n");
   for (const ModelInfo& m : models) {
     std::string aliases;
-    for (const auto& [alias, version] : m.aliases) aliases += fmt::format(" {}=v{}", alias, version);
+    for (const auto& [alias, version] : m.aliases)
+      aliases += fmt::format(" {}=v{}", alias, version);
     if (f.project.json) {
       fmt::print("{{\"name\":\"{}\",\"latest_version\":{}}}\n", m.name, m.latest.version);
     } else {
@@ -81,7 +83,8 @@ Status List(const ModelsFlags& f) {
 
 Status Show(const ModelsFlags& f) {
   ASSIGN_OR_RETURN(auto instance, OpenInstance(f));
-  ASSIGN_OR_RETURN(ModelVersion v, instance->registry()->Resolve(f.name, f.alias.empty() ? "latest" : f.alias));
+  ASSIGN_OR_RETURN(ModelVersion v,
+                   instance->registry()->Resolve(f.name, f.alias.empty() ? "latest" : f.alias));
   PrintVersion(v, f.project.json);
   return Status::Ok();
 }
@@ -93,7 +96,8 @@ Status Alias(const ModelsFlags& f) {
   return Status::Ok();
 }
 
-void AddAction(CLI::App* cmd, std::shared_ptr<ModelsFlags> f, Status (*action)(const ModelsFlags&)) {
+void AddAction(CLI::App* cmd, std::shared_ptr<ModelsFlags> f,
+               Status (*action)(const ModelsFlags&)) {
   f->project.AddTo(cmd);
   cmd->callback([f, action] {
     Status st = action(*f);
@@ -126,7 +130,8 @@ void RegisterModels(CLI::App* app) {
   AddAction(s, show, Show);
 
   auto alias = std::make_shared<ModelsFlags>();
-  CLI::App* a = models->add_subcommand("alias", "Point an alias (champion, challenger) at a version");
+  CLI::App* a =
+      models->add_subcommand("alias", "Point an alias (champion, challenger) at a version");
   a->add_option("name", alias->name, "Model name")->required();
   a->add_option("alias", alias->alias, "Alias")->required();
   a->add_option("version", alias->version, "Version number")->required();

@@ -30,14 +30,21 @@ void WriteJsonValue(JsonWriter* w, const Value& v) {
 
 Result<Value> JsonToValue(simdjson::dom::element e, std::string_view what) {
   switch (e.type()) {
-    case simdjson::dom::element_type::NULL_VALUE: return Value::Null();
-    case simdjson::dom::element_type::BOOL: return Value::Bool(bool(e));
-    case simdjson::dom::element_type::INT64: return Value::Int(int64_t(e));
-    case simdjson::dom::element_type::UINT64: return Value::Double(double(uint64_t(e)));
-    case simdjson::dom::element_type::DOUBLE: return Value::Double(double(e));
-    case simdjson::dom::element_type::STRING: return Value::String(std::string(std::string_view(e)));
+    case simdjson::dom::element_type::NULL_VALUE:
+      return Value::Null();
+    case simdjson::dom::element_type::BOOL:
+      return Value::Bool(bool(e));
+    case simdjson::dom::element_type::INT64:
+      return Value::Int(int64_t(e));
+    case simdjson::dom::element_type::UINT64:
+      return Value::Double(double(uint64_t(e)));
+    case simdjson::dom::element_type::DOUBLE:
+      return Value::Double(double(e));
+    case simdjson::dom::element_type::STRING:
+      return Value::String(std::string(std::string_view(e)));
     default:
-      return Status::InvalidArgument(fmt::format("{}: expected a scalar, got an array or object", what));
+      return Status::InvalidArgument(
+          fmt::format("{}: expected a scalar, got an array or object", what));
   }
 }
 

@@ -16,17 +16,17 @@ namespace freshet {
 // Part of the HTTP error contract ("code" in error bodies): never rename a value's string.
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // bad input: spec, request, record (HTTP 400)
-  kNotFound,           // unknown source, model, deployment... (HTTP 404)
-  kAlreadyExists,      // (HTTP 409)
-  kFailedPrecondition, // e.g. data directory held by another process (HTTP 409)
-  kResourceExhausted,  // queue full, body too large (HTTP 413/429)
-  kUnauthenticated,    // (HTTP 401)
-  kPermissionDenied,   // (HTTP 403)
-  kUnavailable,        // shutting down, not ready (HTTP 503)
-  kDeadlineExceeded,   // (HTTP 504)
-  kIoError,            // storage failure (HTTP 500)
-  kInternal,           // a bug (HTTP 500)
+  kInvalidArgument,     // bad input: spec, request, record (HTTP 400)
+  kNotFound,            // unknown source, model, deployment... (HTTP 404)
+  kAlreadyExists,       // (HTTP 409)
+  kFailedPrecondition,  // e.g. data directory held by another process (HTTP 409)
+  kResourceExhausted,   // queue full, body too large (HTTP 413/429)
+  kUnauthenticated,     // (HTTP 401)
+  kPermissionDenied,    // (HTTP 403)
+  kUnavailable,         // shutting down, not ready (HTTP 503)
+  kDeadlineExceeded,    // (HTTP 504)
+  kIoError,             // storage failure (HTTP 500)
+  kInternal,            // a bug (HTTP 500)
 };
 
 // The stable snake_case name of a code, e.g. "invalid_argument".
@@ -38,7 +38,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status FailedPrecondition(std::string m) {
@@ -47,7 +49,9 @@ class [[nodiscard]] Status {
   static Status ResourceExhausted(std::string m) {
     return {StatusCode::kResourceExhausted, std::move(m)};
   }
-  static Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+  static Status Unauthenticated(std::string m) {
+    return {StatusCode::kUnauthenticated, std::move(m)};
+  }
   static Status PermissionDenied(std::string m) {
     return {StatusCode::kPermissionDenied, std::move(m)};
   }
@@ -76,7 +80,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT: precondition: !status.ok()
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -102,10 +106,10 @@ class [[nodiscard]] Result {
 #define FRESHET_CONCAT(a, b) FRESHET_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                    \
-  do {                                           \
-    ::freshet::Status _st = (expr);              \
-    if (!_st.ok()) return _st;                   \
+#define RETURN_IF_ERROR(expr)       \
+  do {                              \
+    ::freshet::Status _st = (expr); \
+    if (!_st.ok()) return _st;      \
   } while (0)
 
 // ASSIGN_OR_RETURN(auto x, MakeX()): declares x from a Result or returns its Status.

@@ -48,7 +48,8 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
     int64_t n = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
       n = n * 10 + (text[i] - '0');
-      if (n > (int64_t{1} << 40)) return Status::InvalidArgument(fmt::format("duration '{}' is too large", text));
+      if (n > (int64_t{1} << 40))
+        return Status::InvalidArgument(fmt::format("duration '{}' is too large", text));
       ++i;
     }
     if (i == start) {
@@ -72,8 +73,8 @@ Result<int64_t> ParseDurationMs(std::string_view text) {
     } else if (unit == "w") {
       mult = 7 * 86'400'000LL;
     } else {
-      return Status::InvalidArgument(fmt::format(
-          "bad duration '{}': unknown unit '{}' (use ms, s, m, h, d, w)", text, unit));
+      return Status::InvalidArgument(
+          fmt::format("bad duration '{}': unknown unit '{}' (use ms, s, m, h, d, w)", text, unit));
     }
     total += n * mult;
     any = true;

@@ -6,11 +6,16 @@ namespace freshet {
 
 std::string_view FieldTypeName(FieldType t) {
   switch (t) {
-    case FieldType::kString: return "string";
-    case FieldType::kInt64: return "int64";
-    case FieldType::kDouble: return "double";
-    case FieldType::kBool: return "bool";
-    case FieldType::kTimestamp: return "timestamp";
+    case FieldType::kString:
+      return "string";
+    case FieldType::kInt64:
+      return "int64";
+    case FieldType::kDouble:
+      return "double";
+    case FieldType::kBool:
+      return "bool";
+    case FieldType::kTimestamp:
+      return "timestamp";
   }
   return "unknown";
 }

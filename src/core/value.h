@@ -36,7 +36,9 @@ class Value {
   static Value Int(int64_t i) { return Value(Rep(i)); }
   static Value Double(double d) { return Value(Rep(d)); }
   static Value String(std::string s) { return Value(Rep(std::move(s))); }
-  static Value MakeList(List items) { return Value(Rep(std::make_shared<const List>(std::move(items)))); }
+  static Value MakeList(List items) {
+    return Value(Rep(std::make_shared<const List>(std::move(items))));
+  }
 
   bool is_null() const { return rep_.index() == 0; }
   bool is_bool() const { return rep_.index() == 1; }
@@ -61,8 +63,8 @@ class Value {
   std::string ToString() const;
 
  private:
-  using Rep = std::variant<std::monostate, bool, int64_t, double, std::string,
-                           std::shared_ptr<const List>>;
+  using Rep =
+      std::variant<std::monostate, bool, int64_t, double, std::string, std::shared_ptr<const List>>;
   explicit Value(Rep r) : rep_(std::move(r)) {}
   Rep rep_;
 };

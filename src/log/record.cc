@@ -31,7 +31,9 @@ bool GetVarint(std::string_view* in, uint64_t* v) {
   return false;
 }
 
-uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
 }  // namespace
@@ -76,9 +78,15 @@ Status DecodeRecord(std::string_view in, Record* out) {
     uint8_t tag = static_cast<uint8_t>(in.front());
     in.remove_prefix(1);
     switch (tag) {
-      case kNull: out->values.emplace_back(); break;
-      case kFalse: out->values.push_back(Value::Bool(false)); break;
-      case kTrue: out->values.push_back(Value::Bool(true)); break;
+      case kNull:
+        out->values.emplace_back();
+        break;
+      case kFalse:
+        out->values.push_back(Value::Bool(false));
+        break;
+      case kTrue:
+        out->values.push_back(Value::Bool(true));
+        break;
       case kInt: {
         uint64_t v;
         if (!GetVarint(&in, &v)) return corrupt();
@@ -100,7 +108,8 @@ Status DecodeRecord(std::string_view in, Record* out) {
         in.remove_prefix(len);
         break;
       }
-      default: return corrupt();
+      default:
+        return corrupt();
     }
   }
   return in.empty() ? Status::Ok() : corrupt();

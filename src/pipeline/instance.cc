@@ -78,7 +78,8 @@ void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
   for (const CommittedBatch& b : batches) {
     Status st = engine_->Apply(source_names_[b.source_id], b.first_offset, *b.records);
     // The batch is durable in the log; a failed apply is retried by the replay at next start.
-    if (!st.ok()) fmt::print(stderr, "freshet: applying committed events failed: {}\n", st.ToString());
+    if (!st.ok())
+      fmt::print(stderr, "freshet: applying committed events failed: {}\n", st.ToString());
   }
 }
 
@@ -109,8 +110,8 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
   std::vector<Record> records;
   Status parsed = parser.Parse(body, &records);
   if (parsed.ok() && records.size() > options_.max_batch_records) {
-    parsed = Status::InvalidArgument(fmt::format(
-        "batch of {} records exceeds the limit of {}", records.size(), options_.max_batch_records));
+    parsed = Status::InvalidArgument(fmt::format("batch of {} records exceeds the limit of {}",
+                                                 records.size(), options_.max_batch_records));
   }
   if (!parsed.ok()) {
     probe_.Rejected(source);

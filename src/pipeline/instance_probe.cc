@@ -8,9 +8,9 @@ InstanceProbe::InstanceProbe(MetricsRegistry* r)
       rejected_(r->GetCounter("freshet_ingest_rejected_total",
                               "Ingest requests rejected for bad input or back-pressure",
                               {"source"})),
-      applied_(r->GetGauge("freshet_engine_events_applied",
-                           "Events applied to window state since start")
-                   ->WithLabels({})),
+      applied_(
+          r->GetGauge("freshet_engine_events_applied", "Events applied to window state since start")
+              ->WithLabels({})),
       late_(r->GetGauge("freshet_engine_late_events",
                         "Events later than the allowed lateness, kept in the dead letter")
                 ->WithLabels({})),

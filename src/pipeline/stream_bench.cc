@@ -51,13 +51,15 @@ std::string MakeNdjson(const StreamBenchOptions& o) {
   const int64_t t0 = 1'767'225'600'000;
   const double ms_per_event = 1000.0 / static_cast<double>(o.events_per_s_event_time);
   for (uint64_t i = 0; i < o.events; ++i) {
-    uint64_t user = static_cast<uint64_t>(std::pow(unit(rng), 2.0) * static_cast<double>(o.entities));
+    uint64_t user =
+        static_cast<uint64_t>(std::pow(unit(rng), 2.0) * static_cast<double>(o.entities));
     int64_t ts = t0 + static_cast<int64_t>(static_cast<double>(i) * ms_per_event) -
                  static_cast<int64_t>(rng() % 2000);
-    fmt::format_to(std::back_inserter(out),
-                   R"({{"user_id":"u{}","ts_ms":{},"event":"{}","category":"{}","duration_s":{:.1f}}})"
-                   "\n",
-                   user, ts, kEvents[rng() % 5], kCategories[rng() % 5], unit(rng) * 600.0);
+    fmt::format_to(
+        std::back_inserter(out),
+        R"({{"user_id":"u{}","ts_ms":{},"event":"{}","category":"{}","duration_s":{:.1f}}})"
+        "\n",
+        user, ts, kEvents[rng() % 5], kCategories[rng() % 5], unit(rng) * 600.0);
   }
   return out;
 }
@@ -94,14 +96,16 @@ Result<StreamBenchResult> RunStreamBench(const StreamBenchOptions& o) {
   std::string dir = o.data_dir;
   bool temp = dir.empty();
   if (temp) {
-    dir = (std::filesystem::temp_directory_path() / fmt::format("freshet-bench-{}", ::getpid())).string();
+    dir = (std::filesystem::temp_directory_path() / fmt::format("freshet-bench-{}", ::getpid()))
+              .string();
   }
   std::filesystem::remove_all(dir);
   StreamBenchResult result;
   {
     ASSIGN_OR_RETURN(auto db, Db::Open(dir));
     auto backend = std::make_unique<RocksDbStateBackend>(db.get());
-    ASSIGN_OR_RETURN(auto engine, StreamEngine::Create(spec, backend.get(), SystemClock::Default()));
+    ASSIGN_OR_RETURN(auto engine,
+                     StreamEngine::Create(spec, backend.get(), SystemClock::Default()));
     const SourceSpec& source = spec.sources.at("events");
     RecordParser parser(source, RequiredFields(spec, "events"));
     std::vector<Record> records;

@@ -13,12 +13,12 @@
 namespace freshet {
 
 struct StreamBenchOptions {
-  uint64_t events = 5'000'000;     // Default: 5M
-  uint64_t entities = 1'000'000;   // Default: 1M
+  uint64_t events = 5'000'000;               // Default: 5M
+  uint64_t entities = 1'000'000;             // Default: 1M
   int64_t events_per_s_event_time = 20'000;  // event-time density (sets window occupancy)
-  std::string data_dir;            // Default: a fresh temp directory, removed after
+  std::string data_dir;                      // Default: a fresh temp directory, removed after
   uint64_t seed = 1;
-  size_t chunk_bytes = 4u << 20;   // NDJSON parsed per step
+  size_t chunk_bytes = 4u << 20;  // NDJSON parsed per step
 };
 
 struct StreamBenchResult {

@@ -26,8 +26,7 @@ Predictor::Predictor(const ProjectSpec* spec, FeatureStore* features, ModelRegis
                  ->WithLabels({});
 }
 
-Result<Prediction> Predictor::Predict(const std::string& deployment,
-                                      const EntityColumns& entities,
+Result<Prediction> Predictor::Predict(const std::string& deployment, const EntityColumns& entities,
                                       std::optional<int64_t> as_of_ms) {
   auto start = std::chrono::steady_clock::now();
   auto it = spec_->deployments.find(deployment);

@@ -24,7 +24,7 @@ struct Prediction {
   std::vector<double> scores;  // one per entity row
   std::string model;
   int64_t version = 0;
-  FeatureTable features;       // the inputs used
+  FeatureTable features;  // the inputs used
 };
 
 class Predictor {

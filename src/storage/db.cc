@@ -12,13 +12,14 @@
 namespace freshet {
 namespace {
 
-constexpr std::string_view kCfNames[kNumCfs] = {
-    "default", "events", "ingest_meta", "state", "online",
-    "registry", "checkpoints", "late", "predictions", "jobs"};
+constexpr std::string_view kCfNames[kNumCfs] = {"default",     "events",   "ingest_meta", "state",
+                                                "online",      "registry", "checkpoints", "late",
+                                                "predictions", "jobs"};
 
 bool IsLockError(const rocksdb::Status& s) {
   std::string m = s.ToString();
-  return s.IsIOError() && (m.find("lock") != std::string::npos || m.find("LOCK") != std::string::npos);
+  return s.IsIOError() &&
+         (m.find("lock") != std::string::npos || m.find("LOCK") != std::string::npos);
 }
 
 }  // namespace
@@ -28,14 +29,16 @@ std::string_view CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
   if (s.IsNotFound()) return Status::NotFound(fmt::format("{}: {}", what, s.ToString()));
-  if (s.IsInvalidArgument()) return Status::InvalidArgument(fmt::format("{}: {}", what, s.ToString()));
+  if (s.IsInvalidArgument())
+    return Status::InvalidArgument(fmt::format("{}: {}", what, s.ToString()));
   return Status::IoError(fmt::format("{}: {}", what, s.ToString()));
 }
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& options) {
   std::error_code ec;
   if (options.create_if_missing) std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IoError(fmt::format("cannot create data directory {}: {}", dir, ec.message()));
+  if (ec)
+    return Status::IoError(fmt::format("cannot create data directory {}: {}", dir, ec.message()));
 
   rocksdb::Options db_options;
   db_options.create_if_missing = options.create_if_missing;

@@ -8,7 +8,8 @@ namespace freshet {
 namespace {
 
 std::string TempDir(const std::string& name) {
-  auto p = std::filesystem::temp_directory_path() / ("freshet_db_test_" + name + "_" + std::to_string(::getpid()));
+  auto p = std::filesystem::temp_directory_path() /
+           ("freshet_db_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(p);
   return p.string();
 }

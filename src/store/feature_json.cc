@@ -63,7 +63,8 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
 
 void WriteStringArray(JsonWriter* w, const std::vector<std::string>& items) {
   w->StartArray();
-  for (const std::string& s : items) w->String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+  for (const std::string& s : items)
+    w->String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
   w->EndArray();
 }
 
@@ -88,13 +89,15 @@ Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureS
     request.features = *fixed_features;
   } else if (!doc["feature_service"].get(e)) {
     std::string_view name;
-    if (e.get_string().get(name)) return Status::InvalidArgument("feature_service: expected a string");
+    if (e.get_string().get(name))
+      return Status::InvalidArgument("feature_service: expected a string");
     ASSIGN_OR_RETURN(request.features, store.ServiceFeatures(std::string(name)));
   } else if (!doc["features"].get(e)) {
     ASSIGN_OR_RETURN(auto refs, StringArray(e, "features"));
     ASSIGN_OR_RETURN(request.features, store.ParseRefs(refs));
   } else {
-    return Status::InvalidArgument("give either 'features' (view:feature list) or 'feature_service'");
+    return Status::InvalidArgument(
+        "give either 'features' (view:feature list) or 'feature_service'");
   }
   if (doc["entities"].get(e)) return Status::InvalidArgument("entities: missing");
   RETURN_IF_ERROR(ParseEntities(e, &request));
@@ -103,7 +106,8 @@ Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureS
     request.as_of_ms = as_of;
   }
   bool full = false;
-  if (!doc["full_feature_names"].get(e) && !e.get_bool().get(full)) request.full_feature_names = full;
+  if (!doc["full_feature_names"].get(e) && !e.get_bool().get(full))
+    request.full_feature_names = full;
   return request;
 }
 
@@ -185,7 +189,8 @@ std::string FeatureTableToFeastJson(const FeatureRequest& request, const Feature
     w.EndArray();
     w.Key("statuses");
     w.StartArray();
-    for (size_t r = 0; r < table.num_rows; ++r) w.String(ReadStatusName(table.statuses[c][r]).data());
+    for (size_t r = 0; r < table.num_rows; ++r)
+      w.String(ReadStatusName(table.statuses[c][r]).data());
     w.EndArray();
     w.Key("event_timestamps");
     w.StartArray();

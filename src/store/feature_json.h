@@ -23,15 +23,14 @@ struct FeatureRequest {
   EntityColumns entities;
   std::vector<std::string> entity_order;  // key names in request order
   std::optional<int64_t> as_of_ms;
-  bool full_feature_names = false;        // Feast: "view__feature" names
+  bool full_feature_names = false;  // Feast: "view__feature" names
 };
 
 // Parses a /v1/features or Feast request body against `store` (feature refs and services are
 // checked). Errors name the field: "entities: expected an object of key -> array of values".
 // With `fixed_features` (a deployment's service), the body names no features.
-Result<FeatureRequest> ParseFeatureRequest(
-    std::string_view body, const FeatureStore& store,
-    const std::vector<FeatureRef>* fixed_features = nullptr);
+Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureStore& store,
+                                           const std::vector<FeatureRef>* fixed_features = nullptr);
 
 std::string FeatureTableToJson(const FeatureRequest& request, const FeatureTable& table,
                                int64_t as_of_ms);

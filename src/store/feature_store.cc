@@ -25,7 +25,8 @@ Result<std::vector<FeatureRef>> FeatureStore::ParseRefs(
     ASSIGN_OR_RETURN(FeatureRef ref, ParseFeatureRef(text));
     auto view = spec_->feature_views.find(ref.view);
     if (view == spec_->feature_views.end()) {
-      return Status::NotFound(fmt::format("feature '{}': unknown feature view '{}'", text, ref.view));
+      return Status::NotFound(
+          fmt::format("feature '{}': unknown feature view '{}'", text, ref.view));
     }
     if (view->second.Find(ref.feature) == nullptr) {
       return Status::NotFound(
@@ -50,8 +51,9 @@ Result<size_t> FeatureStore::CountRows(const std::vector<FeatureRef>& refs,
             "entities: missing key '{}' (needed by feature view '{}')", key, view.name));
       }
       if (rows && *rows != it->second.size()) {
-        return Status::InvalidArgument(fmt::format(
-            "entities: key '{}' has {} values but other keys have {}", key, it->second.size(), *rows));
+        return Status::InvalidArgument(
+            fmt::format("entities: key '{}' has {} values but other keys have {}", key,
+                        it->second.size(), *rows));
       }
       rows = it->second.size();
     }
