@@ -12,6 +12,7 @@ struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
   int threads = 0;
   int64_t checkpoint_ms = 1000;
+  size_t max_state_mb = 0;
 };
 
 Status Serve(const ServeFlags& f) {
@@ -20,6 +21,7 @@ Status Serve(const ServeFlags& f) {
   options.project_dir = f.project.project_dir;
   options.data_dir = f.project.DataDir();
   options.checkpoint_interval_ms = f.checkpoint_ms;
+  options.engine.max_resident_bytes = f.max_state_mb << 20;
   ASSIGN_OR_RETURN(auto instance, Instance::Open(options));
   ASSIGN_OR_RETURN(auto server, ApiServer::Start(instance.get(), f.listen, f.threads));
   std::string host = f.listen.substr(0, f.listen.rfind(':'));
@@ -45,6 +47,10 @@ void RegisterServe(CLI::App* app) {
       ->capture_default_str();
   cmd->add_option("--threads", f->threads, "HTTP threads (Default: one per core)");
   cmd->add_option("--checkpoint-ms", f->checkpoint_ms, "Checkpoint period")->capture_default_str();
+  cmd->add_option("--max-state-mb", f->max_state_mb,
+                  "Window state kept in memory before idle entities are dropped to RocksDB "
+                  "(0: no bound)")
+      ->capture_default_str();
   cmd->callback([f] {
     Status st = Serve(*f);
     if (!st.ok()) throw CLI::RuntimeError(Fail(st));
