@@ -151,7 +151,9 @@ TEST_F(ViewStateTest, EvictKeepsReadsAtOrAfterTheHorizonAndFreesMemory) {
   }
 }
 
-TEST(ViewStateEvictTest, StateWithOnlyWindowsEmptiesOnceEverythingExpired) {
+// A view "v" over a source whose events carry only user_id and ts, with `features` (YAML
+// lines of the view's features mapping).
+Result<std::shared_ptr<const CompiledView>> CompileTimestampOnlyView(const std::string& features) {
   auto spec = ParseProject(R"yaml(project: t
 entities:
   user: {key: user_id}
@@ -161,15 +163,19 @@ feature_views:
   v:
     entity: user
     source: events
-    features:
+    features:)yaml" + features +
+                               "\n",
+                           "freshet.yaml");
+  if (!spec.ok()) return spec.status();
+  return CompiledView::Compile(*spec, spec->feature_views.at("v"));
+}
+
+TEST(ViewStateEvictTest, StateWithOnlyWindowsEmptiesOnceEverythingExpired) {
+  auto view = CompileTimestampOnlyView(R"yaml(
       n: {agg: count, window: 1m}
       s: {agg: count, session_gap: 1m}
-      h: {agg: count, window: 2m, hop: 1m}
-)yaml",
-                           "freshet.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
-  auto view = CompiledView::Compile(*spec, spec->feature_views.at("v"));
-  ASSERT_TRUE(view.ok());
+      h: {agg: count, window: 2m, hop: 1m})yaml");
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
   auto state = (*view)->NewState();
   Record r;
   r.ts_ms = 1000;
@@ -183,25 +189,12 @@ feature_views:
 // For every horizon around the window edges, an evicted copy reads like the full state at
 // and after the horizon: the eviction bounds have no off-by-one.
 TEST(ViewStateEvictTest, EvictionBoundsAreExact) {
-  auto spec = ParseProject(R"yaml(project: t
-entities:
-  user: {key: user_id}
-sources:
-  events: {kind: http, timestamp: ts, fields: {user_id: string, ts: timestamp}}
-feature_views:
-  v:
-    entity: user
-    source: events
-    features:
+  auto view = CompileTimestampOnlyView(R"yaml(
       sliding: {agg: count, window: 1m}
       hopping: {agg: count, window: 2m, hop: 1m}
       tumbling: {agg: count, window: 1m, tumbling: true}
-      session: {agg: count, session_gap: 1m}
-)yaml",
-                           "freshet.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
-  auto view = CompiledView::Compile(*spec, spec->feature_views.at("v"));
-  ASSERT_TRUE(view.ok());
+      session: {agg: count, session_gap: 1m})yaml");
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
   auto full = (*view)->NewState();
   for (int64_t ts : {0, 30'000, 59'999, 60'000, 150'000}) {
     Record r;
