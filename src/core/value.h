@@ -40,6 +40,16 @@ class Value {
     return Value(Rep(std::make_shared<const List>(std::move(items))));
   }
 
+  // Sets a string in place: a value that already holds one keeps its buffer, so parsers that
+  // refill the same records do not allocate or move per field.
+  void SetString(std::string_view s) {
+    if (auto* str = std::get_if<std::string>(&rep_)) {
+      str->assign(s.data(), s.size());
+    } else {
+      rep_.emplace<std::string>(s);
+    }
+  }
+
   bool is_null() const { return rep_.index() == 0; }
   bool is_bool() const { return rep_.index() == 1; }
   bool is_int() const { return rep_.index() == 2; }

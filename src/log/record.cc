@@ -71,26 +71,24 @@ Status DecodeRecord(std::string_view in, Record* out) {
   uint64_t ts, n;
   if (!GetVarint(&in, &ts) || !GetVarint(&in, &n) || n > in.size()) return corrupt();
   out->ts_ms = UnZigZag(ts);
-  out->values.clear();
-  out->values.reserve(n);
-  for (uint64_t i = 0; i < n; ++i) {
+  // Values are overwritten in place: decoding into the same record again reuses its strings.
+  out->values.resize(n);
+  for (Value& value : out->values) {
     if (in.empty()) return corrupt();
     uint8_t tag = static_cast<uint8_t>(in.front());
     in.remove_prefix(1);
     switch (tag) {
       case kNull:
-        out->values.emplace_back();
+        value = Value();
         break;
       case kFalse:
-        out->values.push_back(Value::Bool(false));
-        break;
       case kTrue:
-        out->values.push_back(Value::Bool(true));
+        value = Value::Bool(tag == kTrue);
         break;
       case kInt: {
         uint64_t v;
         if (!GetVarint(&in, &v)) return corrupt();
-        out->values.push_back(Value::Int(UnZigZag(v)));
+        value = Value::Int(UnZigZag(v));
         break;
       }
       case kDouble: {
@@ -98,13 +96,13 @@ Status DecodeRecord(std::string_view in, Record* out) {
         double d;
         std::memcpy(&d, in.data(), 8);
         in.remove_prefix(8);
-        out->values.push_back(Value::Double(d));
+        value = Value::Double(d);
         break;
       }
       case kString: {
         uint64_t len;
         if (!GetVarint(&in, &len) || len > in.size()) return corrupt();
-        out->values.push_back(Value::String(std::string(in.substr(0, len))));
+        value.SetString(in.substr(0, len));
         in.remove_prefix(len);
         break;
       }

@@ -148,7 +148,7 @@ Status ToValue(FieldType type, element v, Value* out) {
   switch (type) {
     case FieldType::kString:
       if (v.type() != element_type::STRING) return Mismatch("string", v);
-      *out = Value::String(std::string(v.get_string().value_unsafe()));
+      out->SetString(v.get_string().value_unsafe());
       return Status::Ok();
     case FieldType::kBool:
       if (v.type() != element_type::BOOL) return Mismatch("bool", v);
@@ -201,6 +201,7 @@ struct RecordParser::Impl {
   std::string padded;             // the body plus simdjson::SIMDJSON_PADDING, reused across calls
   std::vector<uint64_t> seen_in;  // per slot: the number of the last record that had the key
   uint64_t record_serial = 0;     // distinguishes records for seen_in without clearing it
+  size_t filled = 0;              // records of the output written by this parse
 
   Impl(const SourceSpec& source, const std::vector<std::string>& required);
 
@@ -290,10 +291,17 @@ Status RecordParser::Impl::ParseRecord(element v, Position pos, std::vector<Reco
     return Status::InvalidArgument(fmt::format("{}: expected a JSON object", pos.ToString()));
   }
   ++record_serial;
-  Record& rec = out->emplace_back();
+  Record& rec = filled < out->size() ? (*out)[filled] : out->emplace_back();
+  ++filled;
   rec.values.resize(num_values);
   bool has_ts = false;
   Status st = ReadFields(v.get_object().value_unsafe(), &rec, &has_ts);
+  // A reused record still holds the previous one's values where this one has no field.
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (seen_in[i] != record_serial && slots[i].value_index >= 0) {
+      rec.values[slots[i].value_index] = Value();
+    }
+  }
   if (st.ok()) st = CheckRequired(rec, has_ts);
   if (!st.ok()) return st.WithContext(pos.ToString());  // formatted only on failure: hot path
   return st;
@@ -315,7 +323,7 @@ Status RecordParser::Impl::ParseArray(std::vector<Record>* out) {
         fmt::format("malformed JSON array: {}", simdjson::error_message(doc.error())));
   }
   simdjson::dom::array array = doc.value_unsafe().get_array().value_unsafe();
-  out->reserve(out->size() + array.size());
+  out->reserve(array.size());
   size_t number = 0;
   for (element v : array) RETURN_IF_ERROR(ParseRecord(v, {"record", ++number}, out));
   return Status::Ok();
@@ -355,10 +363,10 @@ RecordParser::RecordParser(const SourceSpec& source, std::vector<std::string> re
 RecordParser::~RecordParser() = default;
 
 Status RecordParser::Parse(std::string_view body, std::vector<Record>* out) {
-  RETURN_IF_ERROR(impl_->config_error);
-  size_t old_size = out->size();
-  Status st = impl_->ParseBody(body, out);
-  if (!st.ok()) out->resize(old_size);
+  Status st = impl_->config_error;
+  impl_->filled = 0;
+  if (st.ok()) st = impl_->ParseBody(body, out);
+  out->resize(st.ok() ? impl_->filled : 0);
   return st;
 }
 

@@ -35,7 +35,9 @@ class RecordParser {
   RecordParser(const SourceSpec& source, std::vector<std::string> required);
   ~RecordParser();
 
-  // Parses all records of `body`; appends to `out` only when every record is valid.
+  // Parses all records of `body` into `out`, replacing what it held: the records already
+  // there are overwritten in place, so a caller parsing batch after batch into one vector
+  // allocates nothing per record. On error `out` is left empty.
   Status Parse(std::string_view body, std::vector<Record>* out);
 
  private:

@@ -25,14 +25,13 @@ class RecordParserTest : public ::testing::Test {
   RecordParser parser_{AppEvents(), {"user_id"}};
   std::vector<Record> out_;
 
-  // Parses `body`, expecting the error `message` with nothing appended to a non-empty `out_`.
+  // Parses `body` into a non-empty `out_`, expecting the error `message` and `out_` emptied.
   void ExpectError(std::string_view body, const std::string& message) {
     out_.assign(1, Record{42, {}});
     Status st = parser_.Parse(body, &out_);
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
     EXPECT_EQ(st.message(), message);
-    ASSERT_EQ(out_.size(), 1u) << "records were appended despite the error";
-    EXPECT_EQ(out_[0].ts_ms, 42);
+    EXPECT_TRUE(out_.empty()) << "records were left despite the error";
   }
   // Like ExpectError for messages whose tail comes from simdjson.
   void ExpectErrorPrefix(std::string_view body, const std::string& prefix) {
@@ -114,16 +113,25 @@ TEST_F(RecordParserTest, PrettyPrintedSingleObjectIsNotNdjson) {
   EXPECT_EQ(out_[0].values[kUser], Value::String("a}{"));
 }
 
-TEST_F(RecordParserTest, AppendsAfterExistingRecordsAndReusesBuffers) {
-  ASSERT_TRUE(parser_.Parse(R"({"ts_ms": 1, "user_id": "a"})", &out_).ok());
+TEST_F(RecordParserTest, ReplacesTheOutputReusingItsRecords) {
   std::string big;
   for (int i = 0; i < 1000; ++i) big += "{\"ts_ms\": 2, \"user_id\": \"b\", \"event\": \"e\"}\n";
   ASSERT_TRUE(parser_.Parse(big, &out_).ok());
-  ASSERT_TRUE(parser_.Parse(R"([{"ts_ms": 3, "user_id": "c"}])", &out_).ok());
-  ASSERT_EQ(out_.size(), 1002u);
-  EXPECT_EQ(out_[0].ts_ms, 1);
+  ASSERT_EQ(out_.size(), 1000u);
   EXPECT_EQ(out_[500].values[kEvent], Value::String("e"));
-  EXPECT_EQ(out_[1001].ts_ms, 3);
+  // The reused first record must not keep the earlier one's event.
+  ASSERT_TRUE(parser_.Parse(R"([{"ts_ms": 3, "user_id": "c"}, {"ts_ms": 4, "user_id": "d",
+                                "event": "x"}])",
+                            &out_)
+                  .ok());
+  ASSERT_EQ(out_.size(), 2u);
+  EXPECT_EQ(out_[0].ts_ms, 3);
+  EXPECT_EQ(out_[0].values[kUser], Value::String("c"));
+  EXPECT_TRUE(out_[0].values[kEvent].is_null());
+  EXPECT_EQ(out_[1].values[kEvent], Value::String("x"));
+  // A failed parse leaves nothing behind.
+  EXPECT_FALSE(parser_.Parse(R"({"ts_ms": 5})", &out_).ok());
+  EXPECT_TRUE(out_.empty());
 }
 
 TEST_F(RecordParserTest, Rfc3339Timestamps) {

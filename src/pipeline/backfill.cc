@@ -194,8 +194,11 @@ class Sweep {
     auto by_ts = [](const auto& a, const auto& b) { return a.ts < b.ts; };
     if (!std::is_sorted(ev, ev_end, by_ts)) std::stable_sort(ev, ev_end, by_ts);
     std::stable_sort(lb, lb_end, by_ts);
-    states_.clear();
-    for (const ViewPlan& view : g_.views) states_.push_back(view.view->NewState());
+    if (states_.empty()) {
+      for (const ViewPlan& view : g_.views) states_.push_back(view.view->NewState());
+    } else {
+      for (auto& state : states_) state->Clear();
+    }
     size_t since_evict = 0;
     for (; lb != lb_end; ++lb) {
       for (; ev != ev_end && ev->ts < lb->ts; ++ev, ++since_evict) {

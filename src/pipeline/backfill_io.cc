@@ -80,7 +80,7 @@ bool ParseTimestamp(std::string_view text, int64_t* out) {
 bool ParseCsvCell(FieldType type, std::string_view text, Value* out) {
   switch (type) {
     case FieldType::kString:
-      *out = Value::String(std::string(text));
+      out->SetString(text);
       return true;
     case FieldType::kInt64: {
       int64_t i;
@@ -182,13 +182,14 @@ class CsvEventParser {
       if (c.value_index >= 0) rec->values[c.value_index] = Value();
       return Status::Ok();
     }
-    Value v;
-    if (!ParseCsvCell(c.type, cell, &v)) {
+    // Parsed straight into the record's value, whose string buffer is reused.
+    Value scratch;
+    Value* v = c.value_index >= 0 ? &rec->values[c.value_index] : &scratch;
+    if (!ParseCsvCell(c.type, cell, v)) {
       return Error(line, fmt::format("field '{}': expected {}, got '{}'", c.name,
                                      FieldTypeName(c.type), cell.substr(0, 40)));
     }
-    if (c.is_timestamp) rec->ts_ms = v.as_int();
-    if (c.value_index >= 0) rec->values[c.value_index] = std::move(v);
+    if (c.is_timestamp) rec->ts_ms = v->as_int();
     return Status::Ok();
   }
 
@@ -277,8 +278,10 @@ class BlockParser {
 
   Status ParsePiece(size_t k, std::string_view piece, uint64_t line, std::vector<Record>* out) {
     if (csv_) return csv_parser_->Parse(piece, line, out);
-    out->clear();
-    if (piece.find_first_not_of(" \t\r\n") == std::string_view::npos) return Status::Ok();
+    if (piece.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+      out->clear();
+      return Status::Ok();
+    }
     Status st = ndjson_[k]->Parse(piece, out);
     return st.ok() ? st : RebaseLine(st, path_, line);
   }

@@ -116,7 +116,6 @@ Result<StreamBenchResult> RunStreamBench(const StreamBenchOptions& o) {
       size_t end = std::min(ndjson.size(), pos + o.chunk_bytes);
       end = ndjson.find('\n', end);
       end = end == std::string::npos ? ndjson.size() : end + 1;
-      records.clear();
       RETURN_IF_ERROR(parser.Parse(std::string_view(ndjson).substr(pos, end - pos), &records));
       RETURN_IF_ERROR(engine->Apply("events", offset, records));
       offset += records.size();

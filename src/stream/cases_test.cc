@@ -261,10 +261,12 @@ Status ParseEvents(LoadedCase* c) {
           fmt::format("{}:{}: unknown source '{}'", c->file.path, step.line, step.source));
     }
     RecordParser parser(source->second, RequiredFields(c->spec, step.source));
+    std::vector<Record> parsed;
     for (const auto& [line, json] : step.events) {
-      Status s = parser.Parse(json, &c->records[i]);
+      Status s = parser.Parse(json, &parsed);
       if (!s.ok())
         return Status::InvalidArgument(fmt::format("{}:{}: {}", c->file.path, line, s.message()));
+      c->records[i].insert(c->records[i].end(), parsed.begin(), parsed.end());
     }
     c->total_records += c->records[i].size();
   }

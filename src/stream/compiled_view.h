@@ -89,6 +89,9 @@ class EntityState {
   // ts < horizon_ms (the engine passes at most the watermark). Returns true when the state is
   // now empty and may be deleted.
   virtual bool Evict(int64_t horizon_ms) = 0;
+  // Back to the state of no events, keeping allocated memory for the next entity (the
+  // backfill sweeps entity after entity through one state per view).
+  virtual void Clear() = 0;
   // Largest event time inserted (Feast's event_timestamp); INT64_MIN when none.
   virtual int64_t last_event_ms() const = 0;
   // Approximate heap bytes held, for the memory bound and metrics.

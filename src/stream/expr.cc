@@ -254,7 +254,7 @@ struct Datum {
   Datum(Kind k, bool b_value, int64_t i_value, double d_value)
       : kind(k), b(b_value), i(i_value), d(d_value) {}
 
-  std::string_view str() const { return owned ? std::string_view(*owned) : ref; }
+  std::string_view str() const { return ref; }
   bool is(Kind k) const { return kind == k; }
   bool is_number() const { return kind == Kind::kInt || kind == Kind::kDouble; }
   double num() const { return kind == Kind::kInt ? static_cast<double>(i) : d; }
@@ -263,22 +263,18 @@ struct Datum {
   bool b = false;
   int64_t i = 0;
   double d = 0;
-  std::string_view ref;                      // kString, unless `owned` is set
-  std::shared_ptr<const std::string> owned;  // kString built during evaluation
-  const Value* list = nullptr;               // kList: the Value holding it
+  // kString: the bytes of a slot or constant, or of a string the evaluation built (kept by
+  // the Evaluator). Datum stays trivially copyable: the evaluator passes it by value.
+  std::string_view ref;
+  const Value* list = nullptr;  // kList: the Value holding it
 };
 using Kind = Datum::Kind;
+static_assert(std::is_trivially_copyable_v<Datum>);
 
 Datum Null() { return Datum{}; }
 Datum Bool(bool b) { return Datum(Kind::kBool, b, 0, 0); }
 Datum Int(int64_t i) { return Datum(Kind::kInt, false, i, 0); }
 Datum Double(double d) { return Datum(Kind::kDouble, false, 0, d); }
-Datum OwnedString(std::string s) {
-  Datum r;
-  r.kind = Kind::kString;
-  r.owned = std::make_shared<const std::string>(std::move(s));
-  return r;
-}
 // Refers to `v`, which outlives the evaluation (a slot or a constant of the program).
 Datum Ref(const Value& v) {
   if (v.is_bool()) return Bool(v.as_bool());
@@ -378,15 +374,6 @@ Datum Logical(bool decisive, const Datum& left, const Datum& right) {
   if (Decides(left, decisive) || Decides(right, decisive)) return Bool(decisive);
   if (left.is(Kind::kBool) && right.is(Kind::kBool)) return Bool(!decisive);
   return Null();
-}
-
-Datum CaseMapped(const Datum& s, int (*map)(int)) {
-  if (!s.is(Kind::kString)) return Null();
-  std::string out(s.str());
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x80) c = static_cast<char>(map(c));
-  }
-  return OwnedString(std::move(out));
 }
 
 Datum Length(const Datum& s) {
@@ -514,8 +501,23 @@ class Evaluator {
     return best;
   }
 
+  Datum CaseMapped(const Datum& s, int (*map)(int)) const {
+    if (!s.is(Kind::kString)) return Null();
+    std::string out(s.str());
+    for (char& c : out) {
+      if (static_cast<unsigned char>(c) < 0x80) c = static_cast<char>(map(c));
+    }
+    built_.push_back(std::make_unique<std::string>(std::move(out)));
+    Datum r;
+    r.kind = Kind::kString;
+    r.ref = *built_.back();
+    return r;
+  }
+
   const Program& p_;
   const Value* slots_;
+  // Strings built during this evaluation (lower, upper), referred to by Datums.
+  mutable std::vector<std::unique_ptr<std::string>> built_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -93,6 +93,11 @@ void RawRows::DropBefore(int64_t ts) {
   }
 }
 
+void RawRows::Clear() {
+  words_.clear();
+  for (auto& side : side_) side.clear();
+}
+
 size_t RawRows::MemoryBytes() const {
   size_t bytes = words_.capacity() * sizeof(int64_t);
   for (const auto& side : side_) {

@@ -37,6 +37,8 @@ class RawRows {
   void Insert(const Record& r, uint32_t mask);
   // Removes rows with ts < `ts`.
   void DropBefore(int64_t ts);
+  // Removes every row, keeping the buffers' memory.
+  void Clear();
 
   size_t MemoryBytes() const;
   void Encode(std::string* out) const;

@@ -210,6 +210,13 @@ void ViewState::EvictTiles(const FeaturePlan& f, int64_t horizon_ms) {
   }
 }
 
+void ViewState::Clear() {
+  last_event_ms_ = INT64_MIN;
+  next_seq_ = 0;
+  rows_.Clear();
+  for (std::vector<Tile>& list : tiles_) list.clear();
+}
+
 size_t ViewState::MemoryBytes() const {
   size_t bytes = sizeof(*this) + rows_.MemoryBytes() + tiles_.capacity() * sizeof(tiles_[0]);
   for (int index : plan_.tiled) {

@@ -31,6 +31,7 @@ class ViewState final : public EntityState {
   void Insert(const Record& r) override;
   void Read(int64_t t, const std::vector<int>& features, std::vector<Value>* out) override;
   bool Evict(int64_t horizon_ms) override;
+  void Clear() override;
   int64_t last_event_ms() const override { return last_event_ms_; }
   size_t MemoryBytes() const override;
   void Serialize(std::string* out) const override;

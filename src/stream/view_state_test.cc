@@ -113,6 +113,27 @@ TEST_F(ViewStateTest, SerializeRoundTripKeepsEveryValue) {
   EXPECT_EQ(Text(ReadAll(copy.get(), tie.ts_ms + 1)), Text(ReadAll(state.get(), tie.ts_ms + 1)));
 }
 
+TEST_F(ViewStateTest, ClearedStateBehavesAsANewOne) {
+  auto reused = view_->NewState();
+  for (const Record& r : Events(400, 4)) reused->Insert(r);
+  reused->Clear();
+  auto fresh = view_->NewState();
+  EXPECT_EQ(reused->last_event_ms(), INT64_MIN);
+  EXPECT_EQ(Text(ReadAll(reused.get(), 1'000'000)), Text(ReadAll(fresh.get(), 1'000'000)));
+  std::vector<Record> next = Events(300, 5);
+  for (const Record& r : next) {
+    reused->Insert(r);
+    fresh->Insert(r);
+  }
+  std::string a, b;
+  reused->Serialize(&a);
+  fresh->Serialize(&b);
+  EXPECT_EQ(a, b);
+  for (int64_t t : {next.front().ts_ms, next[150].ts_ms, next.back().ts_ms + 1}) {
+    EXPECT_EQ(Text(ReadAll(reused.get(), t)), Text(ReadAll(fresh.get(), t))) << "t=" << t;
+  }
+}
+
 TEST_F(ViewStateTest, DeserializeRejectsCorruptAndForeignStates) {
   auto state = view_->NewState();
   for (const Record& r : Events(50, 2)) state->Insert(r);
