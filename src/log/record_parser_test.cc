@@ -120,9 +120,10 @@ TEST_F(RecordParserTest, ReplacesTheOutputReusingItsRecords) {
   ASSERT_EQ(out_.size(), 1000u);
   EXPECT_EQ(out_[500].values[kEvent], Value::String("e"));
   // The reused first record must not keep the earlier one's event.
-  ASSERT_TRUE(parser_.Parse(R"([{"ts_ms": 3, "user_id": "c"}, {"ts_ms": 4, "user_id": "d",
+  ASSERT_TRUE(parser_
+                  .Parse(R"([{"ts_ms": 3, "user_id": "c"}, {"ts_ms": 4, "user_id": "d",
                                 "event": "x"}])",
-                            &out_)
+                         &out_)
                   .ok());
   ASSERT_EQ(out_.size(), 2u);
   EXPECT_EQ(out_[0].ts_ms, 3);
