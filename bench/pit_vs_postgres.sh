@@ -54,6 +54,7 @@ median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (
 
 freshet_times=() pg_times=()
 for ((i = 1; i <= runs; i++)); do
+  sync  # the previous PostgreSQL run's writes are flushed before freshet is timed
   t0=$(date +%s.%N)
   "$freshet" backfill --project "$root/bench/pit_project" --labels "$data/labels.csv" \
     --events "$events_file" --feature-service pit --out "$work/freshet.csv" --json >"$work/freshet.json"

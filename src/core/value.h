@@ -40,8 +40,11 @@ class Value {
     return Value(Rep(std::make_shared<const List>(std::move(items))));
   }
 
-  // Sets a string in place: a value that already holds one keeps its buffer, so parsers that
-  // refill the same records do not allocate or move per field.
+  // In-place setters for parsers that refill the same records: no temporary Value, and a
+  // value that already holds a string keeps its buffer.
+  void SetBool(bool b) { rep_ = b; }
+  void SetInt(int64_t i) { rep_ = i; }
+  void SetDouble(double d) { rep_ = d; }
   void SetString(std::string_view s) {
     if (auto* str = std::get_if<std::string>(&rep_)) {
       str->assign(s.data(), s.size());

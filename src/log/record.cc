@@ -83,12 +83,12 @@ Status DecodeRecord(std::string_view in, Record* out) {
         break;
       case kFalse:
       case kTrue:
-        value = Value::Bool(tag == kTrue);
+        value.SetBool(tag == kTrue);
         break;
       case kInt: {
         uint64_t v;
         if (!GetVarint(&in, &v)) return corrupt();
-        value = Value::Int(UnZigZag(v));
+        value.SetInt(UnZigZag(v));
         break;
       }
       case kDouble: {
@@ -96,7 +96,7 @@ Status DecodeRecord(std::string_view in, Record* out) {
         double d;
         std::memcpy(&d, in.data(), 8);
         in.remove_prefix(8);
-        value = Value::Double(d);
+        value.SetDouble(d);
         break;
       }
       case kString: {

@@ -91,11 +91,11 @@ Status ToInt64(element v, Value* out) {
   int64_t i = 0;
   switch (v.type()) {
     case element_type::INT64:
-      *out = Value::Int(v.get_int64().value_unsafe());
+      out->SetInt(v.get_int64().value_unsafe());
       return Status::Ok();
     case element_type::DOUBLE:
       if (!IntegralDoubleToInt(v.get_double().value_unsafe(), &i)) break;
-      *out = Value::Int(i);
+      out->SetInt(i);
       return Status::Ok();
     case element_type::UINT64:
       return Status::InvalidArgument(fmt::format("{} is out of range for int64", Describe(v)));
@@ -108,13 +108,13 @@ Status ToInt64(element v, Value* out) {
 Status ToDouble(element v, Value* out) {
   switch (v.type()) {
     case element_type::INT64:
-      *out = Value::Double(static_cast<double>(v.get_int64().value_unsafe()));
+      out->SetDouble(static_cast<double>(v.get_int64().value_unsafe()));
       return Status::Ok();
     case element_type::UINT64:
-      *out = Value::Double(static_cast<double>(v.get_uint64().value_unsafe()));
+      out->SetDouble(static_cast<double>(v.get_uint64().value_unsafe()));
       return Status::Ok();
     case element_type::DOUBLE:
-      *out = Value::Double(v.get_double().value_unsafe());
+      out->SetDouble(v.get_double().value_unsafe());
       return Status::Ok();
     default:
       return Mismatch("double", v);
@@ -152,7 +152,7 @@ Status ToValue(FieldType type, element v, Value* out) {
       return Status::Ok();
     case FieldType::kBool:
       if (v.type() != element_type::BOOL) return Mismatch("bool", v);
-      *out = Value::Bool(v.get_bool().value_unsafe());
+      out->SetBool(v.get_bool().value_unsafe());
       return Status::Ok();
     case FieldType::kInt64:
       return ToInt64(v, out);
@@ -161,7 +161,7 @@ Status ToValue(FieldType type, element v, Value* out) {
     case FieldType::kTimestamp: {
       int64_t ms = 0;
       RETURN_IF_ERROR(ToTimestampMs(v, &ms));
-      *out = Value::Int(ms);
+      out->SetInt(ms);
       return Status::Ok();
     }
   }
@@ -269,7 +269,7 @@ Status RecordParser::Impl::ReadFields(simdjson::dom::object object, Record* rec,
     if (!st.ok()) return st.WithContext(fmt::format("field '{}'", slot.name));
     if (!slot.is_timestamp) continue;
     *has_ts = true;
-    if (slot.value_index >= 0) rec->values[slot.value_index] = Value::Int(rec->ts_ms);
+    if (slot.value_index >= 0) rec->values[slot.value_index].SetInt(rec->ts_ms);
   }
   return Status::Ok();
 }

@@ -85,25 +85,25 @@ bool ParseCsvCell(FieldType type, std::string_view text, Value* out) {
     case FieldType::kInt64: {
       int64_t i;
       if (!ParseNumber(text, &i)) return false;
-      *out = Value::Int(i);
+      out->SetInt(i);
       return true;
     }
     case FieldType::kDouble: {
       double d;
       if (!ParseNumber(text, &d)) return false;
-      *out = Value::Double(d);
+      out->SetDouble(d);
       return true;
     }
     case FieldType::kBool: {
       bool b;
       if (!ParseBool(text, &b)) return false;
-      *out = Value::Bool(b);
+      out->SetBool(b);
       return true;
     }
     case FieldType::kTimestamp: {
       int64_t ms;
       if (!ParseTimestamp(text, &ms)) return false;
-      *out = Value::Int(ms);
+      out->SetInt(ms);
       return true;
     }
   }
