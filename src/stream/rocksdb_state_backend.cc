@@ -1,11 +1,13 @@
 #include "stream/rocksdb_state_backend.h"
 
 #include <fmt/format.h>
+#include <rocksdb/sst_file_writer.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "stream/codec.h"
 
@@ -100,6 +102,97 @@ bool KeyOrder(const SortItem& a, const SortItem& b) {
   return a.put->entity_key < b.put->entity_key;
 }
 
+// Calls fn(key, put) for the puts in `ordered`, key = BE32(view id) + entity key.
+template <typename Fn>
+Status ForEachStateKey(const std::vector<SortItem>& ordered, Fn&& fn) {
+  std::string key;
+  constexpr size_t kAhead = 8;  // puts are visited in key order, scattered in memory
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    if (i + 2 * kAhead < ordered.size()) __builtin_prefetch(ordered[i + 2 * kAhead].put);
+    if (i + kAhead < ordered.size()) {
+      __builtin_prefetch(ordered[i + kAhead].put->entity_key.data());
+      __builtin_prefetch(ordered[i + kAhead].put->state.data());
+    }
+    const StateCommit::Put& put = *ordered[i].put;
+    key.clear();
+    AppendBigEndian32(&key, put.view_id);
+    key.append(put.entity_key);
+    RETURN_IF_ERROR(fn(key, put));
+  }
+  return Status::Ok();
+}
+
+using KeyValue = std::pair<std::string, std::string>;
+
+Status CommitByBatch(Db* db, const std::vector<SortItem>& ordered,
+                     const std::vector<KeyValue>& late, const std::vector<KeyValue>& meta) {
+  size_t bytes = 1024;
+  for (const SortItem& item : ordered)
+    bytes += item.put->entity_key.size() + item.put->state.size() + 16;
+  rocksdb::WriteBatch batch(bytes);
+  auto check = [](const rocksdb::Status& s) { return FromRocks(s, "building checkpoint batch"); };
+  rocksdb::ColumnFamilyHandle* state = db->cf(Cf::kState);
+  RETURN_IF_ERROR(ForEachStateKey(ordered, [&](const std::string& key,
+                                               const StateCommit::Put& put) {
+    return check(put.erase
+                     ? batch.Delete(state, key)
+                     : batch.Put(state, key, rocksdb::Slice(put.state.data(), put.state.size())));
+  }));
+  for (const auto& [key, value] : late)
+    RETURN_IF_ERROR(check(batch.Put(db->cf(Cf::kLate), key, value)));
+  for (const auto& [key, value] : meta)
+    RETURN_IF_ERROR(check(batch.Put(db->cf(Cf::kCheckpoints), key, value)));
+  return db->Write(&batch, /*sync=*/false);
+}
+
+// Each column family's entries go into one table file; IngestExternalFiles adds them all to
+// the database in one atomic MANIFEST record (all or, after a crash, none), placed above
+// whatever the memtables and older files hold for the same keys.
+Status CommitByIngest(Db* db, const std::vector<SortItem>& ordered,
+                      const std::vector<KeyValue>& late, const std::vector<KeyValue>& meta) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(db->dir()) / "ingest";
+  std::error_code ec;
+  fs::remove_all(dir, ec);  // what a crash mid-commit left behind
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError(fmt::format("{}: {}", dir.string(), ec.message()));
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  auto write = [&](Cf cf, const char* name, const auto& fill) -> Status {
+    rocksdb::ColumnFamilyHandle* handle = db->cf(cf);
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db->raw()->GetOptions(handle), handle);
+    std::string path = (dir / name).string();
+    auto check = [&](const rocksdb::Status& s) {
+      return FromRocks(s, fmt::format("writing checkpoint file {}", path));
+    };
+    RETURN_IF_ERROR(check(writer.Open(path)));
+    RETURN_IF_ERROR(fill(writer, check));
+    RETURN_IF_ERROR(check(writer.Finish()));
+    rocksdb::IngestExternalFileArg& arg = args.emplace_back();
+    arg.column_family = handle;
+    arg.external_files = {path};
+    arg.options.move_files = true;
+    arg.options.write_global_seqno = false;
+    return Status::Ok();
+  };
+  auto entries = [](const std::vector<KeyValue>& kvs) {
+    return [&kvs](rocksdb::SstFileWriter& writer, const auto& check) -> Status {
+      for (const auto& [key, value] : kvs) RETURN_IF_ERROR(check(writer.Put(key, value)));
+      return Status::Ok();
+    };
+  };
+  RETURN_IF_ERROR(
+      write(Cf::kState, "state.sst", [&](rocksdb::SstFileWriter& writer, const auto& check) {
+        return ForEachStateKey(ordered, [&](const std::string& key, const StateCommit::Put& put) {
+          return check(put.erase
+                           ? writer.Delete(key)
+                           : writer.Put(key, rocksdb::Slice(put.state.data(), put.state.size())));
+        });
+      }));
+  if (!late.empty()) RETURN_IF_ERROR(write(Cf::kLate, "late.sst", entries(late)));
+  if (!meta.empty()) RETURN_IF_ERROR(write(Cf::kCheckpoints, "checkpoints.sst", entries(meta)));
+  return FromRocks(db->raw()->IngestExternalFiles(args), "ingesting checkpoint files");
+}
+
 }  // namespace
 
 Result<uint32_t> RocksDbStateBackend::ViewId(const std::string& view) {
@@ -157,45 +250,25 @@ Result<std::map<std::string, SourceProgress>> RocksDbStateBackend::LoadProgress(
 
 Status RocksDbStateBackend::Commit(const StateCommit& commit) {
   // Puts go in key order: the memtable's skip list then finds each insert position next to the
-  // previous one instead of searching from the top (several times faster for big commits).
+  // previous one instead of searching from the top, and a table file needs sorted keys.
   std::vector<SortItem> ordered;
   ordered.reserve(commit.puts.size());
-  size_t bytes = 0;
-  for (const StateCommit::Put& put : commit.puts) {
-    ordered.push_back(MakeSortItem(put));
-    bytes += put.entity_key.size() + put.state.size() + 16;
-  }
+  for (const StateCommit::Put& put : commit.puts) ordered.push_back(MakeSortItem(put));
   std::sort(ordered.begin(), ordered.end(), KeyOrder);
-  rocksdb::WriteBatch batch(bytes + 1024);
-  auto check = [](const rocksdb::Status& s) { return FromRocks(s, "building checkpoint batch"); };
-  std::string key;
-  constexpr size_t kAhead = 8;  // puts are visited in key order, scattered in memory
-  for (size_t i = 0; i < ordered.size(); ++i) {
-    if (i + 2 * kAhead < ordered.size()) __builtin_prefetch(ordered[i + 2 * kAhead].put);
-    if (i + kAhead < ordered.size()) {
-      __builtin_prefetch(ordered[i + kAhead].put->entity_key.data());
-      __builtin_prefetch(ordered[i + kAhead].put->state.data());
-    }
-    const StateCommit::Put* put = ordered[i].put;
-    key.clear();
-    AppendBigEndian32(&key, put->view_id);
-    key.append(put->entity_key);
-    RETURN_IF_ERROR(check(put->erase
-                              ? batch.Delete(db_->cf(Cf::kState), key)
-                              : batch.Put(db_->cf(Cf::kState), key,
-                                          rocksdb::Slice(put->state.data(), put->state.size()))));
-  }
+  std::vector<KeyValue> late, meta;
   for (const LateEvent& e : commit.late) {
-    key = LatePrefix(e.source);
+    std::string key = LatePrefix(e.source);
     AppendBigEndian64(&key, e.offset);
-    RETURN_IF_ERROR(check(batch.Put(db_->cf(Cf::kLate), key, EncodeLate(e))));
+    late.emplace_back(std::move(key), EncodeLate(e));
   }
+  std::sort(late.begin(), late.end());
   for (const auto& [source, progress] : commit.progress) {
-    RETURN_IF_ERROR(
-        check(batch.Put(db_->cf(Cf::kCheckpoints), std::string(kProgressPrefix) + source,
-                        EncodeProgress(progress))));
+    meta.emplace_back(std::string(kProgressPrefix) + source, EncodeProgress(progress));
   }
-  return db_->Write(&batch, /*sync=*/false);
+  if (!ordered.empty() && ordered.size() >= ingest_min_puts_) {
+    return CommitByIngest(db_, ordered, late, meta);
+  }
+  return CommitByBatch(db_, ordered, late, meta);
 }
 
 Result<std::vector<LateEvent>> RocksDbStateBackend::ListLate(const std::string& source,

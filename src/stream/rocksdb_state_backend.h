@@ -3,9 +3,14 @@
 //   checkpoints  "view:" + view name                     -> BE32 view id (stable per name)
 //                "progress:" + source name               -> SourceProgress (v1 varints)
 //   late         source + '\0' + BE64(offset)            -> watermark + EncodeRecord bytes
-// (docs/exactly_once.md). Commit writes ONE WriteBatch without sync: the event log is the
-// durable source, and RocksDB's WAL recovers a prefix of batches, so after a crash the stored
-// progress and states are always from the same checkpoint and replay redoes the rest.
+// (docs/exactly_once.md). A commit is atomic either way it is written:
+//  - small ones as ONE WriteBatch without sync: the event log is the durable source, and
+//    RocksDB's WAL recovers a prefix of batches;
+//  - from `ingest_min_puts` puts up, as sorted table files (one per column family) added by
+//    one IngestExternalFiles call, a single MANIFEST record: a million states then cost a
+//    sequential file write instead of a million random memtable inserts.
+// So after a crash the stored progress and states are always from the same checkpoint, and
+// replay redoes the rest.
 // Thread-safety: all methods are thread-safe. The Db is not owned and must outlive this.
 #pragma once
 
@@ -20,7 +25,11 @@ namespace freshet {
 
 class RocksDbStateBackend final : public StateBackend {
  public:
-  explicit RocksDbStateBackend(Db* db) : db_(db) {}
+  // Default for `ingest_min_puts`: below it, a table file costs more than the memtable.
+  static constexpr size_t kIngestMinPuts = 20'000;
+
+  explicit RocksDbStateBackend(Db* db, size_t ingest_min_puts = kIngestMinPuts)
+      : db_(db), ingest_min_puts_(ingest_min_puts) {}
 
   Result<uint32_t> ViewId(const std::string& view) override;
   Result<std::optional<std::string>> LoadEntity(uint32_t view_id,
@@ -33,6 +42,7 @@ class RocksDbStateBackend final : public StateBackend {
 
  private:
   Db* db_;
+  const size_t ingest_min_puts_;
   std::mutex ids_mu_;  // serializes view id assignment
   std::map<std::string, uint32_t> ids_;
 };

@@ -3,13 +3,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 
 namespace freshet {
 namespace {
 
-class RocksDbStateBackendTest : public testing::Test {
+// Run with every commit written as a WriteBatch, and with every commit that has puts written
+// as ingested table files: both must give the same answers.
+class RocksDbStateBackendTest : public testing::TestWithParam<size_t> {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
@@ -30,7 +33,7 @@ class RocksDbStateBackendTest : public testing::Test {
     auto db = Db::Open(dir_);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
-    backend_ = std::make_unique<RocksDbStateBackend>(db_.get());
+    backend_ = std::make_unique<RocksDbStateBackend>(db_.get(), GetParam());
   }
 
   static LateEvent Late(const std::string& source, uint64_t offset) {
@@ -48,7 +51,7 @@ class RocksDbStateBackendTest : public testing::Test {
   std::unique_ptr<RocksDbStateBackend> backend_;
 };
 
-TEST_F(RocksDbStateBackendTest, ViewIdsAreStableAndDistinct) {
+TEST_P(RocksDbStateBackendTest, ViewIdsAreStableAndDistinct) {
   auto a = backend_->ViewId("a");
   auto b = backend_->ViewId("b");
   ASSERT_TRUE(a.ok() && b.ok());
@@ -63,7 +66,7 @@ TEST_F(RocksDbStateBackendTest, ViewIdsAreStableAndDistinct) {
   EXPECT_NE(*c, *b);
 }
 
-TEST_F(RocksDbStateBackendTest, CommitWritesStatesProgressAndLateAtomically) {
+TEST_P(RocksDbStateBackendTest, CommitWritesStatesProgressAndLateAtomically) {
   StateCommit commit;
   commit.puts.push_back({1, "u1", "state-1", false});
   commit.puts.push_back({1, "u2", "state-2", false});
@@ -102,7 +105,7 @@ TEST_F(RocksDbStateBackendTest, CommitWritesStatesProgressAndLateAtomically) {
   EXPECT_EQ(count, 2);
 }
 
-TEST_F(RocksDbStateBackendTest, ListLateIsPerSourceNewestFirst) {
+TEST_P(RocksDbStateBackendTest, ListLateIsPerSourceNewestFirst) {
   StateCommit commit;
   for (uint64_t offset : {5, 300, 2, 70000}) commit.late.push_back(Late("events", offset));
   commit.late.push_back(Late("events2", 1));  // a source whose name extends another's
@@ -123,6 +126,51 @@ TEST_F(RocksDbStateBackendTest, ListLateIsPerSourceNewestFirst) {
   EXPECT_EQ((*other)[0].offset, 1u);
   EXPECT_TRUE(backend_->ListLate("none", 10)->empty());
 }
+
+TEST_P(RocksDbStateBackendTest, LaterCommitsWinWhicheverWayEachWasWritten) {
+  // Three commits over the same keys; with GetParam() == 3 only the middle one (3 puts) is
+  // ingested, between two WriteBatches, so file and memtable versions interleave.
+  StateCommit first;
+  first.puts = {{1, "a", "a1", false}, {1, "b", "b1", false}};
+  first.progress["events"] = SourceProgress{10, 1, 0};
+  ASSERT_TRUE(backend_->Commit(first).ok());
+  StateCommit second;
+  second.puts = {{1, "a", "a2", false}, {1, "b", "", true}, {1, "c", "c2", false}};
+  second.progress["events"] = SourceProgress{20, 2, 1};
+  second.late = {Late("events", 15)};
+  ASSERT_TRUE(backend_->Commit(second).ok());
+  EXPECT_EQ(*backend_->LoadEntity(1, "a"), std::optional<std::string>("a2"));
+  EXPECT_FALSE(backend_->LoadEntity(1, "b")->has_value());
+  // Ingested commits are table files of the state column family; WriteBatches are not (no
+  // flush yet) until an ingest overlaps them: RocksDB flushes the memtable first, to keep the
+  // order. So 2 files both with IngestFrom1 (two ingests) and IngestFrom3 (a flush, an ingest).
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db_->raw()->GetLiveFilesMetaData(&files);
+  size_t state_files = std::count_if(files.begin(), files.end(),
+                                     [](const auto& f) { return f.column_family_name == "state"; });
+  EXPECT_EQ(state_files, GetParam() == SIZE_MAX ? 0u : 2u);
+  StateCommit third;
+  third.puts = {{1, "c", "c3", false}};
+  third.progress["events"] = SourceProgress{30, 3, 1};
+  ASSERT_TRUE(backend_->Commit(third).ok());
+  Reopen();
+  EXPECT_EQ(*backend_->LoadEntity(1, "a"), std::optional<std::string>("a2"));
+  EXPECT_FALSE(backend_->LoadEntity(1, "b")->has_value());
+  EXPECT_EQ(*backend_->LoadEntity(1, "c"), std::optional<std::string>("c3"));
+  EXPECT_EQ(backend_->LoadProgress()->at("events").next_offset, 30u);
+  auto late = backend_->ListLate("events", 10);
+  ASSERT_TRUE(late.ok());
+  ASSERT_EQ(late->size(), 1u);
+  EXPECT_EQ((*late)[0].offset, 15u);
+}
+
+INSTANTIATE_TEST_SUITE_P(WriteBatchOrIngest, RocksDbStateBackendTest,
+                         testing::Values(SIZE_MAX, size_t{1}, size_t{3}),
+                         [](const testing::TestParamInfo<size_t>& info) {
+                           return info.param == SIZE_MAX
+                                      ? std::string("WriteBatch")
+                                      : "IngestFrom" + std::to_string(info.param);
+                         });
 
 }  // namespace
 }  // namespace freshet
