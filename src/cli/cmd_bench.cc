@@ -18,14 +18,21 @@ void RegisterBench(CLI::App* app) {
       ->capture_default_str();
   stream->add_option("--data", o->data_dir, "Data directory (Default: a temp dir)");
   stream->add_option("--seed", o->seed, "Seed")->capture_default_str();
+  stream->add_option("--checkpoint-ms", o->checkpoint_interval_ms, "Checkpoint period")
+      ->capture_default_str();
+  stream
+      ->add_option("--checkpoint-records", o->checkpoint_records,
+                   "Checkpoint after this many records")
+      ->capture_default_str();
   stream->callback([o] {
     auto result = RunStreamBench(*o);
     if (!result.ok()) throw CLI::RuntimeError(Fail(result.status()));
     fmt::print(
         "{} events over {} entities in {:.2f} s: {:.0f} events/s on one thread, "
-        "peak RSS {:.0f} MiB\n",
+        "peak RSS {:.0f} MiB (parse {:.2f} s, apply {:.2f} s, {} checkpoints {:.2f} s)\n",
         result->events, result->entities, result->seconds, result->events_per_s,
-        static_cast<double>(result->peak_rss_bytes) / (1 << 20));
+        static_cast<double>(result->peak_rss_bytes) / (1 << 20), result->parse_seconds,
+        result->apply_seconds, result->checkpoints, result->checkpoint_seconds);
     fmt::print("{}\n", result->ToJson());
   });
 }

@@ -11,7 +11,7 @@ struct ServeFlags {
   ProjectFlags project;
   std::string listen = "127.0.0.1:8080";
   int threads = 0;
-  int64_t checkpoint_ms = 1000;
+  int64_t checkpoint_ms = kDefaultCheckpointIntervalMs;
   size_t max_state_mb = 0;
 };
 

@@ -40,8 +40,8 @@ struct InstanceOptions {
   EngineOptions engine;
   // Event log tuning. Default: EventLogOptions defaults.
   EventLogOptions log;
-  // Background checkpoint period. Default: 1000 ms.
-  int64_t checkpoint_interval_ms = 1000;
+  // Background checkpoint period. Default: kDefaultCheckpointIntervalMs (5 s).
+  int64_t checkpoint_interval_ms = kDefaultCheckpointIntervalMs;
   // Time source. Default: the system clock. Not owned.
   const Clock* clock = nullptr;
   // Largest number of records one ingest request may carry. Default: 100,000.

@@ -85,8 +85,10 @@ std::string StreamBenchNdjson(uint64_t n, uint64_t entities, uint64_t seed) {
 std::string StreamBenchResult::ToJson() const {
   return fmt::format(
       R"({{"bench":"stream","events":{},"entities":{},"ndjson_bytes":{},"seconds":{:.3f},)"
-      R"("events_per_s":{:.0f},"checkpoints":{},"peak_rss_bytes":{}}})",
-      events, entities, ndjson_bytes, seconds, events_per_s, checkpoints, peak_rss_bytes);
+      R"("events_per_s":{:.0f},"parse_s":{:.3f},"apply_s":{:.3f},"checkpoint_s":{:.3f},)"
+      R"("checkpoints":{},"peak_rss_bytes":{}}})",
+      events, entities, ndjson_bytes, seconds, events_per_s, parse_seconds, apply_seconds,
+      checkpoint_seconds, checkpoints, peak_rss_bytes);
 }
 
 Result<StreamBenchResult> RunStreamBench(const StreamBenchOptions& o) {
@@ -104,8 +106,11 @@ Result<StreamBenchResult> RunStreamBench(const StreamBenchOptions& o) {
   {
     ASSIGN_OR_RETURN(auto db, Db::Open(dir));
     auto backend = std::make_unique<RocksDbStateBackend>(db.get());
-    ASSIGN_OR_RETURN(auto engine,
-                     StreamEngine::Create(spec, backend.get(), SystemClock::Default()));
+    EngineOptions engine_options;
+    engine_options.checkpoint_interval_ms = o.checkpoint_interval_ms;
+    engine_options.checkpoint_records = o.checkpoint_records;
+    ASSIGN_OR_RETURN(auto engine, StreamEngine::Create(spec, backend.get(), SystemClock::Default(),
+                                                       engine_options));
     const SourceSpec& source = spec.sources.at("events");
     RecordParser parser(source, RequiredFields(spec, "events"));
     std::vector<Record> records;
@@ -116,7 +121,10 @@ Result<StreamBenchResult> RunStreamBench(const StreamBenchOptions& o) {
       size_t end = std::min(ndjson.size(), pos + o.chunk_bytes);
       end = ndjson.find('\n', end);
       end = end == std::string::npos ? ndjson.size() : end + 1;
+      auto parse_start = std::chrono::steady_clock::now();
       RETURN_IF_ERROR(parser.Parse(std::string_view(ndjson).substr(pos, end - pos), &records));
+      result.parse_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - parse_start).count();
       RETURN_IF_ERROR(engine->Apply("events", offset, records));
       offset += records.size();
       pos = end;
@@ -128,6 +136,8 @@ Result<StreamBenchResult> RunStreamBench(const StreamBenchOptions& o) {
     result.events = offset;
     result.entities = stats.entities;
     result.checkpoints = stats.checkpoints;
+    result.checkpoint_seconds = stats.checkpoint_seconds;
+    result.apply_seconds = result.seconds - result.parse_seconds - result.checkpoint_seconds;
   }
   result.ndjson_bytes = ndjson.size();
   result.events_per_s = static_cast<double>(result.events) / result.seconds;

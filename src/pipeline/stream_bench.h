@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "stream/engine.h"
 
 namespace freshet {
 
@@ -19,6 +20,9 @@ struct StreamBenchOptions {
   std::string data_dir;                      // Default: a fresh temp directory, removed after
   uint64_t seed = 1;
   size_t chunk_bytes = 4u << 20;  // NDJSON parsed per step
+  // The engine's checkpoint triggers. Default: the engine's defaults (as `freshet serve`).
+  int64_t checkpoint_interval_ms = kDefaultCheckpointIntervalMs;
+  size_t checkpoint_records = kDefaultCheckpointRecords;
 };
 
 struct StreamBenchResult {
@@ -27,6 +31,10 @@ struct StreamBenchResult {
   uint64_t ndjson_bytes = 0;
   double seconds = 0;
   double events_per_s = 0;
+  // Where `seconds` went: NDJSON parsing, applying records, checkpoints.
+  double parse_seconds = 0;
+  double apply_seconds = 0;
+  double checkpoint_seconds = 0;
   uint64_t checkpoints = 0;
   uint64_t peak_rss_bytes = 0;
   std::string ToJson() const;

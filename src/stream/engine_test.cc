@@ -254,6 +254,7 @@ TEST(StreamEngineTest, CheckpointsByRecordCountAndTime) {
   ASSERT_TRUE(engine->Apply("events", 3, {Event("u1", 4000, "a", 1)}).ok());
   EXPECT_EQ(backend.commits(), 2u);
   EXPECT_EQ(engine->stats().checkpoints, 2u);
+  EXPECT_GT(engine->stats().checkpoint_seconds, 0.0);
 }
 
 TEST(StreamEngineTest, ReadsRunConcurrentlyWithApply) {

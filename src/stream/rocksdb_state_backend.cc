@@ -159,7 +159,10 @@ Status CommitByIngest(Db* db, const std::vector<SortItem>& ordered,
   std::vector<rocksdb::IngestExternalFileArg> args;
   auto write = [&](Cf cf, const char* name, const auto& fill) -> Status {
     rocksdb::ColumnFamilyHandle* handle = db->cf(cf);
-    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db->raw()->GetOptions(handle), handle);
+    // Uncompressed: compaction compresses the data later, off the engine's thread.
+    rocksdb::Options options = db->raw()->GetOptions(handle);
+    options.compression = rocksdb::kNoCompression;
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, handle);
     std::string path = (dir / name).string();
     auto check = [&](const rocksdb::Status& s) {
       return FromRocks(s, fmt::format("writing checkpoint file {}", path));
