@@ -394,8 +394,10 @@ void StreamEngine::Impl::FlushShard(size_t s, bool sweep, StateCommit* commit,
     }
     const std::vector<EntityEntry*>& dirty = shard.dirty[v];
     for (size_t i = 0; i < dirty.size(); ++i) {
-      if (i + kPrefetchDistance < dirty.size())
-        EntityMap::PrefetchLines(dirty[i + kPrefetchDistance]);
+      // Two stages: the entry, then (once it landed) the buffers its state points to.
+      if (i + 2 * kPrefetchDistance < dirty.size())
+        EntityMap::PrefetchLines(dirty[i + 2 * kPrefetchDistance]);
+      if (i + kPrefetchDistance < dirty.size()) dirty[i + kPrefetchDistance]->state.Prefetch();
       Flush(s, v, dirty[i], /*sweep=*/false, commit, doomed);
     }
     shard.dirty[v].clear();

@@ -31,6 +31,13 @@ class RawRows {
   // a numeric cell. Null when the event had no value.
   const Value& Get(size_t row, const RawColumn& column, Value* scratch) const;
 
+  // Starts loading the first row (where evictions and encoding start) and the last.
+  void Prefetch() const {
+    if (words_.empty()) return;
+    __builtin_prefetch(words_.data());
+    __builtin_prefetch(&words_.back());
+  }
+
   // First row with ts >= `ts`.
   size_t LowerBound(int64_t ts) const;
   // Adds an event after every row with ts <= r.ts_ms (in-order events append).

@@ -37,6 +37,15 @@ class ViewState final : public EntityState {
   void Serialize(std::string* out) const override;
   Status Deserialize(std::string_view bytes) override;
 
+  // Starts loading the memory beyond the state object that evictions and encoding touch: the
+  // oldest and newest raw rows and the tile lists (software pipelining over many entities).
+  void Prefetch() const {
+    rows_.Prefetch();
+    for (const std::vector<Tile>& list : tiles_) {
+      if (!list.empty()) __builtin_prefetch(list.data());
+    }
+  }
+
   // The value of aggregation feature `f` at time t.
   Value AggregateAt(const FeaturePlan& f, int64_t t) const;
 
