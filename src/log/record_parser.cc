@@ -198,7 +198,7 @@ struct RecordParser::Impl {
   Status config_error;  // a required field the schema lacks: every Parse fails with it
 
   simdjson::dom::parser parser;
-  std::string padded;             // the body plus simdjson::SIMDJSON_PADDING, reused across calls
+  std::string padded;             // a padded copy when the input has no room after it; reused
   std::vector<uint64_t> seen_in;  // per slot: the number of the last record that had the key
   uint64_t record_serial = 0;     // distinguishes records for seen_in without clearing it
   size_t filled = 0;              // records of the output written by this parse
@@ -207,9 +207,10 @@ struct RecordParser::Impl {
 
   int FindSlot(std::string_view key, size_t hint) const;
   Status ParseBody(std::string_view body, std::vector<Record>* out);
-  Status ParseArray(std::vector<Record>* out);
+  Status ParseArray(std::string_view body, std::vector<Record>* out);
   Status ParseNdjson(std::string_view body, std::vector<Record>* out);
-  Status ParseDocument(size_t begin, size_t end, Position pos, std::vector<Record>* out);
+  Status ParseDocument(std::string_view body, size_t begin, size_t end, Position pos,
+                       std::vector<Record>* out);
   Status ParseRecord(element v, Position pos, std::vector<Record>* out);
   Status ReadFields(simdjson::dom::object object, Record* rec, bool* has_ts);
   Status CheckRequired(const Record& rec, bool has_ts) const;
@@ -307,17 +308,27 @@ Status RecordParser::Impl::ParseRecord(element v, Position pos, std::vector<Reco
   return st;
 }
 
-// Parses padded[begin, end) as one JSON document holding one record.
-Status RecordParser::Impl::ParseDocument(size_t begin, size_t end, Position pos,
-                                         std::vector<Record>* out) {
-  auto doc = parser.parse(padded.data() + begin, end - begin, /*realloc_if_needed=*/false);
+// Parses body[begin, end) as one JSON document holding one record. simdjson reads up to
+// SIMDJSON_PADDING bytes past the end, whatever they hold: a document followed by that much of
+// the body (every NDJSON line but the last few) is parsed where it lies, others from a padded
+// copy.
+Status RecordParser::Impl::ParseDocument(std::string_view body, size_t begin, size_t end,
+                                         Position pos, std::vector<Record>* out) {
+  const char* data = body.data() + begin;
+  if (body.size() - end < simdjson::SIMDJSON_PADDING) {
+    padded.assign(data, end - begin);
+    padded.append(simdjson::SIMDJSON_PADDING, ' ');
+    data = padded.data();
+  }
+  auto doc = parser.parse(data, end - begin, /*realloc_if_needed=*/false);
   if (doc.error()) return MalformedJson(pos, doc.error());
   return ParseRecord(doc.value_unsafe(), pos, out);
 }
 
-Status RecordParser::Impl::ParseArray(std::vector<Record>* out) {
-  size_t size = padded.size() - simdjson::SIMDJSON_PADDING;
-  auto doc = parser.parse(padded.data(), size, /*realloc_if_needed=*/false);
+Status RecordParser::Impl::ParseArray(std::string_view body, std::vector<Record>* out) {
+  padded.assign(body.data(), body.size());
+  padded.append(simdjson::SIMDJSON_PADDING, ' ');
+  auto doc = parser.parse(padded.data(), body.size(), /*realloc_if_needed=*/false);
   if (doc.error()) {
     return Status::InvalidArgument(
         fmt::format("malformed JSON array: {}", simdjson::error_message(doc.error())));
@@ -336,7 +347,7 @@ Status RecordParser::Impl::ParseNdjson(std::string_view body, std::vector<Record
     size_t end = newline ? static_cast<const char*>(newline) - body.data() : body.size();
     ++line;
     if (SkipSpace(body, begin) < end) {
-      RETURN_IF_ERROR(ParseDocument(begin, end, {"line", line}, out));
+      RETURN_IF_ERROR(ParseDocument(body, begin, end, {"line", line}, out));
     }
     begin = end + 1;
   }
@@ -348,13 +359,11 @@ Status RecordParser::Impl::ParseBody(std::string_view body, std::vector<Record>*
   if (first == body.size()) {
     return Status::InvalidArgument("empty body: expected a JSON object, array or NDJSON");
   }
-  padded.assign(body.data(), body.size());
-  padded.append(simdjson::SIMDJSON_PADDING, ' ');
-  if (body[first] == '[') return ParseArray(out);
+  if (body[first] == '[') return ParseArray(body, out);
   if (body[first] == '{' && SkipSpace(body, FindValueEnd(body, first)) < body.size()) {
     return ParseNdjson(body, out);
   }
-  return ParseDocument(0, body.size(), {"record", 1}, out);
+  return ParseDocument(body, 0, body.size(), {"record", 1}, out);
 }
 
 RecordParser::RecordParser(const SourceSpec& source, std::vector<std::string> required)

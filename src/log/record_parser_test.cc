@@ -171,6 +171,20 @@ TEST_F(RecordParserTest, LineNumbersCountBlankLines) {
               "line 3: field 'user_id': expected string, got number 5");
 }
 
+// NDJSON lines are parsed where they lie, with the following lines in simdjson's padding: what
+// follows a line must never complete it.
+TEST_F(RecordParserTest, NdjsonLineEndsAtItsNewline) {
+  const std::string valid =
+      "{\"ts_ms\": 2, \"user_id\": \"b\", \"event\": \"" + std::string(100, 'x') + "\"}\n";
+  ExpectErrorPrefix("{\"ts_ms\": 1, \"user_id\": \"a\"\n}\n" + valid + valid,
+                    "line 1: malformed JSON: ");
+  ExpectErrorPrefix(valid + "{\"ts_ms\": 1, \"user_id\": \"a\", \"event\": \"x\n" + valid,
+                    "line 2: malformed JSON: ");
+  ASSERT_TRUE(parser_.Parse(valid + valid + valid, &out_).ok());
+  ASSERT_EQ(out_.size(), 3u);
+  EXPECT_EQ(out_[2].values[kEvent], Value::String(std::string(100, 'x')));
+}
+
 TEST_F(RecordParserTest, Int64RejectsFractionsAndOutOfRange) {
   ExpectError(R"({"ts_ms": 1, "user_id": "a", "count": 3.5})",
               "record 1: field 'count': expected int64, got number 3.5");
