@@ -27,6 +27,7 @@ constexpr uint64_t kEncodedShrink = 4;
 // Partitions per entity group when everything fits in memory: enough to keep threads busy.
 constexpr size_t kPartitionsPerThread = 4;
 constexpr size_t kMaxPartitions = 256;
+static_assert(kMaxPartitions <= 1 << 16, "label partitions are noted in 16 bits");
 // An entity's state is evicted after this many inserts, so sliding windows stay small.
 constexpr size_t kEvictEvery = 256;
 constexpr size_t kLabelBlockBytes = size_t{16} << 20;
@@ -193,7 +194,7 @@ class Sweep {
     if (lb == lb_end) return Status::Ok();
     auto by_ts = [](const auto& a, const auto& b) { return a.ts < b.ts; };
     if (!std::is_sorted(ev, ev_end, by_ts)) std::stable_sort(ev, ev_end, by_ts);
-    std::stable_sort(lb, lb_end, by_ts);
+    if (!std::is_sorted(lb, lb_end, by_ts)) std::stable_sort(lb, lb_end, by_ts);
     if (states_.empty()) {
       for (const ViewPlan& view : g_.views) states_.push_back(view.view->NewState());
     } else {
@@ -349,7 +350,8 @@ struct EncodedSlice {
 // One entity group's partitions and, once swept, their runs.
 struct GroupData {
   std::unique_ptr<Partitions> parts;
-  std::vector<RunReader> runs;  // per partition
+  std::vector<uint16_t> label_partitions;  // by label row
+  std::vector<RunReader> runs;             // per partition
 };
 
 class Backfill {
@@ -499,7 +501,9 @@ class Backfill {
     uint64_t index = stats_.labels++;
     for (size_t g = 0; g < plan_.groups.size(); ++g) {
       ASSIGN_OR_RETURN(std::string key, LabelKey(plan_.groups[g], row));
-      RETURN_IF_ERROR(data_[g].parts->AddLabel(index, ts.as_int(), std::move(key)));
+      ASSIGN_OR_RETURN(uint32_t partition,
+                       data_[g].parts->AddLabel(index, ts.as_int(), std::move(key)));
+      data_[g].label_partitions.push_back(static_cast<uint16_t>(partition));
     }
     return Status::Ok();
   }
@@ -610,7 +614,8 @@ class Backfill {
   }
 
   // Copies each label row as it was and appends its cells, taken from the run of the row's
-  // partition: runs are in row order, so each row is the next entry of its run.
+  // partition (noted when the labels were partitioned): runs are in row order, so each row is
+  // the next entry of its run.
   Status WriteRows(std::FILE* out) {
     std::string buf = header_raw_;
     for (const std::string& name : plan_.columns) {
@@ -630,11 +635,13 @@ class Backfill {
     RETURN_IF_ERROR(ForEachCsvRow(options_.labels_path, [&](const CsvRow& row) -> Status {
       ASSIGN_OR_RETURN(bool data, CheckRow(row));
       if (!data) return Status::Ok();
+      if (index >= stats_.labels) {
+        return Status::Internal("labels file changed during the backfill");
+      }
       for (size_t g = 0; g < plan_.groups.size(); ++g) {
         const Group& group = plan_.groups[g];
-        ASSIGN_OR_RETURN(std::string key, LabelKey(group, row));
         uint64_t run_row = 0;
-        RunReader& run = data_[g].runs[data_[g].parts->LabelPartition(key)];
+        RunReader& run = data_[g].runs[data_[g].label_partitions[index]];
         ASSIGN_OR_RETURN(bool found, run.Next(&run_row, &group_cells[g]));
         if (!found || run_row != index || group_cells[g].size() != group.cell_columns.size()) {
           return Status::Internal(fmt::format("backfill lost label row {}", index + 1));

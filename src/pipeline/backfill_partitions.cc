@@ -215,12 +215,12 @@ class ResidentPartitions final : public Partitions {
 
   size_t count() const override { return labels_.size(); }
 
-  Status AddLabel(uint64_t row, int64_t ts, std::string key) override {
+  Result<uint32_t> AddLabel(uint64_t row, int64_t ts, std::string key) override {
     uint32_t id = ids_.Add(key);
     if (id == last_label_ts_.size()) last_label_ts_.push_back(ts);
     last_label_ts_[id] = std::max(last_label_ts_[id], ts);
     labels_[id % count()].push_back({row, ts, static_cast<uint32_t>(id / count())});
-    return Status::Ok();
+    return static_cast<uint32_t>(id % count());
   }
 
   uint32_t Route(std::string_view key, int64_t ts, uint32_t* entity) const override {
@@ -229,8 +229,6 @@ class ResidentPartitions final : public Partitions {
     *entity = static_cast<uint32_t>(id / count());
     return static_cast<uint32_t>(id % count());
   }
-
-  size_t LabelPartition(std::string_view key) const override { return ids_.Find(key) % count(); }
 
   void Prefetch(std::string_view key) const override { ids_.Prefetch(key); }
 
@@ -257,8 +255,8 @@ class ResidentPartitions final : public Partitions {
   }
 
  private:
-  KeyIndex ids_;                        // label key -> entity, numbered in label order
-  std::vector<int64_t> last_label_ts_;  // per entity: its latest label's time
+  KeyIndex ids_;                                 // label key -> entity, numbered in label order
+  std::vector<int64_t> last_label_ts_;           // per entity: its latest label's time
   std::vector<std::vector<SweepLabel>> labels_;  // per partition
   std::vector<std::string> events_;              // per partition: entries
 };
@@ -296,14 +294,16 @@ class SpilledPartitions final : public Partitions {
 
   size_t count() const override { return labels_.size(); }
 
-  Status AddLabel(uint64_t row, int64_t ts, std::string key) override {
+  Result<uint32_t> AddLabel(uint64_t row, int64_t ts, std::string key) override {
     uint64_t hash = Hash(key);
     filter_.Add(hash);
-    SpillBuffer& part = labels_[hash % count()];
+    const uint32_t p = static_cast<uint32_t>(hash % count());
+    SpillBuffer& part = labels_[p];
     PutU64(row, part.buffer());
     PutU64(static_cast<uint64_t>(ts), part.buffer());
     PutBytes(key, part.buffer());
-    return part.MaybeFlush();
+    RETURN_IF_ERROR(part.MaybeFlush());
+    return p;
   }
 
   uint32_t Route(std::string_view key, int64_t ts, uint32_t* entity) const override {
@@ -312,8 +312,6 @@ class SpilledPartitions final : public Partitions {
     *entity = 0;  // numbered by Take()
     return static_cast<uint32_t>(hash % count());
   }
-
-  size_t LabelPartition(std::string_view key) const override { return Hash(key) % count(); }
 
   void Prefetch(std::string_view key) const override {}
 

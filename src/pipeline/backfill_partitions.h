@@ -126,13 +126,12 @@ class Partitions {
  public:
   virtual ~Partitions() = default;
   virtual size_t count() const = 0;
-  virtual Status AddLabel(uint64_t row, int64_t ts, std::string key) = 0;
+  // Adds label `row` of entity `key`; returns the partition that holds it.
+  virtual Result<uint32_t> AddLabel(uint64_t row, int64_t ts, std::string key) = 0;
   // The partition of an event of entity `key` at time `ts` and the entity's number in it, or
   // kNoPartition when no label needs it: no label has the key, or (in memory) every label of
   // the key is at or before ts. A spilling store lets a few unneeded events through.
   virtual uint32_t Route(std::string_view key, int64_t ts, uint32_t* entity) const = 0;
-  // The partition holding the labels of entity `key`. REQUIRES: AddLabel added the key.
-  virtual size_t LabelPartition(std::string_view key) const = 0;
   // Starts loading what Route(key) will read: routing a batch calls it a few events ahead.
   virtual void Prefetch(std::string_view key) const = 0;
   // Appends the entry of event `r` (its entity and key as Route gave them) to `out`.
