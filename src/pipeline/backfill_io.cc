@@ -1,6 +1,7 @@
 #include "pipeline/backfill_io.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -305,6 +306,12 @@ Status BlockReader::Open(const std::string& path) {
   path_ = path;
   file_ = std::fopen(path.c_str(), "rb");
   if (!file_) return Status::IoError(fmt::format("{}: {}", path, std::strerror(errno)));
+  // A file smaller than a block gets a buffer of its size: zeroing and faulting in a whole
+  // block would cost more than reading it.
+  struct stat st;
+  if (fstat(fileno(file_), &st) == 0 && S_ISREG(st.st_mode)) {
+    block_bytes_ = std::min(block_bytes_, static_cast<size_t>(st.st_size) + 1);
+  }
   return Status::Ok();
 }
 
