@@ -47,8 +47,16 @@ bool IsCsvPath(const SourceSpec& source, const std::string& path) {
   return source.format == "csv" || (p.size() >= 4 && p.substr(p.size() - 4) == ".csv");
 }
 
+// memchr jumps from newline to newline with vector compares: several times faster than a
+// byte loop on lines of a few dozen bytes.
 uint64_t CountLines(std::string_view text) {
-  return static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n'));
+  uint64_t n = 0;
+  const char* end = text.data() + text.size();
+  for (const char* p = text.data();
+       (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)))); ++p) {
+    ++n;
+  }
+  return n;
 }
 
 template <typename T>
@@ -366,17 +374,17 @@ bool CsvParser::Next(CsvRow* row) {
   row->line = line_;
   row->quoted.clear();
   row->fields.clear();
-  // The common case: a line without quotes, split at its commas in one pass.
+  // The common case: a line without quotes, split at its commas (memchr finds the newline,
+  // any quote and each comma with vector compares).
   const char* begin = text_.data() + pos_;
   const char* end = text_.data() + size;
+  const char* p = static_cast<const char*>(std::memchr(begin, '\n', end - begin));
+  if (p == nullptr) p = end;
+  if (std::memchr(begin, '"', p - begin)) return NextQuoted(row);
   const char* field = begin;
-  const char* p = begin;
-  for (; p < end && *p != '\n'; ++p) {
-    if (*p == '"') return NextQuoted(row);
-    if (*p == ',') {
-      row->fields.emplace_back(field, p - field);
-      field = p + 1;
-    }
+  for (const char* comma; (comma = static_cast<const char*>(std::memchr(field, ',', p - field)));
+       field = comma + 1) {
+    row->fields.emplace_back(field, comma - field);
   }
   const char* line_end = p > begin && p[-1] == '\r' ? p - 1 : p;
   row->fields.emplace_back(field, std::max(field, line_end) - field);
