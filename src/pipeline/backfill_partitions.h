@@ -120,8 +120,8 @@ inline constexpr uint32_t kNoPartition = UINT32_MAX;
 // in arrival order; then each partition is taken once, by any thread. Events are kept encoded
 // (about 60 bytes each rather than 250 as Records), so a million take a few dozen MB and the
 // parser's records can be reused block after block.
-// Thread-safety: Route, Prefetch and EncodeEvent may run concurrently; the rest from one thread
-// at a time.
+// Thread-safety: Route, Prefetch and EncodeEvent may run concurrently, and so may AddEvent
+// calls for distinct partitions; the rest from one thread at a time.
 class Partitions {
  public:
   virtual ~Partitions() = default;
