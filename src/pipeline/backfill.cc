@@ -556,19 +556,27 @@ class Backfill {
       EncodedSlice& slice = slices_[k];
       slice.bytes.clear();
       slice.entries.clear();
-      size_t end = n * (k + 1) / slices_.size();
-      for (size_t j = n * k / slices_.size(); j < end; ++j) {
-        if (j + kRouteAhead < end) {
-          const Record& ahead = batch[accepted_[j + kRouteAhead]];
-          parts.Prefetch(EntityKeyOf(ahead, key_fields, &slice.key_values, &slice.key));
-        }
+      const size_t begin = n * k / slices_.size(), end = n * (k + 1) / slices_.size();
+      // Each key is hashed once, kRouteAhead events before it is routed, when its slot is
+      // prefetched.
+      uint64_t hashes[kRouteAhead];
+      auto stage = [&](size_t j) {
+        const Record& r = batch[accepted_[j]];
+        uint64_t& hash = hashes[j % kRouteAhead];
+        hash = KeyHash(EntityKeyOf(r, key_fields, &slice.key_values, &slice.key));
+        parts.Prefetch(hash);
+      };
+      for (size_t j = begin; j < std::min(end, begin + kRouteAhead); ++j) stage(j);
+      for (size_t j = begin; j < end; ++j) {
         const Record& r = batch[accepted_[j]];
         std::string_view key = EntityKeyOf(r, key_fields, &slice.key_values, &slice.key);
         uint32_t entity = 0;
-        uint32_t partition = parts.Route(key, r.ts_ms, &entity);
-        if (partition == kNoPartition) continue;
-        parts.EncodeEvent(entity, key, r, &slice.bytes);
-        slice.entries.emplace_back(partition, slice.bytes.size());
+        uint32_t partition = parts.Route(key, hashes[j % kRouteAhead], r.ts_ms, &entity);
+        if (partition != kNoPartition) {
+          parts.EncodeEvent(entity, key, r, &slice.bytes);
+          slice.entries.emplace_back(partition, slice.bytes.size());
+        }
+        if (j + kRouteAhead < end) stage(j + kRouteAhead);  // reuses the hash slot of j
       }
       return Status::Ok();
     }));

@@ -117,7 +117,7 @@ class KeyIndex {
   // The key's number, added when new.
   uint32_t Add(std::string_view key) {
     if (2 * (size_ + 1) > slots_.size()) Grow();
-    uint64_t hash = Hash(key);
+    uint64_t hash = KeyHash(key);
     Slot& slot = slots_[Probe(key, hash)];
     if (slot.id != kNotFound) return slot.id;
     slot.hash = hash;
@@ -133,10 +133,9 @@ class KeyIndex {
     return slot.id;
   }
 
-  uint32_t Find(std::string_view key) const { return slots_[Probe(key, Hash(key))].id; }
-  void Prefetch(std::string_view key) const {
-    __builtin_prefetch(&slots_[Hash(key) & (slots_.size() - 1)]);
-  }
+  // `hash` is KeyHash(key).
+  uint32_t Find(std::string_view key, uint64_t hash) const { return slots_[Probe(key, hash)].id; }
+  void Prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
 
  private:
   struct Slot {
@@ -145,8 +144,6 @@ class KeyIndex {
     uint32_t length = 0;
     char key[16];  // the key, or the offset of a longer key in arena_
   };
-
-  static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
 
   std::string_view KeyOf(const Slot& slot) const {
     if (slot.length <= sizeof(slot.key)) return std::string_view(slot.key, slot.length);
@@ -223,14 +220,14 @@ class ResidentPartitions final : public Partitions {
     return static_cast<uint32_t>(id % count());
   }
 
-  uint32_t Route(std::string_view key, int64_t ts, uint32_t* entity) const override {
-    uint32_t id = ids_.Find(key);
+  uint32_t Route(std::string_view key, uint64_t hash, int64_t ts, uint32_t* entity) const override {
+    uint32_t id = ids_.Find(key, hash);
     if (id == KeyIndex::kNotFound || ts >= last_label_ts_[id]) return kNoPartition;
     *entity = static_cast<uint32_t>(id / count());
     return static_cast<uint32_t>(id % count());
   }
 
-  void Prefetch(std::string_view key) const override { ids_.Prefetch(key); }
+  void Prefetch(uint64_t hash) const override { ids_.Prefetch(hash); }
 
   void EncodeEvent(uint32_t entity, std::string_view key, const Record& r,
                    std::string* out) const override {
@@ -295,7 +292,7 @@ class SpilledPartitions final : public Partitions {
   size_t count() const override { return labels_.size(); }
 
   Result<uint32_t> AddLabel(uint64_t row, int64_t ts, std::string key) override {
-    uint64_t hash = Hash(key);
+    uint64_t hash = KeyHash(key);
     filter_.Add(hash);
     const uint32_t p = static_cast<uint32_t>(hash % count());
     SpillBuffer& part = labels_[p];
@@ -306,14 +303,13 @@ class SpilledPartitions final : public Partitions {
     return p;
   }
 
-  uint32_t Route(std::string_view key, int64_t ts, uint32_t* entity) const override {
-    uint64_t hash = Hash(key);
+  uint32_t Route(std::string_view key, uint64_t hash, int64_t ts, uint32_t* entity) const override {
     if (!filter_.MayContain(hash)) return kNoPartition;
     *entity = 0;  // numbered by Take()
     return static_cast<uint32_t>(hash % count());
   }
 
-  void Prefetch(std::string_view key) const override {}
+  void Prefetch(uint64_t hash) const override {}
 
   void EncodeEvent(uint32_t entity, std::string_view key, const Record& r,
                    std::string* out) const override {
@@ -339,7 +335,7 @@ class SpilledPartitions final : public Partitions {
     ASSIGN_OR_RETURN(*bytes, events_[p].TakeAll());
     ByteReader in(*bytes);
     for (EventEntry e; !in.done() && ReadEventEntry(&in, &e);) {
-      uint32_t entity = ids.Find(e.key);
+      uint32_t entity = ids.Find(e.key, KeyHash(e.key));
       if (entity != KeyIndex::kNotFound) events->push_back({e.ts, entity, e.record});
     }
     if (!in.ok()) return CorruptSpill(events_[p].path());
@@ -348,8 +344,6 @@ class SpilledPartitions final : public Partitions {
   }
 
  private:
-  static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
-
   std::vector<SpillBuffer> labels_;  // per partition
   std::vector<SpillBuffer> events_;  // per partition
   KeyFilter filter_;

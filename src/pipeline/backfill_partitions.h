@@ -113,6 +113,9 @@ struct SweepEvent {
   std::string_view record;
 };
 
+// The hash partitions use for entity keys.
+inline uint64_t KeyHash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+
 // Returned by Partitions::Route for events no label needs.
 inline constexpr uint32_t kNoPartition = UINT32_MAX;
 
@@ -131,9 +134,11 @@ class Partitions {
   // The partition of an event of entity `key` at time `ts` and the entity's number in it, or
   // kNoPartition when no label needs it: no label has the key, or (in memory) every label of
   // the key is at or before ts. A spilling store lets a few unneeded events through.
-  virtual uint32_t Route(std::string_view key, int64_t ts, uint32_t* entity) const = 0;
+  // `hash` is KeyHash(key).
+  virtual uint32_t Route(std::string_view key, uint64_t hash, int64_t ts,
+                         uint32_t* entity) const = 0;
   // Starts loading what Route(key) will read: routing a batch calls it a few events ahead.
-  virtual void Prefetch(std::string_view key) const = 0;
+  virtual void Prefetch(uint64_t hash) const = 0;
   // Appends the entry of event `r` (its entity and key as Route gave them) to `out`.
   virtual void EncodeEvent(uint32_t entity, std::string_view key, const Record& r,
                            std::string* out) const = 0;
