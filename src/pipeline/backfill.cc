@@ -25,7 +25,7 @@ constexpr uint64_t kLabelExpansion = 3;
 // Partitions keep events encoded: about this many times smaller than parsed Records.
 constexpr uint64_t kEncodedShrink = 4;
 // Partitions per entity group when everything fits in memory: enough to keep threads busy.
-constexpr size_t kPartitionsPerThread = 4;
+constexpr size_t kPartitionsPerThread = 16;
 constexpr size_t kMaxPartitions = 256;
 static_assert(kMaxPartitions <= 1 << 16, "label partitions are noted in 16 bits");
 // An entity's state is evicted after this many inserts, so sliding windows stay small.
