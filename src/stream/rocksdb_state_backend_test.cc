@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 
 namespace freshet {
 namespace {
@@ -162,6 +163,24 @@ TEST_P(RocksDbStateBackendTest, LaterCommitsWinWhicheverWayEachWasWritten) {
   ASSERT_TRUE(late.ok());
   ASSERT_EQ(late->size(), 1u);
   EXPECT_EQ((*late)[0].offset, 15u);
+}
+
+// A crash between writing the table files and ingesting them leaves files behind: the next
+// large commit replaces them, and nothing of them reaches the database.
+TEST_P(RocksDbStateBackendTest, FilesLeftByACrashedCommitAreIgnored) {
+  std::filesystem::create_directories(dir_ + "/ingest");
+  for (const char* name : {"state.sst", "checkpoints.sst", "late.sst"}) {
+    std::ofstream(dir_ + "/ingest/" + name) << "half-written";
+  }
+  Reopen();
+  StateCommit commit;
+  commit.puts = {{1, "a", "a1", false}, {1, "b", "b1", false}, {1, "c", "c1", false}};
+  commit.progress["events"] = SourceProgress{3, 1, 0};
+  ASSERT_TRUE(backend_->Commit(commit).ok());
+  Reopen();
+  EXPECT_EQ(*backend_->LoadEntity(1, "b"), std::optional<std::string>("b1"));
+  EXPECT_EQ(backend_->LoadProgress()->at("events").next_offset, 3u);
+  EXPECT_TRUE(backend_->ListLate("events", 10)->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(WriteBatchOrIngest, RocksDbStateBackendTest,
