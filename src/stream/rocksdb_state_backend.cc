@@ -159,9 +159,12 @@ Status CommitByIngest(Db* db, const std::vector<SortItem>& ordered,
   std::vector<rocksdb::IngestExternalFileArg> args;
   auto write = [&](Cf cf, const char* name, const auto& fill) -> Status {
     rocksdb::ColumnFamilyHandle* handle = db->cf(cf);
-    // Uncompressed: compaction compresses the data later, off the engine's thread.
+    // Uncompressed: compaction compresses the data later, off the engine's thread. The writer
+    // would otherwise take the bottommost or last per-level compression of the column family.
     rocksdb::Options options = db->raw()->GetOptions(handle);
     options.compression = rocksdb::kNoCompression;
+    options.compression_per_level.clear();
+    options.bottommost_compression = rocksdb::kDisableCompressionOption;
     rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, handle);
     std::string path = (dir / name).string();
     auto check = [&](const rocksdb::Status& s) {
