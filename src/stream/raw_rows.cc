@@ -99,7 +99,8 @@ void RawRows::Clear() {
 }
 
 size_t RawRows::MemoryBytes() const {
-  size_t bytes = words_.capacity() * sizeof(int64_t);
+  // The inline words are part of the owner's size.
+  size_t bytes = words_.capacity() > kInlineWords ? words_.capacity() * sizeof(int64_t) : 0;
   for (const auto& side : side_) {
     bytes += side.capacity() * sizeof(Value);
     for (const Value& v : side) {

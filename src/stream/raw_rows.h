@@ -2,10 +2,14 @@
 // (events with equal times in arrival order). Rows live in one contiguous int64 buffer —
 // [ts][mask][numeric cells] per row, the layout CompiledView::Impl chose — so appending an
 // in-order event touches one cache line and allocates only when the buffer grows; string and
-// bool inputs live in side columns of Values. Internal to src/stream; owned by a ViewState.
+// bool inputs live in side columns of Values. The first kInlineWords words live inside the
+// object (so inside the engine's entity entry): most entities hold a few events, and their rows
+// then cost no allocation and no cache miss beyond the entry's. Internal to src/stream; owned
+// by a ViewState.
 // Thread-safety: none (the owner's lock).
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,6 +23,9 @@ namespace freshet {
 
 class RawRows {
  public:
+  // Four rows of [ts][mask][one cell], or three of a wider layout.
+  static constexpr size_t kInlineWords = 12;
+
   explicit RawRows(const CompiledView::Impl& plan) : plan_(&plan) {}
 
   size_t size() const { return words_.size() / plan_->row_words; }
@@ -31,9 +38,10 @@ class RawRows {
   // a numeric cell. Null when the event had no value.
   const Value& Get(size_t row, const RawColumn& column, Value* scratch) const;
 
-  // Starts loading the first row (where evictions and encoding start) and the last.
+  // Starts loading the first row (where evictions and encoding start) and the last, when they
+  // live outside the object.
   void Prefetch() const {
-    if (words_.empty()) return;
+    if (words_.size() <= kInlineWords) return;
     __builtin_prefetch(words_.data());
     __builtin_prefetch(&words_.back());
   }
@@ -56,7 +64,7 @@ class RawRows {
   bool DecodeCell(stream_codec::ByteReader* in, const RawColumn& c, size_t row, int64_t* w);
 
   const CompiledView::Impl* plan_;
-  std::vector<int64_t> words_;
+  boost::container::small_vector<int64_t, kInlineWords> words_;
   std::vector<std::vector<Value>> side_;  // one per side column, one Value per row
 };
 

@@ -28,7 +28,7 @@ int64_t TileStart(int64_t ts, int64_t size) {
 bool Passes(const FeaturePlan& f, uint32_t mask) { return f.filter < 0 || (mask >> f.filter & 1u); }
 
 // The tile of `list` (sorted by start) that starts at `start`, created when missing.
-Tile& TileAt(std::vector<Tile>* list, const Aggregation& agg, int64_t start) {
+Tile& TileAt(TileList* list, const Aggregation& agg, int64_t start) {
   auto it = list->end();
   while (it != list->begin() && std::prev(it)->start >= start) --it;  // usually the last tile
   if (it != list->end() && it->start == start) return *it;
@@ -60,7 +60,7 @@ void ViewState::Insert(const Record& r) {
 }
 
 void ViewState::InsertTiled(const FeaturePlan& f, const Record& r, uint64_t seq, bool counts) {
-  std::vector<Tile>& list = tiles_[f.tiles];
+  TileList& list = tiles_[f.tiles];
   // Sessions are cut by every event of the entity; the filter only picks what they aggregate.
   if (f.window != WindowKind::kSession && !counts) return;
   Tile* tile;
@@ -86,8 +86,8 @@ void ViewState::InsertTiled(const FeaturePlan& f, const Record& r, uint64_t seq,
 
 // Sessions are sorted, and consecutive ones are at least a gap apart. An event joins every
 // session within a gap of it, merging them when it bridges two.
-Tile& ViewState::SessionFor(std::vector<Tile>* sessions, const FeaturePlan& f, int64_t ts) {
-  std::vector<Tile>& s = *sessions;
+Tile& ViewState::SessionFor(TileList* sessions, const FeaturePlan& f, int64_t ts) {
+  TileList& s = *sessions;
   const int64_t gap = f.gap_ms;
   size_t hi = s.size();
   while (hi > 0 && s[hi - 1].start - ts >= gap) --hi;  // sessions starting a gap or more later
@@ -131,7 +131,7 @@ Value ViewState::SlidingAt(const FeaturePlan& f, int64_t t) const {
 }
 
 Value ViewState::TiledAt(const FeaturePlan& f, int64_t t) const {
-  const std::vector<Tile>& list = tiles_[f.tiles];
+  const TileList& list = tiles_[f.tiles];
   const Acc* single = nullptr;
   int64_t span = f.window_ms;
   Acc merged;
@@ -182,7 +182,7 @@ bool ViewState::Evict(int64_t horizon_ms) {
 }
 
 void ViewState::EvictTiles(const FeaturePlan& f, int64_t horizon_ms) {
-  std::vector<Tile>& list = tiles_[f.tiles];
+  TileList& list = tiles_[f.tiles];
   auto drop_before = [&list](auto needed) {
     list.erase(list.begin(), std::find_if(list.begin(), list.end(), needed));
     if (list.capacity() > 8 && list.size() < list.capacity() / 4) list.shrink_to_fit();
@@ -214,15 +214,17 @@ void ViewState::Clear() {
   last_event_ms_ = INT64_MIN;
   next_seq_ = 0;
   rows_.Clear();
-  for (std::vector<Tile>& list : tiles_) list.clear();
+  for (TileList& list : tiles_) list.clear();
 }
 
 size_t ViewState::MemoryBytes() const {
-  size_t bytes = sizeof(*this) + rows_.MemoryBytes() + tiles_.capacity() * sizeof(tiles_[0]);
+  // Inline tile lists and tiles are part of sizeof(*this).
+  size_t bytes = sizeof(*this) + rows_.MemoryBytes();
+  if (tiles_.capacity() > 1) bytes += tiles_.capacity() * sizeof(tiles_[0]);
   for (int index : plan_.tiled) {
     const FeaturePlan& f = plan_.features[index];
-    const std::vector<Tile>& list = tiles_[f.tiles];
-    bytes += list.capacity() * sizeof(Tile);
+    const TileList& list = tiles_[f.tiles];
+    if (list.capacity() > 1) bytes += list.capacity() * sizeof(Tile);
     for (const Tile& tile : list) bytes += f.agg.MemoryBytes(tile.acc);
   }
   return bytes;
@@ -237,7 +239,7 @@ void ViewState::Serialize(std::string* out) const {
   rows_.Encode(out);
   for (int index : plan_.tiled) {
     const FeaturePlan& f = plan_.features[index];
-    const std::vector<Tile>& list = tiles_[f.tiles];
+    const TileList& list = tiles_[f.tiles];
     PutVarint(out, list.size());
     for (const Tile& tile : list) {
       PutSigned(out, tile.start);
@@ -267,7 +269,7 @@ Status ViewState::Deserialize(std::string_view bytes) {
   }
   for (int index : plan_.tiled) {
     const FeaturePlan& f = plan_.features[index];
-    std::vector<Tile>& list = tiles_[f.tiles];
+    TileList& list = tiles_[f.tiles];
     uint64_t n;
     if (!in.GetCount(&n)) return corrupt();
     list.resize(n);

@@ -5,6 +5,7 @@
 // Thread-safety: none; the engine guards each state with its shard lock.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct Tile {
   Acc acc;
 };
 
+// A feature's tiles, sorted by start. The first lives inside the list (so inside the engine's
+// entity entry): a session, lifetime or current tumbling tile costs no allocation.
+using TileList = boost::container::small_vector<Tile, 1>;
+
 class ViewState final : public EntityState {
  public:
   explicit ViewState(const CompiledView::Impl& plan);
@@ -41,8 +46,8 @@ class ViewState final : public EntityState {
   // oldest and newest raw rows and the tile lists (software pipelining over many entities).
   void Prefetch() const {
     rows_.Prefetch();
-    for (const std::vector<Tile>& list : tiles_) {
-      if (!list.empty()) __builtin_prefetch(list.data());
+    for (const TileList& list : tiles_) {
+      if (list.size() > 1) __builtin_prefetch(list.data());
     }
   }
 
@@ -51,7 +56,7 @@ class ViewState final : public EntityState {
 
  private:
   void InsertTiled(const FeaturePlan& f, const Record& r, uint64_t seq, bool counts);
-  Tile& SessionFor(std::vector<Tile>* sessions, const FeaturePlan& f, int64_t ts);
+  Tile& SessionFor(TileList* sessions, const FeaturePlan& f, int64_t ts);
   Value SlidingAt(const FeaturePlan& f, int64_t t) const;
   Value TiledAt(const FeaturePlan& f, int64_t t) const;
   void EvictTiles(const FeaturePlan& f, int64_t horizon_ms);
@@ -60,7 +65,7 @@ class ViewState final : public EntityState {
   int64_t last_event_ms_ = INT64_MIN;
   uint64_t next_seq_ = 0;  // arrival order, for ties of event time
   RawRows rows_;
-  std::vector<std::vector<Tile>> tiles_;  // by FeaturePlan::tiles
+  boost::container::small_vector<TileList, 1> tiles_;  // by FeaturePlan::tiles
 };
 
 }  // namespace freshet
