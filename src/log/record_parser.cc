@@ -19,6 +19,15 @@ using simdjson::dom::element_type;
 // Values outside [-2^63, 2^63) do not fit an int64; both bounds are exact doubles.
 constexpr double kInt64Bound = 9223372036854775808.0;
 
+// Field names are short: comparing inline beats a call to memcmp.
+bool SameName(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 bool IsJsonSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 size_t SkipSpace(std::string_view s, size_t pos) {
@@ -77,95 +86,114 @@ std::string Describe(element v) {
   return "unknown";
 }
 
-Status Mismatch(std::string_view expected, element v) {
-  return Status::InvalidArgument(fmt::format("expected {}, got {}", expected, Describe(v)));
-}
-
 bool IntegralDoubleToInt(double d, int64_t* out) {
   if (!std::isfinite(d) || d != std::trunc(d) || d < -kInt64Bound || d >= kInt64Bound) return false;
   *out = static_cast<int64_t>(d);
   return true;
 }
 
-Status ToInt64(element v, Value* out) {
+// The converters return false when `v` does not fit the type; ConversionError then says why.
+// (Statuses are built only on failure: this is the per-field hot path.)
+
+bool ToInt64(element v, Value* out) {
   int64_t i = 0;
   switch (v.type()) {
     case element_type::INT64:
       out->SetInt(v.get_int64().value_unsafe());
-      return Status::Ok();
+      return true;
     case element_type::DOUBLE:
-      if (!IntegralDoubleToInt(v.get_double().value_unsafe(), &i)) break;
+      if (!IntegralDoubleToInt(v.get_double().value_unsafe(), &i)) return false;
       out->SetInt(i);
-      return Status::Ok();
-    case element_type::UINT64:
-      return Status::InvalidArgument(fmt::format("{} is out of range for int64", Describe(v)));
+      return true;
     default:
-      break;
+      return false;
   }
-  return Mismatch("int64", v);
 }
 
-Status ToDouble(element v, Value* out) {
+bool ToDouble(element v, Value* out) {
   switch (v.type()) {
     case element_type::INT64:
       out->SetDouble(static_cast<double>(v.get_int64().value_unsafe()));
-      return Status::Ok();
+      return true;
     case element_type::UINT64:
       out->SetDouble(static_cast<double>(v.get_uint64().value_unsafe()));
-      return Status::Ok();
+      return true;
     case element_type::DOUBLE:
       out->SetDouble(v.get_double().value_unsafe());
-      return Status::Ok();
+      return true;
     default:
-      return Mismatch("double", v);
+      return false;
   }
 }
 
 // Epoch ms from a number (fractions of a millisecond are dropped) or an RFC 3339 string.
-Status ToTimestampMs(element v, int64_t* ms) {
-  constexpr std::string_view kExpected = "a timestamp (epoch ms or RFC 3339 string)";
+bool ToTimestampMs(element v, int64_t* ms) {
   switch (v.type()) {
     case element_type::INT64:
       *ms = v.get_int64().value_unsafe();
-      return Status::Ok();
+      return true;
     case element_type::DOUBLE:
-      if (!IntegralDoubleToInt(std::floor(v.get_double().value_unsafe()), ms)) break;
-      return Status::Ok();
+      return IntegralDoubleToInt(std::floor(v.get_double().value_unsafe()), ms);
     case element_type::STRING: {
       Result<int64_t> parsed = ParseRfc3339Ms(v.get_string().value_unsafe());
-      if (!parsed.ok()) break;
+      if (!parsed.ok()) return false;
       *ms = *parsed;
-      return Status::Ok();
+      return true;
     }
     default:
-      break;
+      return false;
   }
-  return Mismatch(kExpected, v);
 }
 
 // Converts non-null `v` to a value of the declared `type`.
-Status ToValue(FieldType type, element v, Value* out) {
+bool ToValue(FieldType type, element v, Value* out) {
   switch (type) {
     case FieldType::kString:
-      if (v.type() != element_type::STRING) return Mismatch("string", v);
+      if (v.type() != element_type::STRING) return false;
       out->SetString(v.get_string().value_unsafe());
-      return Status::Ok();
+      return true;
     case FieldType::kBool:
-      if (v.type() != element_type::BOOL) return Mismatch("bool", v);
+      if (v.type() != element_type::BOOL) return false;
       out->SetBool(v.get_bool().value_unsafe());
-      return Status::Ok();
+      return true;
     case FieldType::kInt64:
       return ToInt64(v, out);
     case FieldType::kDouble:
       return ToDouble(v, out);
     case FieldType::kTimestamp: {
       int64_t ms = 0;
-      RETURN_IF_ERROR(ToTimestampMs(v, &ms));
+      if (!ToTimestampMs(v, &ms)) return false;
       out->SetInt(ms);
-      return Status::Ok();
+      return true;
     }
   }
-  return Status::Internal("unknown field type");
+  return false;
+}
+
+// Why `v` did not convert to `type`.
+Status ConversionError(FieldType type, element v) {
+  if (type == FieldType::kInt64 && v.type() == element_type::UINT64) {
+    return Status::InvalidArgument(fmt::format("{} is out of range for int64", Describe(v)));
+  }
+  std::string_view expected;
+  switch (type) {
+    case FieldType::kString:
+      expected = "string";
+      break;
+    case FieldType::kBool:
+      expected = "bool";
+      break;
+    case FieldType::kInt64:
+      expected = "int64";
+      break;
+    case FieldType::kDouble:
+      expected = "double";
+      break;
+    case FieldType::kTimestamp:
+      expected = "a timestamp (epoch ms or RFC 3339 string)";
+      break;
+  }
+  return Status::InvalidArgument(fmt::format("expected {}, got {}", expected, Describe(v)));
 }
 
 // Where a record sits in the body, for errors: "line 3" (NDJSON) or "record 3".
@@ -201,11 +229,12 @@ struct RecordParser::Impl {
   std::string padded;             // a padded copy when the input has no room after it; reused
   std::vector<uint64_t> seen_in;  // per slot: the number of the last record that had the key
   uint64_t record_serial = 0;     // distinguishes records for seen_in without clearing it
+  std::vector<int> key_order;     // the slot of each key position in the last record, or -1
   size_t filled = 0;              // records of the output written by this parse
 
   Impl(const SourceSpec& source, const std::vector<std::string>& required);
 
-  int FindSlot(std::string_view key, size_t hint) const;
+  int FindSlot(std::string_view key, size_t position);
   Status ParseBody(std::string_view body, std::vector<Record>* out);
   Status ParseArray(std::string_view body, std::vector<Record>* out);
   Status ParseNdjson(std::string_view body, std::vector<Record>* out);
@@ -242,22 +271,28 @@ RecordParser::Impl::Impl(const SourceSpec& source, const std::vector<std::string
   seen_in.assign(slots.size(), 0);
 }
 
-// Objects usually list their keys in schema order, so the search starts after the last match.
-int RecordParser::Impl::FindSlot(std::string_view key, size_t hint) const {
-  size_t n = slots.size();
-  for (size_t k = 0; k < n; ++k) {
-    size_t i = hint + k < n ? hint + k : hint + k - n;
-    if (slots[i].name == key) return static_cast<int>(i);
+// Records of one body usually list the same keys in the same order, so the slot that the key at
+// this position matched last time is tried first.
+int RecordParser::Impl::FindSlot(std::string_view key, size_t position) {
+  if (position < key_order.size()) {
+    int guess = key_order[position];
+    if (guess >= 0 && SameName(slots[guess].name, key)) return guess;
+  } else {
+    key_order.resize(position + 1, -1);
   }
-  return -1;
+  int found = -1;
+  for (size_t i = 0; i < slots.size() && found < 0; ++i) {
+    if (SameName(slots[i].name, key)) found = static_cast<int>(i);
+  }
+  key_order[position] = found;
+  return found;
 }
 
 Status RecordParser::Impl::ReadFields(simdjson::dom::object object, Record* rec, bool* has_ts) {
-  size_t hint = 0;
+  size_t position = 0;
   for (simdjson::dom::key_value_pair field : object) {
-    int index = FindSlot(field.key, hint);
+    int index = FindSlot(field.key, position++);
     if (index < 0) continue;  // unknown fields are ignored
-    hint = static_cast<size_t>(index) + 1;
     const Slot& slot = slots[index];
     seen_in[index] = record_serial;
     if (field.value.is_null()) {
@@ -265,9 +300,13 @@ Status RecordParser::Impl::ReadFields(simdjson::dom::object object, Record* rec,
       if (slot.is_timestamp) *has_ts = false;
       continue;
     }
-    Status st = slot.is_timestamp ? ToTimestampMs(field.value, &rec->ts_ms)
-                                  : ToValue(slot.type, field.value, &rec->values[slot.value_index]);
-    if (!st.ok()) return st.WithContext(fmt::format("field '{}'", slot.name));
+    bool converted = slot.is_timestamp
+                         ? ToTimestampMs(field.value, &rec->ts_ms)
+                         : ToValue(slot.type, field.value, &rec->values[slot.value_index]);
+    if (!converted) {
+      return ConversionError(slot.type, field.value)
+          .WithContext(fmt::format("field '{}'", slot.name));
+    }
     if (!slot.is_timestamp) continue;
     *has_ts = true;
     if (slot.value_index >= 0) rec->values[slot.value_index].SetInt(rec->ts_ms);
