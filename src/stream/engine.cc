@@ -29,14 +29,25 @@ constexpr uint32_t kPrefetchDistance = 3;
 }  // namespace
 
 std::string_view StateCommit::Keep(std::string_view bytes) {
-  if (storage_.empty() || storage_.back().capacity() - storage_.back().size() < bytes.size()) {
-    storage_.emplace_back();
-    storage_.back().reserve(std::max(kCommitBlockBytes, bytes.size()));
+  auto fits = [&](const std::string& block) {
+    return block.capacity() - block.size() >= bytes.size();
+  };
+  while (block_ < storage_.size() && !fits(storage_[block_])) ++block_;
+  if (block_ == storage_.size()) {
+    storage_.emplace_back().reserve(std::max(kCommitBlockBytes, bytes.size()));
   }
-  std::string& block = storage_.back();
+  std::string& block = storage_[block_];
   size_t at = block.size();
   block.append(bytes);
   return std::string_view(block).substr(at, bytes.size());
+}
+
+void StateCommit::Clear() {
+  puts.clear();
+  late.clear();
+  progress.clear();
+  for (std::string& block : storage_) block.clear();
+  block_ = 0;
 }
 
 struct StreamEngine::Impl {
@@ -99,6 +110,7 @@ struct StreamEngine::Impl {
   std::vector<uint32_t> shard_starts;
   std::vector<uint32_t> shard_fill;
   std::string serialized;
+  StateCommit commit;  // reused by every checkpoint (StateCommit::Clear keeps its memory)
 
   size_t ShardOf(uint64_t hash) const { return (hash >> 40) % shards.size(); }
 
@@ -336,7 +348,8 @@ Status StreamEngine::Checkpoint() {
   Impl& m = *impl_;
   RETURN_IF_ERROR(m.broken);
   const auto started = std::chrono::steady_clock::now();
-  StateCommit commit;
+  StateCommit& commit = m.commit;
+  commit.Clear();
   commit.puts.reserve(m.dirty_entries);
   m.dirty_entries = 0;
   std::vector<Impl::Doomed> doomed;

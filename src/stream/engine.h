@@ -70,11 +70,16 @@ struct StateCommit {
   std::map<std::string, SourceProgress> progress;  // by source name
 
   // Copies `bytes` into storage owned by this commit and returns a view of the copy, valid as
-  // long as the commit.
+  // long as the commit (until Clear).
   std::string_view Keep(std::string_view bytes);
+
+  // Empties the commit for reuse, keeping its memory: the engine reuses one commit, so a
+  // checkpoint writes into pages the last one already faulted in.
+  void Clear();
 
  private:
   std::vector<std::string> storage_;  // blocks appended within their capacity: never move
+  size_t block_ = 0;                  // the block Keep appends to
 };
 
 // Where window state lives between restarts. Pluggable: RocksDbStateBackend (embedded, one
@@ -149,9 +154,9 @@ struct EngineStats {
   uint64_t late_events = 0;     // all time (SourceProgress.late_events summed)
   uint64_t checkpoints = 0;
   double checkpoint_seconds = 0;  // wall time spent in them, since Create
-  uint64_t entities = 0;        // resident entity states (all views)
-  uint64_t resident_bytes = 0;  // their approximate memory, as of the last checkpoint
-  uint64_t entity_loads = 0;    // states loaded from the backend on demand
+  uint64_t entities = 0;          // resident entity states (all views)
+  uint64_t resident_bytes = 0;    // their approximate memory, as of the last checkpoint
+  uint64_t entity_loads = 0;      // states loaded from the backend on demand
   std::map<std::string, int64_t> watermark_ms;  // by source
 };
 

@@ -389,5 +389,27 @@ TEST(StreamEngineTest, FailedCommitStopsWritesUntilRestart) {
   EXPECT_EQ(restarted->NextOffset("events"), 0u);
 }
 
+TEST(StateCommitTest, ReusedAfterClearKeepsEveryCopyIntact) {
+  StateCommit commit;
+  const char* first_copy = nullptr;
+  for (int round = 0; round < 3; ++round) {
+    commit.Clear();
+    EXPECT_TRUE(commit.puts.empty() && commit.late.empty() && commit.progress.empty());
+    // Several blocks' worth of copies of varying sizes, and one larger than a block.
+    std::vector<std::string> expected;
+    for (int i = 0; i < 3000; ++i) {
+      expected.emplace_back(100 + (i * 37 + round * 11) % 900,
+                            static_cast<char>('a' + (i + round) % 26));
+    }
+    expected.emplace_back(3 << 20, static_cast<char>('0' + round));
+    std::vector<std::string_view> kept;
+    for (const std::string& bytes : expected) kept.push_back(commit.Keep(bytes));
+    for (size_t i = 0; i < expected.size(); ++i) ASSERT_EQ(kept[i], expected[i]) << i;
+    // The first copy of every round lands in the memory of the first round.
+    if (round == 0) first_copy = kept[0].data();
+    EXPECT_EQ(kept[0].data(), first_copy);
+  }
+}
+
 }  // namespace
 }  // namespace freshet

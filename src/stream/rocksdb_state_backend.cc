@@ -12,7 +12,21 @@
 #include "stream/codec.h"
 
 namespace freshet {
+namespace rocksdb_state_internal {
+
+// A put's position in key order: (view id, first 16 key bytes) as integers, so sorting a
+// million puts compares in cache instead of chasing pointers to their keys.
+struct SortItem {
+  uint32_t view_id;
+  uint64_t head[2];
+  const StateCommit::Put* put;
+};
+
+}  // namespace rocksdb_state_internal
+
 namespace {
+
+using rocksdb_state_internal::SortItem;
 
 using stream_codec::ByteReader;
 using stream_codec::PutSigned;
@@ -78,14 +92,6 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 }
 
 std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
-
-// A put's position in key order: (view id, first 16 key bytes) as integers, so sorting a
-// million puts compares in cache instead of chasing pointers to their keys.
-struct SortItem {
-  uint32_t view_id;
-  uint64_t head[2];
-  const StateCommit::Put* put;
-};
 
 SortItem MakeSortItem(const StateCommit::Put& put) {
   SortItem item{put.view_id, {0, 0}, &put};
@@ -254,10 +260,17 @@ Result<std::map<std::string, SourceProgress>> RocksDbStateBackend::LoadProgress(
   return out;
 }
 
+RocksDbStateBackend::RocksDbStateBackend(Db* db, size_t ingest_min_puts)
+    : db_(db), ingest_min_puts_(ingest_min_puts) {}
+
+RocksDbStateBackend::~RocksDbStateBackend() = default;
+
 Status RocksDbStateBackend::Commit(const StateCommit& commit) {
   // Puts go in key order: the memtable's skip list then finds each insert position next to the
   // previous one instead of searching from the top, and a table file needs sorted keys.
-  std::vector<SortItem> ordered;
+  std::lock_guard lock(commit_mu_);
+  std::vector<SortItem>& ordered = ordered_;
+  ordered.clear();
   ordered.reserve(commit.puts.size());
   for (const StateCommit::Put& put : commit.puts) ordered.push_back(MakeSortItem(put));
   std::sort(ordered.begin(), ordered.end(), KeyOrder);

@@ -17,19 +17,23 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "storage/db.h"
 #include "stream/engine.h"
 
 namespace freshet {
+namespace rocksdb_state_internal {
+struct SortItem;  // a put's position in key order (rocksdb_state_backend.cc)
+}
 
 class RocksDbStateBackend final : public StateBackend {
  public:
   // Default for `ingest_min_puts`: below it, a table file costs more than the memtable.
   static constexpr size_t kIngestMinPuts = 20'000;
 
-  explicit RocksDbStateBackend(Db* db, size_t ingest_min_puts = kIngestMinPuts)
-      : db_(db), ingest_min_puts_(ingest_min_puts) {}
+  explicit RocksDbStateBackend(Db* db, size_t ingest_min_puts = kIngestMinPuts);
+  ~RocksDbStateBackend() override;
 
   Result<uint32_t> ViewId(const std::string& view) override;
   Result<std::optional<std::string>> LoadEntity(uint32_t view_id,
@@ -45,6 +49,9 @@ class RocksDbStateBackend final : public StateBackend {
   const size_t ingest_min_puts_;
   std::mutex ids_mu_;  // serializes view id assignment
   std::map<std::string, uint32_t> ids_;
+  std::mutex commit_mu_;  // serializes commits
+  // The puts of a commit in key order; kept across commits so their memory is reused.
+  std::vector<rocksdb_state_internal::SortItem> ordered_;
 };
 
 }  // namespace freshet
