@@ -24,6 +24,10 @@ void RegisterBench(CLI::App* app) {
       ->add_option("--checkpoint-records", o->checkpoint_records,
                    "Checkpoint after this many records")
       ->capture_default_str();
+  stream
+      ->add_option("--chunk-bytes", o->chunk_bytes, "NDJSON bytes parsed and applied per batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   stream->callback([o] {
     auto result = RunStreamBench(*o);
     if (!result.ok()) throw CLI::RuntimeError(Fail(result.status()));
