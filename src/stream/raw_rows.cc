@@ -54,27 +54,29 @@ size_t RawRows::LowerBound(int64_t ts) const {
 
 void RawRows::Insert(const Record& r, uint32_t mask) {
   if (side_.size() != static_cast<size_t>(plan_->side_columns)) side_.resize(plan_->side_columns);
+  // Word offsets rather than row numbers: no division on this path.
   const size_t stride = plan_->row_words;
-  size_t row = size();
-  while (row > 0 && ts(row - 1) > r.ts_ms) --row;  // out-of-order events are rare and recent
-  if (row == size()) {
-    words_.resize(words_.size() + stride);
+  const size_t end = words_.size();
+  size_t at = end;
+  while (at > 0 && words_[at - stride] > r.ts_ms) at -= stride;  // out-of-order: rare, recent
+  if (at == end) {
+    words_.resize(end + stride);
     for (auto& side : side_) side.emplace_back();
   } else {
-    words_.insert(words_.begin() + row * stride, stride, 0);
-    for (auto& side : side_) side.emplace(side.begin() + row);
+    words_.insert(words_.begin() + at, stride, 0);
+    for (auto& side : side_) side.emplace(side.begin() + at / stride);
   }
-  WriteRow(row, r, mask);
+  WriteRow(at, r, mask);
 }
 
-void RawRows::WriteRow(size_t row, const Record& r, uint32_t mask) {
-  int64_t* w = &words_[row * plan_->row_words];
+void RawRows::WriteRow(size_t at, const Record& r, uint32_t mask) {
+  int64_t* w = &words_[at];
   w[0] = r.ts_ms;
   if (plan_->row_has_mask) w[1] = mask;
   for (const RawColumn& c : plan_->raw_columns) {
     const Value& v = static_cast<size_t>(c.field) < r.values.size() ? r.values[c.field] : kNull;
     if (c.kind == CellKind::kValue) {
-      side_[c.slot][row] = v;
+      side_[c.slot][at / plan_->row_words] = v;
     } else {
       w[c.slot] = EncodeCell(c.kind, v);
     }

@@ -60,7 +60,7 @@ class RawRows {
   bool Decode(stream_codec::ByteReader* in);
 
  private:
-  void WriteRow(size_t row, const Record& r, uint32_t mask);
+  void WriteRow(size_t at, const Record& r, uint32_t mask);  // at: the row's first word
   bool DecodeCell(stream_codec::ByteReader* in, const RawColumn& c, size_t row, int64_t* w);
 
   const CompiledView::Impl* plan_;
