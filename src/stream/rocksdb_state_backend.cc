@@ -171,7 +171,10 @@ Status CommitByIngest(Db* db, const std::vector<SortItem>& ordered,
     options.compression = rocksdb::kNoCompression;
     options.compression_per_level.clear();
     options.bottommost_compression = rocksdb::kDisableCompressionOption;
-    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, handle);
+    // The file's pages stay cached: entity loads read them, and dropping them while writing
+    // would start their writeback on this thread, 1 MB at a time.
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, handle,
+                                  /*invalidate_page_cache=*/false);
     std::string path = (dir / name).string();
     auto check = [&](const rocksdb::Status& s) {
       return FromRocks(s, fmt::format("writing checkpoint file {}", path));
