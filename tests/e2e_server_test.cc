@@ -274,5 +274,31 @@ TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
   EXPECT_EQ(Features("u1"), before);
 }
 
+// `freshet bench stream` wires its options through: a small run with several batches and
+// checkpoints reports every event, and a zero batch size is refused.
+TEST(BenchCliTest, StreamOptionsReachTheBenchmark) {
+  const fs::path data =
+      fs::temp_directory_path() / ("freshet-bench-cli-" + std::to_string(getpid()));
+  int rc = 0;
+  std::string out = RunCommand(std::string(FRESHET_BIN) +
+                                   " bench stream --events 3000 --entities 200 --chunk-bytes 4096 "
+                                   "--checkpoint-records 1000 --data " +
+                                   data.string(),
+                               &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::string last = out.substr(out.rfind('{'));
+  simdjson::dom::parser parser;
+  simdjson::dom::element result = parser.parse(last);
+  EXPECT_EQ(int64_t(result["events"]), 3000);
+  EXPECT_LE(int64_t(result["entities"]), 200);
+  EXPECT_GE(int64_t(result["checkpoints"]), 3);  // 1,000 records each, and the final one
+  EXPECT_GT(double(result["events_per_s"]), 0);
+
+  out = RunCommand(std::string(FRESHET_BIN) + " bench stream --chunk-bytes 0 2>&1", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("--chunk-bytes"), std::string::npos) << out;
+  fs::remove_all(data);
+}
+
 }  // namespace
 }  // namespace freshet
