@@ -175,24 +175,9 @@ Status ConversionError(FieldType type, element v) {
   if (type == FieldType::kInt64 && v.type() == element_type::UINT64) {
     return Status::InvalidArgument(fmt::format("{} is out of range for int64", Describe(v)));
   }
-  std::string_view expected;
-  switch (type) {
-    case FieldType::kString:
-      expected = "string";
-      break;
-    case FieldType::kBool:
-      expected = "bool";
-      break;
-    case FieldType::kInt64:
-      expected = "int64";
-      break;
-    case FieldType::kDouble:
-      expected = "double";
-      break;
-    case FieldType::kTimestamp:
-      expected = "a timestamp (epoch ms or RFC 3339 string)";
-      break;
-  }
+  std::string_view expected = type == FieldType::kTimestamp
+                                  ? "a timestamp (epoch ms or RFC 3339 string)"
+                                  : FieldTypeName(type);
   return Status::InvalidArgument(fmt::format("expected {}, got {}", expected, Describe(v)));
 }
 
