@@ -344,7 +344,7 @@ struct EncodedSlice {
   std::string bytes;
   std::vector<std::pair<uint32_t, size_t>> entries;  // (partition, end offset in bytes)
   std::vector<Value> key_values;                     // scratch for EntityKeyOf
-  std::string key;                                   // scratch for EntityKeyOf
+  std::string keys[kRouteAhead];  // EntityKeyOf's scratch for the events staged ahead
 };
 
 // One entity group's partitions and, once swept, their runs.
@@ -557,26 +557,27 @@ class Backfill {
       slice.bytes.clear();
       slice.entries.clear();
       const size_t begin = n * k / slices_.size(), end = n * (k + 1) / slices_.size();
-      // Each key is hashed once, kRouteAhead events before it is routed, when its slot is
-      // prefetched.
+      // Each key is built and hashed once, kRouteAhead events before it is routed, when its
+      // slot is prefetched.
+      std::string_view keys[kRouteAhead];
       uint64_t hashes[kRouteAhead];
       auto stage = [&](size_t j) {
-        const Record& r = batch[accepted_[j]];
-        uint64_t& hash = hashes[j % kRouteAhead];
-        hash = KeyHash(EntityKeyOf(r, key_fields, &slice.key_values, &slice.key));
-        parts.Prefetch(hash);
+        const size_t at = j % kRouteAhead;
+        keys[at] = EntityKeyOf(batch[accepted_[j]], key_fields, &slice.key_values, &slice.keys[at]);
+        hashes[at] = KeyHash(keys[at]);
+        parts.Prefetch(hashes[at]);
       };
       for (size_t j = begin; j < std::min(end, begin + kRouteAhead); ++j) stage(j);
       for (size_t j = begin; j < end; ++j) {
         const Record& r = batch[accepted_[j]];
-        std::string_view key = EntityKeyOf(r, key_fields, &slice.key_values, &slice.key);
+        std::string_view key = keys[j % kRouteAhead];
         uint32_t entity = 0;
         uint32_t partition = parts.Route(key, hashes[j % kRouteAhead], r.ts_ms, &entity);
         if (partition != kNoPartition) {
           parts.EncodeEvent(entity, key, r, &slice.bytes);
           slice.entries.emplace_back(partition, slice.bytes.size());
         }
-        if (j + kRouteAhead < end) stage(j + kRouteAhead);  // reuses the hash slot of j
+        if (j + kRouteAhead < end) stage(j + kRouteAhead);  // reuses the slots of j
       }
       return Status::Ok();
     }));
