@@ -19,11 +19,30 @@ using simdjson::dom::element_type;
 // Values outside [-2^63, 2^63) do not fit an int64; both bounds are exact doubles.
 constexpr double kInt64Bound = 9223372036854775808.0;
 
-// Field names are short: comparing inline beats a call to memcmp.
+template <typename Word>
+Word LoadWord(const char* p) {
+  Word w;
+  std::memcpy(&w, p, sizeof(Word));
+  return w;
+}
+
+// Field names are short: comparing inline beats a call to memcmp. From 4 to 16 bytes, two
+// overlapping words (the first and the last) per name cover every byte without a loop.
 bool SameName(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i]) return false;
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n >= 8 && n <= 16) {
+    return LoadWord<uint64_t>(x) == LoadWord<uint64_t>(y) &&
+           LoadWord<uint64_t>(x + n - 8) == LoadWord<uint64_t>(y + n - 8);
+  }
+  if (n >= 4 && n < 8) {
+    return LoadWord<uint32_t>(x) == LoadWord<uint32_t>(y) &&
+           LoadWord<uint32_t>(x + n - 4) == LoadWord<uint32_t>(y + n - 4);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (x[i] != y[i]) return false;
   }
   return true;
 }

@@ -63,6 +63,41 @@ TEST_F(RecordParserTest, SingleObjectWithEveryType) {
   EXPECT_EQ(r.values[kSeenAt], Value::Int(5));
 }
 
+// Names of 1 to 20 bytes (compared bytewise, as two words, or bytewise beyond 16): a key that
+// differs from a field's name in any one byte is an unknown field, whatever the key order.
+TEST(RecordParserNamesTest, FieldNamesOfEveryLengthMatchOnlyExactly) {
+  const std::string letters = "abcdefghijklmnopqrst";
+  SourceSpec source;
+  source.name = "names";
+  source.timestamp_field = "ts";
+  for (size_t n = 1; n <= letters.size(); ++n) {
+    source.fields.push_back({letters.substr(0, n), FieldType::kInt64});
+  }
+  std::string near_misses, exact;
+  for (size_t n = 1; n <= letters.size(); ++n) {
+    for (size_t at : {size_t{0}, n / 2, n - 1}) {
+      std::string key = letters.substr(0, n);
+      key[at] = 'Z';
+      near_misses += "\"" + key + "\": -1, ";
+    }
+    exact += ", \"" + letters.substr(0, n) + "\": " + std::to_string(n);
+  }
+  // Exact keys after the near misses, then before them: the second line's keys sit where the
+  // first line's did not.
+  std::string body = "{" + near_misses + "\"ts\": 1" + exact + "}\n{\"ts\": 2" + exact + ", " +
+                     near_misses.substr(0, near_misses.size() - 2) + "}\n";
+  RecordParser parser(source, {});
+  std::vector<Record> out;
+  Status st = parser.Parse(body, &out);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_EQ(out.size(), 2u);
+  for (const Record& r : out) {
+    for (size_t n = 1; n <= letters.size(); ++n) {
+      EXPECT_EQ(r.values[n - 1], Value::Int(static_cast<int64_t>(n))) << "name of " << n;
+    }
+  }
+}
+
 TEST_F(RecordParserTest, AbsentAndNullOptionalFieldsAreNull) {
   ASSERT_TRUE(parser_.Parse(R"({"ts_ms": 1, "user_id": "u", "event": null})", &out_).ok());
   ASSERT_EQ(out_.size(), 1u);
