@@ -67,10 +67,21 @@ struct StreamEngine::Impl {
     std::vector<size_t> views;
     std::vector<LateEvent> pending_late;  // not yet committed, oldest first; under meta_mu
   };
+  // An entry changed since the last checkpoint, with its key hash.
+  struct Dirty {
+    uint64_t hash;
+    EntityEntry* entry;
+  };
   struct Shard {
     std::mutex mu;
-    std::vector<EntityMap> maps;                   // by view
-    std::vector<std::vector<EntityEntry*>> dirty;  // by view
+    std::vector<EntityMap> maps;             // by view
+    std::vector<std::vector<Dirty>> dirty;  // by view
+  };
+  // An entry a checkpoint writes: a dirty one, or a swept clean one to delete (`erase`).
+  struct Pending {
+    uint64_t hash;
+    EntityEntry* entry;
+    bool erase;
   };
   // A state to delete from memory once the checkpoint that erases it is committed.
   struct Doomed {
@@ -83,6 +94,7 @@ struct StreamEngine::Impl {
   const Clock* clock;
   EngineOptions options;
   std::vector<std::unique_ptr<ViewRuntime>> views;
+  std::vector<size_t> views_by_id;  // view indexes by ascending view id
   std::map<std::string, size_t> view_index;
   std::vector<SourceRuntime> sources;
   std::map<std::string, size_t> source_index;
@@ -110,6 +122,7 @@ struct StreamEngine::Impl {
   std::vector<uint32_t> shard_starts;
   std::vector<uint32_t> shard_fill;
   std::string serialized;
+  std::vector<Pending> pending;
   StateCommit commit;  // reused by every checkpoint (StateCommit::Clear keeps its memory)
 
   // The hash's high half scaled to [0, shards): a multiplication instead of a division, and
@@ -121,9 +134,11 @@ struct StreamEngine::Impl {
   void GroupByShard(size_t n);
   Result<EntityEntry*> Lookup(Shard& shard, size_t v, uint64_t hash, std::string_view key,
                               bool create);
-  void FlushShard(size_t s, bool sweep, StateCommit* commit, std::vector<Doomed>* doomed);
-  void Flush(size_t s, size_t v, EntityEntry* e, bool sweep, StateCommit* commit,
-             std::vector<Doomed>* doomed);
+  void FlushShard(size_t s, size_t v, bool sweep, StateCommit* commit,
+                  std::vector<Doomed>* doomed);
+  bool Trim(size_t v, EntityEntry* e);
+  void Emit(size_t s, size_t v, EntityEntry* e, bool erase, StateCommit* commit,
+            std::vector<Doomed>* doomed);
   void DropClean();
   int64_t Horizon(size_t v) const;
   int64_t Watermark(size_t source) const;
@@ -152,6 +167,9 @@ Status StreamEngine::Impl::Init(const ProjectSpec& spec) {
     view_index[name] = views.size();
     views.push_back(std::move(rt));
   }
+  for (size_t v = 0; v < views.size(); ++v) views_by_id.push_back(v);
+  std::sort(views_by_id.begin(), views_by_id.end(),
+            [&](size_t a, size_t b) { return views[a]->id < views[b]->id; });
   ASSIGN_OR_RETURN(auto stored, backend->LoadProgress());
   for (auto& [name, progress] : stored) {
     auto it = source_index.find(name);
@@ -297,7 +315,7 @@ Status StreamEngine::Impl::ApplyToView(size_t v, const std::vector<Record>& reco
       e->referenced = true;
       if (!e->dirty) {
         e->dirty = true;
-        shard.dirty[v].push_back(e);
+        shard.dirty[v].push_back({hashes[j], e});
         ++dirty_entries;
       }
     }
@@ -357,9 +375,13 @@ Status StreamEngine::Checkpoint() {
   std::vector<Impl::Doomed> doomed;
   const size_t sweep_count =
       std::max<size_t>(1, static_cast<size_t>(m.shards.size() * m.options.sweep_fraction));
-  for (size_t s = 0; s < m.shards.size(); ++s) {
-    size_t distance = (s + m.shards.size() - m.sweep_cursor) % m.shards.size();
-    m.FlushShard(s, distance < sweep_count, &commit, &doomed);
+  // Views by id, shards in order (a shard holds a range of key hashes), each shard's entries by
+  // hash and key: the puts come in the backend's key order, which it then need not sort.
+  for (size_t v : m.views_by_id) {
+    for (size_t s = 0; s < m.shards.size(); ++s) {
+      size_t distance = (s + m.shards.size() - m.sweep_cursor) % m.shards.size();
+      m.FlushShard(s, v, distance < sweep_count, &commit, &doomed);
+    }
   }
   m.sweep_cursor = (m.sweep_cursor + sweep_count) % m.shards.size();
   {
@@ -395,35 +417,38 @@ Status StreamEngine::Checkpoint() {
   return Status::Ok();
 }
 
-// Serializes the shard's dirty entries into `commit`; with `sweep`, first evicts and expires its
-// clean ones. Entries to delete go to `doomed`, erased from memory once committed.
-void StreamEngine::Impl::FlushShard(size_t s, bool sweep, StateCommit* commit,
+// Puts view v's dirty entries of shard s into `commit`, in key order; with `sweep`, first
+// evicts and expires the clean ones. Entries to delete go to `doomed`, erased from memory once
+// committed.
+void StreamEngine::Impl::FlushShard(size_t s, size_t v, bool sweep, StateCommit* commit,
                                     std::vector<Doomed>* doomed) {
   Shard& shard = *shards[s];
   std::lock_guard lock(shard.mu);
-  for (size_t v = 0; v < views.size(); ++v) {
-    if (sweep) {
-      shard.maps[v].ForEach([&](EntityEntry* e) {
-        if (!e->dirty) Flush(s, v, e, /*sweep=*/true, commit, doomed);
-      });
-    }
-    const std::vector<EntityEntry*>& dirty = shard.dirty[v];
-    for (size_t i = 0; i < dirty.size(); ++i) {
-      // Two stages: the entry, then (once it landed) the buffers its state points to.
-      if (i + 2 * kPrefetchDistance < dirty.size())
-        EntityMap::PrefetchLines(dirty[i + 2 * kPrefetchDistance]);
-      if (i + kPrefetchDistance < dirty.size()) dirty[i + kPrefetchDistance]->state.Prefetch();
-      Flush(s, v, dirty[i], /*sweep=*/false, commit, doomed);
-    }
-    shard.dirty[v].clear();
+  pending.clear();
+  if (sweep) {
+    shard.maps[v].ForEach([&](EntityEntry* e) {
+      if (!e->dirty && Trim(v, e)) pending.push_back({e->hash, e, /*erase=*/true});
+    });
+  }
+  for (const Dirty& d : shard.dirty[v]) pending.push_back({d.hash, d.entry, /*erase=*/false});
+  shard.dirty[v].clear();
+  std::sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
+    return a.hash != b.hash ? a.hash < b.hash : a.entry->key < b.entry->key;
+  });
+  for (size_t i = 0; i < pending.size(); ++i) {
+    // Two stages: the entry, then (once it landed) the buffers its state points to.
+    if (i + 2 * kPrefetchDistance < pending.size())
+      EntityMap::PrefetchLines(pending[i + 2 * kPrefetchDistance].entry);
+    if (i + kPrefetchDistance < pending.size())
+      pending[i + kPrefetchDistance].entry->state.Prefetch();
+    const Pending& p = pending[i];
+    Emit(s, v, p.entry, p.erase || Trim(v, p.entry), commit, doomed);
   }
 }
 
-// Evicts what reads at or after the horizon cannot need, then writes the state (dirty entries;
-// a swept clean one is already stored, and the evicted part is not needed) or its deletion
-// (expired or empty).
-void StreamEngine::Impl::Flush(size_t s, size_t v, EntityEntry* e, bool sweep, StateCommit* commit,
-                               std::vector<Doomed>* doomed) {
+// Evicts what reads at or after the horizon cannot need. True when the entity is to be deleted:
+// expired, or nothing left.
+bool StreamEngine::Impl::Trim(size_t v, EntityEntry* e) {
   const ViewRuntime& view = *views[v];
   const int64_t ttl = view.plan->spec.ttl_ms;
   const int64_t wm = Watermark(view.source);
@@ -434,21 +459,24 @@ void StreamEngine::Impl::Flush(size_t s, size_t v, EntityEntry* e, bool sweep, S
   size_t bytes = e->state.MemoryBytes();
   resident_bytes += static_cast<int64_t>(bytes) - static_cast<int64_t>(e->bytes);
   e->bytes = bytes;
-  if (expired || empty) {
-    commit->puts.push_back(StateCommit::Put{view.id, commit->Keep(e->key), {}, true});
+  return expired || empty;
+}
+
+// Puts the entry's state, or with `erase` its deletion, in the commit.
+void StreamEngine::Impl::Emit(size_t s, size_t v, EntityEntry* e, bool erase, StateCommit* commit,
+                              std::vector<Doomed>* doomed) {
+  const uint32_t view_id = views[v]->id;
+  e->dirty = false;
+  if (erase) {
+    commit->puts.push_back(StateCommit::Put{view_id, commit->Keep(e->key), {}, true});
     doomed->push_back(Doomed{s, v, e});
-    e->dirty = false;
     return;
   }
-  if (!sweep) {
-    serialized.clear();
-    e->state.Serialize(&serialized);
-    // Key and state side by side in the commit's storage: the backend visits puts in key
-    // order, and then touches one place per put instead of two.
-    std::string_view key = commit->Keep(e->key);
-    commit->puts.push_back(StateCommit::Put{view.id, key, commit->Keep(serialized), false});
-    e->dirty = false;
-  }
+  serialized.clear();
+  e->state.Serialize(&serialized);
+  // Key and state side by side in the commit's storage, which the backend reads in order.
+  std::string_view key = commit->Keep(e->key);
+  commit->puts.push_back(StateCommit::Put{view_id, key, commit->Keep(serialized), false});
 }
 
 // Drops clean entries, skipping (and un-marking) those touched since the last pass, until the

@@ -6,12 +6,15 @@
 #include <atomic>
 #include <filesystem>
 #include <random>
+#include <set>
+#include <tuple>
 #include <thread>
 
 #include "spec/spec_loader.h"
 #include "storage/db.h"
 #include "stream/memory_state_backend.h"
 #include "stream/rocksdb_state_backend.h"
+#include "stream/value_ops.h"
 
 namespace freshet {
 namespace {
@@ -316,6 +319,63 @@ TEST(StreamEngineTest, IdleEntitiesPastTtlAreDeletedAtCheckpoint) {
   ASSERT_TRUE(gone.ok());
   EXPECT_EQ(gone->status, ReadStatus::kNotFound);
   EXPECT_EQ(engine->stats().entities, 1u);
+}
+
+// Records whether every commit's puts came in the state key order of the embedded backend:
+// view id, then key hash, then key.
+class OrderCheckingBackend : public MemoryStateBackend {
+ public:
+  Status Commit(const StateCommit& commit) override {
+    auto order = [](const StateCommit::Put& p) {
+      return std::make_tuple(p.view_id, HashBytes(p.entity_key), p.entity_key);
+    };
+    for (size_t i = 1; i < commit.puts.size(); ++i) {
+      if (!(order(commit.puts[i - 1]) < order(commit.puts[i]))) ++unordered;
+    }
+    for (const StateCommit::Put& put : commit.puts) {
+      views.insert(put.view_id);
+      erases += put.erase;
+    }
+    return MemoryStateBackend::Commit(commit);
+  }
+  int unordered = 0;
+  int erases = 0;
+  std::set<uint32_t> views;
+};
+
+TEST(StreamEngineTest, CheckpointsCommitInStateKeyOrder) {
+  // Two views, and a second checkpoint that both rewrites entities and deletes expired ones.
+  std::string yaml = kSpec;
+  yaml += R"yaml(  w:
+    entity: user
+    source: events
+    ttl: 30m
+    features:
+      total: {agg: sum, of: amount}
+)yaml";
+  auto spec = ParseProject(yaml, "freshet.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ManualClock clock(0);
+  OrderCheckingBackend backend;
+  EngineOptions options = ManualOptions();
+  options.sweep_fraction = 1.0;
+  auto engine = MakeEngine(*spec, &backend, &clock, options);
+  std::vector<Record> early;
+  for (int u = 0; u < 500; ++u) early.push_back(Event("u" + std::to_string(u), 1000, "a", 1));
+  ASSERT_TRUE(engine->Apply("events", 0, early).ok());
+  ASSERT_TRUE(engine->Checkpoint().ok());
+  EXPECT_EQ(backend.entity_count(), 1000u);  // 500 entities in each view
+  // Two hours later: every third user comes back, the others expire from both views.
+  std::vector<Record> late;
+  for (int u = 0; u < 500; u += 3) {
+    late.push_back(Event("u" + std::to_string(u), 2 * 3600'000, "a", 1));
+  }
+  ASSERT_TRUE(engine->Apply("events", early.size(), late).ok());
+  ASSERT_TRUE(engine->Checkpoint().ok());
+  EXPECT_EQ(backend.entity_count(), 2 * late.size());
+  EXPECT_EQ(backend.erases, 2 * static_cast<int>(early.size() - late.size()));
+  EXPECT_EQ(backend.views.size(), 2u);
+  EXPECT_EQ(backend.unordered, 0);
 }
 
 TEST(StreamEngineTest, MemoryBoundDropsCleanEntitiesThatReloadOnDemand) {

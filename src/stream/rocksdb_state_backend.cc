@@ -11,15 +11,16 @@
 #include <optional>
 
 #include "stream/codec.h"
+#include "stream/value_ops.h"
 
 namespace freshet {
 namespace rocksdb_state_internal {
 
-// A put's position in key order: (view id, first 16 key bytes) as integers, so sorting a
-// million puts compares in cache instead of chasing pointers to their keys.
+// A put's position in key order: (view id, key hash) as integers, so sorting a million puts
+// compares in cache instead of chasing pointers to their keys.
 struct SortItem {
   uint32_t view_id;
-  uint64_t head[2];
+  uint64_t hash;
   const StateCommit::Put* put;
 };
 
@@ -36,16 +37,23 @@ using stream_codec::PutVarint;
 // Key prefixes and value versions: part of the on-disk format (docs/exactly_once.md).
 constexpr std::string_view kViewPrefix = "view:";
 constexpr std::string_view kProgressPrefix = "progress:";
+// The layout of state keys, stored with every commit. Layout 1 (before the key hash) had no
+// record of its own.
+constexpr std::string_view kStateKeysKey = "state_keys";
+constexpr std::string_view kStateKeysV2 = "2";
 constexpr uint8_t kProgressV1 = 1;
 constexpr uint8_t kLateV1 = 1;
 
-std::string StateKey(uint32_t view_id, std::string_view entity_key) {
-  std::string key;
-  key.reserve(4 + entity_key.size());
-  AppendBigEndian32(&key, view_id);
-  key.append(entity_key);
-  return key;
+// BE32(view id) + BE64(HashBytes(entity key)) + entity key: in key order, a view's states are
+// in the order of the engine's shards (docs/exactly_once.md).
+void AppendStateKey(uint32_t view_id, uint64_t hash, std::string_view entity_key,
+                    std::string* key) {
+  AppendBigEndian32(key, view_id);
+  AppendBigEndian64(key, hash);
+  key->append(entity_key);
 }
+
+constexpr size_t kStateKeyPrefix = 12;  // view id and hash
 
 std::string LatePrefix(std::string_view source) {
   std::string key(source);
@@ -95,25 +103,34 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
 SortItem MakeSortItem(const StateCommit::Put& put) {
-  SortItem item{put.view_id, {0, 0}, &put};
-  unsigned char bytes[16] = {};
-  std::memcpy(bytes, put.entity_key.data(), std::min<size_t>(16, put.entity_key.size()));
-  for (int i = 0; i < 16; ++i) item.head[i / 8] = (item.head[i / 8] << 8) | bytes[i];
-  return item;
+  return SortItem{put.view_id, HashBytes(put.entity_key), &put};
 }
 
 bool KeyOrder(const SortItem& a, const SortItem& b) {
   if (a.view_id != b.view_id) return a.view_id < b.view_id;
-  if (a.head[0] != b.head[0]) return a.head[0] < b.head[0];
-  if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
+  if (a.hash != b.hash) return a.hash < b.hash;
   return a.put->entity_key < b.put->entity_key;
 }
 
-// Calls fn(key, put) for the puts in `ordered`, key = BE32(view id) + entity key.
+// The puts of `commit` in key order, in `ordered`. The engine commits its puts in key order
+// already: then one pass checks it and `ordered` follows the puts.
+void SortPuts(const StateCommit& commit, std::vector<SortItem>* ordered) {
+  ordered->clear();
+  ordered->reserve(commit.puts.size());
+  bool sorted = true;
+  for (const StateCommit::Put& put : commit.puts) {
+    ordered->push_back(MakeSortItem(put));
+    sorted = sorted && (ordered->size() < 2 || KeyOrder((*ordered)[ordered->size() - 2],
+                                                         ordered->back()));
+  }
+  if (!sorted) std::sort(ordered->begin(), ordered->end(), KeyOrder);
+}
+
+// Calls fn(key, put) for the puts in `ordered`, key = the put's state key.
 template <typename Fn>
 Status ForEachStateKey(const std::vector<SortItem>& ordered, Fn&& fn) {
   std::string key;
-  constexpr size_t kAhead = 8;  // puts are visited in key order, scattered in memory
+  constexpr size_t kAhead = 8;  // unless the puts came sorted, they are scattered in memory
   for (size_t i = 0; i < ordered.size(); ++i) {
     if (i + 2 * kAhead < ordered.size()) __builtin_prefetch(ordered[i + 2 * kAhead].put);
     if (i + kAhead < ordered.size()) {
@@ -122,8 +139,7 @@ Status ForEachStateKey(const std::vector<SortItem>& ordered, Fn&& fn) {
     }
     const StateCommit::Put& put = *ordered[i].put;
     key.clear();
-    AppendBigEndian32(&key, put.view_id);
-    key.append(put.entity_key);
+    AppendStateKey(put.view_id, ordered[i].hash, put.entity_key, &key);
     RETURN_IF_ERROR(fn(key, put));
   }
   return Status::Ok();
@@ -244,7 +260,9 @@ Result<uint32_t> RocksDbStateBackend::ViewId(const std::string& view) {
 
 Result<std::optional<std::string>> RocksDbStateBackend::LoadEntity(uint32_t view_id,
                                                                    const std::string& entity_key) {
-  return db_->Get(Cf::kState, StateKey(view_id, entity_key));
+  std::string key;
+  AppendStateKey(view_id, HashBytes(entity_key), entity_key, &key);
+  return db_->Get(Cf::kState, key);
 }
 
 Status RocksDbStateBackend::ForEachEntity(
@@ -252,8 +270,8 @@ Status RocksDbStateBackend::ForEachEntity(
   auto it = db_->NewIterator(Cf::kState);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string_view key = View(it->key());
-    if (key.size() < 4) return Status::IoError("corrupt state key");
-    fn(ReadBigEndian32(key.data()), key.substr(4), View(it->value()));
+    if (key.size() < kStateKeyPrefix) return Status::IoError("corrupt state key");
+    fn(ReadBigEndian32(key.data()), key.substr(kStateKeyPrefix), View(it->value()));
   }
   return FromRocks(it->status(), "reading entity states");
 }
@@ -269,6 +287,16 @@ Result<std::map<std::string, SourceProgress>> RocksDbStateBackend::LoadProgress(
     }
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "reading checkpoints"));
+  if (!out.empty()) {
+    ASSIGN_OR_RETURN(auto layout, db_->Get(Cf::kCheckpoints, std::string(kStateKeysKey)));
+    if (layout != std::optional<std::string>(kStateKeysV2)) {
+      return Status::FailedPrecondition(fmt::format(
+          "{}: the entity states were written by an older freshet, with state keys of layout "
+          "{} (this one reads layout {}); move the directory away to rebuild them from the "
+          "event log",
+          db_->dir(), layout ? *layout : "1", kStateKeysV2));
+    }
+  }
   return out;
 }
 
@@ -282,10 +310,7 @@ Status RocksDbStateBackend::Commit(const StateCommit& commit) {
   // previous one instead of searching from the top, and a table file needs sorted keys.
   std::lock_guard lock(commit_mu_);
   std::vector<SortItem>& ordered = ordered_;
-  ordered.clear();
-  ordered.reserve(commit.puts.size());
-  for (const StateCommit::Put& put : commit.puts) ordered.push_back(MakeSortItem(put));
-  std::sort(ordered.begin(), ordered.end(), KeyOrder);
+  SortPuts(commit, &ordered);
   std::vector<KeyValue> late, meta;
   for (const LateEvent& e : commit.late) {
     std::string key = LatePrefix(e.source);
@@ -296,6 +321,8 @@ Status RocksDbStateBackend::Commit(const StateCommit& commit) {
   for (const auto& [source, progress] : commit.progress) {
     meta.emplace_back(std::string(kProgressPrefix) + source, EncodeProgress(progress));
   }
+  meta.emplace_back(kStateKeysKey, kStateKeysV2);
+  std::sort(meta.begin(), meta.end());
   if (!ordered.empty() && ordered.size() >= ingest_min_puts_) {
     return CommitByIngest(db_, ordered, late, meta);
   }

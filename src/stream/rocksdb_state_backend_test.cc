@@ -183,6 +183,24 @@ TEST_P(RocksDbStateBackendTest, FilesLeftByACrashedCommitAreIgnored) {
   EXPECT_TRUE(backend_->ListLate("events", 10)->empty());
 }
 
+// States written with the key layout of earlier versions (no key hash, no layout record) would
+// never be found: opening them is refused, naming the directory, rather than starting over.
+TEST_P(RocksDbStateBackendTest, StatesOfAnOlderKeyLayoutAreRefused) {
+  StateCommit commit;
+  commit.puts = {{1, "a", "a1", false}};
+  commit.progress["events"] = SourceProgress{1, 1, 0};
+  ASSERT_TRUE(backend_->Commit(commit).ok());
+  ASSERT_TRUE(backend_->LoadProgress().ok());
+  ASSERT_TRUE(db_->raw()->Delete(rocksdb::WriteOptions(), db_->cf(Cf::kCheckpoints), "state_keys")
+                  .ok());
+  Reopen();
+  auto progress = backend_->LoadProgress();
+  EXPECT_EQ(progress.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(progress.status().message().find(dir_), std::string::npos)
+      << progress.status().message();
+  EXPECT_NE(progress.status().message().find("older freshet"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(WriteBatchOrIngest, RocksDbStateBackendTest,
                          testing::Values(SIZE_MAX, size_t{1}, size_t{3}),
                          [](const testing::TestParamInfo<size_t>& info) {
