@@ -22,33 +22,10 @@ int64_t Watermark(const SourceProgress& p, int64_t lateness_ms) {
   return p.max_event_ms == INT64_MIN ? INT64_MIN : SatSub(p.max_event_ms, lateness_ms);
 }
 
-constexpr size_t kCommitBlockBytes = 1 << 20;
 // Records between the stages of Apply's prefetch pipeline (slot, then entry).
 constexpr uint32_t kPrefetchDistance = 3;
 
 }  // namespace
-
-std::string_view StateCommit::Keep(std::string_view bytes) {
-  auto fits = [&](const std::string& block) {
-    return block.capacity() - block.size() >= bytes.size();
-  };
-  while (block_ < storage_.size() && !fits(storage_[block_])) ++block_;
-  if (block_ == storage_.size()) {
-    storage_.emplace_back().reserve(std::max(kCommitBlockBytes, bytes.size()));
-  }
-  std::string& block = storage_[block_];
-  size_t at = block.size();
-  block.append(bytes);
-  return std::string_view(block).substr(at, bytes.size());
-}
-
-void StateCommit::Clear() {
-  puts.clear();
-  late.clear();
-  progress.clear();
-  for (std::string& block : storage_) block.clear();
-  block_ = 0;
-}
 
 struct StreamEngine::Impl {
   struct ViewRuntime {
@@ -74,7 +51,7 @@ struct StreamEngine::Impl {
   };
   struct Shard {
     std::mutex mu;
-    std::vector<EntityMap> maps;             // by view
+    std::vector<EntityMap> maps;            // by view
     std::vector<std::vector<Dirty>> dirty;  // by view
   };
   // An entry a checkpoint writes: a dirty one, or a swept clean one to delete (`erase`).
@@ -123,7 +100,6 @@ struct StreamEngine::Impl {
   std::vector<uint32_t> shard_fill;
   std::string serialized;
   std::vector<Pending> pending;
-  StateCommit commit;  // reused by every checkpoint (StateCommit::Clear keeps its memory)
 
   // The hash's high half scaled to [0, shards): a multiplication instead of a division, and
   // independent of the low bits that pick the slot in the shard's map.
@@ -134,11 +110,12 @@ struct StreamEngine::Impl {
   void GroupByShard(size_t n);
   Result<EntityEntry*> Lookup(Shard& shard, size_t v, uint64_t hash, std::string_view key,
                               bool create);
-  void FlushShard(size_t s, size_t v, bool sweep, StateCommit* commit,
-                  std::vector<Doomed>* doomed);
+  Status Commit(std::vector<Doomed>* doomed);
+  Status FlushShard(size_t s, size_t v, bool sweep, StateCommitWriter* writer,
+                    std::vector<Doomed>* doomed);
   bool Trim(size_t v, EntityEntry* e);
-  void Emit(size_t s, size_t v, EntityEntry* e, bool erase, StateCommit* commit,
-            std::vector<Doomed>* doomed);
+  Status Emit(size_t s, size_t v, EntityEntry* e, bool erase, StateCommitWriter* writer,
+              std::vector<Doomed>* doomed);
   void DropClean();
   int64_t Horizon(size_t v) const;
   int64_t Watermark(size_t source) const;
@@ -368,31 +345,8 @@ Status StreamEngine::Checkpoint() {
   Impl& m = *impl_;
   RETURN_IF_ERROR(m.broken);
   const auto started = std::chrono::steady_clock::now();
-  StateCommit& commit = m.commit;
-  commit.Clear();
-  commit.puts.reserve(m.dirty_entries);
-  m.dirty_entries = 0;
   std::vector<Impl::Doomed> doomed;
-  const size_t sweep_count =
-      std::max<size_t>(1, static_cast<size_t>(m.shards.size() * m.options.sweep_fraction));
-  // Views by id, shards in order (a shard holds a range of key hashes), each shard's entries by
-  // hash and key: the puts come in the backend's key order, which it then need not sort.
-  for (size_t v : m.views_by_id) {
-    for (size_t s = 0; s < m.shards.size(); ++s) {
-      size_t distance = (s + m.shards.size() - m.sweep_cursor) % m.shards.size();
-      m.FlushShard(s, v, distance < sweep_count, &commit, &doomed);
-    }
-  }
-  m.sweep_cursor = (m.sweep_cursor + sweep_count) % m.shards.size();
-  {
-    std::lock_guard lock(m.meta_mu);
-    for (auto& src : m.sources) {
-      commit.progress[src.name] = src.progress;
-      for (LateEvent& e : src.pending_late) commit.late.push_back(std::move(e));
-      src.pending_late.clear();
-    }
-  }
-  Status s = m.backend->Commit(commit);
+  Status s = m.Commit(&doomed);
   if (!s.ok()) {
     m.broken = s;
     return s;
@@ -417,11 +371,39 @@ Status StreamEngine::Checkpoint() {
   return Status::Ok();
 }
 
-// Puts view v's dirty entries of shard s into `commit`, in key order; with `sweep`, first
-// evicts and expires the clean ones. Entries to delete go to `doomed`, erased from memory once
-// committed.
-void StreamEngine::Impl::FlushShard(size_t s, size_t v, bool sweep, StateCommit* commit,
-                                    std::vector<Doomed>* doomed) {
+// Writes one commit: every dirty entry's state and every swept entity's deletion, in state key
+// order (views by id; shards in turn, as a shard holds a range of key hashes; each shard's
+// entries by hash and key), then the late events and progress. Entries to delete go to
+// `doomed`, erased from memory once committed.
+Status StreamEngine::Impl::Commit(std::vector<Doomed>* doomed) {
+  ASSIGN_OR_RETURN(std::unique_ptr<StateCommitWriter> writer, backend->BeginCommit(dirty_entries));
+  dirty_entries = 0;
+  const size_t sweep_count =
+      std::max<size_t>(1, static_cast<size_t>(shards.size() * options.sweep_fraction));
+  for (size_t v : views_by_id) {
+    for (size_t s = 0; s < shards.size(); ++s) {
+      size_t distance = (s + shards.size() - sweep_cursor) % shards.size();
+      RETURN_IF_ERROR(FlushShard(s, v, distance < sweep_count, writer.get(), doomed));
+    }
+  }
+  sweep_cursor = (sweep_cursor + sweep_count) % shards.size();
+  std::vector<LateEvent> late;
+  std::map<std::string, SourceProgress> progress;
+  {
+    std::lock_guard lock(meta_mu);
+    for (auto& src : sources) {
+      progress[src.name] = src.progress;
+      for (LateEvent& e : src.pending_late) late.push_back(std::move(e));
+      src.pending_late.clear();
+    }
+  }
+  return writer->Finish(late, progress);
+}
+
+// Writes view v's dirty entries of shard s, in key order; with `sweep`, first evicts and
+// expires the clean ones.
+Status StreamEngine::Impl::FlushShard(size_t s, size_t v, bool sweep, StateCommitWriter* writer,
+                                      std::vector<Doomed>* doomed) {
   Shard& shard = *shards[s];
   std::lock_guard lock(shard.mu);
   pending.clear();
@@ -442,8 +424,9 @@ void StreamEngine::Impl::FlushShard(size_t s, size_t v, bool sweep, StateCommit*
     if (i + kPrefetchDistance < pending.size())
       pending[i + kPrefetchDistance].entry->state.Prefetch();
     const Pending& p = pending[i];
-    Emit(s, v, p.entry, p.erase || Trim(v, p.entry), commit, doomed);
+    RETURN_IF_ERROR(Emit(s, v, p.entry, p.erase || Trim(v, p.entry), writer, doomed));
   }
+  return Status::Ok();
 }
 
 // Evicts what reads at or after the horizon cannot need. True when the entity is to be deleted:
@@ -462,21 +445,17 @@ bool StreamEngine::Impl::Trim(size_t v, EntityEntry* e) {
   return expired || empty;
 }
 
-// Puts the entry's state, or with `erase` its deletion, in the commit.
-void StreamEngine::Impl::Emit(size_t s, size_t v, EntityEntry* e, bool erase, StateCommit* commit,
-                              std::vector<Doomed>* doomed) {
-  const uint32_t view_id = views[v]->id;
+// Writes the entry's state, or with `erase` its deletion (the entry then goes to `doomed`).
+Status StreamEngine::Impl::Emit(size_t s, size_t v, EntityEntry* e, bool erase,
+                                StateCommitWriter* writer, std::vector<Doomed>* doomed) {
   e->dirty = false;
   if (erase) {
-    commit->puts.push_back(StateCommit::Put{view_id, commit->Keep(e->key), {}, true});
     doomed->push_back(Doomed{s, v, e});
-    return;
+    return writer->Put(views[v]->id, e->key, nullptr);
   }
   serialized.clear();
   e->state.Serialize(&serialized);
-  // Key and state side by side in the commit's storage, which the backend reads in order.
-  std::string_view key = commit->Keep(e->key);
-  commit->puts.push_back(StateCommit::Put{view_id, key, commit->Keep(serialized), false});
+  return writer->Put(views[v]->id, e->key, &serialized);
 }
 
 // Drops clean entries, skipping (and un-marking) those touched since the last pass, until the

@@ -1,9 +1,9 @@
 // StreamEngine: the online half of the feature engine. Consumes records of every source in log
 // order, applies the watermark (late events go to the dead letter, counted), updates the window
 // state of every view fed by the source, and checkpoints: dirty entity states, consumed offsets,
-// watermarks and late events are committed in ONE atomic StateBackend::Commit, so after kill -9
-// a restart reloads the checkpoint and replays the log from the committed offsets — no event
-// lost, none counted twice (docs/exactly_once.md).
+// watermarks and late events are committed in ONE atomic commit (StateBackend::BeginCommit),
+// so after kill -9 a restart reloads the checkpoint and replays the log from the committed
+// offsets — no event lost, none counted twice (docs/exactly_once.md).
 //
 // Entity states load lazily: Create reads only the per-source progress, and an entity's state
 // is fetched from the backend the first time an event or a read touches it (a fresh start skips
@@ -48,46 +48,28 @@ struct SourceProgress {
   uint64_t late_events = 0;
 };
 
-// Everything one checkpoint commits, atomically. The puts' bytes live in the commit's own
-// storage (Keep), so a checkpoint of a million entities makes no per-entity allocation; they
-// are valid as long as the commit.
-struct StateCommit {
-  StateCommit() = default;
-  StateCommit(StateCommit&&) = default;
-  StateCommit& operator=(StateCommit&&) = default;
-  // A copy's puts would still point into the original's storage.
-  StateCommit(const StateCommit&) = delete;
-  StateCommit& operator=(const StateCommit&) = delete;
-
-  struct Put {
-    uint32_t view_id;
-    std::string_view entity_key;
-    std::string_view state;  // ignored when `erase` is set: the entity's state is deleted
-    bool erase = false;
-  };
-  std::vector<Put> puts;
-  std::vector<LateEvent> late;
-  std::map<std::string, SourceProgress> progress;  // by source name
-
-  // Copies `bytes` into storage owned by this commit and returns a view of the copy, valid as
-  // long as the commit (until Clear).
-  std::string_view Keep(std::string_view bytes);
-
-  // Empties the commit for reuse, keeping its memory: the engine reuses one commit, so a
-  // checkpoint writes into pages the last one already faulted in.
-  void Clear();
-
- private:
-  std::vector<std::string> storage_;  // blocks appended within their capacity: never move
-  size_t block_ = 0;                  // the block Keep appends to
+// One commit being written: the states as the engine's checkpoint produces them, then the late
+// events and progress with Finish. The states go straight to the backend's storage, so a
+// checkpoint of a million entities buffers none of them.
+class StateCommitWriter {
+ public:
+  virtual ~StateCommitWriter() = default;
+  // The serialized state of one entity, or its deletion (`state` null). Puts come in state key
+  // order: ascending view id, then HashBytes(entity_key), then entity_key (bytewise), each key
+  // once; a put out of that order is refused (kInvalidArgument).
+  virtual Status Put(uint32_t view_id, std::string_view entity_key, const std::string* state) = 0;
+  // Commits the puts, `late` and `progress` (by source name) atomically. A writer destroyed
+  // without a successful Finish commits nothing.
+  virtual Status Finish(const std::vector<LateEvent>& late,
+                        const std::map<std::string, SourceProgress>& progress) = 0;
 };
 
-// Where window state lives between restarts. Pluggable: RocksDbStateBackend (embedded, one
-// WriteBatch per commit) here; a Redis/Kafka backend for scale-out later.
+// Where window state lives between restarts. Pluggable: RocksDbStateBackend (embedded) here; a
+// Redis/Kafka backend for scale-out later.
 //
-// Contract: Commit applies all of a StateCommit or none of it, and later loads see either the
-// whole commit or none of it. Implementations are thread-safe: the engine's writer commits
-// while readers load entities lazily.
+// Contract: a commit applies all of its puts, late events and progress or none of them, and
+// later loads see either the whole commit or none of it. Implementations are thread-safe: the
+// engine's writer commits while readers load entities lazily.
 class StateBackend {
  public:
   virtual ~StateBackend() = default;
@@ -99,7 +81,8 @@ class StateBackend {
   virtual Status ForEachEntity(const std::function<void(uint32_t view_id, std::string_view key,
                                                         std::string_view state)>& fn) = 0;
   virtual Result<std::map<std::string, SourceProgress>> LoadProgress() = 0;
-  virtual Status Commit(const StateCommit& commit) = 0;
+  // Starts a commit of about `puts` states (the backend may write a large one differently).
+  virtual Result<std::unique_ptr<StateCommitWriter>> BeginCommit(size_t puts) = 0;
   // Most recent late events of `source`, newest first.
   virtual Result<std::vector<LateEvent>> ListLate(const std::string& source, size_t limit) = 0;
 };

@@ -1,5 +1,12 @@
 #include "stream/memory_state_backend.h"
 
+#include <fmt/format.h>
+
+#include <optional>
+#include <tuple>
+
+#include "stream/value_ops.h"
+
 namespace freshet {
 
 Result<uint32_t> MemoryStateBackend::ViewId(const std::string& view) {
@@ -28,20 +35,45 @@ Result<std::map<std::string, SourceProgress>> MemoryStateBackend::LoadProgress()
   return progress_;
 }
 
-Status MemoryStateBackend::Commit(const StateCommit& commit) {
-  std::lock_guard lock(mu_);
-  for (const StateCommit::Put& put : commit.puts) {
-    std::pair<uint32_t, std::string> key(put.view_id, put.entity_key);
-    if (put.erase) {
-      states_.erase(key);
-    } else {
-      states_[std::move(key)] = std::string(put.state);
+// Collects the puts and applies everything at Finish, under the backend's mutex.
+class MemoryStateBackend::Writer final : public StateCommitWriter {
+ public:
+  explicit Writer(MemoryStateBackend* backend) : backend_(backend) {}
+
+  Status Put(uint32_t view_id, std::string_view entity_key, const std::string* state) override {
+    std::pair<uint32_t, std::string> key(view_id, entity_key);
+    auto order = [](const auto& k) { return std::tuple(k.first, HashBytes(k.second), k.second); };
+    if (!puts_.empty() && !(order(puts_.back().first) < order(key))) {
+      return Status::InvalidArgument(fmt::format(
+          "checkpoint put of view {} entity '{}' out of state key order", view_id, entity_key));
     }
+    puts_.emplace_back(std::move(key), state ? std::optional<std::string>(*state) : std::nullopt);
+    return Status::Ok();
   }
-  for (const LateEvent& e : commit.late) late_[e.source][e.offset] = e;
-  for (const auto& [source, progress] : commit.progress) progress_[source] = progress;
-  ++commits_;
-  return Status::Ok();
+
+  Status Finish(const std::vector<LateEvent>& late,
+                const std::map<std::string, SourceProgress>& progress) override {
+    std::lock_guard lock(backend_->mu_);
+    for (auto& [key, state] : puts_) {
+      if (state) {
+        backend_->states_[key] = std::move(*state);
+      } else {
+        backend_->states_.erase(key);
+      }
+    }
+    for (const LateEvent& e : late) backend_->late_[e.source][e.offset] = e;
+    for (const auto& [source, p] : progress) backend_->progress_[source] = p;
+    ++backend_->commits_;
+    return Status::Ok();
+  }
+
+ private:
+  MemoryStateBackend* backend_;
+  std::vector<std::pair<std::pair<uint32_t, std::string>, std::optional<std::string>>> puts_;
+};
+
+Result<std::unique_ptr<StateCommitWriter>> MemoryStateBackend::BeginCommit(size_t) {
+  return std::unique_ptr<StateCommitWriter>(std::make_unique<Writer>(this));
 }
 
 Result<std::vector<LateEvent>> MemoryStateBackend::ListLate(const std::string& source,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -21,7 +22,7 @@ class MemoryStateBackend : public StateBackend {
   Status ForEachEntity(const std::function<void(uint32_t view_id, std::string_view key,
                                                 std::string_view state)>& fn) override;
   Result<std::map<std::string, SourceProgress>> LoadProgress() override;
-  Status Commit(const StateCommit& commit) override;
+  Result<std::unique_ptr<StateCommitWriter>> BeginCommit(size_t puts) override;
   Result<std::vector<LateEvent>> ListLate(const std::string& source, size_t limit) override;
 
   size_t commits() const;
@@ -34,6 +35,8 @@ class MemoryStateBackend : public StateBackend {
   std::map<std::string, SourceProgress> progress_;
   std::map<std::string, std::map<uint64_t, LateEvent>> late_;  // by source, by offset
   size_t commits_ = 0;
+
+  class Writer;
 };
 
 }  // namespace freshet

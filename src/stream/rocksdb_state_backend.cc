@@ -6,29 +6,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <optional>
+#include <tuple>
 
 #include "stream/codec.h"
 #include "stream/value_ops.h"
 
 namespace freshet {
-namespace rocksdb_state_internal {
-
-// A put's position in key order: (view id, key hash) as integers, so sorting a million puts
-// compares in cache instead of chasing pointers to their keys.
-struct SortItem {
-  uint32_t view_id;
-  uint64_t hash;
-  const StateCommit::Put* put;
-};
-
-}  // namespace rocksdb_state_internal
-
 namespace {
-
-using rocksdb_state_internal::SortItem;
 
 using stream_codec::ByteReader;
 using stream_codec::PutSigned;
@@ -102,136 +88,140 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 
 std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
-SortItem MakeSortItem(const StateCommit::Put& put) {
-  return SortItem{put.view_id, HashBytes(put.entity_key), &put};
-}
-
-bool KeyOrder(const SortItem& a, const SortItem& b) {
-  if (a.view_id != b.view_id) return a.view_id < b.view_id;
-  if (a.hash != b.hash) return a.hash < b.hash;
-  return a.put->entity_key < b.put->entity_key;
-}
-
-// The puts of `commit` in key order, in `ordered`. The engine commits its puts in key order
-// already: then one pass checks it and `ordered` follows the puts.
-void SortPuts(const StateCommit& commit, std::vector<SortItem>* ordered) {
-  ordered->clear();
-  ordered->reserve(commit.puts.size());
-  bool sorted = true;
-  for (const StateCommit::Put& put : commit.puts) {
-    ordered->push_back(MakeSortItem(put));
-    sorted = sorted && (ordered->size() < 2 || KeyOrder((*ordered)[ordered->size() - 2],
-                                                         ordered->back()));
-  }
-  if (!sorted) std::sort(ordered->begin(), ordered->end(), KeyOrder);
-}
-
-// Calls fn(key, put) for the puts in `ordered`, key = the put's state key.
-template <typename Fn>
-Status ForEachStateKey(const std::vector<SortItem>& ordered, Fn&& fn) {
-  std::string key;
-  constexpr size_t kAhead = 8;  // unless the puts came sorted, they are scattered in memory
-  for (size_t i = 0; i < ordered.size(); ++i) {
-    if (i + 2 * kAhead < ordered.size()) __builtin_prefetch(ordered[i + 2 * kAhead].put);
-    if (i + kAhead < ordered.size()) {
-      __builtin_prefetch(ordered[i + kAhead].put->entity_key.data());
-      __builtin_prefetch(ordered[i + kAhead].put->state.data());
-    }
-    const StateCommit::Put& put = *ordered[i].put;
-    key.clear();
-    AppendStateKey(put.view_id, ordered[i].hash, put.entity_key, &key);
-    RETURN_IF_ERROR(fn(key, put));
-  }
-  return Status::Ok();
-}
-
 using KeyValue = std::pair<std::string, std::string>;
 
-Status CommitByBatch(Db* db, const std::vector<SortItem>& ordered,
-                     const std::vector<KeyValue>& late, const std::vector<KeyValue>& meta) {
-  size_t bytes = 1024;
-  for (const SortItem& item : ordered)
-    bytes += item.put->entity_key.size() + item.put->state.size() + 16;
-  rocksdb::WriteBatch batch(bytes);
-  auto check = [](const rocksdb::Status& s) { return FromRocks(s, "building checkpoint batch"); };
-  rocksdb::ColumnFamilyHandle* state = db->cf(Cf::kState);
-  RETURN_IF_ERROR(ForEachStateKey(ordered, [&](const std::string& key,
-                                               const StateCommit::Put& put) {
-    return check(put.erase
-                     ? batch.Delete(state, key)
-                     : batch.Put(state, key, rocksdb::Slice(put.state.data(), put.state.size())));
-  }));
-  for (const auto& [key, value] : late)
-    RETURN_IF_ERROR(check(batch.Put(db->cf(Cf::kLate), key, value)));
-  for (const auto& [key, value] : meta)
-    RETURN_IF_ERROR(check(batch.Put(db->cf(Cf::kCheckpoints), key, value)));
-  return db->Write(&batch, /*sync=*/false);
-}
+// A table file under <data>/ingest/ for one column family. Written with direct I/O: the file
+// goes from the writer's buffer to the disk without passing through the page cache, which
+// would take fresh pages for all of it (bench/README.md). A file system without O_DIRECT
+// (tmpfs before Linux 6.6) gets a buffered writer, which keeps the file's pages cached:
+// dropping them while writing would start their writeback on this thread, 1 MB at a time.
+class TableFile {
+ public:
+  TableFile(Db* db, Cf cf, std::string path) : db_(db), cf_(db->cf(cf)), path_(std::move(path)) {}
 
-// Each column family's entries go into one table file; IngestExternalFiles adds them all to
-// the database in one atomic MANIFEST record (all or, after a crash, none), placed above
-// whatever the memtables and older files hold for the same keys.
-Status CommitByIngest(Db* db, const std::vector<SortItem>& ordered,
-                      const std::vector<KeyValue>& late, const std::vector<KeyValue>& meta) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::path(db->dir()) / "ingest";
-  std::error_code ec;
-  fs::remove_all(dir, ec);  // what a crash mid-commit left behind
-  fs::create_directories(dir, ec);
-  if (ec) return Status::IoError(fmt::format("{}: {}", dir.string(), ec.message()));
-  std::vector<rocksdb::IngestExternalFileArg> args;
-  auto write = [&](Cf cf, const char* name, const auto& fill) -> Status {
-    rocksdb::ColumnFamilyHandle* handle = db->cf(cf);
+  Status Open() {
     // Uncompressed: compaction compresses the data later, off the engine's thread. The writer
     // would otherwise take the bottommost or last per-level compression of the column family.
-    rocksdb::Options options = db->raw()->GetOptions(handle);
+    rocksdb::Options options = db_->raw()->GetOptions(cf_);
     options.compression = rocksdb::kNoCompression;
     options.compression_per_level.clear();
     options.bottommost_compression = rocksdb::kDisableCompressionOption;
-    std::string path = (dir / name).string();
-    auto check = [&](const rocksdb::Status& s) {
-      return FromRocks(s, fmt::format("writing checkpoint file {}", path));
-    };
-    // Direct writes: the file goes from the writer's buffer to the disk without passing through
-    // the page cache, which would take fresh pages for all of it (bench/README.md). A file
-    // system without O_DIRECT (tmpfs before Linux 6.6) gets a buffered writer, which keeps the
-    // file's pages cached: dropping them while writing would start their writeback on this
-    // thread, 1 MB at a time.
-    std::optional<rocksdb::SstFileWriter> writer;
     rocksdb::EnvOptions direct;
     direct.use_direct_writes = true;
-    writer.emplace(direct, options, handle);
-    if (!writer->Open(path).ok()) {
-      writer.emplace(rocksdb::EnvOptions(), options, handle, /*invalidate_page_cache=*/false);
-      RETURN_IF_ERROR(check(writer->Open(path)));
-    }
-    RETURN_IF_ERROR(fill(*writer, check));
-    RETURN_IF_ERROR(check(writer->Finish()));
-    rocksdb::IngestExternalFileArg& arg = args.emplace_back();
-    arg.column_family = handle;
-    arg.external_files = {path};
+    writer_.emplace(direct, options, cf_);
+    if (writer_->Open(path_).ok()) return Status::Ok();
+    writer_.emplace(rocksdb::EnvOptions(), options, cf_, /*invalidate_page_cache=*/false);
+    return Check(writer_->Open(path_));
+  }
+  Status Put(const std::string& key, const std::string* value) {
+    ++entries_;
+    return Check(value ? writer_->Put(key, *value) : writer_->Delete(key));
+  }
+  // Finishes the file and adds it to `args` for the ingest; a file without entries is left out.
+  Status Finish(std::vector<rocksdb::IngestExternalFileArg>* args) {
+    if (entries_ == 0) return Status::Ok();
+    RETURN_IF_ERROR(Check(writer_->Finish()));
+    rocksdb::IngestExternalFileArg& arg = args->emplace_back();
+    arg.column_family = cf_;
+    arg.external_files = {path_};
     arg.options.move_files = true;
     arg.options.write_global_seqno = false;
     return Status::Ok();
-  };
-  auto entries = [](const std::vector<KeyValue>& kvs) {
-    return [&kvs](rocksdb::SstFileWriter& writer, const auto& check) -> Status {
-      for (const auto& [key, value] : kvs) RETURN_IF_ERROR(check(writer.Put(key, value)));
-      return Status::Ok();
-    };
-  };
-  RETURN_IF_ERROR(
-      write(Cf::kState, "state.sst", [&](rocksdb::SstFileWriter& writer, const auto& check) {
-        return ForEachStateKey(ordered, [&](const std::string& key, const StateCommit::Put& put) {
-          return check(put.erase
-                           ? writer.Delete(key)
-                           : writer.Put(key, rocksdb::Slice(put.state.data(), put.state.size())));
-        });
-      }));
-  if (!late.empty()) RETURN_IF_ERROR(write(Cf::kLate, "late.sst", entries(late)));
-  if (!meta.empty()) RETURN_IF_ERROR(write(Cf::kCheckpoints, "checkpoints.sst", entries(meta)));
-  return FromRocks(db->raw()->IngestExternalFiles(args), "ingesting checkpoint files");
-}
+  }
+
+ private:
+  Status Check(const rocksdb::Status& s) const {
+    return FromRocks(s, fmt::format("writing checkpoint file {}", path_));
+  }
+
+  Db* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  std::string path_;
+  std::optional<rocksdb::SstFileWriter> writer_;
+  size_t entries_ = 0;
+};
+
+// Writes one commit, holding the backend's commit lock. Small commits go into ONE WriteBatch,
+// written without sync at Finish. Large ones stream into table files (one per column family),
+// added at Finish by one IngestExternalFiles call, a single MANIFEST record: a million states
+// then cost a sequential file write instead of a million memtable inserts.
+class RocksDbCommitWriter final : public StateCommitWriter {
+ public:
+  RocksDbCommitWriter(Db* db, std::unique_lock<std::mutex> lock, bool ingest)
+      : db_(db), lock_(std::move(lock)), ingest_(ingest) {}
+
+  Status Start() {
+    if (!ingest_) return Status::Ok();
+    std::error_code ec;
+    std::filesystem::remove_all(dir(), ec);  // what a crash mid-commit left behind
+    std::filesystem::create_directories(dir(), ec);
+    if (ec) return Status::IoError(fmt::format("{}: {}", dir().string(), ec.message()));
+    state_.emplace(db_, Cf::kState, (dir() / "state.sst").string());
+    return state_->Open();
+  }
+
+  Status Put(uint32_t view_id, std::string_view entity_key, const std::string* state) override {
+    key_.clear();
+    AppendStateKey(view_id, HashBytes(entity_key), entity_key, &key_);
+    if (!last_key_.empty() && !(last_key_ < key_)) {
+      return Status::InvalidArgument(fmt::format(
+          "checkpoint put of view {} entity '{}' out of state key order", view_id, entity_key));
+    }
+    last_key_.swap(key_);
+    if (ingest_) return state_->Put(last_key_, state);
+    rocksdb::ColumnFamilyHandle* cf = db_->cf(Cf::kState);
+    return Check(state ? batch_.Put(cf, last_key_, *state) : batch_.Delete(cf, last_key_));
+  }
+
+  Status Finish(const std::vector<LateEvent>& late_events,
+                const std::map<std::string, SourceProgress>& progress) override {
+    std::vector<KeyValue> late, meta;
+    for (const LateEvent& e : late_events) {
+      std::string key = LatePrefix(e.source);
+      AppendBigEndian64(&key, e.offset);
+      late.emplace_back(std::move(key), EncodeLate(e));
+    }
+    std::sort(late.begin(), late.end());
+    for (const auto& [source, p] : progress) {
+      meta.emplace_back(std::string(kProgressPrefix) + source, EncodeProgress(p));
+    }
+    meta.emplace_back(kStateKeysKey, kStateKeysV2);
+    std::sort(meta.begin(), meta.end());
+    if (!ingest_) {
+      for (const auto& [key, value] : late)
+        RETURN_IF_ERROR(Check(batch_.Put(db_->cf(Cf::kLate), key, value)));
+      for (const auto& [key, value] : meta)
+        RETURN_IF_ERROR(Check(batch_.Put(db_->cf(Cf::kCheckpoints), key, value)));
+      return db_->Write(&batch_, /*sync=*/false);
+    }
+    // Each file sits above every older version of its keys (RocksDB flushes an overlapping
+    // memtable first), and after a crash either all files are in the database or none.
+    std::vector<rocksdb::IngestExternalFileArg> args;
+    RETURN_IF_ERROR(state_->Finish(&args));
+    for (auto& [cf, name, kvs] : {std::tuple(Cf::kLate, "late.sst", &late),
+                                  std::tuple(Cf::kCheckpoints, "checkpoints.sst", &meta)}) {
+      if (kvs->empty()) continue;
+      TableFile file(db_, cf, (dir() / name).string());
+      RETURN_IF_ERROR(file.Open());
+      for (const auto& [key, value] : *kvs) RETURN_IF_ERROR(file.Put(key, &value));
+      RETURN_IF_ERROR(file.Finish(&args));
+    }
+    return FromRocks(db_->raw()->IngestExternalFiles(args), "ingesting checkpoint files");
+  }
+
+ private:
+  std::filesystem::path dir() const { return std::filesystem::path(db_->dir()) / "ingest"; }
+  static Status Check(const rocksdb::Status& s) {
+    return FromRocks(s, "building checkpoint batch");
+  }
+
+  Db* db_;
+  std::unique_lock<std::mutex> lock_;
+  const bool ingest_;
+  std::string key_, last_key_;
+  rocksdb::WriteBatch batch_;
+  std::optional<TableFile> state_;
+};
 
 }  // namespace
 
@@ -305,28 +295,11 @@ RocksDbStateBackend::RocksDbStateBackend(Db* db, size_t ingest_min_puts)
 
 RocksDbStateBackend::~RocksDbStateBackend() = default;
 
-Status RocksDbStateBackend::Commit(const StateCommit& commit) {
-  // Puts go in key order: the memtable's skip list then finds each insert position next to the
-  // previous one instead of searching from the top, and a table file needs sorted keys.
-  std::lock_guard lock(commit_mu_);
-  std::vector<SortItem>& ordered = ordered_;
-  SortPuts(commit, &ordered);
-  std::vector<KeyValue> late, meta;
-  for (const LateEvent& e : commit.late) {
-    std::string key = LatePrefix(e.source);
-    AppendBigEndian64(&key, e.offset);
-    late.emplace_back(std::move(key), EncodeLate(e));
-  }
-  std::sort(late.begin(), late.end());
-  for (const auto& [source, progress] : commit.progress) {
-    meta.emplace_back(std::string(kProgressPrefix) + source, EncodeProgress(progress));
-  }
-  meta.emplace_back(kStateKeysKey, kStateKeysV2);
-  std::sort(meta.begin(), meta.end());
-  if (!ordered.empty() && ordered.size() >= ingest_min_puts_) {
-    return CommitByIngest(db_, ordered, late, meta);
-  }
-  return CommitByBatch(db_, ordered, late, meta);
+Result<std::unique_ptr<StateCommitWriter>> RocksDbStateBackend::BeginCommit(size_t puts) {
+  auto writer = std::make_unique<RocksDbCommitWriter>(db_, std::unique_lock(commit_mu_),
+                                                      puts > 0 && puts >= ingest_min_puts_);
+  RETURN_IF_ERROR(writer->Start());
+  return std::unique_ptr<StateCommitWriter>(std::move(writer));
 }
 
 Result<std::vector<LateEvent>> RocksDbStateBackend::ListLate(const std::string& source,

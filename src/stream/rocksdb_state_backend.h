@@ -7,15 +7,18 @@
 // (docs/exactly_once.md). A commit is atomic either way it is written:
 //  - small ones as ONE WriteBatch without sync: the event log is the durable source, and
 //    RocksDB's WAL recovers a prefix of batches;
-//  - from `ingest_min_puts` puts up, as sorted table files (one per column family) added by
-//    one IngestExternalFiles call, a single MANIFEST record: a million states then cost a
-//    sequential file write instead of a million random memtable inserts.
+//  - from `ingest_min_puts` puts up (BeginCommit's estimate), as table files (one per column
+//    family; the states stream into theirs as they come) added by one IngestExternalFiles
+//    call, a single MANIFEST record: a million states then cost a sequential file write
+//    instead of a million memtable inserts, and no buffer.
 // So after a crash the stored progress and states are always from the same checkpoint, and
 // replay redoes the rest.
-// Thread-safety: all methods are thread-safe. The Db is not owned and must outlive this.
+// Thread-safety: all methods are thread-safe; commits are serialized (BeginCommit waits until
+// the previous writer is destroyed). The Db is not owned and must outlive this.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -24,9 +27,6 @@
 #include "stream/engine.h"
 
 namespace freshet {
-namespace rocksdb_state_internal {
-struct SortItem;  // a put's position in key order (rocksdb_state_backend.cc)
-}
 
 class RocksDbStateBackend final : public StateBackend {
  public:
@@ -42,7 +42,7 @@ class RocksDbStateBackend final : public StateBackend {
   Status ForEachEntity(const std::function<void(uint32_t view_id, std::string_view key,
                                                 std::string_view state)>& fn) override;
   Result<std::map<std::string, SourceProgress>> LoadProgress() override;
-  Status Commit(const StateCommit& commit) override;
+  Result<std::unique_ptr<StateCommitWriter>> BeginCommit(size_t puts) override;
   Result<std::vector<LateEvent>> ListLate(const std::string& source, size_t limit) override;
 
  private:
@@ -50,9 +50,7 @@ class RocksDbStateBackend final : public StateBackend {
   const size_t ingest_min_puts_;
   std::mutex ids_mu_;  // serializes view id assignment
   std::map<std::string, uint32_t> ids_;
-  std::mutex commit_mu_;  // serializes commits
-  // The puts of a commit in key order; kept across commits so their memory is reused.
-  std::vector<rocksdb_state_internal::SortItem> ordered_;
+  std::mutex commit_mu_;  // serializes commits: held by each commit's writer
 };
 
 }  // namespace freshet

@@ -7,9 +7,26 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <tuple>
+
+#include "stream/value_ops.h"
 
 namespace freshet {
 namespace {
+
+// A commit as a test writes it: puts in any order (Commit sorts them into state key order).
+struct TestCommit {
+  struct Put {
+    uint32_t view_id;
+    std::string entity_key;
+    std::string state;
+    bool erase = false;
+  };
+  std::vector<Put> puts;
+  std::vector<LateEvent> late;
+  std::map<std::string, SourceProgress> progress;
+};
 
 // Run with every commit written as a WriteBatch, and with every commit that has puts written
 // as ingested table files: both must give the same answers.
@@ -35,6 +52,19 @@ class RocksDbStateBackendTest : public testing::TestWithParam<size_t> {
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
     backend_ = std::make_unique<RocksDbStateBackend>(db_.get(), GetParam());
+  }
+
+  Status Commit(TestCommit c) {
+    auto order = [](const TestCommit::Put& p) {
+      return std::tuple(p.view_id, HashBytes(p.entity_key), p.entity_key);
+    };
+    std::sort(c.puts.begin(), c.puts.end(),
+              [&](const auto& a, const auto& b) { return order(a) < order(b); });
+    ASSIGN_OR_RETURN(auto writer, backend_->BeginCommit(c.puts.size()));
+    for (const TestCommit::Put& p : c.puts) {
+      RETURN_IF_ERROR(writer->Put(p.view_id, p.entity_key, p.erase ? nullptr : &p.state));
+    }
+    return writer->Finish(c.late, c.progress);
   }
 
   static LateEvent Late(const std::string& source, uint64_t offset) {
@@ -68,14 +98,14 @@ TEST_P(RocksDbStateBackendTest, ViewIdsAreStableAndDistinct) {
 }
 
 TEST_P(RocksDbStateBackendTest, CommitWritesStatesProgressAndLateAtomically) {
-  StateCommit commit;
+  TestCommit commit;
   commit.puts.push_back({1, "u1", "state-1", false});
   commit.puts.push_back({1, "u2", "state-2", false});
   commit.puts.push_back({2, "u1", "other-view", false});
   commit.progress["events"] = SourceProgress{42, 99'000, 3};
   commit.progress["clicks"] = SourceProgress{7, INT64_MIN, 0};
   commit.late = {Late("events", 3), Late("events", 10), Late("clicks", 4)};
-  ASSERT_TRUE(backend_->Commit(commit).ok());
+  ASSERT_TRUE(Commit(commit).ok());
   Reopen();
 
   EXPECT_EQ(*backend_->LoadEntity(1, "u1"), std::optional<std::string>("state-1"));
@@ -89,9 +119,9 @@ TEST_P(RocksDbStateBackendTest, CommitWritesStatesProgressAndLateAtomically) {
   EXPECT_EQ(progress->at("events").late_events, 3u);
   EXPECT_EQ(progress->at("clicks").max_event_ms, INT64_MIN);
 
-  StateCommit erase;
+  TestCommit erase;
   erase.puts.push_back({1, "u1", "", true});
-  ASSERT_TRUE(backend_->Commit(erase).ok());
+  ASSERT_TRUE(Commit(erase).ok());
   EXPECT_FALSE(backend_->LoadEntity(1, "u1")->has_value());
   int count = 0;
   ASSERT_TRUE(backend_
@@ -107,10 +137,10 @@ TEST_P(RocksDbStateBackendTest, CommitWritesStatesProgressAndLateAtomically) {
 }
 
 TEST_P(RocksDbStateBackendTest, ListLateIsPerSourceNewestFirst) {
-  StateCommit commit;
+  TestCommit commit;
   for (uint64_t offset : {5, 300, 2, 70000}) commit.late.push_back(Late("events", offset));
   commit.late.push_back(Late("events2", 1));  // a source whose name extends another's
-  ASSERT_TRUE(backend_->Commit(commit).ok());
+  ASSERT_TRUE(Commit(commit).ok());
   auto late = backend_->ListLate("events", 3);
   ASSERT_TRUE(late.ok());
   ASSERT_EQ(late->size(), 3u);
@@ -131,15 +161,15 @@ TEST_P(RocksDbStateBackendTest, ListLateIsPerSourceNewestFirst) {
 TEST_P(RocksDbStateBackendTest, LaterCommitsWinWhicheverWayEachWasWritten) {
   // Three commits over the same keys; with GetParam() == 3 only the middle one (3 puts) is
   // ingested, between two WriteBatches, so file and memtable versions interleave.
-  StateCommit first;
+  TestCommit first;
   first.puts = {{1, "a", "a1", false}, {1, "b", "b1", false}};
   first.progress["events"] = SourceProgress{10, 1, 0};
-  ASSERT_TRUE(backend_->Commit(first).ok());
-  StateCommit second;
+  ASSERT_TRUE(Commit(first).ok());
+  TestCommit second;
   second.puts = {{1, "a", "a2", false}, {1, "b", "", true}, {1, "c", "c2", false}};
   second.progress["events"] = SourceProgress{20, 2, 1};
   second.late = {Late("events", 15)};
-  ASSERT_TRUE(backend_->Commit(second).ok());
+  ASSERT_TRUE(Commit(second).ok());
   EXPECT_EQ(*backend_->LoadEntity(1, "a"), std::optional<std::string>("a2"));
   EXPECT_FALSE(backend_->LoadEntity(1, "b")->has_value());
   // Ingested commits are table files of the state column family; WriteBatches are not (no
@@ -150,10 +180,10 @@ TEST_P(RocksDbStateBackendTest, LaterCommitsWinWhicheverWayEachWasWritten) {
   size_t state_files = std::count_if(files.begin(), files.end(),
                                      [](const auto& f) { return f.column_family_name == "state"; });
   EXPECT_EQ(state_files, GetParam() == SIZE_MAX ? 0u : 2u);
-  StateCommit third;
+  TestCommit third;
   third.puts = {{1, "c", "c3", false}};
   third.progress["events"] = SourceProgress{30, 3, 1};
-  ASSERT_TRUE(backend_->Commit(third).ok());
+  ASSERT_TRUE(Commit(third).ok());
   Reopen();
   EXPECT_EQ(*backend_->LoadEntity(1, "a"), std::optional<std::string>("a2"));
   EXPECT_FALSE(backend_->LoadEntity(1, "b")->has_value());
@@ -173,26 +203,49 @@ TEST_P(RocksDbStateBackendTest, FilesLeftByACrashedCommitAreIgnored) {
     std::ofstream(dir_ + "/ingest/" + name) << "half-written";
   }
   Reopen();
-  StateCommit commit;
+  TestCommit commit;
   commit.puts = {{1, "a", "a1", false}, {1, "b", "b1", false}, {1, "c", "c1", false}};
   commit.progress["events"] = SourceProgress{3, 1, 0};
-  ASSERT_TRUE(backend_->Commit(commit).ok());
+  ASSERT_TRUE(Commit(commit).ok());
   Reopen();
   EXPECT_EQ(*backend_->LoadEntity(1, "b"), std::optional<std::string>("b1"));
   EXPECT_EQ(backend_->LoadProgress()->at("events").next_offset, 3u);
   EXPECT_TRUE(backend_->ListLate("events", 10)->empty());
 }
 
+// Puts must come in state key order: one out of it is refused, and the unfinished commit
+// leaves nothing behind.
+TEST_P(RocksDbStateBackendTest, PutsOutOfKeyOrderAreRefused) {
+  std::vector<std::string> keys = {"a", "b", "c", "d"};
+  std::sort(keys.begin(), keys.end(),
+            [](const std::string& x, const std::string& y) { return HashBytes(x) < HashBytes(y); });
+  const std::string state = "s";
+  {
+    auto writer = backend_->BeginCommit(3);
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    ASSERT_TRUE((*writer)->Put(2, keys[1], &state).ok());
+    Status lower_view = (*writer)->Put(1, keys[2], &state);
+    EXPECT_EQ(lower_view.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(lower_view.message().find("out of state key order"), std::string::npos);
+    EXPECT_EQ((*writer)->Put(2, keys[0], &state).code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ((*writer)->Put(2, keys[1], nullptr).code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_FALSE(backend_->LoadEntity(2, keys[1])->has_value());
+  // The next commit goes through.
+  ASSERT_TRUE(Commit({{{2, keys[3], "s3"}, {2, keys[1], "s1"}}, {}, {}}).ok());
+  EXPECT_EQ(*backend_->LoadEntity(2, keys[1]), std::optional<std::string>("s1"));
+}
+
 // States written with the key layout of earlier versions (no key hash, no layout record) would
 // never be found: opening them is refused, naming the directory, rather than starting over.
 TEST_P(RocksDbStateBackendTest, StatesOfAnOlderKeyLayoutAreRefused) {
-  StateCommit commit;
+  TestCommit commit;
   commit.puts = {{1, "a", "a1", false}};
   commit.progress["events"] = SourceProgress{1, 1, 0};
-  ASSERT_TRUE(backend_->Commit(commit).ok());
+  ASSERT_TRUE(Commit(commit).ok());
   ASSERT_TRUE(backend_->LoadProgress().ok());
-  ASSERT_TRUE(db_->raw()->Delete(rocksdb::WriteOptions(), db_->cf(Cf::kCheckpoints), "state_keys")
-                  .ok());
+  ASSERT_TRUE(
+      db_->raw()->Delete(rocksdb::WriteOptions(), db_->cf(Cf::kCheckpoints), "state_keys").ok());
   Reopen();
   auto progress = backend_->LoadProgress();
   EXPECT_EQ(progress.status().code(), StatusCode::kFailedPrecondition);
