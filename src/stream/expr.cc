@@ -359,6 +359,9 @@ std::optional<int> Order(const Datum& a, const Datum& b) {
 Datum Compare(Op op, const Datum& a, const Datum& b) {
   // Per comparison op (kEq..kGe), the orders that make it true: bit 0 less, 1 equal, 2 greater.
   static constexpr uint8_t kTrueWhen[] = {0b010, 0b101, 0b001, 0b011, 0b100, 0b110};
+  if ((op == Op::kEq || op == Op::kNe) && a.is(Kind::kString) && b.is(Kind::kString)) {
+    return Bool((a.str() == b.str()) == (op == Op::kEq));  // unequal lengths: no byte compared
+  }
   const std::optional<int> order = Order(a, b);
   if (!order) return Null();
   const int op_index = static_cast<int>(op) - static_cast<int>(Op::kEq);

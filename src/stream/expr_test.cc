@@ -157,6 +157,12 @@ TEST_F(ExprTest, StringComparison) {
   EXPECT_EQ(Eval("'B' < 'a'"), B(true));  // bytewise
   EXPECT_EQ(Eval("'ab' > 'a'"), B(true));
   EXPECT_EQ(Eval("category <> event"), B(true));
+  // Equality of strings of equal and of different lengths, both ways.
+  EXPECT_EQ(Eval("event = 'exi'"), B(false));
+  EXPECT_EQ(Eval("event = 'exits'"), B(false));
+  EXPECT_EQ(Eval("event != 'exis'"), B(true));
+  EXPECT_EQ(Eval("event != 'exit'"), B(false));
+  EXPECT_EQ(Eval("'' = ''"), B(true));
 }
 
 TEST_F(ExprTest, NullSemantics) {
