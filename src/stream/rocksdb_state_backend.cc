@@ -4,8 +4,6 @@
 #include <rocksdb/sst_file_writer.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <tuple>
