@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <tuple>
 
 #include "stream/entity_map.h"
 #include "stream/value_ops.h"
@@ -26,6 +27,18 @@ int64_t Watermark(const SourceProgress& p, int64_t lateness_ms) {
 constexpr uint32_t kPrefetchDistance = 3;
 
 }  // namespace
+
+Status StateKeyOrderCheck::Next(uint32_t view_id, uint64_t hash, std::string_view entity_key) {
+  if (any_ && std::tie(view_id_, hash_, key_) >= std::tie(view_id, hash, entity_key)) {
+    return Status::InvalidArgument(fmt::format(
+        "checkpoint put of view {} entity '{}' out of state key order", view_id, entity_key));
+  }
+  any_ = true;
+  view_id_ = view_id;
+  hash_ = hash;
+  key_.assign(entity_key);
+  return Status::Ok();
+}
 
 struct StreamEngine::Impl {
   struct ViewRuntime {

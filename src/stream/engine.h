@@ -64,6 +64,20 @@ class StateCommitWriter {
                         const std::map<std::string, SourceProgress>& progress) = 0;
 };
 
+// The state key order a StateCommitWriter requires, checked put by put; for implementations.
+class StateKeyOrderCheck {
+ public:
+  // `hash` is HashBytes(entity_key). kInvalidArgument, naming the put, unless it comes after
+  // the previous one.
+  Status Next(uint32_t view_id, uint64_t hash, std::string_view entity_key);
+
+ private:
+  bool any_ = false;
+  uint32_t view_id_ = 0;
+  uint64_t hash_ = 0;
+  std::string key_;
+};
+
 // Where window state lives between restarts. Pluggable: RocksDbStateBackend (embedded) here; a
 // Redis/Kafka backend for scale-out later.
 //

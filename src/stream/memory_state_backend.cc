@@ -1,9 +1,6 @@
 #include "stream/memory_state_backend.h"
 
-#include <fmt/format.h>
-
 #include <optional>
-#include <tuple>
 
 #include "stream/value_ops.h"
 
@@ -41,13 +38,9 @@ class MemoryStateBackend::Writer final : public StateCommitWriter {
   explicit Writer(MemoryStateBackend* backend) : backend_(backend) {}
 
   Status Put(uint32_t view_id, std::string_view entity_key, const std::string* state) override {
-    std::pair<uint32_t, std::string> key(view_id, entity_key);
-    auto order = [](const auto& k) { return std::tuple(k.first, HashBytes(k.second), k.second); };
-    if (!puts_.empty() && !(order(puts_.back().first) < order(key))) {
-      return Status::InvalidArgument(fmt::format(
-          "checkpoint put of view {} entity '{}' out of state key order", view_id, entity_key));
-    }
-    puts_.emplace_back(std::move(key), state ? std::optional<std::string>(*state) : std::nullopt);
+    RETURN_IF_ERROR(order_.Next(view_id, HashBytes(entity_key), entity_key));
+    puts_.emplace_back(std::pair<uint32_t, std::string>(view_id, entity_key),
+                       state ? std::optional<std::string>(*state) : std::nullopt);
     return Status::Ok();
   }
 
@@ -69,6 +62,7 @@ class MemoryStateBackend::Writer final : public StateCommitWriter {
 
  private:
   MemoryStateBackend* backend_;
+  StateKeyOrderCheck order_;
   std::vector<std::pair<std::pair<uint32_t, std::string>, std::optional<std::string>>> puts_;
 };
 

@@ -159,16 +159,13 @@ class RocksDbCommitWriter final : public StateCommitWriter {
   }
 
   Status Put(uint32_t view_id, std::string_view entity_key, const std::string* state) override {
+    const uint64_t hash = HashBytes(entity_key);
+    RETURN_IF_ERROR(order_.Next(view_id, hash, entity_key));
     key_.clear();
-    AppendStateKey(view_id, HashBytes(entity_key), entity_key, &key_);
-    if (!last_key_.empty() && !(last_key_ < key_)) {
-      return Status::InvalidArgument(fmt::format(
-          "checkpoint put of view {} entity '{}' out of state key order", view_id, entity_key));
-    }
-    last_key_.swap(key_);
-    if (ingest_) return state_->Put(last_key_, state);
+    AppendStateKey(view_id, hash, entity_key, &key_);
+    if (ingest_) return state_->Put(key_, state);
     rocksdb::ColumnFamilyHandle* cf = db_->cf(Cf::kState);
-    return Check(state ? batch_.Put(cf, last_key_, *state) : batch_.Delete(cf, last_key_));
+    return Check(state ? batch_.Put(cf, key_, *state) : batch_.Delete(cf, key_));
   }
 
   Status Finish(const std::vector<LateEvent>& late_events,
@@ -216,7 +213,8 @@ class RocksDbCommitWriter final : public StateCommitWriter {
   Db* db_;
   std::unique_lock<std::mutex> lock_;
   const bool ingest_;
-  std::string key_, last_key_;
+  StateKeyOrderCheck order_;
+  std::string key_;
   rocksdb::WriteBatch batch_;
   std::optional<TableFile> state_;
 };
