@@ -242,6 +242,8 @@ struct RecordParser::Impl {
   Status ParseBody(std::string_view body, std::vector<Record>* out);
   Status ParseArray(std::string_view body, std::vector<Record>* out);
   Status ParseNdjson(std::string_view body, std::vector<Record>* out);
+  bool ParseStream(std::string_view body, std::vector<Record>* out, size_t* lines);
+  Status ParseLines(std::string_view body, size_t begin, size_t line, std::vector<Record>* out);
   Status ParseDocument(std::string_view body, size_t begin, size_t end, Position pos,
                        std::vector<Record>* out);
   Status ParseRecord(element v, Position pos, std::vector<Record>* out);
@@ -273,6 +275,7 @@ RecordParser::Impl::Impl(const SourceSpec& source, const std::vector<std::string
         "required field '{}' is not declared in source '{}'", *required_set.begin(), source.name));
   }
   seen_in.assign(slots.size(), 0);
+  parser.threaded = false;  // parse_many on the caller's thread only: one core per stream
 }
 
 // Records of one body usually list the same keys in the same order, so the slot that the key at
@@ -383,9 +386,60 @@ Status RecordParser::Impl::ParseArray(std::string_view body, std::vector<Record>
   return Status::Ok();
 }
 
+// NDJSON goes through simdjson's document stream, which finds the structure of many lines in
+// one pass, as far as the last line ending SIMDJSON_PADDING bytes before the body does (the
+// stream reads that far past its end); the lines after it are parsed one by one. Should the
+// stream meet anything but one good record per line (malformed JSON, a bad field, two objects
+// on a line, one across lines), its records are dropped and the whole body is parsed line by
+// line, which names the line at fault exactly as it always did.
 Status RecordParser::Impl::ParseNdjson(std::string_view body, std::vector<Record>* out) {
-  size_t line = 0;
-  for (size_t begin = 0; begin < body.size();) {
+  size_t streamed = 0;
+  if (body.size() > simdjson::SIMDJSON_PADDING) {
+    size_t last = body.rfind('\n', body.size() - simdjson::SIMDJSON_PADDING - 1);
+    streamed = last == std::string_view::npos ? 0 : last + 1;
+  }
+  size_t lines = 0;
+  if (streamed > 0 && !ParseStream(body.substr(0, streamed), out, &lines)) {
+    filled = 0;
+    streamed = 0;
+    lines = 0;
+  }
+  return ParseLines(body, streamed, lines, out);
+}
+
+// True when every non-blank line of `body` (which ends with a newline) held one document that
+// made a record; `lines` counts the lines read.
+bool RecordParser::Impl::ParseStream(std::string_view body, std::vector<Record>* out,
+                                     size_t* lines) {
+  simdjson::dom::document_stream docs;
+  if (parser.parse_many(body.data(), body.size(), simdjson::dom::DEFAULT_BATCH_SIZE).get(docs)) {
+    return false;
+  }
+  size_t next_line = 0;
+  // The first non-space byte of the next non-blank line, or body.size() when none is left.
+  auto next_content = [&] {
+    while (next_line < body.size()) {
+      size_t begin = next_line;
+      next_line =
+          static_cast<const char*>(std::memchr(body.data() + begin, '\n', body.size() - begin)) -
+          body.data() + 1;
+      ++*lines;
+      size_t content = SkipSpace(body, begin);
+      if (content < next_line) return content;
+    }
+    return body.size();
+  };
+  for (auto it = docs.begin(); it != docs.end(); ++it) {
+    element doc;
+    if ((*it).get(doc) || it.current_index() != next_content()) return false;
+    if (!ParseRecord(doc, {"line", *lines}, out).ok()) return false;
+  }
+  return next_content() == body.size();  // the stream stops early at a truncated document
+}
+
+Status RecordParser::Impl::ParseLines(std::string_view body, size_t begin, size_t line,
+                                      std::vector<Record>* out) {
+  while (begin < body.size()) {
     const void* newline = std::memchr(body.data() + begin, '\n', body.size() - begin);
     size_t end = newline ? static_cast<const char*>(newline) - body.data() : body.size();
     ++line;

@@ -220,6 +220,88 @@ TEST_F(RecordParserTest, NdjsonLineEndsAtItsNewline) {
   EXPECT_EQ(out_[2].values[kEvent], Value::String(std::string(100, 'x')));
 }
 
+// NDJSON bodies longer than a few lines go through simdjson's document stream, which reads
+// many lines at once. These bodies put what is tested among hundreds of good lines, so it lies
+// in the streamed part: the result must be what parsing line by line gives.
+std::string GoodLine(int i) {
+  return "{\"ts_ms\": " + std::to_string(i) + ", \"user_id\": \"u" + std::to_string(i % 7) +
+         "\", \"count\": " + std::to_string(i * 3) + "}\n";
+}
+
+std::string Lines(int first, int last) {
+  std::string body;
+  for (int i = first; i <= last; ++i) body += GoodLine(i);
+  return body;
+}
+
+TEST_F(RecordParserTest, StreamedNdjsonMatchesLineByLine) {
+  std::string body;
+  std::vector<std::string> lines;
+  for (int i = 0; i < 2000; ++i) {
+    std::string line = GoodLine(i);
+    if (i % 5 == 1) line = "  " + line;  // leading space
+    if (i % 11 == 3) line.insert(line.size() - 2, ", \"event\": \"e\\n}{\"");
+    if (i % 7 == 2) line.insert(line.size() - 1, "\r");  // CRLF
+    if (i % 13 == 4)
+      line = "{\"premium\": true, \"ts_ms\": " + std::to_string(i) +
+             ", \"user_id\": \"x\", \"duration_s\": 1e3}\n";
+    body += line;
+    if (i % 17 == 5) body += "\n \t\n";  // blank lines
+    lines.push_back(line);
+  }
+  Status st = parser_.Parse(body, &out_);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_EQ(out_.size(), lines.size());
+  std::vector<Record> one;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    ASSERT_TRUE(parser_.Parse(lines[i], &one).ok()) << lines[i];
+    ASSERT_EQ(one.size(), 1u);
+    EXPECT_EQ(out_[i].ts_ms, one[0].ts_ms) << "line " << i;
+    EXPECT_EQ(out_[i].values, one[0].values) << "line " << i;
+  }
+  EXPECT_EQ(out_[3].values[kEvent], Value::String("e\n}{"));
+  EXPECT_EQ(out_[4].values[kPremium], Value::Bool(true));
+}
+
+TEST_F(RecordParserTest, StreamedNdjsonErrorsNameTheirLine) {
+  const std::string before = Lines(1, 299), after = Lines(301, 600);
+  ExpectError(before + "{\"ts_ms\": 1, \"user_id\": \"a\", \"count\": \"x\"}\n" + after,
+              "line 300: field 'count': expected int64, got string \"x\"");
+  ExpectError(before + "{\"ts_ms\": 1}\n" + after,
+              "line 300: field 'user_id': required but missing");
+  ExpectError(before + "[1]\n" + after, "line 300: expected a JSON object");
+  ExpectErrorPrefix(before + "{\"ts_ms\": 1, \"user_id\": }\n" + after,
+                    "line 300: malformed JSON: ");
+  // An unterminated string derails the whole stream, not just its line.
+  ExpectErrorPrefix(before + "{\"ts_ms\": 1, \"user_id\": \"a}\n" + after,
+                    "line 300: malformed JSON: ");
+}
+
+// A line holds one record: two objects on a line, or one across lines, are not NDJSON, though a
+// stream of JSON documents would take them.
+TEST_F(RecordParserTest, StreamedNdjsonKeepsOneRecordPerLine) {
+  const std::string before = Lines(1, 299), after = Lines(301, 600);
+  ExpectErrorPrefix(
+      before + "{\"ts_ms\": 1, \"user_id\": \"a\"} {\"ts_ms\": 2, \"user_id\": \"b\"}\n" + after,
+      "line 300: malformed JSON: ");
+  ExpectErrorPrefix(before + "{\"ts_ms\": 1,\n \"user_id\": \"a\"}\n" + after,
+                    "line 300: malformed JSON: ");
+  // ... also when the object across lines is the last one the stream would read.
+  ExpectErrorPrefix(before + "{\"ts_ms\": 1,\n \"user_id\": \"a\"}\n" + std::string(200, ' '),
+                    "line 300: malformed JSON: ");
+}
+
+// A line longer than the stream's batch (1 MB) cannot be streamed: the body is still parsed.
+TEST_F(RecordParserTest, NdjsonLineLongerThanTheStreamBatch) {
+  const std::string event(1'500'000, 'e');
+  std::string body = Lines(1, 100) + "{\"ts_ms\": 1, \"user_id\": \"a\", \"event\": \"" + event +
+                     "\"}\n" + Lines(102, 200);
+  ASSERT_TRUE(parser_.Parse(body, &out_).ok());
+  ASSERT_EQ(out_.size(), 200u);
+  EXPECT_EQ(out_[100].values[kEvent], Value::String(event));
+  EXPECT_EQ(out_[199].ts_ms, 200);
+}
+
 TEST_F(RecordParserTest, Int64RejectsFractionsAndOutOfRange) {
   ExpectError(R"({"ts_ms": 1, "user_id": "a", "count": 3.5})",
               "record 1: field 'count': expected int64, got number 3.5");
