@@ -69,13 +69,22 @@ class EntityMap {
   }
 
   // Software pipelining for batches: among a million entities both the slot and the entry
-  // miss the cache, so the engine prefetches the slot of a record further ahead, then (once it
-  // landed) the entry in it. A wrong guess (another key in the home slot) wastes a prefetch.
+  // miss the cache, so the engine prefetches the home slot of a record further ahead, then
+  // (once it landed) the entry of the first slot in the probe run with the record's hash: at a
+  // high load factor the home slot often holds another key.
   void PrefetchSlot(uint64_t hash) const {
     __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
   }
   void PrefetchEntry(uint64_t hash) const {
-    if (const EntityEntry* e = slots_[hash & (slots_.size() - 1)].entry.get()) PrefetchLines(e);
+    if (const EntityEntry* e = FirstWithHash(hash)) PrefetchLines(e);
+  }
+  // The first entry in `hash`'s probe run with that hash (its key unchecked), or null.
+  const EntityEntry* FirstWithHash(uint64_t hash) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (!s.entry || s.hash == hash) return s.entry.get();
+    }
   }
   static void PrefetchLines(const EntityEntry* e) {
     for (size_t line = 0; line < sizeof(EntityEntry); line += 64) {
