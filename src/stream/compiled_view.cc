@@ -39,6 +39,12 @@ class ViewCompiler {
     }
     for (const FeatureSpec& feature : view_.features) RETURN_IF_ERROR(AddFeature(feature));
     RETURN_IF_ERROR(CompileDerived());
+    plan_->mask_word = plan_->row_has_mask ? 1 : plan_->row_words;
+    plan_->event_words = plan_->row_has_mask ? plan_->row_words : plan_->row_words + 1;
+    plan_->insert_reads_record = plan_->side_columns > 0;
+    for (int index : plan_->tiled) {
+      if (plan_->features[index].input >= 0) plan_->insert_reads_record = true;
+    }
     plan_->fingerprint = HashBytes(shape_);
     return Status::Ok();
   }

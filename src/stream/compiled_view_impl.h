@@ -75,6 +75,14 @@ struct CompiledView::Impl {
   std::vector<RawColumn> raw_columns;
   int64_t max_sliding_ms = 0;
 
+  // Events prepared for insertion (ViewState::PrepareEvent): the raw row's words, then the
+  // filter mask when the row has no mask word, so `event_words` of them; the mask is at
+  // `mask_word`. Inserting reads the record itself only for string/bool raw inputs and the
+  // inputs of tiled features (`insert_reads_record`).
+  int event_words = 2;
+  int mask_word = 1;
+  bool insert_reads_record = false;
+
   int64_t retention_ms = 0;
   // Hash of everything that shapes the stored state; a stored state with another fingerprint
   // came from an older definition of the view and is not loaded.

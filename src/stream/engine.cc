@@ -108,6 +108,7 @@ struct StreamEngine::Impl {
   std::vector<uint32_t> accepted;
   std::vector<std::string> keys;
   std::vector<uint64_t> hashes;
+  std::vector<int64_t> events;  // ViewState::PrepareEvent's words, event_words per record
   std::vector<uint32_t> order;
   std::vector<uint32_t> shard_starts;
   std::vector<uint32_t> shard_fill;
@@ -261,12 +262,16 @@ Status StreamEngine::Apply(const std::string& source, uint64_t first_offset,
 // each shard lock once per batch. Records of one entity keep their order.
 Status StreamEngine::Impl::ApplyToView(size_t v, const std::vector<Record>& records) {
   const ViewRuntime& view = *views[v];
-  const std::vector<int>& key_fields = view.plan->key_fields;
+  const CompiledView::Impl& plan = *view.plan;
+  const std::vector<int>& key_fields = plan.key_fields;
   const size_t n = accepted.size();
+  const size_t words = plan.event_words;
   if (keys.size() < n) keys.resize(n);
   hashes.resize(n);
+  events.resize(n * words);
   for (size_t j = 0; j < n; ++j) {
     const Record& r = records[accepted[j]];
+    ViewState::PrepareEvent(plan, r, &events[j * words]);
     std::string& key = keys[j];
     key.clear();
     for (size_t k = 0; k < key_fields.size(); ++k) {
@@ -295,13 +300,17 @@ Status StreamEngine::Impl::ApplyToView(size_t v, const std::vector<Record>& reco
       if (pos + kPrefetchDistance < end) {
         const uint32_t ahead = order[pos + kPrefetchDistance];
         map.PrefetchEntry(hashes[ahead]);
-        // The batch is visited in shard order: its records' values are scattered too.
-        const char* values = reinterpret_cast<const char*>(records[accepted[ahead]].values.data());
-        for (int line = 0; line < 3; ++line) __builtin_prefetch(values + 64 * line);
+        __builtin_prefetch(&events[ahead * words]);
+        if (plan.insert_reads_record) {
+          // The batch is visited in shard order: its records' values are scattered too.
+          const char* values =
+              reinterpret_cast<const char*>(records[accepted[ahead]].values.data());
+          for (int line = 0; line < 3; ++line) __builtin_prefetch(values + 64 * line);
+        }
       }
       uint32_t j = order[pos];
       ASSIGN_OR_RETURN(EntityEntry * e, Lookup(shard, v, hashes[j], keys[j], /*create=*/true));
-      e->state.Insert(records[accepted[j]]);
+      e->state.Insert(&events[j * words], records[accepted[j]]);
       e->referenced = true;
       if (!e->dirty) {
         e->dirty = true;

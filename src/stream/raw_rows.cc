@@ -52,34 +52,33 @@ size_t RawRows::LowerBound(int64_t ts) const {
   return lo;
 }
 
-void RawRows::Insert(const Record& r, uint32_t mask) {
+void RawRows::EncodeRow(const CompiledView::Impl& plan, const Record& r, int64_t* row) {
+  row[0] = r.ts_ms;
+  for (const RawColumn& c : plan.raw_columns) {
+    if (c.kind == CellKind::kValue) continue;
+    row[c.slot] =
+        EncodeCell(c.kind, static_cast<size_t>(c.field) < r.values.size() ? r.values[c.field] : kNull);
+  }
+}
+
+void RawRows::Insert(const int64_t* row, const Record& r) {
   if (side_.size() != static_cast<size_t>(plan_->side_columns)) side_.resize(plan_->side_columns);
   // Word offsets rather than row numbers: no division on this path.
   const size_t stride = plan_->row_words;
   const size_t end = words_.size();
   size_t at = end;
-  while (at > 0 && words_[at - stride] > r.ts_ms) at -= stride;  // out-of-order: rare, recent
+  while (at > 0 && words_[at - stride] > row[0]) at -= stride;  // out-of-order: rare, recent
   if (at == end) {
-    words_.resize(end + stride);
+    words_.insert(words_.end(), row, row + stride);
     for (auto& side : side_) side.emplace_back();
   } else {
-    words_.insert(words_.begin() + at, stride, 0);
+    words_.insert(words_.begin() + at, row, row + stride);
     for (auto& side : side_) side.emplace(side.begin() + at / stride);
   }
-  WriteRow(at, r, mask);
-}
-
-void RawRows::WriteRow(size_t at, const Record& r, uint32_t mask) {
-  int64_t* w = &words_[at];
-  w[0] = r.ts_ms;
-  if (plan_->row_has_mask) w[1] = mask;
   for (const RawColumn& c : plan_->raw_columns) {
-    const Value& v = static_cast<size_t>(c.field) < r.values.size() ? r.values[c.field] : kNull;
-    if (c.kind == CellKind::kValue) {
-      side_[c.slot][at / plan_->row_words] = v;
-    } else {
-      w[c.slot] = EncodeCell(c.kind, v);
-    }
+    if (c.kind != CellKind::kValue) continue;
+    side_[c.slot][at / stride] =
+        static_cast<size_t>(c.field) < r.values.size() ? r.values[c.field] : kNull;
   }
 }
 

@@ -48,8 +48,11 @@ class RawRows {
 
   // First row with ts >= `ts`.
   size_t LowerBound(int64_t ts) const;
-  // Adds an event after every row with ts <= r.ts_ms (in-order events append).
-  void Insert(const Record& r, uint32_t mask);
+  // Writes r's row words but the mask ([ts][mask][numeric cells]) to row[0, plan.row_words).
+  static void EncodeRow(const CompiledView::Impl& plan, const Record& r, int64_t* row);
+  // Adds the row `row` (plan.row_words words, mask included) after every row with ts <= row[0]
+  // (in-order events append); the side columns take r's values.
+  void Insert(const int64_t* row, const Record& r);
   // Removes rows with ts < `ts`.
   void DropBefore(int64_t ts);
   // Removes every row, keeping the buffers' memory.
@@ -60,7 +63,6 @@ class RawRows {
   bool Decode(stream_codec::ByteReader* in);
 
  private:
-  void WriteRow(size_t at, const Record& r, uint32_t mask);  // at: the row's first word
   bool DecodeCell(stream_codec::ByteReader* in, const RawColumn& c, size_t row, int64_t* w);
 
   const CompiledView::Impl* plan_;

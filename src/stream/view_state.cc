@@ -40,48 +40,62 @@ Tile& TileAt(TileList* list, const Aggregation& agg, int64_t start) {
 ViewState::ViewState(const CompiledView::Impl& plan)
     : plan_(plan), rows_(plan), tiles_(plan.tiled.size()) {}
 
-void ViewState::Insert(const Record& r) {
+void ViewState::PrepareEvent(const CompiledView::Impl& plan, const Record& r, int64_t* event) {
   uint32_t mask = 0;
-  for (size_t i = 0; i < plan_.filters.size(); ++i) {
-    if (plan_.filters[i]->Matches(r.values.data())) mask |= 1u << i;
+  for (size_t i = 0; i < plan.filters.size(); ++i) {
+    if (plan.filters[i]->Matches(r.values.data())) mask |= 1u << i;
   }
-  last_event_ms_ = std::max(last_event_ms_, r.ts_ms);
+  RawRows::EncodeRow(plan, r, event);
+  event[plan.mask_word] = mask;
+}
+
+void ViewState::Insert(const Record& r) {
+  boost::container::small_vector<int64_t, 8> event(plan_.event_words);
+  PrepareEvent(plan_, r, event.data());
+  Insert(event.data(), r);
+}
+
+void ViewState::Insert(const int64_t* event, const Record& r) {
+  const int64_t ts = event[0];
+  const auto mask = static_cast<uint32_t>(event[plan_.mask_word]);
+  last_event_ms_ = std::max(last_event_ms_, ts);
   uint64_t seq = next_seq_++;
   if (plan_.has_raw && (plan_.raw_unfiltered || (mask & plan_.raw_filter_bits))) {
-    rows_.Insert(r, mask);
+    rows_.Insert(event, r);
   }
   for (int index : plan_.tiled) {
     const FeaturePlan& f = plan_.features[index];
     bool counts =
         Passes(f, mask) && (f.input < 0 || (static_cast<size_t>(f.input) < r.values.size() &&
                                             !r.values[f.input].is_null()));
-    InsertTiled(f, r, seq, counts);
+    InsertTiled(f, r, ts, seq, counts);
   }
 }
 
-void ViewState::InsertTiled(const FeaturePlan& f, const Record& r, uint64_t seq, bool counts) {
+void ViewState::InsertTiled(const FeaturePlan& f, const Record& r, int64_t ts, uint64_t seq,
+                            bool counts) {
   TileList& list = tiles_[f.tiles];
   // Sessions are cut by every event of the entity; the filter only picks what they aggregate.
   if (f.window != WindowKind::kSession && !counts) return;
   Tile* tile;
   switch (f.window) {
     case WindowKind::kSession:
-      tile = &SessionFor(&list, f, r.ts_ms);
+      tile = &SessionFor(&list, f, ts);
       break;
     case WindowKind::kHopping:
-      tile = &TileAt(&list, f.agg, TileStart(r.ts_ms, f.hop_ms));
+      tile = &TileAt(&list, f.agg, TileStart(ts, f.hop_ms));
       break;
     case WindowKind::kTumbling:
-      tile = &TileAt(&list, f.agg, TileStart(r.ts_ms, f.window_ms));
+      tile = &TileAt(&list, f.agg, TileStart(ts, f.window_ms));
       break;
     default:
-      if (list.empty()) list.push_back(Tile{r.ts_ms, r.ts_ms, f.agg.NewAcc()});
+      if (list.empty()) list.push_back(Tile{ts, ts, f.agg.NewAcc()});
       tile = &list.front();
-      tile->start = std::min(tile->start, r.ts_ms);
+      tile->start = std::min(tile->start, ts);
       break;
   }
-  tile->end = std::max(tile->end, r.ts_ms);
-  if (counts) f.agg.Add(&tile->acc, f.input < 0 ? kNull : r.values[f.input], r.ts_ms, seq);
+  tile->end = std::max(tile->end, ts);
+  if (counts) f.agg.Add(&tile->acc, f.input < 0 ? kNull : r.values[f.input], ts, seq);
 }
 
 // Sessions are sorted, and consecutive ones are at least a gap apart. An event joins every

@@ -34,6 +34,11 @@ class ViewState final : public EntityState {
   explicit ViewState(const CompiledView::Impl& plan);
 
   void Insert(const Record& r) override;
+  // Insert in two steps, for batches: PrepareEvent writes what inserting `r` needs from it
+  // (plan.event_words words: the raw row and the filter mask) while the batch is read in
+  // order; Insert(event, r) then reads `r` only if plan.insert_reads_record.
+  static void PrepareEvent(const CompiledView::Impl& plan, const Record& r, int64_t* event);
+  void Insert(const int64_t* event, const Record& r);
   void Read(int64_t t, const std::vector<int>& features, std::vector<Value>* out) override;
   bool Evict(int64_t horizon_ms) override;
   void Clear() override;
@@ -55,7 +60,7 @@ class ViewState final : public EntityState {
   Value AggregateAt(const FeaturePlan& f, int64_t t) const;
 
  private:
-  void InsertTiled(const FeaturePlan& f, const Record& r, uint64_t seq, bool counts);
+  void InsertTiled(const FeaturePlan& f, const Record& r, int64_t ts, uint64_t seq, bool counts);
   Tile& SessionFor(TileList* sessions, const FeaturePlan& f, int64_t ts);
   Value SlidingAt(const FeaturePlan& f, int64_t t) const;
   Value TiledAt(const FeaturePlan& f, int64_t t) const;
