@@ -56,8 +56,8 @@ void RawRows::EncodeRow(const CompiledView::Impl& plan, const Record& r, int64_t
   row[0] = r.ts_ms;
   for (const RawColumn& c : plan.raw_columns) {
     if (c.kind == CellKind::kValue) continue;
-    row[c.slot] =
-        EncodeCell(c.kind, static_cast<size_t>(c.field) < r.values.size() ? r.values[c.field] : kNull);
+    row[c.slot] = EncodeCell(
+        c.kind, static_cast<size_t>(c.field) < r.values.size() ? r.values[c.field] : kNull);
   }
 }
 
