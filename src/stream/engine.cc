@@ -300,6 +300,7 @@ Status StreamEngine::Impl::ApplyToView(size_t v, const std::vector<Record>& reco
       if (pos + kPrefetchDistance < end) {
         const uint32_t ahead = order[pos + kPrefetchDistance];
         map.PrefetchEntry(hashes[ahead]);
+        __builtin_prefetch(&keys[ahead]);
         __builtin_prefetch(&events[ahead * words]);
         if (plan.insert_reads_record) {
           // The batch is visited in shard order: its records' values are scattered too.
