@@ -76,14 +76,11 @@ class EntityMap {
     __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
   }
   void PrefetchEntry(uint64_t hash) const {
-    if (const EntityEntry* e = FirstWithHash(hash)) PrefetchLines(e);
-  }
-  // The first entry in `hash`'s probe run with that hash (its key unchecked), or null.
-  const EntityEntry* FirstWithHash(uint64_t hash) const {
     const size_t mask = slots_.size() - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
-      if (!s.entry || s.hash == hash) return s.entry.get();
+      if (!s.entry) return;
+      if (s.hash == hash) return PrefetchLines(s.entry.get());
     }
   }
   static void PrefetchLines(const EntityEntry* e) {
