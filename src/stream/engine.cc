@@ -258,8 +258,9 @@ Status StreamEngine::Apply(const std::string& source, uint64_t first_offset,
   return Status::Ok();
 }
 
-// Computes every accepted record's entity key and shard, then visits shards in turn, taking
-// each shard lock once per batch. Records of one entity keep their order.
+// Computes every accepted record's entity key, shard and prepared event (ViewState::
+// PrepareEvent) in arrival order, then visits shards in turn, taking each shard lock once per
+// batch. Records of one entity keep their order.
 Status StreamEngine::Impl::ApplyToView(size_t v, const std::vector<Record>& records) {
   const ViewRuntime& view = *views[v];
   const CompiledView::Impl& plan = *view.plan;
