@@ -54,6 +54,33 @@ size_t SkipSpace(std::string_view s, size_t pos) {
   return pos;
 }
 
+// Walks the non-blank lines of NDJSON, counting every line (for the positions in errors).
+class LineCursor {
+ public:
+  LineCursor(std::string_view body, size_t pos, size_t line)
+      : body_(body), pos_(pos), line_(line) {}
+
+  // The next non-blank line, [*content, *end): from its first non-space byte to its newline or
+  // the end of the body. False when no such line is left.
+  bool Next(size_t* content, size_t* end) {
+    while (pos_ < body_.size()) {
+      const void* newline = std::memchr(body_.data() + pos_, '\n', body_.size() - pos_);
+      *end = newline ? static_cast<const char*>(newline) - body_.data() : body_.size();
+      ++line_;
+      *content = SkipSpace(body_, pos_);
+      pos_ = *end + 1;
+      if (*content < *end) return true;
+    }
+    return false;
+  }
+  size_t line() const { return line_; }
+
+ private:
+  std::string_view body_;
+  size_t pos_;
+  size_t line_;
+};
+
 // The position just past the object or array opening at `start`, found by bracket counting
 // outside strings; s.size() when it never closes (the JSON parser then names the problem).
 size_t FindValueEnd(std::string_view s, size_t start) {
@@ -243,7 +270,6 @@ struct RecordParser::Impl {
   Status ParseArray(std::string_view body, std::vector<Record>* out);
   Status ParseNdjson(std::string_view body, std::vector<Record>* out);
   bool ParseStream(std::string_view body, std::vector<Record>* out, size_t* lines);
-  Status ParseLines(std::string_view body, size_t begin, size_t line, std::vector<Record>* out);
   Status ParseDocument(std::string_view body, size_t begin, size_t end, Position pos,
                        std::vector<Record>* out);
   Status ParseRecord(element v, Position pos, std::vector<Record>* out);
@@ -404,51 +430,34 @@ Status RecordParser::Impl::ParseNdjson(std::string_view body, std::vector<Record
     streamed = 0;
     lines = 0;
   }
-  return ParseLines(body, streamed, lines, out);
+  LineCursor cursor(body, streamed, lines);
+  size_t content, end;
+  while (cursor.Next(&content, &end)) {
+    RETURN_IF_ERROR(ParseDocument(body, content, end, {"line", cursor.line()}, out));
+  }
+  return Status::Ok();
 }
 
 // True when every non-blank line of `body` (which ends with a newline) held one document that
-// made a record; `lines` counts the lines read.
+// made a record; `lines` is then the number of lines.
 bool RecordParser::Impl::ParseStream(std::string_view body, std::vector<Record>* out,
                                      size_t* lines) {
   simdjson::dom::document_stream docs;
   if (parser.parse_many(body.data(), body.size(), simdjson::dom::DEFAULT_BATCH_SIZE).get(docs)) {
     return false;
   }
-  size_t next_line = 0;
-  // The first non-space byte of the next non-blank line, or body.size() when none is left.
-  auto next_content = [&] {
-    while (next_line < body.size()) {
-      size_t begin = next_line;
-      next_line =
-          static_cast<const char*>(std::memchr(body.data() + begin, '\n', body.size() - begin)) -
-          body.data() + 1;
-      ++*lines;
-      size_t content = SkipSpace(body, begin);
-      if (content < next_line) return content;
-    }
-    return body.size();
-  };
+  LineCursor cursor(body, 0, 0);
+  size_t content, end;
   for (auto it = docs.begin(); it != docs.end(); ++it) {
     element doc;
-    if ((*it).get(doc) || it.current_index() != next_content()) return false;
-    if (!ParseRecord(doc, {"line", *lines}, out).ok()) return false;
-  }
-  return next_content() == body.size();  // the stream stops early at a truncated document
-}
-
-Status RecordParser::Impl::ParseLines(std::string_view body, size_t begin, size_t line,
-                                      std::vector<Record>* out) {
-  while (begin < body.size()) {
-    const void* newline = std::memchr(body.data() + begin, '\n', body.size() - begin);
-    size_t end = newline ? static_cast<const char*>(newline) - body.data() : body.size();
-    ++line;
-    if (SkipSpace(body, begin) < end) {
-      RETURN_IF_ERROR(ParseDocument(body, begin, end, {"line", line}, out));
+    if ((*it).get(doc) || !cursor.Next(&content, &end) || it.current_index() != content) {
+      return false;
     }
-    begin = end + 1;
+    if (!ParseRecord(doc, {"line", cursor.line()}, out).ok()) return false;
   }
-  return Status::Ok();
+  if (cursor.Next(&content, &end)) return false;  // the stream stops early at a truncated document
+  *lines = cursor.line();
+  return true;
 }
 
 Status RecordParser::Impl::ParseBody(std::string_view body, std::vector<Record>* out) {
