@@ -5,8 +5,8 @@
 
 #include <filesystem>
 
+#include "bench/stream_bench.h"
 #include "log/record_parser.h"
-#include "pipeline/stream_bench.h"
 #include "spec/spec_loader.h"
 #include "storage/db.h"
 #include "stream/compiled_view.h"

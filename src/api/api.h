@@ -10,7 +10,7 @@
 #pragma once
 
 #include "core/status.h"
-#include "pipeline/instance.h"
+#include "instance/instance.h"
 #include "server/router.h"
 
 namespace freshet {

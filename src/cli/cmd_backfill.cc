@@ -2,9 +2,9 @@
 
 #include "cli/cli_context.h"
 #include "cli/commands.h"
-#include "pipeline/backfill.h"
-#include "pipeline/instance.h"
-#include "pipeline/log_event_reader.h"
+#include "instance/instance.h"
+#include "offline/backfill.h"
+#include "offline/log_event_reader.h"
 #include "spec/spec_loader.h"
 
 namespace freshet::cli {

@@ -1,8 +1,8 @@
 #include <fmt/format.h>
 
+#include "bench/stream_bench.h"
 #include "cli/cli_context.h"
 #include "cli/commands.h"
-#include "pipeline/stream_bench.h"
 
 namespace freshet::cli {
 
@@ -24,8 +24,7 @@ void RegisterBench(CLI::App* app) {
       ->add_option("--checkpoint-records", o->checkpoint_records,
                    "Checkpoint after this many records")
       ->capture_default_str();
-  stream
-      ->add_option("--chunk-bytes", o->chunk_bytes, "NDJSON bytes parsed and applied per batch")
+  stream->add_option("--chunk-bytes", o->chunk_bytes, "NDJSON bytes parsed and applied per batch")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   stream->callback([o] {

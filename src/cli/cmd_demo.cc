@@ -14,11 +14,11 @@
 
 #include "cli/cli_context.h"
 #include "cli/commands.h"
+#include "cli/demo_data.h"
 #include "cli/http_client.h"
 #include "cli/serve_runner.h"
-#include "pipeline/backfill.h"
-#include "pipeline/demo_data.h"
-#include "pipeline/instance.h"
+#include "instance/instance.h"
+#include "offline/backfill.h"
 #include "spec/spec_loader.h"
 
 namespace freshet::cli {

@@ -3,7 +3,7 @@
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "core/time_util.h"
-#include "pipeline/instance.h"
+#include "instance/instance.h"
 
 namespace freshet::cli {
 namespace {

@@ -5,7 +5,7 @@
 #include "cli/http_client.h"
 #include "core/json.h"
 #include "core/time_util.h"
-#include "pipeline/instance.h"
+#include "instance/instance.h"
 #include "store/feature_json.h"
 
 namespace freshet::cli {

@@ -7,7 +7,7 @@
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
-#include "pipeline/instance.h"
+#include "instance/instance.h"
 
 namespace freshet::cli {
 namespace {

@@ -3,8 +3,8 @@
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "core/time_util.h"
+#include "instance/instance.h"
 #include "models/registry_codec.h"
-#include "pipeline/instance.h"
 
 namespace freshet::cli {
 namespace {

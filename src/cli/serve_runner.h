@@ -8,7 +8,7 @@
 #include <string>
 
 #include "core/status.h"
-#include "pipeline/instance.h"
+#include "instance/instance.h"
 #include "server/http_server.h"
 #include "server/router.h"
 

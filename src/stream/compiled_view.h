@@ -1,7 +1,7 @@
 // CompiledView and EntityState: one feature view's definitions compiled once (windows,
 // aggregations, `where` filters and derived expressions), and the window state of one entity
 // of that view. This pair is THE aggregation code: the online engine (engine.h) and the offline
-// backfill (pipeline/backfill.h) both insert events into EntityStates and read them at times t,
+// backfill (offline/backfill.h) both insert events into EntityStates and read them at times t,
 // so online and offline values agree by construction.
 //
 // Semantics (docs/semantics.md):

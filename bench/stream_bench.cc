@@ -1,4 +1,4 @@
-#include "pipeline/stream_bench.h"
+#include "bench/stream_bench.h"
 
 #include <fmt/format.h>
 #include <sys/resource.h>

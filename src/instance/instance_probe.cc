@@ -1,4 +1,4 @@
-#include "pipeline/instance_probe.h"
+#include "instance/instance_probe.h"
 
 namespace freshet {
 

@@ -1,4 +1,4 @@
-#include "pipeline/demo_data.h"
+#include "cli/demo_data.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

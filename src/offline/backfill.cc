@@ -1,4 +1,4 @@
-#include "pipeline/backfill.h"
+#include "offline/backfill.h"
 
 #include <fmt/format.h>
 
@@ -11,8 +11,8 @@
 #include <memory>
 #include <thread>
 
-#include "pipeline/backfill_io.h"
-#include "pipeline/backfill_partitions.h"
+#include "offline/backfill_io.h"
+#include "offline/backfill_partitions.h"
 #include "stream/compiled_view.h"
 
 namespace freshet {

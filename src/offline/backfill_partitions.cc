@@ -1,4 +1,4 @@
-#include "pipeline/backfill_partitions.h"
+#include "offline/backfill_partitions.h"
 
 #include <fmt/format.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "pipeline/log_event_reader.h"
+#include "offline/log_event_reader.h"
 
 namespace freshet {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "core/status.h"
 #include "core/value.h"
-#include "pipeline/backfill.h"
+#include "offline/backfill.h"
 
 namespace freshet {
 
@@ -36,7 +36,6 @@ class FileEventReader final : public EventReader {
   std::vector<std::string> files_;
   int threads_;
 };
-
 
 // Reads a file in blocks of about `block_bytes`, each ending at a record boundary: after a
 // newline (for CSV, one outside quotes), or at the end of the file.

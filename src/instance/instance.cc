@@ -1,4 +1,4 @@
-#include "pipeline/instance.h"
+#include "instance/instance.h"
 
 #include <fmt/format.h>
 

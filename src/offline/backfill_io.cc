@@ -1,4 +1,4 @@
-#include "pipeline/backfill_io.h"
+#include "offline/backfill_io.h"
 
 #include <fmt/format.h>
 #include <sys/stat.h>

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "log/event_log.h"
-#include "pipeline/backfill.h"
+#include "offline/backfill.h"
 
 namespace freshet {
 

@@ -1,4 +1,4 @@
-#include "pipeline/backfill.h"
+#include "offline/backfill.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <random>
 #include <sstream>
 
-#include "pipeline/backfill_io.h"
+#include "offline/backfill_io.h"
 
 namespace freshet {
 namespace {
