@@ -14,6 +14,8 @@
 #include "offline/backfill_io.h"
 #include "offline/backfill_partitions.h"
 #include "stream/compiled_view.h"
+#include "stream/entity_key.h"
+#include "stream/watermark.h"
 
 namespace freshet {
 namespace {
@@ -200,6 +202,7 @@ class Sweep {
     } else {
       for (auto& state : states_) state->Clear();
     }
+    const SweepEvent* const first_event = ev;
     size_t since_evict = 0;
     for (; lb != lb_end; ++lb) {
       for (; ev != ev_end && ev->ts < lb->ts; ++ev, ++since_evict) {
@@ -212,15 +215,17 @@ class Sweep {
         for (auto& state : states_) state->Evict(lb->ts);
         since_evict = 0;
       }
-      ReadLabel(*lb);
+      ReadLabel(*lb, /*seen=*/ev != first_event);
     }
     return Status::Ok();
   }
 
-  void ReadLabel(const SweepLabel& label) {
+  // Reads the label's features through the online read rules (CompiledView::ReadEntity): an
+  // entity without events before the label reads as not found, a stale one (TTL) as nulls.
+  void ReadLabel(const SweepLabel& label, bool seen) {
     for (size_t v = 0; v < g_.views.size(); ++v) {
       const ViewPlan& view = g_.views[v];
-      states_[v]->Read(label.ts, view.features, &values_);
+      view.view->ReadEntity(seen ? states_[v].get() : nullptr, label.ts, view.features, &values_);
       for (size_t f = 0; f < values_.size(); ++f) {
         std::string& cell = ordered_[view.cells[f]];
         cell.clear();
@@ -343,8 +348,7 @@ Status ForEachCsvRow(const std::string& path, const std::function<Status(const C
 struct EncodedSlice {
   std::string bytes;
   std::vector<std::pair<uint32_t, size_t>> entries;  // (partition, end offset in bytes)
-  std::vector<Value> key_values;                     // scratch for EntityKeyOf
-  std::string keys[kRouteAhead];  // EntityKeyOf's scratch for the events staged ahead
+  std::string keys[kRouteAhead];  // RecordKeyView's scratch for the events staged ahead
 };
 
 // One entity group's partitions and, once swept, their runs.
@@ -514,10 +518,9 @@ class Backfill {
     for (const Group& first : plan_.groups) {
       if (std::find(done.begin(), done.end(), first.source) != done.end()) continue;
       done.push_back(first.source);
-      int64_t lateness = spec_.sources.at(first.source).allowed_lateness_ms;
-      int64_t max_ts = INT64_MIN;
+      WatermarkTracker watermark(spec_.sources.at(first.source).allowed_lateness_ms);
       RETURN_IF_ERROR(reader->Scan(first.source, [&](std::vector<Record>* batch) -> Status {
-        AcceptOnTime(*batch, lateness, &max_ts);
+        AcceptOnTime(*batch, &watermark);
         for (size_t g = 0; g < plan_.groups.size(); ++g) {
           if (plan_.groups[g].source == first.source) RETURN_IF_ERROR(RouteBatch(g, *batch));
         }
@@ -527,20 +530,16 @@ class Backfill {
     return Status::Ok();
   }
 
-  // The engine's watermark rule, record by record: the largest event time seen minus the
-  // allowed lateness; older events are late and dropped. Leaves the others' indexes in
-  // accepted_.
-  void AcceptOnTime(const std::vector<Record>& batch, int64_t lateness, int64_t* max_ts) {
+  // The engine's watermark rule (stream/watermark.h), record by record: late events are
+  // dropped. Leaves the others' indexes in accepted_.
+  void AcceptOnTime(const std::vector<Record>& batch, WatermarkTracker* watermark) {
     stats_.events += batch.size();
     accepted_.clear();
     for (uint32_t i = 0; i < batch.size(); ++i) {
-      int64_t ts = batch[i].ts_ms, watermark;
-      if (__builtin_sub_overflow(*max_ts, lateness, &watermark)) watermark = INT64_MIN;
-      if (ts < watermark) {
+      if (!watermark->Accept(batch[i].ts_ms)) {
         ++stats_.late_events;
         continue;
       }
-      *max_ts = std::max(*max_ts, ts);
       accepted_.push_back(i);
     }
   }
@@ -563,7 +562,7 @@ class Backfill {
       uint64_t hashes[kRouteAhead];
       auto stage = [&](size_t j) {
         const size_t at = j % kRouteAhead;
-        keys[at] = EntityKeyOf(batch[accepted_[j]], key_fields, &slice.key_values, &slice.keys[at]);
+        keys[at] = RecordKeyView(batch[accepted_[j]], key_fields, &slice.keys[at]);
         hashes[at] = KeyHash(keys[at]);
         parts.Prefetch(hashes[at]);
       };

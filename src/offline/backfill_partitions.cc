@@ -91,17 +91,6 @@ Status CorruptSpill(const std::string& path) {
   return Status::IoError(path + ": corrupt backfill spill file");
 }
 
-std::string_view EntityKeyOf(const Record& r, const std::vector<int>& key_fields,
-                             std::vector<Value>* values, std::string* scratch) {
-  if (key_fields.size() == 1 && r.values[key_fields[0]].is_string()) {
-    return r.values[key_fields[0]].as_string();
-  }
-  values->resize(key_fields.size());
-  for (size_t i = 0; i < key_fields.size(); ++i) (*values)[i] = r.values[key_fields[i]];
-  *scratch = EncodeEntityKey(*values);
-  return *scratch;
-}
-
 namespace {
 
 // A flat hash map from entity keys to dense numbers 0, 1, ...: routing looks up every event,

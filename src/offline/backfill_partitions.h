@@ -93,12 +93,6 @@ class TempDir {
   std::string path_;
 };
 
-// The entity key of an event (EncodeEntityKey of its `key_fields`, the engine's state key). A
-// single string key is the string itself, so most events need no copy; `values` and `scratch`
-// hold the others.
-std::string_view EntityKeyOf(const Record& r, const std::vector<int>& key_fields,
-                             std::vector<Value>* values, std::string* scratch);
-
 // A label as a sweep takes it. `entity` numbers the partition's entities from 0.
 struct SweepLabel {
   uint64_t row;  // in the labels file, from 0

@@ -16,34 +16,20 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
-#include "log/record_parser.h"
 #include "spec/spec_loader.h"
 #include "storage/db.h"
-#include "stream/case_file.h"
+#include "stream/case_runner.h"
 #include "stream/engine.h"
+#include "stream/entity_key.h"
 #include "stream/memory_state_backend.h"
 #include "stream/rocksdb_state_backend.h"
+#include "stream/watermark.h"
 
 namespace freshet {
 namespace {
 
 namespace fs = std::filesystem;
-
-// What a case needs from a way of computing features.
-class CaseTarget {
- public:
-  virtual ~CaseTarget() = default;
-  virtual std::string name() const = 0;
-  virtual Status Apply(const std::string& source, uint64_t offset,
-                       const std::vector<Record>& records) = 0;
-  // All features of the view, in spec order.
-  virtual Result<ViewRead> Read(const std::string& view, const std::vector<Value>& key,
-                                int64_t at_ms) = 0;
-  virtual Result<uint64_t> Late() = 0;
-};
 
 class MemoryEngineTarget : public CaseTarget {
  public:
@@ -175,7 +161,7 @@ class OfflineTarget : public CaseTarget {
       t->sources_[view.source].views.push_back(name);
     }
     for (const auto& [name, source] : spec.sources)
-      t->sources_[name].lateness_ms = source.allowed_lateness_ms;
+      t->sources_[name].watermark = WatermarkTracker(source.allowed_lateness_ms);
     return t;
   }
 
@@ -184,16 +170,14 @@ class OfflineTarget : public CaseTarget {
   Status Apply(const std::string& source, uint64_t, const std::vector<Record>& records) override {
     SourceState& src = sources_[source];
     for (const Record& r : records) {
-      if (src.max_event_ms != INT64_MIN && r.ts_ms < src.max_event_ms - src.lateness_ms) {
+      if (!src.watermark.Accept(r.ts_ms)) {
         ++late_;
         continue;
       }
-      src.max_event_ms = std::max(src.max_event_ms, r.ts_ms);
       for (const std::string& name : src.views) {
         ViewStates& view = views_[name];
-        std::vector<Value> key;
-        for (int field : view.compiled->key_field_indexes()) key.push_back(r.values[field]);
-        auto& state = view.states[EncodeEntityKey(key)];
+        EncodeRecordKey(r, view.compiled->key_field_indexes(), &key_);
+        auto& state = view.states[key_];
         if (!state) state = view.compiled->NewState();
         state->Insert(r);
       }
@@ -220,124 +204,15 @@ class OfflineTarget : public CaseTarget {
     std::map<std::string, std::unique_ptr<EntityState>> states;
   };
   struct SourceState {
-    int64_t lateness_ms = 0;
-    int64_t max_event_ms = INT64_MIN;
+    WatermarkTracker watermark{0};
     std::vector<std::string> views;
   };
   OfflineTarget() = default;
   std::map<std::string, ViewStates> views_;
   std::map<std::string, SourceState> sources_;
   uint64_t late_ = 0;
+  std::string key_;  // scratch
 };
-
-std::string OnlyOr(const std::vector<std::string>& names, const std::string& fallback) {
-  return names.size() == 1 ? names[0] : fallback;
-}
-
-// A case with its spec loaded and its events parsed into records.
-struct LoadedCase {
-  CaseFile file;
-  ProjectSpec spec;
-  std::vector<std::vector<Record>> records;  // per step (events steps only)
-  size_t total_records = 0;
-  std::string default_view;
-  std::string default_source;
-};
-
-Status ParseEvents(LoadedCase* c) {
-  std::vector<std::string> views, sources;
-  for (const auto& [name, unused] : c->spec.feature_views) views.push_back(name);
-  for (const auto& [name, unused] : c->spec.sources) sources.push_back(name);
-  c->default_view = OnlyOr(views, "v");
-  c->default_source = OnlyOr(sources, "events");
-  c->records.resize(c->file.steps.size());
-  for (size_t i = 0; i < c->file.steps.size(); ++i) {
-    CaseStep& step = c->file.steps[i];
-    if (step.kind != CaseStep::Kind::kEvents) continue;
-    if (step.source.empty()) step.source = c->default_source;
-    auto source = c->spec.sources.find(step.source);
-    if (source == c->spec.sources.end()) {
-      return Status::InvalidArgument(
-          fmt::format("{}:{}: unknown source '{}'", c->file.path, step.line, step.source));
-    }
-    RecordParser parser(source->second, RequiredFields(c->spec, step.source));
-    std::vector<Record> parsed;
-    for (const auto& [line, json] : step.events) {
-      Status s = parser.Parse(json, &parsed);
-      if (!s.ok())
-        return Status::InvalidArgument(fmt::format("{}:{}: {}", c->file.path, line, s.message()));
-      c->records[i].insert(c->records[i].end(), parsed.begin(), parsed.end());
-    }
-    c->total_records += c->records[i].size();
-  }
-  return Status::Ok();
-}
-
-// Runs every step against `target`; returns one message per mismatch.
-std::vector<std::string> RunCase(LoadedCase& c, CaseTarget* target) {
-  std::vector<std::string> failures;
-  auto fail = [&](int line, const std::string& what) {
-    failures.push_back(fmt::format("{}:{}: [{}] {}", c.file.path, line, target->name(), what));
-  };
-  std::map<std::string, uint64_t> offsets;
-  for (size_t i = 0; i < c.file.steps.size(); ++i) {
-    const CaseStep& step = c.file.steps[i];
-    if (step.kind == CaseStep::Kind::kEvents) {
-      Status s = target->Apply(step.source, offsets[step.source], c.records[i]);
-      offsets[step.source] += c.records[i].size();
-      if (!s.ok()) fail(step.line, "apply failed: " + s.ToString());
-      continue;
-    }
-    if (step.kind == CaseStep::Kind::kLate) {
-      auto late = target->Late();
-      if (!late.ok() || *late != step.late) {
-        fail(step.line, fmt::format("late events: expected {}, got {}", step.late,
-                                    late.ok() ? std::to_string(*late) : late.status().ToString()));
-      }
-      continue;
-    }
-    const std::string view = step.view.empty() ? c.default_view : step.view;
-    auto read = target->Read(view, step.key, step.at_ms);
-    if (!read.ok()) {
-      fail(step.line, "read failed: " + read.status().ToString());
-      continue;
-    }
-    const std::string where = fmt::format("{} at {}", step.key_text, step.at_ms);
-    if (step.kind == CaseStep::Kind::kStatus) {
-      std::string_view actual = ReadStatusName(read->status);
-      if (actual != step.status)
-        fail(step.line, fmt::format("{}: status: expected {}, got {}", where, step.status, actual));
-      continue;
-    }
-    const FeatureViewSpec& spec = c.spec.feature_views.at(view);
-    for (const auto& [feature, expected] : step.values) {
-      auto f = std::find_if(spec.features.begin(), spec.features.end(),
-                            [&](const FeatureSpec& s) { return s.name == feature; });
-      if (f == spec.features.end()) {
-        fail(step.line, fmt::format("{}: no feature '{}' in view '{}'", where, feature, view));
-        continue;
-      }
-      const Value& actual = read->values[f - spec.features.begin()];
-      if (!expected.Matches(actual)) {
-        fail(step.line, fmt::format("{}: feature '{}': expected {}, got {}", where, feature,
-                                    expected.ToString(), actual.ToString()));
-      }
-    }
-  }
-  return failures;
-}
-
-std::string CasesDir() { return FRESHET_CASES_DIR; }
-
-std::vector<std::string> CaseFiles() {
-  std::vector<std::string> files;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(CasesDir(), ec)) {
-    if (entry.path().extension() == ".case") files.push_back(entry.path().filename().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
 
 std::string TempDir() {
   static std::atomic<int> counter{0};
@@ -348,17 +223,11 @@ std::string TempDir() {
 class CasesTest : public testing::TestWithParam<std::string> {};
 
 TEST_P(CasesTest, MatchesExpectationsOnlineAndOffline) {
-  const std::string path = CasesDir() + "/" + GetParam();
-  std::ifstream in(path);
-  ASSERT_TRUE(in) << "cannot read " << path;
-  std::stringstream text;
-  text << in.rdbuf();
-  auto file = ParseCaseFile("cases/" + GetParam(), text.str());
-  ASSERT_TRUE(file.ok()) << file.status().ToString();
-  LoadedCase c;
-  c.file = std::move(file).value();
-  auto spec = ParseProject(c.file.spec_yaml, c.file.path);
+  auto loaded = LoadCase(GetParam());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  LoadedCase& c = *loaded;
   if (!c.file.expected_error.empty()) {
+    auto spec = ParseProject(c.file.spec_yaml, c.file.path);
     Status error = spec.status();
     if (spec.ok()) error = MemoryEngineTarget::Create(*spec).status();
     ASSERT_FALSE(error.ok()) << c.file.path << ": expected an error containing '"
@@ -368,10 +237,6 @@ TEST_P(CasesTest, MatchesExpectationsOnlineAndOffline) {
         << error.message();
     return;
   }
-  ASSERT_TRUE(spec.ok()) << spec.status().ToString() << "\n" << c.file.spec_yaml;
-  c.spec = std::move(spec).value();
-  Status parsed = ParseEvents(&c);
-  ASSERT_TRUE(parsed.ok()) << parsed.ToString();
 
   auto memory = MemoryEngineTarget::Create(c.spec);
   ASSERT_TRUE(memory.ok()) << memory.status().ToString();
@@ -386,15 +251,7 @@ TEST_P(CasesTest, MatchesExpectationsOnlineAndOffline) {
   }
 }
 
-std::string TestName(const testing::TestParamInfo<std::string>& info) {
-  std::string name = fs::path(info.param).stem().string();
-  for (char& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  }
-  return name;
-}
-
-INSTANTIATE_TEST_SUITE_P(Cases, CasesTest, testing::ValuesIn(CaseFiles()), TestName);
+INSTANTIATE_TEST_SUITE_P(Cases, CasesTest, testing::ValuesIn(CaseFiles()), CaseTestName);
 
 TEST(CasesInventory, HasAtLeast45Cases) { EXPECT_GE(CaseFiles().size(), 45u) << CasesDir(); }
 

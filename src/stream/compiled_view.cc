@@ -282,25 +282,6 @@ class ViewCompiler {
 
 }  // namespace
 
-void AppendEntityKeyPart(const Value& v, std::string* out) {
-  if (v.is_string()) {
-    out->append(v.as_string());
-  } else if (v.is_int()) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v.as_int());
-    out->append(buf, end);
-  } else if (v.is_double()) {
-    double d = v.as_double();
-    if (d >= -9.2e18 && d <= 9.2e18 && static_cast<double>(static_cast<int64_t>(d)) == d) {
-      AppendEntityKeyPart(Value::Int(static_cast<int64_t>(d)), out);  // 42.0 keys like 42
-    } else {
-      fmt::format_to(std::back_inserter(*out), "{}", d);
-    }
-  } else if (v.is_bool()) {
-    out->append(v.as_bool() ? "true" : "false");
-  }
-}
-
 std::string_view ReadStatusName(ReadStatus s) {
   switch (s) {
     case ReadStatus::kPresent:
@@ -396,15 +377,6 @@ void CompiledView::Impl::ReadFeatures(const ViewState* state, int64_t t,
   out->clear();
   out->reserve(requested.size());
   for (int i : requested) out->push_back(values[i]);
-}
-
-std::string EncodeEntityKey(const std::vector<Value>& key_values) {
-  std::string out;
-  for (size_t i = 0; i < key_values.size(); ++i) {
-    if (i > 0) out.push_back('\x1f');
-    AppendEntityKeyPart(key_values[i], &out);
-  }
-  return out;
 }
 
 }  // namespace freshet

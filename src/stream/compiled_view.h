@@ -102,8 +102,4 @@ class EntityState {
   virtual Status Deserialize(std::string_view bytes) = 0;
 };
 
-// Canonical entity key bytes from key values (strings as is, numbers in decimal), joined by
-// '\x1f'. Used as the state key and in reads, so "u1" from JSON and from the log match.
-std::string EncodeEntityKey(const std::vector<Value>& key_values);
-
 }  // namespace freshet

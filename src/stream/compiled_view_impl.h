@@ -94,8 +94,4 @@ struct CompiledView::Impl {
                     std::vector<Value>* out) const;
 };
 
-// Appends one key value in EncodeEntityKey's canonical form (strings as is, numbers in decimal,
-// an integral double as the int it equals); the engine builds keys from records with it.
-void AppendEntityKeyPart(const Value& v, std::string* out);
-
 }  // namespace freshet

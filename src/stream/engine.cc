@@ -8,8 +8,10 @@
 #include <mutex>
 #include <tuple>
 
+#include "stream/entity_key.h"
 #include "stream/entity_map.h"
 #include "stream/value_ops.h"
+#include "stream/watermark.h"
 
 namespace freshet {
 namespace {
@@ -17,10 +19,6 @@ namespace {
 int64_t SatSub(int64_t a, int64_t b) {
   int64_t r;
   return __builtin_sub_overflow(a, b, &r) ? INT64_MIN : r;
-}
-
-int64_t Watermark(const SourceProgress& p, int64_t lateness_ms) {
-  return p.max_event_ms == INT64_MIN ? INT64_MIN : SatSub(p.max_event_ms, lateness_ms);
 }
 
 // Records between the stages of Apply's prefetch pipeline (slot, then entry).
@@ -180,7 +178,7 @@ Status StreamEngine::Impl::Init(const ProjectSpec& spec) {
 }
 
 int64_t StreamEngine::Impl::Watermark(size_t source) const {
-  return freshet::Watermark(sources[source].progress, sources[source].lateness_ms);
+  return WatermarkMs(sources[source].progress.max_event_ms, sources[source].lateness_ms);
 }
 
 int64_t StreamEngine::Impl::Horizon(size_t v) const {
@@ -224,17 +222,17 @@ Status StreamEngine::Apply(const std::string& source, uint64_t first_offset,
 
   // The watermark advances record by record, exactly as if they came one at a time.
   SourceProgress progress = src.progress;
+  WatermarkTracker watermark(src.lateness_ms, progress.max_event_ms);
   std::vector<LateEvent> late;
   m.accepted.clear();
   for (size_t i = skip; i < records.size(); ++i) {
-    int64_t wm = freshet::Watermark(progress, src.lateness_ms);
-    if (records[i].ts_ms < wm) {
-      late.push_back(LateEvent{source, first_offset + i, wm, records[i]});
+    if (!watermark.Accept(records[i].ts_ms)) {
+      late.push_back(LateEvent{source, first_offset + i, watermark.watermark_ms(), records[i]});
       continue;
     }
     m.accepted.push_back(static_cast<uint32_t>(i));
-    progress.max_event_ms = std::max(progress.max_event_ms, records[i].ts_ms);
   }
+  progress.max_event_ms = watermark.max_event_ms();
   for (size_t v : src.views) {
     Status s = m.ApplyToView(v, records);
     if (!s.ok()) {
@@ -273,14 +271,8 @@ Status StreamEngine::Impl::ApplyToView(size_t v, const std::vector<Record>& reco
   for (size_t j = 0; j < n; ++j) {
     const Record& r = records[accepted[j]];
     ViewState::PrepareEvent(plan, r, &events[j * words]);
-    std::string& key = keys[j];
-    key.clear();
-    for (size_t k = 0; k < key_fields.size(); ++k) {
-      if (k > 0) key.push_back('\x1f');
-      if (static_cast<size_t>(key_fields[k]) < r.values.size())
-        AppendEntityKeyPart(r.values[key_fields[k]], &key);
-    }
-    hashes[j] = HashBytes(key);
+    EncodeRecordKey(r, key_fields, &keys[j]);
+    hashes[j] = HashBytes(keys[j]);
   }
   GroupByShard(n);
   for (size_t s = 0; s < shards.size(); ++s) {

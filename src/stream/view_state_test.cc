@@ -240,14 +240,6 @@ TEST(ViewStateEvictTest, EvictionBoundsAreExact) {
   }
 }
 
-TEST(EncodeEntityKeyTest, CanonicalText) {
-  EXPECT_EQ(EncodeEntityKey({Value::String("u1")}), "u1");
-  EXPECT_EQ(EncodeEntityKey({Value::Int(42), Value::String("x")}), "42\x1fx");
-  EXPECT_EQ(EncodeEntityKey({Value::Double(42.0)}), "42");
-  EXPECT_EQ(EncodeEntityKey({Value::Double(0.5)}), "0.5");
-  EXPECT_EQ(EncodeEntityKey({Value::Bool(true)}), "true");
-}
-
 TEST_F(ViewStateTest, CompiledViewDescribesItself) {
   EXPECT_EQ(view_->FeatureIndex("ratio"), 15);
   EXPECT_EQ(view_->FeatureIndex("nope"), -1);
