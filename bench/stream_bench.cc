@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <random>
 
-#include "log/record_parser.h"
+#include "format/record_parser.h"
 #include "spec/spec_loader.h"
 #include "storage/db.h"
 #include "stream/engine.h"

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "bench/stream_bench.h"
-#include "log/record_parser.h"
+#include "format/record_parser.h"
 #include "spec/spec_loader.h"
 #include "storage/db.h"
 #include "stream/compiled_view.h"

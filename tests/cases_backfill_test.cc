@@ -14,8 +14,8 @@
 #include <map>
 #include <sstream>
 
+#include "format/csv.h"
 #include "offline/backfill.h"
-#include "offline/backfill_io.h"
 #include "stream/case_runner.h"
 #include "stream/entity_key.h"
 

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "log/record_parser.h"
+#include "format/record_parser.h"
 #include "spec/spec_loader.h"
 #include "stream/rocksdb_state_backend.h"
 

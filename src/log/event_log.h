@@ -25,7 +25,7 @@
 
 #include "core/clock.h"
 #include "core/status.h"
-#include "log/record.h"
+#include "format/record.h"
 #include "storage/db.h"
 
 namespace freshet {

@@ -11,6 +11,8 @@
 #include <memory>
 #include <thread>
 
+#include "core/thread_pool.h"
+#include "format/csv.h"
 #include "offline/backfill_io.h"
 #include "offline/backfill_partitions.h"
 #include "stream/compiled_view.h"
@@ -315,21 +317,6 @@ class RunReader {
 
 // ---- the whole run ------------------------------------------------------------------------------
 
-// Runs fn(0) .. fn(n - 1) on up to `threads` threads; returns the first error.
-Status ParallelFor(size_t n, int threads, const std::function<Status(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  std::vector<Status> status(std::min<size_t>(std::max(1, threads), std::max<size_t>(n, 1)));
-  auto work = [&](size_t t) {
-    for (size_t i; status[t].ok() && (i = next.fetch_add(1)) < n;) status[t] = fn(i);
-  };
-  std::vector<std::thread> workers;
-  for (size_t t = 1; t < status.size(); ++t) workers.emplace_back(work, t);
-  work(0);
-  for (std::thread& w : workers) w.join();
-  for (const Status& st : status) RETURN_IF_ERROR(st);
-  return Status::Ok();
-}
-
 Status ForEachCsvRow(const std::string& path, const std::function<Status(const CsvRow&)>& fn) {
   BlockReader reader(/*csv=*/true, kLabelBlockBytes);
   RETURN_IF_ERROR(reader.Open(path));
@@ -551,7 +538,7 @@ class Backfill {
     Partitions& parts = *data_[g].parts;
     size_t n = accepted_.size();
     slices_.resize(n < kMinParallelEvents ? 1 : threads_);
-    RETURN_IF_ERROR(ParallelFor(slices_.size(), threads_, [&](size_t k) {
+    RETURN_IF_ERROR(ThreadPool::Shared()->ParallelFor(slices_.size(), threads_, [&](size_t k) {
       EncodedSlice& slice = slices_[k];
       slice.bytes.clear();
       slice.entries.clear();
@@ -583,7 +570,7 @@ class Backfill {
     // Each thread adds the entries of its own share of the partitions, visiting the slices in
     // order: every partition still gets its events in arrival order, and the copying is shared.
     const size_t adders = slices_.size();
-    return ParallelFor(adders, threads_, [&](size_t k) -> Status {
+    return ThreadPool::Shared()->ParallelFor(adders, threads_, [&](size_t k) -> Status {
       for (const EncodedSlice& slice : slices_) {
         size_t begin = 0;
         for (auto [partition, end] : slice.entries) {
@@ -600,18 +587,20 @@ class Backfill {
 
   Status ComputeRuns() {
     size_t partitions = stats_.partitions;
-    return ParallelFor(plan_.groups.size() * partitions, threads_, [&](size_t task) -> Status {
-      size_t g = task / partitions, p = task % partitions;
-      std::vector<SweepLabel> labels;
-      std::string bytes;
-      std::vector<SweepEvent> events;
-      size_t entities = 0;
-      RETURN_IF_ERROR(data_[g].parts->Take(p, &labels, &bytes, &events, &entities));
-      ASSIGN_OR_RETURN(std::string run,
-                       Sweep(plan_.groups[g]).Run(std::move(labels), std::move(events), entities));
-      std::string spill = stats_.spilled ? temp_.File(fmt::format("{}-run-{}", g, p)) : "";
-      return data_[g].runs[p].Finish(std::move(run), spill);
-    });
+    return ThreadPool::Shared()->ParallelFor(
+        plan_.groups.size() * partitions, threads_, [&](size_t task) -> Status {
+          size_t g = task / partitions, p = task % partitions;
+          std::vector<SweepLabel> labels;
+          std::string bytes;
+          std::vector<SweepEvent> events;
+          size_t entities = 0;
+          RETURN_IF_ERROR(data_[g].parts->Take(p, &labels, &bytes, &events, &entities));
+          ASSIGN_OR_RETURN(
+              std::string run,
+              Sweep(plan_.groups[g]).Run(std::move(labels), std::move(events), entities));
+          std::string spill = stats_.spilled ? temp_.File(fmt::format("{}-run-{}", g, p)) : "";
+          return data_[g].runs[p].Finish(std::move(run), spill);
+        });
   }
 
   // Writes through a temp file renamed at the end, so a failed run leaves no partial output.

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "log/record.h"
+#include "format/record.h"
 #include "spec/project_spec.h"
 
 namespace freshet {

@@ -8,10 +8,11 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <thread>
 
+#include "core/thread_pool.h"
 #include "core/time_util.h"
-#include "log/record_parser.h"
+#include "format/csv.h"
+#include "format/record_parser.h"
 
 namespace freshet {
 namespace {
@@ -59,178 +60,7 @@ uint64_t CountLines(std::string_view text) {
   return n;
 }
 
-template <typename T>
-bool ParseNumber(std::string_view text, T* out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
-bool ParseBool(std::string_view text, bool* out) {
-  if (text == "true" || text == "t" || text == "1" || text == "TRUE" || text == "True") {
-    *out = true;
-  } else if (text == "false" || text == "f" || text == "0" || text == "FALSE" || text == "False") {
-    *out = false;
-  } else {
-    return false;
-  }
-  return true;
-}
-
-bool ParseTimestamp(std::string_view text, int64_t* out) {
-  if (ParseNumber(text, out)) return true;
-  Result<int64_t> ms = ParseRfc3339Ms(text);
-  if (!ms.ok()) return false;
-  *out = *ms;
-  return true;
-}
-
-}  // namespace
-
-bool ParseCsvCell(FieldType type, std::string_view text, Value* out) {
-  switch (type) {
-    case FieldType::kString:
-      out->SetString(text);
-      return true;
-    case FieldType::kInt64: {
-      int64_t i;
-      if (!ParseNumber(text, &i)) return false;
-      out->SetInt(i);
-      return true;
-    }
-    case FieldType::kDouble: {
-      double d;
-      if (!ParseNumber(text, &d)) return false;
-      out->SetDouble(d);
-      return true;
-    }
-    case FieldType::kBool: {
-      bool b;
-      if (!ParseBool(text, &b)) return false;
-      out->SetBool(b);
-      return true;
-    }
-    case FieldType::kTimestamp: {
-      int64_t ms;
-      if (!ParseTimestamp(text, &ms)) return false;
-      out->SetInt(ms);
-      return true;
-    }
-  }
-  return false;
-}
-
-namespace {
-
 // Turns CSV rows of one event file into Records of its source, by the header's column names.
-class CsvEventParser {
- public:
-  CsvEventParser(const SourceSpec& source, std::string file)
-      : source_(source), file_(std::move(file)) {}
-
-  // Maps the header's columns to schema fields. Columns the schema lacks are ignored.
-  Status SetHeader(const CsvRow& header, const std::vector<std::string>& required) {
-    columns_.clear();
-    bool has_ts = false;
-    for (std::string_view name : header.fields) {
-      int index = source_.FieldIndex(std::string(name));
-      bool is_ts = name == source_.timestamp_field;
-      has_ts |= is_ts;
-      FieldType type = is_ts        ? FieldType::kTimestamp
-                       : index >= 0 ? source_.fields[index].type
-                                    : FieldType::kString;
-      columns_.push_back({std::string(name), index, type, is_ts,
-                          std::find(required.begin(), required.end(), name) != required.end()});
-    }
-    if (!has_ts) return MissingColumn(source_.timestamp_field);
-    for (const std::string& name : required) {
-      auto same = [&](const Column& c) { return c.name == name; };
-      if (std::none_of(columns_.begin(), columns_.end(), same)) return MissingColumn(name);
-    }
-    return Status::Ok();
-  }
-
-  // Parses the whole records of `piece`, whose first line is `first_line`, into *out,
-  // overwriting the records already there (their memory is reused). Thread-safe.
-  Status Parse(std::string_view piece, uint64_t first_line, std::vector<Record>* out) const {
-    CsvParser parser(piece, first_line);
-    CsvRow row;
-    size_t n = 0;
-    while (parser.Next(&row)) {
-      if (row.fields.size() != columns_.size()) {
-        return Error(row.line,
-                     fmt::format("expected {} fields, got {}", columns_.size(), row.fields.size()));
-      }
-      if (n == out->size()) out->emplace_back();
-      Record& rec = (*out)[n++];
-      // Fields without a column stay null: every reused record comes from this same header.
-      rec.values.resize(source_.fields.size());
-      for (size_t i = 0; i < columns_.size(); ++i) {
-        RETURN_IF_ERROR(ReadCell(columns_[i], row.fields[i], row.quoted[i], row.line, &rec));
-      }
-    }
-    out->resize(n);
-    return Status::Ok();
-  }
-
- private:
-  struct Column {
-    std::string name;
-    int value_index;  // -1: not in the schema
-    FieldType type;
-    bool is_timestamp;
-    bool required;
-  };
-
-  Status ReadCell(const Column& c, std::string_view cell, bool quoted, uint64_t line,
-                  Record* rec) const {
-    if (c.value_index < 0 && !c.is_timestamp) return Status::Ok();
-    if (cell.empty() && !quoted) {
-      if (c.is_timestamp || c.required) {
-        return Error(line, fmt::format("field '{}': required but empty", c.name));
-      }
-      if (c.value_index >= 0) rec->values[c.value_index] = Value();
-      return Status::Ok();
-    }
-    // Parsed straight into the record's value, whose string buffer is reused.
-    Value scratch;
-    Value* v = c.value_index >= 0 ? &rec->values[c.value_index] : &scratch;
-    if (!ParseCsvCell(c.type, cell, v)) {
-      return Error(line, fmt::format("field '{}': expected {}, got '{}'", c.name,
-                                     FieldTypeName(c.type), cell.substr(0, 40)));
-    }
-    if (c.is_timestamp) rec->ts_ms = v->as_int();
-    return Status::Ok();
-  }
-
-  Status MissingColumn(const std::string& name) const {
-    return Status::InvalidArgument(fmt::format("{}: no column '{}' in the header", file_, name));
-  }
-  Status Error(uint64_t line, std::string what) const {
-    return Status::InvalidArgument(fmt::format("{}:{}: {}", file_, line, what));
-  }
-
-  const SourceSpec& source_;
-  std::string file_;
-  std::vector<Column> columns_;
-};
-
-// RecordParser numbers lines (or records) from the start of what it was given; make the number
-// absolute within `file`: "line 3: ..." -> "events.ndjson:1002: ...".
-Status RebaseLine(const Status& st, const std::string& file, uint64_t first_line) {
-  std::string_view m = st.message();
-  for (std::string_view unit : {"line ", "record "}) {
-    if (m.substr(0, unit.size()) != unit) continue;
-    size_t digits_end = m.find(':', unit.size());
-    uint64_t n = 0;
-    if (digits_end == std::string_view::npos ||
-        !ParseNumber(m.substr(unit.size(), digits_end - unit.size()), &n)) {
-      break;
-    }
-    return Status(st.code(),
-                  fmt::format("{}:{}{}", file, first_line + n - 1, m.substr(digits_end)));
-  }
-  return st.WithContext(file);
-}
 
 // Parses one block of an event file, split across threads at record boundaries.
 class BlockParser {
@@ -259,18 +89,11 @@ class BlockParser {
     }
     bounds.push_back(block.size());
     out->resize(pieces);  // records of the last block are overwritten: no allocation per row
-    std::vector<Status> status(pieces);
-    auto run = [&](size_t k) {
+    return ThreadPool::Shared()->ParallelFor(pieces, threads_, [&](size_t k) {
       std::string_view piece = block.substr(bounds[k], bounds[k + 1] - bounds[k]);
       uint64_t line = first_line + CountLines(block.substr(0, bounds[k]));
-      status[k] = ParsePiece(k, piece, line, &(*out)[k]);
-    };
-    std::vector<std::thread> workers;
-    for (size_t k = 1; k < pieces; ++k) workers.emplace_back(run, k);
-    run(0);
-    for (std::thread& t : workers) t.join();
-    for (const Status& st : status) RETURN_IF_ERROR(st);
-    return Status::Ok();
+      return ParsePiece(k, piece, line, &(*out)[k]);
+    });
   }
 
  private:
@@ -278,7 +101,7 @@ class BlockParser {
     CsvParser parser(*block, *first_line);
     CsvRow header;
     if (!parser.Next(&header)) return Status::InvalidArgument(path_ + ": no header line");
-    csv_parser_ = std::make_unique<CsvEventParser>(source_, path_);
+    csv_parser_ = std::make_unique<CsvRecordParser>(source_, path_);
     RETURN_IF_ERROR(csv_parser_->SetHeader(header, required_));
     *first_line += CountLines(block->substr(0, parser.position()));
     block->remove_prefix(parser.position());
@@ -291,8 +114,10 @@ class BlockParser {
       out->clear();
       return Status::Ok();
     }
-    Status st = ndjson_[k]->Parse(piece, out);
-    return st.ok() ? st : RebaseLine(st, path_, line);
+    ParseError error;
+    if (ndjson_[k]->Parse(piece, out, line, &error).ok()) return Status::Ok();
+    error.file = path_;
+    return error.ToStatus();
   }
 
   const SourceSpec& source_;
@@ -301,7 +126,7 @@ class BlockParser {
   std::vector<std::unique_ptr<RecordParser>> ndjson_;  // one per thread
   std::string path_;
   bool csv_ = false;
-  std::unique_ptr<CsvEventParser> csv_parser_;  // set from the current file's header
+  std::unique_ptr<CsvRecordParser> csv_parser_;  // set from the current file's header
 };
 
 }  // namespace
@@ -364,101 +189,6 @@ size_t NextRecordBoundary(std::string_view text, size_t pos, bool csv) {
     }
   }
   return text.size();
-}
-
-bool CsvParser::Next(CsvRow* row) {
-  const size_t size = text_.size();
-  while (pos_ < size && (text_[pos_] == '\n' || text_[pos_] == '\r'))
-    line_ += text_[pos_++] == '\n';
-  if (pos_ >= size) return false;
-  row->line = line_;
-  row->quoted.clear();
-  row->fields.clear();
-  // The common case: a line without quotes, split at its commas (memchr finds the newline,
-  // any quote and each comma with vector compares).
-  const char* begin = text_.data() + pos_;
-  const char* end = text_.data() + size;
-  const char* p = static_cast<const char*>(std::memchr(begin, '\n', end - begin));
-  if (p == nullptr) p = end;
-  if (std::memchr(begin, '"', p - begin)) return NextQuoted(row);
-  const char* field = begin;
-  for (const char* comma; (comma = static_cast<const char*>(std::memchr(field, ',', p - field)));
-       field = comma + 1) {
-    row->fields.emplace_back(field, comma - field);
-  }
-  const char* line_end = p > begin && p[-1] == '\r' ? p - 1 : p;
-  row->fields.emplace_back(field, std::max(field, line_end) - field);
-  row->raw = std::string_view(begin, line_end - begin);
-  row->quoted.resize(row->fields.size(), 0);
-  pos_ = (p < end ? p + 1 : end) - text_.data();
-  line_ += p < end;
-  return true;
-}
-
-bool CsvParser::NextQuoted(CsvRow* row) {
-  const size_t size = text_.size();
-  const size_t start = pos_;
-  row->fields.clear();
-  unescaped_.clear();
-  std::vector<Span>& spans = spans_;
-  spans.clear();
-  while (true) {
-    bool quoted = pos_ < size && text_[pos_] == '"';
-    if (!quoted) {
-      size_t begin = pos_;
-      while (pos_ < size && text_[pos_] != ',' && text_[pos_] != '\n') ++pos_;
-      size_t end = pos_;
-      if (end > begin && text_[end - 1] == '\r' && (pos_ == size || text_[pos_] == '\n')) --end;
-      spans.push_back({begin, end - begin, false});
-    } else {
-      size_t begin = unescaped_.size();
-      ++pos_;
-      while (pos_ < size) {
-        char c = text_[pos_++];
-        if (c == '"') {
-          if (pos_ < size && text_[pos_] == '"') {
-            unescaped_.push_back('"');
-            ++pos_;
-            continue;
-          }
-          break;
-        }
-        line_ += c == '\n';
-        unescaped_.push_back(c);
-      }
-      // Anything after the closing quote up to the separator is kept as written.
-      while (pos_ < size && text_[pos_] != ',' && text_[pos_] != '\n') {
-        if (text_[pos_] != '\r') unescaped_.push_back(text_[pos_]);
-        ++pos_;
-      }
-      spans.push_back({begin, unescaped_.size() - begin, true});
-    }
-    row->quoted.push_back(quoted);
-    if (pos_ == size || text_[pos_] != ',') break;
-    ++pos_;
-  }
-  size_t end = pos_;
-  if (pos_ < size) ++pos_, ++line_;  // the newline
-  if (end > start && text_[end - 1] == '\r') --end;
-  row->raw = text_.substr(start, end - start);
-  for (const Span& s : spans) {
-    row->fields.push_back(s.unescaped ? std::string_view(unescaped_).substr(s.offset, s.length)
-                                      : text_.substr(s.offset, s.length));
-  }
-  return true;
-}
-
-void AppendCsvField(std::string_view field, std::string* out) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out->append(field);
-    return;
-  }
-  out->push_back('"');
-  for (char c : field) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
 }
 
 FileEventReader::FileEventReader(const ProjectSpec& spec, std::string source,

@@ -1,7 +1,6 @@
 // The backfill's inputs: an EventReader over event files (LogEventReader, in
-// log_event_reader.h, reads the embedded event log), and what it and backfill.cc share: files
-// read in blocks that end on record boundaries, a small CSV parser (RFC 4180: quoted fields
-// with "" escapes and embedded newlines, CRLF or LF) and CSV field escaping for the output.
+// log_event_reader.h, reads the embedded event log), and files read in blocks that end on
+// record boundaries. The parsers themselves (NDJSON, CSV) live in src/format.
 // Thread-safety: instances are used by one thread at a time.
 #pragma once
 
@@ -65,47 +64,5 @@ class BlockReader {
 // Where in `text` (which starts at a record boundary) the record containing position `pos`
 // ends: just past its newline, or text.size(). For CSV, newlines inside quotes do not count.
 size_t NextRecordBoundary(std::string_view text, size_t pos, bool csv);
-
-// One CSV record.
-struct CsvRow {
-  std::string_view raw;                  // the record's text without its line ending
-  std::vector<std::string_view> fields;  // unescaped; valid until the next Next()
-  std::vector<uint8_t> quoted;           // per field: 1 when it was written in quotes
-  uint64_t line = 0;                     // number of the record's first line
-};
-
-// Parses CSV records from text holding whole records. Blank lines are skipped.
-class CsvParser {
- public:
-  CsvParser(std::string_view text, uint64_t first_line) : text_(text), line_(first_line) {}
-  // The next record; false at the end of the text.
-  bool Next(CsvRow* row);
-  size_t position() const { return pos_; }
-
- private:
-  // Next() for a record with quotes (then fields may need unescaping).
-  bool NextQuoted(CsvRow* row);
-
-  // A field as (offset, length) in text_ or, once unescaped, in unescaped_; views are made
-  // when the row is done, as unescaped_ may reallocate meanwhile.
-  struct Span {
-    size_t offset, length;
-    bool unescaped;
-  };
-
-  std::string_view text_;
-  size_t pos_ = 0;
-  uint64_t line_;
-  std::string unescaped_;
-  std::vector<Span> spans_;
-};
-
-// Converts the text of a non-empty cell to a value of `type` (int64 and double in C++'s
-// from_chars syntax, bool as true/false/t/f/1/0, timestamps as epoch ms or RFC 3339); false
-// when it is not one.
-bool ParseCsvCell(FieldType type, std::string_view text, Value* out);
-
-// Appends `field` to `out`, quoted when it holds a comma, a quote or a line break.
-void AppendCsvField(std::string_view field, std::string* out);
 
 }  // namespace freshet

@@ -13,7 +13,7 @@
 
 #include "core/status.h"
 #include "core/value.h"
-#include "log/record.h"
+#include "format/record.h"
 
 namespace freshet {
 

@@ -403,36 +403,10 @@ TEST_F(BackfillTest, UnknownFeaturesAreRejected) {
   EXPECT_NE(Fail(o).message().find("unknown feature view 'nope'"), std::string::npos);
 }
 
-TEST(CsvParserTest, QuotesLineBreaksAndCrlf) {
-  CsvParser parser("a,\"b,\"\"c\"\"\",\r\n\r\n\"x\ny\",,z\np,q,\r\nlast", 1);
-  CsvRow row;
-  ASSERT_TRUE(parser.Next(&row));
-  EXPECT_EQ(row.fields, (std::vector<std::string_view>{"a", "b,\"c\"", ""}));
-  EXPECT_EQ(row.quoted, (std::vector<uint8_t>{0, 1, 0}));
-  EXPECT_EQ(row.raw, "a,\"b,\"\"c\"\"\",");
-  EXPECT_EQ(row.line, 1u);
-  ASSERT_TRUE(parser.Next(&row));
-  EXPECT_EQ(row.fields, (std::vector<std::string_view>{"x\ny", "", "z"}));
-  EXPECT_EQ(row.line, 3u);
-  ASSERT_TRUE(parser.Next(&row));  // no quotes: the fast path
-  EXPECT_EQ(row.fields, (std::vector<std::string_view>{"p", "q", ""}));
-  EXPECT_EQ(row.quoted, (std::vector<uint8_t>{0, 0, 0}));
-  EXPECT_EQ(row.raw, "p,q,");
-  EXPECT_EQ(row.line, 5u);
-  ASSERT_TRUE(parser.Next(&row));  // no final line break
-  EXPECT_EQ(row.fields, (std::vector<std::string_view>{"last"}));
-  EXPECT_EQ(row.line, 6u);
-  EXPECT_FALSE(parser.Next(&row));
-}
-
-TEST(CsvParserTest, RecordBoundariesSkipQuotedNewlines) {
+TEST(BlockReaderTest, RecordBoundariesSkipQuotedNewlines) {
   std::string_view text = "a,\"1\n2\"\nb,3\n";
   EXPECT_EQ(NextRecordBoundary(text, 3, /*csv=*/true), 8u);
   EXPECT_EQ(NextRecordBoundary(text, 3, /*csv=*/false), 5u);
-  std::string out;
-  AppendCsvField("plain", &out);
-  AppendCsvField("a \"b\", c", &out);
-  EXPECT_EQ(out, "plain\"a \"\"b\"\", c\"");
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include <map>
 #include <sstream>
 
-#include "log/record_parser.h"
+#include "format/record_parser.h"
 #include "spec/spec_loader.h"
 
 namespace freshet {

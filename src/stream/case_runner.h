@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "log/record.h"
+#include "format/record.h"
 #include "spec/project_spec.h"
 #include "stream/case_file.h"
 #include "stream/engine.h"

@@ -31,7 +31,7 @@
 
 #include "core/status.h"
 #include "core/value.h"
-#include "log/record.h"
+#include "format/record.h"
 #include "spec/project_spec.h"
 
 namespace freshet {

@@ -27,7 +27,7 @@
 
 #include "core/clock.h"
 #include "core/status.h"
-#include "log/record.h"
+#include "format/record.h"
 #include "spec/project_spec.h"
 #include "stream/compiled_view.h"
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/value.h"
-#include "log/record.h"
+#include "format/record.h"
 
 namespace freshet {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "core/value.h"
-#include "log/record.h"
+#include "format/record.h"
 #include "stream/codec.h"
 #include "stream/compiled_view_impl.h"
 

@@ -23,7 +23,8 @@
 #include <vector>
 
 #include "core/status.h"
-#include "log/record.h"
+#include "format/parse_error.h"
+#include "format/record.h"
 #include "spec/project_spec.h"
 
 namespace freshet {
@@ -37,8 +38,11 @@ class RecordParser {
 
   // Parses all records of `body` into `out`, replacing what it held: the records already
   // there are overwritten in place, so a caller parsing batch after batch into one vector
-  // allocates nothing per record. On error `out` is left empty.
-  Status Parse(std::string_view body, std::vector<Record>* out);
+  // allocates nothing per record. On error `out` is left empty and, when `error` is not null,
+  // it gets the position and field as data. `first_line` numbers the body's first line (a
+  // block of a larger file), for NDJSON errors.
+  Status Parse(std::string_view body, std::vector<Record>* out, uint64_t first_line = 1,
+               ParseError* error = nullptr);
 
  private:
   struct Impl;

@@ -1,4 +1,4 @@
-#include "log/record.h"
+#include "format/record.h"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "log/record_parser.h"
+#include "format/record_parser.h"
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -227,17 +227,11 @@ Status ConversionError(FieldType type, element v) {
   return Status::InvalidArgument(fmt::format("expected {}, got {}", expected, Describe(v)));
 }
 
-// Where a record sits in the body, for errors: "line 3" (NDJSON) or "record 3".
+// Where a record sits in the body, for errors: line 3 (NDJSON) or record 3 (array, object).
 struct Position {
-  const char* unit;
+  enum Unit { kNone, kLine, kRecord } unit;
   size_t number;
-  std::string ToString() const { return fmt::format("{} {}", unit, number); }
 };
-
-Status MalformedJson(Position pos, simdjson::error_code error) {
-  return Status::InvalidArgument(
-      fmt::format("{}: malformed JSON: {}", pos.ToString(), simdjson::error_message(error)));
-}
 
 }  // namespace
 
@@ -262,6 +256,9 @@ struct RecordParser::Impl {
   uint64_t record_serial = 0;     // distinguishes records for seen_in without clearing it
   std::vector<int> key_order;     // the slot of each key position in the last record, or -1
   size_t filled = 0;              // records of the output written by this parse
+  uint64_t first_line = 1;        // the number of the body's first line, for errors
+  ParseError error;               // the last failure, as data
+  std::string error_field;        // the field ReadFields or CheckRequired failed on
 
   Impl(const SourceSpec& source, const std::vector<std::string>& required);
 
@@ -274,7 +271,9 @@ struct RecordParser::Impl {
                        std::vector<Record>* out);
   Status ParseRecord(element v, Position pos, std::vector<Record>* out);
   Status ReadFields(simdjson::dom::object object, Record* rec, bool* has_ts);
-  Status CheckRequired(const Record& rec, bool has_ts) const;
+  Status CheckRequired(const Record& rec, bool has_ts);
+  // Records the failure in `error` and returns it as a Status.
+  Status Fail(Position pos, std::string field, std::string reason);
 };
 
 RecordParser::Impl::Impl(const SourceSpec& source, const std::vector<std::string>& required)
@@ -337,8 +336,8 @@ Status RecordParser::Impl::ReadFields(simdjson::dom::object object, Record* rec,
                          ? ToTimestampMs(field.value, &rec->ts_ms)
                          : ToValue(slot.type, field.value, &rec->values[slot.value_index]);
     if (!converted) {
-      return ConversionError(slot.type, field.value)
-          .WithContext(fmt::format("field '{}'", slot.name));
+      error_field = slot.name;
+      return ConversionError(slot.type, field.value);
     }
     if (!slot.is_timestamp) continue;
     *has_ts = true;
@@ -347,21 +346,22 @@ Status RecordParser::Impl::ReadFields(simdjson::dom::object object, Record* rec,
   return Status::Ok();
 }
 
-Status RecordParser::Impl::CheckRequired(const Record& rec, bool has_ts) const {
+Status RecordParser::Impl::CheckRequired(const Record& rec, bool has_ts) {
   for (size_t i = 0; i < slots.size(); ++i) {
     const Slot& slot = slots[i];
     if (!slot.required) continue;
     bool present = slot.is_timestamp ? has_ts : !rec.values[slot.value_index].is_null();
     if (present) continue;
     const char* problem = seen_in[i] == record_serial ? "null" : "missing";
-    return Status::InvalidArgument(fmt::format("field '{}': required but {}", slot.name, problem));
+    error_field = slot.name;
+    return Status::InvalidArgument(fmt::format("required but {}", problem));
   }
   return Status::Ok();
 }
 
 Status RecordParser::Impl::ParseRecord(element v, Position pos, std::vector<Record>* out) {
   if (v.type() != element_type::OBJECT) {
-    return Status::InvalidArgument(fmt::format("{}: expected a JSON object", pos.ToString()));
+    return Fail(pos, "", "expected a JSON object");
   }
   ++record_serial;
   Record& rec = filled < out->size() ? (*out)[filled] : out->emplace_back();
@@ -376,8 +376,17 @@ Status RecordParser::Impl::ParseRecord(element v, Position pos, std::vector<Reco
     }
   }
   if (st.ok()) st = CheckRequired(rec, has_ts);
-  if (!st.ok()) return st.WithContext(pos.ToString());  // formatted only on failure: hot path
+  if (!st.ok()) return Fail(pos, std::move(error_field), st.message());
   return st;
+}
+
+Status RecordParser::Impl::Fail(Position pos, std::string field, std::string reason) {
+  error = ParseError{};
+  if (pos.unit == Position::kLine) error.line = first_line - 1 + pos.number;
+  if (pos.unit == Position::kRecord) error.record = pos.number;
+  error.field = std::move(field);
+  error.reason = std::move(reason);
+  return error.ToStatus();
 }
 
 // Parses body[begin, end) as one JSON document holding one record. simdjson reads up to
@@ -393,7 +402,9 @@ Status RecordParser::Impl::ParseDocument(std::string_view body, size_t begin, si
     data = padded.data();
   }
   auto doc = parser.parse(data, end - begin, /*realloc_if_needed=*/false);
-  if (doc.error()) return MalformedJson(pos, doc.error());
+  if (doc.error()) {
+    return Fail(pos, "", fmt::format("malformed JSON: {}", simdjson::error_message(doc.error())));
+  }
   return ParseRecord(doc.value_unsafe(), pos, out);
 }
 
@@ -402,13 +413,13 @@ Status RecordParser::Impl::ParseArray(std::string_view body, std::vector<Record>
   padded.append(simdjson::SIMDJSON_PADDING, ' ');
   auto doc = parser.parse(padded.data(), body.size(), /*realloc_if_needed=*/false);
   if (doc.error()) {
-    return Status::InvalidArgument(
-        fmt::format("malformed JSON array: {}", simdjson::error_message(doc.error())));
+    return Fail({Position::kNone, 0}, "",
+                fmt::format("malformed JSON array: {}", simdjson::error_message(doc.error())));
   }
   simdjson::dom::array array = doc.value_unsafe().get_array().value_unsafe();
   out->reserve(array.size());
   size_t number = 0;
-  for (element v : array) RETURN_IF_ERROR(ParseRecord(v, {"record", ++number}, out));
+  for (element v : array) RETURN_IF_ERROR(ParseRecord(v, {Position::kRecord, ++number}, out));
   return Status::Ok();
 }
 
@@ -433,7 +444,7 @@ Status RecordParser::Impl::ParseNdjson(std::string_view body, std::vector<Record
   LineCursor cursor(body, streamed, lines);
   size_t content, end;
   while (cursor.Next(&content, &end)) {
-    RETURN_IF_ERROR(ParseDocument(body, content, end, {"line", cursor.line()}, out));
+    RETURN_IF_ERROR(ParseDocument(body, content, end, {Position::kLine, cursor.line()}, out));
   }
   return Status::Ok();
 }
@@ -453,7 +464,7 @@ bool RecordParser::Impl::ParseStream(std::string_view body, std::vector<Record>*
     if ((*it).get(doc) || !cursor.Next(&content, &end) || it.current_index() != content) {
       return false;
     }
-    if (!ParseRecord(doc, {"line", cursor.line()}, out).ok()) return false;
+    if (!ParseRecord(doc, {Position::kLine, cursor.line()}, out).ok()) return false;
   }
   if (cursor.Next(&content, &end)) return false;  // the stream stops early at a truncated document
   *lines = cursor.line();
@@ -463,13 +474,13 @@ bool RecordParser::Impl::ParseStream(std::string_view body, std::vector<Record>*
 Status RecordParser::Impl::ParseBody(std::string_view body, std::vector<Record>* out) {
   size_t first = SkipSpace(body, 0);
   if (first == body.size()) {
-    return Status::InvalidArgument("empty body: expected a JSON object, array or NDJSON");
+    return Fail({Position::kNone, 0}, "", "empty body: expected a JSON object, array or NDJSON");
   }
   if (body[first] == '[') return ParseArray(body, out);
   if (body[first] == '{' && SkipSpace(body, FindValueEnd(body, first)) < body.size()) {
     return ParseNdjson(body, out);
   }
-  return ParseDocument(body, 0, body.size(), {"record", 1}, out);
+  return ParseDocument(body, 0, body.size(), {Position::kRecord, 1}, out);
 }
 
 RecordParser::RecordParser(const SourceSpec& source, std::vector<std::string> required)
@@ -477,10 +488,18 @@ RecordParser::RecordParser(const SourceSpec& source, std::vector<std::string> re
 
 RecordParser::~RecordParser() = default;
 
-Status RecordParser::Parse(std::string_view body, std::vector<Record>* out) {
+Status RecordParser::Parse(std::string_view body, std::vector<Record>* out, uint64_t first_line,
+                           ParseError* error) {
   Status st = impl_->config_error;
   impl_->filled = 0;
-  if (st.ok()) st = impl_->ParseBody(body, out);
+  impl_->first_line = first_line;
+  if (st.ok()) {
+    st = impl_->ParseBody(body, out);
+    if (!st.ok() && error != nullptr) *error = impl_->error;
+  } else if (error != nullptr) {
+    *error = ParseError{};
+    error->reason = st.message();
+  }
   out->resize(st.ok() ? impl_->filled : 0);
   return st;
 }

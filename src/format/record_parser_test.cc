@@ -1,4 +1,4 @@
-#include "log/record_parser.h"
+#include "format/record_parser.h"
 
 #include <gtest/gtest.h>
 
@@ -343,6 +343,34 @@ TEST_F(RecordParserTest, RequiredKeyFieldMissingOrNull) {
   ExpectError("{\"ts_ms\": 1, \"user_id\": \"a\"}\n{\"ts_ms\": 1}",
               "line 2: field 'user_id': required but missing");
   ExpectError(R"({"ts_ms": 1, "user_id": null})", "record 1: field 'user_id': required but null");
+}
+
+TEST_F(RecordParserTest, ErrorsCarryTheirPositionAsData) {
+  ParseError error;
+  Status st = parser_.Parse(
+      "{\"ts_ms\": 1, \"user_id\": \"a\"}\n{\"ts_ms\": 2, \"count\": 1.5, "
+      "\"user_id\": \"a\"}\n",
+      &out_, /*first_line=*/1001, &error);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(error.line, 1002u);
+  EXPECT_EQ(error.record, 0u);
+  EXPECT_EQ(error.field, "count");
+  EXPECT_EQ(error.reason, "expected int64, got number 1.5");
+  EXPECT_EQ(st.message(), "line 1002: field 'count': expected int64, got number 1.5");
+  error.file = "events.ndjson";
+  EXPECT_EQ(error.ToString(), "events.ndjson:1002: field 'count': expected int64, got number 1.5");
+
+  st = parser_.Parse(R"([{"ts_ms": 1, "user_id": "a"}, 5])", &out_, 1, &error);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(error.line, 0u);
+  EXPECT_EQ(error.record, 2u);
+  EXPECT_EQ(error.field, "");
+  EXPECT_EQ(error.reason, "expected a JSON object");
+
+  st = parser_.Parse("  ", &out_, 1, &error);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(error.line + error.record, 0u);
+  EXPECT_EQ(error.ToString(), "empty body: expected a JSON object, array or NDJSON");
 }
 
 TEST_F(RecordParserTest, NonObjectElements) {
