@@ -7,12 +7,12 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config clang-format
   # libraries
-  librocksdb-dev librdkafka-dev libhiredis-dev libboost1.74-dev libboost-system1.74-dev
+  librocksdb-dev libboost1.74-dev libboost-system1.74-dev
   libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
-  libxgboost-dev libtorch-dev libfasttext-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libxgboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev
-  # servers and peers used by tests, benchmarks and the demo
-  redis-server postgresql
+  # the peer the backfill is checked against (tests/pit_postgres_test.sh, bench/)
+  postgresql
   # the demo trains its model with Debian's Python stack (/usr/bin/python3)
   python3 python3-xgboost python3-numpy
   curl

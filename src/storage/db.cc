@@ -6,15 +6,26 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <vector>
 
 namespace freshet {
 namespace {
 
-constexpr std::string_view kCfNames[kNumCfs] = {"default",     "events",   "ingest_meta", "state",
-                                                "online",      "registry", "checkpoints", "late",
-                                                "predictions", "jobs"};
+constexpr std::string_view kCfNames[kNumCfs] = {"default",  "events",      "ingest_meta", "state",
+                                                "registry", "checkpoints", "late"};
+// Created (empty) by earlier versions for features that were not built yet.
+constexpr std::string_view kRetiredCfNames[] = {"online", "predictions", "jobs"};
+
+bool IsKnown(std::string_view name) {
+  return std::find(std::begin(kCfNames), std::end(kCfNames), name) != std::end(kCfNames);
+}
+bool IsRetired(std::string_view name) {
+  return std::find(std::begin(kRetiredCfNames), std::end(kRetiredCfNames), name) !=
+         std::end(kRetiredCfNames);
+}
 
 bool IsLockError(const rocksdb::Status& s) {
   std::string m = s.ToString();
@@ -68,6 +79,20 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
     descriptors.emplace_back(std::string(kCfNames[i]),
                              i == static_cast<int>(Cf::kState) ? state_options : cf_options);
   }
+  // RocksDB opens a database only with every column family it holds.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, dir, &existing).ok()) {
+    for (const std::string& name : existing) {
+      if (IsKnown(name)) continue;
+      if (!IsRetired(name)) {
+        return Status::FailedPrecondition(fmt::format(
+            "data directory {} holds column family '{}', unknown to this version of freshet "
+            "(written by a newer one?)",
+            dir, name));
+      }
+      descriptors.emplace_back(name, cf_options);
+    }
+  }
 
   std::unique_ptr<Db> db(new Db());
   db->dir_ = dir;
@@ -90,6 +115,12 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
   }
   db->db_.reset(raw);
   for (int i = 0; i < kNumCfs; ++i) db->handles_[i] = handles[i];
+  for (size_t i = kNumCfs; i < handles.size(); ++i) {
+    rocksdb::Status dropped =
+        options.read_only ? rocksdb::Status::OK() : raw->DropColumnFamily(handles[i]);
+    raw->DestroyColumnFamilyHandle(handles[i]);
+    if (!dropped.ok()) return FromRocks(dropped, "dropping a retired column family");
+  }
   return db;
 }
 

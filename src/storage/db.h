@@ -20,20 +20,19 @@
 
 namespace freshet {
 
-// Column families. Their names are part of the on-disk format (docs/formats.md).
+// Column families. Their names are part of the on-disk format (docs/formats.md); the numbers
+// are not (they index handles in memory). A kind of data gets its column family with the code
+// that writes it.
 enum class Cf : int {
   kDefault = 0,      // "default": metadata (format version)
   kEvents = 1,       // "events": the event log, key = source id + offset
   kIngestMeta = 2,   // "ingest_meta": per-source next offset, idempotency keys
   kState = 3,        // "state": window state per (view, entity)
-  kOnline = 4,       // "online": materialized online values (reserved for table features)
-  kRegistry = 5,     // "registry": models, versions, aliases
-  kCheckpoints = 6,  // "checkpoints": consumed offsets and watermarks per source
-  kLate = 7,         // "late": dead letter of events later than the watermark allowed
-  kPredictions = 8,  // "predictions": latest event-triggered prediction per deployment/entity
-  kJobs = 9,         // "jobs": job queue and run history
+  kRegistry = 4,     // "registry": models, versions, aliases
+  kCheckpoints = 5,  // "checkpoints": consumed offsets and watermarks per source
+  kLate = 6,         // "late": dead letter of events later than the watermark allowed
 };
-inline constexpr int kNumCfs = 10;
+inline constexpr int kNumCfs = 7;
 std::string_view CfName(Cf cf);
 
 struct DbOptions {
@@ -47,7 +46,10 @@ struct DbOptions {
 
 class Db {
  public:
-  // Opens or creates the database under `dir`.
+  // Opens or creates the database under `dir`. Column families that earlier versions created
+  // empty and nothing uses ("online", "predictions", "jobs") are dropped on a writable open;
+  // any other column family this version does not know is refused (kFailedPrecondition: the
+  // directory was written by a newer freshet), so nothing is silently ignored.
   static Result<std::unique_ptr<Db>> Open(const std::string& dir, const DbOptions& options = {});
   ~Db();
   Db(const Db&) = delete;

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
 namespace freshet {
 namespace {
@@ -38,6 +40,59 @@ TEST(DbTest, SecondOpenOfHeldDirectoryIsAClearError) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(second.status().message().find("in use"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// Creates a RocksDB database under `dir` holding the column families `names` (and "default").
+void CreateRawDb(const std::string& dir, const std::vector<std::string>& names) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir, &raw).ok());
+  for (const std::string& name : names) {
+    rocksdb::ColumnFamilyHandle* h = nullptr;
+    ASSERT_TRUE(raw->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &h).ok());
+    raw->DestroyColumnFamilyHandle(h);
+  }
+  delete raw;
+}
+
+std::vector<std::string> ColumnFamilies(const std::string& dir) {
+  std::vector<std::string> names;
+  EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), dir, &names).ok());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(DbTest, RetiredColumnFamiliesOfEarlierVersionsAreDropped) {
+  std::string dir = TempDir("retired");
+  CreateRawDb(dir, {"events", "online", "predictions", "jobs"});
+  {
+    auto db = Db::Open(dir);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*db)->Put(Cf::kLate, "k", "v", /*sync=*/true).ok());
+  }
+  EXPECT_EQ(ColumnFamilies(dir),
+            (std::vector<std::string>{"checkpoints", "default", "events", "ingest_meta", "late",
+                                      "registry", "state"}));
+  auto db = Db::Open(dir);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_EQ(*(*db)->Get(Cf::kLate, "k").value(), "v");
+  db->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DbTest, UnknownColumnFamilyIsRefusedAndChangesNothing) {
+  std::string dir = TempDir("unknown");
+  CreateRawDb(dir, {"events", "from_the_future"});
+  auto db = Db::Open(dir);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(db.status().message().find("column family 'from_the_future', unknown to this version"),
+            std::string::npos)
+      << db.status().message();
+  EXPECT_EQ(ColumnFamilies(dir),
+            (std::vector<std::string>{"default", "events", "from_the_future"}));
   std::filesystem::remove_all(dir);
 }
 
