@@ -35,7 +35,6 @@ bool IsLockError(const rocksdb::Status& s) {
 
 }  // namespace
 
-std::string_view CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();

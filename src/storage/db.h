@@ -33,7 +33,6 @@ enum class Cf : int {
   kLate = 6,         // "late": dead letter of events later than the watermark allowed
 };
 inline constexpr int kNumCfs = 7;
-std::string_view CfName(Cf cf);
 
 struct DbOptions {
   // Create the directory and column families when missing. Default: true.
