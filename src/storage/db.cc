@@ -35,7 +35,6 @@ bool IsLockError(const rocksdb::Status& s) {
 
 }  // namespace
 
-
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
   if (s.IsNotFound()) return Status::NotFound(fmt::format("{}: {}", what, s.ToString()));
