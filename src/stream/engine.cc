@@ -8,19 +8,15 @@
 #include <mutex>
 #include <tuple>
 
+#include "core/int_math.h"
 #include "stream/entity_map.h"
 #include "stream/value_ops.h"
 
 namespace freshet {
 namespace {
 
-int64_t SatSub(int64_t a, int64_t b) {
-  int64_t r;
-  return __builtin_sub_overflow(a, b, &r) ? INT64_MIN : r;
-}
-
 int64_t Watermark(const SourceProgress& p, int64_t lateness_ms) {
-  return p.max_event_ms == INT64_MIN ? INT64_MIN : SatSub(p.max_event_ms, lateness_ms);
+  return p.max_event_ms == INT64_MIN ? INT64_MIN : SaturatingSub(p.max_event_ms, lateness_ms);
 }
 
 // Records between the stages of Apply's prefetch pipeline (slot, then entry).
@@ -185,7 +181,7 @@ int64_t StreamEngine::Impl::Watermark(size_t source) const {
 
 int64_t StreamEngine::Impl::Horizon(size_t v) const {
   int64_t wm = Watermark(views[v]->source);
-  return wm == INT64_MIN ? INT64_MIN : SatSub(wm, options.as_of_history_ms);
+  return wm == INT64_MIN ? INT64_MIN : SaturatingSub(wm, options.as_of_history_ms);
 }
 
 Result<std::unique_ptr<StreamEngine>> StreamEngine::Create(const ProjectSpec& spec,
@@ -460,7 +456,7 @@ bool StreamEngine::Impl::Trim(size_t v, EntityEntry* e) {
   const int64_t ttl = view.plan->spec.ttl_ms;
   const int64_t wm = Watermark(view.source);
   bool expired = options.expire_idle_entities && ttl > 0 && wm != INT64_MIN &&
-                 e->state.last_event_ms() < SatSub(wm, ttl);
+                 e->state.last_event_ms() < SaturatingSub(wm, ttl);
   int64_t horizon = Horizon(v);
   bool empty = horizon != INT64_MIN && e->state.Evict(horizon);
   size_t bytes = e->state.MemoryBytes();

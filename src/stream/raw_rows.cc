@@ -2,10 +2,12 @@
 
 #include <cstring>
 
+#include "core/int_math.h"
+
 namespace freshet {
 namespace {
 
-using stream_codec::ByteReader;
+using byte_codec::ByteReader;
 
 const Value kNull;
 constexpr int64_t kNullInt = INT64_MIN;
@@ -113,7 +115,7 @@ size_t RawRows::MemoryBytes() const {
 }
 
 void RawRows::Encode(std::string* out) const {
-  using namespace stream_codec;
+  using namespace byte_codec;
   const size_t n = size();
   PutVarint(out, n);
   int64_t prev_ts = 0;
@@ -153,9 +155,9 @@ bool RawRows::Decode(ByteReader* in) {
   for (size_t row = 0; row < n; ++row) {
     int64_t* w = &words_[row * stride];
     int64_t delta;
-    if (!in->GetSigned(&delta)) return false;
-    w[0] = prev_ts + delta;
-    if (row > 0 && delta < 0) return false;
+    if (!in->GetSigned(&delta) || (row > 0 && delta < 0) || !CheckedAdd(prev_ts, delta, &w[0])) {
+      return false;
+    }
     prev_ts = w[0];
     uint64_t mask = 0;
     if (plan_->row_has_mask && !in->GetVarint(&mask)) return false;
