@@ -112,6 +112,19 @@ TEST(TimeTest, ReadsALeapSecondAsTheNextDay) {
             *ParseRfc3339Ms("2017-01-01T00:00:00.5Z"));
 }
 
+TEST(TimeTest, FormatsEveryInt64Timestamp) {
+  EXPECT_EQ(FormatRfc3339Ms(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Ms(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339Ms(951'782'400'000), "2000-02-29T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Ms(253'402'300'799'999), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339Ms(-62'167'219'200'000), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Ms(-62'167'219'200'001), "-000001-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339Ms(253'402'300'800'000), "+010000-01-01T00:00:00.000Z");
+  // Found by fuzz/time_fuzzer: flooring to days overflowed inside std::chrono.
+  EXPECT_EQ(FormatRfc3339Ms(INT64_MIN), "-292275055-05-16T16:47:04.192Z");
+  EXPECT_EQ(FormatRfc3339Ms(INT64_MAX), "+292278994-08-17T07:12:55.807Z");
+}
+
 TEST(ValueTest, ComparesNumbersAcrossTypes) {
   EXPECT_EQ(Value::Int(3), Value::Double(3.0));
   EXPECT_FALSE(Value::Int(3) == Value::String("3"));

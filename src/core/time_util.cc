@@ -177,14 +177,32 @@ Result<int64_t> ParseRfc3339Ms(std::string_view s) {
 }
 
 std::string FormatRfc3339Ms(int64_t ms) {
-  using namespace std::chrono;
-  sys_time<milliseconds> tp{milliseconds(ms)};
-  auto day_point = floor<days>(tp);
-  year_month_day ymd{day_point};
-  hh_mm_ss<milliseconds> tod{tp - day_point};
-  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", int(ymd.year()),
-                     unsigned(ymd.month()), unsigned(ymd.day()), tod.hours().count(),
-                     tod.minutes().count(), tod.seconds().count(), tod.subseconds().count());
+  constexpr int64_t kDayMs = 86'400'000;
+  // Floor division without forming days * kDayMs, which overflows near INT64_MIN.
+  int64_t days = ms / kDayMs;
+  int64_t ms_of_day = ms % kDayMs;
+  if (ms_of_day < 0) {
+    --days;
+    ms_of_day += kDayMs;
+  }
+  // Civil date of `days` (Howard Hinnant's civil_from_days), in int64: exact for every int64
+  // of milliseconds, where std::chrono's year_month_day wraps past +-32767 years.
+  const int64_t z = days + 719'468;
+  const int64_t era = (z >= 0 ? z : z - 146'096) / 146'097;
+  const int64_t doe = z - era * 146'097;                                        // [0, 146096]
+  const int64_t yoe = (doe - doe / 1460 + doe / 36'524 - doe / 146'096) / 365;  // [0, 399]
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                  // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                                       // [0, 11]
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2);
+  // Years outside 0000-9999 take ISO 8601's expanded form (a sign and at least six digits, as
+  // JavaScript prints them); RFC 3339 has no way to write them.
+  std::string year_text =
+      year >= 0 && year <= 9999 ? fmt::format("{:04d}", year) : fmt::format("{:+07d}", year);
+  return fmt::format("{}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", year_text, month, day,
+                     ms_of_day / 3'600'000, ms_of_day / 60'000 % 60, ms_of_day / 1000 % 60,
+                     ms_of_day % 1000);
 }
 
 }  // namespace freshet

@@ -22,7 +22,8 @@ std::string FormatDurationMs(int64_t ms);
 // leap second, accepted only at 23:59 UTC and read as the next day's 00:00:00 (epoch time has
 // no leap seconds). 't' and ' ' are accepted for 'T', 'z' for 'Z'.
 Result<int64_t> ParseRfc3339Ms(std::string_view text);
-// Epoch ms to "2026-01-01T00:00:00.000Z".
+// Epoch ms to "2026-01-01T00:00:00.000Z". Defined for every int64: years outside 0000-9999
+// print in ISO 8601's expanded form ("-000001-12-31T23:00:00.000Z", "+292278994-08-17T...").
 std::string FormatRfc3339Ms(int64_t ms);
 
 }  // namespace freshet
