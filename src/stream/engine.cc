@@ -25,7 +25,9 @@ constexpr uint32_t kPrefetchDistance = 3;
 }  // namespace
 
 Status StateKeyOrderCheck::Next(uint32_t view_id, uint64_t hash, std::string_view entity_key) {
-  if (any_ && std::tie(view_id_, hash_, key_) >= std::tie(view_id, hash, entity_key)) {
+  // Both sides as string_view: clang 14 cannot compare tuples of string and string_view.
+  std::string_view last_key = key_;
+  if (any_ && std::tie(view_id_, hash_, last_key) >= std::tie(view_id, hash, entity_key)) {
     return Status::InvalidArgument(fmt::format(
         "checkpoint put of view {} entity '{}' out of state key order", view_id, entity_key));
   }

@@ -16,7 +16,13 @@ constexpr int64_t kNullDouble = 0x7ff8dead0000beefLL;
 
 int64_t EncodeCell(CellKind kind, const Value& v) {
   if (v.is_null() || !v.is_number()) return kind == CellKind::kInt ? kNullInt : kNullDouble;
-  if (kind == CellKind::kInt) return v.is_int() ? v.as_int() : static_cast<int64_t>(v.as_double());
+  if (kind == CellKind::kInt) {
+    if (v.is_int()) return v.as_int();
+    // Int fields hold ints after validation; a double outside int64 (or NaN) would make the
+    // conversion undefined, so it is stored as null.
+    double d = v.as_double();
+    return d >= -9.2e18 && d <= 9.2e18 ? static_cast<int64_t>(d) : kNullInt;
+  }
   double d = v.to_double();
   int64_t bits;
   std::memcpy(&bits, &d, 8);
