@@ -1,5 +1,6 @@
 #include "log/event_log.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -32,7 +33,7 @@ std::string TempDir(const std::string& name) {
 Record MakeRecord(int64_t writer, int64_t seq, int64_t index = 0) {
   Record r;
   r.ts_ms = seq * 1000 + index;
-  r.values = {Value::Int(writer), Value::Int(seq), Value::String("r" + std::to_string(index))};
+  r.values = {Value::Int(writer), Value::Int(seq), Value::String(fmt::format("r{}", index))};
   return r;
 }
 
