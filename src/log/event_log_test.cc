@@ -159,6 +159,17 @@ TEST_F(EventLogTest, ReopenKeepsOffsetsDataAndSourceIds) {
   EXPECT_EQ(views[5].values[0], Value::Int(2));
 }
 
+TEST_F(EventLogTest, CorruptSourceIdIsAnIoErrorNotAnOutOfBoundsWrite) {
+  log_.reset();
+  std::string id = "\xff\xff\xff\xff";
+  ASSERT_TRUE(db_->Put(Cf::kIngestMeta, "source/views", id, /*sync=*/true).ok());
+  auto log = EventLog::Open(db_.get(), {"clicks", "views"}, &clock_, {});
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), StatusCode::kIoError);
+  EXPECT_EQ(log.status().message(),
+            "corrupt source id 4294967295 of source 'views' in ingest_meta");
+}
+
 TEST_F(EventLogTest, IdempotencyKeyReturnsTheOriginalAck) {
   MustAppend("clicks", MakeBatch(1, 1, 1));
   AppendAck first = MustAppend("clicks", MakeBatch(1, 2, 2), "key-1");
