@@ -224,12 +224,31 @@ TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
       {"/v1/predict/recommend", R"({"entities":{"customer":["u1"]}})", 400,
        "missing key 'user_id'"},
       {"/v1/predict/nope", R"({"entities":{"user_id":["u1"]}})", 404, "unknown deployment"},
+      {"/v1/features",
+       R"({"feature_service":"recommender","entities":{"user_id":["u1"]},)"
+       R"("as_of":"99999999999999999999"})",
+       400, "as_of: '99999999999999999999' is out of range for a 64-bit integer"},
+      {"/v1/features",
+       R"({"feature_service":"recommender","entities":{"user_id":["u1"]},)"
+       R"("as_of":"2026-02-31T00:00:00Z"})",
+       400, "day 31 is not 1-28 in 2026-02"},
   };
   for (const Bad& b : bad) {
     HttpReply r = Post(b.target, b.body);
     EXPECT_EQ(r.status, b.status) << b.target << " " << r.body;
     EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
     EXPECT_NE(r.body.find(b.message), std::string::npos) << r.body;
+  }
+  for (const auto& [limit, message] : std::vector<std::pair<std::string, std::string>>{
+           {"abc", "limit: 'abc' is not an integer"},
+           {"-1", "limit: -1 is not in 1-10000"},
+           {"0", "limit: 0 is not in 1-10000"},
+           {"10001", "limit: 10001 is not in 1-10000"},
+           {"99999999999999999999", "limit: '99999999999999999999' is out of range"}}) {
+    auto r = server_->Call("GET", "/v1/late/app_events?limit=" + limit, "");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 400) << limit << " " << r->body;
+    EXPECT_NE(r->body.find(message), std::string::npos) << r->body;
   }
   EXPECT_EQ(Features("u1"), before);
   EXPECT_EQ(AppendProbe(), offset + 1) << "a rejected batch must store nothing";

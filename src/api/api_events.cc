@@ -2,11 +2,16 @@
 
 #include "api/api.h"
 #include "core/json.h"
+#include "core/parse_int.h"
 #include "core/time_util.h"
 #include "server/json_error.h"
 
 namespace freshet {
 namespace {
+
+// GET /v1/late/{source}?limit=N: how many late events one call lists.
+constexpr int64_t kDefaultLateLimit = 100;
+constexpr int64_t kMaxLateLimit = 10'000;
 
 void Ingest(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   const std::string* key = req.headers.Get("Idempotency-Key");
@@ -26,9 +31,16 @@ void ListLate(Instance* instance, const HttpRequest& req, HttpResponse* res) {
     SetError(res, Status::NotFound(fmt::format("unknown source '{}'", source)));
     return;
   }
-  size_t limit = 100;
-  if (const std::string* l = req.QueryParam("limit")) limit = std::strtoul(l->c_str(), nullptr, 10);
-  auto late = instance->engine()->ListLate(source, limit);
+  int64_t limit = kDefaultLateLimit;
+  if (const std::string* l = req.QueryParam("limit")) {
+    auto parsed = ParseInt64InRange(*l, "limit", 1, kMaxLateLimit);
+    if (!parsed.ok()) {
+      SetError(res, parsed.status());
+      return;
+    }
+    limit = *parsed;
+  }
+  auto late = instance->engine()->ListLate(source, static_cast<size_t>(limit));
   if (!late.ok()) {
     SetError(res, late.status());
     return;

@@ -1,5 +1,6 @@
 #include "core/metrics.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -110,7 +111,7 @@ TEST(MetricsTest, ConcurrentIncrementsAndObservesSum) {
     threads.emplace_back([&, t] {
       // Half the threads share a series, half look theirs up concurrently with the others.
       Counter* shared = counters->WithLabels({"shared"});
-      Counter* own = counters->WithLabels({"t" + std::to_string(t % 2)});
+      Counter* own = counters->WithLabels({fmt::format("t{}", t % 2)});
       for (int i = 0; i < kPerThread; ++i) {
         shared->Increment();
         own->Increment(2);

@@ -89,5 +89,26 @@ TEST(RecordCodecTest, CorruptInputIsAnIoError) {
   EXPECT_EQ(DecodeRecord(wrong_version, &out).code(), StatusCode::kIoError);
 }
 
+TEST(RecordCodecTest, LengthsAndCountsPastTheEndAreAnIoError) {
+  Record out;
+  // Version, ts 0, 200 values with only 2 bytes behind them.
+  EXPECT_EQ(DecodeRecord(std::string("\x01\x00\xc8\x01\x00\x00", 6), &out).code(),
+            StatusCode::kIoError);
+  // One string value claiming 100 bytes, 3 present.
+  EXPECT_EQ(DecodeRecord(std::string("\x01\x00\x01\x05\x64"
+                                     "abc",
+                                     8),
+                         &out)
+                .code(),
+            StatusCode::kIoError);
+  // A double with 4 of its 8 bytes.
+  EXPECT_EQ(DecodeRecord(std::string("\x01\x00\x01\x04\x00\x00\x00\x00", 8), &out).code(),
+            StatusCode::kIoError);
+  // A timestamp varint of 11 bytes (more than 64 bits).
+  EXPECT_EQ(DecodeRecord(std::string("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f\x00", 12), &out)
+                .code(),
+            StatusCode::kIoError);
+}
+
 }  // namespace
 }  // namespace freshet

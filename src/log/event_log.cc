@@ -12,6 +12,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/int_math.h"
+
 namespace freshet {
 namespace {
 
@@ -128,7 +130,7 @@ struct EventLog::Impl {
   Result<std::optional<IdempotencyEntry>> LookupIdempotencyKey(const std::string& key,
                                                                int64_t now_ms);
   bool Expired(int64_t created_ms, int64_t now_ms) const {
-    return created_ms + options.idempotency_ttl_ms <= now_ms;
+    return SaturatingAdd(created_ms, options.idempotency_ttl_ms) <= now_ms;
   }
   void MaybePurgeExpiredKeys();
   Status PurgeExpiredKeys(int64_t now_ms);
@@ -149,6 +151,13 @@ Status EventLog::Impl::LoadSourceIds(const std::vector<std::string>& sources) {
     next_id = std::max(next_id, id + 1);
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "reading source ids"));
+  // Ids are handed out densely from 0, and index next_offsets below.
+  for (const auto& [name, id] : known) {
+    if (id >= known.size()) {
+      return Status::IoError(
+          fmt::format("corrupt source id {} of source '{}' in ingest_meta", id, name));
+    }
+  }
 
   rocksdb::WriteBatch batch;
   for (const std::string& name : sources) {

@@ -1,5 +1,6 @@
 #include "log/event_log.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -32,7 +33,7 @@ std::string TempDir(const std::string& name) {
 Record MakeRecord(int64_t writer, int64_t seq, int64_t index = 0) {
   Record r;
   r.ts_ms = seq * 1000 + index;
-  r.values = {Value::Int(writer), Value::Int(seq), Value::String("r" + std::to_string(index))};
+  r.values = {Value::Int(writer), Value::Int(seq), Value::String(fmt::format("r{}", index))};
   return r;
 }
 
@@ -156,6 +157,17 @@ TEST_F(EventLogTest, ReopenKeepsOffsetsDataAndSourceIds) {
   std::vector<Record> views = MustRead("views", 0, 10);
   ASSERT_EQ(views.size(), 6u);
   EXPECT_EQ(views[5].values[0], Value::Int(2));
+}
+
+TEST_F(EventLogTest, CorruptSourceIdIsAnIoErrorNotAnOutOfBoundsWrite) {
+  log_.reset();
+  std::string id = "\xff\xff\xff\xff";
+  ASSERT_TRUE(db_->Put(Cf::kIngestMeta, "source/views", id, /*sync=*/true).ok());
+  auto log = EventLog::Open(db_.get(), {"clicks", "views"}, &clock_, {});
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), StatusCode::kIoError);
+  EXPECT_EQ(log.status().message(),
+            "corrupt source id 4294967295 of source 'views' in ingest_meta");
 }
 
 TEST_F(EventLogTest, IdempotencyKeyReturnsTheOriginalAck) {

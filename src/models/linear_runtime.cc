@@ -47,7 +47,7 @@ Status LinearRuntime::Load(const std::string& artifact_path) {
 
 Status LinearRuntime::Parse(const std::string& text, const std::string& path) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());  // no recursion
   if (doc.HasParseError()) {
     return BadArtifact(path, fmt::format("invalid JSON at offset {}: {}", doc.GetErrorOffset(),
                                          rapidjson::GetParseError_En(doc.GetParseError())));
@@ -56,7 +56,10 @@ Status LinearRuntime::Parse(const std::string& text, const std::string& path) {
   std::vector<double> weights;
   double bias = 0;
   Link link = Link::kIdentity;
-  for (const auto& member : doc.GetObject()) {
+  // Members by index: comparing RapidJSON's member iterators is ambiguous in C++20
+  // (clang's -Wambiguous-reversed-operator).
+  for (rapidjson::SizeType i = 0; i < doc.MemberCount(); ++i) {
+    const auto& member = doc.MemberBegin()[i];
     std::string_view key(member.name.GetString(), member.name.GetStringLength());
     const rapidjson::Value& value = member.value;
     bool ok = false;

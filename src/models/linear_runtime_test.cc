@@ -68,6 +68,14 @@ TEST(LinearRuntimeTest, RejectsMalformedArtifacts) {
   EXPECT_EQ(LoadRuntime("linear", dir.File("missing.json")).status().code(), StatusCode::kIoError);
 }
 
+TEST(LinearRuntimeTest, DeeplyNestedArtifactIsRejectedWithoutRecursion) {
+  ScopedTempDir dir("linear_deep");
+  std::string json = R"({"weights": )" + std::string(1'000'000, '[');
+  auto runtime = LoadLinear(dir, json);
+  ASSERT_FALSE(runtime.ok());
+  EXPECT_EQ(runtime.status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(LinearRuntimeTest, WrongWidthAndLifecycle) {
   ScopedTempDir dir("linear_width");
   WriteFile(dir.File("model.json"), R"({"weights": [1, 2]})");

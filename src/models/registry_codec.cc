@@ -68,7 +68,10 @@ bool ReadValue(const rapidjson::Value& v, double* out) {
 template <typename T>
 bool ReadValue(const rapidjson::Value& v, std::map<std::string, T>* out) {
   if (!v.IsObject()) return false;
-  for (const auto& member : v.GetObject()) {
+  // Members by index: comparing RapidJSON's member iterators is ambiguous in C++20
+  // (clang's -Wambiguous-reversed-operator).
+  for (rapidjson::SizeType i = 0; i < v.MemberCount(); ++i) {
+    const auto& member = v.MemberBegin()[i];
     T value;
     if (!ReadValue(member.value, &value)) return false;
     out->emplace(std::string(member.name.GetString(), member.name.GetStringLength()),
@@ -92,7 +95,9 @@ bool ReadValue(const rapidjson::Value& v, std::vector<T>* out) {
 class RecordReader {
  public:
   RecordReader(std::string_view json, std::string_view what) : what_(what) {
-    doc_.Parse<rapidjson::kParseNanAndInfFlag>(json.data(), json.size());
+    // Iterative: a deeply nested corrupt record cannot exhaust the stack.
+    doc_.Parse<rapidjson::kParseNanAndInfFlag | rapidjson::kParseIterativeFlag>(json.data(),
+                                                                                json.size());
     if (doc_.HasParseError() || !doc_.IsObject()) {
       status_ = Status::Internal(fmt::format("corrupt {} record: not a JSON object", what_));
       return;
@@ -107,8 +112,7 @@ class RecordReader {
   template <typename T>
   void Read(const char* key, T* out) {
     if (!status_.ok()) return;
-    auto it = doc_.FindMember(key);
-    if (it == doc_.MemberEnd() || !ReadValue(it->value, out)) {
+    if (!doc_.HasMember(key) || !ReadValue(doc_[key], out)) {
       status_ = Status::Internal(fmt::format("corrupt {} record: bad field \"{}\"", what_, key));
     }
   }

@@ -11,6 +11,7 @@
 #include "models/artifact_file.h"
 #include "models/model_cache.h"
 #include "models/models_test_util.h"
+#include "models/registry_codec.h"
 
 namespace freshet {
 namespace {
@@ -251,6 +252,17 @@ TEST_F(RegistryTest, ConcurrentRegistrationsGetDistinctVersions) {
   EXPECT_EQ(*versions.begin(), 1);
   EXPECT_EQ(*versions.rbegin(), kThreads * kPerThread);
   EXPECT_EQ(registry_->ListVersions("ctr")->size(), static_cast<size_t>(kThreads * kPerThread));
+}
+
+TEST(RegistryCodecTest, CorruptRecordsAreInternalErrors) {
+  EXPECT_EQ(DecodeModelRecord("").status().message(), "corrupt model record: not a JSON object");
+  EXPECT_EQ(DecodeModelRecord(R"({"format": 1, "name": "m", "created_ms": 1})").status().message(),
+            "corrupt model record: bad field \"latest_version\"");
+  EXPECT_EQ(DecodeModelVersion(R"({"format": 2})").status().message(),
+            "model version record has unsupported format 2");
+  // Parsed iteratively: a million nested arrays cannot exhaust the stack.
+  auto deep = DecodeModelRecord(std::string(1'000'000, '['));
+  EXPECT_EQ(deep.status().code(), StatusCode::kInternal);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include "core/json.h"
+#include "core/parse_int.h"
 #include "core/time_util.h"
 
 namespace freshet {
@@ -31,9 +32,11 @@ Result<int64_t> ParseAsOf(simdjson::dom::element e) {
   std::string_view text;
   if (!e.get_string().get(text)) {
     if (!text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos) {
-      return static_cast<int64_t>(std::stoll(std::string(text)));
+      return ParseInt64(text, "as_of");
     }
-    return ParseRfc3339Ms(text);
+    Result<int64_t> ms = ParseRfc3339Ms(text);
+    if (!ms.ok()) return ms.status().WithContext("as_of");
+    return ms;
   }
   return Status::InvalidArgument("as_of: expected epoch milliseconds or an RFC 3339 string");
 }

@@ -3,17 +3,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/int_math.h"
 #include "stream/value_ops.h"
 
 namespace freshet {
 namespace {
 
-using stream_codec::ByteReader;
-using stream_codec::PutDouble;
-using stream_codec::PutFixed64;
-using stream_codec::PutSigned;
-using stream_codec::PutValue;
-using stream_codec::PutVarint;
+using byte_codec::ByteReader;
+using byte_codec::PutDouble;
+using byte_codec::PutFixed64;
+using byte_codec::PutSigned;
+using byte_codec::PutValue;
+using byte_codec::PutVarint;
 
 template <typename... Fs>
 struct Overloaded : Fs... {
@@ -44,7 +45,7 @@ void KeepExtreme(AggKind kind, ExtremeAcc* a, const Value& v) {
 }
 
 void AddMoment(MomentsAcc* a, double x) {
-  a->n += 1;
+  a->n = SaturatingAdd(a->n, 1);
   double delta = x - a->mean;
   a->mean += delta / static_cast<double>(a->n);
   a->m2 += delta * (x - a->mean);
@@ -61,7 +62,7 @@ void MergeMoments(MomentsAcc* a, const MomentsAcc& b) {
   double delta = b.mean - a->mean;
   a->mean += delta * nb / n;
   a->m2 += b.m2 + delta * delta * na * nb / n;
-  a->n += b.n;
+  a->n = SaturatingAdd(a->n, b.n);
 }
 
 // Keeps the `n` latest items, oldest first.
@@ -84,7 +85,7 @@ void AddCount(TopKAcc* a, const Value& v, uint64_t h, int64_t count) {
   auto it = std::lower_bound(a->counts.begin(), a->counts.end(), h,
                              [](const TopCount& c, uint64_t x) { return c.hash < x; });
   if (it != a->counts.end() && it->hash == h) {
-    it->count += count;
+    it->count = SaturatingAdd(it->count, count);
     return;
   }
   a->counts.insert(it, TopCount{h, count, v});
@@ -118,6 +119,9 @@ void EncodeStamped(const StampedValue& s, std::string* out) {
   PutVarint(out, s.seq);
   PutValue(out, s.v);
 }
+
+// Counts are int64 in memory: a larger encoded count is corrupt.
+constexpr uint64_t kMaxCount = static_cast<uint64_t>(kInt64Max);
 
 bool DecodeStamped(ByteReader* in, StampedValue* s) {
   return in->GetSigned(&s->ts) && in->GetVarint(&s->seq) && in->GetValue(&s->v);
@@ -162,12 +166,10 @@ Acc Aggregation::NewAcc() const {
 
 void Aggregation::Add(Acc* acc, const Value& v, int64_t ts, uint64_t seq) const {
   std::visit(Overloaded{
-                 [](CountAcc& a) { a.n += 1; },
+                 [](CountAcc& a) { a.n = SaturatingAdd(a.n, 1); },
                  [&](SumAcc& a) {
                    if (int_input_ && v.is_int()) {
-                     if (__builtin_add_overflow(a.i, v.as_int(), &a.i)) {
-                       a.i = v.as_int() > 0 ? INT64_MAX : INT64_MIN;  // saturate
-                     }
+                     a.i = SaturatingAdd(a.i, v.as_int());
                    }
                    a.d += v.to_double();
                  },
@@ -189,11 +191,10 @@ void Aggregation::Add(Acc* acc, const Value& v, int64_t ts, uint64_t seq) const 
 
 void Aggregation::Merge(Acc* into, const Acc& from) const {
   std::visit(Overloaded{
-                 [&](CountAcc& a) { a.n += std::get<CountAcc>(from).n; },
+                 [&](CountAcc& a) { a.n = SaturatingAdd(a.n, std::get<CountAcc>(from).n); },
                  [&](SumAcc& a) {
                    const SumAcc& b = std::get<SumAcc>(from);
-                   if (__builtin_add_overflow(a.i, b.i, &a.i))
-                     a.i = b.i > 0 ? INT64_MAX : INT64_MIN;
+                   a.i = SaturatingAdd(a.i, b.i);
                    a.d += b.d;
                  },
                  [&](MomentsAcc& a) { MergeMoments(&a, std::get<MomentsAcc>(from)); },
@@ -307,59 +308,60 @@ void Aggregation::Encode(const Acc& acc, std::string* out) const {
 
 bool Aggregation::Decode(ByteReader* in, Acc* acc) const {
   *acc = NewAcc();
-  return std::visit(
-      Overloaded{
-          [&](CountAcc& a) {
-            uint64_t n;
-            if (!in->GetVarint(&n)) return false;
-            a.n = static_cast<int64_t>(n);
-            return true;
-          },
-          [&](SumAcc& a) { return in->GetDouble(&a.d) && in->GetSigned(&a.i); },
-          [&](MomentsAcc& a) {
-            uint64_t n;
-            if (!in->GetVarint(&n) || !in->GetDouble(&a.mean) || !in->GetDouble(&a.m2))
-              return false;
-            a.n = static_cast<int64_t>(n);
-            return true;
-          },
-          [&](ExtremeAcc& a) { return in->GetValue(&a.v); },
-          [&](EdgeAcc& a) { return DecodeStamped(in, &a.best); },
-          [&](LastNAcc& a) {
-            uint64_t n;
-            if (!in->GetCount(&n) || n > static_cast<uint64_t>(n_)) return false;
-            a.items.resize(n);
-            for (auto& s : a.items) {
-              if (!DecodeStamped(in, &s)) return false;
-            }
-            return true;
-          },
-          [&](DistinctAcc& a) {
-            uint64_t n;
-            if (!in->GetCount(&n)) return false;
-            a.hashes.resize(n);
-            for (uint64_t& h : a.hashes) {
-              if (!in->GetFixed64(&h)) return false;
-            }
-            return std::is_sorted(a.hashes.begin(), a.hashes.end());
-          },
-          [&](HllAcc& a) { return a.hll.Decode(in); },
-          [&](TopKAcc& a) {
-            uint64_t n;
-            if (!in->GetCount(&n)) return false;
-            a.counts.resize(n);
-            for (auto& c : a.counts) {
-              uint64_t count;
-              if (!in->GetValue(&c.v) || !in->GetVarint(&count)) return false;
-              c.hash = HashValue(c.v);
-              c.count = static_cast<int64_t>(count);
-            }
-            return std::is_sorted(
-                a.counts.begin(), a.counts.end(),
-                [](const TopCount& x, const TopCount& y) { return x.hash < y.hash; });
-          },
-      },
-      *acc);
+  return std::visit(Overloaded{
+                        [&](CountAcc& a) {
+                          uint64_t n;
+                          if (!in->GetVarint(&n) || n > kMaxCount) return false;
+                          a.n = static_cast<int64_t>(n);
+                          return true;
+                        },
+                        [&](SumAcc& a) { return in->GetDouble(&a.d) && in->GetSigned(&a.i); },
+                        [&](MomentsAcc& a) {
+                          uint64_t n;
+                          if (!in->GetVarint(&n) || n > kMaxCount || !in->GetDouble(&a.mean) ||
+                              !in->GetDouble(&a.m2))
+                            return false;
+                          a.n = static_cast<int64_t>(n);
+                          return true;
+                        },
+                        [&](ExtremeAcc& a) { return in->GetValue(&a.v); },
+                        [&](EdgeAcc& a) { return DecodeStamped(in, &a.best); },
+                        [&](LastNAcc& a) {
+                          uint64_t n;
+                          if (!in->GetCount(&n) || n > static_cast<uint64_t>(n_)) return false;
+                          a.items.resize(n);
+                          for (auto& s : a.items) {
+                            if (!DecodeStamped(in, &s)) return false;
+                          }
+                          return true;
+                        },
+                        [&](DistinctAcc& a) {
+                          uint64_t n;
+                          if (!in->GetCount(&n)) return false;
+                          a.hashes.resize(n);
+                          for (uint64_t& h : a.hashes) {
+                            if (!in->GetFixed64(&h)) return false;
+                          }
+                          return std::is_sorted(a.hashes.begin(), a.hashes.end());
+                        },
+                        [&](HllAcc& a) { return a.hll.Decode(in); },
+                        [&](TopKAcc& a) {
+                          uint64_t n;
+                          if (!in->GetCount(&n)) return false;
+                          a.counts.resize(n);
+                          for (auto& c : a.counts) {
+                            uint64_t count;
+                            if (!in->GetValue(&c.v) || !in->GetVarint(&count) || count > kMaxCount)
+                              return false;
+                            c.hash = HashValue(c.v);
+                            c.count = static_cast<int64_t>(count);
+                          }
+                          return std::is_sorted(
+                              a.counts.begin(), a.counts.end(),
+                              [](const TopCount& x, const TopCount& y) { return x.hash < y.hash; });
+                        },
+                    },
+                    *acc);
 }
 
 }  // namespace freshet

@@ -18,9 +18,9 @@
 #include <variant>
 #include <vector>
 
+#include "core/byte_codec.h"
 #include "core/value.h"
 #include "spec/project_spec.h"
-#include "stream/codec.h"
 #include "stream/hyperloglog.h"
 
 namespace freshet {
@@ -87,7 +87,7 @@ class Aggregation {
   size_t MemoryBytes(const Acc& acc) const;
 
   void Encode(const Acc& acc, std::string* out) const;
-  bool Decode(stream_codec::ByteReader* in, Acc* acc) const;
+  bool Decode(byte_codec::ByteReader* in, Acc* acc) const;
 
  private:
   AggKind kind_;

@@ -80,12 +80,12 @@ TEST(AggregationTest, EncodeDecodeRoundTrip) {
       agg.Add(&acc, Input(c, rng()), static_cast<int64_t>(seq), seq);
     std::string bytes;
     agg.Encode(acc, &bytes);
-    stream_codec::ByteReader in(bytes);
+    byte_codec::ByteReader in(bytes);
     Acc copy;
     ASSERT_TRUE(agg.Decode(&in, &copy)) << AggKindName(c.kind);
     EXPECT_TRUE(in.empty());
     EXPECT_TRUE(Close(agg.Result(copy, 1000), agg.Result(acc, 1000))) << AggKindName(c.kind);
-    stream_codec::ByteReader truncated(std::string_view(bytes).substr(0, bytes.size() - 1));
+    byte_codec::ByteReader truncated(std::string_view(bytes).substr(0, bytes.size() - 1));
     if (!bytes.empty() && c.kind != AggKind::kCount && c.kind != AggKind::kRate) {
       Acc bad;
       EXPECT_FALSE(agg.Decode(&truncated, &bad) && truncated.empty()) << AggKindName(c.kind);
@@ -191,14 +191,77 @@ TEST(HyperLogLogTest, EncodeDecodeSparseAndDense) {
     for (int i = 0; i < n; ++i) hll.Add(HashValue(Value::Int(i)));
     std::string bytes;
     hll.Encode(&bytes);
-    stream_codec::ByteReader in(bytes);
+    byte_codec::ByteReader in(bytes);
     HyperLogLog copy;
     ASSERT_TRUE(copy.Decode(&in));
     EXPECT_TRUE(in.empty());
     EXPECT_DOUBLE_EQ(copy.Estimate(), hll.Estimate());
-    stream_codec::ByteReader bad(std::string_view(bytes).substr(0, bytes.size() / 2));
+    byte_codec::ByteReader bad(std::string_view(bytes).substr(0, bytes.size() / 2));
     EXPECT_FALSE(HyperLogLog().Decode(&bad));
   }
+}
+
+// A sparse sketch of `entries` (index << 8 | rank), delta-encoded as Encode writes them.
+std::string SparseSketch(std::initializer_list<uint64_t> entries) {
+  std::string bytes(1, '\0');
+  byte_codec::PutVarint(&bytes, entries.size());
+  uint64_t prev = 0;
+  for (uint64_t e : entries) {
+    byte_codec::PutVarint(&bytes, e - prev);
+    prev = e;
+  }
+  return bytes;
+}
+
+bool DecodesAndMerges(const std::string& bytes) {
+  byte_codec::ByteReader in(bytes);
+  HyperLogLog hll;
+  if (!hll.Decode(&in)) return false;
+  HyperLogLog dense;
+  for (int i = 0; i < 5000; ++i) dense.Add(HashValue(Value::Int(i)));
+  hll.Merge(dense);  // turns the sketch dense: every register index is used
+  return hll.Estimate() > 0;
+}
+
+TEST(HyperLogLogTest, DecodeRejectsSparseEntriesOutsideTheSketch) {
+  EXPECT_TRUE(DecodesAndMerges(SparseSketch({1 << 8 | 3, 16383 << 8 | 51})));
+  // Register 16384 does not exist: ToDense wrote past its 16 KiB buffer.
+  EXPECT_FALSE(DecodesAndMerges(SparseSketch({16384u << 8 | 1})));
+  EXPECT_FALSE(DecodesAndMerges(SparseSketch({0xffffff01u})));
+  // Rank 0 is no entry; ranks above 51 overran Estimate's histogram.
+  EXPECT_FALSE(DecodesAndMerges(SparseSketch({5 << 8 | 0})));
+  EXPECT_FALSE(DecodesAndMerges(SparseSketch({5 << 8 | 52})));
+  EXPECT_FALSE(DecodesAndMerges(SparseSketch({5 << 8 | 0xff})));
+  // One entry per register, in register order.
+  EXPECT_FALSE(DecodesAndMerges(SparseSketch({5 << 8 | 1, 5 << 8 | 2})));
+  // A delta that does not fit the 32-bit entry.
+  std::string wide(1, '\0');
+  byte_codec::PutVarint(&wide, 1);
+  byte_codec::PutVarint(&wide, uint64_t{1} << 40 | 1);
+  EXPECT_FALSE(DecodesAndMerges(wide));
+}
+
+TEST(AccumulatorTest, DecodeRejectsCountsBeyondInt64) {
+  for (AggKind kind : {AggKind::kCount, AggKind::kMean}) {
+    Aggregation agg(kind, 0, false, false);
+    std::string bytes;
+    byte_codec::PutVarint(&bytes, uint64_t{1} << 63);
+    byte_codec::PutDouble(&bytes, 0);
+    byte_codec::PutDouble(&bytes, 0);
+    byte_codec::ByteReader in(bytes);
+    Acc acc;
+    EXPECT_FALSE(agg.Decode(&in, &acc)) << AggKindName(kind);
+  }
+  // A count at INT64_MAX saturates instead of overflowing when it grows.
+  Aggregation count(AggKind::kCount, 0, false, false);
+  std::string bytes;
+  byte_codec::PutVarint(&bytes, static_cast<uint64_t>(INT64_MAX));
+  byte_codec::ByteReader in(bytes);
+  Acc acc;
+  ASSERT_TRUE(count.Decode(&in, &acc));
+  count.Add(&acc, Value(), 0, 0);
+  count.Merge(&acc, acc);
+  EXPECT_EQ(count.Result(acc, 1000), Value::Int(INT64_MAX));
 }
 
 }  // namespace

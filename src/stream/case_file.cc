@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "core/int_math.h"
+#include "core/parse_int.h"
 #include "core/time_util.h"
 
 namespace freshet {
@@ -90,7 +92,8 @@ class ValueScanner {
       ASSIGN_OR_RETURN(double d, Number());
       std::string_view text = s_.substr(start, pos_ - start);
       if (text.find_first_of(".eE") == std::string_view::npos) {
-        return Value::Int(std::strtoll(std::string(text).c_str(), nullptr, 10));
+        ASSIGN_OR_RETURN(int64_t i, ParseInt64(text, "integer"));
+        return Value::Int(i);
       }
       return Value::Double(d);
     }
@@ -164,7 +167,8 @@ Result<int64_t> ParseTime(std::string_view text) {
 Status ParseExpectLine(std::string_view line, CaseStep* step) {
   if (StartsWith(line, "late:")) {
     step->kind = CaseStep::Kind::kLate;
-    step->late = std::strtoull(std::string(Trim(line.substr(5))).c_str(), nullptr, 10);
+    ASSIGN_OR_RETURN(int64_t late, ParseInt64InRange(Trim(line.substr(5)), "late", 0, kInt64Max));
+    step->late = static_cast<uint64_t>(late);
     return Status::Ok();
   }
   size_t colon = line.find(": ");

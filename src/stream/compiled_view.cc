@@ -6,6 +6,7 @@
 #include <charconv>
 #include <map>
 
+#include "core/int_math.h"
 #include "stream/compiled_view_impl.h"
 #include "stream/value_ops.h"
 #include "stream/view_state.h"
@@ -127,7 +128,7 @@ class ViewCompiler {
       case WindowKind::kTumbling:
         return f.window_ms;
       case WindowKind::kHopping:
-        return f.window_ms + f.hop_ms;
+        return SaturatingAdd(f.window_ms, f.hop_ms);
       case WindowKind::kSession:
         return f.gap_ms;
       case WindowKind::kLifetime:
@@ -342,7 +343,7 @@ ReadStatus CompiledView::ReadEntity(EntityState* state, int64_t as_of_ms,
     return ReadStatus::kNotFound;
   }
   const int64_t ttl = impl_->spec.ttl_ms;
-  if (ttl > 0 && state->last_event_ms() < as_of_ms - ttl) {
+  if (ttl > 0 && state->last_event_ms() < SaturatingSub(as_of_ms, ttl)) {
     out->assign(features.empty() ? impl_->names.size() : features.size(), Value());
     return ReadStatus::kOutsideMaxAge;
   }

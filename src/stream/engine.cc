@@ -8,6 +8,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "core/int_math.h"
 #include "stream/entity_key.h"
 #include "stream/entity_map.h"
 #include "stream/value_ops.h"
@@ -16,18 +17,15 @@
 namespace freshet {
 namespace {
 
-int64_t SatSub(int64_t a, int64_t b) {
-  int64_t r;
-  return __builtin_sub_overflow(a, b, &r) ? INT64_MIN : r;
-}
-
 // Records between the stages of Apply's prefetch pipeline (slot, then entry).
 constexpr uint32_t kPrefetchDistance = 3;
 
 }  // namespace
 
 Status StateKeyOrderCheck::Next(uint32_t view_id, uint64_t hash, std::string_view entity_key) {
-  if (any_ && std::tie(view_id_, hash_, key_) >= std::tie(view_id, hash, entity_key)) {
+  // Both sides as string_view: clang 14 cannot compare tuples of string and string_view.
+  std::string_view last_key = key_;
+  if (any_ && std::tie(view_id_, hash_, last_key) >= std::tie(view_id, hash, entity_key)) {
     return Status::InvalidArgument(fmt::format(
         "checkpoint put of view {} entity '{}' out of state key order", view_id, entity_key));
   }
@@ -183,7 +181,7 @@ int64_t StreamEngine::Impl::Watermark(size_t source) const {
 
 int64_t StreamEngine::Impl::Horizon(size_t v) const {
   int64_t wm = Watermark(views[v]->source);
-  return wm == INT64_MIN ? INT64_MIN : SatSub(wm, options.as_of_history_ms);
+  return wm == INT64_MIN ? INT64_MIN : SaturatingSub(wm, options.as_of_history_ms);
 }
 
 Result<std::unique_ptr<StreamEngine>> StreamEngine::Create(const ProjectSpec& spec,
@@ -452,7 +450,7 @@ bool StreamEngine::Impl::Trim(size_t v, EntityEntry* e) {
   const int64_t ttl = view.plan->spec.ttl_ms;
   const int64_t wm = Watermark(view.source);
   bool expired = options.expire_idle_entities && ttl > 0 && wm != INT64_MIN &&
-                 e->state.last_event_ms() < SatSub(wm, ttl);
+                 e->state.last_event_ms() < SaturatingSub(wm, ttl);
   int64_t horizon = Horizon(v);
   bool empty = horizon != INT64_MIN && e->state.Evict(horizon);
   size_t bytes = e->state.MemoryBytes();

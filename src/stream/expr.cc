@@ -11,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include "core/int_math.h"
+
 namespace freshet {
 
 // The compiled tree. Nodes are stored children first, so the root is the last node and
@@ -306,9 +308,9 @@ bool IsTrue(const Datum& d) { return d.is(Kind::kBool) && d.b; }
 Datum IntArith(Op op, int64_t a, int64_t b) {
   int64_t r = 0;
   bool overflow = false;
-  if (op == Op::kAdd) overflow = __builtin_add_overflow(a, b, &r);
-  if (op == Op::kSub) overflow = __builtin_sub_overflow(a, b, &r);
-  if (op == Op::kMul) overflow = __builtin_mul_overflow(a, b, &r);
+  if (op == Op::kAdd) overflow = !CheckedAdd(a, b, &r);
+  if (op == Op::kSub) overflow = !CheckedSub(a, b, &r);
+  if (op == Op::kMul) overflow = !CheckedMul(a, b, &r);
   if (op == Op::kMod) {
     if (b == 0) return Null();
     r = b == -1 ? 0 : a % b;  // INT64_MIN % -1 overflows in C++

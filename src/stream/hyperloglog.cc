@@ -99,7 +99,7 @@ size_t HyperLogLog::MemoryBytes() const {
 }
 
 void HyperLogLog::Encode(std::string* out) const {
-  using namespace stream_codec;
+  using namespace byte_codec;
   if (dense_.empty()) {
     out->push_back(static_cast<char>(kModeSparse));
     PutVarint(out, sparse_.size());
@@ -114,7 +114,7 @@ void HyperLogLog::Encode(std::string* out) const {
   out->append(reinterpret_cast<const char*>(dense_.data()), dense_.size());
 }
 
-bool HyperLogLog::Decode(stream_codec::ByteReader* in) {
+bool HyperLogLog::Decode(byte_codec::ByteReader* in) {
   uint8_t mode;
   if (!in->GetByte(&mode)) return false;
   sparse_.clear();
@@ -122,20 +122,30 @@ bool HyperLogLog::Decode(stream_codec::ByteReader* in) {
   if (mode == kModeDense) {
     dense_.resize(kRegisters);
     for (uint8_t& r : dense_) {
-      if (!in->GetByte(&r) || r > kQ + 1) return false;
+      if (!in->GetByte(&r) || r > kQ + 1) {
+        dense_.clear();
+        return false;
+      }
     }
     return true;
   }
   uint64_t n;
   if (mode != kModeSparse || !in->GetCount(&n) || n > kMaxSparse) return false;
   sparse_.reserve(n);
-  uint64_t prev = 0;
+  // Each entry must name a register that exists, with a rank Add could give it, after the
+  // previous entry's register: ToDense and Estimate index arrays with them.
+  uint64_t entry = 0;
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t delta;
-    if (!in->GetVarint(&delta)) return false;
-    prev += delta;
-    if (prev > 0xffffffffULL || (i > 0 && delta == 0)) return false;
-    sparse_.push_back(static_cast<uint32_t>(prev));
+    if (!in->GetVarint(&delta) || delta > 0xffffffffULL) return false;
+    uint64_t prev_index = entry >> 8;
+    entry += delta;
+    uint64_t index = entry >> 8, rank = entry & 0xff;
+    if (index >= kRegisters || rank == 0 || rank > kQ + 1 || (i > 0 && index <= prev_index)) {
+      sparse_.clear();
+      return false;
+    }
+    sparse_.push_back(static_cast<uint32_t>(entry));
   }
   return true;
 }

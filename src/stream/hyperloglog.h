@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "stream/codec.h"
+#include "core/byte_codec.h"
 
 namespace freshet {
 
@@ -32,7 +32,7 @@ class HyperLogLog {
   size_t MemoryBytes() const;
 
   void Encode(std::string* out) const;
-  bool Decode(stream_codec::ByteReader* in);
+  bool Decode(byte_codec::ByteReader* in);
 
  private:
   void SetRegister(uint32_t index, uint8_t rank);

@@ -2,10 +2,12 @@
 
 #include <cstring>
 
+#include "core/int_math.h"
+
 namespace freshet {
 namespace {
 
-using stream_codec::ByteReader;
+using byte_codec::ByteReader;
 
 const Value kNull;
 constexpr int64_t kNullInt = INT64_MIN;
@@ -14,7 +16,13 @@ constexpr int64_t kNullDouble = 0x7ff8dead0000beefLL;
 
 int64_t EncodeCell(CellKind kind, const Value& v) {
   if (v.is_null() || !v.is_number()) return kind == CellKind::kInt ? kNullInt : kNullDouble;
-  if (kind == CellKind::kInt) return v.is_int() ? v.as_int() : static_cast<int64_t>(v.as_double());
+  if (kind == CellKind::kInt) {
+    if (v.is_int()) return v.as_int();
+    // Int fields hold ints after validation; a double outside int64 (or NaN) would make the
+    // conversion undefined, so it is stored as null.
+    double d = v.as_double();
+    return d >= -9.2e18 && d <= 9.2e18 ? static_cast<int64_t>(d) : kNullInt;
+  }
   double d = v.to_double();
   int64_t bits;
   std::memcpy(&bits, &d, 8);
@@ -113,7 +121,7 @@ size_t RawRows::MemoryBytes() const {
 }
 
 void RawRows::Encode(std::string* out) const {
-  using namespace stream_codec;
+  using namespace byte_codec;
   const size_t n = size();
   PutVarint(out, n);
   int64_t prev_ts = 0;
@@ -153,9 +161,9 @@ bool RawRows::Decode(ByteReader* in) {
   for (size_t row = 0; row < n; ++row) {
     int64_t* w = &words_[row * stride];
     int64_t delta;
-    if (!in->GetSigned(&delta)) return false;
-    w[0] = prev_ts + delta;
-    if (row > 0 && delta < 0) return false;
+    if (!in->GetSigned(&delta) || (row > 0 && delta < 0) || !CheckedAdd(prev_ts, delta, &w[0])) {
+      return false;
+    }
     prev_ts = w[0];
     uint64_t mask = 0;
     if (plan_->row_has_mask && !in->GetVarint(&mask)) return false;

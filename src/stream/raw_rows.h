@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "core/byte_codec.h"
 #include "core/value.h"
 #include "format/record.h"
-#include "stream/codec.h"
 #include "stream/compiled_view_impl.h"
 
 namespace freshet {
@@ -60,10 +60,10 @@ class RawRows {
 
   size_t MemoryBytes() const;
   void Encode(std::string* out) const;
-  bool Decode(stream_codec::ByteReader* in);
+  bool Decode(byte_codec::ByteReader* in);
 
  private:
-  bool DecodeCell(stream_codec::ByteReader* in, const RawColumn& c, size_t row, int64_t* w);
+  bool DecodeCell(byte_codec::ByteReader* in, const RawColumn& c, size_t row, int64_t* w);
 
   const CompiledView::Impl* plan_;
   boost::container::small_vector<int64_t, kInlineWords> words_;

@@ -8,15 +8,11 @@
 #include <optional>
 #include <tuple>
 
-#include "stream/codec.h"
+#include "stream/checkpoint_records.h"
 #include "stream/value_ops.h"
 
 namespace freshet {
 namespace {
-
-using stream_codec::ByteReader;
-using stream_codec::PutSigned;
-using stream_codec::PutVarint;
 
 // Key prefixes and value versions: part of the on-disk format (docs/exactly_once.md).
 constexpr std::string_view kViewPrefix = "view:";
@@ -25,8 +21,6 @@ constexpr std::string_view kProgressPrefix = "progress:";
 // record of its own.
 constexpr std::string_view kStateKeysKey = "state_keys";
 constexpr std::string_view kStateKeysV2 = "2";
-constexpr uint8_t kProgressV1 = 1;
-constexpr uint8_t kLateV1 = 1;
 
 // BE32(view id) + BE64(HashBytes(entity key)) + entity key: in key order, a view's states are
 // in the order of the engine's shards (docs/exactly_once.md).
@@ -43,41 +37,6 @@ std::string LatePrefix(std::string_view source) {
   std::string key(source);
   key.push_back('\0');
   return key;
-}
-
-std::string EncodeProgress(const SourceProgress& p) {
-  std::string out(1, static_cast<char>(kProgressV1));
-  PutVarint(&out, p.next_offset);
-  PutSigned(&out, p.max_event_ms);
-  PutVarint(&out, p.late_events);
-  return out;
-}
-
-bool DecodeProgress(std::string_view bytes, SourceProgress* p) {
-  ByteReader in(bytes);
-  uint8_t version;
-  return in.GetByte(&version) && version == kProgressV1 && in.GetVarint(&p->next_offset) &&
-         in.GetSigned(&p->max_event_ms) && in.GetVarint(&p->late_events) && in.empty();
-}
-
-std::string EncodeLate(const LateEvent& e) {
-  std::string out(1, static_cast<char>(kLateV1));
-  PutSigned(&out, e.watermark_ms);
-  EncodeRecord(e.record, &out);
-  return out;
-}
-
-Status DecodeLate(std::string_view source, std::string_view key, std::string_view value,
-                  LateEvent* e) {
-  ByteReader in(value);
-  uint8_t version;
-  if (key.size() != source.size() + 9 || !in.GetByte(&version) || version != kLateV1 ||
-      !in.GetSigned(&e->watermark_ms)) {
-    return Status::IoError(fmt::format("corrupt late event of source '{}'", source));
-  }
-  e->source = std::string(source);
-  e->offset = ReadBigEndian64(key.data() + source.size() + 1);
-  return DecodeRecord(in.rest(), &e->record);
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
@@ -268,9 +227,7 @@ Result<std::map<std::string, SourceProgress>> RocksDbStateBackend::LoadProgress(
   for (it->Seek(kProgressPrefix); it->Valid() && StartsWith(View(it->key()), kProgressPrefix);
        it->Next()) {
     std::string source(View(it->key()).substr(kProgressPrefix.size()));
-    if (!DecodeProgress(View(it->value()), &out[source])) {
-      return Status::IoError(fmt::format("corrupt checkpoint of source '{}'", source));
-    }
+    RETURN_IF_ERROR(DecodeProgress(source, View(it->value()), &out[source]));
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "reading checkpoints"));
   if (!out.empty()) {

@@ -4,25 +4,22 @@
 
 #include <algorithm>
 
+#include "core/int_math.h"
+
 namespace freshet {
 namespace {
 
-using stream_codec::ByteReader;
+using byte_codec::ByteReader;
 
 // Version of the entity state format (docs/exactly_once.md). Bump on any layout change.
 constexpr uint8_t kStateFormatV1 = 1;
 const Value kNull;
 
-int64_t SatSub(int64_t a, int64_t b) {
-  int64_t r;
-  return __builtin_sub_overflow(a, b, &r) ? INT64_MIN : r;
-}
-
 // Start of the tile of `size` holding ts (floor, also for negative times).
+// Saturates at INT64_MIN where the tile would start before it.
 int64_t TileStart(int64_t ts, int64_t size) {
-  int64_t q = ts / size;
-  if (ts % size != 0 && ts < 0) --q;
-  return q * size;
+  int64_t rem = ts % size;
+  return SaturatingSub(ts, rem < 0 ? rem + size : rem);
 }
 
 bool Passes(const FeaturePlan& f, uint32_t mask) { return f.filter < 0 || (mask >> f.filter & 1u); }
@@ -104,9 +101,11 @@ Tile& ViewState::SessionFor(TileList* sessions, const FeaturePlan& f, int64_t ts
   TileList& s = *sessions;
   const int64_t gap = f.gap_ms;
   size_t hi = s.size();
-  while (hi > 0 && s[hi - 1].start - ts >= gap) --hi;  // sessions starting a gap or more later
+  while (hi > 0 && SaturatingSub(s[hi - 1].start, ts) >= gap)
+    --hi;  // sessions starting a gap or more later
   size_t lo = hi;
-  while (lo > 0 && ts - s[lo - 1].end < gap) --lo;  // sessions ending less than a gap before
+  while (lo > 0 && SaturatingSub(ts, s[lo - 1].end) < gap)
+    --lo;  // sessions ending less than a gap before
   if (lo == hi) return *s.insert(s.begin() + hi, Tile{ts, ts, f.agg.NewAcc()});
   Tile& merged = s[lo];
   merged.start = std::min(merged.start, ts);
@@ -127,7 +126,7 @@ Value ViewState::AggregateAt(const FeaturePlan& f, int64_t t) const {
 }
 
 Value ViewState::SlidingAt(const FeaturePlan& f, int64_t t) const {
-  size_t lo = rows_.LowerBound(SatSub(t, f.window_ms));
+  size_t lo = rows_.LowerBound(SaturatingSub(t, f.window_ms));
   size_t hi = rows_.LowerBound(t);
   if (f.agg.kind() == AggKind::kCount && f.filter < 0 && f.input < 0) {
     return Value::Int(static_cast<int64_t>(hi - lo));
@@ -158,7 +157,7 @@ Value ViewState::TiledAt(const FeaturePlan& f, int64_t t) const {
       break;
     }
     case WindowKind::kHopping: {
-      int64_t lower = TileStart(SatSub(t, f.window_ms), f.hop_ms);
+      int64_t lower = TileStart(SaturatingSub(t, f.window_ms), f.hop_ms);
       merged = f.agg.NewAcc();
       for (const Tile& tile : list) {
         if (tile.start >= lower && tile.start < t) f.agg.Merge(&merged, tile.acc);
@@ -170,9 +169,9 @@ Value ViewState::TiledAt(const FeaturePlan& f, int64_t t) const {
       // The latest session begun before t, if it is still open (its last event within a gap).
       auto it =
           std::find_if(list.rbegin(), list.rend(), [t](const Tile& s) { return s.start < t; });
-      if (it != list.rend() && t - it->end < f.gap_ms) {
+      if (it != list.rend() && SaturatingSub(t, it->end) < f.gap_ms) {
         single = &it->acc;
-        span = std::max<int64_t>(t - it->start, 1000);
+        span = std::max<int64_t>(SaturatingSub(t, it->start), 1000);
       }
       break;
     }
@@ -185,7 +184,7 @@ Value ViewState::TiledAt(const FeaturePlan& f, int64_t t) const {
 }
 
 bool ViewState::Evict(int64_t horizon_ms) {
-  if (plan_.has_raw) rows_.DropBefore(SatSub(horizon_ms, plan_.max_sliding_ms));
+  if (plan_.has_raw) rows_.DropBefore(SaturatingSub(horizon_ms, plan_.max_sliding_ms));
   bool empty = rows_.empty();
   for (int index : plan_.tiled) {
     const FeaturePlan& f = plan_.features[index];
@@ -208,14 +207,14 @@ void ViewState::EvictTiles(const FeaturePlan& f, int64_t horizon_ms) {
       break;
     }
     case WindowKind::kHopping: {
-      int64_t oldest = TileStart(SatSub(horizon_ms, f.window_ms), f.hop_ms);
+      int64_t oldest = TileStart(SaturatingSub(horizon_ms, f.window_ms), f.hop_ms);
       drop_before([oldest](const Tile& tile) { return tile.start >= oldest; });
       break;
     }
     case WindowKind::kSession: {
       // A session is open at t >= horizon (or joinable by an event there) only if it ended
       // after horizon - gap.
-      int64_t cutoff = SatSub(horizon_ms, f.gap_ms);
+      int64_t cutoff = SaturatingSub(horizon_ms, f.gap_ms);
       drop_before([cutoff](const Tile& tile) { return tile.end > cutoff; });
       break;
     }
@@ -245,7 +244,7 @@ size_t ViewState::MemoryBytes() const {
 }
 
 void ViewState::Serialize(std::string* out) const {
-  using namespace stream_codec;
+  using namespace byte_codec;
   out->push_back(static_cast<char>(kStateFormatV1));
   PutFixed64(out, plan_.fingerprint);
   PutSigned(out, last_event_ms_);
@@ -287,12 +286,16 @@ Status ViewState::Deserialize(std::string_view bytes) {
     uint64_t n;
     if (!in.GetCount(&n)) return corrupt();
     list.resize(n);
+    int64_t prev_start = kInt64Min;
     for (Tile& tile : list) {
       int64_t length;
-      if (!in.GetSigned(&tile.start) || !in.GetSigned(&length) || !f.agg.Decode(&in, &tile.acc)) {
+      // Tiles and sessions are sorted by start and end at or after it.
+      if (!in.GetSigned(&tile.start) || !in.GetSigned(&length) || length < 0 ||
+          tile.start < prev_start || !CheckedAdd(tile.start, length, &tile.end) ||
+          !f.agg.Decode(&in, &tile.acc)) {
         return corrupt();
       }
-      tile.end = tile.start + length;
+      prev_start = tile.start;
     }
   }
   return in.empty() ? Status::Ok() : corrupt();

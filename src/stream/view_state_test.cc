@@ -144,6 +144,23 @@ TEST_F(ViewStateTest, DeserializeRejectsCorruptAndForeignStates) {
   EXPECT_EQ(copy->Deserialize(bytes + "x").code(), StatusCode::kIoError);
   EXPECT_EQ(copy->Deserialize("").code(), StatusCode::kIoError);
 
+  // Every truncation and every single-byte change is rejected or decodes into a state that
+  // reads and evicts safely (the sanitizer builds check the "safely").
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_EQ(copy->Deserialize(bytes.substr(0, cut)).code(), StatusCode::kIoError) << cut;
+  }
+  std::vector<Value> out;
+  for (size_t i = 9; i < bytes.size(); ++i) {
+    for (int flip : {0x01, 0x40, 0x80, 0xff}) {
+      std::string corrupt = bytes;
+      corrupt[i] = static_cast<char>(corrupt[i] ^ flip);
+      auto damaged = view_->NewState();
+      if (!damaged->Deserialize(corrupt).ok()) continue;
+      damaged->Read(3'600'000, {}, &out);
+      damaged->Evict(1'800'000);
+    }
+  }
+
   // The same view with one more feature has another layout: its states are not loaded.
   ProjectSpec changed = spec_;
   FeatureSpec extra = changed.feature_views.at("v").features[0];

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "core/int_math.h"
+
 namespace freshet {
 
 // The newest event time of a source that has seen none.
@@ -16,10 +18,7 @@ inline constexpr int64_t kNoEventMs = std::numeric_limits<int64_t>::min();
 
 // The watermark after events up to `max_event_ms` (saturating: never wraps).
 inline int64_t WatermarkMs(int64_t max_event_ms, int64_t lateness_ms) {
-  int64_t w;
-  if (max_event_ms == kNoEventMs || __builtin_sub_overflow(max_event_ms, lateness_ms, &w))
-    return kNoEventMs;
-  return w;
+  return max_event_ms == kNoEventMs ? kNoEventMs : SaturatingSub(max_event_ms, lateness_ms);
 }
 
 // Walks one source's events: Accept(ts) says whether the next event is on time and, when it

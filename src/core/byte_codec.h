@@ -1,7 +1,9 @@
-// Byte-level helpers for the stream module's binary state format (docs/exactly_once.md):
-// varints, zig-zag signed varints, fixed 64-bit doubles and tagged Values. Writers append to a
-// std::string; ByteReader consumes a string_view and reports truncation instead of reading past
-// the end. Internal to src/stream. Thread-safety: value types.
+// The byte codec of freshet's binary formats (the stream state format of docs/exactly_once.md,
+// checkpoint progress records): varints, zig-zag signed varints, fixed-width little-endian
+// words, length-prefixed bytes and tagged Values. The Put* writers append to a std::string;
+// ByteReader consumes a string_view and checks every length and count against the bytes left,
+// so corrupt input is reported, never read past. Decoders built on it return false (and their
+// callers a Status) for any malformed blob. Thread-safety: value types.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +13,7 @@
 
 #include "core/value.h"
 
-namespace freshet::stream_codec {
+namespace freshet::byte_codec {
 
 inline void PutVarint(std::string* out, uint64_t v) {
   while (v >= 0x80) {
@@ -29,6 +31,14 @@ inline int64_t UnZigZag(uint64_t v) {
 }
 
 inline void PutSigned(std::string* out, int64_t v) { PutVarint(out, ZigZag(v)); }
+
+// Fixed-width words are stored in the host's byte order: every format using them is read back
+// on the machine that wrote it (little-endian x86-64 and arm64).
+inline void PutFixed32(std::string* out, uint32_t v) {
+  char buf[4];
+  std::memcpy(buf, &v, 4);
+  out->append(buf, 4);
+}
 
 inline void PutFixed64(std::string* out, uint64_t v) {
   char buf[8];
@@ -96,6 +106,7 @@ class ByteReader {
     for (int shift = 0; shift <= 63 && !in_.empty(); shift += 7) {
       uint8_t byte = static_cast<uint8_t>(in_.front());
       in_.remove_prefix(1);
+      if (shift == 63 && byte > 1) return false;  // more than 64 bits
       result |= static_cast<uint64_t>(byte & 0x7f) << shift;
       if (!(byte & 0x80)) {
         *v = result;
@@ -113,6 +124,13 @@ class ByteReader {
     uint64_t u;
     if (!GetVarint(&u)) return false;
     *v = UnZigZag(u);
+    return true;
+  }
+
+  bool GetFixed32(uint32_t* v) {
+    if (in_.size() < 4) return false;
+    std::memcpy(v, in_.data(), 4);
+    in_.remove_prefix(4);
     return true;
   }
 
@@ -178,4 +196,4 @@ class ByteReader {
   std::string_view in_;
 };
 
-}  // namespace freshet::stream_codec
+}  // namespace freshet::byte_codec
