@@ -57,6 +57,13 @@ inline void PutBytes(std::string* out, std::string_view s) {
   out->append(s);
 }
 
+// [fixed32 n][n bytes]: for formats read back by position (a file read with fread) or whose
+// writer fills in the length after appending the bytes. REQUIRES: s.size() < 4 GiB.
+inline void PutBytes32(std::string* out, std::string_view s) {
+  PutFixed32(out, static_cast<uint32_t>(s.size()));
+  out->append(s);
+}
+
 // Tags of encoded Values. Part of the state format: never renumber.
 enum ValueTag : uint8_t {
   kTagNull = 0,
@@ -151,6 +158,14 @@ class ByteReader {
   bool GetBytes(std::string_view* s) {
     uint64_t len;
     if (!GetVarint(&len) || len > in_.size()) return false;
+    *s = in_.substr(0, len);
+    in_.remove_prefix(len);
+    return true;
+  }
+
+  bool GetBytes32(std::string_view* s) {
+    uint32_t len;
+    if (!GetFixed32(&len) || len > in_.size()) return false;
     *s = in_.substr(0, len);
     in_.remove_prefix(len);
     return true;

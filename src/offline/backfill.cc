@@ -11,6 +11,7 @@
 #include <memory>
 #include <thread>
 
+#include "core/byte_codec.h"
 #include "core/thread_pool.h"
 #include "format/csv.h"
 #include "offline/backfill_io.h"
@@ -236,7 +237,7 @@ class Sweep {
     }
     LabelCells& result = results_.emplace_back();
     result.row = label.row;
-    for (const std::string& cell : ordered_) PutBytes(cell, &result.cells);
+    for (const std::string& cell : ordered_) byte_codec::PutBytes32(&result.cells, cell);
   }
 
   std::string RunBytes() {
@@ -244,8 +245,8 @@ class Sweep {
               [](const LabelCells& a, const LabelCells& b) { return a.row < b.row; });
     std::string run;
     for (const LabelCells& r : results_) {
-      PutU64(r.row, &run);
-      PutBytes(r.cells, &run);
+      byte_codec::PutFixed64(&run, r.row);
+      byte_codec::PutBytes32(&run, r.cells);
     }
     return run;
   }
@@ -277,7 +278,7 @@ class RunReader {
   Status Finish(std::string run, const std::string& spill_path) {
     if (spill_path.empty()) {
       memory_ = std::move(run);
-      in_ = ByteReader(memory_);
+      in_ = byte_codec::ByteReader(memory_);
       return Status::Ok();
     }
     RETURN_IF_ERROR(AppendToFile(spill_path, run));
@@ -298,18 +299,21 @@ class RunReader {
       if (std::fread(scratch_.data(), 1, n, file_) != n) return CorruptSpill(path_);
       block = scratch_;
     } else {
-      if (in_.done()) return false;
-      *row = in_.U64();
-      block = in_.Bytes();
+      if (in_.empty()) return false;
+      if (!in_.GetFixed64(row) || !in_.GetBytes32(&block)) return Status::Internal("corrupt run");
     }
     cells->clear();
-    for (ByteReader cell(block); !cell.done();) cells->push_back(cell.Bytes());
+    for (byte_codec::ByteReader cell(block); !cell.empty();) {
+      std::string_view c;
+      if (!cell.GetBytes32(&c)) return Status::Internal("corrupt run entry");
+      cells->push_back(c);
+    }
     return true;
   }
 
  private:
   std::string memory_;
-  ByteReader in_{std::string_view()};
+  byte_codec::ByteReader in_{std::string_view()};
   std::string path_;
   std::FILE* file_ = nullptr;
   std::string scratch_;

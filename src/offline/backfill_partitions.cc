@@ -10,24 +10,15 @@
 #include <filesystem>
 #include <functional>
 
+#include "core/byte_codec.h"
 #include "stream/compiled_view.h"
 
 namespace freshet {
 
-void PutU32(uint32_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 4); }
-void PutU64(uint64_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 8); }
-void PutBytes(std::string_view bytes, std::string* out) {
-  PutU32(static_cast<uint32_t>(bytes.size()), out);
-  out->append(bytes);
-}
-
-std::string_view ByteReader::Bytes() {
-  uint32_t n = U32();
-  if (n > in_.size()) Fail();
-  std::string_view b = in_.substr(0, n);
-  in_.remove_prefix(b.size());
-  return b;
-}
+using byte_codec::ByteReader;
+using byte_codec::PutBytes32;
+using byte_codec::PutFixed32;
+using byte_codec::PutFixed64;
 
 Status AppendToFile(const std::string& path, std::string_view bytes) {
   std::FILE* f = std::fopen(path.c_str(), "ab");
@@ -169,11 +160,11 @@ class KeyIndex {
 
 // Event entries: [u32 entity][i64 ts][u32 n][key][u32 m][EncodeRecord].
 void AppendEventEntry(uint32_t entity, std::string_view key, const Record& r, std::string* out) {
-  PutU32(entity, out);
-  PutU64(static_cast<uint64_t>(r.ts_ms), out);
-  PutBytes(key, out);
+  PutFixed32(out, entity);
+  PutFixed64(out, static_cast<uint64_t>(r.ts_ms));
+  PutBytes32(out, key);
   size_t at = out->size();
-  PutU32(0, out);
+  PutFixed32(out, 0);  // the record's length, filled in below
   EncodeRecord(r, out);
   uint32_t n = static_cast<uint32_t>(out->size() - at - 4);
   std::memcpy(out->data() + at, &n, 4);
@@ -186,11 +177,10 @@ struct EventEntry {
 };
 
 bool ReadEventEntry(ByteReader* in, EventEntry* e) {
-  e->entity = in->U32();
-  e->ts = static_cast<int64_t>(in->U64());
-  e->key = in->Bytes();
-  e->record = in->Bytes();
-  return in->ok();
+  uint64_t ts;
+  if (!in->GetFixed32(&e->entity) || !in->GetFixed64(&ts)) return false;
+  e->ts = static_cast<int64_t>(ts);
+  return in->GetBytes32(&e->key) && in->GetBytes32(&e->record);
 }
 
 class ResidentPartitions final : public Partitions {
@@ -233,7 +223,8 @@ class ResidentPartitions final : public Partitions {
     *labels = std::move(labels_[p]);
     *bytes = std::move(events_[p]);
     EventEntry e;
-    for (ByteReader in(*bytes); !in.done() && ReadEventEntry(&in, &e);) {
+    for (ByteReader in(*bytes); !in.empty();) {
+      if (!ReadEventEntry(&in, &e)) return Status::Internal("corrupt partition buffer");
       events->push_back({e.ts, e.entity, e.record});
     }
     *entities = (ids_.size() + count() - 1) / count();
@@ -285,9 +276,9 @@ class SpilledPartitions final : public Partitions {
     filter_.Add(hash);
     const uint32_t p = static_cast<uint32_t>(hash % count());
     SpillBuffer& part = labels_[p];
-    PutU64(row, part.buffer());
-    PutU64(static_cast<uint64_t>(ts), part.buffer());
-    PutBytes(key, part.buffer());
+    PutFixed64(part.buffer(), row);
+    PutFixed64(part.buffer(), static_cast<uint64_t>(ts));
+    PutBytes32(part.buffer(), key);
     RETURN_IF_ERROR(part.MaybeFlush());
     return p;
   }
@@ -314,20 +305,21 @@ class SpilledPartitions final : public Partitions {
               std::vector<SweepEvent>* events, size_t* entities) override {
     ASSIGN_OR_RETURN(std::string label_bytes, labels_[p].TakeAll());
     KeyIndex ids;
-    for (ByteReader in(label_bytes); !in.done();) {
-      uint64_t row = in.U64();
-      int64_t ts = static_cast<int64_t>(in.U64());
-      uint32_t entity = ids.Add(in.Bytes());
-      if (!in.ok()) return CorruptSpill(labels_[p].path());
-      labels->push_back({row, ts, entity});
+    for (ByteReader in(label_bytes); !in.empty();) {
+      uint64_t row, ts;
+      std::string_view key;
+      if (!in.GetFixed64(&row) || !in.GetFixed64(&ts) || !in.GetBytes32(&key)) {
+        return CorruptSpill(labels_[p].path());
+      }
+      labels->push_back({row, static_cast<int64_t>(ts), ids.Add(key)});
     }
     ASSIGN_OR_RETURN(*bytes, events_[p].TakeAll());
-    ByteReader in(*bytes);
-    for (EventEntry e; !in.done() && ReadEventEntry(&in, &e);) {
+    EventEntry e;
+    for (ByteReader in(*bytes); !in.empty();) {
+      if (!ReadEventEntry(&in, &e)) return CorruptSpill(events_[p].path());
       uint32_t entity = ids.Find(e.key, KeyHash(e.key));
       if (entity != KeyIndex::kNotFound) events->push_back({e.ts, entity, e.record});
     }
-    if (!in.ok()) return CorruptSpill(events_[p].path());
     *entities = ids.size();
     return Status::Ok();
   }

@@ -17,39 +17,8 @@
 
 namespace freshet {
 
-// Spill files hold fixed-width native-endian fields: they never leave the process.
-void PutU32(uint32_t v, std::string* out);
-void PutU64(uint64_t v, std::string* out);
-// [u32 n][n bytes]
-void PutBytes(std::string_view bytes, std::string* out);
-
-// Reads what Put* wrote. Reading past the end clears ok() and ends the input.
-class ByteReader {
- public:
-  explicit ByteReader(std::string_view in) : in_(in) {}
-  bool done() const { return in_.empty(); }
-  bool ok() const { return ok_; }
-  uint32_t U32() { return Fixed<uint32_t>(); }
-  uint64_t U64() { return Fixed<uint64_t>(); }
-  std::string_view Bytes();
-
- private:
-  void Fail() {
-    ok_ = false;
-    in_ = {};
-  }
-  template <typename T>
-  T Fixed() {
-    T v = 0;
-    if (in_.size() < sizeof(T)) Fail();
-    if (!ok_) return v;
-    std::memcpy(&v, in_.data(), sizeof(T));
-    in_.remove_prefix(sizeof(T));
-    return v;
-  }
-  std::string_view in_;
-  bool ok_ = true;
-};
+// Spill files and partition buffers are written with core/byte_codec.h's fixed-width words
+// (native byte order: they never leave the process) and PutBytes32.
 
 Status AppendToFile(const std::string& path, std::string_view bytes);
 // The whole file; empty when it does not exist.
