@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "api/api_json.h"
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
@@ -22,6 +23,18 @@ Result<std::string> ReadInput(const std::string& path) {
   if (!in) return Status::NotFound(fmt::format("cannot read {}", path));
   buf << in.rdbuf();
   return buf.str();
+}
+
+// {"file": FILE, "accepted": N, "first_offset": O, "duplicate": false}
+std::string AckJson(const std::string& file, const AppendAck& ack) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("file");
+  w.String(file.data(), static_cast<rapidjson::SizeType>(file.size()));
+  WriteAppendAckMembers(&w, ack);
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 struct IngestFlags {
@@ -59,8 +72,7 @@ Status Run(const IngestFlags& f) {
     auto ack = instance->Ingest(f.source, body, f.idempotency_key);
     if (!ack.ok()) return ack.status().WithContext(file);
     if (f.project.json) {
-      fmt::print("{{\"file\":\"{}\",\"accepted\":{},\"first_offset\":{},\"duplicate\":{}}}\n", file,
-                 ack->count, ack->first_offset, ack->duplicate);
+      fmt::print("{}\n", AckJson(file, *ack));
     } else {
       fmt::print("{}: accepted {} events into '{}' (offsets {}..{}){}\n", file, ack->count,
                  f.source, ack->first_offset, ack->first_offset + ack->count,
