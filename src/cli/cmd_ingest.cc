@@ -43,13 +43,14 @@ struct IngestFlags {
   std::vector<std::string> files;
   std::string idempotency_key;
   std::string server;
+  HttpClientOptions http;
 };
 
 Status IngestThroughServer(const IngestFlags& f, const std::string& body) {
   HttpHeaders headers;
   if (!f.idempotency_key.empty()) headers["Idempotency-Key"] = f.idempotency_key;
   ASSIGN_OR_RETURN(HttpReply reply,
-                   HttpCall(f.server, "POST", "/v1/events/" + f.source, body, headers));
+                   HttpCall(f.server, "POST", "/v1/events/" + f.source, body, headers, f.http));
   RETURN_IF_ERROR(reply.ToStatus());
   fmt::print("{}\n", reply.body);
   return Status::Ok();
@@ -96,6 +97,7 @@ void RegisterIngest(CLI::App* app) {
   cmd->add_option(
       "--server", f->server,
       "Ingest through a running server (http://127.0.0.1:PORT) instead of the data dir");
+  AddHttpClientFlags(cmd, &f->http);
   cmd->callback([f] {
     Status st = Run(*f);
     if (!st.ok()) throw CLI::RuntimeError(Fail(st));
