@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <charconv>
+
 #include "core/json.h"
 #include "core/time_util.h"
 
@@ -31,9 +33,17 @@ Result<int64_t> ParseAsOf(simdjson::dom::element e) {
   std::string_view text;
   if (!e.get_string().get(text)) {
     if (!text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos) {
-      return static_cast<int64_t>(std::stoll(std::string(text)));
+      // from_chars, not stoll: a digit string past int64 is a bad request, not an exception.
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+      if (ec != std::errc() || end != text.data() + text.size()) {
+        return Status::InvalidArgument(
+            fmt::format("as_of: '{}' is out of range for epoch milliseconds", text));
+      }
+      return ms;
     }
-    return ParseRfc3339Ms(text);
+    auto parsed = ParseRfc3339Ms(text);
+    if (!parsed.ok()) return parsed.status().WithContext("as_of");
+    return parsed;
   }
   return Status::InvalidArgument("as_of: expected epoch milliseconds or an RFC 3339 string");
 }
@@ -49,6 +59,9 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
     if (field.value.get_array().get(array)) {
       return Status::InvalidArgument(fmt::format("entities.{}: expected an array of values", key));
     }
+    if (out->entities.count(key)) {
+      return Status::InvalidArgument(fmt::format("entities.{}: given twice", key));
+    }
     std::vector<Value>& column = out->entities[key];
     for (simdjson::dom::element item : array) {
       ASSIGN_OR_RETURN(Value v, JsonToValue(item, "entities." + key));
@@ -58,6 +71,16 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
     out->entity_order.push_back(std::move(key));
   }
   if (out->entities.empty()) return Status::InvalidArgument("entities: no entity keys given");
+  // Every column is echoed row by row in the response, so all need one value per row — also
+  // keys no requested view uses.
+  const std::string& first = out->entity_order.front();
+  for (const std::string& key : out->entity_order) {
+    if (out->entities[key].size() != out->entities[first].size()) {
+      return Status::InvalidArgument(fmt::format("entities.{}: {} values, but entities.{} has {}",
+                                                 key, out->entities[key].size(), first,
+                                                 out->entities[first].size()));
+    }
+  }
   return Status::Ok();
 }
 
@@ -105,9 +128,9 @@ Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureS
     ASSIGN_OR_RETURN(int64_t as_of, ParseAsOf(e));
     request.as_of_ms = as_of;
   }
-  bool full = false;
-  if (!doc["full_feature_names"].get(e) && !e.get_bool().get(full))
-    request.full_feature_names = full;
+  if (!doc["full_feature_names"].get(e) && e.get_bool().get(request.full_feature_names)) {
+    return Status::InvalidArgument("full_feature_names: expected true or false");
+  }
   return request;
 }
 
