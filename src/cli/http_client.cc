@@ -103,6 +103,34 @@ Status TransferError(CURL* curl, CURLcode code, const char* error_buffer, const 
   }
 }
 
+// The code of an error reply: the server's own ("code" of its JSON error body, a
+// StatusCodeName), else one from the HTTP status. It decides the CLI's exit code, so a busy
+// server (429) or a held data directory (409) is a failure, not bad input.
+StatusCode CodeOfReply(std::string_view code_name, int http_status) {
+  for (int c = static_cast<int>(StatusCode::kOk) + 1; c <= static_cast<int>(StatusCode::kInternal);
+       ++c) {
+    if (StatusCodeName(static_cast<StatusCode>(c)) == code_name) return static_cast<StatusCode>(c);
+  }
+  switch (http_status) {
+    case 401:
+      return StatusCode::kUnauthenticated;
+    case 403:
+      return StatusCode::kPermissionDenied;
+    case 404:
+      return StatusCode::kNotFound;
+    case 409:
+      return StatusCode::kFailedPrecondition;
+    case 413:
+    case 429:
+      return StatusCode::kResourceExhausted;
+    case 504:
+      return StatusCode::kDeadlineExceeded;
+    default:
+      return http_status >= 400 && http_status < 500 ? StatusCode::kInvalidArgument
+                                                     : StatusCode::kUnavailable;
+  }
+}
+
 }  // namespace
 
 Status HttpReply::ToStatus() const {
@@ -110,14 +138,14 @@ Status HttpReply::ToStatus() const {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   std::string_view message = body;
+  std::string_view code_name;
   if (!parser.parse(body).get(doc)) {
     std::string_view m;
     if (!doc["error"]["message"].get(m)) message = m;
+    if (doc["error"]["code"].get(code_name)) code_name = {};
   }
-  std::string text = fmt::format("server answered {}: {}", status, message);
-  if (status == 404) return Status::NotFound(text);
-  if (status >= 400 && status < 500) return Status::InvalidArgument(text);
-  return Status::Unavailable(text);
+  return Status(CodeOfReply(code_name, status),
+                fmt::format("server answered {}: {}", status, message));
 }
 
 void AddHttpClientFlags(CLI::App* cmd, HttpClientOptions* options) {

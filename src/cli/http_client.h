@@ -23,7 +23,8 @@ using HttpHeaders = std::map<std::string, std::string>;
 struct HttpReply {
   int status = 0;
   std::string body;
-  // OK for 2xx; otherwise the server's JSON error message as a Status.
+  // OK for 2xx; otherwise "server answered 429: <the error body's message>" with the code the
+  // body names ("resource_exhausted"), or one from the HTTP status when it names none.
   Status ToStatus() const;
 };
 

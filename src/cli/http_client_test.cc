@@ -67,6 +67,12 @@ class HttpClientTest : public ::testing::Test {
                          })
                     .ok());
     ASSERT_TRUE(router_
+                    .Add("POST", "/busy",
+                         [](const HttpRequest&, HttpResponse* res) {
+                           SetError(res, Status::ResourceExhausted("queue full"));
+                         })
+                    .ok());
+    ASSERT_TRUE(router_
                     .Add("GET", "/missing",
                          [](const HttpRequest&, HttpResponse* res) {
                            SetError(res, Status::NotFound("no such thing 'x'"));
@@ -128,12 +134,30 @@ TEST_F(HttpClientTest, ServerErrorsBecomeStatusesWithTheServersMessage) {
   EXPECT_EQ(st.message(), "server answered 404: no such thing 'x'");
 }
 
+// Bug: every 4xx became kInvalidArgument, so a busy server (429) or a data directory held by
+// another process (409) made the CLI exit 2, "bad input"; the server's own code is kept.
+TEST_F(HttpClientTest, ErrorRepliesKeepTheServersCode) {
+  const std::string base = Start("127.0.0.1:0", "127.0.0.1");
+  auto reply = HttpCall(base, "POST", "/busy", "{}");
+  ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+  EXPECT_EQ(reply->status, 429);
+  Status st = reply->ToStatus();
+  EXPECT_EQ(st.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(st.message(), "server answered 429: queue full");
+  // Without a JSON error body the HTTP status decides.
+  EXPECT_EQ((HttpReply{409, "locked"}).ToStatus().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ((HttpReply{400, ""}).ToStatus().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ((HttpReply{502, "bad gateway"}).ToStatus().code(), StatusCode::kUnavailable);
+  EXPECT_EQ((HttpReply{502, "bad gateway"}).ToStatus().message(),
+            "server answered 502: bad gateway");
+}
+
 TEST_F(HttpClientTest, OversizedBodyGetsTheServers413) {
   const std::string base = Start("127.0.0.1:0", "127.0.0.1");
   auto reply = HttpCall(base, "POST", "/echo", std::string(3 << 20, 'x'));
   ASSERT_TRUE(reply.ok()) << reply.status().ToString();
   EXPECT_EQ(reply->status, 413);
-  EXPECT_EQ(reply->ToStatus().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(reply->ToStatus().code(), StatusCode::kResourceExhausted);
 }
 
 TEST(HttpClientErrorsTest, RefusedConnectionNamesTheUrl) {
