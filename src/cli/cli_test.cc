@@ -1,15 +1,22 @@
 // The `freshet` binary as a user runs it: exit codes (0 ok, 1 failure, 2 bad input or usage),
 // what goes to stdout and stderr, and the --json documents of apply, ingest and models.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <simdjson.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
+#include "api/api.h"
+#include "instance/instance.h"
 #include "models/models_test_util.h"
+#include "server/http_server.h"
 
 namespace freshet {
 namespace {
@@ -229,6 +236,66 @@ TEST_F(CliTest, FeaturesWithoutFeaturesOrServiceExits2) {
   Outcome bad_entity = Freshet("features get --service scoring --entity u1 " + Project());
   EXPECT_EQ(bad_entity.exit_code, 2);
   EXPECT_NE(bad_entity.err.find("--entity 'u1'"), std::string::npos) << bad_entity.err;
+}
+
+bool HasIpv6Loopback() {
+  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// ingest and features get with --server, against the API served from this process (which
+// holds the data directory, as `freshet serve` would), over IPv4 and IPv6.
+TEST_F(CliTest, IngestAndFeaturesThroughAServer) {
+  InstanceOptions options;
+  options.project_dir = dir_.File("good");
+  options.data_dir = dir_.File("data");
+  auto instance = Instance::Open(options);
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  Router router;
+  ASSERT_TRUE(RegisterApi(&router, instance->get()).ok());
+  std::vector<std::pair<std::string, std::string>> listens = {{"127.0.0.1:0", "127.0.0.1"}};
+  if (HasIpv6Loopback()) listens.push_back({"[::1]:0", "[::1]"});
+  const std::string file = dir_.File("events.ndjson");
+  std::ofstream(file) << R"({"user_id":"u1","ts_ms":1767225540000,"amount":2.5})"
+                      << "\n";
+  uint64_t expected_offset = 0;
+  for (const auto& [listen, host] : listens) {
+    HttpServerOptions server_options;
+    server_options.listen_address = listen;
+    server_options.threads = 1;
+    HttpServer server(server_options, &router);
+    ASSERT_TRUE(server.Start().ok()) << listen;
+    const std::string url = "http://" + host + ":" + std::to_string(server.port());
+
+    Outcome ingest = Freshet("ingest --source clicks " + file + " --project " + dir_.File("good") +
+                             " --server " + url);
+    ASSERT_EQ(ingest.exit_code, 0) << url << ": " << ingest.err;
+    EXPECT_EQ(ingest.out, R"({"accepted":1,"first_offset":)" + std::to_string(expected_offset++) +
+                              R"(,"duplicate":false})" + "\n");
+
+    Outcome features = Freshet(
+        "features get --service scoring --entity user_id=u1 --as-of 2026-01-01T00:00:00Z "
+        "--project " +
+        dir_.File("good") + " --server " + url);
+    ASSERT_EQ(features.exit_code, 0) << url << ": " << features.err;
+    simdjson::dom::element doc;
+    ASSERT_FALSE(parser_.parse(features.out).get(doc)) << features.out;
+    EXPECT_EQ(int64_t(doc["rows"].at(0)["values"].at(0)), int64_t(expected_offset)) << url;
+
+    Outcome bad = Freshet("features get --service nope --entity user_id=u1 --project " +
+                          dir_.File("good") + " --server " + url);
+    EXPECT_EQ(bad.exit_code, 2) << bad.err;
+    EXPECT_NE(bad.err.find("server answered 404: unknown feature service 'nope'"),
+              std::string::npos)
+        << bad.err;
+    server.Stop();
+  }
 }
 
 TEST_F(CliTest, UnreachableServerExits1NamingTheUrl) {
