@@ -10,7 +10,7 @@ packages=(
   librocksdb-dev libboost1.74-dev libboost-system1.74-dev
   libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libxgboost-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libjemalloc-dev
+  libjemalloc-dev libcurl4-openssl-dev
   # the peer the backfill is checked against (tests/pit_postgres_test.sh, bench/)
   postgresql
   # the demo trains its model with Debian's Python stack (/usr/bin/python3)

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "api/api.h"
+#include "api/api_json.h"
 #include "core/json.h"
 #include "core/parse_int.h"
 #include "core/time_util.h"
@@ -20,8 +21,7 @@ void Ingest(Instance* instance, const HttpRequest& req, HttpResponse* res) {
     SetError(res, ack.status());
     return;
   }
-  res->body = fmt::format(R"({{"accepted":{},"first_offset":{},"duplicate":{}}})", ack->count,
-                          ack->first_offset, ack->duplicate);
+  res->body = AppendAckToJson(*ack);
 }
 
 void ListLate(Instance* instance, const HttpRequest& req, HttpResponse* res) {

@@ -1,5 +1,5 @@
 #include "api/api.h"
-#include "models/registry_codec.h"
+#include "api/api_json.h"
 #include "server/json_error.h"
 
 namespace freshet {
@@ -11,27 +11,24 @@ void ListModels(Instance* instance, HttpResponse* res) {
     SetError(res, models.status());
     return;
   }
-  std::string body = "{\"models\":[";
-  for (size_t i = 0; i < models->size(); ++i) {
-    const ModelInfo& m = (*models)[i];
-    std::string aliases;
-    for (const auto& [alias, version] : m.aliases) {
-      aliases += (aliases.empty() ? "" : ",") + ("\"" + alias + "\":" + std::to_string(version));
-    }
-    body += (i ? "," : "") + ("{\"name\":\"" + m.name + "\",\"aliases\":{" + aliases +
-                              "},\"latest\":" + EncodeModelVersion(m.latest) + "}");
-  }
-  res->body = body + "]}";
+  res->body = ModelListToJson(*models);
 }
 
+// GET /v1/models/{name}?version=REF: a version number, an alias or "latest" (the default).
 void ShowModel(Instance* instance, const HttpRequest& req, HttpResponse* res) {
+  const std::string& name = *req.PathParam("name");
   const std::string* ref = req.QueryParam("version");
-  auto version = instance->registry()->Resolve(*req.PathParam("name"), ref ? *ref : "latest");
+  auto model = instance->registry()->Get(name);
+  if (!model.ok()) {
+    SetError(res, model.status());
+    return;
+  }
+  auto version = instance->registry()->Resolve(name, ref ? *ref : "latest");
   if (!version.ok()) {
     SetError(res, version.status());
     return;
   }
-  res->body = EncodeModelVersion(*version);
+  res->body = ModelVersionToJson(*version, model->aliases);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "cli/cli_context.h"
 #include "cli/commands.h"
+#include "core/json.h"
 #include "instance/instance.h"
 #include "offline/backfill.h"
 #include "offline/log_event_reader.h"
@@ -56,9 +57,21 @@ Status Run(BackfillFlags f) {
   f.options.memory_budget_bytes = f.memory_mb << 20;
   ASSIGN_OR_RETURN(BackfillStats stats, RunBackfill(spec, f.options, reader.get()));
   if (f.project.json) {
-    fmt::print(R"({{"labels":{},"events":{},"late_events":{},"partitions":{},"spilled":{}}})"
-               "\n",
-               stats.labels, stats.events, stats.late_events, stats.partitions, stats.spilled);
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    w.Key("labels");
+    w.Uint64(stats.labels);
+    w.Key("events");
+    w.Uint64(stats.events);
+    w.Key("late_events");
+    w.Uint64(stats.late_events);
+    w.Key("partitions");
+    w.Uint64(stats.partitions);
+    w.Key("spilled");
+    w.Bool(stats.spilled);
+    w.EndObject();
+    fmt::print("{}\n", buffer.GetString());
   } else {
     fmt::print(
         "wrote {} rows x {} features to {} ({} events read, {} late and dropped as online)\n",

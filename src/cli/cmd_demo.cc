@@ -17,6 +17,7 @@
 #include "cli/demo_data.h"
 #include "cli/http_client.h"
 #include "cli/serve_runner.h"
+#include "core/json.h"
 #include "instance/instance.h"
 #include "offline/backfill.h"
 #include "spec/spec_loader.h"
@@ -110,8 +111,29 @@ std::string Recommendation(double p_sleep) {
   return p_sleep >= 0.5 ? "a sleep story" : "focus music";
 }
 
+// {"feature_service": SERVICE (when given), "entities": {"user_id": [USER]}}: a predict body,
+// or with a service a features body.
+std::string EntityBody(const std::string& user, std::string_view service = {}) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  if (!service.empty()) {
+    w.Key("feature_service");
+    w.String(service.data(), static_cast<rapidjson::SizeType>(service.size()));
+  }
+  w.Key("entities");
+  w.StartObject();
+  w.Key("user_id");
+  w.StartArray();
+  w.String(user.data(), static_cast<rapidjson::SizeType>(user.size()));
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 Result<double> PredictOverHttp(const std::string& base, const std::string& user) {
-  std::string body = fmt::format(R"({{"entities":{{"user_id":["{}"]}}}})", user);
+  std::string body = EntityBody(user);
   ASSIGN_OR_RETURN(HttpReply reply,
                    HttpCall(base, "POST", fmt::format("/v1/predict/{}", kDeployment), body));
   RETURN_IF_ERROR(reply.ToStatus());
@@ -205,15 +227,14 @@ Status RunDemo(const DemoFlags& f) {
   Step(fmt::format("5/5 live session of user {}: each event, then their recommendation", user));
   RETURN_IF_ERROR(StreamLiveSession(f, base, user));
 
+  const DemoEvent example{user, SystemClock::Default()->NowMs(), "start", "sleep", 0};
   fmt::print(
       "\nTry it yourself:\n"
-      "  curl -s -X POST {0}/v1/predict/{1} -d '{{\"entities\":{{\"user_id\":[\"{2}\"]}}}}'\n"
-      "  curl -s -X POST {0}/v1/features -d '{{\"feature_service\":\"recommender\","
-      "\"entities\":{{\"user_id\":[\"{2}\"]}}}}'\n"
-      "  curl -s -X POST {0}/v1/events/app_events -d '{{\"user_id\":\"{2}\",\"ts_ms\":{3},"
-      "\"event\":\"start\",\"category\":\"sleep\",\"duration_s\":0}}'\n"
+      "  curl -s -X POST {0}/v1/predict/{1} -d '{2}'\n"
+      "  curl -s -X POST {0}/v1/features -d '{3}'\n"
+      "  curl -s -X POST {0}/v1/events/app_events -d '{4}'\n"
       "  curl -s {0}/metrics\n",
-      base, kDeployment, user, SystemClock::Default()->NowMs());
+      base, kDeployment, EntityBody(user), EntityBody(user, "recommender"), ToNdjson(example));
   if (f.exit_after) return Status::Ok();
   fmt::print("\nServing until Ctrl-C.\n");
   std::fflush(stdout);

@@ -2,6 +2,7 @@
 
 #include "cli/cli_context.h"
 #include "cli/commands.h"
+#include "core/json.h"
 #include "core/time_util.h"
 #include "instance/instance.h"
 
@@ -13,6 +14,29 @@ struct LateFlags {
   std::string source;
   size_t limit = 100;
 };
+
+// One NDJSON line: {"offset", "ts_ms", "watermark_ms", "record": {field: value}}.
+std::string LateEventJson(const SourceSpec& source, const LateEvent& e) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("offset");
+  w.Uint64(e.offset);
+  w.Key("ts_ms");
+  w.Int64(e.record.ts_ms);
+  w.Key("watermark_ms");
+  w.Int64(e.watermark_ms);
+  w.Key("record");
+  w.StartObject();
+  for (size_t i = 0; i < source.fields.size() && i < e.record.values.size(); ++i) {
+    const std::string& name = source.fields[i].name;
+    w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    WriteJsonValue(&w, e.record.values[i]);
+  }
+  w.EndObject();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
 
 Status ShowLate(const LateFlags& f) {
   InstanceOptions options;
@@ -35,8 +59,7 @@ Status ShowLate(const LateFlags& f) {
                             e.record.values[i].ToString());
     }
     if (f.project.json) {
-      fmt::print("{{\"offset\":{},\"ts_ms\":{},\"watermark_ms\":{}}}\n", e.offset, e.record.ts_ms,
-                 e.watermark_ms);
+      fmt::print("{}\n", LateEventJson(source, e));
     } else {
       fmt::print("offset {}  event time {}  missed watermark {} by {}  {}\n", e.offset,
                  FormatRfc3339Ms(e.record.ts_ms), FormatRfc3339Ms(e.watermark_ms),

@@ -18,6 +18,7 @@ struct FeaturesFlags {
   std::vector<std::string> entities;  // key=v1,v2
   std::string as_of;
   std::string server;
+  HttpClientOptions http;
 };
 
 // Builds the same JSON body the HTTP API takes, so both paths share one parser.
@@ -82,7 +83,7 @@ Status Run(const FeaturesFlags& f) {
   }
   ASSIGN_OR_RETURN(std::string body, RequestBody(f));
   if (!f.server.empty()) {
-    ASSIGN_OR_RETURN(HttpReply reply, HttpCall(f.server, "POST", "/v1/features", body));
+    ASSIGN_OR_RETURN(HttpReply reply, HttpCall(f.server, "POST", "/v1/features", body, {}, f.http));
     RETURN_IF_ERROR(reply.ToStatus());
     fmt::print("{}\n", reply.body);
     return Status::Ok();
@@ -118,6 +119,7 @@ void RegisterFeatures(CLI::App* app) {
       ->required();
   get->add_option("--as-of", f->as_of, "Read time: epoch ms or RFC 3339 (Default: now)");
   get->add_option("--server", f->server, "Read through a running server (http://127.0.0.1:PORT)");
+  AddHttpClientFlags(get, &f->http);
   get->callback([f] {
     Status st = Run(*f);
     if (!st.ok()) throw CLI::RuntimeError(Fail(st));

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "api/api_json.h"
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
@@ -24,19 +25,32 @@ Result<std::string> ReadInput(const std::string& path) {
   return buf.str();
 }
 
+// {"file": FILE, "accepted": N, "first_offset": O, "duplicate": false}
+std::string AckJson(const std::string& file, const AppendAck& ack) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("file");
+  w.String(file.data(), static_cast<rapidjson::SizeType>(file.size()));
+  WriteAppendAckMembers(&w, ack);
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 struct IngestFlags {
   ProjectFlags project;
   std::string source;
   std::vector<std::string> files;
   std::string idempotency_key;
   std::string server;
+  HttpClientOptions http;
 };
 
 Status IngestThroughServer(const IngestFlags& f, const std::string& body) {
   HttpHeaders headers;
   if (!f.idempotency_key.empty()) headers["Idempotency-Key"] = f.idempotency_key;
   ASSIGN_OR_RETURN(HttpReply reply,
-                   HttpCall(f.server, "POST", "/v1/events/" + f.source, body, headers));
+                   HttpCall(f.server, "POST", "/v1/events/" + f.source, body, headers, f.http));
   RETURN_IF_ERROR(reply.ToStatus());
   fmt::print("{}\n", reply.body);
   return Status::Ok();
@@ -59,8 +73,7 @@ Status Run(const IngestFlags& f) {
     auto ack = instance->Ingest(f.source, body, f.idempotency_key);
     if (!ack.ok()) return ack.status().WithContext(file);
     if (f.project.json) {
-      fmt::print("{{\"file\":\"{}\",\"accepted\":{},\"first_offset\":{},\"duplicate\":{}}}\n", file,
-                 ack->count, ack->first_offset, ack->duplicate);
+      fmt::print("{}\n", AckJson(file, *ack));
     } else {
       fmt::print("{}: accepted {} events into '{}' (offsets {}..{}){}\n", file, ack->count,
                  f.source, ack->first_offset, ack->first_offset + ack->count,
@@ -84,6 +97,7 @@ void RegisterIngest(CLI::App* app) {
   cmd->add_option(
       "--server", f->server,
       "Ingest through a running server (http://127.0.0.1:PORT) instead of the data dir");
+  AddHttpClientFlags(cmd, &f->http);
   cmd->callback([f] {
     Status st = Run(*f);
     if (!st.ok()) throw CLI::RuntimeError(Fail(st));

@@ -1,10 +1,10 @@
 #include <fmt/format.h>
 
+#include "api/api_json.h"
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "core/time_util.h"
 #include "instance/instance.h"
-#include "models/registry_codec.h"
 
 namespace freshet::cli {
 namespace {
@@ -27,13 +27,20 @@ Result<std::unique_ptr<Instance>> OpenInstance(const ModelsFlags& f) {
   return Instance::Open(options);
 }
 
-void PrintVersion(const ModelVersion& v, bool json) {
+// --json prints the API's encoding (api/api_json.h): the same document GET /v1/models/{name}
+// answers. `aliases` are the model's aliases.
+void PrintVersion(const ModelVersion& v, const std::map<std::string, int64_t>& aliases, bool json) {
   if (json) {
-    fmt::print("{}\n", EncodeModelVersion(v));
+    fmt::print("{}\n", ModelVersionToJson(v, aliases));
     return;
   }
-  fmt::print("{} v{}  runtime={}  created={}  hash={}\n  artifact: {}\n", v.name, v.version,
-             v.runtime, FormatRfc3339Ms(v.created_ms), v.content_hash, v.artifact_path);
+  std::string names;
+  for (const auto& [alias, version] : aliases) {
+    if (version == v.version) names += fmt::format(" {}", alias);
+  }
+  fmt::print("{} v{}  runtime={}  created={}  hash={}{}\n  artifact: {}\n", v.name, v.version,
+             v.runtime, FormatRfc3339Ms(v.created_ms), v.content_hash,
+             names.empty() ? "" : "  aliases:" + names, v.artifact_path);
   for (const auto& [k, m] : v.metrics) fmt::print("  metric {} = {}\n", k, m);
 }
 
@@ -59,33 +66,35 @@ Status Register(const ModelsFlags& f) {
   }
   ASSIGN_OR_RETURN(ModelVersion v,
                    instance->registry()->Register(f.name, f.file, runtime, options));
+  ASSIGN_OR_RETURN(ModelInfo model, instance->registry()->Get(f.name));
   if (!f.project.json) fmt::print("registered ");
-  PrintVersion(v, f.project.json);
+  PrintVersion(v, model.aliases, f.project.json);
   return Status::Ok();
 }
 
 Status List(const ModelsFlags& f) {
   ASSIGN_OR_RETURN(auto instance, OpenInstance(f));
   ASSIGN_OR_RETURN(auto models, instance->registry()->List());
-  if (models.empty() && !f.project.json) fmt::print("no models registered\n");
+  if (f.project.json) {
+    fmt::print("{}\n", ModelListToJson(models));  // GET /v1/models's document
+    return Status::Ok();
+  }
+  if (models.empty()) fmt::print("no models registered\n");
   for (const ModelInfo& m : models) {
     std::string aliases;
     for (const auto& [alias, version] : m.aliases)
       aliases += fmt::format(" {}=v{}", alias, version);
-    if (f.project.json) {
-      fmt::print("{{\"name\":\"{}\",\"latest_version\":{}}}\n", m.name, m.latest.version);
-    } else {
-      fmt::print("{:<24} latest v{}{}\n", m.name, m.latest.version, aliases);
-    }
+    fmt::print("{:<24} latest v{}{}\n", m.name, m.latest.version, aliases);
   }
   return Status::Ok();
 }
 
 Status Show(const ModelsFlags& f) {
   ASSIGN_OR_RETURN(auto instance, OpenInstance(f));
+  ASSIGN_OR_RETURN(ModelInfo model, instance->registry()->Get(f.name));
   ASSIGN_OR_RETURN(ModelVersion v,
                    instance->registry()->Resolve(f.name, f.alias.empty() ? "latest" : f.alias));
-  PrintVersion(v, f.project.json);
+  PrintVersion(v, model.aliases, f.project.json);
   return Status::Ok();
 }
 

@@ -13,6 +13,8 @@
 #include <span>
 #include <string_view>
 
+#include "core/json.h"
+
 namespace freshet {
 namespace {
 
@@ -328,21 +330,6 @@ std::vector<DemoData::Label> SampleLabels(const std::vector<UserStarts>& users,
 
 // ---- Output ------------------------------------------------------------------------------------
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      *out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
-
 // Creates or truncates `path` and lets `emit` write its content; reports open and write failures.
 template <typename EmitFn>
 Status WriteTextFile(const std::string& path, EmitFn emit) {
@@ -405,14 +392,25 @@ std::vector<DemoEvent> LiveSession(const std::string& user_id, int64_t start_ms,
 }
 
 std::string ToNdjson(const DemoEvent& event) {
-  std::string line = "{\"user_id\":";
-  AppendJsonString(event.user_id, &line);
-  line += fmt::format(",\"ts_ms\":{},\"event\":", event.ts_ms);
-  AppendJsonString(event.event, &line);
-  line += ",\"category\":";
-  AppendJsonString(event.category, &line);
-  line += fmt::format(",\"duration_s\":{:.1f}}}", event.duration_s);
-  return line;
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  auto string = [&w](std::string_view s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  };
+  w.StartObject();
+  w.Key("user_id");
+  string(event.user_id);
+  w.Key("ts_ms");
+  w.Int64(event.ts_ms);
+  w.Key("event");
+  string(event.event);
+  w.Key("category");
+  string(event.category);
+  // Tenths of a second are all the demo's durations mean.
+  w.Key("duration_s");
+  w.Double(std::round(event.duration_s * 10) / 10);
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 std::string ToNdjson(std::span<const DemoEvent> events) {

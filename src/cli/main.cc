@@ -1,6 +1,7 @@
 // freshet: real-time ML features and predictions. See `freshet --help`.
 #include <CLI/CLI.hpp>
 
+#include "cli/cli_context.h"
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -19,7 +20,14 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // A failed command throws RuntimeError with its own exit code, and --help and --version
+    // exit 0; every other parse error (unknown flag, missing argument, bad number) is bad usage,
+    // whatever code CLI11 gives it.
+    const int code = app.exit(e);
+    if (code == freshet::cli::kExitOk || dynamic_cast<const CLI::RuntimeError*>(&e) != nullptr) {
+      return code;
+    }
+    return freshet::cli::kExitBadInput;
   }
   return 0;
 }

@@ -37,6 +37,13 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   ASSIGN_OR_RETURN(ModelVersion version, registry_->Resolve(d.model, d.alias));
   ASSIGN_OR_RETURN(auto runtime, models_->Get(version));
   ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
+  // The caller cannot fix this one by changing the request: the deployment is misconfigured.
+  if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != refs.size()) {
+    return Status::FailedPrecondition(fmt::format(
+        "deployment '{}': model {} v{} takes {} features but feature service '{}' has {}",
+        deployment, version.name, version.version, version.num_features, d.feature_service,
+        refs.size()));
+  }
 
   Prediction out;
   ASSIGN_OR_RETURN(out.features, features_->Get(refs, entities, as_of_ms));

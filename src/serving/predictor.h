@@ -32,7 +32,9 @@ class Predictor {
   Predictor(const ProjectSpec* spec, FeatureStore* features, ModelRegistry* registry,
             ModelCache* models, MetricsRegistry* metrics);
 
-  // kNotFound for an unknown deployment or a model with no version behind its alias.
+  // kNotFound for an unknown deployment or a model with no version behind its alias;
+  // kInvalidArgument for entities missing a key the service needs; kFailedPrecondition when
+  // the model's input width differs from the feature service's length.
   Result<Prediction> Predict(const std::string& deployment, const EntityColumns& entities,
                              std::optional<int64_t> as_of_ms = std::nullopt);
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <charconv>
+
 #include "core/json.h"
 #include "core/parse_int.h"
 #include "core/time_util.h"
@@ -52,6 +54,9 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
     if (field.value.get_array().get(array)) {
       return Status::InvalidArgument(fmt::format("entities.{}: expected an array of values", key));
     }
+    if (out->entities.count(key)) {
+      return Status::InvalidArgument(fmt::format("entities.{}: given twice", key));
+    }
     std::vector<Value>& column = out->entities[key];
     for (simdjson::dom::element item : array) {
       ASSIGN_OR_RETURN(Value v, JsonToValue(item, "entities." + key));
@@ -61,6 +66,16 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
     out->entity_order.push_back(std::move(key));
   }
   if (out->entities.empty()) return Status::InvalidArgument("entities: no entity keys given");
+  // Every column is echoed row by row in the response, so all need one value per row — also
+  // keys no requested view uses.
+  const std::string& first = out->entity_order.front();
+  for (const std::string& key : out->entity_order) {
+    if (out->entities[key].size() != out->entities[first].size()) {
+      return Status::InvalidArgument(fmt::format("entities.{}: {} values, but entities.{} has {}",
+                                                 key, out->entities[key].size(), first,
+                                                 out->entities[first].size()));
+    }
+  }
   return Status::Ok();
 }
 
@@ -108,9 +123,9 @@ Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureS
     ASSIGN_OR_RETURN(int64_t as_of, ParseAsOf(e));
     request.as_of_ms = as_of;
   }
-  bool full = false;
-  if (!doc["full_feature_names"].get(e) && !e.get_bool().get(full))
-    request.full_feature_names = full;
+  if (!doc["full_feature_names"].get(e) && e.get_bool().get(request.full_feature_names)) {
+    return Status::InvalidArgument("full_feature_names: expected true or false");
+  }
   return request;
 }
 

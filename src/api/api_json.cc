@@ -1,0 +1,146 @@
+#include "api/api_json.h"
+
+#include <cmath>
+
+#include "core/time_util.h"
+
+namespace freshet {
+namespace {
+
+void String(JsonWriter* w, const std::string& s) {
+  w->String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void Key(JsonWriter* w, const std::string& s) {
+  w->Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void StringMap(JsonWriter* w, const std::map<std::string, std::string>& map) {
+  w->StartObject();
+  for (const auto& [key, value] : map) {
+    Key(w, key);
+    String(w, value);
+  }
+  w->EndObject();
+}
+
+// Metrics may be NaN (an undefined AUC); plain JSON has no NaN, so those are null.
+void Metrics(JsonWriter* w, const std::map<std::string, double>& metrics) {
+  w->StartObject();
+  for (const auto& [key, value] : metrics) {
+    Key(w, key);
+    if (std::isfinite(value)) {
+      w->Double(value);
+    } else {
+      w->Null();
+    }
+  }
+  w->EndObject();
+}
+
+void Created(JsonWriter* w, int64_t created_ms) {
+  w->Key("created");
+  String(w, FormatRfc3339Ms(created_ms));
+  w->Key("created_ms");
+  w->Int64(created_ms);
+}
+
+std::string Finish(const rapidjson::StringBuffer& buffer) {
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
+
+void WriteModelVersionJson(JsonWriter* w, const ModelVersion& v,
+                           const std::map<std::string, int64_t>& model_aliases) {
+  w->StartObject();
+  w->Key("name");
+  String(w, v.name);
+  w->Key("version");
+  w->Int64(v.version);
+  w->Key("runtime");
+  String(w, v.runtime);
+  w->Key("aliases");
+  w->StartArray();
+  for (const auto& [alias, version] : model_aliases) {
+    if (version == v.version) String(w, alias);
+  }
+  w->EndArray();
+  Created(w, v.created_ms);
+  w->Key("content_hash");
+  String(w, v.content_hash);
+  w->Key("num_features");
+  w->Int64(v.num_features);
+  w->Key("description");
+  String(w, v.description);
+  w->Key("metrics");
+  Metrics(w, v.metrics);
+  w->Key("params");
+  StringMap(w, v.params);
+  w->Key("feature_names");
+  w->StartArray();
+  for (const std::string& name : v.feature_names) String(w, name);
+  w->EndArray();
+  w->Key("lineage");
+  StringMap(w, v.lineage);
+  w->EndObject();
+}
+
+std::string ModelVersionToJson(const ModelVersion& version,
+                               const std::map<std::string, int64_t>& model_aliases) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteModelVersionJson(&w, version, model_aliases);
+  return Finish(buffer);
+}
+
+void WriteModelInfoJson(JsonWriter* w, const ModelInfo& m) {
+  w->StartObject();
+  w->Key("name");
+  String(w, m.name);
+  Created(w, m.created_ms);
+  w->Key("latest_version");
+  w->Int64(m.latest.version);
+  w->Key("aliases");
+  w->StartObject();
+  for (const auto& [alias, version] : m.aliases) {
+    Key(w, alias);
+    w->Int64(version);
+  }
+  w->EndObject();
+  w->Key("latest");
+  WriteModelVersionJson(w, m.latest, m.aliases);
+  w->EndObject();
+}
+
+std::string ModelListToJson(const std::vector<ModelInfo>& models) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("models");
+  w.StartArray();
+  for (const ModelInfo& m : models) WriteModelInfoJson(&w, m);
+  w.EndArray();
+  w.EndObject();
+  return Finish(buffer);
+}
+
+void WriteAppendAckMembers(JsonWriter* w, const AppendAck& ack) {
+  w->Key("accepted");
+  w->Uint64(ack.count);
+  w->Key("first_offset");
+  w->Uint64(ack.first_offset);
+  w->Key("duplicate");
+  w->Bool(ack.duplicate);
+}
+
+std::string AppendAckToJson(const AppendAck& ack) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  WriteAppendAckMembers(&w, ack);
+  w.EndObject();
+  return Finish(buffer);
+}
+
+}  // namespace freshet

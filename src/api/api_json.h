@@ -1,0 +1,45 @@
+// The public API's JSON encodings of registry and ingest results. These are the API's own
+// shapes, separate from the storage records (models/registry_codec.h): they carry no on-disk
+// `format` field and no server filesystem path, so the data directory's layout can change
+// without changing the API, and clients learn nothing about the server's disk.
+//
+// A model version:
+//   {"name": "churn", "version": 3, "runtime": "xgboost", "aliases": ["champion"],
+//    "created": "2026-01-01T00:00:00.000Z", "created_ms": 1767225600000,
+//    "content_hash": "9f3c0e51d2a4b7c8", "num_features": 20, "description": "...",
+//    "metrics": {"auc": 0.91}, "params": {...}, "feature_names": [...], "lineage": {...}}
+// (`aliases`: the model's aliases pointing at this version, sorted; non-finite metrics: null.)
+// A model list: {"models": [{"name", "created", "created_ms", "latest_version",
+//                            "aliases": {alias: version}, "latest": <model version>}, ...]}
+// An ingest acknowledgement: {"accepted": N, "first_offset": O, "duplicate": false}
+//
+// Shared by the HTTP handlers and the CLI's --json output. Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "log/event_log.h"
+#include "models/model_version.h"
+
+namespace freshet {
+
+// `model_aliases` are all of the model's aliases (alias -> version); those naming `version`
+// are listed.
+void WriteModelVersionJson(JsonWriter* w, const ModelVersion& version,
+                           const std::map<std::string, int64_t>& model_aliases);
+std::string ModelVersionToJson(const ModelVersion& version,
+                               const std::map<std::string, int64_t>& model_aliases);
+
+void WriteModelInfoJson(JsonWriter* w, const ModelInfo& model);
+std::string ModelListToJson(const std::vector<ModelInfo>& models);
+
+// The members of an ingest acknowledgement, written into an object the caller opened (the CLI
+// adds the file name).
+void WriteAppendAckMembers(JsonWriter* w, const AppendAck& ack);
+std::string AppendAckToJson(const AppendAck& ack);
+
+}  // namespace freshet

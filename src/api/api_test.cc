@@ -1,0 +1,359 @@
+// The HTTP API in process: a real Instance (RocksDB in a temporary directory, a manual clock)
+// behind a Router with every route registered; each test builds HttpRequests, calls the
+// matched route's handler and checks the status and the JSON a client would see. No sockets.
+#include "api/api.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "models/models_test_util.h"
+
+namespace freshet {
+namespace {
+
+constexpr int64_t kT = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+constexpr int64_t kMinute = 60'000;
+
+constexpr const char* kSpec = R"yaml(project: api_test
+entities:
+  user: {key: user_id}
+sources:
+  clicks:
+    kind: http
+    timestamp: ts_ms
+    fields: {user_id: string, ts_ms: int64, amount: double}
+    allowed_lateness: 1d
+feature_views:
+  activity:
+    entity: user
+    source: clicks
+    ttl: 1h
+    features:
+      clicks_10m: {agg: count, window: 10m}
+      amount_1h: {agg: sum, of: amount, window: 1h}
+feature_services:
+  scoring: [activity:clicks_10m, activity:amount_1h]
+models:
+  ranker: {runtime: linear}
+deployments:
+  rank: {model: ranker, features: scoring}
+)yaml";
+
+std::string Click(const std::string& user, int64_t ts, double amount) {
+  return R"({"user_id":")" + user + R"(","ts_ms":)" + std::to_string(ts) + R"(,"amount":)" +
+         std::to_string(amount) + "}";
+}
+
+// The member names of a JSON object.
+std::set<std::string> Keys(simdjson::dom::object object) {
+  std::set<std::string> keys;
+  for (auto field : object) keys.emplace(field.key);
+  return keys;
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(project_dir());
+    std::ofstream(project_dir() + "/freshet.yaml") << kSpec;
+    InstanceOptions options;
+    options.project_dir = project_dir();
+    options.data_dir = data_dir();
+    options.clock = &clock_;
+    options.checkpoint_interval_ms = 3'600'000;
+    auto instance = Instance::Open(options);
+    ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+    instance_ = std::move(*instance);
+    ASSERT_TRUE(RegisterApi(&router_, instance_.get()).ok());
+  }
+
+  std::string project_dir() const { return dir_.File("project"); }
+  std::string data_dir() const { return dir_.File("data"); }
+
+  // Routes `method` `target` like the server does and runs the handler.
+  HttpResponse Call(const std::string& method, const std::string& target,
+                    const std::string& body = "",
+                    const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    size_t q = target.find('?');
+    req.path = target.substr(0, q);
+    if (q != std::string::npos) {
+      std::string_view rest = std::string_view(target).substr(q + 1);
+      while (!rest.empty()) {
+        std::string_view pair = rest.substr(0, rest.find('&'));
+        size_t eq = pair.find('=');
+        req.query.emplace(std::string(pair.substr(0, eq)),
+                          eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
+        rest = pair.size() < rest.size() ? rest.substr(pair.size() + 1) : std::string_view();
+      }
+    }
+    for (const auto& [name, value] : headers) req.headers.Add(name, value);
+    req.body = body;
+    HttpResponse res;
+    auto match = router_.Match(method, req.path);
+    EXPECT_TRUE(match.ok()) << target;
+    if (!match.ok() || match->route == nullptr) {
+      ADD_FAILURE() << "no route for " << method << " " << target;
+      res.status = 404;
+      return res;
+    }
+    req.path_params = match->path_params;
+    match->route->handler(req, &res);
+    return res;
+  }
+
+  // Parses a response body; fails the test when it is not JSON.
+  simdjson::dom::element Json(const HttpResponse& res) {
+    simdjson::dom::element doc;
+    auto error = parser_.parse(res.body).get(doc);
+    EXPECT_FALSE(error) << "not JSON: " << res.body;
+    return doc;
+  }
+
+  // Status and error message of an error response.
+  void ExpectError(const HttpResponse& res, int status, std::string_view code,
+                   std::string_view message_part) {
+    EXPECT_EQ(res.status, status) << res.body;
+    simdjson::dom::element doc = Json(res);
+    std::string_view got_code, message;
+    ASSERT_FALSE(doc["error"]["code"].get(got_code)) << res.body;
+    ASSERT_FALSE(doc["error"]["message"].get(message)) << res.body;
+    EXPECT_EQ(got_code, code) << res.body;
+    EXPECT_NE(message.find(message_part), std::string_view::npos) << res.body;
+  }
+
+  // Registers a linear model (weights for scoring's two features) as the next `ranker`.
+  ModelVersion RegisterRanker(double w0, double w1, double bias,
+                              const RegisterOptions& options = {}) {
+    const std::string path = dir_.File("ranker.json");
+    std::ofstream(path) << "{\"weights\":[" << w0 << "," << w1 << "],\"bias\":" << bias << "}";
+    auto v = instance_->registry()->Register("ranker", path, "linear", options);
+    EXPECT_TRUE(v.ok()) << v.status().ToString();
+    return v.ok() ? *v : ModelVersion{};
+  }
+
+  testing::ScopedTempDir dir_{"api_test"};
+  ManualClock clock_{kT};
+  std::unique_ptr<Instance> instance_;
+  Router router_;
+  simdjson::dom::parser parser_;
+};
+
+TEST_F(ApiTest, IngestAcknowledgesAndDeduplicatesByIdempotencyKey) {
+  HttpResponse a = Call("POST", "/v1/events/clicks",
+                        "[" + Click("u1", kT - kMinute, 1) + "," + Click("u2", kT, 2) + "]");
+  EXPECT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.body, R"({"accepted":2,"first_offset":0,"duplicate":false})");
+  HttpResponse b =
+      Call("POST", "/v1/events/clicks", Click("u1", kT, 1), {{"Idempotency-Key", "k1"}});
+  EXPECT_EQ(b.body, R"({"accepted":1,"first_offset":2,"duplicate":false})");
+  HttpResponse again =
+      Call("POST", "/v1/events/clicks", Click("u1", kT, 1), {{"Idempotency-Key", "k1"}});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(bool(Json(again)["duplicate"])) << again.body;
+}
+
+TEST_F(ApiTest, IngestRejectsABadRecordAndAnUnknownSource) {
+  ExpectError(Call("POST", "/v1/events/clicks", R"({"user_id":"u1","ts_ms":"soon","amount":1})"),
+              400, "invalid_argument", "ts_ms");
+  ExpectError(Call("POST", "/v1/events/views", Click("u1", kT, 1)), 404, "not_found", "views");
+  // Nothing was stored by the rejected batch.
+  EXPECT_EQ(Call("POST", "/v1/events/clicks", Click("u1", kT, 1)).body,
+            R"({"accepted":1,"first_offset":0,"duplicate":false})");
+}
+
+TEST_F(ApiTest, FeaturesCarryStatusesAndDecayWithTheClock) {
+  Call("POST", "/v1/events/clicks",
+       Click("fresh", kT - 2 * kMinute, 4) + "\n" + Click("stale", kT - 3 * 60 * kMinute, 1));
+  const std::string body =
+      R"({"feature_service":"scoring","entities":{"user_id":["fresh","nobody","stale"]}})";
+  HttpResponse res = Call("POST", "/v1/features", body);
+  ASSERT_EQ(res.status, 200) << res.body;
+  simdjson::dom::element doc = Json(res);
+  EXPECT_EQ(int64_t(doc["as_of_ms"]), kT);  // the instance's clock
+  EXPECT_EQ(int64_t(doc["rows"].at(0)["values"].at(0)), 1);
+  EXPECT_DOUBLE_EQ(double(doc["rows"].at(0)["values"].at(1)), 4.0);
+  EXPECT_EQ(std::string_view(doc["rows"].at(0)["statuses"].at(0)), "PRESENT");
+  EXPECT_EQ(std::string_view(doc["rows"].at(1)["statuses"].at(0)), "NOT_FOUND");
+  EXPECT_EQ(std::string_view(doc["rows"].at(2)["statuses"].at(0)), "OUTSIDE_MAX_AGE");
+  EXPECT_TRUE(doc["rows"].at(2)["values"].at(0).is_null());
+
+  clock_.Advance(15 * kMinute);  // the 10m window empties
+  HttpResponse later = Call("POST", "/v1/features", body);
+  simdjson::dom::element later_doc = Json(later);
+  EXPECT_EQ(int64_t(later_doc["rows"].at(0)["values"].at(0)), 0) << later.body;
+}
+
+TEST_F(ApiTest, FeastEndpointAnswersFeastsShape) {
+  Call("POST", "/v1/events/clicks", Click("u1", kT - kMinute, 4));
+  HttpResponse res =
+      Call("POST", "/get-online-features",
+           R"({"features":["activity:clicks_10m"],"entities":{"user_id":["u1","x"]},)"
+           R"("full_feature_names":true})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  simdjson::dom::element doc = Json(res);
+  EXPECT_EQ(Keys(doc.get_object()), (std::set<std::string>{"metadata", "results"}));
+  EXPECT_EQ(std::string_view(doc["metadata"]["feature_names"].at(0)), "user_id");
+  EXPECT_EQ(std::string_view(doc["metadata"]["feature_names"].at(1)), "activity__clicks_10m");
+  simdjson::dom::element clicks = doc["results"].at(1);
+  EXPECT_EQ(Keys(clicks.get_object()),
+            (std::set<std::string>{"values", "statuses", "event_timestamps"}));
+  EXPECT_EQ(int64_t(clicks["values"].at(0)), 1);
+  EXPECT_EQ(std::string_view(clicks["statuses"].at(1)), "NOT_FOUND");
+  EXPECT_EQ(std::string_view(clicks["event_timestamps"].at(0)), "2025-12-31T23:59:00.000Z");
+}
+
+TEST_F(ApiTest, FeatureRequestErrorsNameTheField) {
+  ExpectError(Call("POST", "/v1/features", R"({"feature_service":"scoring"})"), 400,
+              "invalid_argument", "entities: missing");
+  ExpectError(Call("POST", "/v1/features",
+                   R"({"features":["activity:nope"],"entities":{"user_id":["u1"]}})"),
+              404, "not_found", "view 'activity' has no feature 'nope'");
+  ExpectError(Call("POST", "/v1/features",
+                   R"({"feature_service":"scoring","entities":{"account":["u1"]}})"),
+              400, "invalid_argument", "missing key 'user_id'");
+  ExpectError(Call("POST", "/get-online-features",
+                   R"({"feature_service":"scoring","entities":{"user_id":["u1"]},"as_of":"noon"})"),
+              400, "invalid_argument", "as_of");
+  // Used to throw std::out_of_range out of the handler (a 500).
+  ExpectError(Call("POST", "/v1/features",
+                   R"({"feature_service":"scoring","entities":{"user_id":["u1"]},)"
+                   R"("as_of":"123456789012345678901234567890"})"),
+              400, "invalid_argument", "as_of");
+  // Used to read past the end of the shorter column.
+  ExpectError(Call("POST", "/get-online-features",
+                   R"({"feature_service":"scoring","entities":{"user_id":["a","b"],"x":["1"]}})"),
+              400, "invalid_argument", "entities.x");
+}
+
+TEST_F(ApiTest, PredictScoresTheDeploymentsModel) {
+  RegisterRanker(1, 10, 0.5);
+  Call("POST", "/v1/events/clicks", Click("u1", kT - kMinute, 3) + "\n" + Click("u1", kT, 5));
+  clock_.Advance(1);
+  HttpResponse res =
+      Call("POST", "/v1/predict/rank", R"({"entities":{"user_id":["u1","nobody"]}})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  simdjson::dom::element doc = Json(res);
+  EXPECT_EQ(Keys(doc.get_object()), (std::set<std::string>{"predictions", "model", "entities"}));
+  EXPECT_DOUBLE_EQ(double(doc["predictions"].at(0)), 2 * 1 + 8 * 10 + 0.5);
+  EXPECT_DOUBLE_EQ(double(doc["predictions"].at(1)), 0.5);  // no events: count 0, sum 0
+  EXPECT_EQ(std::string_view(doc["model"]["name"]), "ranker");
+  EXPECT_EQ(int64_t(doc["model"]["version"]), 1);
+  EXPECT_EQ(std::string_view(doc["entities"]["user_id"].at(1)), "nobody");
+}
+
+TEST_F(ApiTest, PredictErrors) {
+  ExpectError(Call("POST", "/v1/predict/rank", R"({"entities":{"user_id":["u1"]}})"), 404,
+              "not_found", "ranker");  // nothing registered yet
+  RegisterRanker(1, 10, 0.5);
+  ExpectError(Call("POST", "/v1/predict/rank", R"({"entities":{"account":["u1"]}})"), 400,
+              "invalid_argument", "missing key 'user_id'");
+  ExpectError(Call("POST", "/v1/predict/rank", R"({"entities":{}})"), 400, "invalid_argument",
+              "entities");
+  ExpectError(Call("POST", "/v1/predict/rank", "not json"), 400, "invalid_argument",
+              "malformed JSON");
+  ExpectError(Call("POST", "/v1/predict/nope", R"({"entities":{"user_id":["u1"]}})"), 404,
+              "not_found", "unknown deployment 'nope'");
+}
+
+TEST_F(ApiTest, ModelsAreTheApisOwnShapeWithoutStorageFieldsOrPaths) {
+  RegisterOptions options;
+  options.description = "weekly retrain";
+  options.metrics = {{"auc", 0.91}, {"undefined", std::nan("")}};
+  options.params = {{"max_depth", "4"}};
+  options.feature_names = {"clicks_10m", "amount_1h"};
+  options.lineage = {{"training_data", "train.csv"}};
+  ModelVersion v1 = RegisterRanker(1, 10, 0.5, options);
+  RegisterRanker(2, 20, 0.5);
+  ASSERT_TRUE(instance_->registry()->SetAlias("ranker", "challenger", 2).ok());
+
+  HttpResponse list = Call("GET", "/v1/models");
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(list.body.find(data_dir()), std::string::npos) << list.body;
+  EXPECT_EQ(list.body.find("\"format\""), std::string::npos) << list.body;
+  EXPECT_EQ(list.body.find("\"artifact"), std::string::npos) << list.body;
+  simdjson::dom::element doc = Json(list);
+  ASSERT_EQ(doc["models"].get_array().size(), 1u);
+  simdjson::dom::element model = doc["models"].at(0);
+  EXPECT_EQ(Keys(model.get_object()),
+            (std::set<std::string>{"name", "created", "created_ms", "latest_version", "aliases",
+                                   "latest"}));
+  EXPECT_EQ(std::string_view(model["created"]), "2026-01-01T00:00:00.000Z");
+  EXPECT_EQ(int64_t(model["latest_version"]), 2);
+  EXPECT_EQ(int64_t(model["aliases"]["champion"]), 1);
+  EXPECT_EQ(int64_t(model["aliases"]["challenger"]), 2);
+  const std::set<std::string> kVersionFields = {
+      "name",       "version",       "runtime",      "aliases",     "created",
+      "created_ms", "content_hash",  "num_features", "description", "metrics",
+      "params",     "feature_names", "lineage"};
+  EXPECT_EQ(Keys(model["latest"].get_object()), kVersionFields);
+  EXPECT_EQ(std::string_view(model["latest"]["aliases"].at(0)), "challenger");
+
+  HttpResponse show = Call("GET", "/v1/models/ranker?version=champion");
+  ASSERT_EQ(show.status, 200) << show.body;
+  EXPECT_EQ(show.body.find(data_dir()), std::string::npos) << show.body;
+  simdjson::dom::element version = Json(show);
+  EXPECT_EQ(Keys(version.get_object()), kVersionFields);
+  EXPECT_EQ(std::string_view(version["name"]), "ranker");
+  EXPECT_EQ(int64_t(version["version"]), 1);
+  EXPECT_EQ(std::string_view(version["runtime"]), "linear");
+  EXPECT_EQ(version["aliases"].get_array().size(), 1u);
+  EXPECT_EQ(std::string_view(version["aliases"].at(0)), "champion");
+  EXPECT_EQ(int64_t(version["created_ms"]), kT);
+  EXPECT_EQ(std::string_view(version["content_hash"]), v1.content_hash);
+  EXPECT_EQ(int64_t(version["num_features"]), 2);
+  EXPECT_EQ(std::string_view(version["description"]), "weekly retrain");
+  EXPECT_DOUBLE_EQ(double(version["metrics"]["auc"]), 0.91);
+  EXPECT_TRUE(version["metrics"]["undefined"].is_null());  // NaN has no JSON spelling
+  EXPECT_EQ(std::string_view(version["params"]["max_depth"]), "4");
+  EXPECT_EQ(std::string_view(version["feature_names"].at(1)), "amount_1h");
+  EXPECT_EQ(std::string_view(version["lineage"]["training_data"]), "train.csv");
+
+  HttpResponse latest = Call("GET", "/v1/models/ranker");
+  EXPECT_EQ(int64_t(Json(latest)["version"]), 2);
+  HttpResponse by_number = Call("GET", "/v1/models/ranker?version=1");
+  EXPECT_EQ(int64_t(Json(by_number)["version"]), 1);
+}
+
+TEST_F(ApiTest, ModelListIsEmptyAndUnknownModelsAreNotFound) {
+  HttpResponse list = Call("GET", "/v1/models");
+  EXPECT_EQ(list.status, 200);
+  EXPECT_EQ(list.body, R"({"models":[]})");
+  ExpectError(Call("GET", "/v1/models/nope"), 404, "not_found", "nope");
+  RegisterRanker(1, 1, 0);
+  ExpectError(Call("GET", "/v1/models/ranker?version=7"), 404, "not_found", "7");
+  ExpectError(Call("GET", "/v1/models/ranker?version=nobody"), 404, "not_found", "nobody");
+}
+
+TEST_F(ApiTest, LateEventsAreListedBySource) {
+  Call("POST", "/v1/events/clicks", Click("u1", kT, 1));
+  HttpResponse late = Call("POST", "/v1/events/clicks", Click("u1", kT - 2 * 24 * 60 * kMinute, 7));
+  ASSERT_EQ(late.status, 200) << late.body;  // accepted into the log, then dead-lettered
+  HttpResponse res = Call("GET", "/v1/late/clicks");
+  ASSERT_EQ(res.status, 200) << res.body;
+  simdjson::dom::element doc = Json(res);
+  ASSERT_EQ(doc["late"].get_array().size(), 1u) << res.body;
+  EXPECT_EQ(uint64_t(doc["late"].at(0)["offset"]), 1u);
+  EXPECT_EQ(std::string_view(doc["late"].at(0)["record"]["user_id"]), "u1");
+  EXPECT_DOUBLE_EQ(double(doc["late"].at(0)["record"]["amount"]), 7.0);
+  ExpectError(Call("GET", "/v1/late/views"), 404, "not_found", "views");
+}
+
+TEST_F(ApiTest, HealthAndReadiness) {
+  HttpResponse health = Call("GET", "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_TRUE(Json(health).is_object()) << health.body;
+  HttpResponse metrics = Call("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("freshet_"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace freshet

@@ -1,0 +1,162 @@
+// Predictor over a real engine, RocksDB and model registry: the input row is built in the
+// feature service's order (null -> NaN), the alias decides the version, and what a caller gets
+// for a missing entity key, an unknown deployment, no model, or a model of the wrong width.
+#include "serving/predictor.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "models/models_test_util.h"
+#include "spec/spec_loader.h"
+#include "store/store_test_util.h"
+
+namespace freshet {
+namespace {
+
+using testing::kMinute;
+using testing::kT;
+using testing::StoreHarness;
+
+// The store harness's project plus a deployment of `ranker` behind the `scoring` service.
+constexpr const char* kDeploymentYaml = R"yaml(
+models:
+  ranker: {runtime: linear}
+deployments:
+  rank: {model: ranker, features: scoring}
+)yaml";
+
+class PredictorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto spec = ParseProject(std::string(testing::kStoreSpec) + kDeploymentYaml, "freshet.yaml");
+    ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+    spec_ = *spec;
+    ASSERT_EQ(spec_.deployments.count("rank"), 1u);
+    auto registry = ModelRegistry::Open(h_.db(), h_.dir(), h_.clock());
+    ASSERT_TRUE(registry.ok()) << registry.status().ToString();
+    registry_ = std::move(*registry);
+    predictor_ =
+        std::make_unique<Predictor>(&spec_, h_.store(), registry_.get(), &cache_, &metrics_);
+  }
+
+  // Registers a linear model with these weights as the next version of `ranker`.
+  int64_t RegisterLinear(const std::string& weights, double bias) {
+    const std::string path = h_.dir() + "/linear.json";
+    std::ofstream(path) << R"({"weights":[)" << weights << R"(],"bias":)" << bias << "}";
+    auto v = registry_->Register("ranker", path, "linear");
+    EXPECT_TRUE(v.ok()) << v.status().ToString();
+    return v.ok() ? v->version : 0;
+  }
+
+  static EntityColumns Users(const std::vector<std::string>& ids) {
+    EntityColumns columns;
+    for (const std::string& id : ids) columns["user_id"].push_back(Value::String(id));
+    return columns;
+  }
+
+  StoreHarness h_;
+  ProjectSpec spec_;
+  std::unique_ptr<ModelRegistry> registry_;
+  ModelCache cache_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<Predictor> predictor_;
+};
+
+TEST_F(PredictorTest, ScoresTheServiceFeaturesInServiceOrder) {
+  // scoring = [activity:clicks_10m, lifetime:total, activity:amount_1h]
+  RegisterLinear("1, 10, 100", 0.5);
+  h_.Click("u1", kT - kMinute, 3.0);
+  h_.Click("u1", kT - kMinute + 1, 5.0);
+  auto p = predictor_->Predict("rank", Users({"u1"}), kT);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_EQ(p->scores.size(), 1u);
+  EXPECT_FLOAT_EQ(p->scores[0], 2 * 1 + 2 * 10 + 8 * 100 + 0.5);
+  EXPECT_EQ(p->model, "ranker");
+  EXPECT_EQ(p->version, 1);
+  ASSERT_EQ(p->features.features.size(), 3u);
+  EXPECT_EQ(p->features.features[1].ToString(), "lifetime:total");
+}
+
+TEST_F(PredictorTest, OneScorePerEntityAndNullFeaturesAreMissing) {
+  RegisterLinear("1, 10, 100", 0.5);
+  h_.Click("u1", kT - kMinute, 3.0);
+  h_.Click("stale", kT - 3 * 60 * kMinute, 9.0);  // past activity's 1h ttl: activity is null
+  auto p = predictor_->Predict("rank", Users({"u1", "nobody", "stale"}), kT);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_EQ(p->scores.size(), 3u);
+  EXPECT_FLOAT_EQ(p->scores[0], 1 + 10 + 300 + 0.5);
+  EXPECT_EQ(p->features.statuses[0][1], ReadStatus::kNotFound);
+  EXPECT_EQ(p->features.statuses[0][2], ReadStatus::kOutsideMaxAge);
+  // stale: only lifetime:total (1) counts; the null activity features are NaN, which the
+  // linear model skips.
+  EXPECT_FLOAT_EQ(p->scores[2], 10 + 0.5);
+}
+
+TEST_F(PredictorTest, AsOfMovesTheReadTime) {
+  RegisterLinear("1, 0, 0", 0);
+  h_.Click("u1", kT - kMinute, 3.0);
+  auto now = predictor_->Predict("rank", Users({"u1"}), kT);
+  auto later = predictor_->Predict("rank", Users({"u1"}), kT + 30 * kMinute);
+  ASSERT_TRUE(now.ok() && later.ok());
+  EXPECT_FLOAT_EQ(now->scores[0], 1);
+  EXPECT_FLOAT_EQ(later->scores[0], 0);  // the 10m window emptied
+}
+
+TEST_F(PredictorTest, FollowsTheAliasToANewVersion) {
+  RegisterLinear("0, 0, 0", 1);
+  int64_t v2 = RegisterLinear("0, 0, 0", 2);
+  auto before = predictor_->Predict("rank", Users({"u1"}), kT);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  EXPECT_EQ(before->version, 1);  // champion stays on version 1
+  EXPECT_FLOAT_EQ(before->scores[0], 1);
+  ASSERT_TRUE(registry_->SetAlias("ranker", "champion", v2).ok());
+  auto after = predictor_->Predict("rank", Users({"u1"}), kT);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->version, 2);
+  EXPECT_FLOAT_EQ(after->scores[0], 2);
+}
+
+TEST_F(PredictorTest, MissingEntityKeyIsABadRequestNamingTheKey) {
+  RegisterLinear("1, 10, 100", 0.5);
+  EntityColumns wrong;
+  wrong["account"] = {Value::String("u1")};
+  auto p = predictor_->Predict("rank", wrong, kT);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(p.status().message().find("missing key 'user_id'"), std::string::npos)
+      << p.status().message();
+}
+
+TEST_F(PredictorTest, UnknownDeploymentAndUnregisteredModelAreNotFound) {
+  auto unknown = predictor_->Predict("nope", Users({"u1"}), kT);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(unknown.status().message().find("'nope'"), std::string::npos);
+
+  auto no_model = predictor_->Predict("rank", Users({"u1"}), kT);
+  ASSERT_FALSE(no_model.ok());
+  EXPECT_EQ(no_model.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(no_model.status().message().find("ranker"), std::string::npos)
+      << no_model.status().message();
+}
+
+// Bug: a model whose input width differs from its deployment's feature service answered
+// kInvalidArgument (HTTP 400, "xgboost model expects 20 features, got 3"), blaming a request
+// the caller cannot fix; it is the deployment that is misconfigured.
+TEST_F(PredictorTest, ModelOfTheWrongWidthIsAFailedPreconditionNamingTheDeployment) {
+  const testing::PythonModels* models = testing::TrainedModels();  // 20 features, python3-xgboost
+  ASSERT_NE(models, nullptr);
+  auto v = registry_->Register("ranker", models->tree_json, "xgboost");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  auto p = predictor_->Predict("rank", Users({"u1"}), kT);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kFailedPrecondition) << p.status().ToString();
+  EXPECT_NE(p.status().message().find("deployment 'rank'"), std::string::npos)
+      << p.status().message();
+  EXPECT_NE(p.status().message().find("20"), std::string::npos) << p.status().message();
+  EXPECT_NE(p.status().message().find("'scoring'"), std::string::npos) << p.status().message();
+}
+
+}  // namespace
+}  // namespace freshet
