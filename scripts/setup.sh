@@ -10,7 +10,7 @@ packages=(
   librocksdb-dev librdkafka-dev libhiredis-dev libboost1.74-dev libboost-system1.74-dev
   libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libxgboost-dev libtorch-dev libfasttext-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libjemalloc-dev
+  libjemalloc-dev libcurl4-openssl-dev
   # servers and peers used by tests, benchmarks and the demo
   redis-server postgresql
   # the demo trains its model with Debian's Python stack (/usr/bin/python3)
