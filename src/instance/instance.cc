@@ -64,25 +64,28 @@ Instance::~Instance() {
 }
 
 Status Instance::ReplaySources() {
-  SourceBatch batch;
   for (const auto& [name, source] : sources_) {
-    ASSIGN_OR_RETURN(std::vector<int32_t> partitions, source->Partitions());
-    // The engine keeps one offset per source; a partitioned source needs one per partition.
-    if (partitions != std::vector<int32_t>{0}) {
-      return Status::FailedPrecondition(fmt::format(
-          "source '{}' reads {} partitions; this version applies one (partition 0) per source",
-          name, partitions.size()));
-    }
-    RETURN_IF_ERROR(source->Seek({{0, engine_->NextOffset(name)}}));
-    while (true) {
-      ASSIGN_OR_RETURN(bool more, source->Read(kReplayChunk, &batch));
-      if (!more) break;
-      RETURN_IF_ERROR(engine_->Apply(name, batch.first_offset, batch.records)
-                          .WithContext(fmt::format("source '{}'", name)));
-    }
+    RETURN_IF_ERROR(ReplaySource(name, source.get()).WithContext(fmt::format("source '{}'", name)));
   }
   RETURN_IF_ERROR(engine_->Checkpoint());
   return CommitSourcePositions();
+}
+
+Status Instance::ReplaySource(const std::string& name, Source* source) {
+  ASSIGN_OR_RETURN(std::vector<int32_t> partitions, source->Partitions());
+  // The engine keeps one offset per source; a partitioned source needs one per partition.
+  if (partitions != std::vector<int32_t>{0}) {
+    return Status::FailedPrecondition(
+        fmt::format("reads {} partitions; this version applies one (partition 0) per source",
+                    partitions.size()));
+  }
+  RETURN_IF_ERROR(source->Seek({{0, engine_->NextOffset(name)}}));
+  SourceBatch batch;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, source->Read(kReplayChunk, &batch));
+    if (!more) return Status::Ok();
+    RETURN_IF_ERROR(engine_->Apply(name, batch.first_offset, batch.records));
+  }
 }
 
 Status Instance::CommitSourcePositions() {

@@ -105,7 +105,9 @@ class Instance {
  private:
   Instance() = default;
   Status Init(const InstanceOptions& options);
+  // Reads every source from the engine's offsets to its end into the engine, then checkpoints.
   Status ReplaySources();
+  Status ReplaySource(const std::string& name, Source* source);
   // OK when `source` takes ingested records (kind http); kNotFound or kInvalidArgument.
   Status CheckIngestible(const std::string& source);
   // Records below the engine's offsets are checkpointed: tell the sources.

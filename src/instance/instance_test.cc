@@ -146,6 +146,16 @@ TEST_F(InstanceTest, MemoryStateBackendRebuildsFromTheSourcesOnEachOpen) {
   EXPECT_EQ(Count(instance->get(), "posted_n", "u9"), 1);
 }
 
+TEST_F(InstanceTest, UnreadableFileSourceFailsOpenNamingTheSource) {
+  Append("a.ndjson", {"u1"});
+  std::ofstream(dir_ / "events" / "b.ndjson") << "{\"user_id\": 7, \"ts\": 1000}\n";
+  auto instance = Open();
+  ASSERT_FALSE(instance.ok());
+  EXPECT_EQ(instance.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(instance.status().message(), HasSubstr("source 'replayed': "));
+  EXPECT_THAT(instance.status().message(), HasSubstr("b.ndjson:1:"));
+}
+
 TEST_F(InstanceTest, UnknownStateBackendIsAnError) {
   auto instance = Open("cassandra");
   ASSERT_FALSE(instance.ok());
