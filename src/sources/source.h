@@ -16,7 +16,12 @@
 // partition per topic partition this process was assigned) fits: http and file have one
 // partition, 0. Offsets of a partition increase but need not be dense (a Kafka compaction or
 // transaction marker leaves gaps); a batch's records sit at consecutive offsets and its
-// next_offset says where reading continues.
+// next_offset says where reading continues. (The engine's checkpoint keeps one offset per
+// source today, SourceProgress; a kind with several partitions needs it per partition, and the
+// Instance refuses one until then.)
+//
+// Ownership: CreateSource's caller owns the source; a source owns its cursor (open files, a
+// consumer) but not the spec or the event log it reads.
 //
 // Thread-safety: one consumer thread calls Seek and Read; Commit, committed() and EndPosition
 // may be called from other threads (the checkpointer, metrics). Errors are Status values:
