@@ -319,5 +319,41 @@ TEST(BenchCliTest, StreamOptionsReachTheBenchmark) {
   fs::remove_all(data);
 }
 
+// `freshet apply` checks source kinds, output kinds and model runtimes against what this
+// build implements, naming the file and line; a project using only built kinds passes.
+TEST(ApplyCliTest, KindsNotBuiltNameFileAndLine) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("freshet-apply-cli-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string head =
+      "project: p\n"
+      "sources:\n"
+      "  replayed: {kind: file, timestamp: ts, path: events.ndjson}\n";
+  auto apply = [&](const std::string& yaml, int* rc) {
+    std::ofstream(dir / "freshet.yaml") << yaml;
+    return RunCommand(std::string(FRESHET_BIN) + " apply --project " + dir.string() + " 2>&1", rc);
+  };
+  int rc = 0;
+  std::string out = apply(head, &rc);
+  EXPECT_EQ(rc, 0) << out;
+
+  out = apply(head + "  clicks:\n    kind: kafka\n    timestamp: ts\n    topic: clicks\n", &rc);
+  EXPECT_EQ(rc, 2) << out;
+  const std::string spec_path = (dir / "freshet.yaml").string();
+  EXPECT_NE(
+      out.find(spec_path + ":5: sources.clicks.kind: 'kafka' is not built in this version (built: "
+                           "file, http)"),
+      std::string::npos)
+      << out;
+
+  out = apply(head + "models:\n  m: {runtime: torchscript}\n", &rc);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(
+      out.find(spec_path + ":5: models.m.runtime: 'torchscript' is not built in this version"),
+      std::string::npos)
+      << out;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace freshet

@@ -2,6 +2,7 @@
 
 #include "cli/cli_context.h"
 #include "cli/commands.h"
+#include "instance/built_kinds.h"
 #include "spec/plan.h"
 #include "spec/spec_loader.h"
 #include "stream/compiled_view.h"
@@ -26,7 +27,8 @@ void RegisterApply(CLI::App* app) {
   flags->AddTo(cmd, /*with_data=*/false);
   cmd->callback([flags] {
     auto spec = LoadProject(flags->project_dir);
-    Status st = spec.ok() ? CompileViews(*spec) : spec.status();
+    Status st = spec.ok() ? CheckBuiltKinds(*spec, BuiltInThisVersion()) : spec.status();
+    if (st.ok()) st = CompileViews(*spec);
     if (!st.ok()) throw CLI::RuntimeError(Fail(st));
     fmt::print("{}", flags->json ? FormatPlanJson(*spec) + "\n" : FormatPlan(*spec));
   });

@@ -5,7 +5,7 @@
 #include "core/json.h"
 #include "instance/instance.h"
 #include "offline/backfill.h"
-#include "offline/log_event_reader.h"
+#include "sources/source_event_reader.h"
 #include "spec/spec_loader.h"
 
 namespace freshet::cli {
@@ -41,14 +41,15 @@ Result<std::vector<FeatureRef>> SelectFeatures(const ProjectSpec& spec, const Ba
 
 Status Run(BackfillFlags f) {
   std::unique_ptr<Instance> instance;
-  std::unique_ptr<LogEventReader> reader;
+  std::unique_ptr<EventReader> reader;
   ProjectSpec spec;
   if (f.options.event_files.empty()) {
     InstanceOptions options;
     options.project_dir = f.project.project_dir;
     options.data_dir = f.project.DataDir();
     ASSIGN_OR_RETURN(instance, Instance::Open(options));
-    reader = std::make_unique<LogEventReader>(instance->log());
+    // Each source where the online path reads it: the event log, or a file source's files.
+    reader = std::make_unique<SourceEventReader>(SourceContext{&instance->spec(), instance->log()});
     spec = instance->spec();
   } else {
     ASSIGN_OR_RETURN(spec, LoadProject(f.project.project_dir));
@@ -90,8 +91,9 @@ void RegisterBackfill(CLI::App* app) {
   cmd->add_option("--labels", f->options.labels_path, "Labels CSV: entity key(s), timestamp, ...")
       ->required();
   cmd->add_option("--out,-o", f->options.out_path, "Output CSV")->required();
-  cmd->add_option("--events", f->options.event_files,
-                  "NDJSON/CSV event files (Default: the embedded event log)");
+  cmd->add_option(
+      "--events", f->options.event_files,
+      "NDJSON/CSV event files (Default: each source: the embedded event log or its files)");
   cmd->add_option("--feature-service", f->service, "Features of this service, in its order");
   cmd->add_option("--features", f->features, "view:feature list instead of a service")
       ->delimiter(',');

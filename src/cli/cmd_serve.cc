@@ -13,6 +13,7 @@ struct ServeFlags {
   int threads = 0;
   int64_t checkpoint_ms = kDefaultCheckpointIntervalMs;
   size_t max_state_mb = 0;
+  std::string state_backend = InstanceOptions().state_backend;
 };
 
 Status Serve(const ServeFlags& f) {
@@ -22,6 +23,7 @@ Status Serve(const ServeFlags& f) {
   options.data_dir = f.project.DataDir();
   options.checkpoint_interval_ms = f.checkpoint_ms;
   options.engine.max_resident_bytes = f.max_state_mb << 20;
+  options.state_backend = f.state_backend;
   ASSIGN_OR_RETURN(auto instance, Instance::Open(options));
   ASSIGN_OR_RETURN(auto server, ApiServer::Start(instance.get(), f.listen, f.threads));
   std::string host = f.listen.substr(0, f.listen.rfind(':'));
@@ -50,6 +52,10 @@ void RegisterServe(CLI::App* app) {
   cmd->add_option("--max-state-mb", f->max_state_mb,
                   "Window state kept in memory before idle entities are dropped to RocksDB "
                   "(0: no bound)")
+      ->capture_default_str();
+  cmd->add_option("--state-backend", f->state_backend,
+                  "Where window state is checkpointed: rocksdb (the data directory) or memory "
+                  "(nothing kept; each start replays the sources)")
       ->capture_default_str();
   cmd->callback([f] {
     Status st = Serve(*f);

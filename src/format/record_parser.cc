@@ -257,6 +257,7 @@ struct RecordParser::Impl {
   std::vector<int> key_order;     // the slot of each key position in the last record, or -1
   size_t filled = 0;              // records of the output written by this parse
   uint64_t first_line = 1;        // the number of the body's first line, for errors
+  bool file_block = false;        // a piece of a file: a lone object is named by its line
   ParseError error;               // the last failure, as data
   std::string error_field;        // the field ReadFields or CheckRequired failed on
 
@@ -480,6 +481,10 @@ Status RecordParser::Impl::ParseBody(std::string_view body, std::vector<Record>*
   if (body[first] == '{' && SkipSpace(body, FindValueEnd(body, first)) < body.size()) {
     return ParseNdjson(body, out);
   }
+  if (file_block) {
+    size_t line = 1 + std::count(body.begin(), body.begin() + first, '\n');
+    return ParseDocument(body, 0, body.size(), {Position::kLine, line}, out);
+  }
   return ParseDocument(body, 0, body.size(), {Position::kRecord, 1}, out);
 }
 
@@ -488,11 +493,21 @@ RecordParser::RecordParser(const SourceSpec& source, std::vector<std::string> re
 
 RecordParser::~RecordParser() = default;
 
-Status RecordParser::Parse(std::string_view body, std::vector<Record>* out, uint64_t first_line,
-                           ParseError* error) {
+Status RecordParser::Parse(std::string_view body, std::vector<Record>* out, ParseError* error) {
+  return ParseBody(body, out, /*first_line=*/1, /*file_block=*/false, error);
+}
+
+Status RecordParser::ParseFileBlock(std::string_view body, uint64_t first_line,
+                                    std::vector<Record>* out, ParseError* error) {
+  return ParseBody(body, out, first_line, /*file_block=*/true, error);
+}
+
+Status RecordParser::ParseBody(std::string_view body, std::vector<Record>* out, uint64_t first_line,
+                               bool file_block, ParseError* error) {
   Status st = impl_->config_error;
   impl_->filled = 0;
   impl_->first_line = first_line;
+  impl_->file_block = file_block;
   if (st.ok()) {
     st = impl_->ParseBody(body, out);
     if (!st.ok() && error != nullptr) *error = impl_->error;

@@ -39,12 +39,17 @@ class RecordParser {
   // Parses all records of `body` into `out`, replacing what it held: the records already
   // there are overwritten in place, so a caller parsing batch after batch into one vector
   // allocates nothing per record. On error `out` is left empty and, when `error` is not null,
-  // it gets the position and field as data. `first_line` numbers the body's first line (a
-  // block of a larger file), for NDJSON errors.
-  Status Parse(std::string_view body, std::vector<Record>* out, uint64_t first_line = 1,
-               ParseError* error = nullptr);
+  // it gets the position and field as data.
+  Status Parse(std::string_view body, std::vector<Record>* out, ParseError* error = nullptr);
+  // Parse for a piece of a line-oriented file whose first line is `first_line`: errors name
+  // absolute lines, a lone object included (by the line it starts on).
+  Status ParseFileBlock(std::string_view body, uint64_t first_line, std::vector<Record>* out,
+                        ParseError* error = nullptr);
 
  private:
+  Status ParseBody(std::string_view body, std::vector<Record>* out, uint64_t first_line,
+                   bool file_block, ParseError* error);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -347,10 +347,10 @@ TEST_F(RecordParserTest, RequiredKeyFieldMissingOrNull) {
 
 TEST_F(RecordParserTest, ErrorsCarryTheirPositionAsData) {
   ParseError error;
-  Status st = parser_.Parse(
+  Status st = parser_.ParseFileBlock(
       "{\"ts_ms\": 1, \"user_id\": \"a\"}\n{\"ts_ms\": 2, \"count\": 1.5, "
       "\"user_id\": \"a\"}\n",
-      &out_, /*first_line=*/1001, &error);
+      /*first_line=*/1001, &out_, &error);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(error.line, 1002u);
   EXPECT_EQ(error.record, 0u);
@@ -360,14 +360,20 @@ TEST_F(RecordParserTest, ErrorsCarryTheirPositionAsData) {
   error.file = "events.ndjson";
   EXPECT_EQ(error.ToString(), "events.ndjson:1002: field 'count': expected int64, got number 1.5");
 
-  st = parser_.Parse(R"([{"ts_ms": 1, "user_id": "a"}, 5])", &out_, 1, &error);
+  // A lone object in a file is named by its line; in a request body, as record 1.
+  st = parser_.ParseFileBlock("\n\n{\"ts_ms\": \"x\", \"user_id\": \"a\"}", 7, &out_, &error);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(error.line, 9u);
+  EXPECT_EQ(error.field, "ts_ms");
+
+  st = parser_.Parse(R"([{"ts_ms": 1, "user_id": "a"}, 5])", &out_, &error);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(error.line, 0u);
   EXPECT_EQ(error.record, 2u);
   EXPECT_EQ(error.field, "");
   EXPECT_EQ(error.reason, "expected a JSON object");
 
-  st = parser_.Parse("  ", &out_, 1, &error);
+  st = parser_.Parse("  ", &out_, &error);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(error.line + error.record, 0u);
   EXPECT_EQ(error.ToString(), "empty body: expected a JSON object, array or NDJSON");

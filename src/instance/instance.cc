@@ -6,8 +6,8 @@
 #include <filesystem>
 
 #include "format/record_parser.h"
+#include "instance/built_kinds.h"
 #include "spec/spec_loader.h"
-#include "stream/rocksdb_state_backend.h"
 
 namespace freshet {
 namespace {
@@ -27,15 +27,20 @@ Status Instance::Init(const InstanceOptions& options) {
   options_ = options;
   clock_ = options.clock ? options.clock : SystemClock::Default();
   ASSIGN_OR_RETURN(spec_, LoadProject(options.project_dir));
+  RETURN_IF_ERROR(CheckBuiltKinds(spec_, BuiltInThisVersion()));
   ASSIGN_OR_RETURN(db_, Db::Open(options.data_dir));
-  backend_ = std::make_unique<RocksDbStateBackend>(db_.get());
+  ASSIGN_OR_RETURN(backend_, CreateStateBackend(options.state_backend, db_.get()));
   ASSIGN_OR_RETURN(engine_, StreamEngine::Create(spec_, backend_.get(), clock_, options.engine));
   for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
   ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));
-  RETURN_IF_ERROR(ReplayLog());
+  for (const auto& [name, source] : spec_.sources) {
+    ASSIGN_OR_RETURN(sources_[name], CreateSource(source, {&spec_, log_.get()}));
+  }
+  RETURN_IF_ERROR(ReplaySources());
   log_->SetCommitHook([this](const std::vector<CommittedBatch>& b) { OnCommit(b); });
 
-  features_ = std::make_unique<FeatureStore>(&spec_, engine_.get(), clock_);
+  ASSIGN_OR_RETURN(online_, CreateOnlineStore(options.online_store, {engine_.get()}));
+  features_ = std::make_unique<FeatureStore>(&spec_, online_.get(), clock_);
   ASSIGN_OR_RETURN(registry_, ModelRegistry::Open(db_.get(), options.data_dir, clock_));
   models_ = std::make_unique<ModelCache>();
   predictor_ = std::make_unique<Predictor>(&spec_, features_.get(), registry_.get(), models_.get(),
@@ -58,19 +63,41 @@ Instance::~Instance() {
   }
 }
 
-Status Instance::ReplayLog() {
-  std::vector<Record> records;
-  for (const std::string& source : source_names_) {
-    ASSIGN_OR_RETURN(uint64_t end, log_->NextOffset(source));
-    for (uint64_t offset = engine_->NextOffset(source); offset < end;) {
-      records.clear();
-      RETURN_IF_ERROR(log_->Read(source, offset, kReplayChunk, &records));
-      if (records.empty()) break;
-      RETURN_IF_ERROR(engine_->Apply(source, offset, records));
-      offset += records.size();
-    }
+Status Instance::ReplaySources() {
+  for (const auto& [name, source] : sources_) {
+    RETURN_IF_ERROR(ReplaySource(name, source.get()).WithContext(fmt::format("source '{}'", name)));
   }
-  return engine_->Checkpoint();
+  RETURN_IF_ERROR(engine_->Checkpoint());
+  return CommitSourcePositions();
+}
+
+Status Instance::ReplaySource(const std::string& name, Source* source) {
+  ASSIGN_OR_RETURN(std::vector<int32_t> partitions, source->Partitions());
+  // The engine keeps one offset per source; a partitioned source needs one per partition.
+  if (partitions != std::vector<int32_t>{0}) {
+    return Status::FailedPrecondition(
+        fmt::format("reads {} partitions; this version applies one (partition 0) per source",
+                    partitions.size()));
+  }
+  RETURN_IF_ERROR(source->Seek({{0, engine_->NextOffset(name)}}));
+  SourceBatch batch;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, source->Read(kReplayChunk, &batch));
+    if (!more) return Status::Ok();
+    RETURN_IF_ERROR(engine_->Apply(name, batch.first_offset, batch.records));
+  }
+}
+
+Status Instance::CommitSourcePositions() {
+  for (const auto& [name, source] : sources_) {
+    RETURN_IF_ERROR(source->Commit({{0, engine_->NextOffset(name)}}));
+  }
+  return Status::Ok();
+}
+
+Source* Instance::source(const std::string& name) {
+  auto it = sources_.find(name);
+  return it == sources_.end() ? nullptr : it->second.get();
 }
 
 void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
@@ -85,7 +112,8 @@ void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
 
 Status Instance::Checkpoint() {
   std::lock_guard<std::mutex> lock(writer_mu_);
-  return engine_->Checkpoint();
+  RETURN_IF_ERROR(engine_->Checkpoint());
+  return CommitSourcePositions();
 }
 
 void Instance::CheckpointLoop(int64_t interval_ms) {
@@ -100,12 +128,23 @@ void Instance::CheckpointLoop(int64_t interval_ms) {
   }
 }
 
+Status Instance::CheckIngestible(const std::string& source) {
+  Source* s = this->source(source);
+  if (s == nullptr) return Status::NotFound(fmt::format("unknown source '{}'", source));
+  if (s->pushed()) return Status::Ok();
+  // Ingested records would collide with the offsets of what it reads.
+  return Status::InvalidArgument(fmt::format(
+      "source '{}' is kind {}: it reads its own records; only http sources take ingested ones",
+      source, s->kind()));
+}
+
 Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view body,
                                    const std::string& idempotency_key) {
   auto it = spec_.sources.find(source);
   if (it == spec_.sources.end()) {
     return Status::NotFound(fmt::format("unknown source '{}'", source));
   }
+  RETURN_IF_ERROR(CheckIngestible(source));
   RecordParser parser(it->second, RequiredFields(spec_, source));
   std::vector<Record> records;
   Status parsed = parser.Parse(body, &records);
@@ -129,6 +168,7 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
 void Instance::RefreshMetrics() { probe_.Refresh(engine_->stats()); }
 
 Result<AppendAck> Instance::IngestRecords(const std::string& source, std::vector<Record> records) {
+  RETURN_IF_ERROR(CheckIngestible(source));
   return log_->Append(source, std::move(records));
 }
 

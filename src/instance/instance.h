@@ -2,17 +2,26 @@
 // together: spec, RocksDB, event log, stream engine (+ its state backend), feature store, model
 // registry and deployments. The server and the CLI both work through an Instance.
 //
+// Pluggable parts, created by name: each source of the spec by its kind (sources/source.h), the
+// engine's state backend and the feature store's online store by the options below. Open()
+// first checks the spec's source kinds, output kinds and model runtimes against what this build
+// implements (instance/built_kinds.h), so a `kind: kafka` fails at once, naming its line.
+//
 // Ingest path: Ingest() validates a body into records, appends them to the event log (group
 // commit, durable), and the log's commit hook applies each committed batch to the engine on the
 // committer thread before the append is acknowledged — so an acknowledged event is already
-// visible to feature reads. A background thread checkpoints the engine periodically; Open()
-// replays the log from the engine's committed offsets (exactly-once after kill -9).
+// visible to feature reads. Only `http` sources take ingested records; a `file` source's
+// records come from its files. A background thread checkpoints the engine periodically and
+// then commits each source's position. Open() seeks every source to the engine's committed
+// offsets and reads it to its end (the log's unapplied tail, a file's new records), so
+// recovery after kill -9 is exactly-once.
 //
 // Thread-safety: all public methods are thread-safe.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,10 +35,13 @@
 #include "models/model_cache.h"
 #include "models/registry.h"
 #include "serving/predictor.h"
+#include "sources/source.h"
 #include "spec/project_spec.h"
 #include "storage/db.h"
 #include "store/feature_store.h"
+#include "store/online_store.h"
 #include "stream/engine.h"
+#include "stream/state_backends.h"
 
 namespace freshet {
 
@@ -46,6 +58,13 @@ struct InstanceOptions {
   const Clock* clock = nullptr;
   // Largest number of records one ingest request may carry. Default: 100,000.
   size_t max_batch_records = 100'000;
+  // Where the engine's window state and offsets are checkpointed, by name (stream/
+  // state_backends.h): "rocksdb" (the data directory) or "memory" (nothing kept: every Open
+  // replays each source from its start). Default: "rocksdb".
+  std::string state_backend = std::string(kDefaultStateBackend);
+  // What the feature store reads, by name (store/online_store.h): "embedded" (the engine's
+  // state in this process). Default: "embedded".
+  std::string online_store = std::string(kDefaultOnlineStore);
 };
 
 struct IngestResult {
@@ -65,6 +84,8 @@ class Instance {
   ModelRegistry* registry() { return registry_.get(); }
   Predictor* predictor() { return predictor_.get(); }
   EventLog* log() { return log_.get(); }
+  // The source called `name`, or null.
+  Source* source(const std::string& name);
 
   // Validates `body` (JSON object, array or NDJSON) for `source` and appends it durably.
   // kNotFound for an unknown source; kInvalidArgument naming the line and field of the first
@@ -84,7 +105,13 @@ class Instance {
  private:
   Instance() = default;
   Status Init(const InstanceOptions& options);
-  Status ReplayLog();
+  // Reads every source from the engine's offsets to its end into the engine, then checkpoints.
+  Status ReplaySources();
+  Status ReplaySource(const std::string& name, Source* source);
+  // OK when `source` takes ingested records (kind http); kNotFound or kInvalidArgument.
+  Status CheckIngestible(const std::string& source);
+  // Records below the engine's offsets are checkpointed: tell the sources.
+  Status CommitSourcePositions();
   void OnCommit(const std::vector<CommittedBatch>& batches);
   void CheckpointLoop(int64_t interval_ms);
 
@@ -97,6 +124,8 @@ class Instance {
   std::unique_ptr<StateBackend> backend_;
   std::unique_ptr<StreamEngine> engine_;
   std::unique_ptr<EventLog> log_;
+  std::map<std::string, std::unique_ptr<Source>> sources_;
+  std::unique_ptr<OnlineStore> online_;
   std::unique_ptr<FeatureStore> features_;
   std::unique_ptr<ModelRegistry> registry_;
   std::unique_ptr<ModelCache> models_;

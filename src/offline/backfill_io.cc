@@ -115,7 +115,7 @@ class BlockParser {
       return Status::Ok();
     }
     ParseError error;
-    if (ndjson_[k]->Parse(piece, out, line, &error).ok()) return Status::Ok();
+    if (ndjson_[k]->ParseFileBlock(piece, line, out, &error).ok()) return Status::Ok();
     error.file = path_;
     return error.ToStatus();
   }
@@ -195,6 +195,52 @@ FileEventReader::FileEventReader(const ProjectSpec& spec, std::string source,
                                  std::vector<std::string> files, int threads)
     : spec_(spec), source_(std::move(source)), files_(std::move(files)), threads_(threads) {}
 
+struct EventFileCursor::Impl {
+  Impl(const SourceSpec& source, std::vector<std::string> required, std::vector<std::string> files,
+       int threads)
+      : parser(source, std::move(required), threads), files(std::move(files)) {}
+
+  BlockParser parser;
+  std::vector<std::string> files;
+  size_t next_file = 0;
+  std::unique_ptr<BlockReader> reader;      // of files[next_file - 1]; null between files
+  std::vector<std::vector<Record>> pieces;  // of the last block, reused block after block
+  size_t next_piece = 0;
+};
+
+EventFileCursor::EventFileCursor(const SourceSpec& source, std::vector<std::string> required,
+                                 std::vector<std::string> files, int threads)
+    : impl_(std::make_unique<Impl>(source, std::move(required), std::move(files), threads)) {}
+
+EventFileCursor::~EventFileCursor() = default;
+
+Result<bool> EventFileCursor::Next(std::vector<Record>** batch) {
+  Impl& m = *impl_;
+  while (m.next_piece == m.pieces.size()) {
+    if (!m.reader) {
+      if (m.next_file == m.files.size()) return false;
+      const std::string& path = m.files[m.next_file++];
+      m.parser.StartFile(path);
+      // Records are reused only within one file: another may have another CSV header.
+      m.pieces.clear();
+      m.next_piece = 0;
+      m.reader = std::make_unique<BlockReader>(m.parser.csv(), kBlockBytes);
+      RETURN_IF_ERROR(m.reader->Open(path));
+    }
+    std::string_view block;
+    uint64_t first_line = 0;
+    ASSIGN_OR_RETURN(bool more, m.reader->Next(&block, &first_line));
+    if (!more) {
+      m.reader.reset();
+      continue;
+    }
+    RETURN_IF_ERROR(m.parser.Parse(block, first_line, &m.pieces));
+    m.next_piece = 0;
+  }
+  *batch = &m.pieces[m.next_piece++];
+  return true;
+}
+
 Status FileEventReader::Scan(const std::string& source, const BatchSink& sink) {
   if (source != source_) {
     return Status::InvalidArgument(
@@ -202,22 +248,13 @@ Status FileEventReader::Scan(const std::string& source, const BatchSink& sink) {
   }
   auto it = spec_.sources.find(source_);
   if (it == spec_.sources.end()) return Status::NotFound(fmt::format("no source '{}'", source_));
-  BlockParser parser(it->second, RequiredFields(spec_, source_), threads_);
-  for (const std::string& path : files_) {
-    std::vector<std::vector<Record>> pieces;  // reused block after block of this file
-    parser.StartFile(path);
-    BlockReader reader(parser.csv(), kBlockBytes);
-    RETURN_IF_ERROR(reader.Open(path));
-    std::string_view block;
-    uint64_t first_line = 0;
-    while (true) {
-      ASSIGN_OR_RETURN(bool more, reader.Next(&block, &first_line));
-      if (!more) break;
-      RETURN_IF_ERROR(parser.Parse(block, first_line, &pieces));
-      for (std::vector<Record>& piece : pieces) RETURN_IF_ERROR(sink(&piece));
-    }
+  EventFileCursor cursor(it->second, RequiredFields(spec_, source_), files_, threads_);
+  std::vector<Record>* batch = nullptr;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, cursor.Next(&batch));
+    if (!more) return Status::Ok();
+    RETURN_IF_ERROR(sink(batch));
   }
-  return Status::Ok();
 }
 
 uint64_t FileEventReader::EstimateBytes(const std::string& source) const {

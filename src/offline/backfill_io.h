@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,28 @@ class FileEventReader final : public EventReader {
   std::string source_;
   std::vector<std::string> files_;
   int threads_;
+};
+
+// The pull form of FileEventReader::Scan: event files of one source read in the order given,
+// one parsed piece of a block at a time, with the same formats, validation and errors
+// (naming the file and line). The file source (sources/file_source.h) reads through it.
+class EventFileCursor {
+ public:
+  // `source` must outlive the cursor. `required`: fields every record must carry
+  // (RequiredFields(spec, source)).
+  EventFileCursor(const SourceSpec& source, std::vector<std::string> required,
+                  std::vector<std::string> files, int threads = 2);
+  ~EventFileCursor();
+  EventFileCursor(const EventFileCursor&) = delete;
+  EventFileCursor& operator=(const EventFileCursor&) = delete;
+
+  // Points *batch at the next records (possibly none), in file order; the caller may move them
+  // out. Valid until the next call. Returns false after the last file.
+  Result<bool> Next(std::vector<Record>** batch);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Reads a file in blocks of about `block_bytes`, each ending at a record boundary: after a

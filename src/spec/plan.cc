@@ -170,6 +170,34 @@ void WriteSource(Writer* w, const SourceSpec& s) {
   }
 }
 
+// "webhook http://host/hook (timeout 5s)", "file /x/preds.ndjson", "kafka topic preds".
+std::string OutputText(const OutputSpec& o) {
+  if (o.kind == "file") return fmt::format("file {}", o.path);
+  if (o.kind == "webhook") {
+    return fmt::format("webhook {} (timeout {})", o.url, FormatDurationMs(o.timeout_ms));
+  }
+  return fmt::format("{} topic {}", o.kind, o.topic);
+}
+
+void WriteOutputs(Writer* w, const std::vector<OutputSpec>& outputs) {
+  if (outputs.empty()) return;
+  Key(w, "outputs");
+  w->StartArray();
+  for (const OutputSpec& o : outputs) {
+    w->StartObject();
+    Str(w, "kind", o.kind);
+    if (!o.path.empty()) Str(w, "path", o.path);
+    if (!o.url.empty()) {
+      Str(w, "url", o.url);
+      Int(w, "timeout_ms", o.timeout_ms);
+    }
+    if (!o.topic.empty()) Str(w, "topic", o.topic);
+    Int(w, "line", o.line);
+    w->EndObject();
+  }
+  w->EndArray();
+}
+
 void WriteFeature(Writer* w, const FeatureSpec& f) {
   w->StartObject();
   Str(w, "name", f.name);
@@ -246,8 +274,12 @@ std::string FormatPlan(const ProjectSpec& spec) {
 
   Section deployments("deployments", 2);
   for (const auto& [name, d] : spec.deployments) {
+    std::vector<std::string> outputs;
+    for (const OutputSpec& o : d.outputs)
+      outputs.push_back(fmt::format("    -> {}\n", OutputText(o)));
     deployments.Add(
-        name, fmt::format("model {} (alias {}), features {}", d.model, d.alias, d.feature_service));
+        name, fmt::format("model {} (alias {}), features {}", d.model, d.alias, d.feature_service),
+        std::move(outputs));
   }
   deployments.AppendTo(&out);
   return out;
@@ -270,6 +302,7 @@ std::string FormatPlanJson(const ProjectSpec& spec) {
     Str(&w, "model", d.model);
     Str(&w, "alias", d.alias);
     Str(&w, "feature_service", d.feature_service);
+    WriteOutputs(&w, d.outputs);
   });
   w.EndObject();
   return buffer.GetString();

@@ -139,5 +139,28 @@ TEST_F(PlanTest, JsonHasEveryObject) {
   EXPECT_STREQ(doc["deployments"][1]["feature_service"].GetString(), "recommender");
 }
 
+TEST(PlanOutputsTest, DeploymentOutputsInBothForms) {
+  std::string yaml = kGoodSpec;
+  yaml +=
+      "  push:\n    model: next_content\n    features: recommender\n    outputs:\n"
+      "      - {kind: webhook, url: 'http://127.0.0.1:9/hook', timeout: 2s}\n"
+      "      - {kind: file, path: /tmp/preds.ndjson}\n";
+  Result<ProjectSpec> spec = ParseProject(yaml, "/p/freshet.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_THAT(FormatPlan(*spec),
+              HasSubstr("  push       model next_content (alias champion), features recommender\n"
+                        "    -> webhook http://127.0.0.1:9/hook (timeout 2s)\n"
+                        "    -> file /tmp/preds.ndjson\n"));
+  rapidjson::Document doc;
+  doc.Parse(FormatPlanJson(*spec).c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  const auto& push = doc["deployments"][0];  // sorted by name: push, rank, recommend
+  ASSERT_STREQ(push["name"].GetString(), "push");
+  EXPECT_STREQ(push["outputs"][0]["url"].GetString(), "http://127.0.0.1:9/hook");
+  EXPECT_EQ(push["outputs"][0]["timeout_ms"].GetInt64(), 2000);
+  EXPECT_STREQ(push["outputs"][1]["kind"].GetString(), "file");
+  EXPECT_FALSE(doc["deployments"][1].HasMember("outputs"));
+}
+
 }  // namespace
 }  // namespace freshet

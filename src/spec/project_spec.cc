@@ -1,5 +1,8 @@
 #include "spec/project_spec.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -120,6 +123,48 @@ bool ParseSourceKind(std::string_view name, SourceKind* out) {
     }
   }
   return false;
+}
+
+namespace {
+
+// "<file>:<line>: <path>: '<name>' is not built in this version (built: a, b)", or OK.
+Status CheckBuilt(const ProjectSpec& spec, int line, const std::string& path,
+                  const std::string& name, const std::vector<std::string>& built) {
+  if (std::find(built.begin(), built.end(), name) != built.end()) return Status::Ok();
+  return Status::InvalidArgument(
+      fmt::format("{}:{}: {}: '{}' is not built in this version (built: {})", spec.spec_path, line,
+                  path, name, built.empty() ? "none" : fmt::format("{}", fmt::join(built, ", "))));
+}
+
+}  // namespace
+
+Status CheckBuiltKinds(const ProjectSpec& spec, const BuiltKinds& built) {
+  // Every check, then the first failure in file order (the maps are in name order).
+  std::vector<std::pair<int, Status>> failures;
+  auto check = [&](int line, const std::string& path, const std::string& name,
+                   const std::vector<std::string>& names) {
+    Status st = CheckBuilt(spec, line, path, name, names);
+    if (!st.ok()) failures.emplace_back(line, std::move(st));
+  };
+  for (const auto& [name, source] : spec.sources) {
+    check(source.kind_line, fmt::format("sources.{}.kind", name),
+          std::string(SourceKindName(source.kind)), built.sources);
+  }
+  for (const auto& [name, model] : spec.models) {
+    check(model.runtime_line, fmt::format("models.{}.runtime", name), model.runtime,
+          built.runtimes);
+  }
+  for (const auto& [name, deployment] : spec.deployments) {
+    for (size_t i = 0; i < deployment.outputs.size(); ++i) {
+      const OutputSpec& output = deployment.outputs[i];
+      check(output.kind_line, fmt::format("deployments.{}.outputs[{}].kind", name, i), output.kind,
+            built.sinks);
+    }
+  }
+  if (failures.empty()) return Status::Ok();
+  return std::min_element(failures.begin(), failures.end(),
+                          [](const auto& a, const auto& b) { return a.first < b.first; })
+      ->second;
 }
 
 }  // namespace freshet

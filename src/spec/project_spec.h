@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/status.h"
 #include "core/value.h"
 
 namespace freshet {
@@ -43,6 +44,7 @@ struct SourceSpec {
   std::string brokers;              // kind: kafka
   std::string group;                // kind: kafka consumer group
   int line = 0;
+  int kind_line = 0;  // line of `kind:` (the source's line when it is left to the default)
 
   // Index of `field` in `fields`, or -1.
   int FieldIndex(const std::string& field) const;
@@ -118,6 +120,18 @@ struct ModelSpec {
   std::string name;
   std::string runtime;  // "xgboost", "torchscript", "fasttext", "linear"
   int line = 0;
+  int runtime_line = 0;
+};
+
+// Where a deployment's predictions are pushed: one entry of `outputs:`.
+struct OutputSpec {
+  std::string kind;           // "file", "webhook" or "kafka" (see CheckBuiltKinds)
+  std::string path;           // kind: file — NDJSON file appended to (relative: to the project)
+  std::string url;            // kind: webhook — http:// or https:// URL POSTed to
+  std::string topic;          // kind: kafka
+  int64_t timeout_ms = 5000;  // kind: webhook — per request. Default: 5 s.
+  int line = 0;
+  int kind_line = 0;
 };
 
 struct DeploymentSpec {
@@ -125,6 +139,7 @@ struct DeploymentSpec {
   std::string model;  // registered model name
   std::string alias;  // Default: "champion"; or "latest" or a version number
   std::string feature_service;
+  std::vector<OutputSpec> outputs;  // pushed predictions; empty: pull only
   int line = 0;
 };
 
@@ -153,5 +168,20 @@ std::string_view WindowKindName(WindowKind k);
 std::string_view SourceKindName(SourceKind k);
 // Parses "http", "file", "kafka" or "table".
 bool ParseSourceKind(std::string_view name, SourceKind* out);
+
+// What this build implements, by name: the source kinds, sink (output) kinds and model runtimes
+// the language knows are a superset. The spec module knows no implementation; the caller
+// passes the names its registries hold (instance/built_kinds.h: BuiltKinds()).
+struct BuiltKinds {
+  std::vector<std::string> sources;   // e.g. {"file", "http"}
+  std::vector<std::string> sinks;     // e.g. {"file", "webhook"}
+  std::vector<std::string> runtimes;  // e.g. {"linear", "xgboost"}
+};
+
+// kInvalidArgument for the first source kind, output kind or model runtime of `spec` that is not
+// in `built`, naming the file, line and field:
+//   "freshet.yaml:12: sources.clicks.kind: 'kafka' is not built in this version (built: file,
+//   http)"
+Status CheckBuiltKinds(const ProjectSpec& spec, const BuiltKinds& built);
 
 }  // namespace freshet

@@ -17,6 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Output (sink) kinds the language knows; which are built is checked by CheckBuiltKinds.
+constexpr std::array<std::string_view, 3> kOutputKinds = {"file", "webhook", "kafka"};
+
 constexpr std::array<std::string_view, 4> kRuntimes = {"xgboost", "torchscript", "fasttext",
                                                        "linear"};
 
@@ -100,6 +103,7 @@ class ProjectParser {
     source.line = entry.value.line;
     std::string kind = "http";
     RETURN_IF_ERROR(r_.ReadString(obj, "kind", &kind));
+    source.kind_line = obj.Get("kind").line;
     if (!ParseSourceKind(kind, &source.kind)) {
       return r_.Error(obj.Get("kind"),
                       fmt::format("unknown kind '{}' (use http, file, kafka, table)", kind));
@@ -261,7 +265,7 @@ class ProjectParser {
 
   Status ParseModel(const YamlEntry& entry) {
     ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"runtime"}));
-    ModelSpec model{entry.name, "", entry.value.line};
+    ModelSpec model{entry.name, "", entry.value.line, obj.Get("runtime").line};
     RETURN_IF_ERROR(r_.RequireString(obj, "runtime", &model.runtime));
     if (std::find(kRuntimes.begin(), kRuntimes.end(), model.runtime) == kRuntimes.end()) {
       return r_.Error(obj.Get("runtime"), fmt::format("unknown runtime '{}' (use {})",
@@ -272,8 +276,9 @@ class ProjectParser {
   }
 
   Status ParseDeployment(const YamlEntry& entry) {
-    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"model", "features", "alias"}));
-    DeploymentSpec deployment{entry.name, "", "champion", "", entry.value.line};
+    ASSIGN_OR_RETURN(YamlObject obj,
+                     r_.Object(entry.value, {"model", "features", "alias", "outputs"}));
+    DeploymentSpec deployment{entry.name, "", "champion", "", {}, entry.value.line};
     RETURN_IF_ERROR(r_.RequireString(obj, "model", &deployment.model));
     RETURN_IF_ERROR(r_.RequireString(obj, "features", &deployment.feature_service));
     RETURN_IF_ERROR(r_.ReadString(obj, "alias", &deployment.alias));
@@ -287,7 +292,56 @@ class ProjectParser {
                                   Defined(spec_->feature_services)));
     }
     if (deployment.alias.empty()) return r_.Error(obj.Get("alias"), "empty alias");
+    if (obj.Has("outputs")) {
+      ASSIGN_OR_RETURN(std::vector<YamlField> items, r_.Sequence(obj.Get("outputs")));
+      for (const YamlField& item : items) {
+        OutputSpec output;
+        RETURN_IF_ERROR(ParseOutput(item, &output));
+        deployment.outputs.push_back(std::move(output));
+      }
+    }
     spec_->deployments.emplace(entry.name, std::move(deployment));
+    return Status::Ok();
+  }
+
+  // One of a deployment's `outputs`: {kind: file, path: ...}, {kind: webhook, url: ...,
+  // timeout: 2s} or {kind: kafka, topic: ...}.
+  Status ParseOutput(const YamlField& item, OutputSpec* output) {
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(item, {"kind", "path", "url", "timeout", "topic"}));
+    output->line = item.line;
+    output->kind_line = obj.Get("kind").line;
+    RETURN_IF_ERROR(r_.RequireString(obj, "kind", &output->kind));
+    if (std::find(kOutputKinds.begin(), kOutputKinds.end(), output->kind) == kOutputKinds.end()) {
+      return r_.Error(obj.Get("kind"), fmt::format("unknown kind '{}' (use {})", output->kind,
+                                                   fmt::join(kOutputKinds, ", ")));
+    }
+    constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kKindKeys = {{
+        {"path", "file"},
+        {"url", "webhook"},
+        {"timeout", "webhook"},
+        {"topic", "kafka"},
+    }};
+    for (const auto& [key, kind] : kKindKeys) {
+      if (obj.Has(key) && output->kind != kind) {
+        return r_.Error(obj.Get(key), fmt::format("applies only to kind {}", kind));
+      }
+    }
+    if (output->kind == "file") {
+      RETURN_IF_ERROR(r_.RequireString(obj, "path", &output->path));
+      if (fs::path(output->path).is_relative()) {
+        output->path = (fs::path(spec_->dir) / output->path).string();
+      }
+    } else if (output->kind == "webhook") {
+      RETURN_IF_ERROR(r_.RequireString(obj, "url", &output->url));
+      if (output->url.rfind("http://", 0) != 0 && output->url.rfind("https://", 0) != 0) {
+        return r_.Error(obj.Get("url"),
+                        fmt::format("'{}' is not an http:// or https:// URL", output->url));
+      }
+      RETURN_IF_ERROR(r_.ReadDuration(obj, "timeout", &output->timeout_ms));
+      if (output->timeout_ms <= 0) return r_.Error(obj.Get("timeout"), "must be positive");
+    } else {
+      RETURN_IF_ERROR(r_.RequireString(obj, "topic", &output->topic));
+    }
     return Status::Ok();
   }
 

@@ -262,6 +262,15 @@ std::string WithTail(const std::string& tail) {
 
 const char kFeature[] = "feature_views.v.features.f";
 
+// A valid project whose deployment `d` (line 19) has `outputs:` on line 22 and `output` as its
+// only item, on line 23.
+std::string WithOutput(const std::string& output) {
+  return WithTail(
+      "feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
+      "deployments:\n  d:\n    model: m\n    features: s\n    outputs:\n      - " +
+      output + "\n");
+}
+
 std::vector<ErrorCase> ErrorCases() {
   return {
       {"SyntaxError", "a:\n  b: 1\n c: 2\n", 3, "", "YAML syntax error"},
@@ -361,6 +370,20 @@ std::vector<ErrorCase> ErrorCases() {
        WithTail("feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
                 "deployments:\n  d:\n    model: m\n    features: t\n"),
        21, "deployments.d.features", "unknown feature service 't' (defined: s)"},
+      {"OutputUnknownKind", WithOutput("{kind: sqs, topic: q}"), 23,
+       "deployments.d.outputs[0].kind", "unknown kind 'sqs' (use file, webhook, kafka)"},
+      {"OutputWithoutKind", WithOutput("{path: p.ndjson}"), 23, "deployments.d.outputs[0].kind",
+       "missing required key"},
+      {"FileOutputWithoutPath", WithOutput("{kind: file}"), 23, "deployments.d.outputs[0].path",
+       "missing required key"},
+      {"WebhookOutputNotAUrl", WithOutput("{kind: webhook, url: example.com/hook}"), 23,
+       "deployments.d.outputs[0].url", "'example.com/hook' is not an http:// or https:// URL"},
+      {"WebhookOutputBadTimeout", WithOutput("{kind: webhook, url: 'http://h/', timeout: 0s}"), 23,
+       "deployments.d.outputs[0].timeout", "must be positive"},
+      {"UrlOnFileOutput", WithOutput("{kind: file, path: p, url: 'http://h/'}"), 23,
+       "deployments.d.outputs[0].url", "applies only to kind webhook"},
+      {"KafkaOutputWithoutTopic", WithOutput("{kind: kafka}"), 23, "deployments.d.outputs[0].topic",
+       "missing required key"},
   };
 }
 
@@ -392,6 +415,89 @@ TEST(SpecErrorTest, BaseDocumentsAreValid) {
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   EXPECT_EQ(spec->feature_views.at("v").features.at(0).line, 13);
   EXPECT_EQ(spec->deployments.at("d").line, 19);
+  EXPECT_TRUE(spec->deployments.at("d").outputs.empty());
+}
+
+TEST(SpecOutputsTest, EachKindWithItsSettings) {
+  Result<ProjectSpec> spec =
+      ParseProject(WithTail("feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
+                            "deployments:\n  d:\n    model: m\n    features: s\n"
+                            "    outputs:\n"
+                            "      - {kind: file, path: out/preds.ndjson}\n"
+                            "      - kind: webhook\n"
+                            "        url: http://127.0.0.1:9/hook\n"
+                            "        timeout: 2s\n"
+                            "      - {kind: kafka, topic: preds}\n"),
+                   "/proj/freshet.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const std::vector<OutputSpec>& outputs = spec->deployments.at("d").outputs;
+  ASSERT_EQ(outputs.size(), 3u);
+  EXPECT_EQ(outputs[0].kind, "file");
+  EXPECT_EQ(outputs[0].path, "/proj/out/preds.ndjson");  // relative to the project
+  EXPECT_EQ(outputs[0].kind_line, 23);
+  EXPECT_EQ(outputs[1].kind, "webhook");
+  EXPECT_EQ(outputs[1].url, "http://127.0.0.1:9/hook");
+  EXPECT_EQ(outputs[1].timeout_ms, 2000);
+  EXPECT_EQ(outputs[1].line, 24);
+  EXPECT_EQ(outputs[1].kind_line, 24);
+  EXPECT_EQ(outputs[2].topic, "preds");
+  EXPECT_EQ(outputs[2].kind_line, 27);
+}
+
+// CheckBuiltKinds: what the language accepts but this build does not implement.
+class BuiltKindsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<ProjectSpec> spec = ParseProject(kGoodSpec, "/p/freshet.yaml");
+    ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+    spec_ = std::move(spec).value();
+  }
+  ProjectSpec spec_;
+  BuiltKinds all_{{"file", "http", "kafka"}, {"file", "kafka", "webhook"}, {"xgboost"}};
+};
+
+TEST_F(BuiltKindsTest, EverythingBuiltPasses) { EXPECT_TRUE(CheckBuiltKinds(spec_, all_).ok()); }
+
+TEST_F(BuiltKindsTest, SourceKindNotBuiltNamesFileLineAndField) {
+  BuiltKinds built = all_;
+  built.sources = {"file", "http"};
+  Status st = CheckBuiltKinds(spec_, built);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(),
+            "/p/freshet.yaml:18: sources.clicks.kind: 'kafka' is not built in this version "
+            "(built: file, http)");
+}
+
+TEST_F(BuiltKindsTest, RuntimeNotBuilt) {
+  BuiltKinds built = all_;
+  built.runtimes = {"linear"};
+  EXPECT_EQ(CheckBuiltKinds(spec_, built).message(),
+            "/p/freshet.yaml:49: models.next_content.runtime: 'xgboost' is not built in this "
+            "version (built: linear)");
+}
+
+TEST_F(BuiltKindsTest, DefaultHttpKindIsCheckedAtTheSourceLine) {
+  Result<ProjectSpec> spec = ParseProject(kBase, "/p/freshet.yaml");
+  ASSERT_TRUE(spec.ok());
+  BuiltKinds built = all_;
+  built.sources = {"file"};
+  EXPECT_EQ(CheckBuiltKinds(*spec, built).message(),
+            "/p/freshet.yaml:5: sources.ev.kind: 'http' is not built in this version "
+            "(built: file)");
+}
+
+TEST_F(BuiltKindsTest, OutputKindNotBuiltAndFirstInFileOrder) {
+  Result<ProjectSpec> spec = ParseProject(WithOutput("{kind: kafka, topic: preds}"), "/p/f.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  BuiltKinds built = all_;
+  built.sinks = {"file", "webhook"};
+  built.runtimes = {"linear", "xgboost"};
+  EXPECT_EQ(CheckBuiltKinds(*spec, built).message(),
+            "/p/f.yaml:23: deployments.d.outputs[0].kind: 'kafka' is not built in this version "
+            "(built: file, webhook)");
+  built.runtimes = {"xgboost"};  // model m (line 17, runtime linear) now fails first
+  EXPECT_THAT(CheckBuiltKinds(*spec, built).message(),
+              StartsWith("/p/f.yaml:17: models.m.runtime: 'linear' is not built"));
 }
 
 }  // namespace

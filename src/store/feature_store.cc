@@ -6,8 +6,8 @@
 
 namespace freshet {
 
-FeatureStore::FeatureStore(const ProjectSpec* spec, StreamEngine* engine, const Clock* clock)
-    : spec_(spec), engine_(engine), clock_(clock) {}
+FeatureStore::FeatureStore(const ProjectSpec* spec, OnlineStore* online, const Clock* clock)
+    : spec_(spec), online_(online), clock_(clock) {}
 
 Result<std::vector<FeatureRef>> FeatureStore::ServiceFeatures(const std::string& service) const {
   auto it = spec_->feature_services.find(service);
@@ -74,23 +74,33 @@ Result<FeatureTable> FeatureStore::Get(const std::vector<FeatureRef>& refs,
   table.statuses.assign(refs.size(), std::vector<ReadStatus>(rows, ReadStatus::kNotFound));
   table.event_ms.assign(refs.size(), std::vector<int64_t>(rows, 0));
 
-  // One engine read per (view, entity row) covering all of that view's requested features.
+  // One store read per view covering all of that view's requested features and entity rows.
   std::map<std::string, std::vector<size_t>> columns_by_view;
   for (size_t c = 0; c < refs.size(); ++c) columns_by_view[refs[c].view].push_back(c);
 
+  std::vector<std::vector<Value>> keys;
+  std::vector<ViewRead> reads;
   for (const auto& [view_name, columns] : columns_by_view) {
     const FeatureViewSpec& view = spec_->feature_views.at(view_name);
     const EntitySpec& entity = spec_->entities.at(view.entity);
     std::vector<std::string> names;
     for (size_t c : columns) names.push_back(refs[c].feature);
-    std::vector<Value> key(entity.keys.size());
+    keys.assign(rows, std::vector<Value>(entity.keys.size()));
+    for (size_t k = 0; k < entity.keys.size(); ++k) {
+      const std::vector<Value>& column = entities.at(entity.keys[k]);
+      for (size_t r = 0; r < rows; ++r) keys[r][k] = column[r];
+    }
+    RETURN_IF_ERROR(online_->Read(view_name, keys, names, t, &reads));
+    if (reads.size() != rows) {
+      return Status::Internal(
+          fmt::format("online store '{}' answered {} of {} entities of view '{}'", online_->kind(),
+                      reads.size(), rows, view_name));
+    }
     for (size_t r = 0; r < rows; ++r) {
-      for (size_t k = 0; k < entity.keys.size(); ++k) key[k] = entities.at(entity.keys[k])[r];
-      ASSIGN_OR_RETURN(ViewRead read, engine_->Read(view_name, key, names, t));
       for (size_t i = 0; i < columns.size(); ++i) {
-        table.values[columns[i]][r] = std::move(read.values[i]);
-        table.statuses[columns[i]][r] = read.status;
-        table.event_ms[columns[i]][r] = read.event_ms;
+        table.values[columns[i]][r] = std::move(reads[r].values[i]);
+        table.statuses[columns[i]][r] = reads[r].status;
+        table.event_ms[columns[i]][r] = reads[r].event_ms;
       }
     }
   }

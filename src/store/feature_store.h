@@ -1,9 +1,9 @@
 // FeatureStore: the online read path. Resolves feature references ("view:feature") and feature
-// services to engine reads for a batch of entities at one time (now, or an `as_of`), and returns
-// a table in request order. Windows are evaluated at the read time, so values decay as time
-// passes without new events.
+// services to OnlineStore reads (online_store.h: one batch per view) for a batch of entities at
+// one time (now, or an `as_of`), and returns a table in request order. Windows are evaluated at
+// the read time, so values decay as time passes without new events.
 //
-// Thread-safety: thread-safe (the engine's reads are). Does not own the spec, engine or clock.
+// Thread-safety: thread-safe (OnlineStore reads are). Does not own the spec, store or clock.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "core/value.h"
 #include "spec/project_spec.h"
+#include "store/online_store.h"
 #include "stream/engine.h"
 
 namespace freshet {
@@ -33,7 +34,7 @@ struct FeatureTable {
 
 class FeatureStore {
  public:
-  FeatureStore(const ProjectSpec* spec, StreamEngine* engine, const Clock* clock);
+  FeatureStore(const ProjectSpec* spec, OnlineStore* online, const Clock* clock);
 
   // The refs of a feature service, or kNotFound naming it.
   Result<std::vector<FeatureRef>> ServiceFeatures(const std::string& service) const;
@@ -51,7 +52,7 @@ class FeatureStore {
                            const EntityColumns& entities) const;
 
   const ProjectSpec* spec_;
-  StreamEngine* engine_;
+  OnlineStore* online_;
   const Clock* clock_;
 };
 

@@ -29,11 +29,13 @@ StoreHarness::StoreHarness() {
   EXPECT_TRUE(engine.ok()) << engine.status().ToString();
   if (!engine.ok()) return;
   engine_ = std::move(*engine);
-  store_ = std::make_unique<FeatureStore>(&spec_, engine_.get(), &clock_);
+  online_ = std::make_unique<EngineOnlineStore>(engine_.get());
+  store_ = std::make_unique<FeatureStore>(&spec_, online_.get(), &clock_);
 }
 
 StoreHarness::~StoreHarness() {
   store_.reset();
+  online_.reset();
   engine_.reset();
   backend_.reset();
   db_.reset();

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "spec/project_spec.h"
 #include "storage/db.h"
+#include "store/engine_online_store.h"
 #include "store/feature_store.h"
 #include "stream/engine.h"
 #include "stream/rocksdb_state_backend.h"
@@ -72,6 +73,7 @@ class StoreHarness {
   std::unique_ptr<Db> db_;
   std::unique_ptr<RocksDbStateBackend> backend_;
   std::unique_ptr<StreamEngine> engine_;
+  std::unique_ptr<EngineOnlineStore> online_;
   std::unique_ptr<FeatureStore> store_;
   uint64_t next_offset_ = 0;
 };

@@ -52,6 +52,8 @@ std::vector<std::string> RunCase(LoadedCase& c, CaseTarget* target);
 // The directory holding the *.case files, and their names in order.
 std::string CasesDir();
 std::vector<std::string> CaseFiles();
+// The case files that run events (not those expecting a spec or compile error).
+std::vector<std::string> EventCaseFiles();
 // A GoogleTest parameter name for a case file: its stem with non-alphanumerics as '_'.
 std::string CaseTestName(const testing::TestParamInfo<std::string>& info);
 

@@ -1,0 +1,48 @@
+// WebhookSink: the `webhook` output kind. POSTs each batch to a URL as one JSON document
+//   {"predictions": [{"id", "deployment", "ts_ms", "prediction"}, ...]}
+// with Content-Type application/json and an Idempotency-Key header derived from the batch's
+// record ids (the same batch redelivered carries the same key). Any 2xx answer delivers the
+// batch; 408, 429, 5xx, timeouts and connection errors are kUnavailable (retry), other
+// statuses kInvalidArgument; the message names the URL and the status or the curl error.
+// Transport: libcurl, one handle per sink, reused so connections are kept alive.
+// Thread-safety: Deliver is thread-safe (serialized on the handle).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "sinks/sink.h"
+
+namespace freshet {
+
+struct WebhookSinkOptions {
+  std::string url;  // REQUIRES: http:// or https://
+  // Whole-request time limit, connecting included. Default: 5 s.
+  int64_t timeout_ms = 5000;
+};
+
+class WebhookSink final : public Sink {
+ public:
+  static constexpr std::string_view kKind = "webhook";
+
+  explicit WebhookSink(WebhookSinkOptions options);
+  ~WebhookSink() override;
+  WebhookSink(const WebhookSink&) = delete;
+  WebhookSink& operator=(const WebhookSink&) = delete;
+
+  std::string_view kind() const override { return kKind; }
+  Status Deliver(const std::vector<PredictionRecord>& batch) override;
+
+  // The body Deliver POSTs for `batch`.
+  static std::string Body(const std::vector<PredictionRecord>& batch);
+  // The Idempotency-Key header of `batch`: a hash of its record ids, in hex.
+  static std::string IdempotencyKey(const std::vector<PredictionRecord>& batch);
+
+ private:
+  const WebhookSinkOptions options_;
+  std::mutex mu_;         // serializes Deliver
+  void* curl_ = nullptr;  // CURL*, created on first use
+};
+
+}  // namespace freshet
