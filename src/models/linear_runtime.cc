@@ -47,7 +47,7 @@ Status LinearRuntime::Load(const std::string& artifact_path) {
 
 Status LinearRuntime::Parse(const std::string& text, const std::string& path) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
     return BadArtifact(path, fmt::format("invalid JSON at offset {}: {}", doc.GetErrorOffset(),
                                          rapidjson::GetParseError_En(doc.GetParseError())));

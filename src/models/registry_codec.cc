@@ -92,7 +92,8 @@ bool ReadValue(const rapidjson::Value& v, std::vector<T>* out) {
 class RecordReader {
  public:
   RecordReader(std::string_view json, std::string_view what) : what_(what) {
-    doc_.Parse<rapidjson::kParseNanAndInfFlag>(json.data(), json.size());
+    doc_.Parse<rapidjson::kParseNanAndInfFlag | rapidjson::kParseIterativeFlag>(json.data(),
+                                                                                json.size());
     if (doc_.HasParseError() || !doc_.IsObject()) {
       status_ = Status::Internal(fmt::format("corrupt {} record: not a JSON object", what_));
       return;
