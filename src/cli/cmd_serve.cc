@@ -1,8 +1,10 @@
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "cli/serve_runner.h"
+#include "core/logging.h"
 
 namespace freshet::cli {
 namespace {
@@ -13,9 +15,11 @@ struct ServeFlags {
   int threads = 0;
   int64_t checkpoint_ms = kDefaultCheckpointIntervalMs;
   size_t max_state_mb = 0;
+  std::string log_level = "info";
 };
 
 Status Serve(const ServeFlags& f) {
+  RETURN_IF_ERROR(SetUpLogging(f.log_level));
   ApiServer::BlockStopSignals();
   InstanceOptions options;
   options.project_dir = f.project.project_dir;
@@ -25,15 +29,14 @@ Status Serve(const ServeFlags& f) {
   ASSIGN_OR_RETURN(auto instance, Instance::Open(options));
   ASSIGN_OR_RETURN(auto server, ApiServer::Start(instance.get(), f.listen, f.threads));
   std::string host = f.listen.substr(0, f.listen.rfind(':'));
-  fmt::print("freshet: serving project '{}' from {} on http://{}:{}\n", instance->spec().project,
-             options.data_dir, host, server->port());
-  std::fflush(stdout);
+  spdlog::info("serving project '{}' from {} on http://{}:{}", instance->spec().project,
+               options.data_dir, host, server->port());
   int sig = ApiServer::WaitForSignal();
-  fmt::print("freshet: signal {} received, shutting down\n", sig);
+  spdlog::info("signal {} received, shutting down", sig);
   server->Stop();
   server.reset();
   instance.reset();  // final checkpoint
-  fmt::print("freshet: stopped\n");
+  spdlog::info("stopped");
   return Status::Ok();
 }
 
@@ -50,6 +53,9 @@ void RegisterServe(CLI::App* app) {
   cmd->add_option("--max-state-mb", f->max_state_mb,
                   "Window state kept in memory before idle entities are dropped to RocksDB "
                   "(0: no bound)")
+      ->capture_default_str();
+  cmd->add_option("--log-level", f->log_level,
+                  fmt::format("Log lines to stderr at this level and above: {}", kLogLevels))
       ->capture_default_str();
   cmd->callback([f] {
     Status st = Serve(*f);
