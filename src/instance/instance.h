@@ -8,6 +8,16 @@
 // visible to feature reads. A background thread checkpoints the engine periodically; Open()
 // replays the log from the engine's committed offsets (exactly-once after kill -9).
 //
+// Health: the first failed write of the ingest path (the event log's group commit or applying
+// it to the engine: kind "commit"; a checkpoint: kind "checkpoint") marks the instance
+// degraded with its reason: Ingest then refuses with kUnavailable ("ingest stopped:
+// checkpoint failed: ..."), health() says so (GET /readyz answers 503), failures are counted
+// by kind and logged. The background thread retries every health_retry_interval_ms: it lets
+// RocksDB resume after a background error (disk full, then space again) and checkpoints; the
+// first retry that succeeds clears the state and ingest resumes. Acknowledged events are
+// durable in the log throughout; a batch whose log write failed was not acknowledged. A
+// failed engine apply cannot be retried in place: that state lasts until a restart.
+//
 // Thread-safety: all public methods are thread-safe.
 #pragma once
 
@@ -46,6 +56,8 @@ struct InstanceOptions {
   const Clock* clock = nullptr;
   // Largest number of records one ingest request may carry. Default: 100,000.
   size_t max_batch_records = 100'000;
+  // While degraded, how often the background thread retries a checkpoint. Default: 1 s.
+  int64_t health_retry_interval_ms = 1000;
 };
 
 struct IngestResult {
@@ -75,8 +87,12 @@ class Instance {
   // Appends already-validated records (file replay, demo).
   Result<AppendAck> IngestRecords(const std::string& source, std::vector<Record> records);
 
-  // Commits the engine's state now.
+  // Commits the engine's state now. A failure marks the instance degraded; success after one
+  // clears it.
   Status Checkpoint();
+
+  // Ok, or kUnavailable "ingest stopped: <kind> failed: <reason>" while degraded.
+  Status health() const;
 
   // Updates gauges from the engine's stats; called before /metrics renders.
   void RefreshMetrics();
@@ -86,7 +102,13 @@ class Instance {
   Status Init(const InstanceOptions& options);
   Status ReplayLog();
   void OnCommit(const std::vector<CommittedBatch>& batches);
-  void CheckpointLoop(int64_t interval_ms);
+  void CheckpointLoop();
+  enum class FailureKind { kCommit, kCheckpoint };
+  // Counts and logs the failure, and marks the instance degraded unless it already is.
+  // Returns the kUnavailable status to answer the request it failed.
+  Status Degrade(FailureKind kind, const Status& cause);
+  void Recovered();
+  bool degraded() const;
 
   InstanceOptions options_;
   ProjectSpec spec_;
@@ -108,6 +130,8 @@ class Instance {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
+  mutable std::mutex health_mu_;
+  Status health_;  // guarded by health_mu_; the first failure while healthy
   std::thread checkpointer_;
 };
 

@@ -1,5 +1,7 @@
 #include "instance/instance_probe.h"
 
+#include <cstdint>
+
 namespace freshet {
 
 InstanceProbe::InstanceProbe(MetricsRegistry* r)
@@ -18,8 +20,20 @@ InstanceProbe::InstanceProbe(MetricsRegistry* r)
                        ->WithLabels({})),
       entities_(r->GetGauge("freshet_engine_entities", "Entity states resident in memory")
                     ->WithLabels({})),
-      watermark_(r->GetGauge("freshet_engine_watermark_ms",
-                             "Event-time watermark per source (epoch ms)", {"source"})) {}
+      watermark_(r->GetGauge("freshet_engine_watermark_seconds",
+                             "Event-time watermark per source, in seconds since the epoch",
+                             {"source"})),
+      failures_(r->GetCounter("freshet_ingest_failures_total",
+                              "Failed writes of the ingest path by kind: commit (the event "
+                              "log's group commit or applying it to the engine), checkpoint",
+                              {"kind"})),
+      degraded_(r->GetGauge("freshet_ingest_degraded",
+                            "1 while ingest is stopped by a failed commit or checkpoint, else 0")
+                    ->WithLabels({})) {
+  // Both kinds are exported from the start, so a rate() over them has a zero to begin from.
+  failures_->WithLabels({"commit"});
+  failures_->WithLabels({"checkpoint"});
+}
 
 void InstanceProbe::Accepted(const std::string& source, uint64_t records) {
   accepted_->WithLabels({source})->Increment(static_cast<double>(records));
@@ -35,8 +49,15 @@ void InstanceProbe::Refresh(const EngineStats& stats) {
   checkpoints_->Set(static_cast<double>(stats.checkpoints));
   entities_->Set(static_cast<double>(stats.entities));
   for (const auto& [source, wm] : stats.watermark_ms) {
-    watermark_->WithLabels({source})->Set(static_cast<double>(wm));
+    if (wm == INT64_MIN) continue;  // no event yet
+    watermark_->WithLabels({source})->Set(static_cast<double>(wm) / 1000.0);
   }
 }
+
+void InstanceProbe::Failed(std::string_view kind) {
+  failures_->WithLabels({std::string(kind)})->Increment();
+}
+
+void InstanceProbe::SetDegraded(bool degraded) { degraded_->Set(degraded ? 1 : 0); }
 
 }  // namespace freshet

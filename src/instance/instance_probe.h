@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "core/metrics.h"
 #include "stream/engine.h"
@@ -18,6 +19,9 @@ class InstanceProbe {
   void Accepted(const std::string& source, uint64_t records);
   void Rejected(const std::string& source);
   void Refresh(const EngineStats& stats);
+  // A failed write of the ingest path, by kind ("commit", "checkpoint").
+  void Failed(std::string_view kind);
+  void SetDegraded(bool degraded);
 
  private:
   CounterFamily* accepted_;
@@ -27,6 +31,8 @@ class InstanceProbe {
   Gauge* checkpoints_;
   Gauge* entities_;
   GaugeFamily* watermark_;
+  CounterFamily* failures_;
+  Gauge* degraded_;
 };
 
 }  // namespace freshet
