@@ -293,7 +293,7 @@ TEST_F(E2eTest, HostileJsonBodiesAre4xx) {
       {"/v1/events/app_events", deep_objects, 400, "too deep"},
       {"/v1/events/app_events", "{\"nested\":" + deep_arrays + "}", 400, "too deep"},
       {"/v1/events/app_events", Event(huge, kT - 1000, "start", "sleep", 0), 400,
-       "record 1: field 'user_id': a string of 10485760 bytes is over the limit of 1048576 bytes"},
+       "record 1: field 'user_id': a string of 10485760 bytes is over the limit of 4194304 bytes"},
       {"/v1/events/app_events",
        Event("u1", kT - 1000, "start", "sleep", 0) + "\n" +
            Event("u1", kT - 1000, huge, "sleep", 0) + "\n",

@@ -19,7 +19,7 @@ using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 // longer ones are refused with kInvalidArgument, so that one request cannot plant megabytes in
 // the event log or the entity maps. Nesting is bounded by simdjson's default depth (1024);
 // RapidJSON, whose default parser recurses, parses with kParseIterativeFlag.
-inline constexpr size_t kMaxJsonStringBytes = size_t{1} << 20;
+inline constexpr size_t kMaxJsonStringBytes = size_t{4} << 20;
 
 // The error for a string over kMaxJsonStringBytes.
 Status StringTooLong(size_t bytes);
