@@ -436,17 +436,18 @@ TEST_F(ServerTest, SlowHeaderIs408AndDoesNotHoldTheOnlyThread) {
   AddEchoRoutes();
   HttpServerOptions options;
   options.threads = 1;
-  options.header_timeout_ms = 300;
+  options.header_timeout_ms = 2000;
   StartServer(options);
   auto start = std::chrono::steady_clock::now();
   Client slow(server_->port());
   slow.WriteRaw("GET /items/1 HTTP/1.1\r\n");
-  // While the slow header trickles in, the single thread serves another client at once.
+  // While the slow header trickles in, the single thread serves another client at once (were
+  // the thread held, the answer would wait for the 2 s cut-off).
   Client other(server_->port());
   for (int i = 0; i < 3; ++i) {
     auto call_start = std::chrono::steady_clock::now();
     EXPECT_EQ(other.Call(http::verb::get, "/items/x").result_int(), 200);
-    EXPECT_LT(std::chrono::steady_clock::now() - call_start, std::chrono::milliseconds(200));
+    EXPECT_LT(std::chrono::steady_clock::now() - call_start, std::chrono::milliseconds(1000));
   }
   size_t sent = Dribble(&slow, "X-Slow: " + std::string(200, 'a') + "\r\n\r\n",
                         std::chrono::milliseconds(20));
@@ -455,10 +456,10 @@ TEST_F(ServerTest, SlowHeaderIs408AndDoesNotHoldTheOnlyThread) {
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(r.result_int(), 408);
   EXPECT_EQ(ErrorCode(r), "deadline_exceeded");
-  EXPECT_NE(r.body().find("request header not received within 300 ms"), std::string::npos);
+  EXPECT_NE(r.body().find("request header not received within 2000 ms"), std::string::npos);
   EXPECT_TRUE(slow.ServerClosed());
-  EXPECT_GE(took, std::chrono::milliseconds(300));
-  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_GE(took, std::chrono::milliseconds(2000));
+  EXPECT_LT(took, std::chrono::seconds(8));
   EXPECT_EQ(calls_.load(), 3);
 }
 
