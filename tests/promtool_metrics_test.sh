@@ -71,4 +71,8 @@ fi
 awk '$1 == "freshet_engine_watermark_seconds{source=\"clicks\"}" && $2 == 1767225540 {found=1}
      END {exit !found}' "$work/metrics" || {
   echo "FAIL: no watermark of 1767225540 s"; cat "$work/metrics"; exit 1; }
+# The engine's running totals are counters: one event applied, one late.
+for series in "freshet_engine_events_applied_total 1" "freshet_engine_late_events_total 1"; do
+  grep -qx "$series" "$work/metrics" || { echo "FAIL: no '$series'"; cat "$work/metrics"; exit 1; }
+done
 echo "PASS: $(grep -c '^# TYPE' "$work/metrics") metric families pass promtool check metrics"
