@@ -16,6 +16,8 @@ packages=(
   # the demo trains its model with Debian's Python stack (/usr/bin/python3)
   python3 python3-xgboost python3-numpy
   curl
+  # /metrics is checked with promtool (tests/promtool_metrics_test.sh)
+  prometheus
 )
 
 missing=()

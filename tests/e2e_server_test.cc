@@ -293,6 +293,55 @@ TEST_F(E2eTest, IngestReadPredictRejectAndShutDown) {
   EXPECT_EQ(Features("u1"), before);
 }
 
+// Bodies built to break a parser: nesting 100,000 deep, a 10 MB string. Each gets a 4xx naming
+// the problem, nothing is stored, and the server keeps serving.
+TEST_F(E2eTest, HostileJsonBodiesAre4xx) {
+  uint64_t offset = AppendProbe();
+  const std::string deep_arrays = std::string(100'000, '[') + std::string(100'000, ']');
+  std::string deep_objects;
+  for (int i = 0; i < 100'000; ++i) deep_objects += "{\"a\":";
+  deep_objects += "1" + std::string(100'000, '}');
+  const std::string huge(10u << 20, 'x');
+  struct Bad {
+    std::string target, body;
+    int status;
+    std::string message;
+  };
+  std::vector<Bad> bad = {
+      {"/v1/events/app_events", deep_arrays, 400, "too deep"},
+      {"/v1/events/app_events", deep_objects, 400, "too deep"},
+      {"/v1/events/app_events", "{\"nested\":" + deep_arrays + "}", 400, "too deep"},
+      {"/v1/events/app_events", Event(huge, kT - 1000, "start", "sleep", 0), 400,
+       "record 1: field 'user_id': a string of 10485760 bytes is over the limit of 4194304 bytes"},
+      {"/v1/events/app_events",
+       Event("u1", kT - 1000, "start", "sleep", 0) + "\n" +
+           Event("u1", kT - 1000, huge, "sleep", 0) + "\n",
+       400, "line 2: field 'event': a string of 10485760 bytes"},
+      {"/v1/features", deep_arrays, 400, "too deep"},
+      {"/v1/features",
+       R"({"features":["user_activity:events_10m"],"entities":)" + deep_objects + "}", 400,
+       "too deep"},
+      {"/v1/features",
+       R"({"features":["user_activity:events_10m"],"entities":{"user_id":[")" + huge + "\"]}}", 400,
+       "a string of 10485760 bytes is over the limit"},
+      {"/get-online-features", deep_objects, 400, "too deep"},
+      {"/v1/predict/recommend", deep_arrays, 400, "too deep"},
+      {"/v1/predict/recommend", R"({"entities":{"user_id":[")" + huge + "\"]}}", 400,
+       "a string of 10485760 bytes is over the limit"},
+  };
+  for (const Bad& b : bad) {
+    HttpReply r = Post(b.target, b.body);
+    EXPECT_EQ(r.status, b.status) << b.target << " " << r.body.substr(0, 300);
+    EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body.substr(0, 300);
+    EXPECT_NE(r.body.find(b.message), std::string::npos) << r.body.substr(0, 300);
+    EXPECT_LT(r.body.size(), 4096u) << "the error does not echo the body";
+  }
+  EXPECT_EQ(AppendProbe(), offset + 1) << "a rejected batch must store nothing";
+  auto health = server_->Call("GET", "/healthz", "");
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
+}
+
 // `freshet bench stream` wires its options through: a small run with several batches and
 // checkpoints reports every event, and a zero batch size is refused.
 TEST(BenchCliTest, StreamOptionsReachTheBenchmark) {

@@ -18,6 +18,9 @@ void Ingest(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   const std::string* key = req.headers.Get("Idempotency-Key");
   auto ack = instance->Ingest(*req.PathParam("source"), req.body, key ? *key : "");
   if (!ack.ok()) {
+    // Ingest stopped (or shutting down): worth retrying once the instance is healthy again.
+    if (ack.status().code() == StatusCode::kUnavailable)
+      res->headers.emplace_back("Retry-After", "1");
     SetError(res, ack.status());
     return;
   }

@@ -1,4 +1,5 @@
 #include "api/api.h"
+#include "server/json_error.h"
 
 namespace freshet {
 
@@ -6,8 +7,11 @@ Status RegisterHealthRoutes(Router* router, Instance* instance) {
   RETURN_IF_ERROR(router->Add("GET", "/healthz", [](const HttpRequest&, HttpResponse* res) {
     res->body = R"({"status":"ok"})";
   }));
-  // Ready once the Instance exists: the log was replayed before the server started listening.
-  RETURN_IF_ERROR(router->Add("GET", "/readyz", [](const HttpRequest&, HttpResponse* res) {
+  // Ready once the Instance exists (the log was replayed before the server started listening)
+  // and while ingest is not stopped by a failed commit or checkpoint.
+  RETURN_IF_ERROR(router->Add("GET", "/readyz", [instance](const HttpRequest&, HttpResponse* res) {
+    Status health = instance->health();
+    if (!health.ok()) return SetError(res, health);
     res->body = R"({"status":"ready"})";
   }));
   return router->Add("GET", "/metrics", [instance](const HttpRequest&, HttpResponse* res) {

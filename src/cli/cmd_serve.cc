@@ -1,8 +1,10 @@
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "cli/serve_runner.h"
+#include "core/logging.h"
 
 namespace freshet::cli {
 namespace {
@@ -14,9 +16,11 @@ struct ServeFlags {
   int64_t checkpoint_ms = kDefaultCheckpointIntervalMs;
   size_t max_state_mb = 0;
   std::string state_backend = InstanceOptions().state_backend;
+  std::string log_level = "info";
 };
 
 Status Serve(const ServeFlags& f) {
+  RETURN_IF_ERROR(SetUpLogging(f.log_level));
   ApiServer::BlockStopSignals();
   InstanceOptions options;
   options.project_dir = f.project.project_dir;
@@ -27,15 +31,14 @@ Status Serve(const ServeFlags& f) {
   ASSIGN_OR_RETURN(auto instance, Instance::Open(options));
   ASSIGN_OR_RETURN(auto server, ApiServer::Start(instance.get(), f.listen, f.threads));
   std::string host = f.listen.substr(0, f.listen.rfind(':'));
-  fmt::print("freshet: serving project '{}' from {} on http://{}:{}\n", instance->spec().project,
-             options.data_dir, host, server->port());
-  std::fflush(stdout);
+  spdlog::info("serving project '{}' from {} on http://{}:{}", instance->spec().project,
+               options.data_dir, host, server->port());
   int sig = ApiServer::WaitForSignal();
-  fmt::print("freshet: signal {} received, shutting down\n", sig);
+  spdlog::info("signal {} received, shutting down", sig);
   server->Stop();
   server.reset();
   instance.reset();  // final checkpoint
-  fmt::print("freshet: stopped\n");
+  spdlog::info("stopped");
   return Status::Ok();
 }
 
@@ -56,6 +59,9 @@ void RegisterServe(CLI::App* app) {
   cmd->add_option("--state-backend", f->state_backend,
                   "Where window state is checkpointed: rocksdb (the data directory) or memory "
                   "(nothing kept; each start replays the sources)")
+      ->capture_default_str();
+  cmd->add_option("--log-level", f->log_level,
+                  fmt::format("Log lines to stderr at this level and above: {}", kLogLevels))
       ->capture_default_str();
   cmd->callback([f] {
     Status st = Serve(*f);

@@ -3,8 +3,12 @@
 
 #include "cli/cli_context.h"
 #include "cli/commands.h"
+#include "core/logging.h"
 
 int main(int argc, char** argv) {
+  // Log lines go to stderr, never into a command's output on stdout (`serve --log-level`
+  // sets the level).
+  (void)freshet::SetUpLogging("info");
   CLI::App app{"freshet: events in, fresh features and predictions out", "freshet"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "freshet 0.1.0");

@@ -28,6 +28,11 @@ void WriteJsonValue(JsonWriter* w, const Value& v) {
   }
 }
 
+Status StringTooLong(size_t bytes) {
+  return Status::InvalidArgument(fmt::format("a string of {} bytes is over the limit of {} bytes",
+                                             bytes, kMaxJsonStringBytes));
+}
+
 Result<Value> JsonToValue(simdjson::dom::element e, std::string_view what) {
   switch (e.type()) {
     case simdjson::dom::element_type::NULL_VALUE:
@@ -40,8 +45,11 @@ Result<Value> JsonToValue(simdjson::dom::element e, std::string_view what) {
       return Value::Double(double(uint64_t(e)));
     case simdjson::dom::element_type::DOUBLE:
       return Value::Double(double(e));
-    case simdjson::dom::element_type::STRING:
-      return Value::String(std::string(std::string_view(e)));
+    case simdjson::dom::element_type::STRING: {
+      std::string_view text(e);
+      if (text.size() > kMaxJsonStringBytes) return StringTooLong(text.size()).WithContext(what);
+      return Value::String(std::string(text));
+    }
     default:
       return Status::InvalidArgument(
           fmt::format("{}: expected a scalar, got an array or object", what));

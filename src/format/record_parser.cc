@@ -8,6 +8,7 @@
 #include <cstring>
 #include <set>
 
+#include "core/json.h"
 #include "core/time_util.h"
 
 namespace freshet {
@@ -194,10 +195,13 @@ bool ToTimestampMs(element v, int64_t* ms) {
 // Converts non-null `v` to a value of the declared `type`.
 bool ToValue(FieldType type, element v, Value* out) {
   switch (type) {
-    case FieldType::kString:
+    case FieldType::kString: {
       if (v.type() != element_type::STRING) return false;
-      out->SetString(v.get_string().value_unsafe());
+      std::string_view s = v.get_string().value_unsafe();
+      if (s.size() > kMaxJsonStringBytes) return false;
+      out->SetString(s);
       return true;
+    }
     case FieldType::kBool:
       if (v.type() != element_type::BOOL) return false;
       out->SetBool(v.get_bool().value_unsafe());
@@ -218,6 +222,9 @@ bool ToValue(FieldType type, element v, Value* out) {
 
 // Why `v` did not convert to `type`.
 Status ConversionError(FieldType type, element v) {
+  if (type == FieldType::kString && v.type() == element_type::STRING) {
+    return StringTooLong(v.get_string().value_unsafe().size());
+  }
   if (type == FieldType::kInt64 && v.type() == element_type::UINT64) {
     return Status::InvalidArgument(fmt::format("{} is out of range for int64", Describe(v)));
   }

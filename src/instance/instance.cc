@@ -1,7 +1,9 @@
 #include "instance/instance.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -45,7 +47,7 @@ Status Instance::Init(const InstanceOptions& options) {
   models_ = std::make_unique<ModelCache>();
   predictor_ = std::make_unique<Predictor>(&spec_, features_.get(), registry_.get(), models_.get(),
                                            &metrics_);
-  checkpointer_ = std::thread([this, ms = options.checkpoint_interval_ms] { CheckpointLoop(ms); });
+  checkpointer_ = std::thread([this] { CheckpointLoop(); });
   return Status::Ok();
 }
 
@@ -59,7 +61,7 @@ Instance::~Instance() {
   log_.reset();  // drains pending appends through the commit hook
   if (engine_) {
     Status st = Checkpoint();
-    if (!st.ok()) fmt::print(stderr, "freshet: final checkpoint failed: {}\n", st.ToString());
+    if (!st.ok()) spdlog::error("final checkpoint failed: {}", st.ToString());
   }
 }
 
@@ -103,27 +105,53 @@ Source* Instance::source(const std::string& name) {
 void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
   std::lock_guard<std::mutex> lock(writer_mu_);
   for (const CommittedBatch& b : batches) {
-    Status st = engine_->Apply(source_names_[b.source_id], b.first_offset, *b.records);
-    // The batch is durable in the log; a failed apply is retried by the replay at next start.
-    if (!st.ok())
-      fmt::print(stderr, "freshet: applying committed events failed: {}\n", st.ToString());
+    const std::string& source = source_names_[b.source_id];
+    Status st = engine_->Apply(source, b.first_offset, *b.records);
+    if (st.ok()) continue;
+    // The batch is durable in the log either way (so it is acknowledged); only whether it
+    // reached the engine differs. Applied: the checkpoint Apply triggered failed, and a later
+    // one retries it. Not applied: the replay at the next start applies it.
+    bool applied = engine_->NextOffset(source) >= b.first_offset + b.records->size();
+    (void)Degrade(applied ? FailureKind::kCheckpoint : FailureKind::kCommit, st);
   }
 }
 
 Status Instance::Checkpoint() {
-  std::lock_guard<std::mutex> lock(writer_mu_);
-  RETURN_IF_ERROR(engine_->Checkpoint());
-  return CommitSourcePositions();
+  Status st;
+  {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    st = engine_->Checkpoint();
+    if (st.ok()) st = CommitSourcePositions();
+  }
+  if (!st.ok()) {
+    (void)Degrade(FailureKind::kCheckpoint, st);
+  } else if (degraded()) {
+    Recovered();
+  }
+  return st;
 }
 
-void Instance::CheckpointLoop(int64_t interval_ms) {
+void Instance::CheckpointLoop() {
   std::unique_lock<std::mutex> lock(stop_mu_);
   while (!stopping_) {
-    stop_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms));
+    int64_t wait_ms =
+        degraded() ? std::min(options_.health_retry_interval_ms, options_.checkpoint_interval_ms)
+                   : options_.checkpoint_interval_ms;
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms));
     if (stopping_) break;
     lock.unlock();
-    Status st = Checkpoint();
-    if (!st.ok()) fmt::print(stderr, "freshet: checkpoint failed: {}\n", st.ToString());
+    if (degraded()) {
+      // After a failed write RocksDB refuses every write until it is resumed; Resume fails
+      // (and the checkpoint with it) while the cause, e.g. a full disk, lasts.
+      Status resumed = db_->Resume();
+      if (resumed.ok()) {
+        (void)Checkpoint();
+      } else {
+        spdlog::debug("still degraded: {}", resumed.ToString());
+      }
+    } else {
+      (void)Checkpoint();  // a failure degrades the instance
+    }
     lock.lock();
   }
 }
@@ -136,6 +164,40 @@ Status Instance::CheckIngestible(const std::string& source) {
   return Status::InvalidArgument(fmt::format(
       "source '{}' is kind {}: it reads its own records; only http sources take ingested ones",
       source, s->kind()));
+}
+
+Status Instance::Degrade(FailureKind kind, const Status& cause) {
+  std::string_view name = kind == FailureKind::kCommit ? "commit" : "checkpoint";
+  probe_.Failed(name);
+  Status stopped =
+      Status::Unavailable(fmt::format("ingest stopped: {} failed: {}", name, cause.message()));
+  std::lock_guard<std::mutex> lock(health_mu_);
+  if (!health_.ok()) {
+    spdlog::debug("{} failed again while degraded: {}", name, cause.message());
+    return stopped;
+  }
+  health_ = stopped;
+  probe_.SetDegraded(true);
+  spdlog::error("degraded: {}", health_.message());
+  return stopped;
+}
+
+void Instance::Recovered() {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  if (health_.ok()) return;
+  spdlog::info("recovered: a checkpoint succeeded after '{}'; ingest resumes", health_.message());
+  health_ = Status::Ok();
+  probe_.SetDegraded(false);
+}
+
+bool Instance::degraded() const {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  return !health_.ok();
+}
+
+Status Instance::health() const {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  return health_;
 }
 
 Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view body,
@@ -156,20 +218,30 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
     probe_.Rejected(source);
     return parsed;
   }
+  if (Status health = this->health(); !health.ok()) {
+    probe_.Rejected(source);
+    return health;
+  }
   auto ack = log_->Append(source, std::move(records), idempotency_key);
   if (ack.ok()) {
     probe_.Accepted(source, ack->duplicate ? 0 : ack->count);
-  } else {
-    probe_.Rejected(source);
+    return ack;
   }
-  return ack;
+  probe_.Rejected(source);
+  if (ack.status().code() != StatusCode::kIoError) return ack;
+  // The log could not write the batch (nothing of it is stored): stop ingest until a write
+  // succeeds again.
+  return Degrade(FailureKind::kCommit, ack.status());
 }
 
 void Instance::RefreshMetrics() { probe_.Refresh(engine_->stats()); }
 
 Result<AppendAck> Instance::IngestRecords(const std::string& source, std::vector<Record> records) {
   RETURN_IF_ERROR(CheckIngestible(source));
-  return log_->Append(source, std::move(records));
+  RETURN_IF_ERROR(health());
+  auto ack = log_->Append(source, std::move(records));
+  if (ack.ok() || ack.status().code() != StatusCode::kIoError) return ack;
+  return Degrade(FailureKind::kCommit, ack.status());
 }
 
 }  // namespace freshet

@@ -16,6 +16,16 @@
 // offsets and reads it to its end (the log's unapplied tail, a file's new records), so
 // recovery after kill -9 is exactly-once.
 //
+// Health: the first failed write of the ingest path (the event log's group commit or applying
+// it to the engine: kind "commit"; a checkpoint: kind "checkpoint") marks the instance
+// degraded with its reason: Ingest then refuses with kUnavailable ("ingest stopped:
+// checkpoint failed: ..."), health() says so (GET /readyz answers 503), failures are counted
+// by kind and logged. The background thread retries every health_retry_interval_ms: it lets
+// RocksDB resume after a background error (disk full, then space again) and checkpoints; the
+// first retry that succeeds clears the state and ingest resumes. Acknowledged events are
+// durable in the log throughout; a batch whose log write failed was not acknowledged. A
+// failed engine apply cannot be retried in place: that state lasts until a restart.
+//
 // Thread-safety: all public methods are thread-safe.
 #pragma once
 
@@ -65,6 +75,8 @@ struct InstanceOptions {
   // What the feature store reads, by name (store/online_store.h): "embedded" (the engine's
   // state in this process). Default: "embedded".
   std::string online_store = std::string(kDefaultOnlineStore);
+  // While degraded, how often the background thread retries a checkpoint. Default: 1 s.
+  int64_t health_retry_interval_ms = 1000;
 };
 
 struct IngestResult {
@@ -96,8 +108,12 @@ class Instance {
   // Appends already-validated records (file replay, demo).
   Result<AppendAck> IngestRecords(const std::string& source, std::vector<Record> records);
 
-  // Commits the engine's state now.
+  // Commits the engine's state now. A failure marks the instance degraded; success after one
+  // clears it.
   Status Checkpoint();
+
+  // Ok, or kUnavailable "ingest stopped: <kind> failed: <reason>" while degraded.
+  Status health() const;
 
   // Updates gauges from the engine's stats; called before /metrics renders.
   void RefreshMetrics();
@@ -113,7 +129,13 @@ class Instance {
   // Records below the engine's offsets are checkpointed: tell the sources.
   Status CommitSourcePositions();
   void OnCommit(const std::vector<CommittedBatch>& batches);
-  void CheckpointLoop(int64_t interval_ms);
+  void CheckpointLoop();
+  enum class FailureKind { kCommit, kCheckpoint };
+  // Counts and logs the failure, and marks the instance degraded unless it already is.
+  // Returns the kUnavailable status to answer the request it failed.
+  Status Degrade(FailureKind kind, const Status& cause);
+  void Recovered();
+  bool degraded() const;
 
   InstanceOptions options_;
   ProjectSpec spec_;
@@ -137,6 +159,8 @@ class Instance {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
+  mutable std::mutex health_mu_;
+  Status health_;  // guarded by health_mu_; the first failure while healthy
   std::thread checkpointer_;
 };
 

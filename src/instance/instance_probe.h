@@ -1,10 +1,13 @@
 // InstanceProbe: the metrics of the ingest path and the stream engine, kept out of the logic.
-// Ingest counters are bumped per request; engine gauges are refreshed from the engine's
-// stats when /metrics is scraped. Thread-safety: thread-safe.
+// Ingest counters are bumped per request; the engine's figures are refreshed from its stats
+// when /metrics is scraped (its running totals as counters, advanced by what they grew since
+// the last scrape). Thread-safety: thread-safe.
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <string>
+#include <string_view>
 
 #include "core/metrics.h"
 #include "stream/engine.h"
@@ -18,15 +21,25 @@ class InstanceProbe {
   void Accepted(const std::string& source, uint64_t records);
   void Rejected(const std::string& source);
   void Refresh(const EngineStats& stats);
+  // A failed write of the ingest path, by kind ("commit", "checkpoint").
+  void Failed(std::string_view kind);
+  void SetDegraded(bool degraded);
 
  private:
   CounterFamily* accepted_;
   CounterFamily* rejected_;
-  Gauge* applied_;
-  Gauge* late_;
-  Gauge* checkpoints_;
+  Counter* applied_;
+  Counter* late_;
+  Counter* checkpoints_;
+  Counter* checkpoint_seconds_;
   Gauge* entities_;
+  Gauge* resident_bytes_;
   GaugeFamily* watermark_;
+  CounterFamily* failures_;
+  Gauge* degraded_;
+
+  std::mutex refresh_mu_;
+  EngineStats seen_;  // the totals as of the last Refresh; guarded by refresh_mu_
 };
 
 }  // namespace freshet

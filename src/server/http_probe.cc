@@ -32,6 +32,12 @@ HttpProbe::HttpProbe(MetricsRegistry* registry)
           {"route", "method", "code"})),
       open_connections_(
           registry->GetGauge("freshet_http_open_connections", "Client connections currently open.")
+              ->WithLabels({})),
+      refused_connections_(
+          registry
+              ->GetCounter("freshet_http_refused_connections_total",
+                           "Connections answered 503 and closed because the server was serving "
+                           "max_connections already.")
               ->WithLabels({})) {}
 
 HttpProbe::Endpoint* HttpProbe::ForEndpoint(std::string_view route, std::string_view method) {

@@ -3,6 +3,7 @@
 //   freshet_http_requests_total{route, method, code}            counter
 //   freshet_http_request_duration_seconds{route, method, code}  histogram, routing + handler
 //   freshet_http_open_connections                               gauge
+//   freshet_http_refused_connections_total                      counter, past max_connections
 //
 // "route" is the route pattern ("/v1/predict/{deployment}"), never the raw path, so label
 // cardinality stays bounded; requests no route serves use kUnmatchedRoute, and methods outside
@@ -57,11 +58,13 @@ class HttpProbe {
 
   void ConnectionOpened() { open_connections_->Add(1); }
   void ConnectionClosed() { open_connections_->Add(-1); }
+  void ConnectionRefused() { refused_connections_->Increment(); }
 
  private:
   CounterFamily* const requests_;
   HistogramFamily* const durations_;
   Gauge* const open_connections_;
+  Counter* const refused_connections_;
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Endpoint>, std::less<>>
       endpoints_;  // guarded by mu_

@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <charconv>
 #include <thread>
 #include <utility>
@@ -16,6 +19,7 @@
 #include "server/dispatcher.h"
 #include "server/http_probe.h"
 #include "server/http_session.h"
+#include "server/json_error.h"
 
 namespace freshet {
 namespace {
@@ -56,6 +60,58 @@ Result<HostPort> SplitHostPort(std::string_view address) {
   return HostPort{std::string(host), std::string(port)};
 }
 
+// How long a refused connection is given to take its 503 (and to finish sending its request,
+// which is read and dropped so that closing does not reset the connection before the client
+// has read the answer).
+constexpr std::chrono::milliseconds kRefusalTime{1000};
+constexpr size_t kMaxRefusalDrainBytes = size_t{64} << 10;
+
+std::string RefusalResponse(size_t max_connections) {
+  std::string body = ErrorBody(Status::Unavailable(fmt::format(
+      "the server is serving its limit of {} connections; retry later", max_connections)));
+  return fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nServer: freshet\r\nContent-Type: application/json\r\n"
+      "Retry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
+      body.size(), body);
+}
+
+// One refused connection: writes the prepared 503, then drains and closes. Keeps itself alive
+// through its pending operations, like a session.
+class Refusal : public std::enable_shared_from_this<Refusal> {
+ public:
+  Refusal(tcp::socket socket, std::atomic<size_t>* in_flight)
+      : stream_(std::move(socket)), in_flight_(in_flight) {
+    in_flight_->fetch_add(1);
+  }
+  ~Refusal() { in_flight_->fetch_sub(1); }
+
+  void Send(const std::string& response) {
+    stream_.expires_after(kRefusalTime);
+    net::async_write(stream_, net::buffer(response),
+                     [self = shared_from_this()](error_code ec, size_t) {
+                       if (ec) return;
+                       error_code ignored;
+                       self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                       self->Drain();
+                     });
+  }
+
+ private:
+  void Drain() {
+    stream_.async_read_some(net::buffer(buffer_),
+                            [self = shared_from_this()](error_code ec, size_t bytes) {
+                              self->drained_ += bytes;
+                              if (ec || self->drained_ > kMaxRefusalDrainBytes) return;
+                              self->Drain();
+                            });
+  }
+
+  boost::beast::tcp_stream stream_;
+  std::atomic<size_t>* const in_flight_;
+  std::array<char, 4096> buffer_;
+  size_t drained_ = 0;
+};
+
 }  // namespace
 
 // The running parts of a started server.
@@ -67,17 +123,24 @@ struct HttpServer::Impl {
         retry_timer(acceptor.get_executor()),
         probe(metrics),
         dispatcher(router, &probe),
-        context{options.max_body_bytes,
-                std::chrono::milliseconds(options.request_timeout_ms),
-                options.keep_alive,
-                &dispatcher,
-                &probe,
-                {}} {}
+        max_connections(options.max_connections),
+        refusal(RefusalResponse(options.max_connections)) {
+    context.max_body_bytes = options.max_body_bytes;
+    context.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
+    context.header_timeout = std::chrono::milliseconds(options.header_timeout_ms);
+    context.body_timeout = std::chrono::milliseconds(options.body_timeout_ms);
+    context.min_body_bytes_per_second = options.min_body_bytes_per_second;
+    context.keep_alive = options.keep_alive;
+    context.dispatcher = &dispatcher;
+    context.probe = &probe;
+  }
 
   Result<tcp::endpoint> Resolve(const std::string& address);
   Status Listen(const std::string& address);
   void Accept();
   void OnAccept(error_code ec, tcp::socket socket);
+  // Answers a connection past max_connections with the 503 and closes it.
+  void Refuse(tcp::socket socket);
   // Stops accepting, lets every session finish, and joins the threads.
   void Drain();
 
@@ -87,6 +150,9 @@ struct HttpServer::Impl {
   HttpProbe probe;
   Dispatcher dispatcher;
   ConnectionContext context;
+  const size_t max_connections;
+  const std::string refusal;        // the whole 503 response, headers and body
+  std::atomic<size_t> refusing{0};  // refused connections still being answered
   std::vector<std::thread> threads;
 };
 
@@ -133,8 +199,21 @@ void HttpServer::Impl::OnAccept(error_code ec, tcp::socket socket) {
   error_code ignored;
   // Responses are written whole; Nagle's algorithm would only delay them.
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<HttpSession>(std::move(socket), &context)->Run();
+  if (context.open_sessions.load() >= max_connections || context.sessions.stopping()) {
+    Refuse(std::move(socket));
+  } else {
+    std::make_shared<HttpSession>(std::move(socket), &context)->Run();
+  }
   Accept();
+}
+
+void HttpServer::Impl::Refuse(tcp::socket socket) {
+  probe.ConnectionRefused();
+  // Answering takes a descriptor for up to kRefusalTime; past as many refusals in flight as
+  // connections allowed, a connection is just closed.
+  if (refusing.load() >= max_connections) return;
+  auto refused = std::make_shared<Refusal>(std::move(socket), &refusing);
+  refused->Send(refusal);
 }
 
 void HttpServer::Impl::Drain() {

@@ -4,8 +4,9 @@
 // `threads` threads; handlers run synchronously on those threads (see Handler in
 // http_types.h). The server itself answers what no handler should have to: 400 for malformed
 // HTTP, 413 for a body over max_body_bytes (before the handler is called), 431 for oversized
-// headers, 404/405 from routing and 500 for a throwing handler, all with the JSON error body
-// (json_error.h); and "Expect: 100-continue", keep-alive and HEAD.
+// headers, 408 for a request that arrives too slowly, 503 for a connection past
+// max_connections, 404/405 from routing and 500 for a throwing handler, all with the JSON error
+// body (json_error.h); and "Expect: 100-continue", keep-alive and HEAD.
 //
 //   Router router;
 //   RETURN_IF_ERROR(router.Add("GET", "/metrics", MetricsHandler(&registry)));
@@ -50,6 +51,23 @@ struct HttpServerOptions {
   // connection) and, separately, to send its response; the connection is closed after.
   // Default: 30 s.
   int64_t request_timeout_ms = 30'000;
+
+  // Time allowed for a request's line and headers to arrive, counted from the start of the
+  // wait for it (so it is also how long a kept-alive connection may sit idle). A client that
+  // sent part of a header by then is answered 408; an idle one is closed. Default: 10 s.
+  int64_t header_timeout_ms = 10'000;
+
+  // The body must keep arriving: once the headers are in, it is given body_timeout_ms plus one
+  // second per min_body_bytes_per_second bytes received so far; a body slower than that is
+  // answered 408. (request_timeout_ms still bounds the whole request.)
+  // Default: 10 s and 4 KiB/s.
+  int64_t body_timeout_ms = 10'000;
+  size_t min_body_bytes_per_second = 4096;
+
+  // Connections served at once. A connection accepted past it is answered 503 (JSON error,
+  // "Retry-After") and closed without its request being read, and counted in
+  // freshet_http_refused_connections_total. Default: 1024.
+  size_t max_connections = 1024;
 
   // Whether connections may serve more than one request. Default: true.
   bool keep_alive = true;

@@ -64,13 +64,15 @@ void SessionSet::ShutdownAll() {
 }
 
 HttpSession::HttpSession(net::ip::tcp::socket socket, ConnectionContext* context)
-    : context_(context), stream_(std::move(socket)) {
+    : context_(context), stream_(std::move(socket)), deadline_(stream_.get_executor()) {
+  context_->open_sessions.fetch_add(1);
   context_->probe->ConnectionOpened();
 }
 
 HttpSession::~HttpSession() {
   context_->sessions.Remove(this);
   context_->probe->ConnectionClosed();
+  context_->open_sessions.fetch_sub(1);
 }
 
 void HttpSession::Run() {
@@ -93,8 +95,12 @@ void HttpSession::ReadHeader() {
   if (context_->sessions.stopping()) return Close();
   parser_.emplace();
   parser_->body_limit(context_->max_body_bytes);
-  // One deadline for the whole request, header and body.
-  stream_.expires_after(context_->request_timeout);
+  timed_out_ = false;
+  body_bytes_ = 0;
+  auto now = std::chrono::steady_clock::now();
+  request_deadline_ = now + context_->request_timeout;
+  stream_.expires_never();  // reads are bounded by deadline_
+  ArmDeadline(std::min(request_deadline_, now + context_->header_timeout));
   awaiting_header_ = true;
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
@@ -105,8 +111,10 @@ void HttpSession::OnHeader(error_code ec, size_t) {
   if (ec) return OnReadError(ec);
   const auto& header = parser_->get();
   http_version_ = header.version();
+  body_started_ = std::chrono::steady_clock::now();
   // Clients such as curl wait (about a second) for this before sending a large body.
-  if (beast::iequals(header[http::field::expect], "100-continue")) {
+  if (!parser_->is_done() && beast::iequals(header[http::field::expect], "100-continue")) {
+    ArmDeadline(std::min(request_deadline_, body_started_ + context_->body_timeout));
     continue_response_ = {http::status::continue_, http_version_};
     http::async_write(stream_, continue_response_,
                       [self = shared_from_this()](error_code write_ec, size_t) {
@@ -118,17 +126,62 @@ void HttpSession::OnHeader(error_code ec, size_t) {
   ReadBody();
 }
 
+// Reads the body a piece at a time, so that its deadline moves with what has arrived.
 void HttpSession::ReadBody() {
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&HttpSession::OnBody, shared_from_this()));
+  if (parser_->is_done()) {
+    DisarmDeadline();
+    return Serve();
+  }
+  auto allowance = context_->body_timeout;
+  if (context_->min_body_bytes_per_second > 0) {
+    allowance +=
+        std::chrono::milliseconds(body_bytes_ * 1000 / context_->min_body_bytes_per_second);
+  }
+  ArmDeadline(std::min(request_deadline_, body_started_ + allowance));
+  http::async_read_some(stream_, buffer_, *parser_,
+                        beast::bind_front_handler(&HttpSession::OnBody, shared_from_this()));
 }
 
-void HttpSession::OnBody(error_code ec, size_t) {
+void HttpSession::OnBody(error_code ec, size_t bytes) {
   if (ec) return OnReadError(ec);
-  Serve();
+  body_bytes_ += bytes;
+  ReadBody();
+}
+
+void HttpSession::ArmDeadline(std::chrono::steady_clock::time_point when) {
+  uint64_t generation = ++deadline_generation_;
+  deadline_.expires_at(when);
+  deadline_.async_wait([self = shared_from_this(), generation](error_code ec) {
+    if (!ec && generation == self->deadline_generation_) self->OnDeadline();
+  });
+}
+
+void HttpSession::DisarmDeadline() {
+  ++deadline_generation_;
+  deadline_.cancel();
+}
+
+void HttpSession::OnDeadline() {
+  timed_out_ = true;
+  error_code ignored;
+  stream_.socket().cancel(ignored);  // the read under way ends with operation_aborted
 }
 
 void HttpSession::OnReadError(error_code ec) {
+  DisarmDeadline();
+  if (timed_out_) {
+    // Nothing of a request arrived: an idle kept-alive connection, closed without a word.
+    if (!parser_->got_some() && buffer_.size() == 0) return Close();
+    std::string what =
+        parser_->is_header_done()
+            ? fmt::format("request body arrived too slowly ({} bytes in {} ms)", body_bytes_,
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - body_started_)
+                              .count())
+            : fmt::format("request header not received within {} ms",
+                          std::min(context_->header_timeout, context_->request_timeout).count());
+    return Reject(408, Status::DeadlineExceeded(std::move(what)));
+  }
   if (ec == http::error::body_limit) {
     return Reject(413, Status::ResourceExhausted(fmt::format("request body is larger than {} bytes",
                                                              context_->max_body_bytes)));
@@ -141,7 +194,7 @@ void HttpSession::OnReadError(error_code ec) {
   if (IsHttpParseError(ec) && !client_gone) {
     return Reject(400, Status::InvalidArgument("malformed HTTP request: " + ec.message()));
   }
-  Close();  // timeout, cancelled by a shutdown, or a socket error
+  Close();  // cancelled by a shutdown, or a socket error
 }
 
 void HttpSession::Reject(int http_status, const Status& status) {
@@ -168,6 +221,7 @@ void HttpSession::Serve() {
 }
 
 void HttpSession::Send(HttpResponse response, bool keep_alive, bool head_request, bool linger) {
+  DisarmDeadline();
   response_ = {};
   response_.version(http_version_);
   response_.result(static_cast<unsigned>(response.status));
@@ -214,7 +268,9 @@ void HttpSession::DiscardInput() {
 }
 
 void HttpSession::Close() {
-  // The socket closes when the session dies, which is as soon as this handler returns.
+  // The socket closes when the session dies, which is as soon as this handler returns (and the
+  // deadline's callback, which holds the session, has run).
+  DisarmDeadline();
   error_code ignored;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }

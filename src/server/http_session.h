@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -50,12 +51,16 @@ class SessionSet {
 
 // What every connection of one server shares.
 struct ConnectionContext {
-  size_t max_body_bytes;
-  std::chrono::milliseconds request_timeout;
-  bool keep_alive;
-  Dispatcher* dispatcher;
-  HttpProbe* probe;
+  size_t max_body_bytes = 0;
+  std::chrono::milliseconds request_timeout{0};
+  std::chrono::milliseconds header_timeout{0};
+  std::chrono::milliseconds body_timeout{0};
+  size_t min_body_bytes_per_second = 0;  // 0: no rate, body_timeout alone
+  bool keep_alive = true;
+  Dispatcher* dispatcher = nullptr;
+  HttpProbe* probe = nullptr;
   SessionSet sessions;
+  std::atomic<size_t> open_sessions{0};  // sessions constructed and not yet destroyed
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -77,6 +82,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnHeader(boost::beast::error_code ec, size_t bytes);
   void ReadBody();
   void OnBody(boost::beast::error_code ec, size_t bytes);
+  // The read deadlines (header_timeout, body progress, request_timeout) run on deadline_
+  // rather than on the stream's own timeout, which closes the socket and so would leave no
+  // way to answer 408. Arming replaces the previous deadline.
+  void ArmDeadline(std::chrono::steady_clock::time_point when);
+  void DisarmDeadline();
+  void OnDeadline();
   void OnReadError(boost::beast::error_code ec);
   void Serve();
   // Answers a request that could not be read whole, then closes.
@@ -96,6 +107,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
+  boost::asio::steady_timer deadline_;
+  uint64_t deadline_generation_ = 0;  // a timer callback of an older arming does nothing
+  bool timed_out_ = false;            // the deadline cancelled the read under way
+  std::chrono::steady_clock::time_point request_deadline_;
+  std::chrono::steady_clock::time_point body_started_;
+  size_t body_bytes_ = 0;  // bytes consumed since the header
   unsigned http_version_ = 11;
   // True from the start of a request read until its header is in: the only time a shutdown
   // may close the connection at once (if no byte of the request has arrived).

@@ -9,7 +9,7 @@ namespace {
 
 bool IsJsonObject(std::string_view text) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   return !doc.HasParseError() && doc.IsObject();
 }
 

@@ -55,6 +55,9 @@ class Client {
     return parser.release();
   }
 
+  // Bytes the server has sent that were not read yet.
+  size_t Available() { return socket_.available(); }
+
   // True when the server has closed the connection (a read sees end of stream).
   bool ServerClosed() {
     beast::error_code ec;
@@ -81,7 +84,7 @@ class ServerTest : public ::testing::Test {
   void StartServer(HttpServerOptions options = {}) {
     options.listen_address = "127.0.0.1:0";
     options.metrics = &registry_;
-    options.threads = 4;  // more than the slow tests block
+    if (options.threads == 0) options.threads = 4;  // more than the slow tests block
     server_ = std::make_unique<HttpServer>(options, &router_);
     Status started = server_->Start();
     ASSERT_TRUE(started.ok()) << started.ToString();
@@ -369,6 +372,141 @@ TEST_F(ServerTest, StartReportsBindErrorsAndBadAddresses) {
     EXPECT_EQ(HttpServer(options, &router_).Start().code(), StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(server_->Start().code(), StatusCode::kFailedPrecondition);
+}
+
+// Waits (bounded) until `text` appears in the rendered metrics.
+bool WaitForMetric(const MetricsRegistry& registry, const std::string& text) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (registry.Render().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Writes `bytes` one at a time, `gap` apart, until the server answers (or it is all sent, or
+// `limit` passed); returns how many were written.
+size_t Dribble(Client* client, const std::string& bytes, std::chrono::milliseconds gap,
+               std::chrono::seconds limit = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  size_t sent = 0;
+  while (sent < bytes.size() && client->Available() == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    client->WriteRaw(bytes.substr(sent++, 1));
+    std::this_thread::sleep_for(gap);
+  }
+  return sent;
+}
+
+TEST_F(ServerTest, ConnectionsPastTheLimitGet503AndAreClosed) {
+  AddEchoRoutes();
+  HttpServerOptions options;
+  options.max_connections = 2;
+  StartServer(options);
+  auto first = std::make_unique<Client>(server_->port());
+  Client second(server_->port());
+  // Answered requests prove both connections are being served.
+  EXPECT_EQ(first->Call(http::verb::get, "/items/1").result_int(), 200);
+  EXPECT_EQ(second.Call(http::verb::get, "/items/2").result_int(), 200);
+
+  Client third(server_->port());
+  Response refused = third.Read();
+  EXPECT_EQ(refused.result_int(), 503);
+  EXPECT_EQ(ErrorCode(refused), "unavailable");
+  EXPECT_NE(refused.body().find("limit of 2 connections"), std::string::npos) << refused.body();
+  EXPECT_EQ(refused[http::field::retry_after], "1");
+  EXPECT_FALSE(refused.keep_alive());
+  EXPECT_TRUE(third.ServerClosed());
+  EXPECT_NE(registry_.Render().find("freshet_http_refused_connections_total 1\n"),
+            std::string::npos);
+  // A request written before the refusal is read does not turn it into a reset.
+  Client eager(server_->port());
+  eager.WriteRaw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(eager.Read().result_int(), 503);
+
+  // Once a connection closes, a new one is served again.
+  first.reset();
+  ASSERT_TRUE(WaitForMetric(registry_, "freshet_http_open_connections 1\n"));
+  Client fourth(server_->port());
+  EXPECT_EQ(fourth.Call(http::verb::get, "/items/4").body(), "item 4 q=-");
+  EXPECT_EQ(calls_.load(), 3);
+}
+
+TEST_F(ServerTest, SlowHeaderIs408AndDoesNotHoldTheOnlyThread) {
+  AddEchoRoutes();
+  HttpServerOptions options;
+  options.threads = 1;
+  options.header_timeout_ms = 2000;
+  StartServer(options);
+  auto start = std::chrono::steady_clock::now();
+  Client slow(server_->port());
+  slow.WriteRaw("GET /items/1 HTTP/1.1\r\n");
+  // While the slow header trickles in, the single thread serves another client at once (were
+  // the thread held, the answer would wait for the 2 s cut-off).
+  Client other(server_->port());
+  for (int i = 0; i < 3; ++i) {
+    auto call_start = std::chrono::steady_clock::now();
+    EXPECT_EQ(other.Call(http::verb::get, "/items/x").result_int(), 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - call_start, std::chrono::milliseconds(1000));
+  }
+  size_t sent = Dribble(&slow, "X-Slow: " + std::string(200, 'a') + "\r\n\r\n",
+                        std::chrono::milliseconds(20));
+  EXPECT_LT(sent, 200u);  // cut off long before the header was whole
+  Response r = slow.Read();
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.result_int(), 408);
+  EXPECT_EQ(ErrorCode(r), "deadline_exceeded");
+  EXPECT_NE(r.body().find("request header not received within 2000 ms"), std::string::npos);
+  EXPECT_TRUE(slow.ServerClosed());
+  EXPECT_GE(took, std::chrono::milliseconds(2000));
+  EXPECT_LT(took, std::chrono::seconds(8));
+  EXPECT_EQ(calls_.load(), 3);
+}
+
+TEST_F(ServerTest, IdleConnectionIsClosedAfterTheHeaderTimeoutWithoutAnAnswer) {
+  AddEchoRoutes();
+  HttpServerOptions options;
+  options.header_timeout_ms = 200;
+  StartServer(options);
+  Client client(server_->port());
+  EXPECT_EQ(client.Call(http::verb::get, "/items/1").result_int(), 200);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.ServerClosed());  // end of stream, no 408 for a request never begun
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(150));
+  EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST_F(ServerTest, SlowBodyIs408ButASteadyOneIsServed) {
+  AddEchoRoutes();
+  HttpServerOptions options;
+  options.body_timeout_ms = 300;
+  options.min_body_bytes_per_second = 100;
+  StartServer(options);
+  {
+    // 1 byte per 50 ms: 20 B/s, under the minimum.
+    Client slow(server_->port());
+    slow.WriteRaw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    size_t sent = Dribble(&slow, std::string(1000, 'b'), std::chrono::milliseconds(50));
+    EXPECT_LT(sent, 100u);
+    Response r = slow.Read();
+    EXPECT_EQ(r.result_int(), 408);
+    EXPECT_NE(r.body().find("request body arrived too slowly"), std::string::npos) << r.body();
+    EXPECT_TRUE(slow.ServerClosed());
+  }
+  {
+    // 100 bytes per 50 ms, 2000 B/s: it takes longer than body_timeout_ms, and is served.
+    Client steady(server_->port());
+    steady.WriteRaw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    for (int i = 0; i < 10; ++i) {
+      steady.WriteRaw(std::string(100, 'c'));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    Response r = steady.Read();
+    EXPECT_EQ(r.result_int(), 200);
+    EXPECT_EQ(r.body(), std::string(1000, 'c'));
+  }
+  EXPECT_EQ(calls_.load(), 1);
 }
 
 TEST_F(ServerTest, ListensOnAResolvedName) {

@@ -5,8 +5,11 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <iterator>
 #include <vector>
@@ -26,6 +29,30 @@ bool IsRetired(std::string_view name) {
   return std::find(std::begin(kRetiredCfNames), std::end(kRetiredCfNames), name) !=
          std::end(kRetiredCfNames);
 }
+
+// RocksDB's own log, into freshet's (warnings and errors only; RocksDB's info lines are many).
+// Not the default LOG file in the data directory: when that disk is full, RocksDB's writer of
+// that file trips an assertion (in builds that keep them, as Debian's does) instead of failing
+// a write.
+class RocksDbLogger : public rocksdb::Logger {
+ public:
+  RocksDbLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    spdlog::level::level_enum to = level >= rocksdb::InfoLogLevel::ERROR_LEVEL ? spdlog::level::err
+                                   : level >= rocksdb::InfoLogLevel::WARN_LEVEL
+                                       ? spdlog::level::warn
+                                       : spdlog::level::debug;
+    spdlog::log(to, "rocksdb: {}", line);
+  }
+};
 
 bool IsLockError(const rocksdb::Status& s) {
   std::string m = s.ToString();
@@ -55,6 +82,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
   db_options.IncreaseParallelism(2);
   db_options.OptimizeLevelStyleCompaction();
   db_options.max_total_wal_size = 256u << 20;
+  db_options.info_log = std::make_shared<RocksDbLogger>();
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
@@ -155,6 +183,8 @@ Status Db::Write(rocksdb::WriteBatch* batch, bool sync) {
   wo.sync = sync;
   return FromRocks(db_->Write(wo, batch), "write batch");
 }
+
+Status Db::Resume() { return FromRocks(db_->Resume(), "resuming writes"); }
 
 std::unique_ptr<rocksdb::Iterator> Db::NewIterator(Cf which) {
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(which)));

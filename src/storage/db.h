@@ -66,6 +66,11 @@ class Db {
   Status Write(rocksdb::WriteBatch* batch, bool sync);
   std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf);
 
+  // After a failed write (e.g. the disk was full) RocksDB refuses every write until it has
+  // recovered; it retries by itself when space comes back, and this asks it to now. Ok when
+  // writes are accepted again (or were never refused); the error while the cause lasts.
+  Status Resume();
+
  private:
   Db() = default;
   std::string dir_;

@@ -121,6 +121,9 @@ struct StreamEngine::Impl {
   Result<EntityEntry*> Lookup(Shard& shard, size_t v, uint64_t hash, std::string_view key,
                               bool create);
   Status Commit(std::vector<Doomed>* doomed);
+  // After a failed commit: every resident entry is dirty again, so the next checkpoint writes
+  // all that the failed one may have left unwritten.
+  void MarkAllDirty();
   Status FlushShard(size_t s, size_t v, bool sweep, StateCommitWriter* writer,
                     std::vector<Doomed>* doomed);
   bool Trim(size_t v, EntityEntry* e);
@@ -362,7 +365,9 @@ Status StreamEngine::Checkpoint() {
   std::vector<Impl::Doomed> doomed;
   Status s = m.Commit(&doomed);
   if (!s.ok()) {
-    m.broken = s;
+    // Nothing of the commit landed (the backend's contract) and memory is intact, only ahead
+    // of the backend as between any two checkpoints: a later checkpoint can still commit it.
+    m.MarkAllDirty();
     return s;
   }
   for (const Impl::Doomed& d : doomed) {
@@ -411,7 +416,31 @@ Status StreamEngine::Impl::Commit(std::vector<Doomed>* doomed) {
       src.pending_late.clear();
     }
   }
-  return writer->Finish(late, progress);
+  Status finished = writer->Finish(late, progress);
+  if (!finished.ok()) {
+    // Back to the front of their sources' queues, in their order, for the next checkpoint.
+    std::lock_guard lock(meta_mu);
+    for (auto it = late.rbegin(); it != late.rend(); ++it) {
+      auto& queue = sources[source_index.at(it->source)].pending_late;
+      queue.insert(queue.begin(), std::move(*it));
+    }
+  }
+  return finished;
+}
+
+void StreamEngine::Impl::MarkAllDirty() {
+  dirty_entries = 0;
+  for (auto& shard : shards) {
+    std::lock_guard lock(shard->mu);
+    for (size_t v = 0; v < views.size(); ++v) {
+      shard->dirty[v].clear();
+      shard->maps[v].ForEach([&](EntityEntry* e) {
+        e->dirty = true;
+        shard->dirty[v].push_back({e->hash, e});
+      });
+      dirty_entries += shard->dirty[v].size();
+    }
+  }
 }
 
 // Writes view v's dirty entries of shard s, in key order; with `sweep`, first evicts and

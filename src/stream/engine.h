@@ -176,9 +176,13 @@ class StreamEngine {
   // the options say it is time. Single writer.
   Status Apply(const std::string& source, uint64_t first_offset,
                const std::vector<Record>& records);
-  // Commits now. Single writer. After a failed Apply or Checkpoint (a backend error) the engine
-  // refuses further writes with that error: memory may be ahead of the backend, and only a
-  // restart (reload the checkpoint, replay the log) restores exactly-once.
+  // Commits now. Single writer. A failed Checkpoint commits nothing and leaves the engine
+  // serving and applying: every resident state is marked dirty again (and the late events
+  // queued again), so the next successful Checkpoint commits all of it. A failed Apply (a
+  // backend error while loading state) is final: the engine refuses further writes with that
+  // error, as memory may hold part of the batch, and only a restart (reload the checkpoint,
+  // replay the log) restores exactly-once. Apply returns the error of the checkpoint it
+  // triggers too; the batch was applied then (NextOffset has moved past it).
   Status Checkpoint();
 
   // Reads `features` (names of the view's features; all when empty) of one entity at time

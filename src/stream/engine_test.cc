@@ -395,30 +395,77 @@ TEST(StreamEngineTest, ReadErrorsAndUnknownEntities) {
   EXPECT_EQ(engine->view("w"), nullptr);
 }
 
-// A backend whose commits fail on demand.
+// A backend whose commits fail on demand: at the start, or at the very end, after every state
+// was handed over (so the engine has already taken its entries for written).
 class FailingBackend : public MemoryStateBackend {
  public:
+  enum class Fail { kNever, kAtBegin, kAtFinish };
+
   Result<std::unique_ptr<StateCommitWriter>> BeginCommit(size_t puts) override {
-    if (fail) return Status::IoError("disk on fire");
-    return MemoryStateBackend::BeginCommit(puts);
+    if (fail == Fail::kAtBegin) return Status::IoError("disk on fire");
+    ASSIGN_OR_RETURN(auto writer, MemoryStateBackend::BeginCommit(puts));
+    if (fail != Fail::kAtFinish) return writer;
+    return std::unique_ptr<StateCommitWriter>(new FailingWriter(std::move(writer)));
   }
-  bool fail = false;
+  Fail fail = Fail::kNever;
+
+ private:
+  class FailingWriter : public StateCommitWriter {
+   public:
+    explicit FailingWriter(std::unique_ptr<StateCommitWriter> inner) : inner_(std::move(inner)) {}
+    Status Put(uint32_t view_id, std::string_view key, const std::string* state) override {
+      return inner_->Put(view_id, key, state);
+    }
+    Status Finish(const std::vector<LateEvent>&,
+                  const std::map<std::string, SourceProgress>&) override {
+      return Status::IoError("no space left on device");  // inner_ dies unfinished
+    }
+
+   private:
+    std::unique_ptr<StateCommitWriter> inner_;
+  };
 };
 
-TEST(StreamEngineTest, FailedCommitStopsWritesUntilRestart) {
-  ProjectSpec spec = Spec();
-  ManualClock clock(0);
-  FailingBackend backend;
-  auto engine = MakeEngine(spec, &backend, &clock);
-  ASSERT_TRUE(engine->Apply("events", 0, {Event("u1", 1000, "a", 1)}).ok());
-  backend.fail = true;
-  EXPECT_EQ(engine->Checkpoint().code(), StatusCode::kIoError);
-  backend.fail = false;
-  EXPECT_EQ(engine->Apply("events", 1, {Event("u1", 2000, "a", 1)}).code(), StatusCode::kIoError);
-  EXPECT_EQ(engine->Checkpoint().code(), StatusCode::kIoError);
-  // A restart resumes from the last good checkpoint (none: offset 0).
-  auto restarted = MakeEngine(spec, &backend, &clock);
-  EXPECT_EQ(restarted->NextOffset("events"), 0u);
+TEST(StreamEngineTest, FailedCheckpointIsRetriedAndLosesNothing) {
+  for (auto fail : {FailingBackend::Fail::kAtBegin, FailingBackend::Fail::kAtFinish}) {
+    ProjectSpec spec = Spec();
+    ManualClock clock(0);
+    FailingBackend backend;
+    auto engine = MakeEngine(spec, &backend, &clock);
+    ASSERT_TRUE(engine->Apply("events", 0, {Event("u1", 100'000, "a", 1)}).ok());
+    ASSERT_TRUE(engine->Checkpoint().ok());
+    // u1 again, a new u2, and one event later than the 10 s allowed: the dead letter.
+    ASSERT_TRUE(engine
+                    ->Apply("events", 1,
+                            {Event("u1", 101'000, "b", 2), Event("u2", 102'000, "a", 5),
+                             Event("u3", 50'000, "a", 7)})
+                    .ok());
+    backend.fail = fail;
+    EXPECT_EQ(engine->Checkpoint().code(), StatusCode::kIoError);
+    EXPECT_EQ(engine->Checkpoint().code(), StatusCode::kIoError);
+    // The engine keeps serving and applying meanwhile.
+    ASSERT_TRUE(engine->Apply("events", 4, {Event("u2", 103'000, "c", 1)}).ok());
+    auto read = engine->Read("v", {Value::String("u2")}, {"cats"}, 103'000);
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(read->values[0], Value::Int(2));
+    backend.fail = FailingBackend::Fail::kNever;
+    ASSERT_TRUE(engine->Checkpoint().ok());
+
+    // A restart from the backend sees everything: states, offsets and the late event.
+    auto restarted = MakeEngine(spec, &backend, &clock);
+    EXPECT_EQ(restarted->NextOffset("events"), 5u);
+    auto u1 = restarted->Read("v", {Value::String("u1")}, {"cats", "sum_10m"}, 102'000);
+    ASSERT_TRUE(u1.ok());
+    EXPECT_EQ(u1->values[0], Value::Int(2));
+    EXPECT_EQ(u1->values[1], Value::Double(3));
+    auto u2 = restarted->Read("v", {Value::String("u2")}, {"cats"}, 103'000);
+    ASSERT_TRUE(u2.ok());
+    EXPECT_EQ(u2->values[0], Value::Int(2));
+    auto late = restarted->ListLate("events", 10);
+    ASSERT_TRUE(late.ok());
+    ASSERT_EQ(late->size(), 1u);
+    EXPECT_EQ((*late)[0].offset, 3u);
+  }
 }
 
 }  // namespace
