@@ -91,8 +91,9 @@ std::vector<std::string> RunCase(LoadedCase& c, CaseTarget* target) {
     }
     const FeatureViewSpec& spec = c.spec.feature_views.at(view);
     for (const auto& [feature, expected] : step.values) {
+      // By value: clang before 16 cannot capture a structured binding.
       auto f = std::find_if(spec.features.begin(), spec.features.end(),
-                            [&](const FeatureSpec& s) { return s.name == feature; });
+                            [name = feature](const FeatureSpec& s) { return s.name == name; });
       if (f == spec.features.end()) {
         fail(step.line, fmt::format("{}: no feature '{}' in view '{}'", where, feature, view));
         continue;
