@@ -13,6 +13,8 @@ packages=(
   libjemalloc-dev
   # the peer the backfill is checked against (tests/pit_postgres_test.sh, bench/)
   postgresql
+  # the online-serving benchmark (bench/online_features.sh): HTTP load and the redis GET ceiling
+  wrk redis-server redis-tools
   # the demo trains its model with Debian's Python stack (/usr/bin/python3)
   python3 python3-xgboost python3-numpy
   curl
