@@ -109,7 +109,8 @@ rm -rf "$work/events"
 t0=$(now)
 serve_args=(serve --project "$project" --data "$work/data" --listen 127.0.0.1:0)
 [ -n "$server_threads" ] && serve_args+=(--threads "$server_threads")
-"$freshet" "${serve_args[@]}" >"$work/serve.log" 2>&1 &
+: >"$work/serve.log"  # exists before the loop below reads it
+"$freshet" "${serve_args[@]}" >>"$work/serve.log" 2>&1 &
 server_pid=$!
 port=""
 for _ in $(seq 1 1200); do  # at most 120 s
@@ -153,7 +154,7 @@ lua "$work/healthz.lua" ""
 lua "$work/1x10.lua" svc10 1
 lua "$work/100x50.lua" svc50 100
 
-# One request of each shape first: it must answer 200 with values for the entities it asked.
+# One request of each shape first: it must answer 200.
 check() {  # check NAME SERVICE N
   local ids body code
   ids=$(seq 0 $(($3 - 1)) | sed 's/.*/"u&"/' | paste -sd, -)
@@ -167,35 +168,50 @@ check() {  # check NAME SERVICE N
 }
 check 1x10 svc10 1
 check 100x50 svc50 100
+# The 100x50 answer holds 100 x 50 values, and the windows are populated (not all null).
+/usr/bin/python3 - "$work/100x50.response.json" <<'EOF' || exit 1
+import json, sys
+doc = json.load(open(sys.argv[1]))
+if "results" in doc:  # Feast: one column per entity key, then per feature
+    cols = [c["values"] for c in doc["results"][1:]]
+else:                 # /v1/features: one row per entity
+    cols = list(zip(*[row["values"] for row in doc["rows"]]))
+values = [v for c in cols for v in c]
+filled = sum(v is not None for v in values)
+if len(cols) != 50 or len(values) != 5000 or filled == 0:
+    sys.exit(f"online_features: 100x50 answer has {len(cols)} features, {len(values)} values, {filled} not null")
+EOF
 sample=$(head -c 240 "$work/1x10.response.json")
 
 run_wrk() {  # run_wrk NAME URL LUA [DURATION]
   timeout --foreground $((${4:-$duration_s} + 60)) wrk --latency --timeout 5s -t "$threads" -c "$connections" \
     -d "${4:-$duration_s}s" -s "$3" "$2" >"$work/$1.wrk.txt" 2>&1 || {
     cat "$work/$1.wrk.txt" >&2; echo "online_features: wrk failed ($1)" >&2; exit 1; }
-  sed -n 's/^WRK //p' "$work/$1.wrk.txt" | tail -n 1
+  sed -n 's/^WRK //p' "$work/$1.wrk.txt" | tail -n 1 >"$work/$1.json"
+  [ -s "$work/$1.json" ] || { cat "$work/$1.wrk.txt" >&2; echo "online_features: no figures from wrk ($1)" >&2; exit 1; }
 }
-# As JSON: {"rps":..,"p50_ms":..,"p99_ms":..,"max_ms":..,"non2xx":..,"socket_errors":..,"kb_per_req":..}
+# The figures of run NAME as JSON: {"rps":..,"p50_ms":..,"p99_ms":..,"max_ms":..,"non2xx":..,"socket_errors":..,"kb_per_req":..}
 figures() {
   /usr/bin/python3 -c '
 import json, sys
-w = json.loads(sys.argv[1])
+w = json.load(open(sys.argv[1]))
 r = w["requests"] or 1
 print(json.dumps({"rps": round(w["requests"] / (w["duration_us"] / 1e6)),
                   "p50_ms": round(w["p50_us"] / 1000, 3), "p99_ms": round(w["p99_us"] / 1000, 3),
                   "max_ms": round(w["max_us"] / 1000, 1), "non2xx": w["non2xx"],
                   "socket_errors": w["socket_errors"], "kb_per_req": round(w["bytes"] / r / 1024, 2)},
-                 separators=(",", ":")))' "$1"
+                 separators=(",", ":")))' "$work/$1.json"
 }
 
 # 5. The runs, one after the other: a 2 s warm-up (not counted), the two shapes, /healthz.
-run_wrk warmup "$base$route" "$work/1x10.lua" 2 >/dev/null
+run_wrk warmup "$base$route" "$work/1x10.lua" 2
 echo "online_features: shape 1x10 ($duration_s s, $connections connections, $threads threads)" >&2
-shape1=$(figures "$(run_wrk 1x10 "$base$route" "$work/1x10.lua")")
+run_wrk 1x10 "$base$route" "$work/1x10.lua"
 echo "online_features: shape 100x50" >&2
-shape100=$(figures "$(run_wrk 100x50 "$base$route" "$work/100x50.lua")")
+run_wrk 100x50 "$base$route" "$work/100x50.lua"
 echo "online_features: GET /healthz" >&2
-healthz=$(figures "$(run_wrk healthz "$base/healthz" "$work/healthz.lua")")
+run_wrk healthz "$base/healthz" "$work/healthz.lua"
+shape1=$(figures 1x10) shape100=$(figures 100x50) healthz=$(figures healthz)
 rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0)
 kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; echo "online_features: freshet serve died under load" >&2; exit 1; }
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
