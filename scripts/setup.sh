@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config clang-format
+  # the fuzz targets (fuzz/run.sh): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # libraries
   librocksdb-dev libboost1.74-dev libboost-system1.74-dev
   libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
@@ -13,6 +15,8 @@ packages=(
   libjemalloc-dev libcurl4-openssl-dev
   # the peer the backfill is checked against (tests/pit_postgres_test.sh, bench/)
   postgresql
+  # the online-serving benchmark (bench/online_features.sh): HTTP load and the redis GET ceiling
+  wrk redis-server redis-tools
   # the demo trains its model with Debian's Python stack (/usr/bin/python3)
   python3 python3-xgboost python3-numpy
   curl
