@@ -16,12 +16,13 @@ constexpr int64_t kMaxLateLimit = 10'000;
 
 void Ingest(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   const std::string* key = req.headers.Get("Idempotency-Key");
-  auto ack = instance->Ingest(*req.PathParam("source"), req.body, key ? *key : "");
+  ParseError bad_record;
+  auto ack = instance->Ingest(*req.PathParam("source"), req.body, key ? *key : "", &bad_record);
   if (!ack.ok()) {
     // Ingest stopped (or shutting down): worth retrying once the instance is healthy again.
     if (ack.status().code() == StatusCode::kUnavailable)
       res->headers.emplace_back("Retry-After", "1");
-    SetError(res, ack.status());
+    SetError(res, ack.status(), ParseErrorDetailsToJson(bad_record));
     return;
   }
   res->body = AppendAckToJson(*ack);

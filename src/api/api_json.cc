@@ -143,4 +143,24 @@ std::string AppendAckToJson(const AppendAck& ack) {
   return Finish(buffer);
 }
 
+std::string ParseErrorDetailsToJson(const ParseError& error) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  if (error.line > 0) {
+    w.Key("line");
+    w.Uint64(error.line);
+  }
+  if (error.record > 0) {
+    w.Key("record");
+    w.Uint64(error.record);
+  }
+  if (!error.field.empty()) {
+    w.Key("field");
+    w.String(error.field.data(), static_cast<rapidjson::SizeType>(error.field.size()));
+  }
+  w.EndObject();
+  return buf.GetString();
+}
+
 }  // namespace freshet

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "format/parse_error.h"
 #include "log/event_log.h"
 #include "models/model_version.h"
 
@@ -41,5 +42,9 @@ std::string ModelListToJson(const std::vector<ModelInfo>& models);
 // adds the file name).
 void WriteAppendAckMembers(JsonWriter* w, const AppendAck& ack);
 std::string AppendAckToJson(const AppendAck& ack);
+
+// The error details of a rejected record: {"line", "record", "field"}, each only when known
+// (a line for NDJSON, a record number for an array or a single object).
+std::string ParseErrorDetailsToJson(const ParseError& error);
 
 }  // namespace freshet

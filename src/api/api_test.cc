@@ -164,6 +164,15 @@ TEST_F(ApiTest, IngestRejectsABadRecordAndAnUnknownSource) {
   ExpectError(Call("POST", "/v1/events/clicks", R"({"user_id":"u1","ts_ms":"soon","amount":1})"),
               400, "invalid_argument", "ts_ms");
   ExpectError(Call("POST", "/v1/events/views", Click("u1", kT, 1)), 404, "not_found", "views");
+  // The position of the bad record is data in the details, not only text in the message.
+  HttpResponse bad = Call("POST", "/v1/events/clicks",
+                          "{\"user_id\":\"u1\",\"ts_ms\":1,\"amount\":1}\n"
+                          "{\"user_id\":\"u1\",\"ts_ms\":2,\"amount\":\"x\"}\n");
+  EXPECT_EQ(bad.status, 400);
+  simdjson::dom::element details = Json(bad)["error"]["details"];
+  EXPECT_EQ(int64_t(details["line"]), 2) << bad.body;
+  EXPECT_EQ(std::string_view(details["field"]), "amount") << bad.body;
+  EXPECT_TRUE(details["record"].error()) << bad.body;
   // Nothing was stored by the rejected batch.
   EXPECT_EQ(Call("POST", "/v1/events/clicks", Click("u1", kT, 1)).body,
             R"({"accepted":1,"first_offset":0,"duplicate":false})");

@@ -201,7 +201,7 @@ Status Instance::health() const {
 }
 
 Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view body,
-                                   const std::string& idempotency_key) {
+                                   const std::string& idempotency_key, ParseError* parse_error) {
   auto it = spec_.sources.find(source);
   if (it == spec_.sources.end()) {
     return Status::NotFound(fmt::format("unknown source '{}'", source));
@@ -209,7 +209,7 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
   RETURN_IF_ERROR(CheckIngestible(source));
   RecordParser parser(it->second, RequiredFields(spec_, source));
   std::vector<Record> records;
-  Status parsed = parser.Parse(body, &records);
+  Status parsed = parser.Parse(body, &records, parse_error);
   if (parsed.ok() && records.size() > options_.max_batch_records) {
     parsed = Status::InvalidArgument(fmt::format("batch of {} records exceeds the limit of {}",
                                                  records.size(), options_.max_batch_records));

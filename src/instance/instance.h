@@ -40,6 +40,7 @@
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "core/status.h"
+#include "format/parse_error.h"
 #include "instance/instance_probe.h"
 #include "log/event_log.h"
 #include "models/model_cache.h"
@@ -101,10 +102,11 @@ class Instance {
 
   // Validates `body` (JSON object, array or NDJSON) for `source` and appends it durably.
   // kNotFound for an unknown source; kInvalidArgument naming the line and field of the first
-  // bad record (then nothing is stored); kResourceExhausted past max_batch_records or when the
-  // log's queue is full.
+  // bad record (then nothing is stored; `parse_error`, when not null, gets its position and
+  // field as data); kResourceExhausted past max_batch_records or when the log's queue is full.
   Result<AppendAck> Ingest(const std::string& source, std::string_view body,
-                           const std::string& idempotency_key = "");
+                           const std::string& idempotency_key = "",
+                           ParseError* parse_error = nullptr);
   // Appends already-validated records (file replay, demo).
   Result<AppendAck> IngestRecords(const std::string& source, std::vector<Record> records);
 
