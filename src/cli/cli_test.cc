@@ -194,6 +194,16 @@ TEST_F(CliTest, ModelsShowJsonAndErrors) {
   EXPECT_NE(bad_metric.err.find("--metric 'auc'"), std::string::npos) << bad_metric.err;
 }
 
+TEST_F(CliTest, BadMetricIsRefusedBeforeTheDataDirectoryIsTouched) {
+  const std::string data = dir_.File("untouched");
+  Outcome run = Freshet("models register ranker " + LinearModel() +
+                        " --metric auc=0.7x --project " + dir_.File("good") + " --data " + data);
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_NE(run.err.find("--metric 'auc=0.7x': '0.7x' is not a number"), std::string::npos)
+      << run.err;
+  EXPECT_FALSE(std::filesystem::exists(data));
+}
+
 TEST_F(CliTest, IngestJsonEscapesTheFileNameAndFeaturesReadTheEvents) {
   const std::string file = dir_.File("we\"ird.ndjson");
   std::ofstream(file) << R"({"user_id":"u1","ts_ms":1767225540000,"amount":2.5})"

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include "api/api_json.h"
 #include "cli/cli_context.h"
 #include "cli/commands.h"
@@ -45,12 +47,7 @@ void PrintVersion(const ModelVersion& v, const std::map<std::string, int64_t>& a
 }
 
 Status Register(const ModelsFlags& f) {
-  ASSIGN_OR_RETURN(auto instance, OpenInstance(f));
-  std::string runtime = f.runtime;
-  if (runtime.empty()) {
-    auto it = instance->spec().models.find(f.name);
-    runtime = it != instance->spec().models.end() ? it->second.runtime : "xgboost";
-  }
+  // Flags first: a bad one changes nothing, not even the data directory.
   RegisterOptions options;
   options.description = f.description;
   for (const std::string& m : f.metrics) {
@@ -58,11 +55,19 @@ Status Register(const ModelsFlags& f) {
     if (eq == std::string::npos) {
       return Status::InvalidArgument(fmt::format("--metric '{}': expected NAME=NUMBER", m));
     }
-    try {
-      options.metrics[m.substr(0, eq)] = std::stod(m.substr(eq + 1));
-    } catch (const std::exception&) {
-      return Status::InvalidArgument(fmt::format("--metric '{}': not a number", m));
+    std::string_view number = std::string_view(m).substr(eq + 1);
+    double value = 0;
+    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (number.empty() || ec != std::errc() || end != number.data() + number.size()) {
+      return Status::InvalidArgument(fmt::format("--metric '{}': '{}' is not a number", m, number));
     }
+    options.metrics[m.substr(0, eq)] = value;
+  }
+  ASSIGN_OR_RETURN(auto instance, OpenInstance(f));
+  std::string runtime = f.runtime;
+  if (runtime.empty()) {
+    auto it = instance->spec().models.find(f.name);
+    runtime = it != instance->spec().models.end() ? it->second.runtime : "xgboost";
   }
   ASSIGN_OR_RETURN(ModelVersion v,
                    instance->registry()->Register(f.name, f.file, runtime, options));
