@@ -236,12 +236,4 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
 
 void Instance::RefreshMetrics() { probe_.Refresh(engine_->stats()); }
 
-Result<AppendAck> Instance::IngestRecords(const std::string& source, std::vector<Record> records) {
-  RETURN_IF_ERROR(CheckIngestible(source));
-  RETURN_IF_ERROR(health());
-  auto ack = log_->Append(source, std::move(records));
-  if (ack.ok() || ack.status().code() != StatusCode::kIoError) return ack;
-  return Degrade(FailureKind::kCommit, ack.status());
-}
-
 }  // namespace freshet

@@ -107,8 +107,6 @@ class Instance {
   Result<AppendAck> Ingest(const std::string& source, std::string_view body,
                            const std::string& idempotency_key = "",
                            ParseError* parse_error = nullptr);
-  // Appends already-validated records (file replay, demo).
-  Result<AppendAck> IngestRecords(const std::string& source, std::vector<Record> records);
 
   // Commits the engine's state now. A failure marks the instance degraded; success after one
   // clears it.

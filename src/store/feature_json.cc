@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <unordered_map>
 
 #include "core/json.h"
 #include "core/parse_int.h"
@@ -186,6 +187,13 @@ std::string FeatureTableToFeastJson(const FeatureRequest& request, const Feature
   w.Key("results");
   w.StartArray();
   const std::string epoch = FormatRfc3339Ms(0);
+  // The features of one view share an entity's newest event time: format each time once.
+  std::unordered_map<int64_t, std::string> formatted;
+  auto timestamp = [&formatted](int64_t ms) -> const std::string& {
+    auto [it, added] = formatted.try_emplace(ms);
+    if (added) it->second = FormatRfc3339Ms(ms);
+    return it->second;
+  };
   for (const std::string& key : request.entity_order) {
     const std::vector<Value>& column = request.entities.at(key);
     w.StartObject();
@@ -213,7 +221,8 @@ std::string FeatureTableToFeastJson(const FeatureRequest& request, const Feature
     w.Key("event_timestamps");
     w.StartArray();
     for (size_t r = 0; r < table.num_rows; ++r) {
-      w.String(FormatRfc3339Ms(table.event_ms[c][r]).c_str());
+      const std::string& text = timestamp(table.event_ms[c][r]);
+      w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
     }
     w.EndArray();
     w.EndObject();
