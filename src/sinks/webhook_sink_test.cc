@@ -41,6 +41,8 @@ class Receiver {
     Status started = server_->Start();
     EXPECT_TRUE(started.ok()) << started.ToString();
   }
+  // Stops first: a handler still running must not outlive what it records into.
+  ~Receiver() { server_->Stop(); }
   std::string url() const { return fmt::format("http://127.0.0.1:{}/hook", server_->port()); }
   void Stop() { server_->Stop(); }
 
