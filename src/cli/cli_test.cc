@@ -14,12 +14,15 @@
 #include <set>
 
 #include "api/api.h"
+#include "cli/cli_test_util.h"
 #include "instance/instance.h"
 #include "models/models_test_util.h"
 #include "server/http_server.h"
 
 namespace freshet {
 namespace {
+
+using cli::HasIpv6Loopback;
 
 constexpr const char* kSpec = R"yaml(project: cli_test
 entities:
@@ -246,17 +249,6 @@ TEST_F(CliTest, FeaturesWithoutFeaturesOrServiceExits2) {
   Outcome bad_entity = Freshet("features get --service scoring --entity u1 " + Project());
   EXPECT_EQ(bad_entity.exit_code, 2);
   EXPECT_NE(bad_entity.err.find("--entity 'u1'"), std::string::npos) << bad_entity.err;
-}
-
-bool HasIpv6Loopback() {
-  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in6 addr{};
-  addr.sin6_family = AF_INET6;
-  addr.sin6_addr = in6addr_loopback;
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
 }
 
 // ingest and features get with --server, against the API served from this process (which

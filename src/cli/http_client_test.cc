@@ -10,6 +10,7 @@
 
 #include <chrono>
 
+#include "cli/cli_test_util.h"
 #include "server/http_server.h"
 #include "server/json_error.h"
 
@@ -40,17 +41,6 @@ class SilentListener {
   int fd_ = -1;
   int port_ = 0;
 };
-
-bool HasIpv6Loopback() {
-  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in6 addr{};
-  addr.sin6_family = AF_INET6;
-  addr.sin6_addr = in6addr_loopback;
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
 
 class HttpClientTest : public ::testing::Test {
  protected:
