@@ -9,7 +9,8 @@ namespace {
 
 // The backing array of a namespace-scope initializer_list lives as long as the program.
 const std::initializer_list<std::string_view> kFeatureKeys = {
-    "agg", "of", "where", "expr", "window", "hop", "tumbling", "session_gap", "n", "k", "approx"};
+    "agg",      "of",          "where", "expr", "window", "hop",
+    "tumbling", "session_gap", "n",     "k",    "approx", "q"};
 
 // Reads one feature's object; each method fills part of the FeatureSpec.
 class FeatureParser {
@@ -59,10 +60,30 @@ class FeatureParser {
     }
     RETURN_IF_ERROR(ParseCount("n", AggKind::kLastN, agg));
     RETURN_IF_ERROR(ParseCount("k", AggKind::kTopK, agg));
+    RETURN_IF_ERROR(ParseQuantile(agg));
     if (obj_.Has("approx") && agg != AggKind::kDistinctCount) {
       return r_.Error(obj_.Get("approx"), "applies only to distinct_count");
     }
     return r_.ReadBool(obj_, "approx", &f_->approx);
+  }
+
+  // `q` of approx_percentile: required, strictly between 0 and 1; an error elsewhere.
+  Status ParseQuantile(AggKind agg) {
+    YamlField field = obj_.Get("q");
+    if (agg != AggKind::kApproxPercentile) {
+      if (obj_.Has("q")) return r_.Error(field, "applies only to approx_percentile");
+      return Status::Ok();
+    }
+    if (!obj_.Has("q")) {
+      return r_.Error(obj_.self(), "approx_percentile needs q (the quantile, e.g. q: 0.9)");
+    }
+    RETURN_IF_ERROR(r_.ReadDouble(obj_, "q", &f_->q));
+    if (!(f_->q > 0 && f_->q < 1)) {
+      return r_.Error(field, fmt::format("must be a quantile between 0 and 1, exclusive (0.9 for "
+                                         "the 90th percentile); got {}",
+                                         f_->q));
+    }
+    return Status::Ok();
   }
 
   // The `of` field: none for count and rate, else a source field (numeric where the

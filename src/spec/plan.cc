@@ -210,6 +210,10 @@ void WriteFeature(Writer* w, const FeatureSpec& f) {
     if (f.hop_ms > 0) Int(w, "hop_ms", f.hop_ms);
     if (f.session_gap_ms > 0) Int(w, "session_gap_ms", f.session_gap_ms);
     if (f.n > 0) Int(w, "n", f.n);
+    if (f.q > 0) {
+      Key(w, "q");
+      w->Double(f.q);
+    }
     if (f.approx) {
       Key(w, "approx");
       w->Bool(true);
@@ -238,6 +242,7 @@ std::string DescribeFeature(const FeatureSpec& f) {
   if (!f.agg) return fmt::format("expr {}", f.expr);
   std::string text(AggKindName(*f.agg));
   if (*f.agg == AggKind::kLastN || *f.agg == AggKind::kTopK) text += fmt::format("({})", f.n);
+  if (*f.agg == AggKind::kApproxPercentile) text += fmt::format("({})", f.q);
   if (f.approx) text += " (approx)";
   if (!f.of.empty()) text += fmt::format(" of {}", f.of);
   text += fmt::format(" over {}", WindowText(f));

@@ -101,6 +101,16 @@ TEST(DescribeFeatureTest, CombinedDurationUnits) {
   EXPECT_EQ(DescribeFeature(f), "max of x over sliding 1m30s");
 }
 
+TEST(DescribeFeatureTest, ApproxPercentileShowsItsQuantile) {
+  FeatureSpec f;
+  f.agg = AggKind::kApproxPercentile;
+  f.of = "duration_s";
+  f.q = 0.9;
+  f.window = WindowKind::kSliding;
+  f.window_ms = 3'600'000;
+  EXPECT_EQ(DescribeFeature(f), "approx_percentile(0.9) of duration_s over sliding 1h");
+}
+
 TEST_F(PlanTest, JsonHasEveryObject) {
   std::string json = FormatPlanJson(spec_);
   rapidjson::Document doc;

@@ -10,7 +10,7 @@ namespace freshet {
 namespace {
 
 // Every aggregation with its spec name; ParseAggKind also accepts the alias "var".
-constexpr std::array<std::pair<AggKind, std::string_view>, 13> kAggNames = {{
+constexpr std::array<std::pair<AggKind, std::string_view>, 15> kAggNames = {{
     {AggKind::kCount, "count"},
     {AggKind::kSum, "sum"},
     {AggKind::kMean, "mean"},
@@ -24,6 +24,8 @@ constexpr std::array<std::pair<AggKind, std::string_view>, 13> kAggNames = {{
     {AggKind::kDistinctCount, "distinct_count"},
     {AggKind::kTopK, "top_k"},
     {AggKind::kRate, "rate"},
+    {AggKind::kTrend, "trend"},
+    {AggKind::kApproxPercentile, "approx_percentile"},
 }};
 
 constexpr std::array<std::pair<SourceKind, std::string_view>, 4> kSourceKindNames = {{
@@ -86,6 +88,8 @@ bool AggNeedsNumericInput(AggKind k) {
     case AggKind::kMax:
     case AggKind::kVariance:
     case AggKind::kStddev:
+    case AggKind::kTrend:
+    case AggKind::kApproxPercentile:
       return true;
     default:
       return false;

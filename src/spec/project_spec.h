@@ -64,7 +64,9 @@ enum class AggKind : uint8_t {
   kLastN = 10,
   kDistinctCount = 11,  // exact; with `approx: true` HyperLogLog
   kTopK = 12,
-  kRate = 13,  // events per second over the window
+  kRate = 13,              // events per second over the window
+  kTrend = 14,             // least-squares slope of `of` against event time, per second
+  kApproxPercentile = 15,  // the `q`-quantile of `of`, from a DDSketch (quantile_sketch.h)
 };
 
 // Window kinds. Part of the state format: never renumber.
@@ -89,6 +91,7 @@ struct FeatureSpec {
   int64_t session_gap_ms = 0;  // session
   int n = 0;                   // last_n: how many values; top_k: k
   bool approx = false;         // distinct_count: HyperLogLog instead of exact
+  double q = 0;                // approx_percentile: the quantile, in (0, 1)
   int line = 0;
 };
 
@@ -162,7 +165,8 @@ bool ParseAggKind(std::string_view name, AggKind* out);
 std::string AggKindNames();
 // False for count and rate, which count events; every other aggregation reads an `of` field.
 bool AggTakesInput(AggKind k);
-// True for sum, mean, min, max, variance and stddev: their `of` field must be int64 or double.
+// True for sum, mean, min, max, variance, stddev, trend and approx_percentile: their `of` field
+// must be int64 or double.
 bool AggNeedsNumericInput(AggKind k);
 std::string_view WindowKindName(WindowKind k);
 std::string_view SourceKindName(SourceKind k);

@@ -340,6 +340,24 @@ std::vector<ErrorCase> ErrorCases() {
        "top_k needs k >= 1"},
       {"NOnCount", WithFeature("{agg: count, n: 3}"), 13, std::string(kFeature) + ".n",
        "applies only to last_n"},
+      {"PercentileWithoutQ", WithFeature("{agg: approx_percentile, of: dur, window: 1h}"), 13,
+       kFeature, "approx_percentile needs q (the quantile, e.g. q: 0.9)"},
+      {"PercentileQAboveOne", WithFeature("{agg: approx_percentile, of: dur, q: 90}"), 13,
+       std::string(kFeature) + ".q", "must be a quantile between 0 and 1, exclusive"},
+      {"PercentileQZero", WithFeature("{agg: approx_percentile, of: dur, q: 0}"), 13,
+       std::string(kFeature) + ".q", "got 0"},
+      {"PercentileQNotANumber", WithFeature("{agg: approx_percentile, of: dur, q: high}"), 13,
+       std::string(kFeature) + ".q", "expected a number"},
+      {"PercentileQNaN", WithFeature("{agg: approx_percentile, of: dur, q: .nan}"), 13,
+       std::string(kFeature) + ".q", "must be a quantile between 0 and 1"},
+      {"QOnMean", WithFeature("{agg: mean, of: dur, q: 0.5}"), 13, std::string(kFeature) + ".q",
+       "applies only to approx_percentile"},
+      {"PercentileOfString", WithFeature("{agg: approx_percentile, of: event, q: 0.5}"), 13,
+       std::string(kFeature) + ".of", "approx_percentile needs a numeric field"},
+      {"TrendOfString", WithFeature("{agg: trend, of: event, window: 10m}"), 13,
+       std::string(kFeature) + ".of", "trend needs a numeric field"},
+      {"TrendWithoutOf", WithFeature("{agg: trend, window: 10m}"), 13,
+       std::string(kFeature) + ".of", "trend needs 'of'"},
       {"HopNotDividingWindow", WithFeature("{agg: count, window: 1h, hop: 7m}"), 13,
        std::string(kFeature) + ".hop", "hop 7m must be smaller than the window 1h and divide it"},
       {"HopWithoutWindow", WithFeature("{agg: count, hop: 1m}"), 13, std::string(kFeature) + ".hop",
@@ -416,6 +434,24 @@ TEST(SpecErrorTest, BaseDocumentsAreValid) {
   EXPECT_EQ(spec->feature_views.at("v").features.at(0).line, 13);
   EXPECT_EQ(spec->deployments.at("d").line, 19);
   EXPECT_TRUE(spec->deployments.at("d").outputs.empty());
+}
+
+TEST(FeatureParseTest, TrendAndApproxPercentile) {
+  for (const char* feature : {"{agg: trend, of: dur, window: 10m}",
+                              "{agg: approx_percentile, of: dur, window: 1h, hop: 10m, q: 0.95}"}) {
+    Result<ProjectSpec> spec = ParseProject(WithFeature(feature), "f.yaml");
+    ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+    const FeatureSpec& f = spec->feature_views.at("v").features.at(0);
+    EXPECT_EQ(f.of, "dur");
+    if (*f.agg == AggKind::kTrend) {
+      EXPECT_EQ(f.window, WindowKind::kSliding);
+      EXPECT_EQ(f.q, 0);
+    } else {
+      EXPECT_EQ(f.agg, AggKind::kApproxPercentile);
+      EXPECT_EQ(f.window, WindowKind::kHopping);
+      EXPECT_DOUBLE_EQ(f.q, 0.95);
+    }
+  }
 }
 
 TEST(SpecOutputsTest, EachKindWithItsSettings) {

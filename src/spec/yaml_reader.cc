@@ -208,4 +208,13 @@ Status YamlReader::ReadInt(const YamlObject& obj, std::string_view key, int* out
   return Status::Ok();
 }
 
+Status YamlReader::ReadDouble(const YamlObject& obj, std::string_view key, double* out) const {
+  if (!obj.Has(key)) return Status::Ok();
+  YamlField field = obj.Get(key);
+  if (!field.node.IsScalar() || !YAML::convert<double>::decode(field.node, *out)) {
+    return Error(field, "expected a number");
+  }
+  return Status::Ok();
+}
+
 }  // namespace freshet

@@ -80,6 +80,7 @@ class YamlReader {
   Status ReadDuration(const YamlObject& obj, std::string_view key, int64_t* out) const;
   Status ReadBool(const YamlObject& obj, std::string_view key, bool* out) const;
   Status ReadInt(const YamlObject& obj, std::string_view key, int* out) const;
+  Status ReadDouble(const YamlObject& obj, std::string_view key, double* out) const;
   // A required key: absent is "missing required key".
   Status RequireString(const YamlObject& obj, std::string_view key, std::string* out) const;
 

@@ -65,6 +65,47 @@ void MergeMoments(MomentsAcc* a, const MomentsAcc& b) {
   a->n = SaturatingAdd(a->n, b.n);
 }
 
+double SecondsSince(int64_t origin_ms, int64_t ts) {
+  return static_cast<double>(SaturatingSub(ts, origin_ms)) / 1000.0;
+}
+
+void AddTrend(TrendAcc* a, int64_t ts, double x) {
+  if (a->n == 0) a->origin_ms = ts;
+  double t = SecondsSince(a->origin_ms, ts);
+  a->n = SaturatingAdd(a->n, 1);
+  double n = static_cast<double>(a->n);
+  double dt = t - a->mean_t;
+  double dx = x - a->mean_x;
+  a->mean_t += dt / n;
+  a->mean_x += dx / n;
+  a->m2_t += dt * (t - a->mean_t);
+  a->c_tx += dt * (x - a->mean_x);
+}
+
+void MergeTrend(TrendAcc* a, const TrendAcc& b) {
+  if (b.n == 0) return;
+  if (a->n == 0) {
+    *a = b;
+    return;
+  }
+  double na = static_cast<double>(a->n), nb = static_cast<double>(b.n);
+  double n = na + nb;
+  double dt = b.mean_t + SecondsSince(a->origin_ms, b.origin_ms) - a->mean_t;
+  double dx = b.mean_x - a->mean_x;
+  a->mean_t += dt * nb / n;
+  a->mean_x += dx * nb / n;
+  a->m2_t += b.m2_t + dt * dt * na * nb / n;
+  a->c_tx += b.c_tx + dt * dx * na * nb / n;
+  a->n = SaturatingAdd(a->n, b.n);
+}
+
+// Null below two events, without spread in time, or when the inputs overflow.
+Value TrendSlope(const TrendAcc& a) {
+  if (a.n < 2 || !(a.m2_t > 0)) return Value();
+  double slope = a.c_tx / a.m2_t;
+  return std::isfinite(slope) ? Value::Double(slope) : Value();
+}
+
 // Keeps the `n` latest items, oldest first.
 void AddLatest(LastNAcc* a, StampedValue item, int n) {
   auto& items = a->items;
@@ -133,8 +174,8 @@ size_t ValueBytes(const Value& v) {
 
 }  // namespace
 
-Aggregation::Aggregation(AggKind kind, int n, bool approx, bool int_input)
-    : kind_(kind), n_(n), approx_(approx), int_input_(int_input) {}
+Aggregation::Aggregation(AggKind kind, int n, bool approx, bool int_input, double q)
+    : kind_(kind), n_(n), approx_(approx), int_input_(int_input), q_(q) {}
 
 Acc Aggregation::NewAcc() const {
   switch (kind_) {
@@ -160,6 +201,10 @@ Acc Aggregation::NewAcc() const {
       return DistinctAcc{};
     case AggKind::kTopK:
       return TopKAcc{};
+    case AggKind::kTrend:
+      return TrendAcc{};
+    case AggKind::kApproxPercentile:
+      return SketchAcc{};
   }
   return CountAcc{};
 }
@@ -185,6 +230,8 @@ void Aggregation::Add(Acc* acc, const Value& v, int64_t ts, uint64_t seq) const 
                  [&](DistinctAcc& a) { AddHash(&a, HashValue(v)); },
                  [&](HllAcc& a) { a.hll.Add(HashValue(v)); },
                  [&](TopKAcc& a) { AddCount(&a, v, HashValue(v), 1); },
+                 [&](TrendAcc& a) { AddTrend(&a, ts, v.to_double()); },
+                 [&](SketchAcc& a) { a.sketch.Add(v.to_double()); },
              },
              *acc);
 }
@@ -223,6 +270,8 @@ void Aggregation::Merge(Acc* into, const Acc& from) const {
                    for (const TopCount& c : std::get<TopKAcc>(from).counts)
                      AddCount(&a, c.v, c.hash, c.count);
                  },
+                 [&](TrendAcc& a) { MergeTrend(&a, std::get<TrendAcc>(from)); },
+                 [&](SketchAcc& a) { a.sketch.Merge(std::get<SketchAcc>(from).sketch); },
              },
              *into);
 }
@@ -247,6 +296,10 @@ Value Aggregation::Result(const Acc& acc, int64_t span_ms) const {
           [](const DistinctAcc& a) { return Value::Int(static_cast<int64_t>(a.hashes.size())); },
           [](const HllAcc& a) { return Value::Int(std::llround(a.hll.Estimate())); },
           [&](const TopKAcc& a) { return TopValues(a, n_); },
+          [](const TrendAcc& a) { return TrendSlope(a); },
+          [&](const SketchAcc& a) {
+            return a.sketch.empty() ? Value() : Value::Double(a.sketch.Quantile(q_));
+          },
       },
       acc);
 }
@@ -262,6 +315,7 @@ size_t Aggregation::MemoryBytes(const Acc& acc) const {
                         },
                         [](const DistinctAcc& a) { return a.hashes.capacity() * sizeof(uint64_t); },
                         [](const HllAcc& a) { return a.hll.MemoryBytes(); },
+                        [](const SketchAcc& a) { return a.sketch.MemoryBytes(); },
                         [](const TopKAcc& a) {
                           size_t bytes = a.counts.capacity() * sizeof(TopCount);
                           for (const auto& c : a.counts) bytes += ValueBytes(c.v);
@@ -302,6 +356,15 @@ void Aggregation::Encode(const Acc& acc, std::string* out) const {
                      PutVarint(out, static_cast<uint64_t>(c.count));
                    }
                  },
+                 [&](const TrendAcc& a) {
+                   PutSigned(out, a.origin_ms);
+                   PutVarint(out, static_cast<uint64_t>(a.n));
+                   PutDouble(out, a.mean_t);
+                   PutDouble(out, a.mean_x);
+                   PutDouble(out, a.m2_t);
+                   PutDouble(out, a.c_tx);
+                 },
+                 [&](const SketchAcc& a) { a.sketch.Encode(out); },
              },
              acc);
 }
@@ -360,6 +423,16 @@ bool Aggregation::Decode(ByteReader* in, Acc* acc) const {
                               a.counts.begin(), a.counts.end(),
                               [](const TopCount& x, const TopCount& y) { return x.hash < y.hash; });
                         },
+                        [&](TrendAcc& a) {
+                          uint64_t n;
+                          if (!in->GetSigned(&a.origin_ms) || !in->GetVarint(&n) || n > kMaxCount ||
+                              !in->GetDouble(&a.mean_t) || !in->GetDouble(&a.mean_x) ||
+                              !in->GetDouble(&a.m2_t) || !in->GetDouble(&a.c_tx))
+                            return false;
+                          a.n = static_cast<int64_t>(n);
+                          return true;
+                        },
+                        [&](SketchAcc& a) { return a.sketch.Decode(in); },
                     },
                     *acc);
 }

@@ -9,7 +9,12 @@
 // empty list; every other aggregation gives null. Nulls are never added (the caller skips a
 // null input, as SQL aggregates do). variance and stddev are the SAMPLE statistics (n - 1, as
 // PostgreSQL's variance/stddev), null below two values; moments use Welford's update and
-// Chan's merge. first/last order events by event time; ties go to the later arrival (`seq`).
+// Chan's merge. trend is the least-squares slope of the value against event time in seconds,
+// null below two events or when all events share one time; it keeps co-moments about the means
+// (Welford/Chan in two variables), with times relative to an origin in the accumulator so that
+// epoch-sized times lose no precision. approx_percentile reads a quantile from a DDSketch
+// (quantile_sketch.h, 1% relative error). first/last order events by event time; ties go to
+// the later arrival (`seq`).
 // Thread-safety: Aggregation is immutable; an Acc is a value guarded by its owner.
 #pragma once
 
@@ -22,6 +27,7 @@
 #include "core/value.h"
 #include "spec/project_spec.h"
 #include "stream/hyperloglog.h"
+#include "stream/quantile_sketch.h"
 
 namespace freshet {
 
@@ -68,13 +74,29 @@ struct TopKAcc {
   std::vector<TopCount> counts;
 };  // sorted by hash
 
+// trend: times t are seconds since origin_ms (the first event's time); m2_t = sum (t - mean_t)^2,
+// c_tx = sum (t - mean_t)(x - mean_x). Central moments do not change with the origin, so merging
+// only shifts the other side's mean_t.
+struct TrendAcc {
+  int64_t origin_ms = 0;
+  int64_t n = 0;
+  double mean_t = 0;
+  double mean_x = 0;
+  double m2_t = 0;
+  double c_tx = 0;
+};
+struct SketchAcc {
+  QuantileSketch sketch;
+};  // approx_percentile
+
 using Acc = std::variant<CountAcc, SumAcc, MomentsAcc, ExtremeAcc, EdgeAcc, LastNAcc, DistinctAcc,
-                         HllAcc, TopKAcc>;
+                         HllAcc, TopKAcc, TrendAcc, SketchAcc>;
 
 class Aggregation {
  public:
   // `n`: last_n's n or top_k's k. `int_input`: the input field is int64 (sum stays integral).
-  Aggregation(AggKind kind, int n, bool approx, bool int_input);
+  // `q`: approx_percentile's quantile, in (0, 1).
+  Aggregation(AggKind kind, int n, bool approx, bool int_input, double q = 0);
 
   AggKind kind() const { return kind_; }
   Acc NewAcc() const;
@@ -94,6 +116,7 @@ class Aggregation {
   int n_;
   bool approx_;
   bool int_input_;
+  double q_;
 };
 
 }  // namespace freshet

@@ -16,17 +16,29 @@ struct AggCase {
   int n;
   bool approx;
   bool int_input;
+  double q = 0;
 };
 
 const AggCase kAll[] = {
-    {AggKind::kCount, 0, false, false},        {AggKind::kSum, 0, false, false},
-    {AggKind::kSum, 0, false, true},           {AggKind::kMean, 0, false, false},
-    {AggKind::kMin, 0, false, false},          {AggKind::kMax, 0, false, true},
-    {AggKind::kVariance, 0, false, false},     {AggKind::kStddev, 0, false, false},
-    {AggKind::kFirst, 0, false, false},        {AggKind::kLast, 0, false, false},
-    {AggKind::kLastN, 3, false, false},        {AggKind::kDistinctCount, 0, false, false},
-    {AggKind::kDistinctCount, 0, true, false}, {AggKind::kTopK, 2, false, false},
+    {AggKind::kCount, 0, false, false},
+    {AggKind::kSum, 0, false, false},
+    {AggKind::kSum, 0, false, true},
+    {AggKind::kMean, 0, false, false},
+    {AggKind::kMin, 0, false, false},
+    {AggKind::kMax, 0, false, true},
+    {AggKind::kVariance, 0, false, false},
+    {AggKind::kStddev, 0, false, false},
+    {AggKind::kFirst, 0, false, false},
+    {AggKind::kLast, 0, false, false},
+    {AggKind::kLastN, 3, false, false},
+    {AggKind::kDistinctCount, 0, false, false},
+    {AggKind::kDistinctCount, 0, true, false},
+    {AggKind::kTopK, 2, false, false},
     {AggKind::kRate, 0, false, false},
+    {AggKind::kTrend, 0, false, false},
+    {AggKind::kTrend, 0, false, true},
+    {AggKind::kApproxPercentile, 0, false, false, 0.5},
+    {AggKind::kApproxPercentile, 0, false, true, 0.9},
 };
 
 Value Input(const AggCase& c, uint32_t x) {
@@ -53,7 +65,7 @@ bool Close(const Value& a, const Value& b) {
 TEST(AggregationTest, MergeOfPartsEqualsOneAccumulator) {
   std::mt19937 rng(5);
   for (const AggCase& c : kAll) {
-    Aggregation agg(c.kind, c.n, c.approx, c.int_input);
+    Aggregation agg(c.kind, c.n, c.approx, c.int_input, c.q);
     Acc whole = agg.NewAcc();
     std::vector<Acc> parts(4, agg.NewAcc());
     for (uint64_t seq = 0; seq < 200; ++seq) {
@@ -74,7 +86,7 @@ TEST(AggregationTest, MergeOfPartsEqualsOneAccumulator) {
 TEST(AggregationTest, EncodeDecodeRoundTrip) {
   std::mt19937 rng(6);
   for (const AggCase& c : kAll) {
-    Aggregation agg(c.kind, c.n, c.approx, c.int_input);
+    Aggregation agg(c.kind, c.n, c.approx, c.int_input, c.q);
     Acc acc = agg.NewAcc();
     for (uint64_t seq = 0; seq < 50; ++seq)
       agg.Add(&acc, Input(c, rng()), static_cast<int64_t>(seq), seq);
@@ -95,7 +107,7 @@ TEST(AggregationTest, EncodeDecodeRoundTrip) {
 
 TEST(AggregationTest, EmptyResults) {
   for (const AggCase& c : kAll) {
-    Aggregation agg(c.kind, c.n, c.approx, c.int_input);
+    Aggregation agg(c.kind, c.n, c.approx, c.int_input, c.q);
     Value v = agg.Result(agg.NewAcc(), 1000);
     switch (c.kind) {
       case AggKind::kCount:
@@ -141,6 +153,70 @@ TEST(AggregationTest, RateDividesBySpanSeconds) {
   Acc a = rate.NewAcc();
   for (int i = 0; i < 6; ++i) rate.Add(&a, Value(), i, static_cast<uint64_t>(i));
   EXPECT_DOUBLE_EQ(rate.Result(a, 60'000).as_double(), 0.1);
+}
+
+// x = 3 t + 5 (t in seconds) at epoch-sized times: the slope is 3 per second.
+TEST(AggregationTest, TrendIsTheSlopePerSecond) {
+  Aggregation trend(AggKind::kTrend, 0, false, false);
+  Acc a = trend.NewAcc();
+  const int64_t t0 = 1'767'225'600'000;
+  for (int i = 0; i < 10; ++i) {
+    trend.Add(&a, Value::Double(3.0 * i + 5), t0 + 1000 * i, static_cast<uint64_t>(i));
+  }
+  EXPECT_NEAR(trend.Result(a, 1).as_double(), 3.0, 1e-12);
+  // Least squares through (0, 1), (1, 3), (2, 2): slope 0.5.
+  Acc b = trend.NewAcc();
+  trend.Add(&b, Value::Int(1), t0, 0);
+  trend.Add(&b, Value::Int(3), t0 + 1000, 1);
+  trend.Add(&b, Value::Int(2), t0 + 2000, 2);
+  EXPECT_NEAR(trend.Result(b, 1).as_double(), 0.5, 1e-12);
+}
+
+TEST(AggregationTest, TrendIsNullBelowTwoEventsOrWithoutTimeSpread) {
+  Aggregation trend(AggKind::kTrend, 0, false, false);
+  Acc a = trend.NewAcc();
+  trend.Add(&a, Value::Double(1), 5000, 0);
+  EXPECT_TRUE(trend.Result(a, 1).is_null());
+  trend.Add(&a, Value::Double(9), 5000, 1);
+  EXPECT_TRUE(trend.Result(a, 1).is_null());
+  Acc same_time = trend.NewAcc();
+  trend.Add(&same_time, Value::Double(4), 5000, 2);
+  trend.Merge(&a, same_time);
+  EXPECT_TRUE(trend.Result(a, 1).is_null());
+  trend.Add(&a, Value::Double(4), 6000, 3);
+  EXPECT_FALSE(trend.Result(a, 1).is_null());
+}
+
+// Events a millisecond apart, far from the epoch, with a large offset in the values: sums of
+// t, t^2 and t x from epoch seconds would cancel catastrophically; the co-moments about an
+// origin in the accumulator keep the slope to ~1e-9, also across tiles with other origins.
+TEST(AggregationTest, TrendKeepsPrecisionFarFromTheEpoch) {
+  Aggregation trend(AggKind::kTrend, 0, false, false);
+  const int64_t t0 = 1'767'225'600'000;
+  Acc whole = trend.NewAcc();
+  std::vector<Acc> tiles(4, trend.NewAcc());
+  std::mt19937 rng(11);
+  for (int i = 0; i < 400; ++i) {
+    double noise = static_cast<double>(rng() % 1000) * 1e-6;
+    Value x = Value::Double(1e6 + 0.25 * i + noise);  // 0.25 per ms: 250 per second
+    trend.Add(&whole, x, t0 + i, static_cast<uint64_t>(i));
+    trend.Add(&tiles[static_cast<size_t>(i / 100)], x, t0 + i, static_cast<uint64_t>(i));
+  }
+  double slope = trend.Result(whole, 1).as_double();
+  EXPECT_NEAR(slope, 250.0, 0.01);
+  Acc merged = trend.NewAcc();
+  for (int i : {3, 1, 0, 2}) trend.Merge(&merged, tiles[static_cast<size_t>(i)]);
+  EXPECT_NEAR(trend.Result(merged, 1).as_double(), slope, 1e-9 * slope);
+}
+
+TEST(AggregationTest, ApproxPercentileReadsItsQuantile) {
+  Aggregation p90(AggKind::kApproxPercentile, 0, false, true, 0.9);
+  Aggregation p10(AggKind::kApproxPercentile, 0, false, true, 0.1);
+  Acc a = p90.NewAcc();
+  for (int i = 1; i <= 100; ++i) p90.Add(&a, Value::Int(i), i, static_cast<uint64_t>(i));
+  EXPECT_NEAR(p90.Result(a, 1).as_double(), 90, 0.9);
+  EXPECT_NEAR(p10.Result(a, 1).as_double(), 10, 0.1);
+  EXPECT_TRUE(p90.Result(p90.NewAcc(), 1).is_null());
 }
 
 TEST(ValueOpsTest, HashAndOrderTreatEqualNumbersAlike) {

@@ -80,7 +80,7 @@ class ViewCompiler {
       input_type = source_->fields[f.input].type;
     }
     bool int_input = input_type == FieldType::kInt64 || input_type == FieldType::kTimestamp;
-    f.agg = Aggregation(*spec.agg, spec.n, spec.approx, int_input);
+    f.agg = Aggregation(*spec.agg, spec.n, spec.approx, int_input, spec.q);
     f.window = spec.window;
     f.window_ms = spec.window_ms;
     f.hop_ms = spec.hop_ms;
@@ -119,6 +119,9 @@ class ViewCompiler {
     if ((*spec.agg == AggKind::kLastN || *spec.agg == AggKind::kTopK) && spec.n < 1) {
       return FeatureError(spec, *spec.agg == AggKind::kLastN ? "n" : "k", "must be at least 1");
     }
+    if (*spec.agg == AggKind::kApproxPercentile && !(spec.q > 0 && spec.q < 1)) {
+      return FeatureError(spec, "q", "must be between 0 and 1 (exclusive)");
+    }
     return Status::Ok();
   }
 
@@ -148,6 +151,8 @@ class ViewCompiler {
       case AggKind::kVariance:
       case AggKind::kStddev:
       case AggKind::kRate:
+      case AggKind::kTrend:
+      case AggKind::kApproxPercentile:
         return FieldType::kDouble;
       case AggKind::kMin:
       case AggKind::kMax:
