@@ -91,6 +91,9 @@ struct SketchAcc {
 
 using Acc = std::variant<CountAcc, SumAcc, MomentsAcc, ExtremeAcc, EdgeAcc, LastNAcc, DistinctAcc,
                          HllAcc, TopKAcc, TrendAcc, SketchAcc>;
+// States hold Acc values inline (each list's first tile): trend and approx_percentile must not
+// make every Acc larger than first/last's accumulator does.
+static_assert(sizeof(TrendAcc) <= sizeof(EdgeAcc) && sizeof(SketchAcc) <= sizeof(EdgeAcc));
 
 class Aggregation {
  public:

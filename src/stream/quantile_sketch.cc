@@ -92,7 +92,14 @@ void EncodeBuckets(const std::vector<Bucket>& buckets, std::string* out) {
 }
 
 template <typename Bucket>
-bool DecodeBuckets(ByteReader* in, std::vector<Bucket>* buckets, int64_t* total) {
+int64_t Total(const std::vector<Bucket>& buckets) {
+  int64_t total = 0;
+  for (const Bucket& b : buckets) total = SaturatingAdd(total, b.count);
+  return total;
+}
+
+template <typename Bucket>
+bool DecodeBuckets(ByteReader* in, std::vector<Bucket>* buckets) {
   uint64_t n;
   if (!in->GetCount(&n)) return false;
   buckets->resize(n);
@@ -110,7 +117,6 @@ bool DecodeBuckets(ByteReader* in, std::vector<Bucket>* buckets, int64_t* total)
     if (index > MaxIndex() || !in->GetVarint(&count) || count == 0 || count > kMaxCount)
       return false;
     (*buckets)[i] = Bucket{static_cast<int32_t>(index), static_cast<int64_t>(count)};
-    *total = SaturatingAdd(*total, static_cast<int64_t>(count));
   }
   return true;
 }
@@ -119,7 +125,6 @@ bool DecodeBuckets(ByteReader* in, std::vector<Bucket>* buckets, int64_t* total)
 
 void QuantileSketch::Add(double x) {
   if (std::isnan(x)) return;
-  count_ = SaturatingAdd(count_, 1);
   double m = std::min(std::abs(x), kMaxMagnitude);
   if (m < kMinMagnitude) {
     zeros_ = SaturatingAdd(zeros_, 1);
@@ -132,13 +137,16 @@ void QuantileSketch::Merge(const QuantileSketch& other) {
   MergeBuckets(&negative_, other.negative_);
   MergeBuckets(&positive_, other.positive_);
   zeros_ = SaturatingAdd(zeros_, other.zeros_);
-  count_ = SaturatingAdd(count_, other.count_);
+}
+
+int64_t QuantileSketch::count() const {
+  return SaturatingAdd(SaturatingAdd(Total(negative_), zeros_), Total(positive_));
 }
 
 double QuantileSketch::Quantile(double q) const {
   q = std::clamp(q, 0.0, 1.0);
   // 0-based rank of the value reported: ceil(q * count) - 1, at least 0.
-  double rank = std::max(std::ceil(q * static_cast<double>(count_)) - 1, 0.0);
+  double rank = std::max(std::ceil(q * static_cast<double>(count())) - 1, 0.0);
   int64_t seen = 0;
   for (auto it = negative_.rbegin(); it != negative_.rend(); ++it) {
     seen = SaturatingAdd(seen, it->count);
@@ -170,8 +178,7 @@ bool QuantileSketch::Decode(ByteReader* in) {
   uint64_t zeros;
   if (!in->GetVarint(&zeros) || zeros > kMaxCount) return false;
   zeros_ = static_cast<int64_t>(zeros);
-  count_ = zeros_;
-  return DecodeBuckets(in, &negative_, &count_) && DecodeBuckets(in, &positive_, &count_);
+  return DecodeBuckets(in, &negative_) && DecodeBuckets(in, &positive_);
 }
 
 }  // namespace freshet

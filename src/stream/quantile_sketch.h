@@ -34,9 +34,9 @@ class QuantileSketch {
 
   void Add(double x);
   void Merge(const QuantileSketch& other);
-  // Number of values added (saturating at INT64_MAX).
-  int64_t count() const { return count_; }
-  bool empty() const { return count_ == 0; }
+  // Number of values added (saturating at INT64_MAX); sums the buckets.
+  int64_t count() const;
+  bool empty() const { return zeros_ == 0 && negative_.empty() && positive_.empty(); }
 
   // The value of rank ceil(q * count) (1-based) among the values in ascending order, within
   // kRelativeAccuracy of the exact one (PostgreSQL's percentile_disc(q)); q is clamped to
@@ -58,10 +58,10 @@ class QuantileSketch {
     int64_t count = 0;
   };
 
+  // No cached total: the sketch stays within the size of the other accumulators (Acc).
   std::vector<Bucket> negative_;  // by magnitude: ascending index is descending value
   std::vector<Bucket> positive_;
   int64_t zeros_ = 0;
-  int64_t count_ = 0;
 };
 
 }  // namespace freshet
