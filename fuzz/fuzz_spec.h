@@ -43,6 +43,10 @@ feature_views:
       first_ever: {agg: first, of: category}
       min_ever: {agg: min, of: amount}
       top_ever: {agg: top_k, of: qty, k: 3}
+      trend_10m: {agg: trend, of: amount, window: 10m}
+      hop_trend: {agg: trend, of: qty, window: 10m, hop: 2m}
+      p90_10m: {agg: approx_percentile, of: amount, window: 10m, q: 0.9}
+      day_p50: {agg: approx_percentile, of: qty, window: 1d, tumbling: true, q: 0.5}
       ratio: {expr: "exits_10m / nullif(n_1m, 0)"}
 )yaml";
 

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "core/byte_codec.h"
-#include "fuzz_spec.h"
 #include "format/record.h"
+#include "fuzz_spec.h"
 #include "models/registry_codec.h"
 #include "stream/accumulator.h"
 #include "stream/checkpoint_records.h"
@@ -47,6 +47,7 @@ struct AggCase {
   int n;
   bool approx;
   bool int_input;
+  double q = 0;
 };
 const AggCase kAggs[] = {
     {AggKind::kCount, 0, false, false},
@@ -63,10 +64,14 @@ const AggCase kAggs[] = {
     {AggKind::kDistinctCount, 0, true, false},
     {AggKind::kTopK, 2, false, false},
     {AggKind::kRate, 0, false, false},
+    {AggKind::kTrend, 0, false, false},
+    {AggKind::kApproxPercentile, 0, false, false, 0.9},
+    {AggKind::kApproxPercentile, 0, false, true, 0.5},
 };
 constexpr size_t kAggCount = sizeof(kAggs) / sizeof(kAggs[0]);
 
-// An input value of the type aggregation `c` takes (numbers for sums and moments).
+// An input value of the type aggregation `c` takes (numbers for sums, moments, trends and
+// quantiles).
 Value Input(const AggCase& c, int i) {
   if (c.int_input) return Value::Int(i * 7);
   switch (c.kind) {
@@ -75,6 +80,9 @@ Value Input(const AggCase& c, int i) {
     case AggKind::kVariance:
     case AggKind::kStddev:
       return Value::Double(i * 1.5);
+    case AggKind::kTrend:
+    case AggKind::kApproxPercentile:
+      return Value::Double(i * 1.5 - 3);  // negatives and a zero
     default:
       return Value::String(i % 2 ? "sleep" : "focus");
   }
@@ -131,7 +139,7 @@ void DecodeHll(std::string_view in) {
 void DecodeAgg(std::string_view in) {
   if (in.empty()) return;
   const AggCase& c = kAggs[static_cast<uint8_t>(in[0]) % kAggCount];
-  Aggregation agg(c.kind, c.n, c.approx, c.int_input);
+  Aggregation agg(c.kind, c.n, c.approx, c.int_input, c.q);
   byte_codec::ByteReader reader(in.substr(1));
   Acc acc;
   if (!agg.Decode(&reader, &acc)) return;
@@ -235,7 +243,7 @@ void WriteSeeds(const std::string& dir) {
 
   for (size_t k = 0; k < kAggCount; ++k) {
     const AggCase& c = kAggs[k];
-    Aggregation agg(c.kind, c.n, c.approx, c.int_input);
+    Aggregation agg(c.kind, c.n, c.approx, c.int_input, c.q);
     Acc acc = agg.NewAcc();
     for (int i = 0; i < 5; ++i) agg.Add(&acc, Input(c, i), 1000 * i, static_cast<uint64_t>(i));
     bytes.assign(1, static_cast<char>(k));

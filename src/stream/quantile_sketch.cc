@@ -62,11 +62,12 @@ void MergeBuckets(std::vector<Bucket>* into, const std::vector<Bucket>& from) {
   if (from.empty()) return;
   std::vector<Bucket> merged;
   merged.reserve(into->size() + from.size());
-  auto a = into->begin(), b = from.begin();
-  while (a != into->end() || b != from.end()) {
-    if (b == from.end() || (a != into->end() && a->index < b->index)) {
+  auto a = into->cbegin();
+  auto b = from.cbegin();
+  while (a != into->cend() || b != from.cend()) {
+    if (b == from.cend() || (a != into->cend() && a->index < b->index)) {
       merged.push_back(*a++);
-    } else if (a == into->end() || b->index < a->index) {
+    } else if (a == into->cend() || b->index < a->index) {
       merged.push_back(*b++);
     } else {
       merged.push_back(Bucket{a->index, SaturatingAdd(a->count, b->count)});
