@@ -59,10 +59,15 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
       return Status::InvalidArgument(fmt::format("entities.{}: given twice", key));
     }
     std::vector<Value>& column = out->entities[key];
+    column.reserve(array.size());
     for (simdjson::dom::element item : array) {
-      ASSIGN_OR_RETURN(Value v, JsonToValue(item, "entities." + key));
-      if (v.is_null()) return Status::InvalidArgument(fmt::format("entities.{}: null key", key));
-      column.push_back(std::move(v));
+      Result<Value> v = JsonToValue(item, key);
+      const size_t row = column.size();
+      if (!v.ok()) return JsonToValue(item, fmt::format("entities.{}[{}]", key, row)).status();
+      if (v->is_null()) {
+        return Status::InvalidArgument(fmt::format("entities.{}[{}]: null key value", key, row));
+      }
+      column.push_back(std::move(*v));
     }
     out->entity_order.push_back(std::move(key));
   }

@@ -291,6 +291,8 @@ std::string_view ReadStatusName(ReadStatus s) {
       return "NOT_FOUND";
     case ReadStatus::kOutsideMaxAge:
       return "OUTSIDE_MAX_AGE";
+    case ReadStatus::kNullValue:
+      return "NULL_VALUE";
   }
   return "UNKNOWN";
 }
