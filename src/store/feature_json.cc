@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <array>
 #include <charconv>
-#include <unordered_map>
 
 #include "core/json.h"
 #include "core/parse_int.h"
@@ -85,11 +85,28 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
   return Status::Ok();
 }
 
-void WriteStringArray(JsonWriter* w, const std::vector<std::string>& items) {
-  w->StartArray();
-  for (const std::string& s : items)
-    w->String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
-  w->EndArray();
+// A string known to need no escaping, written with its quotes as one raw value.
+void WriteQuoted(JsonWriter* w, std::string_view quoted) {
+  w->RawValue(quoted.data(), quoted.size(), rapidjson::kStringType);
+}
+
+// Each status's name in quotes, ready for WriteQuoted.
+std::string_view QuotedStatus(ReadStatus status) {
+  static const std::array<std::string, 4> kQuoted = [] {
+    std::array<std::string, 4> quoted;
+    for (ReadStatus s : {ReadStatus::kPresent, ReadStatus::kNotFound, ReadStatus::kOutsideMaxAge,
+                         ReadStatus::kNullValue}) {
+      quoted[static_cast<size_t>(s)] = fmt::format("\"{}\"", ReadStatusName(s));
+    }
+    return quoted;
+  }();
+  return kQuoted[static_cast<size_t>(status)];
+}
+
+// A response buffer sized for `values` values up front (responses run to hundreds of KB, which
+// growing from RapidJSON's default 256 bytes would copy over and over).
+rapidjson::StringBuffer ResponseBuffer(size_t values) {
+  return rapidjson::StringBuffer(nullptr, 256 + values * 48);
 }
 
 std::string FeatureName(const FeatureRequest& request, const FeatureRef& ref) {
@@ -100,7 +117,9 @@ std::string FeatureName(const FeatureRequest& request, const FeatureRef& ref) {
 
 Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureStore& store,
                                            const std::vector<FeatureRef>* fixed_features) {
-  simdjson::dom::parser parser;
+  // One parser per thread keeps its buffers from request to request; the document is only
+  // read within this call.
+  thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (auto error = parser.parse(body.data(), body.size()).get(doc)) {
     return Status::InvalidArgument(
@@ -137,7 +156,7 @@ Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureS
 
 std::string FeatureTableToJson(const FeatureRequest& request, const FeatureTable& table,
                                int64_t as_of_ms) {
-  rapidjson::StringBuffer buf;
+  rapidjson::StringBuffer buf = ResponseBuffer(table.num_rows * (table.features.size() + 1));
   JsonWriter w(buf);
   w.StartObject();
   w.Key("as_of_ms");
@@ -164,7 +183,7 @@ std::string FeatureTableToJson(const FeatureRequest& request, const FeatureTable
     w.Key("statuses");
     w.StartArray();
     for (size_t c = 0; c < table.features.size(); ++c) {
-      w.String(ReadStatusName(table.statuses[c][r]).data());
+      WriteQuoted(&w, QuotedStatus(table.statuses[c][r]));
     }
     w.EndArray();
     w.Key("event_timestamps");
@@ -175,66 +194,77 @@ std::string FeatureTableToJson(const FeatureRequest& request, const FeatureTable
   }
   w.EndArray();
   w.EndObject();
-  return buf.GetString();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 std::string FeatureTableToFeastJson(const FeatureRequest& request, const FeatureTable& table) {
-  rapidjson::StringBuffer buf;
+  const size_t rows = table.num_rows;
+  rapidjson::StringBuffer buf =
+      ResponseBuffer(rows * (table.features.size() + request.entity_order.size()));
   JsonWriter w(buf);
   w.StartObject();
   w.Key("metadata");
   w.StartObject();
   w.Key("feature_names");
-  std::vector<std::string> names = request.entity_order;
-  for (const FeatureRef& ref : table.features) names.push_back(FeatureName(request, ref));
-  WriteStringArray(&w, names);
+  w.StartArray();
+  for (const std::string& key : request.entity_order) {
+    w.String(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  }
+  for (const FeatureRef& ref : table.features) {
+    const std::string name = FeatureName(request, ref);
+    w.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+  }
+  w.EndArray();
   w.EndObject();
   w.Key("results");
   w.StartArray();
-  const std::string epoch = FormatRfc3339Ms(0);
-  // The features of one view share an entity's newest event time: format each time once.
-  std::unordered_map<int64_t, std::string> formatted;
-  auto timestamp = [&formatted](int64_t ms) -> const std::string& {
-    auto [it, added] = formatted.try_emplace(ms);
-    if (added) it->second = FormatRfc3339Ms(ms);
-    return it->second;
-  };
+  const std::string epoch = fmt::format("\"{}\"", FormatRfc3339Ms(0));
   for (const std::string& key : request.entity_order) {
-    const std::vector<Value>& column = request.entities.at(key);
     w.StartObject();
     w.Key("values");
     w.StartArray();
-    for (const Value& v : column) WriteJsonValue(&w, v);
+    for (const Value& v : request.entities.at(key)) WriteJsonValue(&w, v);
     w.EndArray();
     w.Key("statuses");
-    WriteStringArray(&w, std::vector<std::string>(column.size(), "PRESENT"));
+    w.StartArray();
+    for (size_t r = 0; r < rows; ++r) WriteQuoted(&w, QuotedStatus(ReadStatus::kPresent));
+    w.EndArray();
     w.Key("event_timestamps");
-    WriteStringArray(&w, std::vector<std::string>(column.size(), epoch));
+    w.StartArray();
+    for (size_t r = 0; r < rows; ++r) WriteQuoted(&w, epoch);
+    w.EndArray();
     w.EndObject();
   }
+  // The features of one view share an entity's newest event time: each row keeps the last
+  // time it formatted, so a view's time is formatted once per entity.
+  std::vector<int64_t> formatted_ms(rows, 0);
+  std::vector<std::string> formatted(rows, epoch);
   for (size_t c = 0; c < table.features.size(); ++c) {
     w.StartObject();
     w.Key("values");
     w.StartArray();
-    for (size_t r = 0; r < table.num_rows; ++r) WriteJsonValue(&w, table.values[c][r]);
+    for (size_t r = 0; r < rows; ++r) WriteJsonValue(&w, table.values[c][r]);
     w.EndArray();
     w.Key("statuses");
     w.StartArray();
-    for (size_t r = 0; r < table.num_rows; ++r)
-      w.String(ReadStatusName(table.statuses[c][r]).data());
+    for (size_t r = 0; r < rows; ++r) WriteQuoted(&w, QuotedStatus(table.statuses[c][r]));
     w.EndArray();
     w.Key("event_timestamps");
     w.StartArray();
-    for (size_t r = 0; r < table.num_rows; ++r) {
-      const std::string& text = timestamp(table.event_ms[c][r]);
-      w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+    for (size_t r = 0; r < rows; ++r) {
+      const int64_t ms = table.event_ms[c][r];
+      if (ms != formatted_ms[r]) {
+        formatted_ms[r] = ms;
+        formatted[r] = fmt::format("\"{}\"", FormatRfc3339Ms(ms));
+      }
+      WriteQuoted(&w, formatted[r]);
     }
     w.EndArray();
     w.EndObject();
   }
   w.EndArray();
   w.EndObject();
-  return buf.GetString();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 }  // namespace freshet
