@@ -199,8 +199,8 @@ TEST_F(ApiFeaturesTest, FullFeatureNamesWithAFeatureService) {
 
 TEST_F(ApiFeaturesTest, EntitiesOfSeveralKeyFieldsOnBothRoutes) {
   // Keys in the request's order (device_id first), both echoed before the features.
-  const std::string body =
-      R"({"features":["per_device:clicks"],"entities":{"device_id":[1,2,3],"user_id":["u1","u1","u1"]}})";
+  const std::string body = R"({"features":["per_device:clicks"],)"
+                           R"("entities":{"device_id":[1,2,3],"user_id":["u1","u1","u1"]}})";
   HttpResponse feast = Post("/get-online-features", body);
   ASSERT_EQ(feast.status, 200) << feast.body;
   simdjson::dom::element doc = Json(feast);
@@ -244,9 +244,9 @@ TEST_F(ApiFeaturesTest, MissingOrMistypedKeysAre400sNamingTheKeyAndRow) {
   ExpectBadRequest(R"({"feature_service":"scoring","entities":{"user_id":["u1","u2",{"a":1}]}})",
                    "entities.user_id[2]");
   // An int64 key given a fractional number, a string or a bool.
-  ExpectBadRequest(
-      R"({"features":["per_device:clicks"],"entities":{"user_id":["u1","u1"],"device_id":[1,1.5]}})",
-      "entities.device_id[1]: expected an integer");
+  ExpectBadRequest(R"({"features":["per_device:clicks"],)"
+                   R"("entities":{"user_id":["u1","u1"],"device_id":[1,1.5]}})",
+                   "entities.device_id[1]: expected an integer");
   ExpectBadRequest(R"({"features":["per_account:amount"],"entities":{"account_id":["8"]}})",
                    "entities.account_id[0]: expected an integer");
   ExpectBadRequest(R"({"features":["per_account:amount"],"entities":{"account_id":[false]}})",

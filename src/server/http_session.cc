@@ -167,7 +167,7 @@ void HttpSession::WaitForDeadline(std::chrono::steady_clock::time_point expiry) 
 void HttpSession::OnTimer(uint64_t generation, error_code ec) {
   if (generation != deadline_generation_) return;  // replaced by a nearer expiry
   timer_waiting_ = false;
-  if (ec || closing_) return;                                                // cancelled by Close
+  if (ec || closing_) return;  // cancelled by StopTimer
   if (deadline_at_ == std::chrono::steady_clock::time_point::max()) return;  // disarmed
   if (std::chrono::steady_clock::now() < deadline_at_) return WaitForDeadline(deadline_at_);
   OnDeadline();
