@@ -87,8 +87,9 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
 }
 
 // The response writer: RapidJSON's, plus a string known to need no escaping (a status, a
-// timestamp) copied with its quotes in one go, where Writer::String and RawValue go through it
-// character by character.
+// timestamp, a member name written per row or column) copied with its quotes in one go, where
+// Writer::String, Key and RawValue go through it character by character. Quoted works for
+// member names too: Prefix tells names from values.
 class ResponseWriter : public JsonWriter {
  public:
   using JsonWriter::JsonWriter;
@@ -177,24 +178,24 @@ std::string FeatureTableToJson(const FeatureRequest& request, const FeatureTable
   w.StartArray();
   for (size_t r = 0; r < table.num_rows; ++r) {
     w.StartObject();
-    w.Key("entity");
+    w.Quoted(R"("entity")");
     w.StartObject();
     for (const std::string& key : request.entity_order) {
       w.Key(key.c_str());
       WriteJsonValue(&w, request.entities.at(key)[r]);
     }
     w.EndObject();
-    w.Key("values");
+    w.Quoted(R"("values")");
     w.StartArray();
     for (size_t c = 0; c < table.features.size(); ++c) WriteJsonValue(&w, table.values[c][r]);
     w.EndArray();
-    w.Key("statuses");
+    w.Quoted(R"("statuses")");
     w.StartArray();
     for (size_t c = 0; c < table.features.size(); ++c) {
       w.Quoted(QuotedStatus(table.statuses[c][r]));
     }
     w.EndArray();
-    w.Key("event_timestamps");
+    w.Quoted(R"("event_timestamps")");
     w.StartArray();
     for (size_t c = 0; c < table.features.size(); ++c) w.Int64(table.event_ms[c][r]);
     w.EndArray();
@@ -229,15 +230,15 @@ std::string FeatureTableToFeastJson(const FeatureRequest& request, const Feature
   const std::string epoch = fmt::format("\"{}\"", FormatRfc3339Ms(0));
   for (const std::string& key : request.entity_order) {
     w.StartObject();
-    w.Key("values");
+    w.Quoted(R"("values")");
     w.StartArray();
     for (const Value& v : request.entities.at(key)) WriteJsonValue(&w, v);
     w.EndArray();
-    w.Key("statuses");
+    w.Quoted(R"("statuses")");
     w.StartArray();
     for (size_t r = 0; r < rows; ++r) w.Quoted(QuotedStatus(ReadStatus::kPresent));
     w.EndArray();
-    w.Key("event_timestamps");
+    w.Quoted(R"("event_timestamps")");
     w.StartArray();
     for (size_t r = 0; r < rows; ++r) w.Quoted(epoch);
     w.EndArray();
@@ -249,15 +250,15 @@ std::string FeatureTableToFeastJson(const FeatureRequest& request, const Feature
   std::vector<std::string> formatted(rows, epoch);
   for (size_t c = 0; c < table.features.size(); ++c) {
     w.StartObject();
-    w.Key("values");
+    w.Quoted(R"("values")");
     w.StartArray();
     for (size_t r = 0; r < rows; ++r) WriteJsonValue(&w, table.values[c][r]);
     w.EndArray();
-    w.Key("statuses");
+    w.Quoted(R"("statuses")");
     w.StartArray();
     for (size_t r = 0; r < rows; ++r) w.Quoted(QuotedStatus(table.statuses[c][r]));
     w.EndArray();
-    w.Key("event_timestamps");
+    w.Quoted(R"("event_timestamps")");
     w.StartArray();
     for (size_t r = 0; r < rows; ++r) {
       const int64_t ms = table.event_ms[c][r];
