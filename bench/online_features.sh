@@ -10,7 +10,8 @@
 # In the same run, the ceiling: GET /healthz of the same server with the same wrk settings, and
 # `redis-benchmark -t get` against a throw-away redis-server on another free loopback port.
 # Prints a table and one JSON line last:
-#   {"bench":"online_features","entities":N,"shape_1x10":{"rps":..,"p50_ms":..,"p99_ms":..,..},
+#   {"bench":"online_features","entities":N,"shape_1x10":{"rps":..,"p50_ms":..,"p99_ms":..,
+#    "cpu_us_per_req":..,..},
 #    "shape_100x50":{..},"healthz":{..},"redis_get_rps":..,..}
 # Exit status 1 when a feature request got a non-2xx response.
 #
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --server-threads) server_threads=$2; shift 2 ;;
     --freshet) freshet=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "online_features: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -183,27 +184,44 @@ if len(cols) != 50 or len(values) != 5000 or filled == 0:
 EOF
 sample=$(head -c 240 "$work/1x10.response.json")
 
+# CPU seconds (user + system) the server has used so far, in clock ticks.
+server_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 run_wrk() {  # run_wrk NAME URL LUA [DURATION]
+  server_ticks >"$work/$1.ticks"
   timeout --foreground $((${4:-$duration_s} + 60)) wrk --latency --timeout 5s -t "$threads" -c "$connections" \
     -d "${4:-$duration_s}s" -s "$3" "$2" >"$work/$1.wrk.txt" 2>&1 || {
     cat "$work/$1.wrk.txt" >&2; echo "online_features: wrk failed ($1)" >&2; exit 1; }
+  server_ticks >>"$work/$1.ticks"
   sed -n 's/^WRK //p' "$work/$1.wrk.txt" | tail -n 1 >"$work/$1.json"
   [ -s "$work/$1.json" ] || { cat "$work/$1.wrk.txt" >&2; echo "online_features: no figures from wrk ($1)" >&2; exit 1; }
 }
-# The figures of run NAME as JSON: {"rps":..,"p50_ms":..,"p99_ms":..,"max_ms":..,"non2xx":..,"socket_errors":..,"kb_per_req":..}
+# The figures of run NAME as JSON: {"rps":..,"p50_ms":..,"p99_ms":..,"max_ms":..,"non2xx":..,
+# "socket_errors":..,"kb_per_req":..,"cpu_us_per_req":..}. cpu_us_per_req is the server's own
+# CPU time (user + system) over the run divided by the requests answered: unlike req/s and
+# latency it hardly moves with what else runs on the machine.
 figures() {
   /usr/bin/python3 -c '
 import json, sys
 w = json.load(open(sys.argv[1]))
+ticks = [int(line) for line in open(sys.argv[2])]
 r = w["requests"] or 1
 print(json.dumps({"rps": round(w["requests"] / (w["duration_us"] / 1e6)),
                   "p50_ms": round(w["p50_us"] / 1000, 3), "p99_ms": round(w["p99_us"] / 1000, 3),
                   "max_ms": round(w["max_us"] / 1000, 1), "non2xx": w["non2xx"],
-                  "socket_errors": w["socket_errors"], "kb_per_req": round(w["bytes"] / r / 1024, 2)},
-                 separators=(",", ":")))' "$work/$1.json"
+                  "socket_errors": w["socket_errors"], "kb_per_req": round(w["bytes"] / r / 1024, 2),
+                  "cpu_us_per_req": round((ticks[1] - ticks[0]) * 1e6 / int(sys.argv[3]) / r, 1)},
+                 separators=(",", ":")))' "$work/$1.json" "$work/$1.ticks" "$(getconf CLK_TCK)"
 }
 
-# 5. The runs, one after the other: a 2 s warm-up (not counted), the two shapes, /healthz.
+# 5. Warm-up (not counted): the server loads an entity's state from RocksDB the first time a
+# read touches it, so every entity is read once (svc10, 1,000 per request), then 2 s of wrk.
+# Then the runs, one after the other: the two shapes, /healthz.
+for ((first = 0; first < entities; first += 1000)); do
+  ids=$(seq "$first" $((first + 999 < entities - 1 ? first + 999 : entities - 1)) | sed 's/.*/"u&"/' | paste -sd, -)
+  curl -fsS -m 60 -o /dev/null -H 'Content-Type: application/json' \
+    -d "{\"feature_service\":\"svc10\",\"entities\":{\"user_id\":[$ids]}}" "$base$route" || {
+    echo "online_features: warm-up read of u$first.. failed" >&2; exit 1; }
+done
 run_wrk warmup "$base$route" "$work/1x10.lua" 2
 echo "online_features: shape 1x10 ($duration_s s, $connections connections, $threads threads)" >&2
 run_wrk 1x10 "$base$route" "$work/1x10.lua"
@@ -240,10 +258,10 @@ import json, sys
 rows = [("1 entity x 10 features", json.loads(sys.argv[1])),
         ("100 entities x 50 features", json.loads(sys.argv[2])),
         ("GET /healthz", json.loads(sys.argv[3]))]
-print(f"{'':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>8} {'sock err':>8} {'KB/resp':>8}")
+print(f"{'':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>8} {'sock err':>8} {'KB/resp':>8} {'CPU us/req':>10}")
 for name, r in rows:
     print(f"{name:28} {r['rps']:>9,} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} {r['max_ms']:>8.1f} "
-          f"{r['non2xx']:>8} {r['socket_errors']:>8} {r['kb_per_req']:>8.2f}")
+          f"{r['non2xx']:>8} {r['socket_errors']:>8} {r['kb_per_req']:>8.2f} {r['cpu_us_per_req']:>10.1f}")
 print(f"{'redis GET (redis-benchmark)':28} {float(sys.argv[4]):>9,.0f} {float(sys.argv[5]):>8.3f} {float(sys.argv[6]):>8.3f}")
 one, health, redis = rows[0][1]["rps"], rows[2][1]["rps"], float(sys.argv[4])
 if health and redis:

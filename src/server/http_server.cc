@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <charconv>
@@ -118,8 +118,8 @@ class Refusal : public std::enable_shared_from_this<Refusal> {
 struct HttpServer::Impl {
   Impl(const HttpServerOptions& options, int thread_count, const Router* router,
        MetricsRegistry* metrics)
-      : io(thread_count),
-        acceptor(net::make_strand(io)),
+      : ios(MakeContexts(thread_count)),
+        acceptor(*ios.front()),
         retry_timer(acceptor.get_executor()),
         probe(metrics),
         dispatcher(router, &probe),
@@ -135,6 +135,14 @@ struct HttpServer::Impl {
     context.probe = &probe;
   }
 
+  // One single-threaded io_context per thread: a connection lives on one of them, so its
+  // handlers need no strand and no handoff between threads.
+  static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int count) {
+    std::vector<std::unique_ptr<net::io_context>> contexts;
+    for (int i = 0; i < count; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
+    return contexts;
+  }
+
   Result<tcp::endpoint> Resolve(const std::string& address);
   Status Listen(const std::string& address);
   void Accept();
@@ -144,7 +152,10 @@ struct HttpServer::Impl {
   // Stops accepting, lets every session finish, and joins the threads.
   void Drain();
 
-  net::io_context io;
+  std::vector<std::unique_ptr<net::io_context>> ios;  // the acceptor lives on the first
+  // Keep every io_context running while it has no connection, until Drain.
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  size_t next_io = 0;  // round robin of new connections; used on the acceptor's thread only
   tcp::acceptor acceptor;
   net::steady_timer retry_timer;
   HttpProbe probe;
@@ -158,7 +169,7 @@ struct HttpServer::Impl {
 
 Result<tcp::endpoint> HttpServer::Impl::Resolve(const std::string& address) {
   ASSIGN_OR_RETURN(HostPort host_port, SplitHostPort(address));
-  tcp::resolver resolver(io);
+  tcp::resolver resolver(*ios.front());
   error_code ec;
   auto results =
       resolver.resolve(host_port.host, host_port.port, tcp::resolver::numeric_service, ec);
@@ -182,7 +193,8 @@ Status HttpServer::Impl::Listen(const std::string& address) {
 }
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(net::make_strand(io), [this](error_code ec, tcp::socket socket) {
+  net::io_context& io = *ios[next_io++ % ios.size()];
+  acceptor.async_accept(io.get_executor(), [this](error_code ec, tcp::socket socket) {
     OnAccept(ec, std::move(socket));
   });
 }
@@ -223,8 +235,9 @@ void HttpServer::Impl::Drain() {
     retry_timer.cancel();
   });
   context.sessions.ShutdownAll();
-  // Once the acceptor is closed and the last session is gone, io.run() runs out of work and
-  // returns.
+  // Once the acceptor is closed and the last session of a context is gone, its run() runs out
+  // of work and returns.
+  work.clear();
   for (std::thread& thread : threads) thread.join();
 }
 
@@ -246,8 +259,9 @@ Status HttpServer::Start() {
   RETURN_IF_ERROR(impl->Listen(options_.listen_address));
   port_.store(impl->acceptor.local_endpoint().port());
   impl->Accept();
-  for (int i = 0; i < threads; ++i) {
-    impl->threads.emplace_back([io = &impl->io] { io->run(); });
+  for (auto& io : impl->ios) {
+    impl->work.push_back(net::make_work_guard(*io));
+    impl->threads.emplace_back([io = io.get()] { io->run(); });
   }
   impl_ = std::move(impl);
   started_ = true;

@@ -1,12 +1,13 @@
 // HttpServer: freshet's HTTP/1.1 server (Boost.Beast), serving a Router's handlers.
 //
-// Every connection is served asynchronously on a strand of a shared io_context run by
-// `threads` threads; handlers run synchronously on those threads (see Handler in
-// http_types.h). The server itself answers what no handler should have to: 400 for malformed
-// HTTP, 413 for a body over max_body_bytes (before the handler is called), 431 for oversized
-// headers, 408 for a request that arrives too slowly, 503 for a connection past
-// max_connections, 404/405 from routing and 500 for a throwing handler, all with the JSON error
-// body (json_error.h); and "Expect: 100-continue", keep-alive and HEAD.
+// Each of `threads` threads runs its own io_context; every connection is assigned to one of
+// them (round robin) and served there asynchronously, its handlers run synchronously on that
+// thread (see Handler in http_types.h). So a handler that blocks holds up the other
+// connections of its thread (not those of the others). The server itself answers what no handler
+// should have to: 400 for malformed HTTP, 413 for a body over max_body_bytes (before the handler is
+// called), 431 for oversized headers, 408 for a request that arrives too slowly, 503 for a
+// connection past max_connections, 404/405 from routing and 500 for a throwing handler, all with
+// the JSON error body (json_error.h); and "Expect: 100-continue", keep-alive and HEAD.
 //
 //   Router router;
 //   RETURN_IF_ERROR(router.Add("GET", "/metrics", MetricsHandler(&registry)));
@@ -40,7 +41,8 @@ struct HttpServerOptions {
   // Default: loopback only, since nothing else should reach a server without access tokens.
   std::string listen_address = "127.0.0.1:8080";
 
-  // Threads running I/O and handlers. Default (0): std::thread::hardware_concurrency().
+  // Threads running I/O and handlers, each with its share of the connections.
+  // Default (0): std::thread::hardware_concurrency().
   int threads = 0;
 
   // Largest request body accepted; a larger one is answered 413 without calling the handler.

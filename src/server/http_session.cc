@@ -99,7 +99,6 @@ void HttpSession::ReadHeader() {
   body_bytes_ = 0;
   auto now = std::chrono::steady_clock::now();
   request_deadline_ = now + context_->request_timeout;
-  stream_.expires_never();  // reads are bounded by deadline_
   ArmDeadline(std::min(request_deadline_, now + context_->header_timeout));
   awaiting_header_ = true;
   http::async_read_header(stream_, buffer_, *parser_,
@@ -149,15 +148,34 @@ void HttpSession::OnBody(error_code ec, size_t bytes) {
 }
 
 void HttpSession::ArmDeadline(std::chrono::steady_clock::time_point when) {
-  uint64_t generation = ++deadline_generation_;
-  deadline_.expires_at(when);
-  deadline_.async_wait([self = shared_from_this(), generation](error_code ec) {
-    if (!ec && generation == self->deadline_generation_) self->OnDeadline();
-  });
+  if (closing_) return;
+  deadline_at_ = when;
+  if (!timer_waiting_ || when < timer_expiry_) WaitForDeadline(when);
 }
 
-void HttpSession::DisarmDeadline() {
-  ++deadline_generation_;
+void HttpSession::DisarmDeadline() { deadline_at_ = std::chrono::steady_clock::time_point::max(); }
+
+void HttpSession::WaitForDeadline(std::chrono::steady_clock::time_point expiry) {
+  uint64_t generation = ++deadline_generation_;
+  timer_waiting_ = true;
+  timer_expiry_ = expiry;
+  deadline_.expires_at(expiry);  // a wait still pending ends with operation_aborted
+  deadline_.async_wait(
+      beast::bind_front_handler(&HttpSession::OnTimer, shared_from_this(), generation));
+}
+
+void HttpSession::OnTimer(uint64_t generation, error_code ec) {
+  if (generation != deadline_generation_) return;  // replaced by a nearer expiry
+  timer_waiting_ = false;
+  if (ec || closing_) return;  // cancelled by StopTimer
+  if (deadline_at_ == std::chrono::steady_clock::time_point::max()) return;  // disarmed
+  if (std::chrono::steady_clock::now() < deadline_at_) return WaitForDeadline(deadline_at_);
+  OnDeadline();
+}
+
+void HttpSession::StopTimer() {
+  DisarmDeadline();
+  closing_ = true;
   deadline_.cancel();
 }
 
@@ -236,7 +254,8 @@ void HttpSession::Send(HttpResponse response, bool keep_alive, bool head_request
     response_.content_length(response.body.size());
     if (!head_request) response_.body() = std::move(response.body);
   }
-  stream_.expires_after(context_->request_timeout);
+  // A response not sent within request_timeout: the deadline cancels the write, which closes.
+  ArmDeadline(std::chrono::steady_clock::now() + context_->request_timeout);
   http::async_write(
       stream_, response_,
       beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), keep_alive, linger));
@@ -250,6 +269,7 @@ void HttpSession::OnWrite(bool keep_alive, bool linger, error_code ec, size_t) {
 }
 
 void HttpSession::LingerThenClose() {
+  StopTimer();  // the stream's own timeout bounds the linger
   error_code ignored;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
   stream_.expires_after(
@@ -270,7 +290,7 @@ void HttpSession::DiscardInput() {
 void HttpSession::Close() {
   // The socket closes when the session dies, which is as soon as this handler returns (and the
   // deadline's callback, which holds the session, has run).
-  DisarmDeadline();
+  StopTimer();
   error_code ignored;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }

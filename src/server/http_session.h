@@ -1,6 +1,6 @@
-// HttpSession: one client connection of an HttpServer, served asynchronously on its own strand
-// (Beast's async server pattern): read a request, dispatch it, write the response, repeat while
-// the connection is kept alive. Internal to server/.
+// HttpSession: one client connection of an HttpServer, served asynchronously on the io_context
+// of one server thread (Beast's async server pattern): read a request, dispatch it, write the
+// response, repeat while the connection is kept alive. Internal to server/.
 //
 // Ownership: a session owns its socket and keeps itself alive through the shared_ptrs its
 // pending operations hold; it dies when none is pending, closing the socket. The
@@ -72,7 +72,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Run();
 
   // Closes the connection now if it is waiting for a request; otherwise it closes once the
-  // request under way is answered. Thread-safe: runs on the session's strand.
+  // request under way is answered. Thread-safe: runs on the session's io_context.
   void Shutdown();
 
  private:
@@ -82,12 +82,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnHeader(boost::beast::error_code ec, size_t bytes);
   void ReadBody();
   void OnBody(boost::beast::error_code ec, size_t bytes);
-  // The read deadlines (header_timeout, body progress, request_timeout) run on deadline_
-  // rather than on the stream's own timeout, which closes the socket and so would leave no
-  // way to answer 408. Arming replaces the previous deadline.
+  // The deadlines (header_timeout, body progress, request_timeout, and the write of a
+  // response) run on deadline_ rather than on the stream's own timeout, which closes the
+  // socket and so would leave no way to answer 408. Arming replaces the previous deadline;
+  // both are lazy: the timer is only reset when the new deadline comes before its expiry, and
+  // a timer firing early waits again for the deadline then in force, so a kept-alive
+  // connection costs no timer operation per request.
   void ArmDeadline(std::chrono::steady_clock::time_point when);
   void DisarmDeadline();
+  void WaitForDeadline(std::chrono::steady_clock::time_point expiry);
+  void OnTimer(uint64_t generation, boost::beast::error_code ec);
   void OnDeadline();
+  // Cancels the timer for good, so that it no longer keeps the session alive.
+  void StopTimer();
   void OnReadError(boost::beast::error_code ec);
   void Serve();
   // Answers a request that could not be read whole, then closes.
@@ -108,8 +115,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
   boost::asio::steady_timer deadline_;
-  uint64_t deadline_generation_ = 0;  // a timer callback of an older arming does nothing
-  bool timed_out_ = false;            // the deadline cancelled the read under way
+  uint64_t deadline_generation_ = 0;  // a timer callback of an older wait does nothing
+  bool timer_waiting_ = false;        // a wait of the current generation is pending
+  // The deadline in force (time_point::max() when none) and the expiry the timer waits for.
+  std::chrono::steady_clock::time_point deadline_at_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point timer_expiry_;
+  bool closing_ = false;    // StopTimer was called
+  bool timed_out_ = false;  // the deadline cancelled the read under way
   std::chrono::steady_clock::time_point request_deadline_;
   std::chrono::steady_clock::time_point body_started_;
   size_t body_bytes_ = 0;  // bytes consumed since the header

@@ -3,8 +3,9 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <array>
 #include <charconv>
-#include <unordered_map>
+#include <cstring>
 
 #include "core/json.h"
 #include "core/parse_int.h"
@@ -59,10 +60,15 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
       return Status::InvalidArgument(fmt::format("entities.{}: given twice", key));
     }
     std::vector<Value>& column = out->entities[key];
+    column.reserve(array.size());
     for (simdjson::dom::element item : array) {
-      ASSIGN_OR_RETURN(Value v, JsonToValue(item, "entities." + key));
-      if (v.is_null()) return Status::InvalidArgument(fmt::format("entities.{}: null key", key));
-      column.push_back(std::move(v));
+      Result<Value> v = JsonToValue(item, key);
+      const size_t row = column.size();
+      if (!v.ok()) return JsonToValue(item, fmt::format("entities.{}[{}]", key, row)).status();
+      if (v->is_null()) {
+        return Status::InvalidArgument(fmt::format("entities.{}[{}]: null key value", key, row));
+      }
+      column.push_back(std::move(*v));
     }
     out->entity_order.push_back(std::move(key));
   }
@@ -80,11 +86,36 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
   return Status::Ok();
 }
 
-void WriteStringArray(JsonWriter* w, const std::vector<std::string>& items) {
-  w->StartArray();
-  for (const std::string& s : items)
-    w->String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
-  w->EndArray();
+// The response writer: RapidJSON's, plus a string known to need no escaping (a status, a
+// timestamp, a member name written per row or column) copied with its quotes in one go, where
+// Writer::String, Key and RawValue go through it character by character. Quoted works for
+// member names too: Prefix tells names from values.
+class ResponseWriter : public JsonWriter {
+ public:
+  using JsonWriter::JsonWriter;
+  void Quoted(std::string_view quoted) {
+    Prefix(rapidjson::kStringType);
+    std::memcpy(os_->Push(quoted.size()), quoted.data(), quoted.size());
+  }
+};
+
+// Each status's name in quotes, ready for ResponseWriter::Quoted.
+std::string_view QuotedStatus(ReadStatus status) {
+  static const std::array<std::string, 4> kQuoted = [] {
+    std::array<std::string, 4> quoted;
+    for (ReadStatus s : {ReadStatus::kPresent, ReadStatus::kNotFound, ReadStatus::kOutsideMaxAge,
+                         ReadStatus::kNullValue}) {
+      quoted[static_cast<size_t>(s)] = fmt::format("\"{}\"", ReadStatusName(s));
+    }
+    return quoted;
+  }();
+  return kQuoted[static_cast<size_t>(status)];
+}
+
+// A response buffer sized for `values` values up front (responses run to hundreds of KB, which
+// growing from RapidJSON's default 256 bytes would copy over and over).
+rapidjson::StringBuffer ResponseBuffer(size_t values) {
+  return rapidjson::StringBuffer(nullptr, 256 + values * 48);
 }
 
 std::string FeatureName(const FeatureRequest& request, const FeatureRef& ref) {
@@ -95,7 +126,9 @@ std::string FeatureName(const FeatureRequest& request, const FeatureRef& ref) {
 
 Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureStore& store,
                                            const std::vector<FeatureRef>* fixed_features) {
-  simdjson::dom::parser parser;
+  // One parser per thread keeps its buffers from request to request; the document is only
+  // read within this call.
+  thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (auto error = parser.parse(body.data(), body.size()).get(doc)) {
     return Status::InvalidArgument(
@@ -132,8 +165,8 @@ Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureS
 
 std::string FeatureTableToJson(const FeatureRequest& request, const FeatureTable& table,
                                int64_t as_of_ms) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  rapidjson::StringBuffer buf = ResponseBuffer(table.num_rows * (table.features.size() + 1));
+  ResponseWriter w(buf);
   w.StartObject();
   w.Key("as_of_ms");
   w.Int64(as_of_ms);
@@ -145,24 +178,24 @@ std::string FeatureTableToJson(const FeatureRequest& request, const FeatureTable
   w.StartArray();
   for (size_t r = 0; r < table.num_rows; ++r) {
     w.StartObject();
-    w.Key("entity");
+    w.Quoted(R"("entity")");
     w.StartObject();
     for (const std::string& key : request.entity_order) {
       w.Key(key.c_str());
       WriteJsonValue(&w, request.entities.at(key)[r]);
     }
     w.EndObject();
-    w.Key("values");
+    w.Quoted(R"("values")");
     w.StartArray();
     for (size_t c = 0; c < table.features.size(); ++c) WriteJsonValue(&w, table.values[c][r]);
     w.EndArray();
-    w.Key("statuses");
+    w.Quoted(R"("statuses")");
     w.StartArray();
     for (size_t c = 0; c < table.features.size(); ++c) {
-      w.String(ReadStatusName(table.statuses[c][r]).data());
+      w.Quoted(QuotedStatus(table.statuses[c][r]));
     }
     w.EndArray();
-    w.Key("event_timestamps");
+    w.Quoted(R"("event_timestamps")");
     w.StartArray();
     for (size_t c = 0; c < table.features.size(); ++c) w.Int64(table.event_ms[c][r]);
     w.EndArray();
@@ -170,66 +203,77 @@ std::string FeatureTableToJson(const FeatureRequest& request, const FeatureTable
   }
   w.EndArray();
   w.EndObject();
-  return buf.GetString();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 std::string FeatureTableToFeastJson(const FeatureRequest& request, const FeatureTable& table) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  const size_t rows = table.num_rows;
+  rapidjson::StringBuffer buf =
+      ResponseBuffer(rows * (table.features.size() + request.entity_order.size()));
+  ResponseWriter w(buf);
   w.StartObject();
   w.Key("metadata");
   w.StartObject();
   w.Key("feature_names");
-  std::vector<std::string> names = request.entity_order;
-  for (const FeatureRef& ref : table.features) names.push_back(FeatureName(request, ref));
-  WriteStringArray(&w, names);
+  w.StartArray();
+  for (const std::string& key : request.entity_order) {
+    w.String(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  }
+  for (const FeatureRef& ref : table.features) {
+    const std::string name = FeatureName(request, ref);
+    w.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+  }
+  w.EndArray();
   w.EndObject();
   w.Key("results");
   w.StartArray();
-  const std::string epoch = FormatRfc3339Ms(0);
-  // The features of one view share an entity's newest event time: format each time once.
-  std::unordered_map<int64_t, std::string> formatted;
-  auto timestamp = [&formatted](int64_t ms) -> const std::string& {
-    auto [it, added] = formatted.try_emplace(ms);
-    if (added) it->second = FormatRfc3339Ms(ms);
-    return it->second;
-  };
+  const std::string epoch = fmt::format("\"{}\"", FormatRfc3339Ms(0));
   for (const std::string& key : request.entity_order) {
-    const std::vector<Value>& column = request.entities.at(key);
     w.StartObject();
-    w.Key("values");
+    w.Quoted(R"("values")");
     w.StartArray();
-    for (const Value& v : column) WriteJsonValue(&w, v);
+    for (const Value& v : request.entities.at(key)) WriteJsonValue(&w, v);
     w.EndArray();
-    w.Key("statuses");
-    WriteStringArray(&w, std::vector<std::string>(column.size(), "PRESENT"));
-    w.Key("event_timestamps");
-    WriteStringArray(&w, std::vector<std::string>(column.size(), epoch));
+    w.Quoted(R"("statuses")");
+    w.StartArray();
+    for (size_t r = 0; r < rows; ++r) w.Quoted(QuotedStatus(ReadStatus::kPresent));
+    w.EndArray();
+    w.Quoted(R"("event_timestamps")");
+    w.StartArray();
+    for (size_t r = 0; r < rows; ++r) w.Quoted(epoch);
+    w.EndArray();
     w.EndObject();
   }
+  // The features of one view share an entity's newest event time: each row keeps the last
+  // time it formatted, so a view's time is formatted once per entity.
+  std::vector<int64_t> formatted_ms(rows, 0);
+  std::vector<std::string> formatted(rows, epoch);
   for (size_t c = 0; c < table.features.size(); ++c) {
     w.StartObject();
-    w.Key("values");
+    w.Quoted(R"("values")");
     w.StartArray();
-    for (size_t r = 0; r < table.num_rows; ++r) WriteJsonValue(&w, table.values[c][r]);
+    for (size_t r = 0; r < rows; ++r) WriteJsonValue(&w, table.values[c][r]);
     w.EndArray();
-    w.Key("statuses");
+    w.Quoted(R"("statuses")");
     w.StartArray();
-    for (size_t r = 0; r < table.num_rows; ++r)
-      w.String(ReadStatusName(table.statuses[c][r]).data());
+    for (size_t r = 0; r < rows; ++r) w.Quoted(QuotedStatus(table.statuses[c][r]));
     w.EndArray();
-    w.Key("event_timestamps");
+    w.Quoted(R"("event_timestamps")");
     w.StartArray();
-    for (size_t r = 0; r < table.num_rows; ++r) {
-      const std::string& text = timestamp(table.event_ms[c][r]);
-      w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+    for (size_t r = 0; r < rows; ++r) {
+      const int64_t ms = table.event_ms[c][r];
+      if (ms != formatted_ms[r]) {
+        formatted_ms[r] = ms;
+        formatted[r] = fmt::format("\"{}\"", FormatRfc3339Ms(ms));
+      }
+      w.Quoted(formatted[r]);
     }
     w.EndArray();
     w.EndObject();
   }
   w.EndArray();
   w.EndObject();
-  return buf.GetString();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 }  // namespace freshet

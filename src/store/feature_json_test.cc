@@ -85,7 +85,7 @@ TEST(FeatureJsonTest, ErrorsNameTheBadField) {
                 .find("entities.user_id:"),
             std::string::npos);
   EXPECT_NE(Rejection(h, R"({"feature_service":"scoring","entities":{"user_id":[null]}})")
-                .find("entities.user_id: null key"),
+                .find("entities.user_id[0]: null key value"),
             std::string::npos);
   EXPECT_NE(Rejection(h, R"({"feature_service":"scoring","entities":{"user_id":[["a"]]}})")
                 .find("entities.user_id"),

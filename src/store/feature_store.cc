@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "spec/spec_loader.h"
 
 namespace freshet {
@@ -38,12 +41,54 @@ Result<std::vector<FeatureRef>> FeatureStore::ParseRefs(
   return out;
 }
 
-Result<size_t> FeatureStore::CountRows(const std::vector<FeatureRef>& refs,
-                                       const EntityColumns& entities) const {
+namespace {
+
+// Whether `v` can be a value of a key field of type `type`; the canonical key encoding
+// (stream/entity_key.h) then finds the entity its events were stored under.
+bool KeyValueFits(FieldType type, const Value& v) {
+  switch (type) {
+    case FieldType::kString:
+      return v.is_string();
+    case FieldType::kInt64:
+    case FieldType::kTimestamp:
+      return v.is_int() || (v.is_double() && std::trunc(v.as_double()) == v.as_double() &&
+                            std::abs(v.as_double()) < 9.2e18);
+    case FieldType::kDouble:
+      return v.is_number();
+    case FieldType::kBool:
+      return v.is_bool();
+  }
+  return false;
+}
+
+std::string_view KeyTypeDescription(FieldType type) {
+  switch (type) {
+    case FieldType::kString:
+      return "a string";
+    case FieldType::kInt64:
+      return "an integer";
+    case FieldType::kTimestamp:
+      return "an integer (epoch milliseconds)";
+    case FieldType::kDouble:
+      return "a number";
+    case FieldType::kBool:
+      return "true or false";
+  }
+  return "a scalar";
+}
+
+}  // namespace
+
+Result<size_t> FeatureStore::CheckEntities(const std::vector<FeatureRef>& refs,
+                                           const EntityColumns& entities) const {
   std::optional<size_t> rows;
+  const FeatureViewSpec* previous = nullptr;
   for (const FeatureRef& ref : refs) {
     const FeatureViewSpec& view = spec_->feature_views.at(ref.view);
+    if (&view == previous) continue;  // a service lists a view's features together
+    previous = &view;
     const EntitySpec& entity = spec_->entities.at(view.entity);
+    const SourceSpec& source = spec_->sources.at(view.source);
     for (const std::string& key : entity.keys) {
       auto it = entities.find(key);
       if (it == entities.end()) {
@@ -56,6 +101,17 @@ Result<size_t> FeatureStore::CountRows(const std::vector<FeatureRef>& refs,
                         it->second.size(), *rows));
       }
       rows = it->second.size();
+      const int field = source.FieldIndex(key);
+      if (field < 0) continue;
+      const FieldType type = source.fields[field].type;
+      for (size_t r = 0; r < it->second.size(); ++r) {
+        const Value& v = it->second[r];
+        if (KeyValueFits(type, v)) continue;
+        return Status::InvalidArgument(fmt::format(
+            "entities.{}[{}]: expected {} (key of entity '{}', a {} field of source '{}'), got {}",
+            key, r, KeyTypeDescription(type), entity.name, FieldTypeName(type), source.name,
+            v.ToString()));
+      }
     }
   }
   return rows.value_or(0);
@@ -64,7 +120,7 @@ Result<size_t> FeatureStore::CountRows(const std::vector<FeatureRef>& refs,
 Result<FeatureTable> FeatureStore::Get(const std::vector<FeatureRef>& refs,
                                        const EntityColumns& entities,
                                        std::optional<int64_t> as_of_ms) const {
-  ASSIGN_OR_RETURN(size_t rows, CountRows(refs, entities));
+  ASSIGN_OR_RETURN(size_t rows, CheckEntities(refs, entities));
   const int64_t t = as_of_ms.value_or(clock_->NowMs());
 
   FeatureTable table;
@@ -74,33 +130,49 @@ Result<FeatureTable> FeatureStore::Get(const std::vector<FeatureRef>& refs,
   table.statuses.assign(refs.size(), std::vector<ReadStatus>(rows, ReadStatus::kNotFound));
   table.event_ms.assign(refs.size(), std::vector<int64_t>(rows, 0));
 
-  // One store read per view covering all of that view's requested features and entity rows.
-  std::map<std::string, std::vector<size_t>> columns_by_view;
-  for (size_t c = 0; c < refs.size(); ++c) columns_by_view[refs[c].view].push_back(c);
+  // One store read per view covering all of that view's requested features and entity rows,
+  // views in order of first mention.
+  std::vector<std::pair<const std::string*, std::vector<size_t>>> columns_by_view;
+  for (size_t c = 0; c < refs.size(); ++c) {
+    auto it = std::find_if(columns_by_view.begin(), columns_by_view.end(),
+                           [&](const auto& entry) { return *entry.first == refs[c].view; });
+    if (it == columns_by_view.end()) {
+      columns_by_view.emplace_back(&refs[c].view, std::vector<size_t>{c});
+    } else {
+      it->second.push_back(c);
+    }
+  }
 
   std::vector<std::vector<Value>> keys;
+  std::vector<std::string> names;
   std::vector<ViewRead> reads;
   for (const auto& [view_name, columns] : columns_by_view) {
-    const FeatureViewSpec& view = spec_->feature_views.at(view_name);
+    const FeatureViewSpec& view = spec_->feature_views.at(*view_name);
     const EntitySpec& entity = spec_->entities.at(view.entity);
-    std::vector<std::string> names;
+    names.clear();
     for (size_t c : columns) names.push_back(refs[c].feature);
-    keys.assign(rows, std::vector<Value>(entity.keys.size()));
+    keys.resize(rows);
+    for (size_t r = 0; r < rows; ++r) keys[r].resize(entity.keys.size());
     for (size_t k = 0; k < entity.keys.size(); ++k) {
       const std::vector<Value>& column = entities.at(entity.keys[k]);
       for (size_t r = 0; r < rows; ++r) keys[r][k] = column[r];
     }
-    RETURN_IF_ERROR(online_->Read(view_name, keys, names, t, &reads));
+    RETURN_IF_ERROR(online_->Read(*view_name, keys, names, t, &reads));
     if (reads.size() != rows) {
       return Status::Internal(
           fmt::format("online store '{}' answered {} of {} entities of view '{}'", online_->kind(),
-                      reads.size(), rows, view_name));
+                      reads.size(), rows, *view_name));
     }
-    for (size_t r = 0; r < rows; ++r) {
-      for (size_t i = 0; i < columns.size(); ++i) {
-        table.values[columns[i]][r] = std::move(reads[r].values[i]);
-        table.statuses[columns[i]][r] = reads[r].status;
-        table.event_ms[columns[i]][r] = reads[r].event_ms;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      std::vector<Value>& values = table.values[columns[i]];
+      std::vector<ReadStatus>& statuses = table.statuses[columns[i]];
+      std::vector<int64_t>& event_ms = table.event_ms[columns[i]];
+      for (size_t r = 0; r < rows; ++r) {
+        values[r] = std::move(reads[r].values[i]);
+        ReadStatus status = reads[r].status;
+        if (status == ReadStatus::kPresent && values[r].is_null()) status = ReadStatus::kNullValue;
+        statuses[r] = status;
+        event_ms[r] = reads[r].event_ms;
       }
     }
   }

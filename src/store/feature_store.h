@@ -42,14 +42,18 @@ class FeatureStore {
   Result<std::vector<FeatureRef>> ParseRefs(const std::vector<std::string>& refs) const;
 
   // Reads `refs` for every entity row at `as_of_ms` (now when nullopt). Every view's entity
-  // key fields must be present with the same number of rows; kInvalidArgument otherwise, naming
-  // the missing key.
+  // key fields must be present with the same number of rows, each value of the type its source
+  // declares for the field (an integral number for int64 and timestamp keys, any number for
+  // double); kInvalidArgument otherwise, naming the key (and the row: "entities.user_id[2]").
+  // Statuses are the store's per entity (PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE), with a null
+  // value of a PRESENT entity answered as NULL_VALUE.
   Result<FeatureTable> Get(const std::vector<FeatureRef>& refs, const EntityColumns& entities,
                            std::optional<int64_t> as_of_ms = std::nullopt) const;
 
  private:
-  Result<size_t> CountRows(const std::vector<FeatureRef>& refs,
-                           const EntityColumns& entities) const;
+  // The number of entity rows, after checking the key columns `refs` need (see Get).
+  Result<size_t> CheckEntities(const std::vector<FeatureRef>& refs,
+                               const EntityColumns& entities) const;
 
   const ProjectSpec* spec_;
   OnlineStore* online_;

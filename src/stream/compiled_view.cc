@@ -296,6 +296,8 @@ std::string_view ReadStatusName(ReadStatus s) {
       return "NOT_FOUND";
     case ReadStatus::kOutsideMaxAge:
       return "OUTSIDE_MAX_AGE";
+    case ReadStatus::kNullValue:
+      return "NULL_VALUE";
   }
   return "UNKNOWN";
 }
@@ -367,10 +369,11 @@ void CompiledView::Impl::ReadFeatures(const ViewState* state, int64_t t,
     for (int dep : features[*it].expr->slots_used()) needed[dep] = 1;
   }
   std::vector<Value> values(n);
+  SlidingBounds bounds;
   for (size_t i = 0; i < n; ++i) {
     const FeaturePlan& f = features[i];
     if (!needed[i] || f.derived) continue;
-    values[i] = state ? state->AggregateAt(f, t)
+    values[i] = state ? state->AggregateAt(f, t, &bounds)
                       : f.agg.Result(f.agg.NewAcc(), std::max<int64_t>(f.window_ms, 1));
   }
   for (int i : derived_order) {

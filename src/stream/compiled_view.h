@@ -38,9 +38,12 @@ namespace freshet {
 
 class EntityState;
 
-// Status of one entity's values in a read, as Feast names them.
-enum class ReadStatus { kPresent, kNotFound, kOutsideMaxAge };
-std::string_view ReadStatusName(ReadStatus s);  // "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"
+// Status of one entity's values in a read, as Feast names them. Reads of an entity answer
+// kPresent, kNotFound or kOutsideMaxAge; kNullValue is the feature store's per-value refinement
+// of kPresent (the entity exists, this value is null).
+enum class ReadStatus { kPresent, kNotFound, kOutsideMaxAge, kNullValue };
+// "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE", "NULL_VALUE"
+std::string_view ReadStatusName(ReadStatus s);
 
 class CompiledView {
  public:

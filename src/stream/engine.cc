@@ -532,6 +532,15 @@ void StreamEngine::Impl::DropClean() {
 
 Result<ViewRead> StreamEngine::Read(const std::string& view_name, const std::vector<Value>& key,
                                     const std::vector<std::string>& features, int64_t as_of_ms) {
+  std::vector<ViewRead> out;
+  RETURN_IF_ERROR(ReadBatch(view_name, {key}, features, as_of_ms, &out));
+  return std::move(out.front());
+}
+
+Status StreamEngine::ReadBatch(const std::string& view_name,
+                               const std::vector<std::vector<Value>>& keys,
+                               const std::vector<std::string>& features, int64_t as_of_ms,
+                               std::vector<ViewRead>* out) {
   Impl& m = *impl_;
   auto it = m.view_index.find(view_name);
   if (it == m.view_index.end()) {
@@ -540,23 +549,29 @@ Result<ViewRead> StreamEngine::Read(const std::string& view_name, const std::vec
   const size_t v = it->second;
   const CompiledView& view = *m.views[v]->view;
   ASSIGN_OR_RETURN(std::vector<int> indexes, view.FeatureIndexes(features));
-  if (key.size() != view.key_field_indexes().size()) {
-    return Status::InvalidArgument(fmt::format("feature view '{}' needs {} key value(s), got {}",
-                                               view_name, view.key_field_indexes().size(),
-                                               key.size()));
+  const size_t arity = view.key_field_indexes().size();
+  for (const std::vector<Value>& key : keys) {
+    if (key.size() != arity) {
+      return Status::InvalidArgument(fmt::format("feature view '{}' needs {} key value(s), got {}",
+                                                 view_name, arity, key.size()));
+    }
   }
-  std::string encoded = EncodeEntityKey(key);
-  uint64_t hash = HashBytes(encoded);
-  Impl::Shard& shard = *m.shards[m.ShardOf(hash)];
-  std::lock_guard lock(shard.mu);
-  ASSIGN_OR_RETURN(EntityEntry * e, m.Lookup(shard, v, hash, encoded, /*create=*/false));
-  ViewRead read;
-  read.status = view.ReadEntity(e ? &e->state : nullptr, as_of_ms, indexes, &read.values);
-  if (e) {
-    e->referenced = true;
-    read.event_ms = e->state.last_event_ms();
+  out->resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string encoded = EncodeEntityKey(keys[i]);
+    const uint64_t hash = HashBytes(encoded);
+    Impl::Shard& shard = *m.shards[m.ShardOf(hash)];
+    ViewRead& read = (*out)[i];
+    std::lock_guard lock(shard.mu);
+    ASSIGN_OR_RETURN(EntityEntry * e, m.Lookup(shard, v, hash, encoded, /*create=*/false));
+    read.status = view.ReadEntity(e ? &e->state : nullptr, as_of_ms, indexes, &read.values);
+    read.event_ms = 0;
+    if (e) {
+      e->referenced = true;
+      read.event_ms = e->state.last_event_ms();
+    }
   }
-  return read;
+  return Status::Ok();
 }
 
 const CompiledView* StreamEngine::view(const std::string& name) const {

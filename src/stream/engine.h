@@ -191,6 +191,12 @@ class StreamEngine {
   // against Apply and other reads.
   Result<ViewRead> Read(const std::string& view, const std::vector<Value>& key,
                         const std::vector<std::string>& features, int64_t as_of_ms);
+  // Read for a batch of entities of one view: out[i] is the read of keys[i] (`out` is resized
+  // to keys.size() and its vectors reused). The view and feature names are resolved once.
+  // Same errors, checked before anything is read; on error *out is unspecified.
+  Status ReadBatch(const std::string& view, const std::vector<std::vector<Value>>& keys,
+                   const std::vector<std::string>& features, int64_t as_of_ms,
+                   std::vector<ViewRead>* out);
 
   // The compiled view, or null. Valid as long as the engine.
   const CompiledView* view(const std::string& name) const;

@@ -121,13 +121,24 @@ void ViewState::Read(int64_t t, const std::vector<int>& features, std::vector<Va
   plan_.ReadFeatures(this, t, features, out);
 }
 
-Value ViewState::AggregateAt(const FeaturePlan& f, int64_t t) const {
-  return f.window == WindowKind::kSliding ? SlidingAt(f, t) : TiledAt(f, t);
+Value ViewState::AggregateAt(const FeaturePlan& f, int64_t t, SlidingBounds* bounds) const {
+  return f.window == WindowKind::kSliding ? SlidingAt(f, t, bounds) : TiledAt(f, t);
 }
 
-Value ViewState::SlidingAt(const FeaturePlan& f, int64_t t) const {
-  size_t lo = rows_.LowerBound(SaturatingSub(t, f.window_ms));
-  size_t hi = rows_.LowerBound(t);
+Value ViewState::SlidingAt(const FeaturePlan& f, int64_t t, SlidingBounds* bounds) const {
+  if (bounds->end == SIZE_MAX) bounds->end = rows_.LowerBound(t);
+  const size_t hi = bounds->end;
+  size_t lo = SIZE_MAX;
+  for (size_t i = 0; i < bounds->windows && lo == SIZE_MAX; ++i) {
+    if (bounds->window_ms[i] == f.window_ms) lo = bounds->start[i];
+  }
+  if (lo == SIZE_MAX) {
+    lo = rows_.LowerBound(SaturatingSub(t, f.window_ms));
+    if (bounds->windows < SlidingBounds::kWindows) {
+      bounds->window_ms[bounds->windows] = f.window_ms;
+      bounds->start[bounds->windows++] = lo;
+    }
+  }
   if (f.agg.kind() == AggKind::kCount && f.filter < 0 && f.input < 0) {
     return Value::Int(static_cast<int64_t>(hi - lo));
   }

@@ -5,6 +5,7 @@
 // Thread-safety: none; the engine guards each state with its shard lock.
 #pragma once
 
+#include <array>
 #include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <string>
@@ -28,6 +29,16 @@ struct Tile {
 // A feature's tiles, sorted by start. The first lives inside the list (so inside the engine's
 // entity entry): a session, lifetime or current tumbling tile costs no allocation.
 using TileList = boost::container::small_vector<Tile, 1>;
+
+// Raw-row positions for one read time, found once and shared by the sliding features of one
+// read of one state: the end of the rows before t and the start of each window length seen.
+struct SlidingBounds {
+  static constexpr size_t kWindows = 8;  // window lengths remembered; more are searched anew
+  size_t end = SIZE_MAX;                 // SIZE_MAX until found
+  size_t windows = 0;
+  std::array<int64_t, kWindows> window_ms{};
+  std::array<size_t, kWindows> start{};
+};
 
 class ViewState final : public EntityState {
  public:
@@ -56,13 +67,14 @@ class ViewState final : public EntityState {
     }
   }
 
-  // The value of aggregation feature `f` at time t.
-  Value AggregateAt(const FeaturePlan& f, int64_t t) const;
+  // The value of aggregation feature `f` at time t. `bounds`, fresh for each (state, t), lets
+  // the features of one read share their raw-row searches.
+  Value AggregateAt(const FeaturePlan& f, int64_t t, SlidingBounds* bounds) const;
 
  private:
   void InsertTiled(const FeaturePlan& f, const Record& r, int64_t ts, uint64_t seq, bool counts);
   Tile& SessionFor(TileList* sessions, const FeaturePlan& f, int64_t ts);
-  Value SlidingAt(const FeaturePlan& f, int64_t t) const;
+  Value SlidingAt(const FeaturePlan& f, int64_t t, SlidingBounds* bounds) const;
   Value TiledAt(const FeaturePlan& f, int64_t t) const;
   void EvictTiles(const FeaturePlan& f, int64_t horizon_ms);
 
