@@ -277,8 +277,8 @@ TEST_F(ApiTest, ModelsAreTheApisOwnShapeWithoutStorageFieldsOrPaths) {
   options.description = "weekly retrain";
   options.metrics = {{"auc", 0.91}, {"undefined", std::nan("")}};
   options.params = {{"max_depth", "4"}};
-  options.feature_names = {"clicks_10m", "amount_1h"};
-  options.lineage = {{"training_data", "train.csv"}};
+  options.signature = {{"activity:clicks_10m", "int64"}, {"activity:amount_1h", "double"}};
+  options.lineage.training_data = "train.csv";
   ModelVersion v1 = RegisterRanker(1, 10, 0.5, options);
   RegisterRanker(2, 20, 0.5);
   ASSERT_TRUE(instance_->registry()->SetAlias("ranker", "challenger", 2).ok());
@@ -292,16 +292,16 @@ TEST_F(ApiTest, ModelsAreTheApisOwnShapeWithoutStorageFieldsOrPaths) {
   ASSERT_EQ(doc["models"].get_array().size(), 1u);
   simdjson::dom::element model = doc["models"].at(0);
   EXPECT_EQ(Keys(model.get_object()),
-            (std::set<std::string>{"name", "created", "created_ms", "latest_version", "aliases",
-                                   "latest"}));
+            (std::set<std::string>{"name", "created", "created_ms", "latest_version", "versions",
+                                   "aliases", "tags", "alias_history", "latest"}));
   EXPECT_EQ(std::string_view(model["created"]), "2026-01-01T00:00:00.000Z");
   EXPECT_EQ(int64_t(model["latest_version"]), 2);
   EXPECT_EQ(int64_t(model["aliases"]["champion"]), 1);
   EXPECT_EQ(int64_t(model["aliases"]["challenger"]), 2);
   const std::set<std::string> kVersionFields = {
-      "name",       "version",       "runtime",      "aliases",     "created",
-      "created_ms", "content_hash",  "num_features", "description", "metrics",
-      "params",     "feature_names", "lineage"};
+      "name",       "version",      "runtime",      "aliases",     "created",
+      "created_ms", "content_hash", "num_features", "description", "metrics",
+      "params",     "signature",    "lineage",      "tags"};
   EXPECT_EQ(Keys(model["latest"].get_object()), kVersionFields);
   EXPECT_EQ(std::string_view(model["latest"]["aliases"].at(0)), "challenger");
 
@@ -322,7 +322,8 @@ TEST_F(ApiTest, ModelsAreTheApisOwnShapeWithoutStorageFieldsOrPaths) {
   EXPECT_DOUBLE_EQ(double(version["metrics"]["auc"]), 0.91);
   EXPECT_TRUE(version["metrics"]["undefined"].is_null());  // NaN has no JSON spelling
   EXPECT_EQ(std::string_view(version["params"]["max_depth"]), "4");
-  EXPECT_EQ(std::string_view(version["feature_names"].at(1)), "amount_1h");
+  EXPECT_EQ(std::string_view(version["signature"].at(1)["name"]), "activity:amount_1h");
+  EXPECT_EQ(std::string_view(version["signature"].at(1)["type"]), "double");
   EXPECT_EQ(std::string_view(version["lineage"]["training_data"]), "train.csv");
 
   HttpResponse latest = Call("GET", "/v1/models/ranker");
