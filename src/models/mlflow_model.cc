@@ -203,4 +203,14 @@ Result<MlflowModel> ReadMlflowModel(const std::string& dir) {
   return out;
 }
 
+RegisterOptions ToRegisterOptions(const MlflowModel& model) {
+  RegisterOptions options;
+  options.metrics = model.metrics;
+  options.params = model.params;
+  options.tags = model.tags;
+  options.artifact_name = model.artifact_name;
+  options.lineage.created_by = model.created_by;
+  return options;
+}
+
 }  // namespace freshet

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "models/registry.h"
 
 namespace freshet {
 
@@ -40,5 +41,10 @@ struct MlflowModel {
 // parse, no supported flavor (listing those found), a missing or unusable data file, a
 // malformed param or metric file.
 Result<MlflowModel> ReadMlflowModel(const std::string& dir);
+
+// What the model contributes to its registration: metrics, params, tags, artifact_name and
+// lineage.created_by. Register it as registry->Register(name, model.artifact_path,
+// model.runtime, options).
+RegisterOptions ToRegisterOptions(const MlflowModel& model);
 
 }  // namespace freshet

@@ -101,13 +101,14 @@ TEST_F(MlflowModelTest, ImportedBoosterRegistersAndPredictsLikePython) {
   auto registry = ModelRegistry::Open(db->get(), dir_.path(), &clock);
   ASSERT_TRUE(registry.ok());
   auto v = (*registry)->Register("churn", model->artifact_path, model->runtime,
-                                 {.metrics = model->metrics,
-                                  .params = model->params,
-                                  .lineage = {.created_by = model->created_by},
-                                  .tags = model->tags,
-                                  .artifact_name = model->artifact_name});
+                                 ToRegisterOptions(*model));
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ(v->num_features, 20);
+  EXPECT_EQ(v->artifact_name, "model.xgb");
+  EXPECT_EQ(v->params.at("max_depth"), "4");
+  EXPECT_EQ(v->metrics.at("auc"), 0.912);
+  EXPECT_EQ(v->lineage.created_by, "erin");
+  EXPECT_EQ(v->tags.at("mlflow.run_id"), "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
   ModelCache cache;
   auto runtime = cache.Get(*v);
   ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();

@@ -265,6 +265,11 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::Open(Db* db, const std::st
   return std::unique_ptr<ModelRegistry>(new ModelRegistry(db, data_dir, clock));
 }
 
+std::unique_ptr<ModelRegistry> ModelRegistry::OpenForReading(Db* db, const std::string& data_dir,
+                                                             const Clock* clock) {
+  return std::unique_ptr<ModelRegistry>(new ModelRegistry(db, data_dir, clock));
+}
+
 Result<ModelVersion> ModelRegistry::Register(const std::string& name,
                                              const std::string& artifact_path,
                                              const std::string& runtime,

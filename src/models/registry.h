@@ -102,6 +102,10 @@ class ModelRegistry {
   // registry per data directory.
   static Result<std::unique_ptr<ModelRegistry>> Open(Db* db, const std::string& data_dir,
                                                      const Clock* clock);
+  // Opens the registry for reading only, touching no file: for a read-only Db, possibly one a
+  // running server is writing. Writes fail with the Db's error.
+  static std::unique_ptr<ModelRegistry> OpenForReading(Db* db, const std::string& data_dir,
+                                                       const Clock* clock);
 
   // Registers the file at `artifact_path` as the next version of `name` (1 for a new model),
   // to be served by `runtime`. Names: 1-128 characters of [A-Za-z0-9._-], not starting with '.'.
