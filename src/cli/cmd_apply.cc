@@ -26,8 +26,10 @@ Status CompileViews(const ProjectSpec& spec) {
 // deployment whose model version reads other features than its service is an error here, not at
 // the first prediction. Read-only, so a data directory a server is running on can be checked.
 Status CheckRegisteredModels(const ProjectSpec& spec, const std::string& data_dir) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(data_dir, ec)) return Status::Ok();
+  std::error_code ec;  // RocksDB's CURRENT file: the directory holds a database
+  if (!std::filesystem::exists(std::filesystem::path(data_dir) / "CURRENT", ec)) {
+    return Status::Ok();
+  }
   DbOptions options;
   options.create_if_missing = false;
   options.read_only = true;

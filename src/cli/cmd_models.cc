@@ -225,7 +225,7 @@ void PrintMove(const ModelsFlags& f, const std::string& alias, int64_t from, int
 
 Status Alias(const ModelsFlags& f) {
   if (f.remove == (f.version != 0)) {
-    return Status::InvalidArgument("models alias: give a VERSION or --remove, not both");
+    return Status::InvalidArgument("models alias: give either a VERSION or --remove");
   }
   ASSIGN_OR_RETURN(auto instance, OpenInstance(f));
   ModelRegistry* registry = instance->registry();
