@@ -212,6 +212,20 @@ std::string ModelListToJson(const std::vector<ModelInfo>& models) {
   return Finish(buffer);
 }
 
+std::string DeletedVersionToJson(const std::string& model, int64_t version) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("name");
+  String(&w, model);
+  w.Key("version");
+  w.Int64(version);
+  w.Key("deleted");
+  w.Bool(true);
+  w.EndObject();
+  return Finish(buffer);
+}
+
 void WriteAppendAckMembers(JsonWriter* w, const AppendAck& ack) {
   w->Key("accepted");
   w->Uint64(ack.count);

@@ -21,6 +21,7 @@
 // An alias change: {"alias", "version", "previous", "at", "at_ms", "by", "rollback"}
 //   (version 0: the alias was removed; previous 0: it did not exist)
 // A promotion: {"name", "alias": "champion", "version", "previous", "reason"}
+// A deleted version: {"name", "version", "deleted": true}
 // An ingest acknowledgement: {"accepted": N, "first_offset": O, "duplicate": false}
 //
 // Shared by the HTTP handlers and the CLI's --json output. Thread-safety: pure functions.
@@ -53,6 +54,8 @@ std::string ModelListToJson(const std::vector<ModelInfo>& models);
 void WriteAliasChangeJson(JsonWriter* w, const AliasChange& change);
 std::string AliasChangeToJson(const AliasChange& change);
 std::string PromoteResultToJson(const std::string& model, const PromoteResult& result);
+// {"name", "version", "deleted": true}
+std::string DeletedVersionToJson(const std::string& model, int64_t version);
 
 // The members of an ingest acknowledgement, written into an object the caller opened (the CLI
 // adds the file name).

@@ -244,17 +244,7 @@ void DeleteVersion(Instance* instance, const HttpRequest& req, HttpResponse* res
           res)) {
     return;
   }
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  w.Key("name");
-  w.String(Name(req).c_str());
-  w.Key("version");
-  w.Int64(*version);
-  w.Key("deleted");
-  w.Bool(true);
-  w.EndObject();
-  res->body = buffer.GetString();
+  res->body = DeletedVersionToJson(Name(req), *version);
 }
 
 // Answers with the newest alias change of the model (the one just made).

@@ -280,7 +280,7 @@ Status Delete(const ModelsFlags& f) {
   RETURN_IF_ERROR(instance->registry()->DeleteVersion(f.name, f.version,
                                                       DeploymentUses(instance->spec(), f.name)));
   if (f.project.json) {
-    fmt::print("{{\"name\":\"{}\",\"version\":{},\"deleted\":true}}\n", f.name, f.version);
+    fmt::print("{}\n", DeletedVersionToJson(f.name, f.version));
   } else {
     fmt::print("deleted {} v{}\n", f.name, f.version);
   }
