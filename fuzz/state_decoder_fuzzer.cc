@@ -286,21 +286,31 @@ void WriteSeeds(const std::string& dir) {
   model.created_ms = 1'767'225'600'000;
   model.latest_version = 2;
   model.aliases = {{"champion", 2}, {"previous", 1}};
+  model.tags = {{"team", "growth"}};
+  model.version_tags = {{2, {{"stage", "prod"}}}};
+  model.alias_history = {{"champion", 1, 0, 1'767'225'600'000, "alice", false},
+                         {"champion", 2, 1, 1'767'225'700'000, "alice", false}};
   Write(dir, "model", kModel, EncodeModelRecord(model));
 
   ModelVersion version;
   version.name = "next_content";
   version.version = 2;
   version.runtime = "xgboost";
-  version.artifact_path = "models/next_content/2/model.json";
+  version.content_hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  version.artifact_path = "models/blobs/sha256/" + version.content_hash + ".json";
+  version.artifact_name = "model.json";
+  version.artifact_size = 48213;
   version.created_ms = 1'767'225'600'000;
-  version.content_hash = "9f1c2e3d4b5a6978";
   version.num_features = 3;
   version.description = "daily retrain";
   version.metrics = {{"auc", 0.81}};
   version.params = {{"max_depth", "4"}};
-  version.feature_names = {"events_10m", "listen_s_1h", "sleep_share_1h"};
-  version.lineage = {{"feature_service", "recommender"}};
+  version.signature = {{"activity:events_10m", "int64"},
+                       {"activity:listen_s_1h", "double"},
+                       {"activity:sleep_share_1h", "derived"}};
+  version.lineage.feature_service = "recommender";
+  version.lineage.runtime_library = "xgboost 1.7.4";
+  version.lineage.created_by = "alice";
   Write(dir, "model_version", kModelVersion, EncodeModelVersion(version));
 }
 

@@ -3,7 +3,10 @@
 //   POST /v1/features               online features, freshet's shape
 //   POST /get-online-features       online features, Feast's request and response shape
 //   POST /v1/predict/{deployment}   predictions + model version
-//   GET  /v1/models, /v1/models/{name}
+//   GET  /v1/models, /v1/models/{name}, /v1/models/{name}/versions/{version}
+//   POST /v1/models/{name}/versions, /v1/models/{name}/import-mlflow   register
+//   PUT, DELETE /v1/models/{name}/aliases/{alias};  DELETE /v1/models/{name}/versions/{version}
+//   POST /v1/models/{name}/promote, /v1/models/{name}/rollback, /v1/models/{name}/tags
 //   GET  /v1/late/{source}          the late-event dead letter
 //   GET  /healthz, /readyz, /metrics
 // Handlers are thin: parse, call the Instance, encode. Errors use SetError (json_error.h).

@@ -45,6 +45,23 @@ void Created(JsonWriter* w, int64_t created_ms) {
   w->Int64(created_ms);
 }
 
+void WriteLineage(JsonWriter* w, const ModelLineage& l) {
+  w->StartObject();
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"training_data", &l.training_data},
+        {"training_data_sha256", &l.training_data_sha256},
+        {"holdout", &l.holdout},
+        {"holdout_sha256", &l.holdout_sha256},
+        {"feature_service", &l.feature_service},
+        {"feature_spec_hash", &l.feature_spec_hash},
+        {"runtime_library", &l.runtime_library},
+        {"created_by", &l.created_by}}) {
+    w->Key(key);
+    String(w, *value);
+  }
+  w->EndObject();
+}
+
 std::string Finish(const rapidjson::StringBuffer& buffer) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -77,12 +94,21 @@ void WriteModelVersionJson(JsonWriter* w, const ModelVersion& v,
   Metrics(w, v.metrics);
   w->Key("params");
   StringMap(w, v.params);
-  w->Key("feature_names");
+  w->Key("signature");
   w->StartArray();
-  for (const std::string& name : v.feature_names) String(w, name);
+  for (const FeatureSignature& f : v.signature) {
+    w->StartObject();
+    w->Key("name");
+    String(w, f.name);
+    w->Key("type");
+    String(w, f.type);
+    w->EndObject();
+  }
   w->EndArray();
   w->Key("lineage");
-  StringMap(w, v.lineage);
+  WriteLineage(w, v.lineage);
+  w->Key("tags");
+  StringMap(w, v.tags);
   w->EndObject();
 }
 
@@ -94,6 +120,32 @@ std::string ModelVersionToJson(const ModelVersion& version,
   return Finish(buffer);
 }
 
+void WriteAliasChangeJson(JsonWriter* w, const AliasChange& c) {
+  w->StartObject();
+  w->Key("alias");
+  String(w, c.alias);
+  w->Key("version");
+  w->Int64(c.version);
+  w->Key("previous");
+  w->Int64(c.previous);
+  w->Key("at");
+  String(w, FormatRfc3339Ms(c.at_ms));
+  w->Key("at_ms");
+  w->Int64(c.at_ms);
+  w->Key("by");
+  String(w, c.by);
+  w->Key("rollback");
+  w->Bool(c.rollback);
+  w->EndObject();
+}
+
+std::string AliasChangeToJson(const AliasChange& change) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteAliasChangeJson(&w, change);
+  return Finish(buffer);
+}
+
 void WriteModelInfoJson(JsonWriter* w, const ModelInfo& m) {
   w->StartObject();
   w->Key("name");
@@ -101,6 +153,10 @@ void WriteModelInfoJson(JsonWriter* w, const ModelInfo& m) {
   Created(w, m.created_ms);
   w->Key("latest_version");
   w->Int64(m.latest.version);
+  w->Key("versions");
+  w->StartArray();
+  for (int64_t version : m.versions) w->Int64(version);
+  w->EndArray();
   w->Key("aliases");
   w->StartObject();
   for (const auto& [alias, version] : m.aliases) {
@@ -108,9 +164,40 @@ void WriteModelInfoJson(JsonWriter* w, const ModelInfo& m) {
     w->Int64(version);
   }
   w->EndObject();
+  w->Key("tags");
+  StringMap(w, m.tags);
+  w->Key("alias_history");
+  w->StartArray();
+  for (const AliasChange& change : m.alias_history) WriteAliasChangeJson(w, change);
+  w->EndArray();
   w->Key("latest");
   WriteModelVersionJson(w, m.latest, m.aliases);
   w->EndObject();
+}
+
+std::string ModelInfoToJson(const ModelInfo& model) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteModelInfoJson(&w, model);
+  return Finish(buffer);
+}
+
+std::string PromoteResultToJson(const std::string& model, const PromoteResult& result) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("name");
+  String(&w, model);
+  w.Key("alias");
+  w.String("champion");
+  w.Key("version");
+  w.Int64(result.version);
+  w.Key("previous");
+  w.Int64(result.previous);
+  w.Key("reason");
+  String(&w, result.reason);
+  w.EndObject();
+  return Finish(buffer);
 }
 
 std::string ModelListToJson(const std::vector<ModelInfo>& models) {
@@ -121,6 +208,20 @@ std::string ModelListToJson(const std::vector<ModelInfo>& models) {
   w.StartArray();
   for (const ModelInfo& m : models) WriteModelInfoJson(&w, m);
   w.EndArray();
+  w.EndObject();
+  return Finish(buffer);
+}
+
+std::string DeletedVersionToJson(const std::string& model, int64_t version) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("name");
+  String(&w, model);
+  w.Key("version");
+  w.Int64(version);
+  w.Key("deleted");
+  w.Bool(true);
   w.EndObject();
   return Finish(buffer);
 }

@@ -6,11 +6,22 @@
 // A model version:
 //   {"name": "churn", "version": 3, "runtime": "xgboost", "aliases": ["champion"],
 //    "created": "2026-01-01T00:00:00.000Z", "created_ms": 1767225600000,
-//    "content_hash": "9f3c0e51d2a4b7c8", "num_features": 20, "description": "...",
-//    "metrics": {"auc": 0.91}, "params": {...}, "feature_names": [...], "lineage": {...}}
-// (`aliases`: the model's aliases pointing at this version, sorted; non-finite metrics: null.)
-// A model list: {"models": [{"name", "created", "created_ms", "latest_version",
-//                            "aliases": {alias: version}, "latest": <model version>}, ...]}
+//    "content_hash": "<sha256 hex>", "num_features": 20, "description": "...",
+//    "metrics": {"auc": 0.91}, "params": {...},
+//    "signature": [{"name": "activity:clicks_10m", "type": "int64"}, ...],
+//    "lineage": {"training_data", "training_data_sha256", "holdout", "holdout_sha256",
+//                "feature_service", "feature_spec_hash", "runtime_library", "created_by"},
+//    "tags": {...}}
+// (`aliases`: the model's aliases pointing at this version, sorted; non-finite metrics: null;
+// lineage members are "" when not recorded.)
+// A model: {"name", "created", "created_ms", "latest_version", "versions": [1, 2, 4],
+//           "aliases": {alias: version}, "tags": {...}, "alias_history": [<alias change>...],
+//           "latest": <model version>}
+// A model list: {"models": [<model>, ...]}
+// An alias change: {"alias", "version", "previous", "at", "at_ms", "by", "rollback"}
+//   (version 0: the alias was removed; previous 0: it did not exist)
+// A promotion: {"name", "alias": "champion", "version", "previous", "reason"}
+// A deleted version: {"name", "version", "deleted": true}
 // An ingest acknowledgement: {"accepted": N, "first_offset": O, "duplicate": false}
 //
 // Shared by the HTTP handlers and the CLI's --json output. Thread-safety: pure functions.
@@ -25,6 +36,7 @@
 #include "format/parse_error.h"
 #include "log/event_log.h"
 #include "models/model_version.h"
+#include "models/registry.h"
 
 namespace freshet {
 
@@ -36,7 +48,14 @@ std::string ModelVersionToJson(const ModelVersion& version,
                                const std::map<std::string, int64_t>& model_aliases);
 
 void WriteModelInfoJson(JsonWriter* w, const ModelInfo& model);
+std::string ModelInfoToJson(const ModelInfo& model);
 std::string ModelListToJson(const std::vector<ModelInfo>& models);
+
+void WriteAliasChangeJson(JsonWriter* w, const AliasChange& change);
+std::string AliasChangeToJson(const AliasChange& change);
+std::string PromoteResultToJson(const std::string& model, const PromoteResult& result);
+// {"name", "version", "deleted": true}
+std::string DeletedVersionToJson(const std::string& model, int64_t version);
 
 // The members of an ingest acknowledgement, written into an object the caller opened (the CLI
 // adds the file name).

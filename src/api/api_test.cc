@@ -277,8 +277,8 @@ TEST_F(ApiTest, ModelsAreTheApisOwnShapeWithoutStorageFieldsOrPaths) {
   options.description = "weekly retrain";
   options.metrics = {{"auc", 0.91}, {"undefined", std::nan("")}};
   options.params = {{"max_depth", "4"}};
-  options.feature_names = {"clicks_10m", "amount_1h"};
-  options.lineage = {{"training_data", "train.csv"}};
+  options.signature = {{"activity:clicks_10m", "int64"}, {"activity:amount_1h", "double"}};
+  options.lineage.training_data = "train.csv";
   ModelVersion v1 = RegisterRanker(1, 10, 0.5, options);
   RegisterRanker(2, 20, 0.5);
   ASSERT_TRUE(instance_->registry()->SetAlias("ranker", "challenger", 2).ok());
@@ -292,20 +292,20 @@ TEST_F(ApiTest, ModelsAreTheApisOwnShapeWithoutStorageFieldsOrPaths) {
   ASSERT_EQ(doc["models"].get_array().size(), 1u);
   simdjson::dom::element model = doc["models"].at(0);
   EXPECT_EQ(Keys(model.get_object()),
-            (std::set<std::string>{"name", "created", "created_ms", "latest_version", "aliases",
-                                   "latest"}));
+            (std::set<std::string>{"name", "created", "created_ms", "latest_version", "versions",
+                                   "aliases", "tags", "alias_history", "latest"}));
   EXPECT_EQ(std::string_view(model["created"]), "2026-01-01T00:00:00.000Z");
   EXPECT_EQ(int64_t(model["latest_version"]), 2);
   EXPECT_EQ(int64_t(model["aliases"]["champion"]), 1);
   EXPECT_EQ(int64_t(model["aliases"]["challenger"]), 2);
   const std::set<std::string> kVersionFields = {
-      "name",       "version",       "runtime",      "aliases",     "created",
-      "created_ms", "content_hash",  "num_features", "description", "metrics",
-      "params",     "feature_names", "lineage"};
+      "name",       "version",      "runtime",      "aliases",     "created",
+      "created_ms", "content_hash", "num_features", "description", "metrics",
+      "params",     "signature",    "lineage",      "tags"};
   EXPECT_EQ(Keys(model["latest"].get_object()), kVersionFields);
   EXPECT_EQ(std::string_view(model["latest"]["aliases"].at(0)), "challenger");
 
-  HttpResponse show = Call("GET", "/v1/models/ranker?version=champion");
+  HttpResponse show = Call("GET", "/v1/models/ranker/versions/champion");
   ASSERT_EQ(show.status, 200) << show.body;
   EXPECT_EQ(show.body.find(data_dir()), std::string::npos) << show.body;
   simdjson::dom::element version = Json(show);
@@ -322,13 +322,20 @@ TEST_F(ApiTest, ModelsAreTheApisOwnShapeWithoutStorageFieldsOrPaths) {
   EXPECT_DOUBLE_EQ(double(version["metrics"]["auc"]), 0.91);
   EXPECT_TRUE(version["metrics"]["undefined"].is_null());  // NaN has no JSON spelling
   EXPECT_EQ(std::string_view(version["params"]["max_depth"]), "4");
-  EXPECT_EQ(std::string_view(version["feature_names"].at(1)), "amount_1h");
+  EXPECT_EQ(std::string_view(version["signature"].at(1)["name"]), "activity:amount_1h");
+  EXPECT_EQ(std::string_view(version["signature"].at(1)["type"]), "double");
   EXPECT_EQ(std::string_view(version["lineage"]["training_data"]), "train.csv");
 
-  HttpResponse latest = Call("GET", "/v1/models/ranker");
+  HttpResponse latest = Call("GET", "/v1/models/ranker/versions/latest");
   EXPECT_EQ(int64_t(Json(latest)["version"]), 2);
-  HttpResponse by_number = Call("GET", "/v1/models/ranker?version=1");
+  HttpResponse by_number = Call("GET", "/v1/models/ranker/versions/1");
   EXPECT_EQ(int64_t(Json(by_number)["version"]), 1);
+  HttpResponse one = Call("GET", "/v1/models/ranker");
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(one.body.find(data_dir()), std::string::npos) << one.body;
+  EXPECT_EQ(Keys(Json(one).get_object()),
+            (std::set<std::string>{"name", "created", "created_ms", "latest_version", "versions",
+                                   "aliases", "tags", "alias_history", "latest"}));
 }
 
 TEST_F(ApiTest, ModelListIsEmptyAndUnknownModelsAreNotFound) {
@@ -337,8 +344,135 @@ TEST_F(ApiTest, ModelListIsEmptyAndUnknownModelsAreNotFound) {
   EXPECT_EQ(list.body, R"({"models":[]})");
   ExpectError(Call("GET", "/v1/models/nope"), 404, "not_found", "nope");
   RegisterRanker(1, 1, 0);
-  ExpectError(Call("GET", "/v1/models/ranker?version=7"), 404, "not_found", "7");
-  ExpectError(Call("GET", "/v1/models/ranker?version=nobody"), 404, "not_found", "nobody");
+  ExpectError(Call("GET", "/v1/models/ranker/versions/7"), 404, "not_found", "7");
+  ExpectError(Call("GET", "/v1/models/ranker/versions/nobody"), 404, "not_found", "nobody");
+}
+
+TEST_F(ApiTest, RegisterOverHttpRecordsLineageAndRefusesBadBodies) {
+  const std::string artifact = dir_.File("http_ranker.json");
+  testing::WriteFile(artifact, R"({"weights":[1,2],"bias":0})");
+  testing::WriteFile(dir_.File("holdout.csv"), "label\n1\n");
+  HttpResponse created =
+      Call("POST", "/v1/models/ranker/versions",
+           R"({"artifact_path":")" + artifact +
+               R"(","metrics":{"auc":0.8},"params":{"eta":"0.1"},"tags":{"stage":"dev"},)"
+               R"("feature_service":"scoring","holdout":")" +
+               dir_.File("holdout.csv") + R"(","by":"frank","description":"over http"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  simdjson::dom::element v = Json(created);
+  EXPECT_EQ(int64_t(v["version"]), 1);
+  EXPECT_EQ(std::string_view(v["runtime"]), "linear");  // from freshet.yaml's models:
+  EXPECT_EQ(std::string_view(v["lineage"]["created_by"]), "frank");
+  EXPECT_EQ(std::string_view(v["lineage"]["feature_service"]), "scoring");
+  EXPECT_EQ(std::string_view(v["lineage"]["holdout_sha256"]).size(), 64u);
+  EXPECT_EQ(std::string_view(v["signature"].at(1)["name"]), "activity:amount_1h");
+  EXPECT_EQ(std::string_view(v["tags"]["stage"]), "dev");
+  EXPECT_EQ(created.body.find(data_dir()), std::string::npos) << created.body;
+
+  ExpectError(Call("POST", "/v1/models/ranker/versions", R"({"runtime":"linear"})"), 400,
+              "invalid_argument", "missing member \"artifact_path\"");
+  ExpectError(Call("POST", "/v1/models/ranker/versions",
+                   R"({"artifact_path":")" + artifact + R"(","metric":{"auc":1}})"),
+              400, "invalid_argument", "unknown member \"metric\"");
+  ExpectError(Call("POST", "/v1/models/ranker/versions",
+                   R"({"artifact_path":")" + artifact + R"(","metrics":{"auc":"high"}})"),
+              400, "invalid_argument", "member \"metrics\": expected an object of numbers");
+  ExpectError(Call("POST", "/v1/models/other/versions", R"({"artifact_path":")" + artifact + "\"}"),
+              400, "invalid_argument", "member \"runtime\": required");
+  ExpectError(Call("POST", "/v1/models/ranker/versions", "[1]"), 400, "invalid_argument",
+              "expected a JSON object");
+  EXPECT_EQ(instance_->registry()->ListVersions("ranker")->size(), 1u) << "refusals add nothing";
+}
+
+TEST_F(ApiTest, AliasesPromoteRollbackDeleteAndTagsOverHttp) {
+  testing::WriteFile(dir_.File("holdout.csv"), "label\n1\n");
+  auto version = [&](double w, double auc) {
+    RegisterOptions options;
+    options.metrics = {{"auc", auc}};
+    options.lineage.holdout = dir_.File("holdout.csv");
+    return RegisterRanker(w, w, 0, options).version;
+  };
+  version(1, 0.7);
+  version(2, 0.8);
+  version(3, 0.6);
+
+  HttpResponse alias = Call("PUT", "/v1/models/ranker/aliases/challenger", R"({"version":3})");
+  ASSERT_EQ(alias.status, 200) << alias.body;
+  EXPECT_EQ(int64_t(Json(alias)["version"]), 3);
+  EXPECT_EQ(int64_t(Json(alias)["previous"]), 0);
+  ExpectError(Call("PUT", "/v1/models/ranker/aliases/challenger", "{}"), 400, "invalid_argument",
+              "missing member \"version\"");
+  ExpectError(Call("PUT", "/v1/models/ranker/aliases/challenger", R"({"version":9})"), 404,
+              "not_found", "no version 9");
+
+  HttpResponse worse = Call("POST", "/v1/models/ranker/promote", R"({"version":3,"metric":"auc"})");
+  ExpectError(worse, 409, "failed_precondition", "auc 0.6 does not beat 0.7");
+  HttpResponse promoted =
+      Call("POST", "/v1/models/ranker/promote", R"({"version":2,"metric":"auc","by":"gus"})");
+  ASSERT_EQ(promoted.status, 200) << promoted.body;
+  EXPECT_EQ(std::string_view(Json(promoted)["reason"]), "auc 0.8 > 0.7 on the same holdout");
+  EXPECT_EQ(int64_t(Json(promoted)["previous"]), 1);
+
+  ExpectError(Call("DELETE", "/v1/models/ranker/versions/2"), 409, "failed_precondition",
+              "alias \"champion\" points at it");
+  HttpResponse rollback = Call("POST", "/v1/models/ranker/rollback", "");
+  ASSERT_EQ(rollback.status, 200) << rollback.body;
+  EXPECT_EQ(int64_t(Json(rollback)["version"]), 1);
+  EXPECT_TRUE(bool(Json(rollback)["rollback"]));
+
+  HttpResponse removed = Call("DELETE", "/v1/models/ranker/aliases/challenger");
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_EQ(int64_t(Json(removed)["version"]), 0);
+  HttpResponse deleted = Call("DELETE", "/v1/models/ranker/versions/3");
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_EQ(deleted.body, R"({"name":"ranker","version":3,"deleted":true})");
+  ExpectError(Call("DELETE", "/v1/models/ranker/versions/x"), 400, "invalid_argument",
+              "not a version number");
+
+  HttpResponse tagged =
+      Call("POST", "/v1/models/ranker/tags", R"({"version":2,"set":{"stage":"canary"}})");
+  ASSERT_EQ(tagged.status, 200) << tagged.body;
+  EXPECT_EQ(std::string_view(Json(tagged)["tags"]["stage"]), "canary");
+  HttpResponse model_tag = Call("POST", "/v1/models/ranker/tags", R"({"set":{"team":"ads"}})");
+  ASSERT_EQ(model_tag.status, 200) << model_tag.body;
+  simdjson::dom::element model = Json(model_tag);
+  EXPECT_EQ(std::string_view(model["tags"]["team"]), "ads");
+  EXPECT_EQ(model["versions"].get_array().size(), 2u);
+  EXPECT_EQ(model["alias_history"].get_array().size(), 5u);
+  ExpectError(Call("POST", "/v1/models/ranker/tags", R"({"remove":["nope"]})"), 404, "not_found",
+              "no tag \"nope\"");
+}
+
+TEST_F(ApiTest, AliasMoveToAVersionAnotherDeploymentCannotServeIsAConflict) {
+  RegisterRanker(1, 1, 0);  // champion, serves `rank`
+  const std::string artifact = dir_.File("three.json");
+  testing::WriteFile(artifact, R"({"weights":[1,2,3]})");
+  ASSERT_TRUE(instance_->registry()->Register("ranker", artifact, "linear").ok());
+  HttpResponse res = Call("POST", "/v1/models/ranker/promote", R"({"version":2,"force":true})");
+  ExpectError(res, 409, "failed_precondition",
+              "deployment 'rank' (feature service 'scoring') cannot serve model \"ranker\" "
+              "version 2: the model takes 3 features but the service has 2");
+  EXPECT_EQ(instance_->registry()->Get("ranker")->aliases.at("champion"), 1);
+}
+
+TEST_F(ApiTest, ImportMlflowOverHttp) {
+  const testing::PythonModels* models = testing::TrainedModels();
+  ASSERT_NE(models, nullptr);
+  const std::string dir = dir_.File("mlflow");
+  std::filesystem::create_directories(dir + "/params");
+  testing::WriteFile(dir + "/MLmodel",
+                     "flavors:\n  xgboost: {data: model.xgb, model_format: xgb}\n");
+  testing::WriteFile(dir + "/params/max_depth", "4\n");
+  std::filesystem::copy_file(models->tree_legacy_binary, dir + "/model.xgb");
+  HttpResponse res =
+      Call("POST", "/v1/models/churn/import-mlflow", R"({"dir":")" + dir + R"(","by":"hal"})");
+  ASSERT_EQ(res.status, 201) << res.body;
+  simdjson::dom::element v = Json(res);
+  EXPECT_EQ(std::string_view(v["runtime"]), "xgboost");
+  EXPECT_EQ(std::string_view(v["params"]["max_depth"]), "4");
+  EXPECT_EQ(std::string_view(v["lineage"]["created_by"]), "hal");
+  ExpectError(Call("POST", "/v1/models/churn/import-mlflow", R"({"dir":")" + dir_.path() + "\"}"),
+              400, "invalid_argument", "no MLmodel file");
 }
 
 TEST_F(ApiTest, LateEventsAreListedBySource) {

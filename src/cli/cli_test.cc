@@ -180,13 +180,19 @@ TEST_F(CliTest, ModelsListJsonIsTheApisDocument) {
 
 TEST_F(CliTest, ModelsShowJsonAndErrors) {
   ASSERT_EQ(Freshet("models register ranker " + LinearModel() + " " + Project()).exit_code, 0);
-  Outcome show = Freshet("models show ranker --json " + Project());
+  Outcome show = Freshet("models show ranker 1 --json " + Project());
   ASSERT_EQ(show.exit_code, 0) << show.err;
   simdjson::dom::element doc;
   ASSERT_FALSE(parser_.parse(show.out).get(doc)) << show.out;
   EXPECT_EQ(int64_t(doc["version"]), 1);
   EXPECT_EQ(std::string_view(doc["aliases"].at(0)), "champion");
   EXPECT_EQ(int64_t(doc["num_features"]), 2);
+  Outcome model = Freshet("models show ranker --json " + Project());
+  ASSERT_EQ(model.exit_code, 0) << model.err;
+  ASSERT_FALSE(parser_.parse(model.out).get(doc)) << model.out;
+  EXPECT_EQ(int64_t(doc["latest_version"]), 1);
+  EXPECT_EQ(int64_t(doc["versions"].at(0)), 1);
+  EXPECT_EQ(std::string_view(doc["alias_history"].at(0)["alias"]), "champion");
 
   Outcome missing = Freshet("models show nope " + Project());
   EXPECT_EQ(missing.exit_code, 2) << missing.err;
@@ -310,6 +316,172 @@ TEST_F(CliTest, UnreachableServerExits1NamingTheUrl) {
   EXPECT_NE(run.err.find("cannot reach http://127.0.0.1:1/v1/features: Connection refused"),
             std::string::npos)
       << run.err;
+}
+
+// The project with a second service reading the same features in the other order, served by
+// `rank_next` through the `challenger` alias.
+class ModelsCliTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    WriteSpec("rank_next: {model: ranker, features: reversed, alias: challenger}");
+    testing::WriteFile(dir_.File("holdout.csv"), "label\n1\n0\n");
+    testing::WriteFile(dir_.File("train.csv"), "label\n1\n1\n0\n");
+  }
+
+  void WriteSpec(const std::string& rank_next) {
+    std::string spec = kSpec;
+    const std::string service = "  scoring: [activity:clicks_10m, activity:amount_1h]\n";
+    spec.replace(spec.find(service), service.size(),
+                 service + "  reversed: [activity:amount_1h, activity:clicks_10m]\n");
+    spec += "  " + rank_next + "\n";
+    testing::WriteFile(dir_.File("good/freshet.yaml"), spec);
+  }
+
+  // Registers the 2-feature linear model reading `service`, evaluated to `auc` on holdout.csv.
+  Outcome Register(const std::string& service, const std::string& auc) {
+    return Freshet("models register ranker " + LinearModel() + " --feature-service " + service +
+                   " --metric auc=" + auc + " --holdout " + dir_.File("holdout.csv") +
+                   " --training-data " + dir_.File("train.csv") + " --param eta=0.1 --by alice " +
+                   Project());
+  }
+
+  simdjson::dom::element Parse(const Outcome& run) {
+    simdjson::dom::element doc;
+    EXPECT_FALSE(parser_.parse(run.out).get(doc)) << run.out;
+    return doc;
+  }
+};
+
+TEST_F(ModelsCliTest, RegisterRecordsLineageAndSignature) {
+  Outcome reg = Register("scoring", "0.7");
+  ASSERT_EQ(reg.exit_code, 0) << reg.err;
+  EXPECT_NE(reg.out.find("input 2: activity:amount_1h double"), std::string::npos) << reg.out;
+  Outcome show = Freshet("models show ranker champion --json " + Project());
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  simdjson::dom::element v = Parse(show);
+  simdjson::dom::element lineage = v["lineage"];
+  EXPECT_EQ(std::string_view(lineage["training_data"]), dir_.File("train.csv"));
+  EXPECT_EQ(std::string_view(lineage["training_data_sha256"]).size(), 64u);
+  EXPECT_EQ(std::string_view(lineage["holdout"]), dir_.File("holdout.csv"));
+  EXPECT_EQ(std::string_view(lineage["feature_service"]), "scoring");
+  EXPECT_EQ(std::string_view(lineage["feature_spec_hash"]).size(), 64u);
+  EXPECT_EQ(std::string_view(lineage["created_by"]), "alice");
+  EXPECT_EQ(std::string_view(v["params"]["eta"]), "0.1");
+  EXPECT_EQ(std::string_view(v["signature"].at(0)["name"]), "activity:clicks_10m");
+  EXPECT_EQ(std::string_view(v["signature"].at(0)["type"]), "int64");
+  EXPECT_EQ(std::string_view(v["content_hash"]).size(), 64u);
+
+  Outcome unknown =
+      Freshet("models register ranker " + LinearModel() + " --feature-service nope " + Project());
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown feature service 'nope'"), std::string::npos) << unknown.err;
+}
+
+TEST_F(ModelsCliTest, AliasToAVersionOfAnotherSignatureIsRefusedNamingTheFeature) {
+  ASSERT_EQ(Register("scoring", "0.7").exit_code, 0);   // v1: champion, serves rank
+  ASSERT_EQ(Register("reversed", "0.8").exit_code, 0);  // v2
+  Outcome wrong = Freshet("models alias ranker challenger 1 " + Project());
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("deployment 'rank_next' (feature service 'reversed') cannot serve "
+                           "model \"ranker\" version 1: feature 1 is 'activity:clicks_10m' "
+                           "(int64) in the model's signature but 'activity:amount_1h' (double) "
+                           "in the service"),
+            std::string::npos)
+      << wrong.err;
+  Outcome right = Freshet("models alias ranker challenger 2 " + Project());
+  ASSERT_EQ(right.exit_code, 0) << right.err;
+  EXPECT_EQ(right.out, "ranker challenger: (none) -> v2\n");
+  Outcome promote = Freshet("models promote ranker 2 --force " + Project());
+  EXPECT_EQ(promote.exit_code, 1);
+  EXPECT_NE(promote.err.find("deployment 'rank'"), std::string::npos) << promote.err;
+
+  // freshet.yaml changed under the registry: apply and serve name the deployment. apply reads
+  // the registry read-only, so it works while another process holds the data directory.
+  WriteSpec("rank_next: {model: ranker, features: scoring, alias: challenger}");
+  {
+    InstanceOptions options;
+    options.project_dir = dir_.File("good");
+    options.data_dir = dir_.File("data");
+    auto held = Instance::Open(options);
+    ASSERT_TRUE(held.ok()) << held.status().ToString();
+    Outcome apply = Freshet("apply " + Project());
+    EXPECT_EQ(apply.exit_code, 1);
+    EXPECT_NE(apply.err.find("deployment 'rank_next' (feature service 'scoring') cannot serve "
+                             "model \"ranker\" version 2: feature 1 is 'activity:amount_1h'"),
+              std::string::npos)
+        << apply.err;
+  }
+  Outcome serve = Freshet("serve --listen 127.0.0.1:0 " + Project());
+  EXPECT_EQ(serve.exit_code, 1);
+  EXPECT_NE(serve.err.find("deployment 'rank_next'"), std::string::npos) << serve.err;
+}
+
+TEST_F(ModelsCliTest, PromoteRollbackDeleteAndTag) {
+  ASSERT_EQ(Register("scoring", "0.7").exit_code, 0);
+  ASSERT_EQ(Register("scoring", "0.8").exit_code, 0);
+  ASSERT_EQ(Register("scoring", "0.75").exit_code, 0);
+  Outcome promote = Freshet("models promote ranker 2 --metric auc " + Project());
+  ASSERT_EQ(promote.exit_code, 0) << promote.err;
+  EXPECT_EQ(promote.out, "ranker champion: v1 -> v2 (auc 0.8 > 0.7 on the same holdout)\n");
+  Outcome worse = Freshet("models promote ranker 3 --metric auc " + Project());
+  EXPECT_EQ(worse.exit_code, 1);
+  EXPECT_NE(worse.err.find("auc 0.75 does not beat 0.8 (higher is better)"), std::string::npos)
+      << worse.err;
+  Outcome no_metric = Freshet("models promote ranker 3 " + Project());
+  EXPECT_EQ(no_metric.exit_code, 2);
+
+  Outcome rollback = Freshet("models rollback ranker --json " + Project());
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.err;
+  simdjson::dom::element change = Parse(rollback);
+  EXPECT_EQ(int64_t(change["version"]), 1);
+  EXPECT_EQ(int64_t(change["previous"]), 2);
+  EXPECT_TRUE(bool(change["rollback"]));
+
+  Outcome in_use = Freshet("models delete ranker 1 " + Project());
+  EXPECT_EQ(in_use.exit_code, 1);
+  EXPECT_NE(in_use.err.find("alias \"champion\" points at it"), std::string::npos) << in_use.err;
+  Outcome deleted = Freshet("models delete ranker 2 " + Project());
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_EQ(deleted.out, "deleted ranker v2\n");
+
+  Outcome tag = Freshet("models tag ranker stage=prod owner=bob -v 3 --json " + Project());
+  ASSERT_EQ(tag.exit_code, 0) << tag.err;
+  EXPECT_EQ(std::string_view(Parse(tag)["tags"]["stage"]), "prod");
+  Outcome untag = Freshet("models tag ranker --remove owner -v 3 --json " + Project());
+  ASSERT_EQ(untag.exit_code, 0) << untag.err;
+  simdjson::dom::element tags = Parse(untag)["tags"];
+  EXPECT_EQ(tags.get_object().size(), 1u);
+
+  Outcome list = Freshet("models list --json " + Project());
+  simdjson::dom::element model = Parse(list)["models"].at(0);
+  EXPECT_EQ(model["versions"].get_array().size(), 2u);
+  EXPECT_EQ(int64_t(model["aliases"]["champion"]), 1);
+}
+
+TEST_F(ModelsCliTest, ImportMlflowRegistersTheXgboostFlavorOrSaysWhyNot) {
+  const testing::PythonModels* models = testing::TrainedModels();
+  ASSERT_NE(models, nullptr);
+  const std::string dir = dir_.File("mlflow_model");
+  std::filesystem::create_directories(dir + "/metrics");
+  testing::WriteFile(dir + "/MLmodel",
+                     "artifact_path: model\nflavors:\n  python_function:\n    data: model.xgb\n"
+                     "    loader_module: mlflow.xgboost\n  xgboost:\n    data: model.xgb\n"
+                     "    model_class: xgboost.core.Booster\n    model_format: xgb\n"
+                     "    xgb_version: 1.7.4\nmlflow_version: 2.9.2\nrun_id: abc123\n");
+  testing::WriteFile(dir + "/metrics/auc", "1767225600000 0.88 0\n");
+  std::filesystem::copy_file(models->tree_legacy_binary, dir + "/model.xgb");
+  Outcome imported = Freshet("models import-mlflow " + dir + " churn --json " + Project());
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  simdjson::dom::element v = Parse(imported);
+  EXPECT_EQ(std::string_view(v["runtime"]), "xgboost");
+  EXPECT_EQ(int64_t(v["num_features"]), 20);
+  EXPECT_DOUBLE_EQ(double(v["metrics"]["auc"]), 0.88);
+  EXPECT_EQ(std::string_view(v["tags"]["mlflow.run_id"]), "abc123");
+
+  Outcome not_mlflow = Freshet("models import-mlflow " + dir_.File("good") + " churn " + Project());
+  EXPECT_EQ(not_mlflow.exit_code, 2);
+  EXPECT_NE(not_mlflow.err.find("no MLmodel file"), std::string::npos) << not_mlflow.err;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "core/json.h"
 #include "instance/instance.h"
 #include "offline/backfill.h"
+#include "serving/model_signature.h"
 #include "spec/spec_loader.h"
 
 namespace freshet::cli {
@@ -210,7 +211,8 @@ Status RunDemo(const DemoFlags& f) {
   RegisterOptions reg;
   reg.metrics = metrics;
   reg.description = "P(next start is sleep content), trained by freshet demo";
-  reg.lineage = {{"training_set", backfill.out_path}, {"feature_service", "recommender"}};
+  reg.lineage.training_data = backfill.out_path;
+  RETURN_IF_ERROR(BindFeatureService(spec, "recommender", &reg));
   ASSIGN_OR_RETURN(ModelVersion version,
                    instance->registry()->Register("next_content", model_path, "xgboost", reg));
   fmt::print("registered next_content v{} (holdout auc {:.3f})\n", version.version,

@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/serve_runner.h"
 #include "core/logging.h"
+#include "serving/model_signature.h"
 
 namespace freshet::cli {
 namespace {
@@ -29,6 +30,8 @@ Status Serve(const ServeFlags& f) {
   options.engine.max_resident_bytes = f.max_state_mb << 20;
   options.state_backend = f.state_backend;
   ASSIGN_OR_RETURN(auto instance, Instance::Open(options));
+  // A deployment whose model reads other features than its service must not start serving.
+  RETURN_IF_ERROR(CheckDeployments(instance->spec(), *instance->registry()));
   ASSIGN_OR_RETURN(auto server, ApiServer::Start(instance.get(), f.listen, f.threads));
   std::string host = f.listen.substr(0, f.listen.rfind(':'));
   spdlog::info("serving project '{}' from {} on http://{}:{}", instance->spec().project,

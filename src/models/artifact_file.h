@@ -1,10 +1,10 @@
 // Small file helpers shared by the runtimes and the registry: reading an artifact, copying it
-// durably, and the content hash the registry records per version (FNV-1a 64: no new
-// dependency, and the hash is for spotting a changed or corrupted artifact, not for security).
-// Thread-safety: free functions with no shared state.
+// durably, and the SHA-256 content hash the registry records per version and checks again
+// before a version is served (OpenSSL's EVP interface, libcrypto from libssl-dev).
+// Thread-safety: free functions and a per-object hasher with no shared state.
 #pragma once
 
-#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -12,18 +12,35 @@
 
 namespace freshet {
 
-inline constexpr uint64_t kFnv1a64Offset = 0xcbf29ce484222325ull;
+// Incremental SHA-256. Not copyable; one object per hash.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
 
-// FNV-1a 64 of `bytes`, continuing from `state` so a file can be hashed in chunks.
-uint64_t Fnv1a64(std::string_view bytes, uint64_t state = kFnv1a64Offset);
-// 16 lowercase hex digits, the form stored in ModelVersion::content_hash.
-std::string HashToHex(uint64_t hash);
+  void Update(std::string_view bytes);
+  // The digest as 64 lowercase hex digits. Call once; the object is spent afterwards.
+  std::string FinishHex();
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+// SHA-256 of `bytes` as 64 lowercase hex digits.
+std::string Sha256Hex(std::string_view bytes);
+
+// SHA-256 of the file's bytes (64 lowercase hex digits); kIoError when it cannot be read.
+Result<std::string> Sha256File(const std::string& path);
 
 // The whole file; kIoError when it cannot be read.
 Result<std::string> ReadFileToString(const std::string& path);
 
 // Copies `from` to `to` (created or truncated) and fsyncs the copy, so a registration that is
-// acknowledged survives a crash. Returns HashToHex(Fnv1a64(bytes copied)). kIoError on failure.
+// acknowledged survives a crash. Returns the SHA-256 of the bytes copied (hex). kIoError on
+// failure.
 Result<std::string> CopyAndHashFile(const std::string& from, const std::string& to);
 
 // fsyncs a directory so entries just created or renamed in it survive a crash.

@@ -1,5 +1,7 @@
 #include "models/model_cache.h"
 
+#include "models/registry.h"
+
 namespace freshet {
 
 Result<std::shared_ptr<const ModelRuntime>> ModelCache::Get(const ModelVersion& version) {
@@ -17,9 +19,12 @@ Result<std::shared_ptr<const ModelRuntime>> ModelCache::Get(const ModelVersion& 
     slot = entry;
   }
   if (load_here) {
-    // Loading happens outside the lock so other versions stay available meanwhile.
+    // Loading happens outside the lock so other versions stay available meanwhile. The artifact
+    // is checked against its registered hash first: a damaged file is never served.
+    Status verified = VerifyArtifact(version);
     Result<std::unique_ptr<ModelRuntime>> runtime =
-        LoadRuntime(version.runtime, version.artifact_path);
+        verified.ok() ? LoadRuntime(version.runtime, version.artifact_path)
+                      : Result<std::unique_ptr<ModelRuntime>>(verified);
     if (runtime.ok()) {
       promise.set_value(std::shared_ptr<const ModelRuntime>(std::move(runtime).value()));
     } else {

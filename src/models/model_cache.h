@@ -28,7 +28,8 @@ namespace freshet {
 class ModelCache {
  public:
   // The runtime for `version` (its runtime name and artifact path), loading it on first use.
-  // Errors are those of ModelRuntime::Load.
+  // Errors: VerifyArtifact's (models/registry.h: the file no longer matches its registered
+  // SHA-256 and size), then those of ModelRuntime::Load.
   Result<std::shared_ptr<const ModelRuntime>> Get(const ModelVersion& version);
 
   // Drops the cached runtime, if any; holders of it are unaffected.

@@ -45,6 +45,10 @@ class ModelRuntime {
 
   // The number of input features the loaded model expects, or -1 when the model does not say.
   virtual int64_t num_features() const = 0;
+
+  // The version of the library that scores the model (XGBoost's XGBoostVersion(), ...), for a
+  // version's lineage; empty for runtimes that are freshet's own code. Callable before Load.
+  virtual std::string library_version() const { return ""; }
 };
 
 // Creates an unloaded runtime by name. Unknown name: kInvalidArgument listing the known ones.

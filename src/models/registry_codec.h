@@ -7,18 +7,33 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "models/model_version.h"
 
 namespace freshet {
 
-// The mutable part of a model: which versions exist and where its aliases point.
+// The registry's record format; decoding refuses any other value with an error naming both.
+inline constexpr int64_t kRegistryFormat = 2;
+
+// The mutable part of a model: which versions exist, where its aliases point (and pointed), and
+// its tags and its versions' tags.
 struct ModelRecord {
   std::string name;
   int64_t created_ms = 0;
-  int64_t latest_version = 0;
+  int64_t latest_version = 0;    // the highest number ever given; deleted versions included
+  std::vector<int64_t> deleted;  // deleted version numbers, ascending
   std::map<std::string, int64_t> aliases;
+  std::map<std::string, std::string> tags;
+  std::map<int64_t, std::map<std::string, std::string>> version_tags;
+  std::vector<AliasChange> alias_history;
+
+  bool IsDeleted(int64_t version) const;
+  // The highest version not deleted; 0 when none is left.
+  int64_t LatestExisting() const;
+  // Existing versions, ascending.
+  std::vector<int64_t> Versions() const;
 };
 
 // "model/<name>". Model names never contain '/', so prefixes cannot collide.

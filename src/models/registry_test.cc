@@ -1,5 +1,6 @@
 #include "models/registry.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -69,7 +70,14 @@ TEST_F(RegistryTest, PythonModelServedThroughRegistryMatchesPython) {
   ModelVersion registered = MustRegister("churn", models->tree_json, "xgboost");
   EXPECT_EQ(registered.version, 1);
   EXPECT_EQ(registered.num_features, 20);
-  EXPECT_EQ(registered.artifact_path, dir_.File("models/churn/1/tree.json"));
+  EXPECT_EQ(registered.artifact_path,
+            dir_.File("models/blobs/sha256/" + registered.content_hash + ".json"));
+  EXPECT_EQ(registered.artifact_name, "tree.json");
+  auto expected_hash = Sha256File(models->tree_json);
+  ASSERT_TRUE(expected_hash.ok());
+  EXPECT_EQ(registered.content_hash, *expected_hash);
+  EXPECT_EQ(registered.lineage.runtime_library.rfind("xgboost 1.", 0), 0u)
+      << registered.lineage.runtime_library;
 
   auto champion = registry_->Resolve("churn", "champion");
   ASSERT_TRUE(champion.ok()) << champion.status().ToString();
@@ -103,12 +111,14 @@ TEST_F(RegistryTest, VersionsIncreaseAndStayImmutable) {
   // Version 1 still has its own copy of the artifact and its own metadata.
   auto stored = registry_->GetVersion("ctr", 1);
   ASSERT_TRUE(stored.ok()) << stored.status().ToString();
-  EXPECT_EQ(stored->artifact_path, dir_.File("models/ctr/1/src_linear.json"));
+  EXPECT_EQ(stored->artifact_path, dir_.File("models/blobs/sha256/" + v1.content_hash + ".json"));
   EXPECT_EQ(stored->description, "first");
   EXPECT_EQ(stored->metrics.at("auc"), 0.7);
   auto bytes = ReadFileToString(stored->artifact_path);
   ASSERT_TRUE(bytes.ok());
-  EXPECT_EQ(HashToHex(Fnv1a64(*bytes)), v1.content_hash);
+  EXPECT_EQ(Sha256Hex(*bytes), v1.content_hash);
+  EXPECT_EQ(v1.content_hash.size(), 64u);
+  EXPECT_EQ(stored->artifact_size, static_cast<int64_t>(bytes->size()));
   EXPECT_NE(bytes->find("1.0"), std::string::npos);
 
   auto versions = registry_->ListVersions("ctr");
@@ -152,14 +162,23 @@ TEST_F(RegistryTest, AliasesAndResolveForms) {
 TEST_F(RegistryTest, ReopenKeepsEverything) {
   const PythonModels* models = TrainedModels();
   ASSERT_NE(models, nullptr);
-  std::vector<std::string> features;
-  for (size_t i = 0; i < PythonModels::kFeatures; ++i) features.push_back("f" + std::to_string(i));
+  std::vector<FeatureSignature> features;
+  for (size_t i = 0; i < PythonModels::kFeatures; ++i) {
+    features.push_back({"v:f" + std::to_string(i), i % 2 ? "double" : "int64"});
+  }
+  WriteFile(dir_.File("train.csv"), "a,b\n1,2\n");
   RegisterOptions options{
       .metrics = {{"auc", 0.91}, {"undefined", std::numeric_limits<double>::quiet_NaN()}},
       .params = {{"max_depth", "4"}, {"eta", "0.1"}},
       .description = "tree \"model\" \xc3\xa9",
-      .feature_names = features,
-      .lineage = {{"training_data", "s3://bucket/train.parquet"}, {"spec_hash", "abc123"}}};
+      .signature = features,
+      .lineage = {.training_data = dir_.File("train.csv"),
+                  .holdout = "s3://bucket/holdout.parquet",
+                  .holdout_sha256 = std::string(64, 'a'),
+                  .feature_service = "churn_features",
+                  .feature_spec_hash = "abc123",
+                  .created_by = "alice"},
+      .tags = {{"team", "growth"}}};
   ModelVersion registered = MustRegister("churn", models->tree_json, "xgboost", options);
   MustRegister("ctr", LinearArtifact(1.0), "linear");
   ASSERT_TRUE(registry_->SetAlias("churn", "challenger", 1).ok());
@@ -176,8 +195,17 @@ TEST_F(RegistryTest, ReopenKeepsEverything) {
   EXPECT_EQ(v->metrics.at("auc"), 0.91);
   EXPECT_TRUE(std::isnan(v->metrics.at("undefined")));
   EXPECT_EQ(v->params, options.params);
-  EXPECT_EQ(v->feature_names, options.feature_names);
-  EXPECT_EQ(v->lineage, options.lineage);
+  EXPECT_EQ(v->signature, options.signature);
+  EXPECT_EQ(v->lineage.training_data, dir_.File("train.csv"));
+  EXPECT_EQ(v->lineage.training_data_sha256, Sha256Hex("a,b\n1,2\n"));
+  EXPECT_EQ(v->lineage.holdout, "s3://bucket/holdout.parquet");
+  EXPECT_EQ(v->lineage.holdout_sha256, std::string(64, 'a'));
+  EXPECT_EQ(v->lineage.feature_service, "churn_features");
+  EXPECT_EQ(v->lineage.feature_spec_hash, "abc123");
+  EXPECT_EQ(v->lineage.created_by, "alice");
+  EXPECT_EQ(v->lineage.runtime_library, registered.lineage.runtime_library);
+  EXPECT_FALSE(v->lineage.runtime_library.empty());
+  EXPECT_EQ(v->tags, options.tags);
 
   auto list = registry_->List();
   ASSERT_TRUE(list.ok()) << list.status().ToString();
@@ -199,14 +227,16 @@ TEST_F(RegistryTest, BadArtifactIsRejectedAndNothingIsRegistered) {
       << bad.status().message();
   EXPECT_EQ(registry_->Get("churn").status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(registry_->List()->empty());
-  EXPECT_FALSE(fs::exists(dir_.File("models/churn")));
+  EXPECT_TRUE(fs::is_empty(dir_.File("models/blobs/sha256")));
   EXPECT_TRUE(fs::is_empty(dir_.File("models/.staging")));
 
   // A bad file for an existing model leaves its versions as they were.
   MustRegister("ctr", LinearArtifact(1.0), "linear");
   EXPECT_FALSE(registry_->Register("ctr", dir_.File("bad.json"), "linear").ok());
   EXPECT_EQ(registry_->Get("ctr")->latest.version, 1);
-  EXPECT_FALSE(fs::exists(dir_.File("models/ctr/2")));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.File("models/blobs/sha256")),
+                          fs::directory_iterator()),
+            1);
   EXPECT_EQ(registry_->Register("ctr", LinearArtifact(2.0), "linear")->version, 2);
 }
 
@@ -221,10 +251,13 @@ TEST_F(RegistryTest, RejectsUnknownRuntimeBadNamesMissingFilesAndFeatureMismatch
   }
   EXPECT_EQ(registry_->Register("ctr", dir_.File("missing.json"), "linear").status().code(),
             StatusCode::kInvalidArgument);
-  auto mismatch =
-      registry_->Register("ctr", LinearArtifact(1.0), "linear", {.feature_names = {"a", "b"}});
+  auto mismatch = registry_->Register("ctr", LinearArtifact(1.0), "linear",
+                                      {.signature = {{"v:a", "int64"}, {"v:b", "int64"}}});
   EXPECT_EQ(mismatch.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(mismatch.status().message().find("2 feature names"), std::string::npos);
+  EXPECT_NE(
+      mismatch.status().message().find("the signature lists 2 features but the model takes 1"),
+      std::string::npos)
+      << mismatch.status().message();
   EXPECT_TRUE(registry_->List()->empty());
 }
 
@@ -254,12 +287,258 @@ TEST_F(RegistryTest, ConcurrentRegistrationsGetDistinctVersions) {
   EXPECT_EQ(registry_->ListVersions("ctr")->size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
+TEST_F(RegistryTest, SameBytesAreStoredOnceAndRemovedWithTheirLastVersion) {
+  ModelVersion v1 = MustRegister("ctr", LinearArtifact(1.0), "linear");
+  ModelVersion v2 = MustRegister("ctr", LinearArtifact(1.0), "linear");
+  ModelVersion other = MustRegister("other", LinearArtifact(1.0), "linear");
+  MustRegister("other", LinearArtifact(5.0), "linear");
+  EXPECT_EQ(v1.artifact_path, v2.artifact_path);
+  EXPECT_EQ(v1.artifact_path, other.artifact_path);
+  auto blobs = [&] {
+    return std::distance(fs::directory_iterator(dir_.File("models/blobs/sha256")),
+                         fs::directory_iterator());
+  };
+  EXPECT_EQ(blobs(), 2);
+
+  ASSERT_TRUE(registry_->DeleteVersion("ctr", 2).ok());
+  EXPECT_TRUE(fs::exists(v1.artifact_path)) << "still stored for ctr v1 and other v1";
+  ASSERT_TRUE(registry_->SetAlias("other", "champion", 2).ok());
+  ASSERT_TRUE(registry_->DeleteVersion("other", 1).ok());
+  EXPECT_TRUE(fs::exists(v1.artifact_path)) << "still stored for ctr v1";
+  ASSERT_TRUE(registry_->RemoveAlias("ctr", "champion").ok());
+  MustRegister("ctr", LinearArtifact(3.0), "linear");
+  ASSERT_TRUE(registry_->DeleteVersion("ctr", 1).ok());
+  EXPECT_FALSE(fs::exists(v1.artifact_path));
+  EXPECT_EQ(blobs(), 2);  // other v2 and ctr v3
+}
+
+TEST_F(RegistryTest, DeletedVersionsAreGoneButTheirNumbersAreNotReused) {
+  for (double w : {1.0, 2.0, 3.0}) MustRegister("ctr", LinearArtifact(w), "linear");
+  ASSERT_TRUE(registry_->DeleteVersion("ctr", 3).ok());
+  auto latest = registry_->Resolve("ctr", "latest");
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->version, 2);
+  auto gone = registry_->Resolve("ctr", "3");
+  EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(gone.status().message(), "model \"ctr\" version 3 was deleted");
+  EXPECT_EQ(registry_->GetVersion("ctr", 3).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(registry_->DeleteVersion("ctr", 3).code(), StatusCode::kNotFound);
+  EXPECT_EQ(registry_->SetAlias("ctr", "canary", 3).code(), StatusCode::kNotFound);
+  EXPECT_EQ(MustRegister("ctr", LinearArtifact(4.0), "linear").version, 4);
+  Reopen();
+  auto info = registry_->Get("ctr");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->versions, (std::vector<int64_t>{1, 2, 4}));
+  EXPECT_EQ(info->latest.version, 4);
+  EXPECT_EQ(registry_->ListVersions("ctr")->size(), 3u);
+}
+
+TEST_F(RegistryTest, DeletingAVersionInUseIsRefusedNamingTheUser) {
+  for (double w : {1.0, 2.0, 3.0}) MustRegister("ctr", LinearArtifact(w), "linear");
+  ASSERT_TRUE(registry_->SetAlias("ctr", "challenger", 2).ok());
+  Status by_alias = registry_->DeleteVersion("ctr", 2);
+  EXPECT_EQ(by_alias.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(by_alias.message(),
+            "model \"ctr\" version 2 is in use: alias \"challenger\" points at it; move the alias "
+            "first");
+  std::vector<ModelUse> uses = {{"rank", "champion"}, {"newest", "latest"}};
+  Status by_deployment = registry_->DeleteVersion("ctr", 3, uses);
+  EXPECT_EQ(by_deployment.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(by_deployment.message(),
+            "model \"ctr\" version 3 is in use: deployment \"newest\" serves it (as \"latest\")");
+  EXPECT_TRUE(registry_->GetVersion("ctr", 3).ok()) << "a refused delete changes nothing";
+  EXPECT_TRUE(registry_->DeleteVersion("ctr", 3).ok()) << "no deployment uses it";
+
+  ASSERT_TRUE(registry_->RemoveAlias("ctr", "challenger").ok());
+  ASSERT_TRUE(registry_->DeleteVersion("ctr", 2).ok());
+  ASSERT_TRUE(registry_->RemoveAlias("ctr", "champion").ok());
+  Status only = registry_->DeleteVersion("ctr", 1);
+  EXPECT_EQ(only.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(only.message(), "model \"ctr\" version 1 is the model's only version");
+}
+
+TEST_F(RegistryTest, TagsAreMutableAndSeparateFromTheImmutableRecord) {
+  MustRegister("ctr", LinearArtifact(1.0), "linear",
+               {.params = {{"eta", "0.1"}}, .tags = {{"stage", "dev"}}});
+  MustRegister("ctr", LinearArtifact(2.0), "linear");
+  ASSERT_TRUE(registry_->UpdateTags("ctr", 1, {{"stage", "prod"}, {"owner", "bob"}}).ok());
+  ASSERT_TRUE(registry_->UpdateTags("ctr", 0, {{"team", "growth"}}).ok());
+  ASSERT_TRUE(registry_->UpdateTags("ctr", 1, {}, {"owner"}).ok());
+  Reopen();
+  auto v1 = registry_->GetVersion("ctr", 1);
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(v1->tags, (std::map<std::string, std::string>{{"stage", "prod"}}));
+  EXPECT_EQ(v1->params, (std::map<std::string, std::string>{{"eta", "0.1"}}));
+  EXPECT_TRUE(registry_->GetVersion("ctr", 2)->tags.empty());
+  EXPECT_EQ(registry_->Get("ctr")->tags, (std::map<std::string, std::string>{{"team", "growth"}}));
+
+  Status missing = registry_->UpdateTags("ctr", 2, {}, {"owner"});
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.message(), "model \"ctr\" version 2 has no tag \"owner\"");
+  EXPECT_EQ(registry_->UpdateTags("ctr", 7, {{"a", "b"}}).code(), StatusCode::kNotFound);
+  EXPECT_EQ(registry_->UpdateTags("ctr", 1, {{"a/b", "c"}}).code(), StatusCode::kInvalidArgument);
+}
+
+class PromoteTest : public RegistryTest {
+ protected:
+  // Registers version `weight` of "ctr" with `metrics`, evaluated on `holdout` (contents).
+  ModelVersion Version(double weight, std::map<std::string, double> metrics,
+                       const std::string& holdout) {
+    std::string holdout_path = dir_.File("holdout_" + holdout + ".csv");
+    WriteFile(holdout_path, holdout);
+    return MustRegister("ctr", LinearArtifact(weight), "linear",
+                        {.metrics = std::move(metrics), .lineage = {.holdout = holdout_path}});
+  }
+
+  int64_t Champion() { return registry_->Get("ctr")->aliases.at("champion"); }
+};
+
+TEST_F(PromoteTest, BetterOnTheSameHoldoutIsPromoted) {
+  Version(1, {{"auc", 0.80}, {"logloss", 0.40}}, "h1");
+  Version(2, {{"auc", 0.85}, {"logloss", 0.45}}, "h1");
+  auto promoted = registry_->Promote("ctr", 2, {.metric = "auc", .by = "carol"});
+  ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
+  EXPECT_EQ(promoted->previous, 1);
+  EXPECT_EQ(promoted->version, 2);
+  EXPECT_EQ(promoted->reason, "auc 0.85 > 0.8 on the same holdout");
+  EXPECT_EQ(Champion(), 2);
+  const AliasChange& change = registry_->Get("ctr")->alias_history.back();
+  EXPECT_EQ(change, (AliasChange{"champion", 2, 1, kStartMs, "carol", false}));
+
+  // Lower is better for logloss: version 1 (0.40) beats the champion (0.45).
+  auto back = registry_->Promote("ctr", 1, {.metric = "logloss"});
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->reason, "logloss 0.4 < 0.45 on the same holdout");
+  EXPECT_EQ(Champion(), 1);
+}
+
+TEST_F(PromoteTest, RefusalsSayWhyAndForceOverrides) {
+  Version(1, {{"auc", 0.80}}, "h1");
+  Version(2, {{"auc", 0.75}}, "h1");
+  Version(3, {{"auc", 0.95}}, "h2");
+  MustRegister("ctr", LinearArtifact(4), "linear", {.metrics = {{"auc", 0.99}}});
+  auto message = [&](int64_t version, const std::string& metric) {
+    auto r = registry_->Promote("ctr", version, {.metric = metric});
+    return r.ok() ? std::string("promoted") : r.status().message();
+  };
+  EXPECT_EQ(message(2, "auc"),
+            "not promoting model \"ctr\" version 2 over champion version 1: auc 0.75 does not "
+            "beat 0.8 (higher is better)");
+  EXPECT_EQ(message(3, "auc"),
+            "not promoting model \"ctr\" version 3 over champion version 1: they were evaluated "
+            "on different holdouts (sha256 " +
+                Sha256Hex("h2").substr(0, 12) + " vs " + Sha256Hex("h1").substr(0, 12) + ")");
+  EXPECT_EQ(message(4, "auc"),
+            "not promoting model \"ctr\" version 4 over champion version 1: version 4 records no "
+            "holdout hash, so the auc values are not comparable");
+  EXPECT_EQ(message(2, "recall@10"),
+            "not promoting model \"ctr\" version 2 over champion version 1: version 2 has no "
+            "recall@10 metric");
+  EXPECT_EQ(message(1, "auc"), "model \"ctr\" version 1 is already the champion");
+  EXPECT_NE(message(2, "loss").find("metric \"loss\" has no known direction"), std::string::npos);
+  EXPECT_EQ(message(2, ""), "promote needs a metric to compare (or force)");
+  EXPECT_EQ(message(9, "auc"), "model \"ctr\" has no version 9");
+  EXPECT_EQ(Champion(), 1) << "refusals change nothing";
+
+  auto forced = registry_->Promote("ctr", 3, {.force = true});
+  ASSERT_TRUE(forced.ok());
+  EXPECT_EQ(forced->reason, "forced");
+  EXPECT_EQ(Champion(), 3);
+}
+
+TEST_F(PromoteTest, AliasCheckCanVetoAMove) {
+  Version(1, {{"auc", 0.8}}, "h1");
+  Version(2, {{"auc", 0.9}}, "h1");
+  std::vector<std::string> seen;
+  AliasCheck veto = [&](const std::string& alias, const ModelVersion& target) {
+    seen.push_back(fmt::format("{}->{}", alias, target.version));
+    return Status::FailedPrecondition("deployment says no");
+  };
+  auto promoted = registry_->Promote("ctr", 2, {.metric = "auc"}, veto);
+  EXPECT_EQ(promoted.status().message(), "deployment says no");
+  EXPECT_EQ(registry_->SetAlias("ctr", "challenger", 2, "", veto).message(), "deployment says no");
+  EXPECT_EQ(seen, (std::vector<std::string>{"champion->2", "challenger->2"}));
+  EXPECT_EQ(Champion(), 1);
+  EXPECT_EQ(registry_->Get("ctr")->aliases.count("challenger"), 0u);
+}
+
+TEST_F(PromoteTest, RollbackWalksTheChampionHistoryBack) {
+  for (double w : {1.0, 2.0, 3.0}) MustRegister("ctr", LinearArtifact(w), "linear");
+  Status none = registry_->Rollback("ctr").status();
+  EXPECT_EQ(none.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(none.message(), "model \"ctr\": champion has no earlier version to roll back to");
+
+  ASSERT_TRUE(registry_->Promote("ctr", 2, {.force = true}).ok());
+  clock_.Set(kStartMs + 1);
+  ASSERT_TRUE(registry_->SetAlias("ctr", "challenger", 3).ok());  // other aliases don't count
+  ASSERT_TRUE(registry_->Promote("ctr", 3, {.force = true}).ok());
+  auto first = registry_->Rollback("ctr", "dave");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, (AliasChange{"champion", 2, 3, kStartMs + 1, "dave", true}));
+  EXPECT_EQ(Champion(), 2);
+  auto second = registry_->Rollback("ctr");
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->version, 1);
+  EXPECT_EQ(Champion(), 1);
+  EXPECT_EQ(registry_->Rollback("ctr").status().code(), StatusCode::kFailedPrecondition);
+
+  // A new promotion after rollbacks is undone first.
+  ASSERT_TRUE(registry_->Promote("ctr", 3, {.force = true}).ok());
+  ASSERT_TRUE(registry_->Rollback("ctr").ok());
+  EXPECT_EQ(Champion(), 1);
+  Reopen();
+  EXPECT_EQ(registry_->Get("ctr")->alias_history.size(), 8u);
+}
+
+TEST_F(RegistryTest, CorruptedArtifactIsRefusedAtLoadNamingModelVersionAndPath) {
+  ModelVersion v = MustRegister("ctr", LinearArtifact(1.0), "linear");
+  EXPECT_TRUE(VerifyArtifact(v).ok());
+  fs::permissions(v.artifact_path, fs::perms::owner_write, fs::perm_options::add);
+  WriteFile(v.artifact_path, "{\"weights\": [9.000000]}");  // same size, other bytes
+  auto resolved = registry_->Resolve("ctr", "champion");
+  ASSERT_TRUE(resolved.ok());
+  ModelCache cache;
+  auto loaded = cache.Get(*resolved);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().message(), "model \"ctr\" version 1: artifact " + v.artifact_path +
+                                           " is corrupt: sha256 " +
+                                           Sha256Hex("{\"weights\": [9.000000]}") +
+                                           ", registered " + v.content_hash + "; re-register it");
+  fs::remove(v.artifact_path);
+  EXPECT_NE(VerifyArtifact(v).message().find("cannot be read"), std::string::npos);
+}
+
+TEST(MetricDirectionTest, Table) {
+  EXPECT_EQ(MetricHigherIsBetter("auc"), true);
+  EXPECT_EQ(MetricHigherIsBetter("accuracy"), true);
+  EXPECT_EQ(MetricHigherIsBetter("recall@10"), true);
+  EXPECT_EQ(MetricHigherIsBetter("ndcg@5"), true);
+  EXPECT_EQ(MetricHigherIsBetter("logloss"), false);
+  EXPECT_EQ(MetricHigherIsBetter("rmse"), false);
+  EXPECT_EQ(MetricHigherIsBetter("recall@"), std::nullopt);
+  EXPECT_EQ(MetricHigherIsBetter("auc@3"), std::nullopt);
+  EXPECT_EQ(MetricHigherIsBetter("loss"), std::nullopt);
+}
+
+TEST(ArtifactFileTest, Sha256MatchesKnownVectors) {
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 TEST(RegistryCodecTest, CorruptRecordsAreInternalErrors) {
   EXPECT_EQ(DecodeModelRecord("").status().message(), "corrupt model record: not a JSON object");
-  EXPECT_EQ(DecodeModelRecord(R"({"format": 1, "name": "m", "created_ms": 1})").status().message(),
+  EXPECT_EQ(DecodeModelRecord(R"({"format": 2, "name": "m", "created_ms": 1})").status().message(),
             "corrupt model record: bad field \"latest_version\"");
-  EXPECT_EQ(DecodeModelVersion(R"({"format": 2})").status().message(),
-            "model version record has unsupported format 2");
+  EXPECT_EQ(DecodeModelVersion(R"({"format": 3})").status().message(),
+            "model version record has format 3; this freshet reads registry format 2");
+  // A record of the previous layout (format 1, FNV-1a hashes, per-version directories).
+  auto old = DecodeModelRecord(
+      R"({"format": 1, "name": "m", "created_ms": 1, "latest_version": 1, "aliases": {}})");
+  EXPECT_EQ(old.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(old.status().message().find("has format 1; this freshet reads registry format 2 (the "
+                                        "data directory is from an older freshet"),
+            std::string::npos)
+      << old.status().message();
   // Parsed iteratively: a million nested arrays cannot exhaust the stack.
   auto deep = DecodeModelRecord(std::string(1'000'000, '['));
   EXPECT_EQ(deep.status().code(), StatusCode::kInternal);

@@ -46,6 +46,12 @@ void XgboostRuntime::DMatrixDeleter::operator()(void* handle) const { XGDMatrixF
 XgboostRuntime::XgboostRuntime() = default;
 XgboostRuntime::~XgboostRuntime() = default;
 
+std::string XgboostRuntime::library_version() const {
+  int major = 0, minor = 0, patch = 0;
+  XGBoostVersion(&major, &minor, &patch);
+  return fmt::format("{}.{}.{}", major, minor, patch);
+}
+
 Status XgboostRuntime::Load(const std::string& artifact_path) {
   if (booster_) return Status::FailedPrecondition("xgboost runtime is already loaded");
   std::error_code ec;

@@ -33,6 +33,8 @@ class XgboostRuntime final : public ModelRuntime {
   Status Predict(const float* rows, size_t n_rows, size_t n_cols,
                  std::vector<float>* out) const override;
   int64_t num_features() const override { return num_features_; }
+  // "major.minor.patch" of the linked libxgboost (XGBoostVersion()).
+  std::string library_version() const override;
 
  private:
   // XGBoost's opaque handles (BoosterHandle, DMatrixHandle), freed by their XGBoost functions.

@@ -1,0 +1,225 @@
+#include "serving/model_signature.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/json.h"
+#include "models/artifact_file.h"
+
+namespace freshet {
+namespace {
+
+Result<const FeatureServiceSpec*> FindService(const ProjectSpec& spec, const std::string& service) {
+  auto it = spec.feature_services.find(service);
+  if (it == spec.feature_services.end()) {
+    return Status::NotFound(fmt::format("unknown feature service '{}'", service));
+  }
+  return &it->second;
+}
+
+std::string FeatureType(const ProjectSpec& spec, const FeatureViewSpec& view,
+                        const FeatureSpec& feature) {
+  if (!feature.agg) return "derived";
+  switch (*feature.agg) {
+    case AggKind::kCount:
+    case AggKind::kDistinctCount:
+      return "int64";
+    case AggKind::kMean:
+    case AggKind::kVariance:
+    case AggKind::kStddev:
+    case AggKind::kRate:
+      return "double";
+    case AggKind::kLastN:
+    case AggKind::kTopK:
+      return "list";
+    case AggKind::kSum:
+    case AggKind::kMin:
+    case AggKind::kMax:
+    case AggKind::kFirst:
+    case AggKind::kLast:
+      break;
+  }
+  auto source = spec.sources.find(view.source);
+  if (source == spec.sources.end()) return "unknown";
+  int field = source->second.FieldIndex(feature.of);
+  return field < 0 ? "unknown" : std::string(FieldTypeName(source->second.fields[field].type));
+}
+
+void Str(JsonWriter* w, const char* key, std::string_view value) {
+  w->Key(key);
+  w->String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void Int(JsonWriter* w, const char* key, int64_t value) {
+  w->Key(key);
+  w->Int64(value);
+}
+
+void WriteView(JsonWriter* w, const ProjectSpec& spec, const FeatureViewSpec& view) {
+  w->StartObject();
+  Str(w, "name", view.name);
+  Str(w, "entity", view.entity);
+  w->Key("keys");
+  w->StartArray();
+  auto entity = spec.entities.find(view.entity);
+  if (entity != spec.entities.end()) {
+    for (const std::string& key : entity->second.keys) w->String(key.c_str());
+  }
+  w->EndArray();
+  Int(w, "ttl_ms", view.ttl_ms);
+  w->Key("source");
+  w->StartObject();
+  Str(w, "name", view.source);
+  auto source = spec.sources.find(view.source);
+  if (source != spec.sources.end()) {
+    const SourceSpec& s = source->second;
+    Str(w, "kind", SourceKindName(s.kind));
+    Str(w, "timestamp_field", s.timestamp_field);
+    Int(w, "allowed_lateness_ms", s.allowed_lateness_ms);
+    w->Key("fields");
+    w->StartArray();
+    for (const FieldSpec& field : s.fields) {
+      w->StartObject();
+      Str(w, "name", field.name);
+      Str(w, "type", FieldTypeName(field.type));
+      w->EndObject();
+    }
+    w->EndArray();
+  }
+  w->EndObject();
+  w->Key("features");
+  w->StartArray();
+  for (const FeatureSpec& f : view.features) {
+    w->StartObject();
+    Str(w, "name", f.name);
+    Str(w, "agg", f.agg ? AggKindName(*f.agg) : "");
+    Str(w, "of", f.of);
+    Str(w, "where", f.where);
+    Str(w, "expr", f.expr);
+    Str(w, "window", WindowKindName(f.window));
+    Int(w, "window_ms", f.window_ms);
+    Int(w, "hop_ms", f.hop_ms);
+    Int(w, "session_gap_ms", f.session_gap_ms);
+    Int(w, "n", f.n);
+    w->Key("approx");
+    w->Bool(f.approx);
+    w->EndObject();
+  }
+  w->EndArray();
+  w->EndObject();
+}
+
+std::string Describe(const std::vector<FeatureSignature>& signature, size_t i) {
+  if (i >= signature.size()) return "absent";
+  return fmt::format("'{}' ({})", signature[i].name, signature[i].type);
+}
+
+}  // namespace
+
+Result<std::vector<FeatureSignature>> ServiceSignature(const ProjectSpec& spec,
+                                                       const std::string& service) {
+  ASSIGN_OR_RETURN(const FeatureServiceSpec* s, FindService(spec, service));
+  std::vector<FeatureSignature> signature;
+  for (const FeatureRef& ref : s->features) {
+    std::string type = "unknown";
+    auto view = spec.feature_views.find(ref.view);
+    if (view != spec.feature_views.end()) {
+      if (const FeatureSpec* feature = view->second.Find(ref.feature)) {
+        type = FeatureType(spec, view->second, *feature);
+      }
+    }
+    signature.push_back({ref.ToString(), std::move(type)});
+  }
+  return signature;
+}
+
+Result<std::string> FeatureSpecHash(const ProjectSpec& spec, const std::string& service) {
+  ASSIGN_OR_RETURN(const FeatureServiceSpec* s, FindService(spec, service));
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("features");
+  w.StartArray();
+  std::set<std::string> views;
+  for (const FeatureRef& ref : s->features) {
+    std::string name = ref.ToString();
+    w.String(name.c_str());
+    views.insert(ref.view);
+  }
+  w.EndArray();
+  w.Key("views");
+  w.StartArray();
+  for (const std::string& view : views) {
+    auto it = spec.feature_views.find(view);
+    if (it != spec.feature_views.end()) WriteView(&w, spec, it->second);
+  }
+  w.EndArray();
+  w.EndObject();
+  return Sha256Hex(std::string_view(buffer.GetString(), buffer.GetSize()));
+}
+
+Status BindFeatureService(const ProjectSpec& spec, const std::string& service,
+                          RegisterOptions* options) {
+  ASSIGN_OR_RETURN(options->signature, ServiceSignature(spec, service));
+  ASSIGN_OR_RETURN(options->lineage.feature_spec_hash, FeatureSpecHash(spec, service));
+  options->lineage.feature_service = service;
+  return Status::Ok();
+}
+
+Status CheckSignature(const ProjectSpec& spec, const DeploymentSpec& deployment,
+                      const ModelVersion& version) {
+  ASSIGN_OR_RETURN(std::vector<FeatureSignature> service,
+                   ServiceSignature(spec, deployment.feature_service));
+  auto refuse = [&](std::string why) {
+    return Status::FailedPrecondition(fmt::format(
+        "deployment '{}' (feature service '{}') cannot serve model \"{}\" version {}: {}",
+        deployment.name, deployment.feature_service, version.name, version.version, why));
+  };
+  if (version.signature.empty()) {
+    if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != service.size()) {
+      return refuse(fmt::format("the model takes {} features but the service has {}",
+                                version.num_features, service.size()));
+    }
+    return Status::Ok();
+  }
+  for (size_t i = 0; i < std::max(service.size(), version.signature.size()); ++i) {
+    if (i < service.size() && i < version.signature.size() && service[i] == version.signature[i]) {
+      continue;
+    }
+    return refuse(fmt::format("feature {} is {} in the model's signature but {} in the service",
+                              i + 1, Describe(version.signature, i), Describe(service, i)));
+  }
+  return Status::Ok();
+}
+
+std::vector<ModelUse> DeploymentUses(const ProjectSpec& spec, const std::string& model) {
+  std::vector<ModelUse> uses;
+  for (const auto& [name, deployment] : spec.deployments) {
+    if (deployment.model == model) uses.push_back({name, deployment.alias});
+  }
+  return uses;
+}
+
+AliasCheck DeploymentAliasCheck(const ProjectSpec* spec, const std::string& model) {
+  return [spec, model](const std::string& alias, const ModelVersion& target) {
+    for (const auto& [name, deployment] : spec->deployments) {
+      if (deployment.model != model || deployment.alias != alias) continue;
+      RETURN_IF_ERROR(CheckSignature(*spec, deployment, target));
+    }
+    return Status::Ok();
+  };
+}
+
+Status CheckDeployments(const ProjectSpec& spec, const ModelRegistry& registry) {
+  for (const auto& [name, deployment] : spec.deployments) {
+    Result<ModelVersion> version = registry.Resolve(deployment.model, deployment.alias);
+    if (version.status().code() == StatusCode::kNotFound) continue;
+    if (!version.ok()) return version.status();
+    RETURN_IF_ERROR(CheckSignature(spec, deployment, *version));
+  }
+  return Status::Ok();
+}
+
+}  // namespace freshet
