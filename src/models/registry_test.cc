@@ -213,7 +213,9 @@ TEST_F(RegistryTest, BadArtifactIsRejectedAndNothingIsRegistered) {
 TEST_F(RegistryTest, RejectsUnknownRuntimeBadNamesMissingFilesAndFeatureMismatch) {
   auto unknown = registry_->Register("ctr", LinearArtifact(1.0), "onnx");
   EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(unknown.status().message().find("known runtimes: linear, xgboost"), std::string::npos);
+  EXPECT_NE(
+      unknown.status().message().find("known runtimes: fasttext, linear, torchscript, xgboost"),
+      std::string::npos);
   for (const char* name : {"", "../x", "a/b", ".hidden", "sp ace"}) {
     EXPECT_EQ(registry_->Register(name, LinearArtifact(1.0), "linear").status().code(),
               StatusCode::kInvalidArgument)
