@@ -139,10 +139,6 @@ bool RunCommand(const std::string& command, const ScopedTempDir& dir) {
   return false;
 }
 
-std::string TestdataFile(std::string_view name) {
-  return std::string(FRESHET_MODELS_TESTDATA) + "/" + std::string(name);
-}
-
 bool ReadCsvFloats(const std::string& path, size_t width, size_t rows, std::vector<float>* out) {
   std::ifstream in(path);
   std::string line;

@@ -36,9 +36,6 @@ inline constexpr std::string_view kPython = "/usr/bin/python3";
 // records a test failure showing the command and its log, and returns false.
 bool RunCommand(const std::string& command, const ScopedTempDir& dir);
 
-// The path of src/models/testdata/`name` (the model-making scripts).
-std::string TestdataFile(std::string_view name);
-
 // Appends the comma-separated floats of every line of `path` to *out; false unless the file has
 // exactly `rows` lines of `width` values each.
 bool ReadCsvFloats(const std::string& path, size_t width, size_t rows, std::vector<float>* out);

@@ -28,7 +28,8 @@ const TorchModels* Models() {
   static std::unique_ptr<TorchModels> models = [] {
     auto m = std::make_unique<TorchModels>();
     std::string command = std::string(testing::kPython) + " " +
-                          testing::TestdataFile("make_torchscript_models.py") + " " + m->dir.path();
+                          FRESHET_SOURCE_DIR "/src/models/testdata/make_torchscript_models.py" +
+                          " " + m->dir.path();
     if (!testing::RunCommand(command, m->dir) ||
         !testing::ReadCsvFloats(m->File("rows.csv"), kFeatures, kRows, &m->rows) ||
         !testing::ReadCsvFloats(m->File("mlp.pred"), 1, kRows, &m->mlp_expected) ||
