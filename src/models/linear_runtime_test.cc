@@ -199,31 +199,20 @@ ScopedTempDir* SklearnExportTest::dir_ = nullptr;
 bool SklearnExportTest::made_ = false;
 std::vector<float> SklearnExportTest::rows_;
 
-TEST_F(SklearnExportTest, ElasticNetMatchesPredict) {
+TEST_F(SklearnExportTest, RegressorsMatchPredict) {
   ExpectMatchesSklearn("elasticnet", 1, 1e-6f);
+  ExpectMatchesSklearn("ridge2", 2, 1e-6f);  // two targets: two outputs per row
 }
 
-TEST_F(SklearnExportTest, MultiTargetRidgeMatchesPredict) {
-  ExpectMatchesSklearn("ridge2", 2, 1e-6f);
-}
-
-TEST_F(SklearnExportTest, BinaryLogisticMatchesPredictProba) {
+TEST_F(SklearnExportTest, LogisticRegressionsMatchPredictProba) {
   ExpectMatchesSklearn("binary", 1, 1e-6f);
   EXPECT_EQ(Classes("binary"), (std::vector<std::string>{"0", "1"}));
-}
-
-TEST_F(SklearnExportTest, BinaryMultinomialLogisticMatchesPredictProba) {
   ExpectMatchesSklearn("binary_softmax", 1, 1e-6f);
   EXPECT_EQ(Classes("binary_softmax"), (std::vector<std::string>{"no", "yes"}));
-}
-
-TEST_F(SklearnExportTest, MultinomialLogisticMatchesPredictProba) {
   ExpectMatchesSklearn("multinomial", 3, 1e-6f);
   EXPECT_EQ(Classes("multinomial"), (std::vector<std::string>{"cat", "dog", "fish"}));
-}
-
-TEST_F(SklearnExportTest, OneVsRestLogisticMatchesPredictProba) {
   ExpectMatchesSklearn("ovr", 3, 1e-6f);
+  EXPECT_EQ(Classes("ovr"), (std::vector<std::string>{"0", "1", "2"}));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 """Fits scikit-learn linear models for linear_runtime_test.cc, exports each with
-scripts/export_sklearn_linear.py (run as a command, on a joblib file), and writes sklearn's own
-predictions for a fixed set of rows.
+scripts/export_sklearn_linear.py, and writes sklearn's own predictions for a fixed set of rows.
+The exporter runs as a command on a joblib file for the first model, and is imported for the
+others (each command would import sklearn again).
 
 Usage: /usr/bin/python3 make_sklearn_models.py OUT_DIR EXPORT_SCRIPT   (Debian's python3-sklearn)
 
@@ -14,6 +15,8 @@ exported artifact) and NAME.pred (one comma-separated line of outputs per row):
   multinomial       LogisticRegression on three string labels, predict_proba (3 outputs)
   ovr               LogisticRegression(solver="liblinear") on three int labels, predict_proba
 """
+import importlib.util
+import json
 import subprocess
 import sys
 
@@ -50,10 +53,17 @@ def main(out, exporter):
     # Rows the C++ side reads back exactly: float32 values.
     rows = rng.normal(size=(N_ROWS, N_FEATURES)).astype(np.float32).astype(np.float64)
     write(out + "/rows.csv", rows)
-    for name, model in models.items():
-        joblib.dump(model, f"{out}/{name}.joblib")
-        subprocess.run([sys.executable, exporter, f"{out}/{name}.joblib", f"{out}/{name}.json"],
-                       check=True)
+    spec = importlib.util.spec_from_file_location("export_sklearn_linear", exporter)
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+    for i, (name, model) in enumerate(models.items()):
+        if i == 0:
+            joblib.dump(model, f"{out}/{name}.joblib")
+            subprocess.run([sys.executable, exporter, f"{out}/{name}.joblib",
+                            f"{out}/{name}.json"], check=True)
+        else:
+            with open(f"{out}/{name}.json", "w") as f:
+                json.dump(export.export(model), f)
         if hasattr(model, "predict_proba"):
             proba = model.predict_proba(rows)
             write(f"{out}/{name}.pred", proba[:, 1] if proba.shape[1] == 2 else proba)
