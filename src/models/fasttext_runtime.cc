@@ -19,8 +19,8 @@ constexpr int32_t kMagic = 793712314;
 constexpr int32_t kVersion = 12;
 // Bounds well beyond any real model, so a corrupt field is caught before fastText acts on it.
 constexpr int32_t kMaxDimension = 1 << 16;
-constexpr int64_t kMaxCount = int64_t{1} << 40;  // per dictionary entry; fastText's tree needs
-                                                 // counts below 1e15
+// A dictionary entry's count: fastText's hierarchical-softmax tree needs counts below 1e15.
+constexpr int64_t kMaxCount = int64_t{1} << 40;
 
 // The enums of fastText's args.h, as stored.
 constexpr int32_t kLossMin = 1, kLossMax = 4;           // hs, ns, softmax, ova
