@@ -134,8 +134,12 @@ Result<ModelShape> CheckStructure(std::string_view bytes) {
           fmt::format("bad dictionary entry {} at byte {}", i, in.offset()));
     }
   }
+  // fastText sizes its output layer by these (and its hierarchical-softmax tree as 2n - 1).
   if (model == kModelSupervised && nlabels == 0) {
     return Status::InvalidArgument("supervised model without labels");
+  }
+  if (model != kModelSupervised && nwords == 0) {
+    return Status::InvalidArgument("word-vector model without words");
   }
 
   // The input matrix (one row per word and hash bucket), then the output matrix (one row per

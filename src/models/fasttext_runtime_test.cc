@@ -361,6 +361,8 @@ TEST(FasttextRuntimeTest, CorruptTruncatedAndQuantizedFilesAreRefused) {
       {"huge dictionary", Patched(bytes, 64, 1 << 30, 4), "dictionary sizes disagree"},
       {"huge dictionary, consistent",
        Patched(Patched(bytes, 64, 1 << 30, 4), 72, (1 << 30) - nwords, 4), "dictionary entry"},
+      {"no labels", Patched(Patched(bytes, 64, nwords, 4), 72, 0, 4),
+       "supervised model without labels"},
       {"pruned", Patched(bytes, 84, 0, 8), "pruned"},
       {"cut in the dictionary", bytes.substr(0, 100), "truncated in the dictionary"},
       {"cut in the input matrix", bytes.substr(0, bytes.size() / 2), "truncated in the input"},
