@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <set>
 
 #include "models/artifact_file.h"
 
@@ -104,12 +105,15 @@ Status LinearRuntime::Parse(const std::string& text, const std::string& path) {
   size_t rows = 0;
   std::optional<Link> link, kind;
   bool hand_written = false, exported = false, has_intercept = false;
+  std::set<std::string_view> seen;
   // Members by index: comparing RapidJSON's member iterators is ambiguous in C++20
   // (clang's -Wambiguous-reversed-operator).
   for (rapidjson::SizeType i = 0; i < doc.MemberCount(); ++i) {
     const auto& member = doc.MemberBegin()[i];
     std::string_view key(member.name.GetString(), member.name.GetStringLength());
     const rapidjson::Value& value = member.value;
+    if (!seen.insert(key).second)
+      return BadArtifact(path, fmt::format("duplicate key \"{}\"", key));
     bool ok = false;
     if (key == "weights") {
       hand_written = true;

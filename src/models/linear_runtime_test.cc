@@ -129,14 +129,14 @@ TEST(LinearRuntimeTest, RejectsInconsistentExportedArtifacts) {
            R"({"kind": "poisson", "coef": [1]})",                              // unknown kind
            R"({"kind": "regression", "coef": [[1, 2], [3]]})",                 // ragged
            R"({"kind": "regression", "coef": [[1, 2], [3, 4, 5], [6]]})",      // ragged, same total
-           R"({"kind": "regression", "coef": [[1], [2]], "intercept": [1]})",  // 1 intercept, 2
-                                                                               // rows
+           R"({"kind": "regression", "coef": [[1], [2]], "intercept": [1]})",  // 1 intercept
            R"({"kind": "logistic", "coef": [[1], [2]]})",                      // 2 rows
            R"({"kind": "multinomial", "coef": [[1, 2]]})",                     // 1 class
            R"({"kind": "ovr", "coef": [[1], [2]], "classes": ["a"]})",         // 1 class name
            R"({"kind": "logistic", "coef": [1], "classes": [0, 1, 2]})",       // 3 class names
            R"({"kind": "regression", "coef": [1], "bias": 2})",                // mixed forms
            R"({"kind": "regression", "coef": [[]]})",                          // empty
+           R"({"kind": "regression", "coef": [1], "coef": [2, 3]})",           // duplicate
        }) {
     SCOPED_TRACE(json);
     auto runtime = LoadLinear(dir, json);
