@@ -58,7 +58,7 @@ Status TorchscriptRuntime::Load(const std::string& artifact_path) {
   auto bad = [&](std::string_view why) {
     return Status::InvalidArgument(fmt::format("torchscript model {}: {}", artifact_path, why));
   };
-  if (!std::string_view(bytes).starts_with(kZipMagic)) {
+  if (std::string_view(bytes).substr(0, kZipMagic.size()) != kZipMagic) {
     return bad("not a TorchScript archive (torch.jit.save writes a zip file)");
   }
   int64_t features = -1;

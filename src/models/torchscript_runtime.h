@@ -26,6 +26,7 @@
 
 namespace freshet {
 
+// Its .cc is compiled as C++17 (src/models/CMakeLists.txt); this header is C++17 and C++20.
 class TorchscriptRuntime final : public ModelRuntime {
  public:
   static constexpr std::string_view kName = "torchscript";
