@@ -3,7 +3,9 @@
 #include <fasttext/fasttext.h>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <sstream>
 #include <string_view>
@@ -60,6 +62,8 @@ class FieldReader {
     size_t end = reader_.rest().find('\0');
     return end != std::string_view::npos && Skip(end + 1);
   }
+  // The next n bytes, not consumed. REQUIRES: n <= left().
+  std::string_view Peek(size_t n) const { return reader_.rest().substr(0, n); }
   bool Skip(size_t n) {
     if (n > left()) return false;
     reader_ = byte_codec::ByteReader(reader_.rest().substr(n));
@@ -157,10 +161,20 @@ Result<ModelShape> CheckStructure(std::string_view bytes) {
       return Status::InvalidArgument(
           fmt::format("the {} is {} x {}, expected {} x {}", name, m, n, rows, dim));
     }
-    if (static_cast<uint64_t>(m) > in.left() / sizeof(float) / static_cast<uint64_t>(n) ||
-        !in.Skip(static_cast<size_t>(m * n) * sizeof(float))) {
+    if (static_cast<uint64_t>(m) > in.left() / sizeof(float) / static_cast<uint64_t>(n)) {
       return truncated(name);
     }
+    const size_t values = static_cast<size_t>(m * n);
+    std::string_view data = in.Peek(values * sizeof(float));
+    for (size_t i = 0; i < values; ++i) {
+      float value;
+      std::memcpy(&value, data.data() + i * sizeof(float), sizeof(float));
+      if (!std::isfinite(value)) {
+        return Status::InvalidArgument(fmt::format("non-finite weight {} in row {} of the {}",
+                                                   value, i / static_cast<size_t>(n), name));
+      }
+    }
+    in.Skip(data.size());
     return Status::Ok();
   };
   RETURN_IF_ERROR(matrix("input matrix", int64_t{nwords} + bucket));
@@ -234,7 +248,7 @@ Status FasttextRuntime::Load(const std::string& artifact_path) {
   }
   model_ = std::move(model);
   dimension_ = shape->dimension;
-  num_labels_ = shape->num_labels;
+  num_labels_ = shape->supervised ? shape->num_labels : 0;
   supervised_ = shape->supervised;
   return Status::Ok();
 }

@@ -268,6 +268,8 @@ TEST(FasttextRuntimeTest, WordVectorModelIsNoClassifier) {
   ASSERT_NE(models, nullptr);
   std::unique_ptr<ModelRuntime> runtime = MustLoad(models->skipgram);
   ASSERT_NE(runtime, nullptr);
+  // Its dictionary holds the corpus's labels, but as a word-vector model it has no classes.
+  EXPECT_EQ(static_cast<FasttextRuntime*>(runtime.get())->num_labels(), 0);
   std::vector<std::vector<TextLabel>> labels;
   EXPECT_EQ(runtime->PredictText({"goal"}, 1, 0, &labels).code(), StatusCode::kFailedPrecondition);
 }
@@ -368,6 +370,8 @@ TEST(FasttextRuntimeTest, CorruptTruncatedAndQuantizedFilesAreRefused) {
       {"cut in the input matrix", bytes.substr(0, bytes.size() / 2), "truncated in the input"},
       {"all but one byte", bytes.substr(0, bytes.size() - 1), "truncated in the output matrix"},
       {"trailing bytes", bytes + "extra", "5 unexpected bytes after the model"},
+      {"NaN weight", bytes.substr(0, bytes.size() - 4) + std::string("\x00\x00\xc0\x7f", 4),
+       "non-finite weight nan in row 2 of the output matrix"},
   };
   auto ftz = ReadFileToString(models->classifier_quantized);
   ASSERT_TRUE(ftz.ok());
