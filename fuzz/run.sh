@@ -10,7 +10,7 @@ seconds="${1:-20}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
 targets=(record_parser_fuzzer spec_loader_fuzzer expr_fuzzer time_fuzzer state_decoder_fuzzer
-         http_fuzzer)
+         http_fuzzer model_artifact_fuzzer)
 
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi

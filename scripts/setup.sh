@@ -15,12 +15,18 @@ packages=(
   libjemalloc-dev libcurl4-openssl-dev
   # SHA-256 of model artifacts (OpenSSL EVP, libcrypto)
   libssl-dev
+  # the torchscript and fasttext model runtimes (src/models)
+  libtorch-dev libfasttext-dev
   # the peer the backfill is checked against (tests/pit_postgres_test.sh, bench/)
   postgresql
   # the online-serving benchmark (bench/online_features.sh): HTTP load and the redis GET ceiling
   wrk redis-server redis-tools
   # the demo trains its model with Debian's Python stack (/usr/bin/python3)
   python3 python3-xgboost python3-numpy
+  # the models tests make their models with each runtime's own tool: TorchScript modules with
+  # PyTorch, fastText models with the fasttext CLI, linear models with scikit-learn (also what
+  # scripts/export_sklearn_linear.py exports from)
+  python3-torch fasttext python3-sklearn
   curl
   # /metrics is checked with promtool (tests/promtool_metrics_test.sh)
   prometheus

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "models/models_test_util.h"
 
@@ -87,6 +89,130 @@ TEST(LinearRuntimeTest, WrongWidthAndLifecycle) {
   ASSERT_TRUE(runtime.Load(dir.File("model.json")).ok());
   EXPECT_EQ(runtime.Load(dir.File("model.json")).code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(runtime.Predict(rows.data(), 1, 3, &out).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(LinearRuntimeTest, ExportedFormKindsAndClasses) {
+  ScopedTempDir dir("linear_exported");
+  std::vector<float> row = {1.0f, -1.0f};
+  std::vector<float> out;
+
+  auto regression = LoadLinear(
+      dir, R"({"kind": "regression", "coef": [[1, 2], [3, 4]], "intercept": [0.5, -0.5]})");
+  ASSERT_TRUE(regression.ok()) << regression.status().ToString();
+  EXPECT_EQ((*regression)->num_features(), 2);
+  ASSERT_TRUE((*regression)->Predict(row.data(), 1, 2, &out).ok());
+  EXPECT_EQ(out, (std::vector<float>{-0.5f, -1.5f}));
+
+  auto multinomial = LoadLinear(
+      dir, R"({"kind": "multinomial", "coef": [[1, 0], [0, 1], [0, 0]], "intercept": [0, 0, 0],
+              "classes": ["a", "b", 7], "estimator": "LogisticRegression"})");
+  ASSERT_TRUE(multinomial.ok()) << multinomial.status().ToString();
+  ASSERT_TRUE((*multinomial)->Predict(row.data(), 1, 2, &out).ok());
+  double total = std::exp(1.0) + std::exp(-1.0) + 1.0;
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_FLOAT_EQ(out[0], std::exp(1.0) / total);
+  EXPECT_FLOAT_EQ(out[1], std::exp(-1.0) / total);
+  EXPECT_FLOAT_EQ(out[2], 1.0 / total);
+  EXPECT_EQ(static_cast<const LinearRuntime&>(**multinomial).classes(),
+            (std::vector<std::string>{"a", "b", "7"}));
+
+  auto logistic = LoadLinear(dir, R"({"kind": "logistic", "coef": [[2, 0]], "intercept": -2})");
+  ASSERT_TRUE(logistic.ok()) << logistic.status().ToString();
+  ASSERT_TRUE((*logistic)->Predict(row.data(), 1, 2, &out).ok());
+  EXPECT_EQ(out, (std::vector<float>{0.5f}));
+}
+
+TEST(LinearRuntimeTest, RejectsInconsistentExportedArtifacts) {
+  ScopedTempDir dir("linear_exported_bad");
+  for (const char* json : {
+           R"({"coef": [1, 2]})",                                              // no kind
+           R"({"kind": "poisson", "coef": [1]})",                              // unknown kind
+           R"({"kind": "regression", "coef": [[1, 2], [3]]})",                 // ragged
+           R"({"kind": "regression", "coef": [[1, 2], [3, 4, 5], [6]]})",      // ragged, same total
+           R"({"kind": "regression", "coef": [[1], [2]], "intercept": [1]})",  // 1 intercept
+           R"({"kind": "logistic", "coef": [[1], [2]]})",                      // 2 rows
+           R"({"kind": "multinomial", "coef": [[1, 2]]})",                     // 1 class
+           R"({"kind": "ovr", "coef": [[1], [2]], "classes": ["a"]})",         // 1 class name
+           R"({"kind": "logistic", "coef": [1], "classes": [0, 1, 2]})",       // 3 class names
+           R"({"kind": "regression", "coef": [1], "bias": 2})",                // mixed forms
+           R"({"kind": "regression", "coef": [[]]})",                          // empty
+           R"({"kind": "regression", "coef": [1], "coef": [2, 3]})",           // duplicate
+       }) {
+    SCOPED_TRACE(json);
+    auto runtime = LoadLinear(dir, json);
+    ASSERT_FALSE(runtime.ok());
+    EXPECT_EQ(runtime.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(runtime.status().message().find("linear model"), std::string::npos);
+  }
+}
+
+// Models fitted by Debian's python3-sklearn and exported by scripts/export_sklearn_linear.py
+// (src/models/testdata/make_sklearn_models.py), with sklearn's predictions for rows.csv.
+class SklearnExportTest : public ::testing::Test {
+ protected:
+  static constexpr size_t kRows = 40, kFeatures = 5;
+
+  static void SetUpTestSuite() {
+    dir_ = new ScopedTempDir("sklearn");
+    std::string command = std::string(testing::kPython) +
+                          " " FRESHET_SOURCE_DIR "/src/models/testdata/make_sklearn_models.py " +
+                          dir_->path() + " " FRESHET_SOURCE_DIR "/scripts/export_sklearn_linear.py";
+    made_ = testing::RunCommand(command, *dir_) &&
+            testing::ReadCsvFloats(dir_->File("rows.csv"), kFeatures, kRows, &rows_);
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  // Loads NAME.json and compares its outputs on rows.csv with NAME.pred (`width` per row).
+  static void ExpectMatchesSklearn(const std::string& name, size_t width, float tolerance) {
+    ASSERT_TRUE(made_);
+    std::vector<float> expected;
+    ASSERT_TRUE(testing::ReadCsvFloats(dir_->File(name + ".pred"), width, kRows, &expected));
+    auto runtime = LoadRuntime("linear", dir_->File(name + ".json"));
+    ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();
+    EXPECT_EQ((*runtime)->num_features(), static_cast<int64_t>(kFeatures));
+    std::vector<float> out;
+    ASSERT_TRUE((*runtime)->Predict(rows_.data(), kRows, kFeatures, &out).ok());
+    ASSERT_EQ(out.size(), expected.size());
+    for (size_t i = 0; i < out.size(); ++i) {
+      EXPECT_NEAR(out[i], expected[i], tolerance * std::max(1.0f, std::abs(expected[i])))
+          << name << " row " << i / width << " output " << i % width;
+    }
+  }
+
+  // The class names NAME.json records.
+  static std::vector<std::string> Classes(const std::string& name) {
+    LinearRuntime runtime;
+    Status loaded = runtime.Load(dir_->File(name + ".json"));
+    EXPECT_TRUE(loaded.ok()) << loaded.ToString();
+    return runtime.classes();
+  }
+
+  static ScopedTempDir* dir_;
+  static bool made_;
+  static std::vector<float> rows_;
+};
+
+ScopedTempDir* SklearnExportTest::dir_ = nullptr;
+bool SklearnExportTest::made_ = false;
+std::vector<float> SklearnExportTest::rows_;
+
+TEST_F(SklearnExportTest, RegressorsMatchPredict) {
+  ExpectMatchesSklearn("elasticnet", 1, 1e-6f);
+  ExpectMatchesSklearn("ridge2", 2, 1e-6f);  // two targets: two outputs per row
+}
+
+TEST_F(SklearnExportTest, LogisticRegressionsMatchPredictProba) {
+  ExpectMatchesSklearn("binary", 1, 1e-6f);
+  EXPECT_EQ(Classes("binary"), (std::vector<std::string>{"0", "1"}));
+  ExpectMatchesSklearn("binary_softmax", 1, 1e-6f);
+  EXPECT_EQ(Classes("binary_softmax"), (std::vector<std::string>{"no", "yes"}));
+  ExpectMatchesSklearn("multinomial", 3, 1e-6f);
+  EXPECT_EQ(Classes("multinomial"), (std::vector<std::string>{"cat", "dog", "fish"}));
+  ExpectMatchesSklearn("ovr", 3, 1e-6f);
+  EXPECT_EQ(Classes("ovr"), (std::vector<std::string>{"0", "1", "2"}));
 }
 
 }  // namespace

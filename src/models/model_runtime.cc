@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 
+#include "models/fasttext_runtime.h"
 #include "models/linear_runtime.h"
+#include "models/torchscript_runtime.h"
 #include "models/xgboost_runtime.h"
 
 namespace freshet {
@@ -22,12 +24,40 @@ std::unique_ptr<ModelRuntime> Make() {
 }
 
 // Adding a runtime is one line here (plus its files); keep the names sorted.
-constexpr std::array<RuntimeEntry, 2> kRuntimes = {{
+constexpr std::array<RuntimeEntry, 4> kRuntimes = {{
+    {FasttextRuntime::kName, &Make<FasttextRuntime>},
     {LinearRuntime::kName, &Make<LinearRuntime>},
+    {TorchscriptRuntime::kName, &Make<TorchscriptRuntime>},
     {XgboostRuntime::kName, &Make<XgboostRuntime>},
 }};
 
 }  // namespace
+
+std::string_view RuntimeInputName(RuntimeInput input) {
+  switch (input) {
+    case RuntimeInput::kFeatureRows:
+      return "feature_rows";
+    case RuntimeInput::kText:
+      return "text";
+  }
+  return "unknown";
+}
+
+Status ModelRuntime::PredictText(const std::vector<std::string>& texts, int32_t k, float threshold,
+                                 std::vector<std::vector<TextLabel>>* out) const {
+  return WrongInput(RuntimeInput::kText);
+}
+
+Status ModelRuntime::SentenceVectors(const std::vector<std::string>& texts,
+                                     std::vector<float>* out) const {
+  return WrongInput(RuntimeInput::kText);
+}
+
+Status ModelRuntime::WrongInput(RuntimeInput requested) const {
+  return Status::InvalidArgument(fmt::format("model runtime \"{}\" takes {} input, not {}", name(),
+                                             RuntimeInputName(input()),
+                                             RuntimeInputName(requested)));
+}
 
 Result<std::unique_ptr<ModelRuntime>> CreateRuntime(std::string_view name) {
   for (const RuntimeEntry& entry : kRuntimes) {

@@ -1,5 +1,10 @@
-// ModelRuntime: the interface every model backend implements (xgboost, linear, ...), created by
-// runtime name so a registry entry or a freshet.yaml `runtime:` field picks the implementation.
+// ModelRuntime: the interface every model backend implements (xgboost, linear, torchscript,
+// fasttext), created by runtime name so a registry entry or a freshet.yaml `runtime:` field picks
+// the implementation.
+//
+// Input kinds: most runtimes score rows of float features (Predict); fastText scores text
+// (PredictText, SentenceVectors). input() tells a caller which entry points a runtime serves;
+// the others return kInvalidArgument naming the input the runtime does take.
 //
 // Lifecycle (after Triton's backend contract):
 //   1. CreateRuntime(name) returns a fresh, unloaded runtime owned by the caller.
@@ -23,6 +28,21 @@
 
 namespace freshet {
 
+// What a runtime's entry points take.
+enum class RuntimeInput {
+  kFeatureRows,  // Predict: row-major float features
+  kText,         // PredictText and SentenceVectors: UTF-8 texts
+};
+
+// "feature_rows" or "text", for messages and API responses.
+std::string_view RuntimeInputName(RuntimeInput input);
+
+// One label of a text classification, with the model's probability for it.
+struct TextLabel {
+  std::string label;
+  float probability = 0;
+};
+
 class ModelRuntime {
  public:
   virtual ~ModelRuntime() = default;
@@ -43,12 +63,33 @@ class ModelRuntime {
   virtual Status Predict(const float* rows, size_t n_rows, size_t n_cols,
                          std::vector<float>* out) const = 0;
 
-  // The number of input features the loaded model expects, or -1 when the model does not say.
+  // The number of input features the loaded model expects, or -1 when the model does not say
+  // (and always -1 for text runtimes).
   virtual int64_t num_features() const = 0;
 
   // The version of the library that scores the model (XGBoost's XGBoostVersion(), ...), for a
   // version's lineage; empty for runtimes that are freshet's own code. Callable before Load.
   virtual std::string library_version() const { return ""; }
+
+  // Which entry points this runtime serves. Fixed per runtime type; valid before Load.
+  virtual RuntimeInput input() const { return RuntimeInput::kFeatureRows; }
+
+  // Text classification: replaces *out with one entry per text, each the at most `k` (>= 1)
+  // most probable labels whose probability is >= `threshold`, most probable first. A text is
+  // scored as one line (line breaks count as spaces). kFailedPrecondition before Load or when
+  // the model is not a classifier; kInvalidArgument for k < 1 and for runtimes whose input() is
+  // not kText. Thread-safe after Load.
+  virtual Status PredictText(const std::vector<std::string>& texts, int32_t k, float threshold,
+                             std::vector<std::vector<TextLabel>>* out) const;
+
+  // One embedding per text: replaces *out with texts.size() rows of out->size() / texts.size()
+  // floats, row-major. Errors as PredictText. Thread-safe after Load.
+  virtual Status SentenceVectors(const std::vector<std::string>& texts,
+                                 std::vector<float>* out) const;
+
+ protected:
+  // kInvalidArgument: this runtime does not take `requested` input (it takes input()).
+  Status WrongInput(RuntimeInput requested) const;
 };
 
 // Creates an unloaded runtime by name. Unknown name: kInvalidArgument listing the known ones.

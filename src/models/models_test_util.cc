@@ -13,7 +13,9 @@ namespace freshet::testing {
 namespace {
 
 // Trains on noisy linear data with ~5% missing values, then scores 50 fresh rows (~10% missing)
-// with the ordinary DMatrix predict path, which the C++ in-place path must match.
+// with the ordinary DMatrix predict path, which the C++ in-place path must match. Writes the
+// rows to rows.csv and each model's predictions to <model>.pred, one comma-separated line per
+// row (one value per class for the multi-class model).
 constexpr char kTrainScript[] = R"PY(
 import sys
 import numpy as np
@@ -25,8 +27,8 @@ rng = np.random.default_rng(7)
 x = rng.normal(size=(n_train, n_features)).astype(np.float32)
 x[rng.random(x.shape) < 0.05] = np.nan
 w = rng.normal(size=n_features)
-y = ((np.nan_to_num(x) @ w + rng.normal(size=n_train)) > 0).astype(np.float32)
-train = xgb.DMatrix(x, label=y, missing=np.nan)
+score = np.nan_to_num(x) @ w + rng.normal(size=n_train)
+train = xgb.DMatrix(x, label=(score > 0).astype(np.float32), missing=np.nan)
 tree = xgb.train({"objective": "binary:logistic", "max_depth": 4, "eta": 0.1, "nthread": 1,
                   "seed": 1}, train, num_boost_round=100)
 assert tree.num_boosted_rounds() == 100
@@ -36,41 +38,38 @@ tree.save_model(out + "/tree.bin")
 linear = xgb.train({"booster": "gblinear", "objective": "binary:logistic", "nthread": 1},
                    train, num_boost_round=20)
 linear.save_model(out + "/gblinear.json")
+# Three classes by score tercile; softprob gives one probability per class.
+classes = np.digitize(score, np.quantile(score, [1 / 3, 2 / 3])).astype(np.float32)
+multi = xgb.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "eta": 0.3,
+                   "nthread": 1, "seed": 1}, xgb.DMatrix(x, label=classes, missing=np.nan),
+                  num_boost_round=30)
+multi.save_model(out + "/multi.json")
+multi.save_model(out + "/multi.ubj")
+regression = xgb.train({"objective": "reg:squarederror", "max_depth": 4, "eta": 0.2,
+                        "nthread": 1, "seed": 1},
+                       xgb.DMatrix(x, label=score.astype(np.float32), missing=np.nan),
+                       num_boost_round=50)
+regression.save_model(out + "/regression.json")
+regression.save_model(out + "/regression.model")
 rows = rng.normal(size=(n_rows, n_features)).astype(np.float32)
 rows[rng.random(rows.shape) < 0.1] = np.nan
 test = xgb.DMatrix(rows, missing=np.nan)
-with open(out + "/expected.csv", "w") as f:
-    for row, p_tree, p_linear in zip(rows, tree.predict(test), linear.predict(test)):
-        values = [repr(float(v)) for v in row] + [repr(float(p_tree)), repr(float(p_linear))]
-        f.write(",".join(values) + "\n")
-)PY";
 
-// Parses expected.csv: kFeatures values, then the tree and gblinear predictions, per line.
-bool ReadExpected(const std::string& path, PythonModels* models) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::stringstream fields(line);
-    std::string field;
-    std::vector<float> values;
-    while (std::getline(fields, field, ',')) values.push_back(std::strtof(field.c_str(), nullptr));
-    if (values.size() != PythonModels::kFeatures + 2) return false;
-    models->rows.insert(models->rows.end(), values.begin(), values.end() - 2);
-    models->tree_expected.push_back(values[PythonModels::kFeatures]);
-    models->gblinear_expected.push_back(values[PythonModels::kFeatures + 1]);
-  }
-  return models->tree_expected.size() == PythonModels::kRows;
-}
+def write(name, values):
+    with open(out + "/" + name, "w") as f:
+        for row in values:
+            f.write(",".join(repr(float(v)) for v in np.atleast_1d(row)) + "\n")
+
+write("rows.csv", rows)
+write("tree.pred", tree.predict(test))
+write("gblinear.pred", linear.predict(test))
+write("multi.pred", multi.predict(test))
+write("regression.pred", regression.predict(test))
+)PY";
 
 std::unique_ptr<PythonModels> Train(const ScopedTempDir& dir) {
   WriteFile(dir.File("train.py"), kTrainScript);
-  std::string command = "/usr/bin/python3 " + dir.File("train.py") + " " + dir.path() + " > " +
-                        dir.File("log") + " 2>&1";
-  if (std::system(command.c_str()) != 0) {
-    std::ifstream log(dir.File("log"));
-    std::stringstream text;
-    text << log.rdbuf();
-    ADD_FAILURE() << "training with python failed:\n" << text.str();
+  if (!RunCommand(std::string(kPython) + " " + dir.File("train.py") + " " + dir.path(), dir)) {
     return nullptr;
   }
   auto models = std::make_unique<PythonModels>();
@@ -78,9 +77,26 @@ std::unique_ptr<PythonModels> Train(const ScopedTempDir& dir) {
   models->tree_ubj = dir.File("tree.ubj");
   models->tree_legacy_binary = dir.File("tree.bin");
   models->gblinear_json = dir.File("gblinear.json");
-  if (!ReadExpected(dir.File("expected.csv"), models.get())) {
-    ADD_FAILURE() << "python wrote an unexpected " << dir.File("expected.csv");
-    return nullptr;
+  models->multiclass_json = dir.File("multi.json");
+  models->multiclass_ubj = dir.File("multi.ubj");
+  models->regression_json = dir.File("regression.json");
+  models->regression_legacy_binary = dir.File("regression.model");
+  const struct {
+    const char* file;
+    size_t width;
+    std::vector<float>* values;
+  } outputs[] = {
+      {"rows.csv", PythonModels::kFeatures, &models->rows},
+      {"tree.pred", 1, &models->tree_expected},
+      {"gblinear.pred", 1, &models->gblinear_expected},
+      {"multi.pred", PythonModels::kClasses, &models->multiclass_expected},
+      {"regression.pred", 1, &models->regression_expected},
+  };
+  for (const auto& output : outputs) {
+    if (!ReadCsvFloats(dir.File(output.file), output.width, PythonModels::kRows, output.values)) {
+      ADD_FAILURE() << "python wrote an unexpected " << dir.File(output.file);
+      return nullptr;
+    }
   }
   return models;
 }
@@ -110,6 +126,34 @@ void WriteFile(const std::string& path, std::string_view text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
   if (!out) ADD_FAILURE() << "cannot write " << path;
+}
+
+bool RunCommand(const std::string& command, const ScopedTempDir& dir) {
+  std::string log = dir.File("command.log");
+  std::string redirected = command + " > " + log + " 2>&1";
+  if (std::system(redirected.c_str()) == 0) return true;
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  ADD_FAILURE() << "command failed: " << command << "\n" << text.str();
+  return false;
+}
+
+bool ReadCsvFloats(const std::string& path, size_t width, size_t rows, std::vector<float>* out) {
+  std::ifstream in(path);
+  std::string line;
+  size_t lines = 0;
+  while (std::getline(in, line)) {
+    std::stringstream fields(line);
+    std::string field;
+    size_t values = 0;
+    for (; std::getline(fields, field, ','); ++values) {
+      out->push_back(std::strtof(field.c_str(), nullptr));
+    }
+    if (values != width) return false;
+    ++lines;
+  }
+  return lines == rows;
 }
 
 const PythonModels* TrainedModels() {

@@ -240,10 +240,32 @@ TEST_F(RegistryTest, BadArtifactIsRejectedAndNothingIsRegistered) {
   EXPECT_EQ(registry_->Register("ctr", LinearArtifact(2.0), "linear")->version, 2);
 }
 
+TEST_F(RegistryTest, EveryRuntimeRefusesCorruptArtifactsAndNothingIsKept) {
+  WriteFile(dir_.File("empty.bin"), "");
+  WriteFile(dir_.File("noise.bin"), std::string(4096, '\x5a'));
+  WriteFile(dir_.File("zip_head.bin"), std::string("PK\x03\x04", 4) + std::string(60, '\0'));
+  for (const std::string& runtime : KnownRuntimes()) {
+    for (const char* file : {"empty.bin", "noise.bin", "zip_head.bin"}) {
+      SCOPED_TRACE(runtime + " " + file);
+      auto version = registry_->Register("m", dir_.File(file), runtime);
+      ASSERT_FALSE(version.ok());
+      EXPECT_EQ(version.status().code(), StatusCode::kInvalidArgument);
+      EXPECT_NE(version.status().message().find("artifact rejected for model \"m\""),
+                std::string::npos)
+          << version.status().message();
+    }
+  }
+  EXPECT_TRUE(registry_->List()->empty());
+  EXPECT_FALSE(fs::exists(dir_.File("models/m")));
+  EXPECT_TRUE(fs::is_empty(dir_.File("models/.staging")));
+}
+
 TEST_F(RegistryTest, RejectsUnknownRuntimeBadNamesMissingFilesAndFeatureMismatch) {
   auto unknown = registry_->Register("ctr", LinearArtifact(1.0), "onnx");
   EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(unknown.status().message().find("known runtimes: linear, xgboost"), std::string::npos);
+  EXPECT_NE(
+      unknown.status().message().find("known runtimes: fasttext, linear, torchscript, xgboost"),
+      std::string::npos);
   for (const char* name : {"", "../x", "a/b", ".hidden", "sp ace"}) {
     EXPECT_EQ(registry_->Register(name, LinearArtifact(1.0), "linear").status().code(),
               StatusCode::kInvalidArgument)

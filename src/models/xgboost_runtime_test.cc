@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <thread>
 
+#include "models/artifact_file.h"
 #include "models/models_test_util.h"
 
 namespace freshet {
@@ -24,20 +26,26 @@ std::unique_ptr<ModelRuntime> MustLoad(const std::string& path) {
   return runtime.ok() ? std::move(runtime).value() : nullptr;
 }
 
+// `expected` holds `width` outputs per row (one per class for multi-class models).
 void ExpectMatchesPython(const ModelRuntime& runtime, const std::vector<float>& rows,
-                         const std::vector<float>& expected) {
+                         const std::vector<float>& expected, size_t width = 1,
+                         float tolerance = kTolerance) {
   std::vector<float> batch;
   ASSERT_TRUE(
       runtime.Predict(rows.data(), PythonModels::kRows, PythonModels::kFeatures, &batch).ok());
   ASSERT_EQ(batch.size(), expected.size());
-  for (size_t r = 0; r < expected.size(); ++r) {
-    EXPECT_NEAR(batch[r], expected[r], kTolerance) << "row " << r;
+  ASSERT_EQ(batch.size(), PythonModels::kRows * width);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_NEAR(batch[i], expected[i], tolerance) << "row " << i / width << " output " << i % width;
+  }
+  for (size_t r = 0; r < PythonModels::kRows; ++r) {
     std::vector<float> single;
     ASSERT_TRUE(
         runtime.Predict(&rows[r * PythonModels::kFeatures], 1, PythonModels::kFeatures, &single)
             .ok());
-    ASSERT_EQ(single.size(), 1u);
-    EXPECT_EQ(single[0], batch[r]) << "row " << r << " alone differs from the batch";
+    EXPECT_EQ(single,
+              std::vector<float>(batch.begin() + r * width, batch.begin() + (r + 1) * width))
+        << "row " << r << " alone differs from the batch";
   }
 }
 
@@ -64,6 +72,37 @@ TEST(XgboostRuntimeTest, GblinearFallsBackToDMatrixAndMatchesPython) {
   std::unique_ptr<ModelRuntime> runtime = MustLoad(models->gblinear_json);
   ASSERT_NE(runtime, nullptr);
   ExpectMatchesPython(*runtime, models->rows, models->gblinear_expected);
+}
+
+TEST(XgboostRuntimeTest, MultiClassSoftprobGivesOneProbabilityPerClass) {
+  const PythonModels* models = TrainedModels();
+  ASSERT_NE(models, nullptr);
+  for (const std::string& path : {models->multiclass_json, models->multiclass_ubj}) {
+    SCOPED_TRACE(path);
+    std::unique_ptr<ModelRuntime> runtime = MustLoad(path);
+    ASSERT_NE(runtime, nullptr);
+    ExpectMatchesPython(*runtime, models->rows, models->multiclass_expected,
+                        PythonModels::kClasses);
+    std::vector<float> out;
+    ASSERT_TRUE(runtime->Predict(models->rows.data(), 1, PythonModels::kFeatures, &out).ok());
+    ASSERT_EQ(out.size(), PythonModels::kClasses);
+    EXPECT_NEAR(out[0] + out[1] + out[2], 1.0f, 1e-5f);
+  }
+}
+
+TEST(XgboostRuntimeTest, RegressionMatchesPythonInJsonAndLegacyBinary) {
+  const PythonModels* models = TrainedModels();
+  ASSERT_NE(models, nullptr);
+  auto [lowest, highest] =
+      std::minmax_element(models->regression_expected.begin(), models->regression_expected.end());
+  ASSERT_GT(*highest - *lowest, 1.0f) << "a model predicting one value would prove nothing";
+  for (const std::string& path : {models->regression_json, models->regression_legacy_binary}) {
+    SCOPED_TRACE(path);
+    std::unique_ptr<ModelRuntime> runtime = MustLoad(path);
+    ASSERT_NE(runtime, nullptr);
+    // Sums of 50 trees: Python and C++ may add them in a different order.
+    ExpectMatchesPython(*runtime, models->rows, models->regression_expected, 1, 1e-5f);
+  }
 }
 
 TEST(XgboostRuntimeTest, ConcurrentPredictFromEightThreadsIsIdentical) {
@@ -142,6 +181,28 @@ TEST(XgboostRuntimeTest, BadArtifactsAreInvalidArgument) {
     Status st = runtime.Load(dir.File(name));
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
     EXPECT_EQ(runtime.num_features(), -1);
+  }
+}
+
+TEST(XgboostRuntimeTest, TruncatedModelsAreRefusedInEveryFormat) {
+  const PythonModels* models = TrainedModels();
+  ASSERT_NE(models, nullptr);
+  ScopedTempDir dir("xgb_truncated");
+  for (const std::string& path : {models->tree_json, models->tree_ubj, models->tree_legacy_binary,
+                                  models->regression_legacy_binary}) {
+    auto bytes = ReadFileToString(path);
+    ASSERT_TRUE(bytes.ok());
+    std::string extension = std::filesystem::path(path).extension().string();
+    for (size_t keep :
+         {size_t{0}, size_t{7}, bytes->size() / 3, bytes->size() / 2, bytes->size() - 1}) {
+      SCOPED_TRACE(path + " cut to " + std::to_string(keep) + " bytes");
+      std::string cut = dir.File("cut" + extension);
+      testing::WriteFile(cut, std::string_view(*bytes).substr(0, keep));
+      XgboostRuntime runtime;
+      Status st = runtime.Load(cut);
+      EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+      EXPECT_EQ(runtime.num_features(), -1);
+    }
   }
 }
 
