@@ -13,6 +13,8 @@ packages=(
   libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libxgboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev libcurl4-openssl-dev
+  # source expectations' `matches` (src/quality): linear-time regular expressions, safe on input
+  libre2-dev
   # the peer the backfill is checked against (tests/pit_postgres_test.sh, bench/)
   postgresql
   # the online-serving benchmark (bench/online_features.sh): HTTP load and the redis GET ceiling
