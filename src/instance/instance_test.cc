@@ -159,23 +159,23 @@ TEST_F(InstanceTest, FileSourceQuarantinesByOffsetOnceAcrossRestarts) {
   WriteSpec(
       Yaml("    expectations:\n"
            "      user_id: {matches: \"^u[0-9]+$\", policy: quarantine}\n"));
-  Append("a.ndjson", {"u1", "bob", "u2"});
+  // "eve", last, is read again at the next start: the engine's offset stays before it.
+  Append("a.ndjson", {"u1", "bob", "u2", "eve"});
   for (int open = 0; open < 2; ++open) {
     auto instance = Open();
     ASSERT_TRUE(instance.ok()) << instance.status().ToString();
     EXPECT_EQ(Count(instance->get(), "replayed_n", "u1"), 1);
     EXPECT_EQ(Count(instance->get(), "replayed_n", "u2"), 1);
     EXPECT_EQ(Count(instance->get(), "replayed_n", "bob"), 0);  // never applied
-    EXPECT_EQ((*instance)->source("replayed")->committed(), (SourcePosition{{0, 3}}));
     auto kept = (*instance)->quarantine()->List("replayed", 10);
     ASSERT_TRUE(kept.ok()) << kept.status().ToString();
-    ASSERT_EQ(kept->size(), 1u);
-    EXPECT_EQ(kept->at(0).id, 1u);  // its offset
-    EXPECT_EQ(kept->at(0).record.values[0], Value::String("bob"));
-    EXPECT_THAT(kept->at(0).violations,
+    ASSERT_EQ(kept->size(), 2u);
+    EXPECT_EQ(kept->at(0).id, 3u);  // newest first, by offset
+    EXPECT_EQ(kept->at(1).id, 1u);
+    EXPECT_EQ(kept->at(1).record.values[0], Value::String("bob"));
+    EXPECT_THAT(kept->at(1).violations,
                 ElementsAre("field 'user_id': expectation matches '^u[0-9]+$': got \"bob\""));
-    // The restart reads nothing again, so nothing is counted twice.
-    EXPECT_EQ((*instance)->quarantine()->Counts().total(), 1u);
+    EXPECT_EQ((*instance)->quarantine()->Counts().total(), 2u);  // each once
   }
 }
 

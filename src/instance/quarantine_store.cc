@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include "core/byte_codec.h"
 
 namespace freshet {
@@ -115,10 +117,24 @@ Result<uint64_t> QuarantineStore::NextSeq(const std::string& source) {
 Status QuarantineStore::Keep(const std::string& source, const std::vector<Record>& records,
                              const CheckResult& result, int64_t now_ms,
                              const std::vector<uint64_t>* offsets) {
+  std::string prefix = RecordPrefix(source);
+  auto key_of = [&](size_t index, uint64_t seq) {
+    std::string key = prefix;
+    AppendBigEndian64(&key, offsets ? (*offsets)[index] : seq);
+    return key;
+  };
+  // A file read again (its last records were quarantined, so the engine's offset stayed
+  // before them) brings records kept already: they are neither kept nor counted twice.
+  std::set<size_t> kept_before;
+  for (size_t index : offsets ? result.quarantined : std::vector<size_t>{}) {
+    ASSIGN_OR_RETURN(std::optional<std::string> found, db_->Get(Cf::kQuarantine, key_of(index, 0)));
+    if (found) kept_before.insert(index);
+  }
   QualityReport batch;
-  batch.Add(source, result);
   std::map<size_t, std::vector<std::string>> violations;  // by record index
   for (const Violation& v : result.violations) {
+    if (v.record != Violation::kBatch && kept_before.count(v.record)) continue;
+    batch.Add({source, v.field, v.kind, v.policy}, 1);
     if (v.policy == ExpectationPolicy::kQuarantine && v.record != Violation::kBatch) {
       violations[v.record].push_back(v.ToString());
     }
@@ -129,11 +145,9 @@ Status QuarantineStore::Keep(const std::string& source, const std::vector<Record
     ASSIGN_OR_RETURN(seq, NextSeq(source));
   }
   rocksdb::WriteBatch write;
-  std::string prefix = RecordPrefix(source);
   for (size_t index : result.quarantined) {
-    std::string key = prefix;
-    AppendBigEndian64(&key, offsets ? (*offsets)[index] : seq++);
-    write.Put(db_->cf(Cf::kQuarantine), key,
+    if (kept_before.count(index)) continue;
+    write.Put(db_->cf(Cf::kQuarantine), key_of(index, seq++),
               EncodeQuarantined(records[index], violations[index], now_ms));
   }
   PutCounts(batch, &write);

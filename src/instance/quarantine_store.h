@@ -39,7 +39,8 @@ class QuarantineStore {
 
   // In one synced write: the records of `records` listed in `result.quarantined` (under the
   // ids `offsets` gives them, one per record of `records`; null: the next sequence numbers)
-  // with their violations, and every violation of `result` added to the counts.
+  // with their violations, and every violation of `result` added to the counts. With
+  // `offsets`, a record already kept under its offset is skipped, its violations uncounted.
   Status Keep(const std::string& source, const std::vector<Record>& records,
               const CheckResult& result, int64_t now_ms,
               const std::vector<uint64_t>* offsets = nullptr);
