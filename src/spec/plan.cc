@@ -58,10 +58,33 @@ std::string SourceText(const SourceSpec& source) {
   return text;
 }
 
+// "expect not_null, between [0, 86400] (reject)": a field's expectations, for the plan.
+std::string ExpectationText(const FieldExpectationsSpec& e) {
+  std::vector<std::string> parts;
+  if (e.not_null) parts.push_back("not_null");
+  if (e.between)
+    parts.push_back(fmt::format("between [{}, {}]", e.between->first, e.between->second));
+  if (!e.in.empty()) {
+    std::vector<std::string> values;
+    for (const Value& v : e.in) values.push_back(v.ToString());
+    parts.push_back(fmt::format("in [{}]", fmt::join(values, ", ")));
+  }
+  if (e.matches) parts.push_back(fmt::format("matches '{}'", *e.matches));
+  if (e.max_length) parts.push_back(fmt::format("max_length {}", *e.max_length));
+  if (e.null_fraction_max)
+    parts.push_back(fmt::format("null_fraction_max {}", *e.null_fraction_max));
+  return fmt::format("expect {} ({})", fmt::join(parts, ", "), ExpectationPolicyName(e.policy));
+}
+
 std::string SourceFields(const SourceSpec& source) {
   Section fields("", 4);
-  for (const FieldSpec& field : source.fields)
-    fields.Add(field.name, std::string(FieldTypeName(field.type)));
+  for (const FieldSpec& field : source.fields) {
+    std::string text(FieldTypeName(field.type));
+    for (const FieldExpectationsSpec& e : source.expectations) {
+      if (e.field == field.name) text += "  " + ExpectationText(e);
+    }
+    fields.Add(field.name, std::move(text));
+  }
   std::string out;
   fields.AppendTo(&out);
   return out;
