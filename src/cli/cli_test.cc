@@ -428,5 +428,36 @@ TEST_F(CliQualityTest, BackfillReadsAFileSourceWithoutEventsAndWritesTheQualityR
   EXPECT_EQ(std::string_view(doc["violations"].at(0)["field"]), "x");
 }
 
+TEST_F(CliQualityTest, QualityReportThroughAServer) {
+  InstanceOptions options;
+  options.project_dir = dir_.File("quality");
+  options.data_dir = dir_.File("qdata");
+  auto instance = Instance::Open(options);
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  Router router;
+  ASSERT_TRUE(RegisterApi(&router, instance->get()).ok());
+  HttpServerOptions server_options;
+  server_options.listen_address = "127.0.0.1:0";
+  server_options.threads = 1;
+  HttpServer server(server_options, &router);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string file = dir_.File("warn.ndjson");
+  std::ofstream(file) << R"({"user_id":"u1","ts_ms":1000,"amount":5,"channel":"tv"})"
+                      << "\n";
+  Outcome ingest = Freshet("ingest --source clicks " + file + " --project " + dir_.File("quality") +
+                           " --server " + url);
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  EXPECT_EQ(ingest.out,
+            R"({"accepted":1,"first_offset":0,"duplicate":false,"quarantined":0,"warnings":1})"
+            "\n");
+  Outcome report = Freshet("quality report --project " + dir_.File("quality") + " --server " + url);
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_NE(report.out.find("clicks  channel  in                 warn        1\n"),
+            std::string::npos)
+      << report.out;
+  server.Stop();
+}
+
 }  // namespace
 }  // namespace freshet
