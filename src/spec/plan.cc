@@ -58,8 +58,8 @@ std::string SourceText(const SourceSpec& source) {
   return text;
 }
 
-// "expect not_null, between [0, 86400] (reject)": a field's expectations, for the plan.
-std::string ExpectationText(const FieldExpectationsSpec& e) {
+// "not_null, between [0, 86400]": a field's expectations, for the plan.
+std::string ExpectationList(const FieldExpectationsSpec& e) {
   std::vector<std::string> parts;
   if (e.not_null) parts.push_back("not_null");
   if (e.between)
@@ -73,7 +73,7 @@ std::string ExpectationText(const FieldExpectationsSpec& e) {
   if (e.max_length) parts.push_back(fmt::format("max_length {}", *e.max_length));
   if (e.null_fraction_max)
     parts.push_back(fmt::format("null_fraction_max {}", *e.null_fraction_max));
-  return fmt::format("expect {} ({})", fmt::join(parts, ", "), ExpectationPolicyName(e.policy));
+  return fmt::format("{}", fmt::join(parts, ", "));
 }
 
 std::string SourceFields(const SourceSpec& source) {
@@ -81,7 +81,10 @@ std::string SourceFields(const SourceSpec& source) {
   for (const FieldSpec& field : source.fields) {
     std::string text(FieldTypeName(field.type));
     for (const FieldExpectationsSpec& e : source.expectations) {
-      if (e.field == field.name) text += "  " + ExpectationText(e);
+      if (e.field == field.name) {
+        text +=
+            fmt::format("  expect {} ({})", ExpectationList(e), ExpectationPolicyName(e.policy));
+      }
     }
     fields.Add(field.name, std::move(text));
   }
@@ -178,6 +181,11 @@ void WriteSource(Writer* w, const SourceSpec& s) {
     w->StartObject();
     Str(w, "name", f.name);
     Str(w, "type", FieldTypeName(f.type));
+    for (const FieldExpectationsSpec& e : s.expectations) {
+      if (e.field != f.name) continue;
+      Str(w, "expectations", ExpectationList(e));
+      Str(w, "policy", ExpectationPolicyName(e.policy));
+    }
     w->EndObject();
   }
   w->EndArray();

@@ -66,6 +66,9 @@ TEST(PlanExpectationsTest, FieldsShowTheirExpectationsAndPolicy) {
                         "max_length 8 (reject)\n"
                         "    dur      double  expect between [0, 86400], null_fraction_max 0.5 "
                         "(warn)\n"));
+  EXPECT_THAT(FormatPlanJson(*spec),
+              HasSubstr(R"({"name":"user_id","type":"string","expectations":"not_null, )"
+                        R"(matches '^u[0-9]+$', max_length 8","policy":"reject"})"));
 }
 
 TEST_F(PlanTest, FeatureViewWithEveryWindowKind) {
