@@ -3,6 +3,8 @@
 // beside a running server and after restarts), or from a server's GET /v1/quality.
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
@@ -24,6 +26,10 @@ Result<QualityReport> ReadReport(const QualityFlags& f) {
     ASSIGN_OR_RETURN(HttpReply reply, HttpCall(f.server, "GET", "/v1/quality", "", {}, f.http));
     RETURN_IF_ERROR(reply.ToStatus());
     return QualityReport::FromJson(reply.body);
+  }
+  if (!std::filesystem::exists(f.project.DataDir())) {
+    return Status::NotFound(
+        fmt::format("no data directory {} (nothing ingested yet?)", f.project.DataDir()));
   }
   DbOptions options;
   options.read_only = true;
