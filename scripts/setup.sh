@@ -17,6 +17,8 @@ packages=(
   libssl-dev
   # the torchscript and fasttext model runtimes (src/models)
   libtorch-dev libfasttext-dev
+  # source expectations' `matches` (src/quality): linear-time regular expressions, safe on input
+  libre2-dev
   # the peer the backfill is checked against (tests/pit_postgres_test.sh, bench/)
   postgresql
   # the online-serving benchmark (bench/online_features.sh): HTTP load and the redis GET ceiling

@@ -29,6 +29,9 @@ sources:
     timestamp: ts_ms
     fields: {user_id: string, page: string}
     allowed_lateness: 1m
+    expectations:
+      page: {in: [a, late], policy: warn}
+      user_id: {matches: "^u[0-9]+$", policy: quarantine}
 feature_views:
   activity:
     entity: user
@@ -54,6 +57,8 @@ post() { curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "$2" "$url
 [ "$(post /v1/events/clicks '{"user_id":"u1","ts_ms":1767225600000,"page":"a"}')" = 200 ]
 [ "$(post /v1/events/clicks '{"user_id":"u1","ts_ms":1767225000000,"page":"late"}')" = 200 ]
 [ "$(post /v1/events/clicks '{"user_id":')" = 400 ]
+# Expectation violations: a warning and a quarantined record.
+[ "$(post /v1/events/clicks '{"user_id":"x","ts_ms":1767225600000,"page":"b"}')" = 200 ]
 [ "$(post /v1/features '{"features":["activity:clicks_1h"],"entities":{"user_id":["u1"]}}')" = 200 ]
 [ "$(post /nope '{}')" = 404 ]
 curl -s "$url/metrics" >"$work/metrics"
@@ -72,7 +77,10 @@ awk '$1 == "freshet_engine_watermark_seconds{source=\"clicks\"}" && $2 == 176722
      END {exit !found}' "$work/metrics" || {
   echo "FAIL: no watermark of 1767225540 s"; cat "$work/metrics"; exit 1; }
 # The engine's running totals are counters: one event applied, one late.
-for series in "freshet_engine_events_applied_total 1" "freshet_engine_late_events_total 1"; do
+# The quarantined record is not applied; its violations are counted by expectation and policy.
+for series in "freshet_engine_events_applied_total 1" "freshet_engine_late_events_total 1" \
+  'freshet_expectation_violations_total{source="clicks",field="page",expectation="in",policy="warn"} 1' \
+  'freshet_quarantined_records_total{source="clicks"} 1'; do
   grep -qx "$series" "$work/metrics" || { echo "FAIL: no '$series'"; cat "$work/metrics"; exit 1; }
 done
 echo "PASS: $(grep -c '^# TYPE' "$work/metrics") metric families pass promtool check metrics"

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "api/api.h"
 #include "api/api_json.h"
 #include "core/json.h"
@@ -10,14 +12,40 @@
 namespace freshet {
 namespace {
 
-// GET /v1/late/{source}?limit=N: how many late events one call lists.
+// GET /v1/late/{source} and /v1/quarantine/{source}?limit=N: how many entries one call lists.
 constexpr int64_t kDefaultLateLimit = 100;
 constexpr int64_t kMaxLateLimit = 10'000;
+
+// The `limit` query parameter of the dead-letter listings, or an error set on `res`.
+std::optional<size_t> LimitParam(const HttpRequest& req, HttpResponse* res) {
+  int64_t limit = kDefaultLateLimit;
+  if (const std::string* l = req.QueryParam("limit")) {
+    auto parsed = ParseInt64InRange(*l, "limit", 1, kMaxLateLimit);
+    if (!parsed.ok()) {
+      SetError(res, parsed.status());
+      return std::nullopt;
+    }
+    limit = *parsed;
+  }
+  return static_cast<size_t>(limit);
+}
+
+// Writes `record` as {field: value} under the source's field names.
+void WriteRecordJson(JsonWriter* w, const SourceSpec& source, const Record& record) {
+  w->StartObject();
+  for (size_t i = 0; i < source.fields.size() && i < record.values.size(); ++i) {
+    w->Key(source.fields[i].name.c_str());
+    WriteJsonValue(w, record.values[i]);
+  }
+  w->EndObject();
+}
 
 void Ingest(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   const std::string* key = req.headers.Get("Idempotency-Key");
   ParseError bad_record;
-  auto ack = instance->Ingest(*req.PathParam("source"), req.body, key ? *key : "", &bad_record);
+  IngestQuality quality;
+  auto ack =
+      instance->Ingest(*req.PathParam("source"), req.body, key ? *key : "", &bad_record, &quality);
   if (!ack.ok()) {
     // Ingest stopped (or shutting down): worth retrying once the instance is healthy again.
     if (ack.status().code() == StatusCode::kUnavailable)
@@ -25,7 +53,7 @@ void Ingest(Instance* instance, const HttpRequest& req, HttpResponse* res) {
     SetError(res, ack.status(), ParseErrorDetailsToJson(bad_record));
     return;
   }
-  res->body = AppendAckToJson(*ack);
+  res->body = AppendAckToJson(*ack, &quality);
 }
 
 void ListLate(Instance* instance, const HttpRequest& req, HttpResponse* res) {
@@ -35,16 +63,9 @@ void ListLate(Instance* instance, const HttpRequest& req, HttpResponse* res) {
     SetError(res, Status::NotFound(fmt::format("unknown source '{}'", source)));
     return;
   }
-  int64_t limit = kDefaultLateLimit;
-  if (const std::string* l = req.QueryParam("limit")) {
-    auto parsed = ParseInt64InRange(*l, "limit", 1, kMaxLateLimit);
-    if (!parsed.ok()) {
-      SetError(res, parsed.status());
-      return;
-    }
-    limit = *parsed;
-  }
-  auto late = instance->engine()->ListLate(source, static_cast<size_t>(limit));
+  std::optional<size_t> limit = LimitParam(req, res);
+  if (!limit) return;
+  auto late = instance->engine()->ListLate(source, *limit);
   if (!late.ok()) {
     SetError(res, late.status());
     return;
@@ -61,18 +82,59 @@ void ListLate(Instance* instance, const HttpRequest& req, HttpResponse* res) {
     w.Key("watermark_ms");
     w.Int64(e.watermark_ms);
     w.Key("record");
-    w.StartObject();
-    const auto& fields = it->second.fields;
-    for (size_t i = 0; i < fields.size() && i < e.record.values.size(); ++i) {
-      w.Key(fields[i].name.c_str());
-      WriteJsonValue(&w, e.record.values[i]);
-    }
-    w.EndObject();
+    WriteRecordJson(&w, it->second, e.record);
     w.EndObject();
   }
   w.EndArray();
   w.EndObject();
   res->body = buf.GetString();
+}
+
+// GET /v1/quarantine/{source}?limit=N: {"quarantine": [{"id", "quarantined_ms", "violations":
+// ["field 'x': expectation ..."], "record": {...}}, ...]}, newest first.
+void ListQuarantine(Instance* instance, const HttpRequest& req, HttpResponse* res) {
+  const std::string& source = *req.PathParam("source");
+  auto it = instance->spec().sources.find(source);
+  if (it == instance->spec().sources.end()) {
+    SetError(res, Status::NotFound(fmt::format("unknown source '{}'", source)));
+    return;
+  }
+  std::optional<size_t> limit = LimitParam(req, res);
+  if (!limit) return;
+  auto kept = instance->quarantine()->List(source, *limit);
+  if (!kept.ok()) {
+    SetError(res, kept.status());
+    return;
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("quarantine");
+  w.StartArray();
+  for (const QuarantinedRecord& q : *kept) {
+    w.StartObject();
+    w.Key("id");
+    w.Uint64(q.id);
+    w.Key("quarantined_ms");
+    w.Int64(q.quarantined_ms);
+    w.Key("violations");
+    w.StartArray();
+    for (const std::string& v : q.violations) {
+      w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    }
+    w.EndArray();
+    w.Key("record");
+    WriteRecordJson(&w, it->second, q.record);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  res->body = buf.GetString();
+}
+
+// GET /v1/quality: the persisted violation counts (quality/quality_report.h).
+void QualityCounts(Instance* instance, const HttpRequest& req, HttpResponse* res) {
+  res->body = instance->quarantine()->Counts().ToJson();
 }
 
 }  // namespace
@@ -81,9 +143,16 @@ Status RegisterEventRoutes(Router* router, Instance* instance) {
   RETURN_IF_ERROR(router->Add(
       "POST", "/v1/events/{source}",
       [instance](const HttpRequest& req, HttpResponse* res) { Ingest(instance, req, res); }));
-  return router->Add(
+  RETURN_IF_ERROR(router->Add(
       "GET", "/v1/late/{source}",
-      [instance](const HttpRequest& req, HttpResponse* res) { ListLate(instance, req, res); });
+      [instance](const HttpRequest& req, HttpResponse* res) { ListLate(instance, req, res); }));
+  RETURN_IF_ERROR(router->Add("GET", "/v1/quarantine/{source}",
+                              [instance](const HttpRequest& req, HttpResponse* res) {
+                                ListQuarantine(instance, req, res);
+                              }));
+  return router->Add("GET", "/v1/quality", [instance](const HttpRequest& req, HttpResponse* res) {
+    QualityCounts(instance, req, res);
+  });
 }
 
 }  // namespace freshet

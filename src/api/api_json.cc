@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/time_util.h"
+#include "instance/instance.h"
 
 namespace freshet {
 namespace {
@@ -226,20 +227,26 @@ std::string DeletedVersionToJson(const std::string& model, int64_t version) {
   return Finish(buffer);
 }
 
-void WriteAppendAckMembers(JsonWriter* w, const AppendAck& ack) {
+void WriteAppendAckMembers(JsonWriter* w, const AppendAck& ack, const IngestQuality* quality) {
   w->Key("accepted");
   w->Uint64(ack.count);
   w->Key("first_offset");
   w->Uint64(ack.first_offset);
   w->Key("duplicate");
   w->Bool(ack.duplicate);
+  if (quality != nullptr && quality->checked) {
+    w->Key("quarantined");
+    w->Uint64(quality->quarantined);
+    w->Key("warnings");
+    w->Uint64(quality->warned);
+  }
 }
 
-std::string AppendAckToJson(const AppendAck& ack) {
+std::string AppendAckToJson(const AppendAck& ack, const IngestQuality* quality) {
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();
-  WriteAppendAckMembers(&w, ack);
+  WriteAppendAckMembers(&w, ack, quality);
   w.EndObject();
   return Finish(buffer);
 }
@@ -259,6 +266,10 @@ std::string ParseErrorDetailsToJson(const ParseError& error) {
   if (!error.field.empty()) {
     w.Key("field");
     w.String(error.field.data(), static_cast<rapidjson::SizeType>(error.field.size()));
+  }
+  if (!error.expectation.empty()) {
+    w.Key("expectation");
+    w.String(error.expectation.data(), static_cast<rapidjson::SizeType>(error.expectation.size()));
   }
   w.EndObject();
   return buf.GetString();

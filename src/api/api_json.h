@@ -22,7 +22,8 @@
 //   (version 0: the alias was removed; previous 0: it did not exist)
 // A promotion: {"name", "alias": "champion", "version", "previous", "reason"}
 // A deleted version: {"name", "version", "deleted": true}
-// An ingest acknowledgement: {"accepted": N, "first_offset": O, "duplicate": false}
+// An ingest acknowledgement: {"accepted": N, "first_offset": O, "duplicate": false}, plus
+//   "quarantined": Q, "warnings": W for a source with expectations
 //
 // Shared by the HTTP handlers and the CLI's --json output. Thread-safety: pure functions.
 #pragma once
@@ -57,13 +58,18 @@ std::string PromoteResultToJson(const std::string& model, const PromoteResult& r
 // {"name", "version", "deleted": true}
 std::string DeletedVersionToJson(const std::string& model, int64_t version);
 
-// The members of an ingest acknowledgement, written into an object the caller opened (the CLI
-// adds the file name).
-void WriteAppendAckMembers(JsonWriter* w, const AppendAck& ack);
-std::string AppendAckToJson(const AppendAck& ack);
+struct IngestQuality;  // instance/instance.h
 
-// The error details of a rejected record: {"line", "record", "field"}, each only when known
-// (a line for NDJSON, a record number for an array or a single object).
+// The members of an ingest acknowledgement, written into an object the caller opened (the CLI
+// adds the file name); with `quality` of a source with expectations, also
+// "quarantined": Q, "warnings": W.
+void WriteAppendAckMembers(JsonWriter* w, const AppendAck& ack,
+                           const IngestQuality* quality = nullptr);
+std::string AppendAckToJson(const AppendAck& ack, const IngestQuality* quality = nullptr);
+
+// The error details of a rejected record: {"line", "record", "field", "expectation"}, each only
+// when known (a line for NDJSON, a record number for an array or a single object; the
+// expectation when the record parsed but failed a reject-policy expectation).
 std::string ParseErrorDetailsToJson(const ParseError& error);
 
 }  // namespace freshet

@@ -60,7 +60,7 @@ class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::filesystem::create_directories(project_dir());
-    std::ofstream(project_dir() + "/freshet.yaml") << kSpec;
+    std::ofstream(project_dir() + "/freshet.yaml") << Spec();
     InstanceOptions options;
     options.project_dir = project_dir();
     options.data_dir = data_dir();
@@ -72,6 +72,7 @@ class ApiTest : public ::testing::Test {
     ASSERT_TRUE(RegisterApi(&router_, instance_.get()).ok());
   }
 
+  virtual std::string Spec() const { return kSpec; }
   std::string project_dir() const { return dir_.File("project"); }
   std::string data_dir() const { return dir_.File("data"); }
 
@@ -496,6 +497,95 @@ TEST_F(ApiTest, HealthAndReadiness) {
   HttpResponse metrics = Call("GET", "/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("freshet_"), std::string::npos);
+}
+
+// The clicks source with one expectation per policy.
+class ApiQualityTest : public ApiTest {
+ protected:
+  std::string Spec() const override {
+    std::string spec = kSpec;
+    const std::string fields = "fields: {user_id: string, ts_ms: int64, amount: double}\n";
+    size_t at = spec.find(fields);
+    spec.replace(at, fields.size(),
+                 "fields: {user_id: string, ts_ms: int64, amount: double, channel: string}\n"
+                 "    expectations:\n"
+                 "      amount: {between: [0, 1000], policy: reject}\n"
+                 "      user_id: {matches: \"^u[0-9]+$\", policy: quarantine}\n"
+                 "      channel: {in: [web, app], policy: warn}\n");
+    return spec;
+  }
+
+  uint64_t LogSize() { return *instance_->log()->NextOffset("clicks"); }
+};
+
+TEST_F(ApiQualityTest, RejectAnswers400NamingTheRecordAndStoresNothing) {
+  std::string body = Click("u1", kT, 5) + "\n" + Click("u2", kT, -5) + "\n" + Click("u3", kT, 1);
+  HttpResponse res = Call("POST", "/v1/events/clicks", body);
+  ExpectError(res, 400, "invalid_argument",
+              "line 2: field 'amount': expectation between [0, 1000]: got -5");
+  simdjson::dom::element details = Json(res)["error"]["details"];
+  EXPECT_EQ(uint64_t(details["line"]), 2u);
+  EXPECT_EQ(std::string_view(details["field"]), "amount");
+  EXPECT_EQ(std::string_view(details["expectation"]), "between");
+  EXPECT_EQ(LogSize(), 0u);
+  auto features = instance_->features()->Get({{"activity", "clicks_10m"}},
+                                             {{"user_id", {Value::String("u1")}}});
+  ASSERT_TRUE(features.ok()) << features.status().ToString();
+  const Value& clicks = features->values[0][0];
+  EXPECT_TRUE(clicks.is_null() || clicks == Value::Int(0)) << clicks.ToString();
+  EXPECT_EQ(Json(Call("GET", "/v1/quarantine/clicks"))["quarantine"].get_array().size(), 0u);
+  // The rejection is counted.
+  HttpResponse quality = Call("GET", "/v1/quality");
+  EXPECT_EQ(quality.body,
+            R"({"violations":[{"source":"clicks","field":"amount","expectation":"between",)"
+            R"("policy":"reject","count":1}],"total":1})");
+}
+
+TEST_F(ApiQualityTest, QuarantineKeepsTheRecordReadableAndAcceptsTheRest) {
+  std::string body = "[" + Click("u1", kT, 5) + "," + Click("bob", kT, 6) + "]";
+  HttpResponse res = Call("POST", "/v1/events/clicks", body);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.body,
+            R"({"accepted":1,"first_offset":0,"duplicate":false,"quarantined":1,"warnings":0})");
+  EXPECT_EQ(LogSize(), 1u);
+  HttpResponse kept = Call("GET", "/v1/quarantine/clicks?limit=5");
+  ASSERT_EQ(kept.status, 200) << kept.body;
+  simdjson::dom::element first = Json(kept)["quarantine"].at(0);
+  EXPECT_EQ(uint64_t(first["id"]), 0u);
+  EXPECT_EQ(std::string_view(first["record"]["user_id"]), "bob");
+  EXPECT_DOUBLE_EQ(double(first["record"]["amount"]), 6.0);
+  EXPECT_EQ(std::string_view(first["violations"].at(0)),
+            "field 'user_id': expectation matches '^u[0-9]+$': got \"bob\"");
+  // A batch of only quarantined records appends nothing.
+  HttpResponse all_bad = Call("POST", "/v1/events/clicks", Click("eve", kT, 1));
+  EXPECT_EQ(all_bad.body,
+            R"({"accepted":0,"first_offset":1,"duplicate":false,"quarantined":1,"warnings":0})");
+  EXPECT_EQ(LogSize(), 1u);
+  EXPECT_EQ(Json(Call("GET", "/v1/quarantine/clicks"))["quarantine"].get_array().size(), 2u);
+  ExpectError(Call("GET", "/v1/quarantine/nope"), 404, "not_found", "nope");
+}
+
+TEST_F(ApiQualityTest, WarnAcceptsAndCountsInMetricsAndAcrossRestarts) {
+  std::string body =
+      R"({"user_id":"u1","ts_ms":)" + std::to_string(kT) + R"(,"amount":1,"channel":"tv"})";
+  HttpResponse res = Call("POST", "/v1/events/clicks", body);
+  EXPECT_EQ(res.body,
+            R"({"accepted":1,"first_offset":0,"duplicate":false,"quarantined":0,"warnings":1})");
+  EXPECT_EQ(LogSize(), 1u);
+  HttpResponse metrics = Call("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("freshet_expectation_violations_total{source=\"clicks\","
+                              "field=\"channel\",expectation=\"in\",policy=\"warn\"} 1"),
+            std::string::npos)
+      << metrics.body;
+  instance_.reset();
+  InstanceOptions options;
+  options.project_dir = project_dir();
+  options.data_dir = data_dir();
+  auto reopened = Instance::Open(options);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->quarantine()->Counts().Count(
+                {"clicks", "channel", ExpectationKind::kIn, ExpectationPolicy::kWarn}),
+            1u);
 }
 
 }  // namespace

@@ -484,5 +484,152 @@ TEST_F(ModelsCliTest, ImportMlflowRegistersTheXgboostFlavorOrSaysWhyNot) {
   EXPECT_NE(not_mlflow.err.find("no MLmodel file"), std::string::npos) << not_mlflow.err;
 }
 
+// An http source and a file source, each with expectations.
+constexpr const char* kQualitySpec = R"yaml(project: quality
+entities:
+  user: {key: user_id}
+sources:
+  clicks:
+    timestamp: ts_ms
+    fields: {user_id: string, amount: double, channel: string}
+    expectations:
+      amount: {between: [0, 100], policy: reject}
+      user_id: {matches: "^u[0-9]+$", policy: quarantine}
+      channel: {in: [web, app], policy: warn}
+  taps:
+    kind: file
+    timestamp: ts_ms
+    fields: {user_id: string, x: double}
+    path: taps/*.ndjson
+    expectations:
+      x: {between: [0, 1], policy: quarantine}
+feature_views:
+  activity:
+    entity: user
+    source: clicks
+    features: {n: {agg: count}}
+  tapping:
+    entity: user
+    source: taps
+    features: {x_sum: {agg: sum, of: x}}
+)yaml";
+
+class CliQualityTest : public CliTest {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir_.File("quality/taps"));
+    std::ofstream(dir_.File("quality/freshet.yaml")) << kQualitySpec;
+  }
+  std::string Quality() const {
+    return "--project " + dir_.File("quality") + " --data " + dir_.File("qdata");
+  }
+};
+
+TEST_F(CliQualityTest, IngestEnforcesExpectationsAndQualityReportCountsThemAfterARestart) {
+  const std::string mixed = dir_.File("mixed.ndjson");
+  std::ofstream(mixed) << R"({"user_id":"u1","ts_ms":1000,"amount":5,"channel":"web"})"
+                       << "\n"
+                       << R"({"user_id":"bob","ts_ms":1001,"amount":5,"channel":"web"})"
+                       << "\n"
+                       << R"({"user_id":"u2","ts_ms":1002,"amount":5,"channel":"tv"})"
+                       << "\n";
+  Outcome ingest = Freshet("ingest --source clicks " + mixed + " " + Quality());
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  EXPECT_NE(ingest.out.find("accepted 2 events into 'clicks' (offsets 0..2); 1 quarantined, 1 "
+                            "expectation warnings"),
+            std::string::npos)
+      << ingest.out;
+
+  const std::string bad = dir_.File("bad.ndjson");
+  std::ofstream(bad) << R"({"user_id":"u1","ts_ms":1003,"amount":5})"
+                     << "\n"
+                     << R"({"user_id":"u1","ts_ms":1004,"amount":500})"
+                     << "\n";
+  Outcome rejected = Freshet("ingest --source clicks " + bad + " " + Quality());
+  EXPECT_EQ(rejected.exit_code, 2) << rejected.err;
+  EXPECT_NE(rejected.err.find("line 2: field 'amount': expectation between [0, 100]: got 500"),
+            std::string::npos)
+      << rejected.err;
+
+  // A new process reads the persisted counts.
+  Outcome report = Freshet("quality report " + Quality());
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_EQ(report.out,
+            "SOURCE  FIELD    EXPECTATION        POLICY      COUNT\n"
+            "clicks  amount   between            reject      1\n"
+            "clicks  channel  in                 warn        1\n"
+            "clicks  user_id  matches            quarantine  1\n"
+            "3 violations in all\n");
+  Outcome json = Freshet("quality report --json " + Quality());
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(parser_.parse(json.out).get(doc)) << json.out;
+  EXPECT_EQ(uint64_t(doc["total"]), 3u);
+
+  Outcome kept = Freshet("events quarantine --json --source clicks " + Quality());
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  ASSERT_FALSE(parser_.parse(kept.out).get(doc)) << kept.out;
+  EXPECT_EQ(std::string_view(doc["record"]["user_id"]), "bob");
+}
+
+TEST_F(CliQualityTest, BackfillReadsAFileSourceWithoutEventsAndWritesTheQualityReport) {
+  std::ofstream(dir_.File("quality/taps/a.ndjson")) << R"({"user_id":"u1","ts_ms":1000,"x":0.5})"
+                                                    << "\n"
+                                                    << R"({"user_id":"u1","ts_ms":2000,"x":7})"
+                                                    << "\n"
+                                                    << R"({"user_id":"u1","ts_ms":3000,"x":0.25})"
+                                                    << "\n";
+  std::ofstream(dir_.File("labels.csv")) << "user_id,ts_ms\nu1,5000\n";
+  const std::string out = dir_.File("train.csv");
+  Outcome run = Freshet("backfill --labels " + dir_.File("labels.csv") + " --out " + out +
+                        " --features tapping:x_sum " + Quality());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(
+      run.out.find("1 expectation violations, 1 events quarantined: " + out + ".quality.json"),
+      std::string::npos)
+      << run.out;
+  std::ifstream csv(out);
+  std::string text(std::istreambuf_iterator<char>(csv), {});
+  EXPECT_EQ(text, "user_id,ts_ms,x_sum\nu1,5000,0.75\n");
+  std::ifstream report(out + ".quality.json");
+  std::string json(std::istreambuf_iterator<char>(report), {});
+  simdjson::dom::element doc;
+  ASSERT_FALSE(parser_.parse(json).get(doc)) << json;
+  EXPECT_EQ(uint64_t(doc["records"]), 3u);
+  EXPECT_EQ(uint64_t(doc["quarantined"]), 1u);
+  EXPECT_EQ(std::string_view(doc["violations"].at(0)["field"]), "x");
+}
+
+TEST_F(CliQualityTest, QualityReportThroughAServer) {
+  InstanceOptions options;
+  options.project_dir = dir_.File("quality");
+  options.data_dir = dir_.File("qdata");
+  auto instance = Instance::Open(options);
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  Router router;
+  ASSERT_TRUE(RegisterApi(&router, instance->get()).ok());
+  HttpServerOptions server_options;
+  server_options.listen_address = "127.0.0.1:0";
+  server_options.threads = 1;
+  HttpServer server(server_options, &router);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string file = dir_.File("warn.ndjson");
+  std::ofstream(file) << R"({"user_id":"u1","ts_ms":1000,"amount":5,"channel":"tv"})"
+                      << "\n";
+  Outcome ingest = Freshet("ingest --source clicks " + file + " --project " + dir_.File("quality") +
+                           " --server " + url);
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  EXPECT_EQ(ingest.out,
+            R"({"accepted":1,"first_offset":0,"duplicate":false,"quarantined":0,"warnings":1})"
+            "\n");
+  Outcome report = Freshet("quality report --project " + dir_.File("quality") + " --server " + url);
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_NE(report.out.find("clicks  channel  in                 warn        1\n"),
+            std::string::npos)
+      << report.out;
+  server.Stop();
+}
+
 }  // namespace
 }  // namespace freshet

@@ -71,12 +71,25 @@ Status Run(BackfillFlags f) {
     w.Uint64(stats.partitions);
     w.Key("spilled");
     w.Bool(stats.spilled);
+    if (!stats.quality_path.empty()) {
+      w.Key("quarantined");
+      w.Uint64(stats.quarantined);
+      w.Key("violations");
+      w.Uint64(stats.quality.total());
+      w.Key("quality_report");
+      w.String(stats.quality_path.data(),
+               static_cast<rapidjson::SizeType>(stats.quality_path.size()));
+    }
     w.EndObject();
     fmt::print("{}\n", buffer.GetString());
   } else {
     fmt::print(
         "wrote {} rows x {} features to {} ({} events read, {} late and dropped as online)\n",
         stats.labels, stats.columns.size(), f.options.out_path, stats.events, stats.late_events);
+    if (!stats.quality_path.empty()) {
+      fmt::print("{} expectation violations, {} events quarantined: {}\n", stats.quality.total(),
+                 stats.quarantined, stats.quality_path);
+    }
   }
   return Status::Ok();
 }

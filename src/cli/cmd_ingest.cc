@@ -25,14 +25,15 @@ Result<std::string> ReadInput(const std::string& path) {
   return buf.str();
 }
 
-// {"file": FILE, "accepted": N, "first_offset": O, "duplicate": false}
-std::string AckJson(const std::string& file, const AppendAck& ack) {
+// {"file": FILE, "accepted": N, "first_offset": O, "duplicate": false}, plus "quarantined" and
+// "warnings" for a source with expectations.
+std::string AckJson(const std::string& file, const AppendAck& ack, const IngestQuality& quality) {
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();
   w.Key("file");
   w.String(file.data(), static_cast<rapidjson::SizeType>(file.size()));
-  WriteAppendAckMembers(&w, ack);
+  WriteAppendAckMembers(&w, ack, &quality);
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -70,13 +71,18 @@ Status Run(const IngestFlags& f) {
       RETURN_IF_ERROR(IngestThroughServer(f, body).WithContext(file));
       continue;
     }
-    auto ack = instance->Ingest(f.source, body, f.idempotency_key);
+    IngestQuality quality;
+    auto ack = instance->Ingest(f.source, body, f.idempotency_key, nullptr, &quality);
     if (!ack.ok()) return ack.status().WithContext(file);
     if (f.project.json) {
-      fmt::print("{}\n", AckJson(file, *ack));
+      fmt::print("{}\n", AckJson(file, *ack, quality));
     } else {
-      fmt::print("{}: accepted {} events into '{}' (offsets {}..{}){}\n", file, ack->count,
+      fmt::print("{}: accepted {} events into '{}' (offsets {}..{}){}{}\n", file, ack->count,
                  f.source, ack->first_offset, ack->first_offset + ack->count,
+                 quality.quarantined + quality.warned > 0
+                     ? fmt::format("; {} quarantined, {} expectation warnings", quality.quarantined,
+                                   quality.warned)
+                     : "",
                  ack->duplicate ? " [duplicate idempotency key: nothing new appended]" : "");
     }
   }

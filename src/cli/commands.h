@@ -16,5 +16,6 @@ void RegisterEvents(CLI::App* app);
 void RegisterBackfill(CLI::App* app);
 void RegisterBench(CLI::App* app);
 void RegisterDemo(CLI::App* app);
+void RegisterQuality(CLI::App* app);
 
 }  // namespace freshet::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   freshet::cli::RegisterBackfill(&app);
   freshet::cli::RegisterBench(&app);
   freshet::cli::RegisterDemo(&app);
+  freshet::cli::RegisterQuality(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

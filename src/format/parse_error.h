@@ -17,6 +17,9 @@ struct ParseError {
   uint64_t record = 0;  // 1-based record (JSON array or single object); 0 when line-based
   std::string field;    // the field at fault; empty when the record (or input) as a whole is
   std::string reason;   // what is wrong, e.g. "expected double, got string \"abc\""
+  // The data-quality expectation the record failed ("between", ...; quality/expectation.h);
+  // empty for a record that did not parse.
+  std::string expectation = {};
 
   // "events.ndjson:1002: field 'x': <reason>", "line 3: field 'x': <reason>",
   // "record 2: <reason>", or the reason alone when there is no position.

@@ -9,6 +9,7 @@
 
 #include "format/record_parser.h"
 #include "instance/built_kinds.h"
+#include "quality/record_locator.h"
 #include "spec/spec_loader.h"
 
 namespace freshet {
@@ -35,8 +36,10 @@ Status Instance::Init(const InstanceOptions& options) {
   ASSIGN_OR_RETURN(engine_, StreamEngine::Create(spec_, backend_.get(), clock_, options.engine));
   for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
   ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));
+  ASSIGN_OR_RETURN(quarantine_, QuarantineStore::Open(db_.get()));
   for (const auto& [name, source] : spec_.sources) {
     ASSIGN_OR_RETURN(sources_[name], CreateSource(source, {&spec_, log_.get()}));
+    expectations_.emplace(name, SourceExpectations(source));
   }
   RETURN_IF_ERROR(ReplaySources());
   log_->SetCommitHook([this](const std::vector<CommittedBatch>& b) { OnCommit(b); });
@@ -82,12 +85,55 @@ Status Instance::ReplaySource(const std::string& name, Source* source) {
                     partitions.size()));
   }
   RETURN_IF_ERROR(source->Seek({{0, engine_->NextOffset(name)}}));
+  // An http source's log holds records already checked at ingest.
+  bool check = !source->pushed() && !expectations_.at(name).empty();
   SourceBatch batch;
   while (true) {
     ASSIGN_OR_RETURN(bool more, source->Read(kReplayChunk, &batch));
     if (!more) return Status::Ok();
-    RETURN_IF_ERROR(engine_->Apply(name, batch.first_offset, batch.records));
+    if (check) {
+      RETURN_IF_ERROR(ApplyChecked(name, &batch));
+    } else {
+      RETURN_IF_ERROR(engine_->Apply(name, batch.first_offset, batch.records));
+    }
   }
+}
+
+Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
+  CheckResult checked;
+  expectations_.at(name).Check(batch->records, &checked);
+  if (checked.violations.empty()) {
+    return engine_->Apply(name, batch->first_offset, batch->records);
+  }
+  QualityReport counts;
+  counts.Add(name, checked);
+  const Violation* reject = checked.FirstReject();
+  quality_probe_.Checked(counts, name, reject ? 0 : checked.quarantined.size());
+  if (reject != nullptr) {
+    RETURN_IF_ERROR(quarantine_->Count(counts));
+    std::string at = reject->record == Violation::kBatch
+                         ? fmt::format("records at offsets {}..{}", batch->first_offset,
+                                       batch->first_offset + batch->records.size() - 1)
+                         : fmt::format("record at offset {}", batch->first_offset + reject->record);
+    return Status::InvalidArgument(fmt::format("{}: {}", at, reject->ToString()));
+  }
+  std::vector<uint64_t> offsets(batch->records.size());
+  for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = batch->first_offset + i;
+  RETURN_IF_ERROR(quarantine_->Keep(name, batch->records, checked, clock_->NowMs(), &offsets));
+  // Apply the runs between quarantined records; their offsets are consumed, never applied.
+  size_t start = 0;
+  std::vector<Record> run;
+  auto apply_run = [&](size_t end) -> Status {
+    if (end <= start) return Status::Ok();
+    run.assign(std::make_move_iterator(batch->records.begin() + start),
+               std::make_move_iterator(batch->records.begin() + end));
+    return engine_->Apply(name, batch->first_offset + start, run);
+  };
+  for (size_t q : checked.quarantined) {
+    RETURN_IF_ERROR(apply_run(q));
+    start = q + 1;
+  }
+  return apply_run(batch->records.size());
 }
 
 Status Instance::CommitSourcePositions() {
@@ -200,8 +246,48 @@ Status Instance::health() const {
   return health_;
 }
 
+Status Instance::CheckIngested(const std::string& source, std::string_view body,
+                               std::vector<Record>* records, CheckResult* checked,
+                               std::vector<Record>* accepted, ParseError* parse_error) {
+  expectations_.at(source).Check(*records, checked);
+  if (checked->violations.empty()) {
+    *accepted = std::move(*records);
+    return Status::Ok();
+  }
+  QualityReport counts;
+  counts.Add(source, *checked);
+  const Violation* reject = checked->FirstReject();
+  quality_probe_.Checked(counts, source, reject ? 0 : checked->quarantined.size());
+  if (reject != nullptr) {
+    ParseError at;
+    if (reject->record != Violation::kBatch) {
+      LocateRecord(body, records->size(), reject->record, &at);
+    }
+    at.field = reject->field;
+    at.reason = "expectation " + reject->message;
+    at.expectation = ExpectationKindName(reject->kind);
+    if (Status counted = quarantine_->Count(counts); !counted.ok()) {
+      spdlog::error("counting expectation violations of '{}': {}", source, counted.ToString());
+    }
+    if (parse_error != nullptr) *parse_error = at;
+    return at.ToStatus();
+  }
+  accepted->reserve(records->size() - checked->quarantined.size());
+  size_t next_quarantined = 0;
+  for (size_t i = 0; i < records->size(); ++i) {
+    if (next_quarantined < checked->quarantined.size() &&
+        checked->quarantined[next_quarantined] == i) {
+      ++next_quarantined;
+      continue;
+    }
+    accepted->push_back(std::move((*records)[i]));
+  }
+  return Status::Ok();
+}
+
 Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view body,
-                                   const std::string& idempotency_key, ParseError* parse_error) {
+                                   const std::string& idempotency_key, ParseError* parse_error,
+                                   IngestQuality* quality) {
   auto it = spec_.sources.find(source);
   if (it == spec_.sources.end()) {
     return Status::NotFound(fmt::format("unknown source '{}'", source));
@@ -222,9 +308,32 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
     probe_.Rejected(source);
     return health;
   }
-  auto ack = log_->Append(source, std::move(records), idempotency_key);
+  CheckResult checked;
+  std::vector<Record> accepted;
+  if (Status st = CheckIngested(source, body, &records, &checked, &accepted, parse_error);
+      !st.ok()) {
+    probe_.Rejected(source);
+    return st;
+  }
+  if (quality != nullptr) {
+    *quality = {!expectations_.at(source).empty(), checked.quarantined.size(), checked.warned};
+  }
+  Result<AppendAck> ack = AppendAck{};
+  if (accepted.empty() && !checked.quarantined.empty()) {
+    ASSIGN_OR_RETURN(ack->first_offset, log_->NextOffset(source));
+  } else {
+    ack = log_->Append(source, std::move(accepted), idempotency_key);
+  }
   if (ack.ok()) {
     probe_.Accepted(source, ack->duplicate ? 0 : ack->count);
+    if (!checked.violations.empty() && !ack->duplicate) {
+      // The accepted records are durable: a failure here loses only the quarantined copies.
+      Status kept = quarantine_->Keep(source, records, checked, clock_->NowMs());
+      if (!kept.ok()) {
+        probe_.Failed("quarantine");
+        spdlog::error("keeping quarantined records of '{}': {}", source, kept.ToString());
+      }
+    }
     return ack;
   }
   probe_.Rejected(source);

@@ -42,9 +42,12 @@
 #include "core/status.h"
 #include "format/parse_error.h"
 #include "instance/instance_probe.h"
+#include "instance/quarantine_store.h"
 #include "log/event_log.h"
 #include "models/model_cache.h"
 #include "models/registry.h"
+#include "quality/expectation.h"
+#include "quality/quality_probe.h"
 #include "serving/predictor.h"
 #include "sources/source.h"
 #include "spec/project_spec.h"
@@ -80,8 +83,11 @@ struct InstanceOptions {
   int64_t health_retry_interval_ms = 1000;
 };
 
-struct IngestResult {
-  AppendAck ack;
+// What a source's expectations did to one ingested batch (all zero when it declares none).
+struct IngestQuality {
+  bool checked = false;    // the source declares expectations
+  size_t quarantined = 0;  // records kept in the quarantine instead of the log
+  size_t warned = 0;       // warn-policy violations (the records were accepted)
 };
 
 class Instance {
@@ -97,16 +103,24 @@ class Instance {
   ModelRegistry* registry() { return registry_.get(); }
   Predictor* predictor() { return predictor_.get(); }
   EventLog* log() { return log_.get(); }
+  // Records kept out of their source by quarantine expectations, and all violation counts.
+  QuarantineStore* quarantine() { return quarantine_.get(); }
   // The source called `name`, or null.
   Source* source(const std::string& name);
 
-  // Validates `body` (JSON object, array or NDJSON) for `source` and appends it durably.
+  // Validates `body` (JSON object, array or NDJSON) for `source`, checks the source's
+  // expectations, and appends the accepted records durably.
   // kNotFound for an unknown source; kInvalidArgument naming the line and field of the first
-  // bad record (then nothing is stored; `parse_error`, when not null, gets its position and
-  // field as data); kResourceExhausted past max_batch_records or when the log's queue is full.
+  // bad record, or of the first record failing a reject-policy expectation (with the
+  // expectation) — then nothing is stored but the violation counts; `parse_error`, when not
+  // null, gets the position, field and expectation as data; kResourceExhausted past
+  // max_batch_records or when the log's queue is full. Records failing a quarantine-policy
+  // expectation go to the quarantine (quarantine()) once the rest is appended (a batch whose
+  // idempotency key was seen before keeps nothing new); `quality`, when not null, says what
+  // the expectations did.
   Result<AppendAck> Ingest(const std::string& source, std::string_view body,
                            const std::string& idempotency_key = "",
-                           ParseError* parse_error = nullptr);
+                           ParseError* parse_error = nullptr, IngestQuality* quality = nullptr);
 
   // Commits the engine's state now. A failure marks the instance degraded; success after one
   // clears it.
@@ -124,6 +138,16 @@ class Instance {
   // Reads every source from the engine's offsets to its end into the engine, then checkpoints.
   Status ReplaySources();
   Status ReplaySource(const std::string& name, Source* source);
+  // Applies a replayed batch of a source that reads its own records (file), checked against
+  // its expectations: a reject-policy violation fails the replay naming the record's offset;
+  // quarantined records are kept (by offset) and skipped.
+  Status ApplyChecked(const std::string& name, SourceBatch* batch);
+  // Checks ingested `records` against the source's expectations into `*checked`: a reject
+  // fails with the record's position in `body` (and counts the violations); otherwise moves
+  // the records to append into `*accepted` (all but the quarantined ones).
+  Status CheckIngested(const std::string& source, std::string_view body,
+                       std::vector<Record>* records, CheckResult* checked,
+                       std::vector<Record>* accepted, ParseError* parse_error);
   // OK when `source` takes ingested records (kind http); kNotFound or kInvalidArgument.
   Status CheckIngestible(const std::string& source);
   // Records below the engine's offsets are checkpointed: tell the sources.
@@ -142,11 +166,14 @@ class Instance {
   const Clock* clock_ = nullptr;
   MetricsRegistry metrics_;
   InstanceProbe probe_{&metrics_};
+  QualityProbe quality_probe_{&metrics_};
   std::unique_ptr<Db> db_;
   std::unique_ptr<StateBackend> backend_;
   std::unique_ptr<StreamEngine> engine_;
   std::unique_ptr<EventLog> log_;
   std::map<std::string, std::unique_ptr<Source>> sources_;
+  std::map<std::string, SourceExpectations> expectations_;  // every source, empty ones too
+  std::unique_ptr<QuarantineStore> quarantine_;
   std::unique_ptr<OnlineStore> online_;
   std::unique_ptr<FeatureStore> features_;
   std::unique_ptr<ModelRegistry> registry_;

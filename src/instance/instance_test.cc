@@ -155,6 +155,41 @@ TEST_F(InstanceTest, UnreadableFileSourceFailsOpenNamingTheSource) {
   EXPECT_THAT(instance.status().message(), HasSubstr("b.ndjson:1:"));
 }
 
+TEST_F(InstanceTest, FileSourceQuarantinesByOffsetOnceAcrossRestarts) {
+  WriteSpec(
+      Yaml("    expectations:\n"
+           "      user_id: {matches: \"^u[0-9]+$\", policy: quarantine}\n"));
+  // "eve", last, is read again at the next start: the engine's offset stays before it.
+  Append("a.ndjson", {"u1", "bob", "u2", "eve"});
+  for (int open = 0; open < 2; ++open) {
+    auto instance = Open();
+    ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+    EXPECT_EQ(Count(instance->get(), "replayed_n", "u1"), 1);
+    EXPECT_EQ(Count(instance->get(), "replayed_n", "u2"), 1);
+    EXPECT_EQ(Count(instance->get(), "replayed_n", "bob"), 0);  // never applied
+    auto kept = (*instance)->quarantine()->List("replayed", 10);
+    ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+    ASSERT_EQ(kept->size(), 2u);
+    EXPECT_EQ(kept->at(0).id, 3u);  // newest first, by offset
+    EXPECT_EQ(kept->at(1).id, 1u);
+    EXPECT_EQ(kept->at(1).record.values[0], Value::String("bob"));
+    EXPECT_THAT(kept->at(1).violations,
+                ElementsAre("field 'user_id': expectation matches '^u[0-9]+$': got \"bob\""));
+    EXPECT_EQ((*instance)->quarantine()->Counts().total(), 2u);  // each once
+  }
+}
+
+TEST_F(InstanceTest, FileSourceRejectFailsOpenNamingTheRecord) {
+  WriteSpec(Yaml("    expectations:\n      user_id: {max_length: 2}\n"));
+  Append("a.ndjson", {"u1", "u1234"});
+  auto instance = Open();
+  ASSERT_FALSE(instance.ok());
+  EXPECT_EQ(instance.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(instance.status().message(),
+              HasSubstr("source 'replayed': record at offset 1: field 'user_id': expectation "
+                        "max_length 2: got 5 bytes"));
+}
+
 TEST_F(InstanceTest, UnknownStateBackendIsAnError) {
   auto instance = Open("cassandra");
   ASSERT_FALSE(instance.ok());

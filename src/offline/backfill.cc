@@ -16,6 +16,7 @@
 #include "format/csv.h"
 #include "offline/backfill_io.h"
 #include "offline/backfill_partitions.h"
+#include "quality/expectation.h"
 #include "stream/compiled_view.h"
 #include "stream/entity_key.h"
 #include "stream/watermark.h"
@@ -368,6 +369,7 @@ class Backfill {
     RETURN_IF_ERROR(PartitionEvents(reader));
     RETURN_IF_ERROR(ComputeRuns());
     RETURN_IF_ERROR(WriteOutput());
+    RETURN_IF_ERROR(WriteQualityReport());
     stats_.columns = plan_.columns;
     return stats_;
   }
@@ -509,8 +511,15 @@ class Backfill {
     for (const Group& first : plan_.groups) {
       if (std::find(done.begin(), done.end(), first.source) != done.end()) continue;
       done.push_back(first.source);
-      WatermarkTracker watermark(spec_.sources.at(first.source).allowed_lateness_ms);
+      const SourceSpec& source = spec_.sources.at(first.source);
+      WatermarkTracker watermark(source.allowed_lateness_ms);
+      SourceExpectations expectations(source);
+      if (!expectations.empty()) checked_sources_.push_back(first.source);
+      uint64_t read = 0;  // records of the source before this batch
       RETURN_IF_ERROR(reader->Scan(first.source, [&](std::vector<Record>* batch) -> Status {
+        expectations.Check(*batch, &checked_);
+        RETURN_IF_ERROR(CountViolations(first.source, read));
+        read += batch->size();
         AcceptOnTime(*batch, &watermark);
         for (size_t g = 0; g < plan_.groups.size(); ++g) {
           if (plan_.groups[g].source == first.source) RETURN_IF_ERROR(RouteBatch(g, *batch));
@@ -521,12 +530,65 @@ class Backfill {
     return Status::Ok();
   }
 
+  // Counts the violations checked_ holds, found in a batch of `source` whose first record is
+  // the source's `read`-th (0-based); a reject fails the backfill naming the record.
+  Status CountViolations(const std::string& source, uint64_t read) {
+    if (checked_.violations.empty()) return Status::Ok();
+    stats_.quality.Add(source, checked_);
+    stats_.quarantined += checked_.quarantined.size();
+    const Violation* reject = checked_.FirstReject();
+    if (reject == nullptr) return Status::Ok();
+    std::string at = reject->record == Violation::kBatch
+                         ? fmt::format("the batch of records from {}", read + 1)
+                         : fmt::format("record {}", read + reject->record + 1);
+    return Status::InvalidArgument(
+        fmt::format("source '{}': {}: {}", source, at, reject->ToString()));
+  }
+
+  // <out>.quality.json, when a source read declares expectations.
+  Status WriteQualityReport() {
+    if (checked_sources_.empty()) return Status::Ok();
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    stats_.quality.WriteJsonMembers(&w);
+    w.Key("records");
+    w.Uint64(stats_.events);
+    w.Key("quarantined");
+    w.Uint64(stats_.quarantined);
+    w.Key("sources");
+    w.StartArray();
+    for (const std::string& source : checked_sources_) {
+      w.String(source.data(), static_cast<rapidjson::SizeType>(source.size()));
+    }
+    w.EndArray();
+    w.EndObject();
+    stats_.quality_path = options_.out_path + ".quality.json";
+    std::FILE* out = std::fopen(stats_.quality_path.c_str(), "wb");
+    if (!out) {
+      return Status::IoError(fmt::format("{}: {}", stats_.quality_path, std::strerror(errno)));
+    }
+    bool ok = std::fwrite(buffer.GetString(), 1, buffer.GetSize(), out) == buffer.GetSize();
+    ok = std::fputc('\n', out) != EOF && ok;
+    if (std::fclose(out) != 0 || !ok) {
+      return Status::IoError(stats_.quality_path + ": write failed");
+    }
+    return Status::Ok();
+  }
+
   // The engine's watermark rule (stream/watermark.h), record by record: late events are
-  // dropped. Leaves the others' indexes in accepted_.
+  // dropped, and so are quarantined ones (checked_), which never reach the engine. Leaves the
+  // others' indexes in accepted_.
   void AcceptOnTime(const std::vector<Record>& batch, WatermarkTracker* watermark) {
     stats_.events += batch.size();
     accepted_.clear();
+    size_t next_quarantined = 0;
     for (uint32_t i = 0; i < batch.size(); ++i) {
+      if (next_quarantined < checked_.quarantined.size() &&
+          checked_.quarantined[next_quarantined] == i) {
+        ++next_quarantined;
+        continue;
+      }
       if (!watermark->Accept(batch[i].ts_ms)) {
         ++stats_.late_events;
         continue;
@@ -672,9 +734,11 @@ class Backfill {
   const int threads_;
   Plan plan_;
   TempDir temp_;
-  std::vector<GroupData> data_;       // per group
-  std::vector<uint32_t> accepted_;    // of the current batch
-  std::vector<EncodedSlice> slices_;  // of the current batch
+  std::vector<GroupData> data_;               // per group
+  std::vector<uint32_t> accepted_;            // of the current batch
+  CheckResult checked_;                       // expectations over the current batch
+  std::vector<std::string> checked_sources_;  // sources read that declare expectations
+  std::vector<EncodedSlice> slices_;          // of the current batch
   bool header_seen_ = false;
   std::string header_raw_;
   size_t label_fields_ = 0;

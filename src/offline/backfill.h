@@ -13,6 +13,14 @@
 // the per-partition results (sorted by label row) are read back in the labels' input order.
 // Small inputs never touch the disk.
 //
+// Expectations: the events of each source that declares expectations (freshet.yaml) are checked
+// as they are read, batch by batch (quality/expectation.h), as the online path checks them: a
+// reject-policy violation fails the backfill naming the source, the record (its ordinal in the
+// source's arrival order) and the expectation; quarantined records are left out (they never
+// reach the online engine either); warnings are counted. The counts are written beside the
+// output, to <out>.quality.json ({"violations", "total", "records", "quarantined"}), when any
+// source read declares expectations.
+//
 // Output CSV: the labels' own columns, copied as they were, then one column per feature named
 // after the feature (view__feature when two requested features share a name). Nulls are empty
 // fields, doubles print in the shortest form that round-trips, lists as [a, "b"].
@@ -27,6 +35,7 @@
 
 #include "core/status.h"
 #include "format/record.h"
+#include "quality/quality_report.h"
 #include "spec/project_spec.h"
 
 namespace freshet {
@@ -74,6 +83,9 @@ struct BackfillStats {
   size_t partitions = 0;             // hash partitions per entity group
   bool spilled = false;              // partitions went through temp files
   std::vector<std::string> columns;  // the feature column names written
+  uint64_t quarantined = 0;          // events left out by quarantine expectations
+  QualityReport quality;             // expectation violations found in the events
+  std::string quality_path;          // where they were written; empty when no source has any
 };
 
 // Builds the training set described above. Reads events through `reader`, or from

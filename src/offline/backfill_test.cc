@@ -212,6 +212,60 @@ TEST_F(BackfillTest, LateEventsAreDroppedAsOnline) {
   EXPECT_EQ(stats.late_events, 2u);
 }
 
+// The expectations of app_events, set on the spec as the loader would.
+void AddExpectations(ProjectSpec* spec, ExpectationPolicy duration_policy) {
+  SourceSpec& app = spec->sources.at("app_events");
+  FieldExpectationsSpec duration;
+  duration.field = "duration_s";
+  duration.between = {0, 20};
+  duration.policy = duration_policy;
+  FieldExpectationsSpec event;
+  event.field = "event";
+  event.in = {Value::String("start"), Value::String("exit")};
+  event.policy = ExpectationPolicy::kWarn;
+  app.expectations = {duration, event};
+}
+
+TEST_F(BackfillTest, QuarantinedEventsAreLeftOutAndTheReportIsWrittenBesideTheOutput) {
+  AddExpectations(&spec_, ExpectationPolicy::kQuarantine);
+  // The 5m event's 30 s breaks between [0, 20]: it is left out, as online, so the 10m window
+  // at +15m holds the 12m event only. The "pause" event is counted as a warning, then dropped as
+  // late (expectations are checked before the watermark, as at ingest).
+  BackfillOptions o = Options("user_id,ts_ms\nu1,1767226500000\n",
+                              ScrambledEvents() + Event("u1", kT0 + 3 * kMin, "pause", "focus", 2));
+  BackfillStats stats;
+  EXPECT_EQ(Run(o, &stats),
+            "user_id,ts_ms,events_10m,sleep_exits_10m,listen_s_1h,last_category\n"
+            "u1,1767226500000,1,1,10.25,sleep\n");
+  EXPECT_EQ(stats.events, 6u);
+  EXPECT_EQ(stats.quarantined, 1u);
+  EXPECT_EQ(stats.quality_path, o.out_path + ".quality.json");
+  EXPECT_EQ(Read(stats.quality_path),
+            R"({"violations":[)"
+            R"({"source":"app_events","field":"duration_s","expectation":"between",)"
+            R"("policy":"quarantine","count":1},)"
+            R"({"source":"app_events","field":"event","expectation":"in","policy":"warn",)"
+            R"("count":1}],"total":2,"records":6,"quarantined":1,"sources":["app_events"]})"
+            "\n");
+}
+
+TEST_F(BackfillTest, RejectedEventFailsTheBackfillNamingTheRecord) {
+  AddExpectations(&spec_, ExpectationPolicy::kReject);
+  Status st = Fail(Options("user_id,ts_ms\nu1,1767226500000\n", ScrambledEvents()));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(),
+            "source 'app_events': record 1: field 'duration_s': expectation between [0, 20]: "
+            "got 30");
+}
+
+TEST_F(BackfillTest, NoReportWithoutExpectations) {
+  BackfillOptions o = Options("user_id,ts_ms\nu1,1767226500000\n", ScrambledEvents());
+  BackfillStats stats;
+  Run(o, &stats);
+  EXPECT_TRUE(stats.quality_path.empty());
+  EXPECT_FALSE(std::filesystem::exists(o.out_path + ".quality.json"));
+}
+
 TEST_F(BackfillTest, CompositeKeysAndCollidingNamesAcrossViews) {
   BackfillOptions o =
       Options("device,ts_ms,user_id\n7,1767226200000,u1\n8,1767226200000,u1\n", ScrambledEvents());

@@ -30,6 +30,8 @@ std::string FeatureType(const ProjectSpec& spec, const FeatureViewSpec& view,
     case AggKind::kVariance:
     case AggKind::kStddev:
     case AggKind::kRate:
+    case AggKind::kTrend:
+    case AggKind::kApproxPercentile:
       return "double";
     case AggKind::kLastN:
     case AggKind::kTopK:

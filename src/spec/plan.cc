@@ -58,10 +58,36 @@ std::string SourceText(const SourceSpec& source) {
   return text;
 }
 
+// "not_null, between [0, 86400]": a field's expectations, for the plan.
+std::string ExpectationList(const FieldExpectationsSpec& e) {
+  std::vector<std::string> parts;
+  if (e.not_null) parts.push_back("not_null");
+  if (e.between)
+    parts.push_back(fmt::format("between [{}, {}]", e.between->first, e.between->second));
+  if (!e.in.empty()) {
+    std::vector<std::string> values;
+    for (const Value& v : e.in) values.push_back(v.ToString());
+    parts.push_back(fmt::format("in [{}]", fmt::join(values, ", ")));
+  }
+  if (e.matches) parts.push_back(fmt::format("matches '{}'", *e.matches));
+  if (e.max_length) parts.push_back(fmt::format("max_length {}", *e.max_length));
+  if (e.null_fraction_max)
+    parts.push_back(fmt::format("null_fraction_max {}", *e.null_fraction_max));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
 std::string SourceFields(const SourceSpec& source) {
   Section fields("", 4);
-  for (const FieldSpec& field : source.fields)
-    fields.Add(field.name, std::string(FieldTypeName(field.type)));
+  for (const FieldSpec& field : source.fields) {
+    std::string text(FieldTypeName(field.type));
+    for (const FieldExpectationsSpec& e : source.expectations) {
+      if (e.field == field.name) {
+        text +=
+            fmt::format("  expect {} ({})", ExpectationList(e), ExpectationPolicyName(e.policy));
+      }
+    }
+    fields.Add(field.name, std::move(text));
+  }
   std::string out;
   fields.AppendTo(&out);
   return out;
@@ -155,6 +181,11 @@ void WriteSource(Writer* w, const SourceSpec& s) {
     w->StartObject();
     Str(w, "name", f.name);
     Str(w, "type", FieldTypeName(f.type));
+    for (const FieldExpectationsSpec& e : s.expectations) {
+      if (e.field != f.name) continue;
+      Str(w, "expectations", ExpectationList(e));
+      Str(w, "policy", ExpectationPolicyName(e.policy));
+    }
     w->EndObject();
   }
   w->EndArray();

@@ -52,6 +52,25 @@ TEST_F(PlanTest, SourcesWithKindTimestampLatenessAndFields) {
       HasSubstr("  replay      file /p/events.csv (csv), timestamp at, allowed lateness 0s\n"));
 }
 
+TEST(PlanExpectationsTest, FieldsShowTheirExpectationsAndPolicy) {
+  Result<ProjectSpec> spec = ParseProject(
+      "project: p\nsources:\n  ev:\n    timestamp: ts\n"
+      "    fields: {user_id: string, dur: double}\n"
+      "    expectations:\n"
+      "      user_id: {not_null: true, matches: \"^u[0-9]+$\", max_length: 8}\n"
+      "      dur: {between: [0, 86400], null_fraction_max: 0.5, policy: warn}\n",
+      "/p/freshet.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_THAT(FormatPlan(*spec),
+              HasSubstr("    user_id  string  expect not_null, matches '^u[0-9]+$', "
+                        "max_length 8 (reject)\n"
+                        "    dur      double  expect between [0, 86400], null_fraction_max 0.5 "
+                        "(warn)\n"));
+  EXPECT_THAT(FormatPlanJson(*spec),
+              HasSubstr(R"({"name":"user_id","type":"string","expectations":"not_null, )"
+                        R"(matches '^u[0-9]+$', max_length 8","policy":"reject"})"));
+}
+
 TEST_F(PlanTest, FeatureViewWithEveryWindowKind) {
   EXPECT_THAT(plan_,
               HasSubstr("\nfeature views (1)\n"

@@ -131,6 +131,33 @@ bool ParseSourceKind(std::string_view name, SourceKind* out) {
 
 namespace {
 
+constexpr std::array<std::pair<ExpectationPolicy, std::string_view>, 3> kPolicyNames = {{
+    {ExpectationPolicy::kReject, "reject"},
+    {ExpectationPolicy::kQuarantine, "quarantine"},
+    {ExpectationPolicy::kWarn, "warn"},
+}};
+
+}  // namespace
+
+std::string_view ExpectationPolicyName(ExpectationPolicy p) {
+  for (const auto& [policy, name] : kPolicyNames) {
+    if (policy == p) return name;
+  }
+  return "?";
+}
+
+bool ParseExpectationPolicy(std::string_view name, ExpectationPolicy* out) {
+  for (const auto& [policy, policy_name] : kPolicyNames) {
+    if (policy_name == name) {
+      *out = policy;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
 // "<file>:<line>: <path>: '<name>' is not built in this version (built: a, b)", or OK.
 Status CheckBuilt(const ProjectSpec& spec, int line, const std::string& path,
                   const std::string& name, const std::vector<std::string>& built) {

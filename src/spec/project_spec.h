@@ -32,17 +32,40 @@ struct FieldSpec {
 
 enum class SourceKind { kHttp, kFile, kKafka, kTable };
 
+// What happens to a record that fails a data-quality expectation (quality/expectation.h):
+// kReject fails its whole batch (nothing stored), kQuarantine keeps the record in the quarantine
+// dead letter instead of the source, kWarn only counts it. Persisted in the quarantine column
+// family's counts (docs/formats.md): never renumber.
+enum class ExpectationPolicy : uint8_t { kReject = 1, kQuarantine = 2, kWarn = 3 };
+
+// The expectations of one field of a source (`expectations.<field>: {...}` in freshet.yaml).
+// Per record: not_null, between (numbers, inclusive), in (a set of the field's type), matches
+// (an RE2 regular expression over the whole string), max_length (bytes); per batch:
+// null_fraction_max. A null value passes every per-record expectation but not_null.
+struct FieldExpectationsSpec {
+  std::string field;
+  bool not_null = false;
+  std::optional<std::pair<double, double>> between;       // [low, high]; int64 or double fields
+  std::vector<Value> in;                                  // empty: no `in`
+  std::optional<std::string> matches;                     // string fields
+  std::optional<int64_t> max_length;                      // string fields
+  std::optional<double> null_fraction_max;                // in [0, 1]
+  ExpectationPolicy policy = ExpectationPolicy::kReject;  // Default: reject
+  int line = 0;
+};
+
 struct SourceSpec {
   std::string name;
   SourceKind kind = SourceKind::kHttp;
-  std::string timestamp_field;      // required; epoch ms or RFC 3339 strings
-  std::vector<FieldSpec> fields;    // declared schema, in declaration order
-  int64_t allowed_lateness_ms = 0;  // Default: 0 (watermark = max event time)
-  std::string path;                 // kind: file — NDJSON or CSV file to replay
-  std::string format;               // kind: file — "ndjson" (default) or "csv"
-  std::string topic;                // kind: kafka
-  std::string brokers;              // kind: kafka
-  std::string group;                // kind: kafka consumer group
+  std::string timestamp_field;                      // required; epoch ms or RFC 3339 strings
+  std::vector<FieldSpec> fields;                    // declared schema, in declaration order
+  int64_t allowed_lateness_ms = 0;                  // Default: 0 (watermark = max event time)
+  std::string path;                                 // kind: file — NDJSON or CSV file to replay
+  std::string format;                               // kind: file — "ndjson" (default) or "csv"
+  std::string topic;                                // kind: kafka
+  std::string brokers;                              // kind: kafka
+  std::string group;                                // kind: kafka consumer group
+  std::vector<FieldExpectationsSpec> expectations;  // in declaration order; at most one per field
   int line = 0;
   int kind_line = 0;  // line of `kind:` (the source's line when it is left to the default)
 
@@ -172,6 +195,9 @@ std::string_view WindowKindName(WindowKind k);
 std::string_view SourceKindName(SourceKind k);
 // Parses "http", "file", "kafka" or "table".
 bool ParseSourceKind(std::string_view name, SourceKind* out);
+std::string_view ExpectationPolicyName(ExpectationPolicy p);
+// Parses "reject", "quarantine" or "warn".
+bool ParseExpectationPolicy(std::string_view name, ExpectationPolicy* out);
 
 // What this build implements, by name: the source kinds, sink (output) kinds and model runtimes
 // the language knows are a superset. The spec module knows no implementation; the caller

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "spec/expectation_parser.h"
 #include "spec/feature_parser.h"
 #include "spec/yaml_reader.h"
 
@@ -95,9 +96,10 @@ class ProjectParser {
   }
 
   Status ParseSource(const YamlEntry& entry) {
-    ASSIGN_OR_RETURN(YamlObject obj,
-                     r_.Object(entry.value, {"kind", "timestamp", "fields", "allowed_lateness",
-                                             "path", "format", "topic", "brokers", "group"}));
+    ASSIGN_OR_RETURN(
+        YamlObject obj,
+        r_.Object(entry.value, {"kind", "timestamp", "fields", "allowed_lateness", "path", "format",
+                                "topic", "brokers", "group", "expectations"}));
     SourceSpec source;
     source.name = entry.name;
     source.line = entry.value.line;
@@ -114,6 +116,7 @@ class ProjectParser {
     RETURN_IF_ERROR(AddTimestampField(obj.Get("timestamp"), &source));
     RETURN_IF_ERROR(r_.ReadDuration(obj, "allowed_lateness", &source.allowed_lateness_ms));
     RETURN_IF_ERROR(ParseLocation(obj, &source));
+    RETURN_IF_ERROR(ParseExpectations(r_, obj.Get("expectations"), &source));
     spec_->sources.emplace(entry.name, std::move(source));
     return Status::Ok();
   }

@@ -255,6 +255,11 @@ std::string WithFeature(const std::string& feature) {
          feature + "\n";
 }
 
+// kBase with one field's expectations on line 9.
+std::string WithExpectation(const std::string& expectation) {
+  return kBase + "    expectations:\n      " + expectation + "\n";
+}
+
 // A valid view (lines 8-13) followed by `tail` starting on line 14.
 std::string WithTail(const std::string& tail) {
   return WithFeature("{agg: count, window: 10m}") + tail;
@@ -402,6 +407,37 @@ std::vector<ErrorCase> ErrorCases() {
        "deployments.d.outputs[0].url", "applies only to kind webhook"},
       {"KafkaOutputWithoutTopic", WithOutput("{kind: kafka}"), 23, "deployments.d.outputs[0].topic",
        "missing required key"},
+      {"ExpectationUnknownField", WithExpectation("durr: {between: [0, 1]}"), 9,
+       "sources.ev.expectations.durr", "unknown field 'durr' (fields: user_id, event, dur, ts)"},
+      {"ExpectationUnknownPolicy", WithExpectation("dur: {between: [0, 1], policy: drop}"), 9,
+       "sources.ev.expectations.dur.policy",
+       "unknown policy 'drop' (use reject, quarantine, warn)"},
+      {"ExpectationUnknownKey", WithExpectation("dur: {unique: true}"), 9,
+       "sources.ev.expectations.dur.unique", "unknown key 'unique'"},
+      {"ExpectationNone", WithExpectation("dur: {policy: warn}"), 9, "sources.ev.expectations.dur",
+       "no expectation"},
+      {"BetweenOnString", WithExpectation("event: {between: [0, 1]}"), 9,
+       "sources.ev.expectations.event.between",
+       "applies to int64 or double fields; 'event' is string"},
+      {"BetweenNotAPair", WithExpectation("dur: {between: [0]}"), 9,
+       "sources.ev.expectations.dur.between", "expected [low, high]"},
+      {"BetweenNotANumber", WithExpectation("dur: {between: [0, lots]}"), 9,
+       "sources.ev.expectations.dur.between[1]", "'lots' is not a number"},
+      {"BetweenReversed", WithExpectation("dur: {between: [5, 1]}"), 9,
+       "sources.ev.expectations.dur.between", "low is above high"},
+      {"BadRegex", WithExpectation("user_id: {matches: \"u[0-9\"}"), 9,
+       "sources.ev.expectations.user_id.matches", "bad regular expression 'u[0-9'"},
+      {"MatchesOnDouble", WithExpectation("dur: {matches: \"1\"}"), 9,
+       "sources.ev.expectations.dur.matches", "applies to string fields; 'dur' is double"},
+      {"InOfTheWrongType", WithExpectation("dur: {in: [1, x]}"), 9,
+       "sources.ev.expectations.dur.in[1]", "'x' is not a number"},
+      {"NegativeMaxLength", WithExpectation("user_id: {max_length: -1}"), 9,
+       "sources.ev.expectations.user_id.max_length", "must not be negative"},
+      {"NullFractionAboveOne", WithExpectation("event: {null_fraction_max: 1.5}"), 9,
+       "sources.ev.expectations.event.null_fraction_max", "must be in [0, 1]"},
+      {"NullFractionQuarantined",
+       WithExpectation("event: {null_fraction_max: 0.5, policy: quarantine}"), 9,
+       "sources.ev.expectations.event.policy", "holds per batch"},
   };
 }
 
@@ -422,6 +458,31 @@ INSTANTIATE_TEST_SUITE_P(AllChecks, SpecErrorTest, ::testing::ValuesIn(ErrorCase
                          [](const ::testing::TestParamInfo<ErrorCase>& info) {
                            return info.param.name;
                          });
+
+TEST(SpecExpectationsTest, EachKindTypedByItsField) {
+  Result<ProjectSpec> spec =
+      ParseProject(kBase +
+                       "    expectations:\n"
+                       "      dur: {between: [0, 86400]}\n"
+                       "      event: {in: [start, exit], policy: quarantine}\n"
+                       "      user_id: {not_null: true, matches: \"^u[0-9]+$\", max_length: 32}\n"
+                       "      ts: {null_fraction_max: 0.25, policy: warn}\n",
+                   "f.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const auto& e = spec->sources.at("ev").expectations;
+  ASSERT_EQ(e.size(), 4u);
+  EXPECT_EQ(e[0].field, "dur");
+  EXPECT_EQ(e[0].line, 9);
+  EXPECT_EQ(e[0].between, std::make_pair(0.0, 86400.0));
+  EXPECT_EQ(e[0].policy, ExpectationPolicy::kReject);
+  EXPECT_EQ(e[1].in, (std::vector<Value>{Value::String("start"), Value::String("exit")}));
+  EXPECT_EQ(e[1].policy, ExpectationPolicy::kQuarantine);
+  EXPECT_TRUE(e[2].not_null);
+  EXPECT_EQ(e[2].matches, "^u[0-9]+$");
+  EXPECT_EQ(e[2].max_length, 32);
+  EXPECT_EQ(e[3].null_fraction_max, 0.25);
+  EXPECT_EQ(e[3].policy, ExpectationPolicy::kWarn);
+}
 
 TEST(SpecErrorTest, BaseDocumentsAreValid) {
   // Guards the error cases above: each fails for its own reason, not the scaffolding's.
