@@ -6,6 +6,7 @@
 //   GET  /v1/models, /v1/models/{name}
 //   GET  /v1/late/{source}          the late-event dead letter
 //   GET  /healthz, /readyz, /metrics
+//   /v2/...                         Open Inference Protocol (KServe v2), api_v2.cc
 // Handlers are thin: parse, call the Instance, encode. Errors use SetError (json_error.h).
 #pragma once
 
@@ -24,5 +25,6 @@ Status RegisterFeatureRoutes(Router* router, Instance* instance);
 Status RegisterPredictRoutes(Router* router, Instance* instance);
 Status RegisterModelRoutes(Router* router, Instance* instance);
 Status RegisterHealthRoutes(Router* router, Instance* instance);
+Status RegisterV2Routes(Router* router, Instance* instance);
 
 }  // namespace freshet
