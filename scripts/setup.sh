@@ -20,6 +20,9 @@ packages=(
   # the demo trains its model with Debian's Python stack (/usr/bin/python3)
   python3 python3-xgboost python3-numpy
   curl
+  # benchmark peers: bench/predict.sh runs /work/shared/peers/flask_sklearn (Flask + gunicorn
+  # reading features from redis, scoring a scikit-learn model)
+  python3-flask python3-sklearn python3-redis gunicorn
   # /metrics is checked with promtool (tests/promtool_metrics_test.sh)
   prometheus
 )
