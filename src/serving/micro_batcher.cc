@@ -6,17 +6,39 @@
 
 namespace freshet {
 
+MicroBatcher::Announcement::Announcement(MicroBatcher* batcher) : batcher_(batcher) {
+  if (batcher_ == nullptr) return;
+  std::lock_guard<std::mutex> lock(batcher_->mu_);
+  ++batcher_->announced_;
+}
+
+MicroBatcher::Announcement::~Announcement() {
+  if (batcher_ == nullptr) return;
+  std::lock_guard<std::mutex> lock(batcher_->mu_);
+  batcher_->EndAnnouncementLocked(this);
+}
+
+void MicroBatcher::EndAnnouncementLocked(Announcement* a) {
+  if (a == nullptr || a->batcher_ != this) return;
+  a->batcher_ = nullptr;
+  if (--announced_ == 0 && open_ != nullptr) open_->cv.notify_all();
+}
+
 MicroBatcher::MicroBatcher(Options options) : options_(options) {}
 
 Status MicroBatcher::Predict(const std::shared_ptr<const ModelRuntime>& runtime, const float* rows,
-                             size_t n_rows, size_t n_cols, std::vector<float>* out) {
+                             size_t n_rows, size_t n_cols, std::vector<float>* out,
+                             Announcement* announced) {
   auto alone = [&] {
     model_calls_.fetch_add(1, std::memory_order_relaxed);
     return runtime->Predict(rows, n_rows, n_cols, out);
   };
-  if (n_rows == 0 || n_rows >= options_.max_batch_rows) return alone();
-
   std::unique_lock<std::mutex> lock(mu_);
+  EndAnnouncementLocked(announced);
+  if (n_rows == 0 || n_rows >= options_.max_batch_rows) {
+    lock.unlock();
+    return alone();
+  }
   if (open_ != nullptr) {
     std::shared_ptr<Batch> batch = open_;
     if (batch->runtime != runtime.get() || batch->n_cols != n_cols ||
@@ -41,7 +63,7 @@ Status MicroBatcher::Predict(const std::shared_ptr<const ModelRuntime>& runtime,
   batch->n_rows = n_rows;
   batch->calls.push_back({rows, n_rows, out});
   open_ = batch;
-  batch->cv.wait_for(lock, options_.max_delay, [&] { return open_ != batch; });
+  batch->cv.wait_for(lock, options_.max_delay, [&] { return open_ != batch || announced_ == 0; });
   if (open_ == batch) open_.reset();
   lock.unlock();
   // Closed: nobody else touches batch->calls now.

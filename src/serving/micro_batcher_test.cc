@@ -51,7 +51,7 @@ MicroBatcher::Options Opts(size_t max_rows, std::chrono::microseconds delay) {
   return o;
 }
 
-// Runs `n` concurrent one-row calls of 2 columns; row i is {i, first[i]}.
+// Runs concurrent one-row calls of 2 columns; row i is {i, second[i]}.
 struct Results {
   std::vector<Status> status;
   std::vector<std::vector<float>> out;
@@ -61,11 +61,17 @@ Results RunConcurrently(MicroBatcher* batcher, const std::shared_ptr<const Model
   const size_t n = second.size();
   Results res{std::vector<Status>(n), std::vector<std::vector<float>>(n)};
   std::vector<std::array<float, 2>> rows(n);
+  // Every caller is announced before any starts, so the leader waits for all of them.
+  std::vector<std::unique_ptr<MicroBatcher::Announcement>> announced;
+  for (size_t i = 0; i < n; ++i) {
+    announced.push_back(std::make_unique<MicroBatcher::Announcement>(batcher));
+  }
   std::vector<std::thread> threads;
   for (size_t i = 0; i < n; ++i) {
     rows[i] = {static_cast<float>(i), second[i]};
-    threads.emplace_back(
-        [&, i] { res.status[i] = batcher->Predict(rt, rows[i].data(), 1, 2, &res.out[i]); });
+    threads.emplace_back([&, i] {
+      res.status[i] = batcher->Predict(rt, rows[i].data(), 1, 2, &res.out[i], announced[i].get());
+    });
   }
   for (std::thread& t : threads) t.join();
   return res;
@@ -102,7 +108,8 @@ TEST(MicroBatcherTest, AnErrorFailsOnlyItsBatch) {
 TEST(MicroBatcherTest, CallsThatDoNotFitRunAlone) {
   auto rt = std::make_shared<SumRuntime>();
   auto other = std::make_shared<SumRuntime>();
-  MicroBatcher batcher(Opts(4, std::chrono::milliseconds(20)));
+  // Nobody is announced: each caller runs at once instead of waiting out the delay.
+  MicroBatcher batcher(Opts(4, std::chrono::hours(1)));
   // As many rows as a whole batch: scored at once, without waiting.
   std::vector<float> four = {1, 1, 2, 2, 3, 3, 4, 4};
   std::vector<float> out;
@@ -120,6 +127,23 @@ TEST(MicroBatcherTest, CallsThatDoNotFitRunAlone) {
   EXPECT_EQ(out_b, (std::vector<float>{11}));
 }
 
+// An announced caller that gives up before Predict (e.g. its feature read failed) releases the
+// leader waiting for it.
+TEST(MicroBatcherTest, AnAnnouncementThatEndsReleasesTheLeader) {
+  auto rt = std::make_shared<SumRuntime>();
+  MicroBatcher batcher(Opts(4, std::chrono::hours(1)));
+  auto leaving = std::make_unique<MicroBatcher::Announcement>(&batcher);
+  MicroBatcher::Announcement leader_announced(&batcher);
+  std::vector<float> row = {1, 2}, out;
+  Status status;
+  std::thread leader(
+      [&] { status = batcher.Predict(rt, row.data(), 1, 2, &out, &leader_announced); });
+  leaving.reset();
+  leader.join();
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(out, (std::vector<float>{3}));
+}
+
 TEST(MicroBatcherTest, BatchedXgboostEqualsUnbatched) {
   const testing::PythonModels* models = testing::TrainedModels();
   ASSERT_NE(models, nullptr);
@@ -133,10 +157,15 @@ TEST(MicroBatcherTest, BatchedXgboostEqualsUnbatched) {
   MicroBatcher batcher(Opts(kRows, std::chrono::seconds(30)));
   std::vector<std::vector<float>> out(kRows);
   std::vector<Status> status(kRows);
+  std::vector<std::unique_ptr<MicroBatcher::Announcement>> announced;
+  for (size_t r = 0; r < kRows; ++r) {
+    announced.push_back(std::make_unique<MicroBatcher::Announcement>(&batcher));
+  }
   std::vector<std::thread> threads;
   for (size_t r = 0; r < kRows; ++r) {
     threads.emplace_back([&, r] {
-      status[r] = batcher.Predict(rt, models->rows.data() + r * kCols, 1, kCols, &out[r]);
+      status[r] = batcher.Predict(rt, models->rows.data() + r * kCols, 1, kCols, &out[r],
+                                  announced[r].get());
     });
   }
   for (std::thread& t : threads) t.join();

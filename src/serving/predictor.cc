@@ -78,6 +78,9 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
     return Status::NotFound(fmt::format("unknown deployment '{}'", deployment));
   }
   const DeploymentSpec& d = it->second;
+  auto batcher = batchers_.find(deployment);
+  MicroBatcher* batching = batcher == batchers_.end() ? nullptr : batcher->second.get();
+  MicroBatcher::Announcement on_the_way(batching);
   ASSIGN_OR_RETURN(LoadedModel model, Load(d.model, d.alias));
   const ModelVersion& version = model.version;
   ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
@@ -98,9 +101,9 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
     for (size_t r = 0; r < rows; ++r) input[r * cols + c] = ToModelInput(out.features.values[c][r]);
   }
   std::vector<float> scores;
-  auto batcher = batchers_.find(deployment);
-  if (batcher != batchers_.end()) {
-    RETURN_IF_ERROR(batcher->second->Predict(model.runtime, input.data(), rows, cols, &scores));
+  if (batching != nullptr) {
+    RETURN_IF_ERROR(
+        batching->Predict(model.runtime, input.data(), rows, cols, &scores, &on_the_way));
   } else {
     RETURN_IF_ERROR(model.runtime->Predict(input.data(), rows, cols, &scores));
   }
