@@ -30,6 +30,9 @@ packages=(
   # scripts/export_sklearn_linear.py exports from)
   python3-torch fasttext python3-sklearn
   curl
+  # benchmark peers: bench/predict.sh runs /work/shared/peers/flask_sklearn (Flask + gunicorn
+  # reading features from redis, scoring a scikit-learn model)
+  python3-flask python3-sklearn python3-redis gunicorn
   # /metrics is checked with promtool (tests/promtool_metrics_test.sh)
   prometheus
 )

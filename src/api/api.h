@@ -9,6 +9,7 @@
 //   POST /v1/models/{name}/promote, /v1/models/{name}/rollback, /v1/models/{name}/tags
 //   GET  /v1/late/{source}          the late-event dead letter
 //   GET  /healthz, /readyz, /metrics
+//   /v2/...                         Open Inference Protocol (KServe v2), api_v2.cc
 // Handlers are thin: parse, call the Instance, encode. Errors use SetError (json_error.h).
 #pragma once
 
@@ -27,5 +28,6 @@ Status RegisterFeatureRoutes(Router* router, Instance* instance);
 Status RegisterPredictRoutes(Router* router, Instance* instance);
 Status RegisterModelRoutes(Router* router, Instance* instance);
 Status RegisterHealthRoutes(Router* router, Instance* instance);
+Status RegisterV2Routes(Router* router, Instance* instance);
 
 }  // namespace freshet

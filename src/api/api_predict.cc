@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "api/api.h"
 #include "core/json.h"
@@ -8,6 +9,10 @@
 namespace freshet {
 namespace {
 
+// Response: {"predictions": [...], "model": {"name", "version"}, "entities": {key: [...]},
+//            "features": ["view:feature", ...], "statuses": [[status per feature], per row]}.
+// A status is PRESENT, NOT_FOUND (no state for the entity: the model saw the empty-window value,
+// 0 or null) or OUTSIDE_MAX_AGE (older than the view's ttl: null), as in /v1/features.
 std::string EncodePrediction(const FeatureRequest& request, const Prediction& p) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -32,8 +37,54 @@ std::string EncodePrediction(const FeatureRequest& request, const Prediction& p)
     w.EndArray();
   }
   w.EndObject();
+  const FeatureTable& table = p.features;
+  w.Key("features");
+  w.StartArray();
+  for (const FeatureRef& ref : table.features) w.String(ref.ToString().c_str());
+  w.EndArray();
+  w.Key("statuses");
+  w.StartArray();
+  for (size_t r = 0; r < table.num_rows; ++r) {
+    w.StartArray();
+    for (size_t c = 0; c < table.features.size(); ++c) {
+      std::string_view name = ReadStatusName(table.statuses[c][r]);
+      w.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    }
+    w.EndArray();
+  }
+  w.EndArray();
   w.EndObject();
   return buf.GetString();
+}
+
+// The optional "context": {feature: value or [one value per row]}; a single value applies to
+// every row. Which names are features of the service is the Predictor's check.
+Result<PredictContext> ParseContext(std::string_view body, size_t rows) {
+  PredictContext context;
+  // Most requests have no context: skip the second parse unless the key may be there.
+  if (body.find("\"context\"") == std::string_view::npos) return context;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc, e;
+  if (parser.parse(body.data(), body.size()).get(doc) || doc["context"].get(e)) return context;
+  simdjson::dom::object object;
+  if (e.get_object().get(object)) {
+    return Status::InvalidArgument("context: expected an object of feature -> value(s)");
+  }
+  for (auto field : object) {
+    std::string name(field.key);
+    std::vector<Value>& column = context[name];
+    simdjson::dom::array array;
+    if (!field.value.get_array().get(array)) {
+      for (simdjson::dom::element item : array) {
+        ASSIGN_OR_RETURN(Value v, JsonToValue(item, "context." + name));
+        column.push_back(std::move(v));
+      }
+    } else {
+      ASSIGN_OR_RETURN(Value v, JsonToValue(field.value, "context." + name));
+      column.assign(rows, v);
+    }
+  }
+  return context;
 }
 
 void Predict(Instance* instance, const HttpRequest& req, HttpResponse* res) {
@@ -43,7 +94,8 @@ void Predict(Instance* instance, const HttpRequest& req, HttpResponse* res) {
     SetError(res, Status::NotFound(fmt::format("unknown deployment '{}'", name)));
     return;
   }
-  // Body: {"entities": {"user_id": [...]}, "as_of": optional}; features are the deployment's.
+  // Body: {"entities": {"user_id": [...]}, "context": optional, "as_of": optional}; the features
+  // are the deployment's.
   auto refs = instance->features()->ServiceFeatures(it->second.feature_service);
   if (!refs.ok()) {
     SetError(res, refs.status());
@@ -54,7 +106,13 @@ void Predict(Instance* instance, const HttpRequest& req, HttpResponse* res) {
     SetError(res, request.status());
     return;
   }
-  auto prediction = instance->predictor()->Predict(name, request->entities, request->as_of_ms);
+  auto context = ParseContext(req.body, request->entities.at(request->entity_order.front()).size());
+  if (!context.ok()) {
+    SetError(res, context.status());
+    return;
+  }
+  auto prediction =
+      instance->predictor()->Predict(name, request->entities, request->as_of_ms, *context);
   if (!prediction.ok()) {
     SetError(res, prediction.status());
     return;

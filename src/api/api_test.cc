@@ -130,6 +130,16 @@ class ApiTest : public ::testing::Test {
     EXPECT_NE(message.find(message_part), std::string_view::npos) << res.body;
   }
 
+  // Status and message of an Open Inference Protocol error: {"error": "<message>"}.
+  void ExpectV2Error(const HttpResponse& res, int status, std::string_view message_part) {
+    EXPECT_EQ(res.status, status) << res.body;
+    simdjson::dom::element doc = Json(res);
+    std::string_view message;
+    ASSERT_FALSE(doc["error"].get(message)) << res.body;
+    EXPECT_EQ(doc.get_object().size(), 1u) << res.body;
+    EXPECT_NE(message.find(message_part), std::string_view::npos) << res.body;
+  }
+
   // Registers a linear model (weights for scoring's two features) as the next `ranker`.
   ModelVersion RegisterRanker(double w0, double w1, double bias,
                               const RegisterOptions& options = {}) {
@@ -251,12 +261,47 @@ TEST_F(ApiTest, PredictScoresTheDeploymentsModel) {
       Call("POST", "/v1/predict/rank", R"({"entities":{"user_id":["u1","nobody"]}})");
   ASSERT_EQ(res.status, 200) << res.body;
   simdjson::dom::element doc = Json(res);
-  EXPECT_EQ(Keys(doc.get_object()), (std::set<std::string>{"predictions", "model", "entities"}));
+  EXPECT_EQ(Keys(doc.get_object()),
+            (std::set<std::string>{"predictions", "model", "entities", "features", "statuses"}));
   EXPECT_DOUBLE_EQ(double(doc["predictions"].at(0)), 2 * 1 + 8 * 10 + 0.5);
   EXPECT_DOUBLE_EQ(double(doc["predictions"].at(1)), 0.5);  // no events: count 0, sum 0
   EXPECT_EQ(std::string_view(doc["model"]["name"]), "ranker");
   EXPECT_EQ(int64_t(doc["model"]["version"]), 1);
   EXPECT_EQ(std::string_view(doc["entities"]["user_id"].at(1)), "nobody");
+  // The zeros "nobody" was scored with are reported as such, per row and feature.
+  EXPECT_EQ(simdjson::minify(doc["features"]), R"(["activity:clicks_10m","activity:amount_1h"])");
+  EXPECT_EQ(simdjson::minify(doc["statuses"]),
+            R"([["PRESENT","PRESENT"],["NOT_FOUND","NOT_FOUND"]])");
+}
+
+TEST_F(ApiTest, PredictReportsStaleFeaturesAndTakesContextValues) {
+  RegisterRanker(1, 10, 0.5);
+  Call("POST", "/v1/events/clicks", Click("old", kT - 3 * 60 * kMinute, 4));  // past the 1h ttl
+  clock_.Advance(1);
+  HttpResponse stale = Call("POST", "/v1/predict/rank", R"({"entities":{"user_id":["old"]}})");
+  ASSERT_EQ(stale.status, 200) << stale.body;
+  EXPECT_EQ(simdjson::minify(Json(stale)["statuses"]),
+            R"([["OUTSIDE_MAX_AGE","OUTSIDE_MAX_AGE"]])");
+
+  // A single context value applies to every row; an array gives one per row. Both replace the
+  // store's values and count as PRESENT.
+  HttpResponse res = Call("POST", "/v1/predict/rank",
+                          R"({"entities":{"user_id":["old","nobody"]},)"
+                          R"("context":{"activity:clicks_10m":3,"amount_1h":[1,2]}})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  simdjson::dom::element doc = Json(res);
+  EXPECT_DOUBLE_EQ(double(doc["predictions"].at(0)), 3 * 1 + 1 * 10 + 0.5);
+  EXPECT_DOUBLE_EQ(double(doc["predictions"].at(1)), 3 * 1 + 2 * 10 + 0.5);
+  EXPECT_EQ(simdjson::minify(doc["statuses"]), R"([["PRESENT","PRESENT"],["PRESENT","PRESENT"]])");
+
+  ExpectError(Call("POST", "/v1/predict/rank",
+                   R"({"entities":{"user_id":["u1"]},"context":{"activity:nope":1}})"),
+              400, "invalid_argument", "context.activity:nope");
+  ExpectError(Call("POST", "/v1/predict/rank",
+                   R"({"entities":{"user_id":["u1"]},"context":{"amount_1h":[1,2]}})"),
+              400, "invalid_argument", "context.amount_1h: 2 values for 1 entity rows");
+  ExpectError(Call("POST", "/v1/predict/rank", R"({"entities":{"user_id":["u1"]},"context":[1]})"),
+              400, "invalid_argument", "context: expected an object");
 }
 
 TEST_F(ApiTest, PredictErrors) {
@@ -586,6 +631,83 @@ TEST_F(ApiQualityTest, WarnAcceptsAndCountsInMetricsAndAcrossRestarts) {
   EXPECT_EQ((*reopened)->quarantine()->Counts().Count(
                 {"clicks", "channel", ExpectationKind::kIn, ExpectationPolicy::kWarn}),
             1u);
+}
+
+// Open Inference Protocol (KServe v2): every endpoint's exact shape.
+TEST_F(ApiTest, V2ServerMetadataAndHealth) {
+  HttpResponse meta = Call("GET", "/v2");
+  ASSERT_EQ(meta.status, 200);
+  EXPECT_EQ(meta.body, R"({"name":"freshet","version":"0.1.0","extensions":[]})");
+  for (const char* path : {"/v2/health/live", "/v2/health/ready"}) {
+    HttpResponse res = Call("GET", path);
+    EXPECT_EQ(res.status, 200) << path;
+    EXPECT_EQ(res.body, "") << path;
+  }
+}
+
+TEST_F(ApiTest, V2ModelMetadataAndReadiness) {
+  EXPECT_EQ(Call("GET", "/v2/models/ranker/ready").status, 404);  // nothing registered
+  ExpectV2Error(Call("GET", "/v2/models/ranker"), 404, "ranker");
+  RegisterRanker(1, 10, 0.5);
+  RegisterRanker(2, 20, 0.5);
+  ASSERT_TRUE(instance_->registry()->SetAlias("ranker", "champion", 1).ok());
+  HttpResponse res = Call("GET", "/v2/models/ranker");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.body, R"({"name":"ranker","versions":["1","2"],"platform":"linear",)"
+                      R"("inputs":[{"name":"input__0","datatype":"FP32","shape":[-1,2]}],)"
+                      R"("outputs":[{"name":"output__0","datatype":"FP32","shape":[-1,-1]}]})");
+  EXPECT_EQ(Call("GET", "/v2/models/ranker/versions/2").status, 200);
+  EXPECT_EQ(Call("GET", "/v2/models/ranker/ready").status, 200);
+  EXPECT_EQ(Call("GET", "/v2/models/ranker/versions/2/ready").status, 200);
+  EXPECT_EQ(Call("GET", "/v2/models/ranker/versions/3/ready").status, 404);
+  EXPECT_EQ(Call("GET", "/v2/models/ranker/ready").body, "");
+}
+
+TEST_F(ApiTest, V2InferFlatAndNestedDataEachDatatype) {
+  RegisterRanker(1, 10, 0.5);   // version 1: champion
+  RegisterRanker(2, 20, 0.25);  // version 2
+  HttpResponse res = Call("POST", "/v2/models/ranker/infer",
+                          R"({"id":"r1","inputs":[{"name":"input__0","shape":[2,2],)"
+                          R"("datatype":"FP32","data":[1,2,3,4]}]})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.body, R"({"model_name":"ranker","model_version":"1","id":"r1","outputs":[{"name":)"
+                      R"("output__0","shape":[2,1],"datatype":"FP32","data":[21.5,43.5]}]})");
+  // Nested rows, FP64, an explicit version and requested outputs; no id: none echoed.
+  res = Call("POST", "/v2/models/ranker/versions/2/infer",
+             R"({"parameters":{},"inputs":[{"name":"input__0","shape":[1,2],"datatype":"FP64",)"
+             R"("data":[[1.0,1.0]]}],"outputs":[{"name":"output__0"}]})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.body,
+            R"({"model_name":"ranker","model_version":"2","outputs":[{"name":"output__0",)"
+            R"("shape":[1,1],"datatype":"FP32","data":[22.25]}]})");
+  for (const char* input :
+       {R"("datatype":"INT64","data":[1,1])", R"("datatype":"BOOL","data":[true,true])"}) {
+    res = Call("POST", "/v2/models/ranker/infer",
+               std::string(R"({"inputs":[{"name":"input__0","shape":[1,2],)") + input + "}]}");
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_DOUBLE_EQ(double(Json(res)["outputs"].at(0)["data"].at(0)), 11.5) << input;
+  }
+}
+
+TEST_F(ApiTest, V2InferErrorsAreTheProtocolsShape) {
+  RegisterRanker(1, 10, 0.5);
+  auto infer = [this](const std::string& input) {
+    return Call("POST", "/v2/models/ranker/infer", R"({"inputs":[)" + input + "]}");
+  };
+  ExpectV2Error(infer(R"({"name":"input__0","shape":[2,2],"datatype":"FP32","data":[1,2,3]})"), 400,
+                "3 values, but shape [2, 2] needs 4");
+  ExpectV2Error(infer(R"({"name":"input__0","shape":[1,3],"datatype":"FP32","data":[1,2,3]})"), 400,
+                "3 features per row, but the model takes 2");
+  ExpectV2Error(infer(R"({"name":"input__0","shape":[2],"datatype":"FP32","data":[1,2]})"), 400,
+                "expected [rows, features]");
+  ExpectV2Error(infer(R"({"name":"input__0","shape":[1,2],"datatype":"BYTES","data":["a","b"]})"),
+                400, "unsupported 'BYTES'");
+  ExpectV2Error(infer(R"({"name":"input__0","shape":[1,2],"datatype":"INT64","data":[1.5,2]})"),
+                400, "INT64 expects integers");
+  ExpectV2Error(infer(R"({"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]})"), 400,
+                "unknown input 'x'");
+  ExpectV2Error(Call("POST", "/v2/models/ranker/infer", "not json"), 400, "malformed JSON");
+  ExpectV2Error(Call("POST", "/v2/models/nope/infer", R"({"inputs":[]})"), 404, "nope");
 }
 
 }  // namespace

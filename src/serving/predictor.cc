@@ -24,18 +24,65 @@ Predictor::Predictor(const ProjectSpec* spec, FeatureStore* features, ModelRegis
                  ->GetHistogram("freshet_predict_duration_seconds",
                                 "Time to fetch features and score one predict request")
                  ->WithLabels({});
+  for (const auto& [name, d] : spec->deployments) {
+    if (d.batching.max_batch <= 0) continue;
+    MicroBatcher::Options options;
+    options.max_batch_rows = static_cast<size_t>(d.batching.max_batch);
+    options.max_delay = std::chrono::microseconds(d.batching.max_delay_us);
+    batchers_.emplace(name, std::make_unique<MicroBatcher>(options));
+  }
+}
+
+Result<LoadedModel> Predictor::Load(const std::string& model, std::string_view ref) {
+  LoadedModel out;
+  ASSIGN_OR_RETURN(out.version, registry_->Resolve(model, ref));
+  ASSIGN_OR_RETURN(out.runtime, models_->Get(out.version));
+  return out;
+}
+
+Status Predictor::ApplyContext(const PredictContext& context, FeatureTable* table) const {
+  for (const auto& [name, values] : context) {
+    std::optional<size_t> column;
+    for (size_t c = 0; c < table->features.size(); ++c) {
+      const FeatureRef& ref = table->features[c];
+      if (name != ref.ToString() && name != ref.feature) continue;
+      if (column && name == ref.feature) {
+        return Status::InvalidArgument(
+            fmt::format("context.{}: ambiguous, name the feature as view:feature", name));
+      }
+      column = c;
+    }
+    if (!column) {
+      return Status::InvalidArgument(
+          fmt::format("context.{}: not a feature of the deployment's feature service", name));
+    }
+    if (values.size() != table->num_rows) {
+      return Status::InvalidArgument(fmt::format("context.{}: {} values for {} entity rows", name,
+                                                 values.size(), table->num_rows));
+    }
+    for (size_t r = 0; r < table->num_rows; ++r) {
+      table->values[*column][r] = values[r];
+      table->statuses[*column][r] = ReadStatus::kPresent;
+      table->event_ms[*column][r] = 0;
+    }
+  }
+  return Status::Ok();
 }
 
 Result<Prediction> Predictor::Predict(const std::string& deployment, const EntityColumns& entities,
-                                      std::optional<int64_t> as_of_ms) {
+                                      std::optional<int64_t> as_of_ms,
+                                      const PredictContext& context) {
   auto start = std::chrono::steady_clock::now();
   auto it = spec_->deployments.find(deployment);
   if (it == spec_->deployments.end()) {
     return Status::NotFound(fmt::format("unknown deployment '{}'", deployment));
   }
   const DeploymentSpec& d = it->second;
-  ASSIGN_OR_RETURN(ModelVersion version, registry_->Resolve(d.model, d.alias));
-  ASSIGN_OR_RETURN(auto runtime, models_->Get(version));
+  auto batcher = batchers_.find(deployment);
+  MicroBatcher* batching = batcher == batchers_.end() ? nullptr : batcher->second.get();
+  MicroBatcher::Announcement on_the_way(batching);
+  ASSIGN_OR_RETURN(LoadedModel model, Load(d.model, d.alias));
+  const ModelVersion& version = model.version;
   ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
   // The caller cannot fix this one by changing the request: the deployment is misconfigured.
   if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != refs.size()) {
@@ -47,13 +94,19 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
 
   Prediction out;
   ASSIGN_OR_RETURN(out.features, features_->Get(refs, entities, as_of_ms));
+  RETURN_IF_ERROR(ApplyContext(context, &out.features));
   const size_t rows = out.features.num_rows, cols = refs.size();
   std::vector<float> input(rows * cols);
   for (size_t c = 0; c < cols; ++c) {
     for (size_t r = 0; r < rows; ++r) input[r * cols + c] = ToModelInput(out.features.values[c][r]);
   }
   std::vector<float> scores;
-  RETURN_IF_ERROR(runtime->Predict(input.data(), rows, cols, &scores));
+  if (batching != nullptr) {
+    RETURN_IF_ERROR(
+        batching->Predict(model.runtime, input.data(), rows, cols, &scores, &on_the_way));
+  } else {
+    RETURN_IF_ERROR(model.runtime->Predict(input.data(), rows, cols, &scores));
+  }
   out.scores.assign(scores.begin(), scores.end());
   out.model = version.name;
   out.version = version.version;

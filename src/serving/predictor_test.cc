@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "models/models_test_util.h"
 #include "spec/spec_loader.h"
@@ -24,6 +25,7 @@ models:
   ranker: {runtime: linear}
 deployments:
   rank: {model: ranker, features: scoring}
+  rank_batched: {model: ranker, features: scoring, batching: {max_batch: 8, max_delay_us: 1000}}
 )yaml";
 
 class PredictorTest : public ::testing::Test {
@@ -156,6 +158,44 @@ TEST_F(PredictorTest, ModelOfTheWrongWidthIsAFailedPreconditionNamingTheDeployme
       << p.status().message();
   EXPECT_NE(p.status().message().find("20"), std::string::npos) << p.status().message();
   EXPECT_NE(p.status().message().find("'scoring'"), std::string::npos) << p.status().message();
+}
+
+TEST_F(PredictorTest, ContextValuesReplaceTheStoresReads) {
+  RegisterLinear("1, 10, 100", 0.5);
+  PredictContext context{{"activity:clicks_10m", {Value::Int(4), Value::Int(5)}},
+                         {"total", {Value::Int(1), Value::Int(2)}}};
+  auto p = predictor_->Predict("rank", Users({"nobody", "u2"}), kT, context);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_FLOAT_EQ(p->scores[0], 4 + 10 + 0.5);
+  EXPECT_FLOAT_EQ(p->scores[1], 5 + 20 + 0.5);
+  EXPECT_EQ(p->features.statuses[0][0], ReadStatus::kPresent);
+  EXPECT_EQ(p->features.statuses[2][0], ReadStatus::kNotFound);  // amount_1h: not given
+
+  auto unknown = predictor_->Predict("rank", Users({"u1"}), kT, {{"nope", {Value::Int(1)}}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("context.nope"), std::string::npos);
+}
+
+// Concurrent calls of a batching deployment get the same scores as the unbatched one.
+TEST_F(PredictorTest, BatchedDeploymentScoresLikeTheUnbatchedOne) {
+  RegisterLinear("1, 10, 100", 0.5);
+  for (int i = 0; i < 8; ++i) h_.Click("u" + std::to_string(i), kT - kMinute, i);
+  std::vector<float> batched(8), unbatched(8);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto p = predictor_->Predict("rank_batched", Users({"u" + std::to_string(i)}), kT);
+      batched[i] = p.ok() ? static_cast<float>(p->scores.at(0)) : -1;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < 8; ++i) {
+    auto p = predictor_->Predict("rank", Users({"u" + std::to_string(i)}), kT);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    EXPECT_FLOAT_EQ(batched[i], p->scores[0]) << i;
+    EXPECT_FLOAT_EQ(batched[i], 1 + 10 + 100 * i + 0.5) << i;
+  }
 }
 
 }  // namespace

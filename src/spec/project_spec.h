@@ -160,6 +160,13 @@ struct OutputSpec {
   int kind_line = 0;
 };
 
+// Dynamic micro-batching of a deployment's concurrent predict calls (serving/micro_batcher.h).
+// Off (max_batch 0) unless the deployment has a `batching:` block, whose defaults are 64 and 200.
+struct BatchingSpec {
+  int max_batch = 0;     // most rows per coalesced model call; 0: off
+  int max_delay_us = 0;  // how long the first call of a batch waits for others to join
+};
+
 struct DeploymentSpec {
   std::string name;
   std::string model;  // registered model name
@@ -167,6 +174,7 @@ struct DeploymentSpec {
   std::string feature_service;
   std::vector<OutputSpec> outputs;  // pushed predictions; empty: pull only
   int line = 0;
+  BatchingSpec batching;
 };
 
 struct ProjectSpec {

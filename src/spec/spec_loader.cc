@@ -280,8 +280,8 @@ class ProjectParser {
 
   Status ParseDeployment(const YamlEntry& entry) {
     ASSIGN_OR_RETURN(YamlObject obj,
-                     r_.Object(entry.value, {"model", "features", "alias", "outputs"}));
-    DeploymentSpec deployment{entry.name, "", "champion", "", {}, entry.value.line};
+                     r_.Object(entry.value, {"model", "features", "alias", "outputs", "batching"}));
+    DeploymentSpec deployment{entry.name, "", "champion", "", {}, entry.value.line, {}};
     RETURN_IF_ERROR(r_.RequireString(obj, "model", &deployment.model));
     RETURN_IF_ERROR(r_.RequireString(obj, "features", &deployment.feature_service));
     RETURN_IF_ERROR(r_.ReadString(obj, "alias", &deployment.alias));
@@ -303,7 +303,25 @@ class ProjectParser {
         deployment.outputs.push_back(std::move(output));
       }
     }
+    if (obj.Has("batching")) RETURN_IF_ERROR(ParseBatching(obj.Get("batching"), &deployment));
     spec_->deployments.emplace(entry.name, std::move(deployment));
+    return Status::Ok();
+  }
+
+  // A deployment's `batching: {max_batch: 64, max_delay_us: 200}` (those are the defaults):
+  // max_batch in 1-65536 rows, max_delay_us in 0-1000000.
+  Status ParseBatching(const YamlField& field, DeploymentSpec* deployment) {
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(field, {"max_batch", "max_delay_us"}));
+    BatchingSpec& b = deployment->batching;
+    b = {64, 200};
+    RETURN_IF_ERROR(r_.ReadInt(obj, "max_batch", &b.max_batch));
+    RETURN_IF_ERROR(r_.ReadInt(obj, "max_delay_us", &b.max_delay_us));
+    if (b.max_batch < 1 || b.max_batch > 65536) {
+      return r_.Error(obj.Get("max_batch"), "max_batch: expected 1-65536 rows");
+    }
+    if (b.max_delay_us < 0 || b.max_delay_us > 1'000'000) {
+      return r_.Error(obj.Get("max_delay_us"), "max_delay_us: expected 0-1000000");
+    }
     return Status::Ok();
   }
 

@@ -515,6 +515,30 @@ TEST(FeatureParseTest, TrendAndApproxPercentile) {
   }
 }
 
+// A deployment's `batching:` block: off without one, defaults for omitted keys, bounds checked.
+TEST(SpecBatchingTest, OffByDefaultDefaultsAndBounds) {
+  auto with = [](const std::string& deployment) {
+    return ParseProject(WithTail("feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
+                                 "deployments:\n  d: " +
+                                 deployment + "\n"),
+                        "freshet.yaml");
+  };
+  Result<ProjectSpec> off = with("{model: m, features: s}");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->deployments.at("d").batching.max_batch, 0);
+  Result<ProjectSpec> on = with("{model: m, features: s, batching: {max_delay_us: 50}}");
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_EQ(on->deployments.at("d").batching.max_batch, 64);
+  EXPECT_EQ(on->deployments.at("d").batching.max_delay_us, 50);
+  Result<ProjectSpec> bad = with("{model: m, features: s, batching: {max_batch: 0}}");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("max_batch"), std::string::npos) << bad.status().message();
+  Result<ProjectSpec> unknown = with("{model: m, features: s, batching: {size: 8}}");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("size"), std::string::npos)
+      << unknown.status().message();
+}
+
 TEST(SpecOutputsTest, EachKindWithItsSettings) {
   Result<ProjectSpec> spec =
       ParseProject(WithTail("feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
