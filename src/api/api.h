@@ -5,6 +5,7 @@
 //   POST /v1/predict/{deployment}   predictions + model version
 //   GET  /v1/models, /v1/models/{name}
 //   GET  /v1/late/{source}          the late-event dead letter
+//   POST, DELETE /v1/tables/{source}  upsert / delete rows of a table source (api_tables.cc)
 //   GET  /healthz, /readyz, /metrics
 // Handlers are thin: parse, call the Instance, encode. Errors use SetError (json_error.h).
 #pragma once
@@ -24,5 +25,6 @@ Status RegisterFeatureRoutes(Router* router, Instance* instance);
 Status RegisterPredictRoutes(Router* router, Instance* instance);
 Status RegisterModelRoutes(Router* router, Instance* instance);
 Status RegisterHealthRoutes(Router* router, Instance* instance);
+Status RegisterTableRoutes(Router* router, Instance* instance);
 
 }  // namespace freshet

@@ -53,6 +53,7 @@
 #include "store/online_store.h"
 #include "stream/engine.h"
 #include "stream/state_backends.h"
+#include "tables/table_store.h"
 
 namespace freshet {
 
@@ -97,6 +98,8 @@ class Instance {
   ModelRegistry* registry() { return registry_.get(); }
   Predictor* predictor() { return predictor_.get(); }
   EventLog* log() { return log_.get(); }
+  // The rows of the table sources (`kind: table`): loads, deletes, as-of reads.
+  TableStore* tables() { return tables_.get(); }
   // The source called `name`, or null.
   Source* source(const std::string& name);
 
@@ -143,6 +146,7 @@ class Instance {
   MetricsRegistry metrics_;
   InstanceProbe probe_{&metrics_};
   std::unique_ptr<Db> db_;
+  std::unique_ptr<TableStore> tables_;
   std::unique_ptr<StateBackend> backend_;
   std::unique_ptr<StreamEngine> engine_;
   std::unique_ptr<EventLog> log_;

@@ -31,8 +31,9 @@ enum class Cf : int {
   kRegistry = 4,     // "registry": models, versions, aliases
   kCheckpoints = 5,  // "checkpoints": consumed offsets and watermarks per source
   kLate = 6,         // "late": dead letter of events later than the watermark allowed
+  kTables = 7,       // "tables": versions of table sources' rows, key = source + entity + time
 };
-inline constexpr int kNumCfs = 7;
+inline constexpr int kNumCfs = 8;
 
 struct DbOptions {
   // Create the directory and column families when missing. Default: true.

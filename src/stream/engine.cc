@@ -143,6 +143,8 @@ Status StreamEngine::Impl::Init(const ProjectSpec& spec) {
     sources.push_back(std::move(rt));
   }
   for (const auto& [name, view_spec] : spec.feature_views) {
+    // A table view has no window state: its reads go to the table (stream/table_view.h).
+    if (spec.sources.at(view_spec.source).kind == SourceKind::kTable) continue;
     auto rt = std::make_unique<ViewRuntime>();
     ASSIGN_OR_RETURN(rt->view, CompiledView::Compile(spec, view_spec));
     rt->plan = &rt->view->impl();
