@@ -52,8 +52,14 @@ feature_views:
   plays:
     entity: user
     source: plays
+    lookups:
+      content: {by: content_id, fields: [category, length_s]}
     features:
       n: {agg: count}
+      comedy: {agg: count, where: "category = 'comedy'"}
+      seconds: {agg: sum, of: length_s}
+      last_category: {agg: last, of: category}
+      top: {agg: top_k, of: category, k: 2}
 )yaml";
 
 // A value as the backfill writes it in its CSV (test data holds no commas or quotes).
@@ -184,6 +190,60 @@ TEST_F(TablesOnlineOfflineTest, AnOnlineReadAfterAnUpdateEqualsTheBackfillAtThat
   std::vector<std::string> online = Online(refs, "u1", now);
   EXPECT_EQ(online, (std::vector<std::string>{"pro", "4"}));
   EXPECT_EQ(Backfill(refs, {{"u1", now}}), (std::vector<std::vector<std::string>>{online}));
+}
+
+// Plays are enriched with their content's category and length as of each play's time: the
+// table changes between plays (an update, a delete), and the engine (as the plays arrive) and
+// the backfill (afterwards, over the whole history) compute the same values.
+TEST_F(TablesOnlineOfflineTest, LookupsSeeTheTableAsOfEachEventOnlineAndInTheBackfill) {
+  Load("content", fmt::format("content_id,category,length_s,updated_at\n"
+                              "1,comedy,100,{0}\n2,news,50,{0}\n",
+                              kT));
+  Play("u1", 1, kT + 1 * kMinute);  // comedy, 100
+  Play("u1", 2, kT + 5 * kMinute);  // news, 50
+  Play("u2", 2, kT + 6 * kMinute);  // news, 50
+  Load("content",
+       fmt::format("content_id,category,length_s,updated_at\n1,drama,200,{}\n", kT + 10 * kMinute));
+  Play("u1", 1, kT + 10 * kMinute);  // comedy still: a version is seen after its time
+  Play("u1", 1, kT + 11 * kMinute);  // drama, 200
+  ASSERT_TRUE(
+      instance_->tables()->DeleteKeys("content", {{Value::Int(2)}}, kT + 20 * kMinute).ok());
+  Play("u1", 2, kT + 25 * kMinute);  // deleted: nulls
+  Play("u1", 3, kT + 26 * kMinute);  // never in the table: nulls
+  Play("u2", 1, kT + 27 * kMinute);  // drama, 200
+
+  const std::vector<FeatureRef> refs = {{"plays", "n"},
+                                        {"plays", "comedy"},
+                                        {"plays", "seconds"},
+                                        {"plays", "last_category"},
+                                        {"plays", "top"}};
+  const int64_t end = kT + 30 * kMinute;
+  std::vector<std::vector<std::string>> offline =
+      Backfill(refs, {{"u1", kT + 10 * kMinute + 1}, {"u1", end}, {"u2", end}});
+  ASSERT_EQ(offline.size(), 3u);
+  // After the first three plays of u1: two comedies (the third play's update not yet seen).
+  EXPECT_EQ(std::vector<std::string>(offline[0].begin(), offline[0].begin() + 4),
+            (std::vector<std::string>{"3", "2", "250", "comedy"}));
+  EXPECT_EQ(std::vector<std::string>(offline[1].begin(), offline[1].begin() + 4),
+            (std::vector<std::string>{"6", "2", "450", "drama"}));
+  EXPECT_EQ(std::vector<std::string>(offline[2].begin(), offline[2].begin() + 4),
+            (std::vector<std::string>{"2", "0", "250", "drama"}));
+  EXPECT_EQ(offline[1], Online(refs, "u1", end));
+  EXPECT_EQ(offline[2], Online(refs, "u2", end));
+}
+
+TEST_F(TablesOnlineOfflineTest, AViewWithLookupsNeedsTheTables) {
+  BackfillOptions options;
+  options.labels_path = dir_.File("labels.csv");
+  options.out_path = dir_.File("out.csv");
+  options.features = {{"plays", "n"}};
+  testing::WriteFile(options.labels_path, "user_id,ts\nu1,1\n");
+  SourceEventReader reader(SourceContext{&instance_->spec(), instance_->log()});
+  auto stats = RunBackfill(instance_->spec(), options, &reader);
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.status().message(),
+            "feature view 'plays' reads table 'content': the backfill needs the table store (run "
+            "it on the data directory)");
 }
 
 }  // namespace

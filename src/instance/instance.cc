@@ -33,7 +33,9 @@ Status Instance::Init(const InstanceOptions& options) {
   ASSIGN_OR_RETURN(db_, Db::Open(options.data_dir));
   tables_ = std::make_unique<TableStore>(&spec_, db_.get());
   ASSIGN_OR_RETURN(backend_, CreateStateBackend(options.state_backend, db_.get()));
-  ASSIGN_OR_RETURN(engine_, StreamEngine::Create(spec_, backend_.get(), clock_, options.engine));
+  EngineOptions engine_options = options.engine;
+  engine_options.tables = tables_.get();  // views' lookups read the table sources
+  ASSIGN_OR_RETURN(engine_, StreamEngine::Create(spec_, backend_.get(), clock_, engine_options));
   for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
   ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));
   for (const auto& [name, source] : spec_.sources) {

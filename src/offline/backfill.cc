@@ -19,6 +19,7 @@
 #include "stream/compiled_view.h"
 #include "stream/entity_key.h"
 #include "stream/table_view.h"
+#include "stream/view_lookups.h"
 #include "stream/watermark.h"
 
 namespace freshet {
@@ -59,7 +60,10 @@ struct ViewPlan {
 struct Group {
   std::string source;
   std::string entity;
-  bool is_table = false;        // views of a table source: read per label, no events
+  bool is_table = false;  // views of a table source: read per label, no events
+  // A view with lookups has its group to itself: its events are enriched (as of their time)
+  // before they are routed, as the engine enriches them before it applies them.
+  std::shared_ptr<const ViewLookups> lookups;
   std::vector<int> key_fields;  // indexes into Record::values, entity key order
   std::vector<FieldType> key_types;
   std::vector<std::string> key_names;
@@ -83,6 +87,7 @@ Result<ViewPlan*> FindOrAddView(const ProjectSpec& spec, const std::string& name
   const FeatureViewSpec& vs = it->second;
   for (Group& g : *groups) {
     if (g.source != vs.source || g.entity != vs.entity) continue;
+    if (g.lookups || !vs.lookups.empty()) continue;
     *group = &g;
     for (ViewPlan& v : g.views) {
       if (v.spec().name == name) return &v;
@@ -104,6 +109,7 @@ Result<ViewPlan*> FindOrAddView(const ProjectSpec& spec, const std::string& name
     g.source = vs.source;
     g.entity = vs.entity;
     g.is_table = source.kind == SourceKind::kTable;
+    if (!vs.lookups.empty()) g.lookups = std::make_shared<const ViewLookups>(spec, vs);
     g.key_fields = std::move(key_fields);
     for (int f : g.key_fields) {
       g.key_names.push_back(source.fields[f].name);
@@ -153,11 +159,12 @@ Result<Plan> MakePlan(const ProjectSpec& spec, const BackfillOptions& options) {
   }
   plan.columns = ColumnNames(options.features);
   for (const Group& g : plan.groups) {
-    if (g.is_table && options.tables == nullptr) {
+    if ((g.is_table || g.lookups) && options.tables == nullptr) {
+      const FeatureViewSpec& view = g.views.front().spec();
       return Status::InvalidArgument(fmt::format(
           "feature view '{}' reads table '{}': the backfill needs the table store (run it on "
           "the data directory)",
-          g.views.front().spec().name, g.source));
+          view.name, g.is_table ? g.source : view.lookups.front().table));
     }
   }
   plan.ts_name = options.timestamp_column;
@@ -583,7 +590,14 @@ class Backfill {
       RETURN_IF_ERROR(reader->Scan(first.source, [&](std::vector<Record>* batch) -> Status {
         AcceptOnTime(*batch, &watermark);
         for (size_t g = 0; g < plan_.groups.size(); ++g) {
-          if (plan_.groups[g].source == first.source) RETURN_IF_ERROR(RouteBatch(g, *batch));
+          const Group& group = plan_.groups[g];
+          if (group.source != first.source) continue;
+          if (group.lookups) {
+            RETURN_IF_ERROR(EnrichAccepted(*group.lookups, *batch));
+            RETURN_IF_ERROR(RouteBatch(g, enriched_));
+          } else {
+            RETURN_IF_ERROR(RouteBatch(g, *batch));
+          }
         }
         return Status::Ok();
       }));
@@ -603,6 +617,21 @@ class Backfill {
       }
       accepted_.push_back(i);
     }
+  }
+
+  // The accepted events of `batch` with a view's looked-up fields, as of each event's time,
+  // into enriched_ (same indexes), on all threads.
+  Status EnrichAccepted(const ViewLookups& lookups, const std::vector<Record>& batch) {
+    if (enriched_.size() < batch.size()) enriched_.resize(batch.size());
+    const size_t n = accepted_.size();
+    const size_t slices = n < kMinParallelEvents ? 1 : threads_;
+    return ThreadPool::Shared()->ParallelFor(slices, threads_, [&](size_t k) -> Status {
+      for (size_t j = n * k / slices; j < n * (k + 1) / slices; ++j) {
+        const uint32_t i = accepted_[j];
+        RETURN_IF_ERROR(lookups.Enrich(*options_.tables, batch[i], &enriched_[i]));
+      }
+      return Status::Ok();
+    });
   }
 
   // Routes and encodes the accepted events on all threads, then adds them to their partitions
@@ -751,6 +780,7 @@ class Backfill {
   std::vector<GroupData> data_;       // per group
   std::vector<uint32_t> accepted_;    // of the current batch
   std::vector<EncodedSlice> slices_;  // of the current batch
+  std::vector<Record> enriched_;      // of the current batch, for a group with lookups
   bool header_seen_ = false;
   std::string header_raw_;
   size_t label_fields_ = 0;
