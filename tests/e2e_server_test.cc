@@ -391,7 +391,7 @@ TEST(ApplyCliTest, KindsNotBuiltNameFileAndLine) {
   const std::string spec_path = (dir / "freshet.yaml").string();
   EXPECT_NE(
       out.find(spec_path + ":5: sources.clicks.kind: 'kafka' is not built in this version (built: "
-                           "file, http)"),
+                           "file, http, table)"),
       std::string::npos)
       << out;
 

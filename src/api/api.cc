@@ -9,6 +9,7 @@ Status RegisterApi(Router* router, Instance* instance) {
   RETURN_IF_ERROR(RegisterModelRoutes(router, instance));
   RETURN_IF_ERROR(RegisterHealthRoutes(router, instance));
   RETURN_IF_ERROR(RegisterV2Routes(router, instance));
+  RETURN_IF_ERROR(RegisterTableRoutes(router, instance));
   return Status::Ok();
 }
 

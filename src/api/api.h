@@ -8,6 +8,7 @@
 //   PUT, DELETE /v1/models/{name}/aliases/{alias};  DELETE /v1/models/{name}/versions/{version}
 //   POST /v1/models/{name}/promote, /v1/models/{name}/rollback, /v1/models/{name}/tags
 //   GET  /v1/late/{source}          the late-event dead letter
+//   POST, DELETE /v1/tables/{source}  upsert / delete rows of a table source (api_tables.cc)
 //   GET  /healthz, /readyz, /metrics
 //   /v2/...                         Open Inference Protocol (KServe v2), api_v2.cc
 // Handlers are thin: parse, call the Instance, encode. Errors use SetError (json_error.h).
@@ -29,5 +30,6 @@ Status RegisterPredictRoutes(Router* router, Instance* instance);
 Status RegisterModelRoutes(Router* router, Instance* instance);
 Status RegisterHealthRoutes(Router* router, Instance* instance);
 Status RegisterV2Routes(Router* router, Instance* instance);
+Status RegisterTableRoutes(Router* router, Instance* instance);
 
 }  // namespace freshet

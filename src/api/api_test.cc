@@ -28,6 +28,7 @@ sources:
     timestamp: ts_ms
     fields: {user_id: string, ts_ms: int64, amount: double}
     allowed_lateness: 1d
+  users: {kind: table, entity: user, timestamp: updated_at, fields: {user_id: string, plan: string}}
 feature_views:
   activity:
     entity: user
@@ -36,8 +37,14 @@ feature_views:
     features:
       clicks_10m: {agg: count, window: 10m}
       amount_1h: {agg: sum, of: amount, window: 1h}
+  profile:
+    entity: user
+    source: users
+    features:
+      plan: {attr: plan}
 feature_services:
   scoring: [activity:clicks_10m, activity:amount_1h]
+  mixed: [activity:clicks_10m, profile:plan]
 models:
   ranker: {runtime: linear}
 deployments:
@@ -708,6 +715,65 @@ TEST_F(ApiTest, V2InferErrorsAreTheProtocolsShape) {
                 "unknown input 'x'");
   ExpectV2Error(Call("POST", "/v2/models/ranker/infer", "not json"), 400, "malformed JSON");
   ExpectV2Error(Call("POST", "/v2/models/nope/infer", R"({"inputs":[]})"), 404, "nope");
+}
+
+TEST_F(ApiTest, TableRowsAreUpsertedDeletedAndServedBesideStreamFeatures) {
+  HttpResponse loaded =
+      Call("POST", "/v1/tables/users", "user_id,plan,updated_at\nu1,free,1000\nu2,pro,1000\n",
+           {{"Content-Type", "text/csv"}});
+  ASSERT_EQ(loaded.status, 200) << loaded.body;
+  EXPECT_EQ(loaded.body, R"({"source":"users","upserted":2})");
+  HttpResponse json =
+      Call("POST", "/v1/tables/users", R"({"user_id":"u1","plan":"team","updated_at":2000})");
+  EXPECT_EQ(json.body, R"({"source":"users","upserted":1})");
+  Call("POST", "/v1/events/clicks", Click("u1", kT - kMinute, 1));
+
+  const std::string body = R"({"feature_service":"mixed","entities":{"user_id":["u1","u2","u3"]}})";
+  HttpResponse res = Call("POST", "/v1/features", body);
+  ASSERT_EQ(res.status, 200) << res.body;
+  simdjson::dom::element doc = Json(res);
+  EXPECT_EQ(int64_t(doc["rows"].at(0)["values"].at(0)), 1) << res.body;
+  EXPECT_EQ(std::string_view(doc["rows"].at(0)["values"].at(1)), "team") << res.body;
+  EXPECT_EQ(std::string_view(doc["rows"].at(1)["values"].at(1)), "pro") << res.body;
+  EXPECT_EQ(std::string_view(doc["rows"].at(2)["statuses"].at(1)), "NOT_FOUND") << res.body;
+
+  HttpResponse deleted = Call("DELETE", "/v1/tables/users?key=u2&ts=3000");
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_EQ(deleted.body, R"({"source":"users","deleted":1})");
+  HttpResponse after = Call("POST", "/v1/features", body);
+  EXPECT_EQ(std::string_view(Json(after)["rows"].at(1)["statuses"].at(1)), "NOT_FOUND")
+      << after.body;
+  // As of before the delete, the row is still there.
+  HttpResponse before = Call("POST", "/v1/features",
+                             R"({"features":["profile:plan"],"entities":{"user_id":["u2"]},)"
+                             R"("as_of":2500})");
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(std::string_view(Json(before)["rows"].at(0)["values"].at(0)), "pro") << before.body;
+  HttpResponse by_body =
+      Call("DELETE", "/v1/tables/users", R"({"user_id":"u1","updated_at":4000})");
+  EXPECT_EQ(by_body.body, R"({"source":"users","deleted":1})");
+}
+
+TEST_F(ApiTest, TableRequestErrorsAreClear) {
+  ExpectError(Call("POST", "/v1/tables/nope", "{}"), 404, "not_found", "unknown source 'nope'");
+  ExpectError(Call("POST", "/v1/tables/clicks", Click("u1", kT, 1)), 400, "invalid_argument",
+              "source 'clicks' is kind http, not table");
+  ExpectError(Call("POST", "/v1/events/users", R"({"user_id":"u1","updated_at":1})"), 400,
+              "invalid_argument", "source 'users' is kind table");
+  ExpectError(Call("DELETE", "/v1/tables/nope?key=u1"), 404, "not_found", "nope");
+  ExpectError(Call("DELETE", "/v1/tables/users"), 400, "invalid_argument", "'key'");
+  ExpectError(Call("DELETE", "/v1/tables/users?key=u1&ts=later"), 400, "invalid_argument", "'ts'");
+  // A bad row rejects the whole load, its position in the details; nothing is stored.
+  HttpResponse bad = Call("POST", "/v1/tables/users",
+                          "{\"user_id\":\"u1\",\"plan\":\"pro\",\"updated_at\":1}\n"
+                          "{\"user_id\":\"u2\",\"plan\":3,\"updated_at\":1}\n");
+  EXPECT_EQ(bad.status, 400);
+  simdjson::dom::element details = Json(bad)["error"]["details"];
+  EXPECT_EQ(int64_t(details["line"]), 2) << bad.body;
+  EXPECT_EQ(std::string_view(details["field"]), "plan") << bad.body;
+  auto stored = instance_->tables()->ReadLatest("users", "u1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_FALSE(stored->has_value());
 }
 
 }  // namespace

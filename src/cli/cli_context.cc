@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 
 namespace freshet::cli {
 
@@ -18,6 +21,18 @@ void ProjectFlags::AddTo(CLI::App* cmd, bool with_data) {
 std::string ProjectFlags::DataDir() const {
   if (!data_dir.empty()) return data_dir;
   return (std::filesystem::path(project_dir) / ".data").string();
+}
+
+Result<std::string> ReadInput(const std::string& path) {
+  std::ostringstream buf;
+  if (path == "-") {
+    buf << std::cin.rdbuf();
+    return buf.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(fmt::format("cannot read {}", path));
+  buf << in.rdbuf();
+  return buf.str();
 }
 
 int Fail(const Status& status) {

@@ -24,6 +24,9 @@ struct ProjectFlags {
   std::string DataDir() const;
 };
 
+// The whole content of input file `path` ("-": stdin). kNotFound when it cannot be read.
+Result<std::string> ReadInput(const std::string& path);
+
 // Prints "freshet: <message>" to stderr and returns the exit code for `status`.
 int Fail(const Status& status);
 

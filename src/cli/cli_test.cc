@@ -32,6 +32,7 @@ sources:
     kind: http
     timestamp: ts_ms
     fields: {user_id: string, ts_ms: int64, amount: double}
+  users: {kind: table, entity: user, timestamp: updated_at, fields: {user_id: string, plan: string}}
 feature_views:
   activity:
     entity: user
@@ -39,6 +40,7 @@ feature_views:
     features:
       clicks_10m: {agg: count, window: 10m}
       amount_1h: {agg: sum, of: amount, window: 1h}
+  profile: {entity: user, source: users, features: {plan: {attr: plan}}}
 feature_services:
   scoring: [activity:clicks_10m, activity:amount_1h]
 models:
@@ -304,6 +306,79 @@ TEST_F(CliTest, IngestAndFeaturesThroughAServer) {
         << bad.err;
     server.Stop();
   }
+}
+
+TEST_F(CliTest, LoadUpsertsAndDeletesTableRowsAndABadRowLoadsNothing) {
+  const std::string csv = dir_.File("users.csv");
+  std::ofstream(csv) << "user_id,plan,updated_at\nu1,free,1000\nu2,pro,2000\n";
+  Outcome load = Freshet("load users " + csv + " --json " + Project());
+  ASSERT_EQ(load.exit_code, 0) << load.err;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(parser_.parse(load.out).get(doc)) << load.out;
+  EXPECT_EQ(int64_t(doc["upserted"]), 2);
+
+  const std::string bad = dir_.File("bad.ndjson");
+  std::ofstream(bad) << R"({"user_id":"u3","plan":"team","updated_at":3000})"
+                     << "\n"
+                     << R"({"user_id":"u1","plan":"team","updated_at":"soon"})"
+                     << "\n";
+  Outcome rejected = Freshet("load users " + bad + " " + Project());
+  EXPECT_EQ(rejected.exit_code, 2);
+  EXPECT_NE(rejected.err.find("line 2: field 'updated_at'"), std::string::npos) << rejected.err;
+
+  const std::string gone = dir_.File("gone.ndjson");
+  std::ofstream(gone) << R"({"user_id":"u2","updated_at":5000})"
+                      << "\n";
+  Outcome deleted = Freshet("load users --delete " + gone + " " + Project());
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_NE(deleted.out.find("deleted 1 rows of 'users'"), std::string::npos) << deleted.out;
+
+  Outcome features = Freshet(
+      "features get --json --features profile:plan "
+      "--entity user_id=u1,u2,u3 " +
+      Project());
+  ASSERT_EQ(features.exit_code, 0) << features.err;
+  ASSERT_FALSE(parser_.parse(features.out).get(doc)) << features.out;
+  EXPECT_EQ(std::string_view(doc["rows"].at(0)["values"].at(0)), "free") << features.out;
+  EXPECT_EQ(std::string_view(doc["rows"].at(1)["statuses"].at(0)), "NOT_FOUND") << features.out;
+  EXPECT_EQ(std::string_view(doc["rows"].at(2)["statuses"].at(0)), "NOT_FOUND") << features.out;
+
+  Outcome stream = Freshet("load clicks " + csv + " " + Project());
+  EXPECT_EQ(stream.exit_code, 2);
+  EXPECT_NE(stream.err.find("source 'clicks' is kind http, not table"), std::string::npos)
+      << stream.err;
+}
+
+TEST_F(CliTest, LoadThroughAServer) {
+  InstanceOptions options;
+  options.project_dir = dir_.File("good");
+  options.data_dir = dir_.File("data");
+  auto instance = Instance::Open(options);
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  Router router;
+  ASSERT_TRUE(RegisterApi(&router, instance->get()).ok());
+  HttpServerOptions server_options;
+  server_options.listen_address = "127.0.0.1:0";
+  server_options.threads = 1;
+  HttpServer server(server_options, &router);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string csv = dir_.File("users.csv");
+  std::ofstream(csv) << "user_id,plan,updated_at\nu1,free,1000\n";
+  Outcome load =
+      Freshet("load users " + csv + " --project " + dir_.File("good") + " --server " + url);
+  ASSERT_EQ(load.exit_code, 0) << load.err;
+  EXPECT_EQ(load.out, R"({"source":"users","upserted":1})"
+                      "\n");
+  Outcome unknown =
+      Freshet("load nope " + csv + " --project " + dir_.File("good") + " --server " + url);
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.err;
+  EXPECT_NE(unknown.err.find("server answered 404: unknown source 'nope'"), std::string::npos)
+      << unknown.err;
+  server.Stop();
+  auto row = (*instance)->tables()->ReadLatest("users", "u1");
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->values[1].as_string(), "free");
 }
 
 TEST_F(CliTest, UnreachableServerExits1NamingTheUrl) {

@@ -13,9 +13,11 @@
 namespace freshet::cli {
 namespace {
 
-// Compiles every view so expression errors are reported by `apply`, not at serve time.
+// Compiles every stream view so expression errors are reported by `apply`, not at serve time.
+// (A table view's attributes were checked by the loader; it has nothing to compile.)
 Status CompileViews(const ProjectSpec& spec) {
   for (const auto& [name, view] : spec.feature_views) {
+    if (spec.sources.at(view.source).kind == SourceKind::kTable) continue;
     auto compiled = CompiledView::Compile(spec, view);
     if (!compiled.ok()) return compiled.status();
   }

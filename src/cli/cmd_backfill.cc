@@ -51,6 +51,7 @@ Status Run(BackfillFlags f) {
     // Each source where the online path reads it: the event log, or a file source's files.
     reader = std::make_unique<SourceEventReader>(SourceContext{&instance->spec(), instance->log()});
     spec = instance->spec();
+    f.options.tables = instance->tables();
   } else {
     ASSIGN_OR_RETURN(spec, LoadProject(f.project.project_dir));
   }

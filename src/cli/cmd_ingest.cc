@@ -1,9 +1,5 @@
 #include <fmt/format.h>
 
-#include <fstream>
-#include <iostream>
-#include <sstream>
-
 #include "api/api_json.h"
 #include "cli/cli_context.h"
 #include "cli/commands.h"
@@ -12,18 +8,6 @@
 
 namespace freshet::cli {
 namespace {
-
-Result<std::string> ReadInput(const std::string& path) {
-  std::ostringstream buf;
-  if (path == "-") {
-    buf << std::cin.rdbuf();
-    return buf.str();
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(fmt::format("cannot read {}", path));
-  buf << in.rdbuf();
-  return buf.str();
-}
 
 // {"file": FILE, "accepted": N, "first_offset": O, "duplicate": false}, plus "quarantined" and
 // "warnings" for a source with expectations.

@@ -10,6 +10,7 @@ namespace freshet::cli {
 void RegisterApply(CLI::App* app);
 void RegisterServe(CLI::App* app);
 void RegisterIngest(CLI::App* app);
+void RegisterLoad(CLI::App* app);
 void RegisterFeatures(CLI::App* app);
 void RegisterModels(CLI::App* app);
 void RegisterEvents(CLI::App* app);

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   freshet::cli::RegisterServe(&app);
   freshet::cli::RegisterApply(&app);
   freshet::cli::RegisterIngest(&app);
+  freshet::cli::RegisterLoad(&app);
   freshet::cli::RegisterFeatures(&app);
   freshet::cli::RegisterModels(&app);
   freshet::cli::RegisterEvents(&app);

@@ -1,5 +1,7 @@
 #include "instance/built_kinds.h"
 
+#include <algorithm>
+
 #include "models/model_runtime.h"
 #include "sinks/sink.h"
 #include "sources/source.h"
@@ -7,7 +9,12 @@
 namespace freshet {
 
 BuiltKinds BuiltInThisVersion() {
-  return BuiltKinds{KnownSourceKinds(), KnownSinkKinds(), KnownRuntimes()};
+  std::vector<std::string> sources = KnownSourceKinds();
+  // Table sources are not read as event streams (no Source): their rows are loaded into the
+  // TableStore (tables/table_store.h).
+  sources.emplace_back(SourceKindName(SourceKind::kTable));
+  std::sort(sources.begin(), sources.end());
+  return BuiltKinds{std::move(sources), KnownSinkKinds(), KnownRuntimes()};
 }
 
 }  // namespace freshet

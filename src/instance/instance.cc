@@ -32,12 +32,16 @@ Status Instance::Init(const InstanceOptions& options) {
   ASSIGN_OR_RETURN(spec_, LoadProject(options.project_dir));
   RETURN_IF_ERROR(CheckBuiltKinds(spec_, BuiltInThisVersion()));
   ASSIGN_OR_RETURN(db_, Db::Open(options.data_dir));
+  tables_ = std::make_unique<TableStore>(&spec_, db_.get());
   ASSIGN_OR_RETURN(backend_, CreateStateBackend(options.state_backend, db_.get()));
-  ASSIGN_OR_RETURN(engine_, StreamEngine::Create(spec_, backend_.get(), clock_, options.engine));
+  EngineOptions engine_options = options.engine;
+  engine_options.tables = tables_.get();  // views' lookups read the table sources
+  ASSIGN_OR_RETURN(engine_, StreamEngine::Create(spec_, backend_.get(), clock_, engine_options));
   for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
   ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));
   ASSIGN_OR_RETURN(quarantine_, QuarantineStore::Open(db_.get()));
   for (const auto& [name, source] : spec_.sources) {
+    if (source.kind == SourceKind::kTable) continue;  // rows go to tables_, not the engine
     ASSIGN_OR_RETURN(sources_[name], CreateSource(source, {&spec_, log_.get()}));
     expectations_.emplace(name, SourceExpectations(source));
   }
@@ -45,7 +49,7 @@ Status Instance::Init(const InstanceOptions& options) {
   log_->SetCommitHook([this](const std::vector<CommittedBatch>& b) { OnCommit(b); });
 
   ASSIGN_OR_RETURN(online_, CreateOnlineStore(options.online_store, {engine_.get()}));
-  features_ = std::make_unique<FeatureStore>(&spec_, online_.get(), clock_);
+  features_ = std::make_unique<FeatureStore>(&spec_, online_.get(), clock_, tables_.get());
   ASSIGN_OR_RETURN(registry_, ModelRegistry::Open(db_.get(), options.data_dir, clock_));
   models_ = std::make_unique<ModelCache>();
   predictor_ = std::make_unique<Predictor>(&spec_, features_.get(), registry_.get(), models_.get(),
@@ -204,6 +208,12 @@ void Instance::CheckpointLoop() {
 
 Status Instance::CheckIngestible(const std::string& source) {
   Source* s = this->source(source);
+  auto spec = spec_.sources.find(source);
+  if (s == nullptr && spec != spec_.sources.end() && spec->second.kind == SourceKind::kTable) {
+    return Status::InvalidArgument(
+        fmt::format("source '{}' is kind table: load its rows (POST /v1/tables/{}, freshet load)",
+                    source, source));
+  }
   if (s == nullptr) return Status::NotFound(fmt::format("unknown source '{}'", source));
   if (s->pushed()) return Status::Ok();
   // Ingested records would collide with the offsets of what it reads.

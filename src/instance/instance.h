@@ -56,6 +56,7 @@
 #include "store/online_store.h"
 #include "stream/engine.h"
 #include "stream/state_backends.h"
+#include "tables/table_store.h"
 
 namespace freshet {
 
@@ -105,6 +106,8 @@ class Instance {
   EventLog* log() { return log_.get(); }
   // Records kept out of their source by quarantine expectations, and all violation counts.
   QuarantineStore* quarantine() { return quarantine_.get(); }
+  // The rows of the table sources (`kind: table`): loads, deletes, as-of reads.
+  TableStore* tables() { return tables_.get(); }
   // The source called `name`, or null.
   Source* source(const std::string& name);
 
@@ -168,6 +171,7 @@ class Instance {
   InstanceProbe probe_{&metrics_};
   QualityProbe quality_probe_{&metrics_};
   std::unique_ptr<Db> db_;
+  std::unique_ptr<TableStore> tables_;
   std::unique_ptr<StateBackend> backend_;
   std::unique_ptr<StreamEngine> engine_;
   std::unique_ptr<EventLog> log_;

@@ -205,13 +205,13 @@ TEST_F(InstanceTest, KindsNotBuiltFailOpenNamingTheLine) {
   EXPECT_EQ(instance.status().message(),
             (dir_ / "freshet.yaml").string() +
                 ":11: sources.clicks.kind: 'kafka' is not built in this version (built: file, "
-                "http)");
+                "http, table)");
   EXPECT_FALSE(fs::exists(dir_ / "data"));  // failed before touching the data directory
 }
 
 TEST(BuiltKindsTest, ComeFromTheRegistries) {
   BuiltKinds built = BuiltInThisVersion();
-  EXPECT_THAT(built.sources, ElementsAre("file", "http"));
+  EXPECT_THAT(built.sources, ElementsAre("file", "http", "table"));
   EXPECT_THAT(built.sinks, ElementsAre("file", "webhook"));
   EXPECT_EQ(built.runtimes, KnownRuntimes());
   // Every name listed is one its factory creates.

@@ -19,6 +19,8 @@
 #include "quality/expectation.h"
 #include "stream/compiled_view.h"
 #include "stream/entity_key.h"
+#include "stream/table_view.h"
+#include "stream/view_lookups.h"
 #include "stream/watermark.h"
 
 namespace freshet {
@@ -45,16 +47,24 @@ constexpr size_t kRouteAhead = 8;
 
 // ---- plan: which views to sweep and where their values go ----------------------------------
 
+// A stream view (`view`) or a table view (`table`).
 struct ViewPlan {
   std::shared_ptr<const CompiledView> view;
-  std::vector<int> features;  // indexes in the view
+  std::shared_ptr<const TableView> table;
+  std::vector<int> features;  // indexes in the view; a table view's: table field indexes
   std::vector<size_t> cells;  // each feature's index among the group's cells
+
+  const FeatureViewSpec& spec() const { return table ? table->spec() : view->spec(); }
 };
 
 // Views reading one source for one entity: one partitioned sweep serves them all.
 struct Group {
   std::string source;
   std::string entity;
+  bool is_table = false;  // views of a table source: read per label, no events
+  // A view with lookups has its group to itself: its events are enriched (as of their time)
+  // before they are routed, as the engine enriches them before it applies them.
+  std::shared_ptr<const ViewLookups> lookups;
   std::vector<int> key_fields;  // indexes into Record::values, entity key order
   std::vector<FieldType> key_types;
   std::vector<std::string> key_names;
@@ -78,27 +88,37 @@ Result<ViewPlan*> FindOrAddView(const ProjectSpec& spec, const std::string& name
   const FeatureViewSpec& vs = it->second;
   for (Group& g : *groups) {
     if (g.source != vs.source || g.entity != vs.entity) continue;
+    if (g.lookups || !vs.lookups.empty()) continue;
     *group = &g;
     for (ViewPlan& v : g.views) {
-      if (v.view->spec().name == name) return &v;
+      if (v.spec().name == name) return &v;
     }
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<const CompiledView> compiled, CompiledView::Compile(spec, vs));
+  const SourceSpec& source = spec.sources.at(vs.source);
+  ViewPlan plan;
+  std::vector<int> key_fields;
+  if (source.kind == SourceKind::kTable) {
+    plan.table = std::make_shared<const TableView>(spec, vs);
+    for (const std::string& key : spec.entities.at(vs.entity).keys)
+      key_fields.push_back(source.FieldIndex(key));
+  } else {
+    ASSIGN_OR_RETURN(plan.view, CompiledView::Compile(spec, vs));
+    key_fields = plan.view->key_field_indexes();
+  }
   if (*group == nullptr) {
     Group& g = groups->emplace_back();
     g.source = vs.source;
     g.entity = vs.entity;
-    g.key_fields = compiled->key_field_indexes();
-    const SourceSpec& source = spec.sources.at(vs.source);
+    g.is_table = source.kind == SourceKind::kTable;
+    if (!vs.lookups.empty()) g.lookups = std::make_shared<const ViewLookups>(spec, vs);
+    g.key_fields = std::move(key_fields);
     for (int f : g.key_fields) {
       g.key_names.push_back(source.fields[f].name);
       g.key_types.push_back(source.fields[f].type);
     }
     *group = &g;
   }
-  ViewPlan& v = (*group)->views.emplace_back();
-  v.view = std::move(compiled);
-  return &v;
+  return &(*group)->views.emplace_back(std::move(plan));
 }
 
 std::vector<std::string> ColumnNames(const std::vector<FeatureRef>& refs) {
@@ -123,7 +143,13 @@ Result<Plan> MakePlan(const ProjectSpec& spec, const BackfillOptions& options) {
     }
     Group* group = nullptr;
     ASSIGN_OR_RETURN(ViewPlan * view, FindOrAddView(spec, ref.view, &group, &plan.groups));
-    int index = view->view->FeatureIndex(ref.feature);
+    int index = -1;
+    if (view->table) {
+      auto fields = view->table->FieldIndexes({ref.feature});
+      if (fields.ok()) index = fields->front();
+    } else {
+      index = view->view->FeatureIndex(ref.feature);
+    }
     if (index < 0) {
       return Status::InvalidArgument(
           fmt::format("feature view '{}' has no feature '{}'", ref.view, ref.feature));
@@ -133,10 +159,26 @@ Result<Plan> MakePlan(const ProjectSpec& spec, const BackfillOptions& options) {
     group->cell_columns.push_back(col);
   }
   plan.columns = ColumnNames(options.features);
+  for (const Group& g : plan.groups) {
+    if ((g.is_table || g.lookups) && options.tables == nullptr) {
+      const FeatureViewSpec& view = g.views.front().spec();
+      return Status::InvalidArgument(fmt::format(
+          "feature view '{}' reads table '{}': the backfill needs the table store (run it on "
+          "the data directory)",
+          view.name, g.is_table ? g.source : view.lookups.front().table));
+    }
+  }
   plan.ts_name = options.timestamp_column;
   if (plan.ts_name.empty()) {
-    const std::string& view = options.features.front().view;
-    plan.ts_name = spec.sources.at(spec.feature_views.at(view).source).timestamp_field;
+    // The first event source's timestamp field (a table's names when a row changed instead).
+    const Group* first = &plan.groups.front();
+    for (const Group& g : plan.groups) {
+      if (!g.is_table) {
+        first = &g;
+        break;
+      }
+    }
+    plan.ts_name = spec.sources.at(first->source).timestamp_field;
   }
   return plan;
 }
@@ -156,6 +198,12 @@ void AppendCell(const Value& v, std::string* out) {
   } else {
     AppendCsvField(v.ToString(), out);
   }
+}
+
+// One entry of a run: [u64 row][u32 n][n bytes of cells], each cell [u32 len][CSV text].
+void AppendRunEntry(uint64_t row, std::string_view cells, std::string* run) {
+  byte_codec::PutFixed64(run, row);
+  byte_codec::PutBytes32(run, cells);
 }
 
 // Sorts `items` by entity, stably (a counting sort): afterwards items of entity e are
@@ -245,10 +293,7 @@ class Sweep {
     std::sort(results_.begin(), results_.end(),
               [](const LabelCells& a, const LabelCells& b) { return a.row < b.row; });
     std::string run;
-    for (const LabelCells& r : results_) {
-      byte_codec::PutFixed64(&run, r.row);
-      byte_codec::PutBytes32(&run, r.cells);
-    }
+    for (const LabelCells& r : results_) AppendRunEntry(r.row, r.cells, &run);
     return run;
   }
 
@@ -345,7 +390,8 @@ struct EncodedSlice {
 
 // One entity group's partitions and, once swept, their runs.
 struct GroupData {
-  std::unique_ptr<Partitions> parts;
+  std::unique_ptr<Partitions> parts;       // null for a table group
+  std::string table_run;                   // a table group's run, built as labels are read
   std::vector<uint16_t> label_partitions;  // by label row
   std::vector<RunReader> runs;             // per partition
 };
@@ -381,6 +427,7 @@ class Backfill {
     }
     std::string source = options_.source;
     for (const Group& g : plan_.groups) {
+      if (g.is_table) continue;
       if (source.empty()) source = g.source;
       if (options_.source.empty() && g.source != source) {
         return Status::InvalidArgument(fmt::format(
@@ -397,8 +444,9 @@ class Backfill {
     uint64_t label_bytes = fs::file_size(options_.labels_path, ec);
     if (ec) return Status::IoError(fmt::format("{}: {}", options_.labels_path, ec.message()));
     uint64_t event_bytes = 0;
-    for (const Group& g : plan_.groups)
-      event_bytes += reader.EstimateBytes(g.source) / kEncodedShrink;
+    for (const Group& g : plan_.groups) {
+      if (!g.is_table) event_bytes += reader.EstimateBytes(g.source) / kEncodedShrink;
+    }
     uint64_t total = label_bytes * kLabelExpansion + event_bytes;
     uint64_t budget = std::max<uint64_t>(options_.memory_budget_bytes, 1);
     stats_.spilled = total > budget;
@@ -413,6 +461,10 @@ class Backfill {
     stats_.partitions = partitions;
     data_.resize(plan_.groups.size());
     for (size_t g = 0; g < data_.size(); ++g) {
+      if (plan_.groups[g].is_table) {
+        data_[g].runs = std::vector<RunReader>(1);
+        continue;
+      }
       // About 4 filter bits per label: few events of unlabelled entities get through.
       data_[g].parts =
           stats_.spilled
@@ -450,7 +502,7 @@ class Backfill {
         if (c < 0) {
           return LabelsError(
               0, fmt::format("no column '{}' (a key of entity '{}', read by view '{}')", key,
-                             g.entity, g.views.front().view->spec().name));
+                             g.entity, g.views.front().spec().name));
         }
         g.key_columns.push_back(static_cast<size_t>(c));
       }
@@ -498,6 +550,11 @@ class Backfill {
     uint64_t index = stats_.labels++;
     for (size_t g = 0; g < plan_.groups.size(); ++g) {
       ASSIGN_OR_RETURN(std::string key, LabelKey(plan_.groups[g], row));
+      if (plan_.groups[g].is_table) {
+        RETURN_IF_ERROR(ReadTableLabel(g, index, ts.as_int(), key));
+        data_[g].label_partitions.push_back(0);
+        continue;
+      }
       ASSIGN_OR_RETURN(uint32_t partition,
                        data_[g].parts->AddLabel(index, ts.as_int(), std::move(key)));
       data_[g].label_partitions.push_back(static_cast<uint16_t>(partition));
@@ -505,10 +562,30 @@ class Backfill {
     return Status::Ok();
   }
 
-  // Reads each source once, in arrival order.
+  // The cells of table group `g` for label `row`: each view's row as of the label's time, by
+  // the online read rule (TableView), appended to the group's run (labels come in row order).
+  Status ReadTableLabel(size_t g, uint64_t row, int64_t ts, const std::string& key) {
+    const Group& group = plan_.groups[g];
+    table_cells_.resize(group.cell_columns.size());
+    for (const ViewPlan& view : group.views) {
+      ASSIGN_OR_RETURN(ViewRead read, view.table->Read(*options_.tables, key, ts, view.features));
+      for (size_t f = 0; f < read.values.size(); ++f) {
+        std::string& cell = table_cells_[view.cells[f]];
+        cell.clear();
+        AppendCell(read.values[f], &cell);
+      }
+    }
+    std::string cells;
+    for (const std::string& cell : table_cells_) byte_codec::PutBytes32(&cells, cell);
+    AppendRunEntry(row, cells, &data_[g].table_run);
+    return Status::Ok();
+  }
+
+  // Reads each event source once, in arrival order.
   Status PartitionEvents(EventReader* reader) {
     std::vector<std::string> done;
     for (const Group& first : plan_.groups) {
+      if (first.is_table) continue;
       if (std::find(done.begin(), done.end(), first.source) != done.end()) continue;
       done.push_back(first.source);
       const SourceSpec& source = spec_.sources.at(first.source);
@@ -522,7 +599,14 @@ class Backfill {
         read += batch->size();
         AcceptOnTime(*batch, &watermark);
         for (size_t g = 0; g < plan_.groups.size(); ++g) {
-          if (plan_.groups[g].source == first.source) RETURN_IF_ERROR(RouteBatch(g, *batch));
+          const Group& group = plan_.groups[g];
+          if (group.source != first.source) continue;
+          if (group.lookups) {
+            RETURN_IF_ERROR(EnrichAccepted(*group.lookups, *batch));
+            RETURN_IF_ERROR(RouteBatch(g, enriched_));
+          } else {
+            RETURN_IF_ERROR(RouteBatch(g, *batch));
+          }
         }
         return Status::Ok();
       }));
@@ -597,6 +681,21 @@ class Backfill {
     }
   }
 
+  // The accepted events of `batch` with a view's looked-up fields, as of each event's time,
+  // into enriched_ (same indexes), on all threads.
+  Status EnrichAccepted(const ViewLookups& lookups, const std::vector<Record>& batch) {
+    if (enriched_.size() < batch.size()) enriched_.resize(batch.size());
+    const size_t n = accepted_.size();
+    const size_t slices = n < kMinParallelEvents ? 1 : threads_;
+    return ThreadPool::Shared()->ParallelFor(slices, threads_, [&](size_t k) -> Status {
+      for (size_t j = n * k / slices; j < n * (k + 1) / slices; ++j) {
+        const uint32_t i = accepted_[j];
+        RETURN_IF_ERROR(lookups.Enrich(*options_.tables, batch[i], &enriched_[i]));
+      }
+      return Status::Ok();
+    });
+  }
+
   // Routes and encodes the accepted events on all threads, then adds them to their partitions
   // (in arrival order) on all threads.
   Status RouteBatch(size_t g, const std::vector<Record>& batch) {
@@ -652,10 +751,16 @@ class Backfill {
   }
 
   Status ComputeRuns() {
+    for (size_t g = 0; g < plan_.groups.size(); ++g) {
+      if (!plan_.groups[g].is_table) continue;
+      std::string spill = stats_.spilled ? temp_.File(fmt::format("{}-run-table", g)) : "";
+      RETURN_IF_ERROR(data_[g].runs[0].Finish(std::move(data_[g].table_run), spill));
+    }
     size_t partitions = stats_.partitions;
     return ThreadPool::Shared()->ParallelFor(
         plan_.groups.size() * partitions, threads_, [&](size_t task) -> Status {
           size_t g = task / partitions, p = task % partitions;
+          if (plan_.groups[g].is_table) return Status::Ok();
           std::vector<SweepLabel> labels;
           std::string bytes;
           std::vector<SweepEvent> events;
@@ -739,11 +844,13 @@ class Backfill {
   CheckResult checked_;                       // expectations over the current batch
   std::vector<std::string> checked_sources_;  // sources read that declare expectations
   std::vector<EncodedSlice> slices_;          // of the current batch
+  std::vector<Record> enriched_;              // of the current batch, for a group with lookups
   bool header_seen_ = false;
   std::string header_raw_;
   size_t label_fields_ = 0;
   size_t ts_column_ = 0;
-  std::vector<Value> key_values_;  // scratch
+  std::vector<Value> key_values_;         // scratch
+  std::vector<std::string> table_cells_;  // scratch of ReadTableLabel
   BackfillStats stats_;
 };
 

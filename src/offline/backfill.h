@@ -21,6 +21,11 @@
 // output, to <out>.quality.json ({"violations", "total", "records", "quarantined"}), when any
 // source read declares expectations.
 //
+// Table views (source kind table) read each label's row as it was at the label's time through
+// `BackfillOptions::tables` (stream/table_view.h, the online read rule): one as-of seek per
+// label and table view, done while the labels are read; their cells stay in memory (or the
+// spill directory) until the output is written.
+//
 // Output CSV: the labels' own columns, copied as they were, then one column per feature named
 // after the feature (view__feature when two requested features share a name). Nulls are empty
 // fields, doubles print in the shortest form that round-trips, lists as [a, "b"].
@@ -37,6 +42,7 @@
 #include "format/record.h"
 #include "quality/quality_report.h"
 #include "spec/project_spec.h"
+#include "stream/attribute_lookup.h"
 
 namespace freshet {
 
@@ -74,6 +80,9 @@ struct BackfillOptions {
   std::string temp_dir;
   // Worker threads for parsing and partitions. Default: 2.
   int threads = 2;
+  // The table sources' rows (tables/table_store.h), for table views and lookups. Not owned.
+  // Required when a requested view reads a table; otherwise unused. Default: none.
+  const AttributeLookup* tables = nullptr;
 };
 
 struct BackfillStats {

@@ -49,6 +49,12 @@ Result<std::unique_ptr<Source>> CreateSource(const SourceSpec& source,
   for (const SourceEntry& entry : kKinds) {
     if (entry.kind == kind) return entry.create(source, context);
   }
+  if (source.kind == SourceKind::kTable) {
+    return Status::InvalidArgument(fmt::format(
+        "source '{}': kind table is not read as events; its rows are loaded into the table "
+        "store (tables/table_store.h)",
+        source.name));
+  }
   return Status::InvalidArgument(
       fmt::format("source '{}': kind '{}' is not built in this version (built: {})", source.name,
                   kind, fmt::join(KnownSourceKinds(), ", ")));

@@ -119,7 +119,8 @@ struct SourceContext {
 Result<std::unique_ptr<Source>> CreateSource(const SourceSpec& source,
                                              const SourceContext& context);
 
-// The kinds CreateSource builds, sorted ("file", "http").
+// The kinds CreateSource builds, sorted ("file", "http"). (`table` sources are built too, but
+// not as Sources: instance/built_kinds.h adds them.)
 std::vector<std::string> KnownSourceKinds();
 
 }  // namespace freshet

@@ -15,11 +15,13 @@ namespace {
 using ::testing::ElementsAre;
 
 constexpr char kSpec[] = R"yaml(project: t
+entities:
+  item: {key: id}
 sources:
   posted: {timestamp: ts}
   replayed: {kind: file, timestamp: ts, path: /tmp/none.ndjson}
   clicks: {kind: kafka, timestamp: ts, topic: clicks}
-  attrs: {kind: table, timestamp: ts}
+  attrs: {kind: table, entity: item, timestamp: ts, fields: {id: string}}
 )yaml";
 
 class SourceRegistryTest : public ::testing::Test {
@@ -60,7 +62,8 @@ TEST_F(SourceRegistryTest, KindsNotBuiltAreErrorsNamingThem) {
   auto table = CreateSource(spec_.sources.at("attrs"), {&spec_, nullptr});
   ASSERT_FALSE(table.ok());
   EXPECT_EQ(table.status().message(),
-            "source 'attrs': kind 'table' is not built in this version (built: file, http)");
+            "source 'attrs': kind table is not read as events; its rows are loaded into the "
+            "table store (tables/table_store.h)");
 }
 
 TEST_F(SourceRegistryTest, SourceMustBelongToTheSpec) {

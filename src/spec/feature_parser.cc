@@ -10,7 +10,7 @@ namespace {
 // The backing array of a namespace-scope initializer_list lives as long as the program.
 const std::initializer_list<std::string_view> kFeatureKeys = {
     "agg",      "of",          "where", "expr", "window", "hop",
-    "tumbling", "session_gap", "n",     "k",    "approx", "q"};
+    "tumbling", "session_gap", "n",     "k",    "approx", "q", "attr"};
 
 // Reads one feature's object; each method fills part of the FeatureSpec.
 class FeatureParser {
@@ -20,6 +20,12 @@ class FeatureParser {
       : r_(reader), obj_(obj), source_(source), f_(feature) {}
 
   Status Parse() {
+    if (source_.kind == SourceKind::kTable) return ParseAttribute();
+    if (obj_.Has("attr")) {
+      return r_.Error(obj_.Get("attr"), fmt::format("applies only to views of a table source; "
+                                                    "'{}' is kind {}",
+                                                    source_.name, SourceKindName(source_.kind)));
+    }
     bool has_agg = obj_.Has("agg");
     if (has_agg == obj_.Has("expr")) {
       return r_.Error(obj_.self(),
@@ -31,6 +37,28 @@ class FeatureParser {
   }
 
  private:
+  // A table view's feature: `{attr: field}`, the table field's value as of the read time.
+  Status ParseAttribute() {
+    for (std::string_view key : kFeatureKeys) {
+      if (key != "attr" && obj_.Has(key)) {
+        return r_.Error(obj_.Get(key),
+                        fmt::format("does not apply to a feature of table source '{}' (use "
+                                    "attr: FIELD)",
+                                    source_.name));
+      }
+    }
+    if (!obj_.Has("attr")) {
+      return r_.Error(obj_.self(),
+                      fmt::format("needs attr (a field of table source '{}')", source_.name));
+    }
+    ASSIGN_OR_RETURN(f_->attr, r_.Name(obj_.Get("attr")));
+    if (source_.FieldIndex(f_->attr) < 0) {
+      return r_.Error(obj_.Get("attr"),
+                      fmt::format("'{}' is not a field of table '{}'", f_->attr, source_.name));
+    }
+    return Status::Ok();
+  }
+
   Status ParseDerived() {
     for (std::string_view key : kFeatureKeys) {
       if (key != "expr" && obj_.Has(key)) {

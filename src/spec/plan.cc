@@ -53,7 +53,9 @@ std::string SourceText(const SourceSpec& source) {
     if (!source.brokers.empty()) text += fmt::format(", brokers {}", source.brokers);
     if (!source.group.empty()) text += fmt::format(", group {}", source.group);
   }
+  if (source.kind == SourceKind::kTable) text += fmt::format(" of entity {}", source.entity);
   text += fmt::format(", timestamp {}", source.timestamp_field);
+  if (source.kind == SourceKind::kTable) return text;
   text += fmt::format(", allowed lateness {}", FormatDurationMs(source.allowed_lateness_ms));
   return text;
 }
@@ -194,6 +196,7 @@ void WriteSource(Writer* w, const SourceSpec& s) {
     Str(w, "path", s.path);
     Str(w, "format", s.format);
   }
+  if (s.kind == SourceKind::kTable) Str(w, "entity", s.entity);
   if (s.kind == SourceKind::kKafka) {
     Str(w, "topic", s.topic);
     Str(w, "brokers", s.brokers);
@@ -249,6 +252,8 @@ void WriteFeature(Writer* w, const FeatureSpec& f) {
       Key(w, "approx");
       w->Bool(true);
     }
+  } else if (!f.attr.empty()) {
+    Str(w, "attr", f.attr);
   } else {
     Str(w, "expr", f.expr);
   }
@@ -261,6 +266,18 @@ void WriteView(Writer* w, const FeatureViewSpec& v) {
   Str(w, "entity", v.entity);
   Str(w, "source", v.source);
   Int(w, "ttl_ms", v.ttl_ms);
+  if (!v.lookups.empty()) {
+    Key(w, "lookups");
+    w->StartArray();
+    for (const LookupSpec& l : v.lookups) {
+      w->StartObject();
+      Str(w, "table", l.table);
+      StrList(w, "by", l.by);
+      StrList(w, "fields", l.fields);
+      w->EndObject();
+    }
+    w->EndArray();
+  }
   Key(w, "features");
   w->StartArray();
   for (const FeatureSpec& f : v.features) WriteFeature(w, f);
@@ -270,6 +287,7 @@ void WriteView(Writer* w, const FeatureViewSpec& v) {
 }  // namespace
 
 std::string DescribeFeature(const FeatureSpec& f) {
+  if (!f.attr.empty()) return fmt::format("attribute {} as of the read time", f.attr);
   if (!f.agg) return fmt::format("expr {}", f.expr);
   std::string text(AggKindName(*f.agg));
   if (*f.agg == AggKind::kLastN || *f.agg == AggKind::kTopK) text += fmt::format("({})", f.n);

@@ -191,5 +191,35 @@ TEST(PlanOutputsTest, DeploymentOutputsInBothForms) {
   EXPECT_FALSE(doc["deployments"][1].HasMember("outputs"));
 }
 
+TEST(PlanTablesTest, TableSourcesAttributesAndLookups) {
+  auto spec = ParseProject(R"yaml(project: p
+entities:
+  user: {key: user_id}
+  item: {key: item_id}
+sources:
+  ev: {timestamp: ts, fields: {user_id: string, item_id: int64}}
+  items: {kind: table, entity: item, timestamp: at, fields: {item_id: int64, cat: string}}
+feature_views:
+  tv: {entity: item, source: items, features: {category: {attr: cat}}}
+  sv:
+    entity: user
+    source: ev
+    lookups: {items: {by: item_id, fields: [cat]}}
+    features: {n: {agg: count}}
+)yaml",
+                           "f.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  std::string text = FormatPlan(*spec);
+  EXPECT_THAT(text, HasSubstr("table of entity item, timestamp at"));
+  EXPECT_THAT(text, HasSubstr("attribute cat as of the read time"));
+  rapidjson::Document doc;
+  doc.Parse(FormatPlanJson(*spec).c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  const auto& sv =
+      doc["feature_views"][0]["name"] == "sv" ? doc["feature_views"][0] : doc["feature_views"][1];
+  EXPECT_STREQ(sv["lookups"][0]["table"].GetString(), "items");
+  EXPECT_STREQ(sv["lookups"][0]["fields"][0].GetString(), "cat");
+}
+
 }  // namespace
 }  // namespace freshet

@@ -51,6 +51,17 @@ const FeatureSpec* FeatureViewSpec::Find(const std::string& feature) const {
   return nullptr;
 }
 
+SourceSpec ViewInputSchema(const ProjectSpec& spec, const FeatureViewSpec& view) {
+  SourceSpec schema = spec.sources.at(view.source);
+  for (const LookupSpec& lookup : view.lookups) {
+    const SourceSpec& table = spec.sources.at(lookup.table);
+    for (const std::string& field : lookup.fields) {
+      schema.fields.push_back(table.fields[table.FieldIndex(field)]);
+    }
+  }
+  return schema;
+}
+
 std::string_view AggKindName(AggKind k) {
   for (const auto& [kind, name] : kAggNames) {
     if (kind == k) return name;

@@ -66,6 +66,7 @@ struct SourceSpec {
   std::string brokers;                              // kind: kafka
   std::string group;                                // kind: kafka consumer group
   std::vector<FieldExpectationsSpec> expectations;  // in declaration order; at most one per field
+  std::string entity;                               // kind: table — the entity whose key fields key its rows
   int line = 0;
   int kind_line = 0;  // line of `kind:` (the source's line when it is left to the default)
 
@@ -115,6 +116,19 @@ struct FeatureSpec {
   int n = 0;                   // last_n: how many values; top_k: k
   bool approx = false;         // distinct_count: HyperLogLog instead of exact
   double q = 0;                // approx_percentile: the quantile, in (0, 1)
+  // A table view's attribute feature: the table source field it reads (as of the read time).
+  // Non-empty exactly for the features of views whose source is kind table.
+  std::string attr;
+  int line = 0;
+};
+
+// A stream view's lookup (`lookups.<table>: {by: [...], fields: [...]}`): each event is
+// enriched, before any aggregation, with `fields` of the table source `table`'s row whose key
+// is the event's `by` fields, as that row was at the event's time (docs/semantics.md).
+struct LookupSpec {
+  std::string table;                // a kind: table source
+  std::vector<std::string> by;      // event fields, in the table entity's key order
+  std::vector<std::string> fields;  // table fields appended to each event, by these names
   int line = 0;
 };
 
@@ -122,7 +136,8 @@ struct FeatureViewSpec {
   std::string name;
   std::string entity;
   std::string source;
-  int64_t ttl_ms = 0;  // 0 = no TTL; values older than this are reported stale
+  int64_t ttl_ms = 0;               // 0 = no TTL; values older than this are reported stale
+  std::vector<LookupSpec> lookups;  // stream views only; in declaration order
   std::vector<FeatureSpec> features;
   int line = 0;
 
@@ -188,6 +203,11 @@ struct ProjectSpec {
   std::map<std::string, ModelSpec> models;
   std::map<std::string, DeploymentSpec> deployments;
 };
+
+// The fields a view's features read: its source's fields, then each lookup's fields (with the
+// table's types) in lookup order. A looked-up event's Record::values follow this order.
+// REQUIRES: `view` belongs to `spec` (its source and lookup tables exist).
+SourceSpec ViewInputSchema(const ProjectSpec& spec, const FeatureViewSpec& view);
 
 std::string_view AggKindName(AggKind k);
 // Parses an aggregation name as written in freshet.yaml ("count", ..., "variance" or "var").

@@ -99,7 +99,7 @@ class ProjectParser {
     ASSIGN_OR_RETURN(
         YamlObject obj,
         r_.Object(entry.value, {"kind", "timestamp", "fields", "allowed_lateness", "path", "format",
-                                "topic", "brokers", "group", "expectations"}));
+                                "topic", "brokers", "group", "expectations", "entity"}));
     SourceSpec source;
     source.name = entry.name;
     source.line = entry.value.line;
@@ -117,7 +117,35 @@ class ProjectParser {
     RETURN_IF_ERROR(r_.ReadDuration(obj, "allowed_lateness", &source.allowed_lateness_ms));
     RETURN_IF_ERROR(ParseLocation(obj, &source));
     RETURN_IF_ERROR(ParseExpectations(r_, obj.Get("expectations"), &source));
+    RETURN_IF_ERROR(ParseTableEntity(obj, &source));
     spec_->sources.emplace(entry.name, std::move(source));
+    return Status::Ok();
+  }
+
+  // A table's rows are keyed by an entity: `entity:` is required for kind table (its key
+  // fields must be fields of the table) and applies to no other kind. Table rows have no
+  // watermark, so allowed_lateness does not apply to them.
+  Status ParseTableEntity(const YamlObject& obj, SourceSpec* source) {
+    if (source->kind != SourceKind::kTable) {
+      if (obj.Has("entity")) return r_.Error(obj.Get("entity"), "applies only to kind table");
+      return Status::Ok();
+    }
+    if (obj.Has("allowed_lateness")) {
+      return r_.Error(obj.Get("allowed_lateness"), "does not apply to kind table");
+    }
+    RETURN_IF_ERROR(r_.RequireString(obj, "entity", &source->entity));
+    auto entity = spec_->entities.find(source->entity);
+    if (entity == spec_->entities.end()) {
+      return r_.Error(obj.Get("entity"), fmt::format("unknown entity '{}' ({})", source->entity,
+                                                     Defined(spec_->entities)));
+    }
+    for (const std::string& key : entity->second.keys) {
+      if (source->FieldIndex(key) < 0) {
+        return r_.Error(obj.Get("entity"),
+                        fmt::format("key field '{}' of entity '{}' is not a field of the table",
+                                    key, source->entity));
+      }
+    }
     return Status::Ok();
   }
 
@@ -185,7 +213,7 @@ class ProjectParser {
 
   Status ParseView(const YamlEntry& entry) {
     ASSIGN_OR_RETURN(YamlObject obj,
-                     r_.Object(entry.value, {"entity", "source", "ttl", "features"}));
+                     r_.Object(entry.value, {"entity", "source", "ttl", "lookups", "features"}));
     FeatureViewSpec view;
     view.name = entry.name;
     view.line = entry.value.line;
@@ -201,6 +229,11 @@ class ProjectParser {
       return r_.Error(obj.Get("source"), fmt::format("unknown source '{}' ({})", view.source,
                                                      Defined(spec_->sources)));
     }
+    if (source->second.kind == SourceKind::kTable && source->second.entity != view.entity) {
+      return r_.Error(obj.Get("entity"),
+                      fmt::format("table source '{}' is keyed by entity '{}', not '{}'",
+                                  view.source, source->second.entity, view.entity));
+    }
     for (const std::string& key : entity->second.keys) {
       if (source->second.FieldIndex(key) < 0) {
         return r_.Error(obj.Get("entity"),
@@ -210,8 +243,64 @@ class ProjectParser {
       }
     }
     RETURN_IF_ERROR(r_.ReadDuration(obj, "ttl", &view.ttl_ms));
-    RETURN_IF_ERROR(ParseFeatures(obj.Get("features"), source->second, &view));
+    if (obj.Has("lookups")) {
+      if (source->second.kind == SourceKind::kTable) {
+        return r_.Error(obj.Get("lookups"), "applies only to views of event sources");
+      }
+      RETURN_IF_ERROR(ParseLookups(obj.Get("lookups"), source->second, &view));
+    }
+    RETURN_IF_ERROR(ParseFeatures(obj.Get("features"), ViewInputSchema(*spec_, view), &view));
     spec_->feature_views.emplace(entry.name, std::move(view));
+    return Status::Ok();
+  }
+
+  // `lookups: {<table>: {by: field | [fields], fields: [names]}}`: `by` lists event fields in
+  // the table entity's key order; `fields` are table fields, appended to each event under their
+  // own names, so they must not collide with the event's fields or each other.
+  Status ParseLookups(const YamlField& field, const SourceSpec& source, FeatureViewSpec* view) {
+    ASSIGN_OR_RETURN(std::vector<YamlEntry> entries, r_.Named(field));
+    std::set<std::string> names;
+    for (const FieldSpec& f : source.fields) names.insert(f.name);
+    for (const YamlEntry& entry : entries) {
+      ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"by", "fields"}));
+      LookupSpec lookup{entry.name, {}, {}, entry.value.line};
+      auto table = spec_->sources.find(entry.name);
+      if (table == spec_->sources.end() || table->second.kind != SourceKind::kTable) {
+        return r_.Error(entry.value, fmt::format("'{}' is not a source of kind table", entry.name));
+      }
+      const EntitySpec& entity = spec_->entities.at(table->second.entity);
+      if (!obj.Has("by")) return r_.Error(obj.Get("by"), "missing required key");
+      if (obj.Get("by").node.IsSequence()) {
+        ASSIGN_OR_RETURN(lookup.by, ReadNameList(obj.Get("by")));
+      } else {
+        ASSIGN_OR_RETURN(std::string by, r_.Name(obj.Get("by")));
+        lookup.by.push_back(std::move(by));
+      }
+      if (lookup.by.size() != entity.keys.size()) {
+        return r_.Error(obj.Get("by"),
+                        fmt::format("entity '{}' of table '{}' has {} key field(s); by lists {}",
+                                    entity.name, entry.name, entity.keys.size(), lookup.by.size()));
+      }
+      for (const std::string& by : lookup.by) {
+        if (source.FieldIndex(by) < 0) {
+          return r_.Error(obj.Get("by"),
+                          fmt::format("'{}' is not a field of source '{}'", by, source.name));
+        }
+      }
+      if (!obj.Has("fields")) return r_.Error(obj.Get("fields"), "missing required key");
+      ASSIGN_OR_RETURN(lookup.fields, ReadNameList(obj.Get("fields")));
+      for (const std::string& name : lookup.fields) {
+        if (table->second.FieldIndex(name) < 0) {
+          return r_.Error(obj.Get("fields"),
+                          fmt::format("'{}' is not a field of table '{}'", name, entry.name));
+        }
+        if (!names.insert(name).second) {
+          return r_.Error(obj.Get("fields"),
+                          fmt::format("'{}' is already a field of the view's events", name));
+        }
+      }
+      view->lookups.push_back(std::move(lookup));
+    }
     return Status::Ok();
   }
 

@@ -621,5 +621,127 @@ TEST_F(BuiltKindsTest, OutputKindNotBuiltAndFirstInFileOrder) {
               StartsWith("/p/f.yaml:17: models.m.runtime: 'linear' is not built"));
 }
 
+// ---- Table sources, table views and lookups ----
+
+// 14 lines: entities user and item, an event source `ev` and a table `items` (lines 9-13),
+// then `feature_views:`.
+const std::string kTableBase =
+    "project: p\n"
+    "entities:\n"
+    "  user: {key: user_id}\n"
+    "  item: {key: item_id}\n"
+    "sources:\n"
+    "  ev:\n"
+    "    timestamp: ts\n"
+    "    fields: {user_id: string, item_id: int64}\n"
+    "  items:\n"
+    "    kind: table\n"
+    "    entity: item\n"
+    "    timestamp: updated_at\n"
+    "    fields: {item_id: int64, category: string, length_s: double}\n"
+    "feature_views:\n";
+
+// A table view `tv` of items (lines 15-18) whose feature `f` is on line 19.
+std::string WithTableFeature(const std::string& feature) {
+  return kTableBase +
+         "  tv:\n"
+         "    entity: item\n"
+         "    source: items\n"
+         "    features:\n"
+         "      f: " +
+         feature + "\n";
+}
+
+// A stream view `sv` of ev with `lookups:` on line 18 (its entry on line 19).
+std::string WithLookup(const std::string& lookup, const std::string& feature = "{agg: count}") {
+  return kTableBase +
+         "  sv:\n"
+         "    entity: user\n"
+         "    source: ev\n"
+         "    lookups:\n"
+         "      " +
+         lookup +
+         "\n"
+         "    features:\n"
+         "      f: " +
+         feature + "\n";
+}
+
+std::vector<ErrorCase> TableErrorCases() {
+  const std::string table_source = "project: p\nentities:\n  item: {key: item_id}\nsources:\n";
+  return {
+      {"TableWithoutEntity",
+       table_source + "  t: {kind: table, timestamp: ts, fields: {a: int64}}\n", 5,
+       "sources.t.entity", "missing required key"},
+      {"TableKeyNotAField",
+       table_source + "  t: {kind: table, entity: item, timestamp: ts, fields: {a: int64}}\n", 5,
+       "sources.t.entity", "key field 'item_id' of entity 'item' is not a field of the table"},
+      {"EntityOnHttpSource",
+       table_source + "  t: {entity: item, timestamp: ts, fields: {item_id: int64}}\n", 5,
+       "sources.t.entity", "applies only to kind table"},
+      {"LatenessOnTable",
+       table_source + "  t: {kind: table, entity: item, timestamp: ts, allowed_lateness: 1m, "
+                      "fields: {item_id: int64}}\n",
+       5, "sources.t.allowed_lateness", "does not apply to kind table"},
+      {"AggOnTableView", WithTableFeature("{agg: count}"), 19, "feature_views.tv.features.f.agg",
+       "does not apply to a feature of table source 'items' (use attr: FIELD)"},
+      {"AttrMissing", WithTableFeature("{}"), 19, "feature_views.tv.features.f",
+       "needs attr (a field of table source 'items')"},
+      {"AttrUnknownField", WithTableFeature("{attr: categry}"), 19,
+       "feature_views.tv.features.f.attr", "'categry' is not a field of table 'items'"},
+      {"AttrOnStreamView",
+       kTableBase + "  sv:\n    entity: user\n    source: ev\n    features:\n      f: {attr: x}\n",
+       19, "feature_views.sv.features.f.attr", "applies only to views of a table source"},
+      {"TableViewOfOtherEntity",
+       kTableBase + "  tv:\n    entity: user\n    source: items\n    features:\n"
+                    "      f: {attr: category}\n",
+       16, "feature_views.tv.entity", "table source 'items' is keyed by entity 'item', not 'user'"},
+      {"LookupOfNonTable", WithLookup("ev: {by: item_id, fields: [category]}"), 19,
+       "feature_views.sv.lookups.ev", "'ev' is not a source of kind table"},
+      {"LookupByUnknownField", WithLookup("items: {by: itm, fields: [category]}"), 19,
+       "feature_views.sv.lookups.items.by", "'itm' is not a field of source 'ev'"},
+      {"LookupByWrongArity", WithLookup("items: {by: [item_id, user_id], fields: [category]}"), 19,
+       "feature_views.sv.lookups.items.by", "has 1 key field(s); by lists 2"},
+      {"LookupUnknownTableField", WithLookup("items: {by: item_id, fields: [genre]}"), 19,
+       "feature_views.sv.lookups.items.fields", "'genre' is not a field of table 'items'"},
+      {"LookupFieldCollides", WithLookup("items: {by: item_id, fields: [item_id]}"), 19,
+       "feature_views.sv.lookups.items.fields",
+       "'item_id' is already a field of the view's events"},
+      {"LookupWithoutFields", WithLookup("items: {by: item_id}"), 19,
+       "feature_views.sv.lookups.items.fields", "missing required key"},
+      {"FeatureOfUnlookedField",
+       WithLookup("items: {by: item_id, fields: [category]}", "{agg: sum, of: length_s}"), 21,
+       "feature_views.sv.features.f.of", "'length_s' is not a field of source 'ev'"},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(TableChecks, SpecErrorTest, ::testing::ValuesIn(TableErrorCases()),
+                         [](const ::testing::TestParamInfo<ErrorCase>& info) {
+                           return info.param.name;
+                         });
+
+TEST(TableSpecTest, TableViewsAndLookupsParse) {
+  Result<ProjectSpec> spec =
+      ParseProject(WithLookup("items: {by: item_id, fields: [category, length_s]}",
+                              "{agg: sum, of: length_s, where: \"category = 'comedy'\"}") +
+                       "  tv:\n    entity: item\n    source: items\n    features:\n"
+                       "      cat: {attr: category}\n",
+                   "f.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->sources.at("items").entity, "item");
+  EXPECT_EQ(spec->feature_views.at("tv").features.at(0).attr, "category");
+  const FeatureViewSpec& sv = spec->feature_views.at("sv");
+  ASSERT_EQ(sv.lookups.size(), 1u);
+  EXPECT_EQ(sv.lookups[0].table, "items");
+  EXPECT_EQ(sv.lookups[0].by, std::vector<std::string>{"item_id"});
+  EXPECT_EQ(sv.lookups[0].line, 19);
+  SourceSpec input = ViewInputSchema(*spec, sv);
+  // ev's fields (with the appended ts), then the looked-up ones with the table's types.
+  ASSERT_EQ(input.fields.size(), 5u);
+  EXPECT_EQ(input.fields[3].name, "category");
+  EXPECT_EQ(input.fields[4].name, "length_s");
+  EXPECT_EQ(input.fields[4].type, FieldType::kDouble);
+}
+
 }  // namespace
 }  // namespace freshet

@@ -18,7 +18,8 @@ namespace freshet {
 namespace {
 
 constexpr std::string_view kCfNames[kNumCfs] = {
-    "default", "events", "ingest_meta", "state", "registry", "checkpoints", "late", "quarantine"};
+    "default", "events",     "ingest_meta", "state",  "registry",
+    "checkpoints", "late", "quarantine", "tables"};
 // Created (empty) by earlier versions for features that were not built yet.
 constexpr std::string_view kRetiredCfNames[] = {"online", "predictions", "jobs"};
 

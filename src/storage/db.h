@@ -32,8 +32,9 @@ enum class Cf : int {
   kCheckpoints = 5,  // "checkpoints": consumed offsets and watermarks per source
   kLate = 6,         // "late": dead letter of events later than the watermark allowed
   kQuarantine = 7,   // "quarantine": records failing a quarantine expectation; violation counts
+  kTables = 8,       // "tables": versions of table sources' rows, key = source + entity + time
 };
-inline constexpr int kNumCfs = 8;
+inline constexpr int kNumCfs = 9;
 
 struct DbOptions {
   // Create the directory and column families when missing. Default: true.

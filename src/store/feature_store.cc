@@ -6,11 +6,19 @@
 #include <cmath>
 
 #include "spec/spec_loader.h"
+#include "stream/entity_key.h"
 
 namespace freshet {
 
-FeatureStore::FeatureStore(const ProjectSpec* spec, OnlineStore* online, const Clock* clock)
-    : spec_(spec), online_(online), clock_(clock) {}
+FeatureStore::FeatureStore(const ProjectSpec* spec, OnlineStore* online, const Clock* clock,
+                           const AttributeLookup* tables)
+    : spec_(spec), online_(online), clock_(clock), tables_(tables) {
+  for (const auto& [name, view] : spec->feature_views) {
+    if (spec->sources.at(view.source).kind == SourceKind::kTable) {
+      table_views_.emplace(name, TableView(*spec, view));
+    }
+  }
+}
 
 Result<std::vector<FeatureRef>> FeatureStore::ServiceFeatures(const std::string& service) const {
   auto it = spec_->feature_services.find(service);
@@ -157,7 +165,11 @@ Result<FeatureTable> FeatureStore::Get(const std::vector<FeatureRef>& refs,
       const std::vector<Value>& column = entities.at(entity.keys[k]);
       for (size_t r = 0; r < rows; ++r) keys[r][k] = column[r];
     }
-    RETURN_IF_ERROR(online_->Read(*view_name, keys, names, t, &reads));
+    if (auto table = table_views_.find(*view_name); table != table_views_.end()) {
+      RETURN_IF_ERROR(ReadTable(table->second, keys, names, t, &reads));
+    } else {
+      RETURN_IF_ERROR(online_->Read(*view_name, keys, names, t, &reads));
+    }
     if (reads.size() != rows) {
       return Status::Internal(
           fmt::format("online store '{}' answered {} of {} entities of view '{}'", online_->kind(),
@@ -177,6 +189,24 @@ Result<FeatureTable> FeatureStore::Get(const std::vector<FeatureRef>& refs,
     }
   }
   return table;
+}
+
+Status FeatureStore::ReadTable(const TableView& view, const std::vector<std::vector<Value>>& keys,
+                               const std::vector<std::string>& features, int64_t as_of_ms,
+                               std::vector<ViewRead>* out) const {
+  if (tables_ == nullptr) {
+    return Status::FailedPrecondition(
+        fmt::format("feature view '{}' reads table '{}', and this store has no tables",
+                    view.spec().name, view.table()));
+  }
+  ASSIGN_OR_RETURN(std::vector<int> fields, view.FieldIndexes(features));
+  out->clear();
+  out->reserve(keys.size());
+  for (const std::vector<Value>& key : keys) {
+    ASSIGN_OR_RETURN(ViewRead read, view.Read(*tables_, EncodeEntityKey(key), as_of_ms, fields));
+    out->push_back(std::move(read));
+  }
+  return Status::Ok();
 }
 
 }  // namespace freshet

@@ -1,7 +1,9 @@
 // FeatureStore: the online read path. Resolves feature references ("view:feature") and feature
 // services to OnlineStore reads (online_store.h: one batch per view) for a batch of entities at
 // one time (now, or an `as_of`), and returns a table in request order. Windows are evaluated at
-// the read time, so values decay as time passes without new events.
+// the read time, so values decay as time passes without new events. Views of table sources
+// read their attributes from `tables` (AttributeLookup) through TableView (stream/table_view.h):
+// the row's newest version before the read time, with the same statuses and TTL rule.
 //
 // Thread-safety: thread-safe (OnlineStore reads are). Does not own the spec, store or clock.
 #pragma once
@@ -16,7 +18,9 @@
 #include "core/value.h"
 #include "spec/project_spec.h"
 #include "store/online_store.h"
+#include "stream/attribute_lookup.h"
 #include "stream/engine.h"
+#include "stream/table_view.h"
 
 namespace freshet {
 
@@ -34,7 +38,9 @@ struct FeatureTable {
 
 class FeatureStore {
  public:
-  FeatureStore(const ProjectSpec* spec, OnlineStore* online, const Clock* clock);
+  // `tables` serves the views of table sources; null: reading one fails (kFailedPrecondition).
+  FeatureStore(const ProjectSpec* spec, OnlineStore* online, const Clock* clock,
+               const AttributeLookup* tables = nullptr);
 
   // The refs of a feature service, or kNotFound naming it.
   Result<std::vector<FeatureRef>> ServiceFeatures(const std::string& service) const;
@@ -54,10 +60,16 @@ class FeatureStore {
   // The number of entity rows, after checking the key columns `refs` need (see Get).
   Result<size_t> CheckEntities(const std::vector<FeatureRef>& refs,
                                const EntityColumns& entities) const;
+  // OnlineStore::Read's contract for a table view.
+  Status ReadTable(const TableView& view, const std::vector<std::vector<Value>>& keys,
+                   const std::vector<std::string>& features, int64_t as_of_ms,
+                   std::vector<ViewRead>* out) const;
 
   const ProjectSpec* spec_;
   OnlineStore* online_;
   const Clock* clock_;
+  const AttributeLookup* tables_;
+  std::map<std::string, TableView> table_views_;  // by view name
 };
 
 }  // namespace freshet

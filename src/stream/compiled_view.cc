@@ -29,7 +29,9 @@ class ViewCompiler {
       return Error(view_.line, "",
                    fmt::format("unknown source '{}' or entity '{}'", view_.source, view_.entity));
     }
-    source_ = &source_it->second;
+    // The source's fields, then the fields its lookups append (ViewLookups).
+    input_ = ViewInputSchema(spec_, view_);
+    source_ = &input_;
     plan_->spec = view_;
     for (const std::string& key : entity_it->second.keys) {
       int index = source_->FieldIndex(key);
@@ -281,6 +283,7 @@ class ViewCompiler {
   const ProjectSpec& spec_;
   const FeatureViewSpec& view_;
   CompiledView::Impl* plan_;
+  SourceSpec input_;  // the fields the view's features read
   const SourceSpec* source_ = nullptr;
   std::map<std::string, int> filter_bits_;
   std::string shape_;  // canonical description of the state layout, hashed to the fingerprint

@@ -12,6 +12,7 @@
 #include "stream/entity_key.h"
 #include "stream/entity_map.h"
 #include "stream/value_ops.h"
+#include "stream/view_lookups.h"
 #include "stream/watermark.h"
 
 namespace freshet {
@@ -40,6 +41,7 @@ struct StreamEngine::Impl {
   struct ViewRuntime {
     std::shared_ptr<const CompiledView> view;
     const CompiledView::Impl* plan = nullptr;
+    std::unique_ptr<const ViewLookups> lookups;  // null: the view has no lookups
     uint32_t id = 0;
     size_t source = 0;
     // The backend may hold states of this view that are not resident, so a lookup that misses
@@ -110,6 +112,7 @@ struct StreamEngine::Impl {
   std::vector<uint32_t> shard_fill;
   std::string serialized;
   std::vector<Pending> pending;
+  std::vector<Record> enriched;  // Enrich's output
 
   // The hash's high half scaled to [0, shards): a multiplication instead of a division, and
   // independent of the low bits that pick the slot in the shard's map.
@@ -117,6 +120,8 @@ struct StreamEngine::Impl {
 
   Status Init(const ProjectSpec& spec);
   Status ApplyToView(size_t v, const std::vector<Record>& records);
+  // The accepted records with a view's looked-up fields, into `enriched` (same indexes).
+  Status Enrich(const ViewLookups& lookups, const std::vector<Record>& records);
   void GroupByShard(size_t n);
   Result<EntityEntry*> Lookup(Shard& shard, size_t v, uint64_t hash, std::string_view key,
                               bool create);
@@ -143,9 +148,19 @@ Status StreamEngine::Impl::Init(const ProjectSpec& spec) {
     sources.push_back(std::move(rt));
   }
   for (const auto& [name, view_spec] : spec.feature_views) {
+    // A table view has no window state: its reads go to the table (stream/table_view.h).
+    if (spec.sources.at(view_spec.source).kind == SourceKind::kTable) continue;
     auto rt = std::make_unique<ViewRuntime>();
     ASSIGN_OR_RETURN(rt->view, CompiledView::Compile(spec, view_spec));
     rt->plan = &rt->view->impl();
+    if (!view_spec.lookups.empty()) {
+      if (options.tables == nullptr) {
+        return Status::InvalidArgument(
+            fmt::format("view '{}' looks up table '{}', and the engine has no tables", name,
+                        view_spec.lookups.front().table));
+      }
+      rt->lookups = std::make_unique<const ViewLookups>(spec, view_spec);
+    }
     ASSIGN_OR_RETURN(rt->id, backend->ViewId(name));
     auto it = source_index.find(view_spec.source);
     if (it == source_index.end()) {
@@ -235,7 +250,9 @@ Status StreamEngine::Apply(const std::string& source, uint64_t first_offset,
   }
   progress.max_event_ms = watermark.max_event_ms();
   for (size_t v : src.views) {
-    Status s = m.ApplyToView(v, records);
+    const ViewLookups* lookups = m.views[v]->lookups.get();
+    Status s = lookups ? m.Enrich(*lookups, records) : Status::Ok();
+    if (s.ok()) s = m.ApplyToView(v, lookups ? m.enriched : records);
     if (!s.ok()) {
       m.broken = s;
       return s;
@@ -253,6 +270,14 @@ Status StreamEngine::Apply(const std::string& source, uint64_t first_offset,
   if (m.records_since_checkpoint >= m.options.checkpoint_records ||
       m.clock->NowMs() - m.last_checkpoint_ms >= m.options.checkpoint_interval_ms) {
     return Checkpoint();
+  }
+  return Status::Ok();
+}
+
+Status StreamEngine::Impl::Enrich(const ViewLookups& lookups, const std::vector<Record>& records) {
+  if (enriched.size() < records.size()) enriched.resize(records.size());
+  for (uint32_t i : accepted) {
+    RETURN_IF_ERROR(lookups.Enrich(*options.tables, records[i], &enriched[i]));
   }
   return Status::Ok();
 }

@@ -29,6 +29,7 @@
 #include "core/status.h"
 #include "format/record.h"
 #include "spec/project_spec.h"
+#include "stream/attribute_lookup.h"
 #include "stream/compiled_view.h"
 
 namespace freshet {
@@ -138,6 +139,10 @@ struct EngineOptions {
   // entities do not hold memory forever: a full pass every `1 / sweep_fraction` checkpoints.
   // Default: 1/16.
   double sweep_fraction = 1.0 / 16;
+  // Where views with `lookups` read table rows (stream/view_lookups.h): each event is
+  // enriched as of its time when it is applied. Not owned; must outlive the engine. Required
+  // when a view declares lookups (Create fails with kInvalidArgument otherwise). Default: none.
+  const AttributeLookup* tables = nullptr;
 };
 
 struct ViewRead {

@@ -468,5 +468,30 @@ TEST(StreamEngineTest, FailedCheckpointIsRetriedAndLosesNothing) {
   }
 }
 
+TEST(EngineLookupsTest, AViewWithLookupsNeedsTheTables) {
+  auto spec = ParseProject(R"yaml(project: p
+entities:
+  user: {key: user_id}
+  item: {key: item_id}
+sources:
+  ev: {timestamp: ts, fields: {user_id: string, item_id: int64}}
+  items: {kind: table, entity: item, timestamp: at, fields: {item_id: int64, cat: string}}
+feature_views:
+  sv:
+    entity: user
+    source: ev
+    lookups: {items: {by: item_id, fields: [cat]}}
+    features: {top: {agg: top_k, of: cat, k: 2}}
+)yaml",
+                           "freshet.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  MemoryStateBackend backend;
+  ManualClock clock(0);
+  auto engine = StreamEngine::Create(*spec, &backend, &clock);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.status().message(),
+            "view 'sv' looks up table 'items', and the engine has no tables");
+}
+
 }  // namespace
 }  // namespace freshet
