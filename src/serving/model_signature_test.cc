@@ -103,7 +103,11 @@ TEST_F(ModelSignatureTest, MismatchNamesTheFirstDifferingFeature) {
   // Without a recorded signature only the width is compared.
   ModelVersion unsigned_version = Register("");
   EXPECT_TRUE(CheckSignature(spec_, next, unsigned_version).ok());
-  DeploymentSpec pair{"p", "ranker", "champion", "pair", {}, 0, {}};
+  DeploymentSpec pair;
+  pair.name = "p";
+  pair.model = "ranker";
+  pair.alias = "champion";
+  pair.feature_service = "pair";
   EXPECT_EQ(CheckSignature(spec_, pair, unsigned_version).message(),
             "deployment 'p' (feature service 'pair') cannot serve model \"ranker\" version 2: the "
             "model takes 3 features but the service has 2");
