@@ -248,8 +248,8 @@ std::string CurrentUser() {
   return fmt::format("uid {}", uid);
 }
 
-ModelRegistry::ModelRegistry(Db* db, std::string data_dir, const Clock* clock)
-    : db_(db), data_dir_(std::move(data_dir)), clock_(clock) {}
+ModelRegistry::ModelRegistry(Db* db, std::string data_dir, const Clock* clock, bool cache_resolves)
+    : db_(db), data_dir_(std::move(data_dir)), clock_(clock), cache_resolves_(cache_resolves) {}
 
 Result<std::unique_ptr<ModelRegistry>> ModelRegistry::Open(Db* db, const std::string& data_dir,
                                                            const Clock* clock) {
@@ -262,12 +262,14 @@ Result<std::unique_ptr<ModelRegistry>> ModelRegistry::Open(Db* db, const std::st
     fs::create_directories(dir, ec);
     if (ec) return FsError(ec, "create", dir);
   }
-  return std::unique_ptr<ModelRegistry>(new ModelRegistry(db, data_dir, clock));
+  return std::unique_ptr<ModelRegistry>(
+      new ModelRegistry(db, data_dir, clock, /*cache_resolves=*/true));
 }
 
 std::unique_ptr<ModelRegistry> ModelRegistry::OpenForReading(Db* db, const std::string& data_dir,
                                                              const Clock* clock) {
-  return std::unique_ptr<ModelRegistry>(new ModelRegistry(db, data_dir, clock));
+  return std::unique_ptr<ModelRegistry>(
+      new ModelRegistry(db, data_dir, clock, /*cache_resolves=*/false));
 }
 
 Result<ModelVersion> ModelRegistry::Register(const std::string& name,
@@ -341,7 +343,7 @@ Result<ModelRegistry::StagedArtifact> ModelRegistry::StageArtifact(
 }
 
 Result<ModelVersion> ModelRegistry::Commit(ModelVersion version, const std::string& staged_path) {
-  std::lock_guard<std::mutex> lock(mu_);
+  WriteLock lock(this);
   ASSIGN_OR_RETURN(std::optional<ModelRecord> existing, ReadModelRecord(version.name));
   ModelRecord record;
   version.created_ms = clock_->NowMs();
@@ -412,14 +414,14 @@ Status ModelRegistry::MoveAliasLocked(ModelRecord* record, const std::string& al
 Status ModelRegistry::SetAlias(const std::string& name, const std::string& alias, int64_t version,
                                const std::string& by, const AliasCheck& check) {
   RETURN_IF_ERROR(ValidateAlias(alias));
-  std::lock_guard<std::mutex> lock(mu_);
+  WriteLock lock(this);
   ASSIGN_OR_RETURN(ModelRecord record, RequireModelRecord(name));
   return MoveAliasLocked(&record, alias, version, by, /*rollback=*/false, check);
 }
 
 Status ModelRegistry::RemoveAlias(const std::string& name, const std::string& alias,
                                   const std::string& by) {
-  std::lock_guard<std::mutex> lock(mu_);
+  WriteLock lock(this);
   ASSIGN_OR_RETURN(ModelRecord record, RequireModelRecord(name));
   auto it = record.aliases.find(alias);
   if (it == record.aliases.end()) {
@@ -435,7 +437,7 @@ Result<PromoteResult> ModelRegistry::Promote(const std::string& name, int64_t ve
                                              const PromoteOptions& options,
                                              const AliasCheck& check) {
   std::string champion_alias(kChampionAlias);
-  std::lock_guard<std::mutex> lock(mu_);
+  WriteLock lock(this);
   ASSIGN_OR_RETURN(ModelRecord record, RequireModelRecord(name));
   ASSIGN_OR_RETURN(ModelVersion candidate, ReadVersion(record, version));
   PromoteResult result;
@@ -463,7 +465,7 @@ Result<PromoteResult> ModelRegistry::Promote(const std::string& name, int64_t ve
 Result<AliasChange> ModelRegistry::Rollback(const std::string& name, const std::string& by,
                                             const AliasCheck& check) {
   std::string champion_alias(kChampionAlias);
-  std::lock_guard<std::mutex> lock(mu_);
+  WriteLock lock(this);
   ASSIGN_OR_RETURN(ModelRecord record, RequireModelRecord(name));
   // Newest first: each rollback entry cancels the next move not itself a rollback.
   int64_t undone = 0;
@@ -493,7 +495,7 @@ Result<AliasChange> ModelRegistry::Rollback(const std::string& name, const std::
 
 Status ModelRegistry::DeleteVersion(const std::string& name, int64_t version,
                                     const std::vector<ModelUse>& uses) {
-  std::lock_guard<std::mutex> lock(mu_);
+  WriteLock lock(this);
   ASSIGN_OR_RETURN(ModelRecord record, RequireModelRecord(name));
   ASSIGN_OR_RETURN(ModelVersion stored, ReadVersion(record, version));
   for (const auto& [alias, target] : record.aliases) {
@@ -555,7 +557,7 @@ Status ModelRegistry::UpdateTags(const std::string& name, int64_t version,
                                  const std::map<std::string, std::string>& set,
                                  const std::vector<std::string>& remove) {
   for (const auto& [key, value] : set) RETURN_IF_ERROR(ValidateName("tag", key));
-  std::lock_guard<std::mutex> lock(mu_);
+  WriteLock lock(this);
   ASSIGN_OR_RETURN(ModelRecord record, RequireModelRecord(name));
   if (version != 0) RETURN_IF_ERROR(RequireExisting(record, version));
   std::map<std::string, std::string>& tags =
@@ -624,9 +626,48 @@ Result<std::vector<ModelVersion>> ModelRegistry::ListVersions(const std::string&
 }
 
 Result<ModelVersion> ModelRegistry::Resolve(const std::string& name, std::string_view ref) const {
+  if (!cache_resolves_) return ResolveFromDb(name, ref);
+  // Read before the Db: a write that finishes after this load has bumped the generation, so
+  // what is stored below under `generation` is never served once that write returned.
+  uint64_t generation = generation_.load(std::memory_order_acquire);
+  if (std::optional<ModelVersion> cached = FindResolved(generation, name, ref)) {
+    return std::move(*cached);
+  }
+  ASSIGN_OR_RETURN(ModelVersion version, ResolveFromDb(name, ref));
+  StoreResolved(generation, name, ref, version);
+  return version;
+}
+
+Result<ModelVersion> ModelRegistry::ResolveFromDb(const std::string& name,
+                                                  std::string_view ref) const {
   ASSIGN_OR_RETURN(ModelRecord record, RequireModelRecord(name));
   ASSIGN_OR_RETURN(int64_t version, ResolveRef(record, ref));
   return ReadVersion(record, version);
+}
+
+std::optional<ModelVersion> ModelRegistry::FindResolved(uint64_t generation,
+                                                        const std::string& name,
+                                                        std::string_view ref) const {
+  std::shared_lock<std::shared_mutex> lock(resolved_mu_);
+  if (resolved_generation_ != generation) return std::nullopt;
+  auto model = resolved_.find(name);
+  if (model == resolved_.end()) return std::nullopt;
+  auto entry = model->second.find(ref);
+  if (entry == model->second.end()) return std::nullopt;
+  return entry->second;
+}
+
+void ModelRegistry::StoreResolved(uint64_t generation, const std::string& name,
+                                  std::string_view ref, const ModelVersion& version) const {
+  std::unique_lock<std::shared_mutex> lock(resolved_mu_);
+  if (generation < resolved_generation_) return;
+  if (generation > resolved_generation_ || resolved_count_ >= kMaxResolved) {
+    resolved_.clear();
+    resolved_count_ = 0;
+    resolved_generation_ = generation;
+  }
+  auto [it, inserted] = resolved_[name].try_emplace(std::string(ref), version);
+  if (inserted) ++resolved_count_;
 }
 
 Result<std::optional<ModelRecord>> ModelRegistry::ReadModelRecord(const std::string& name) const {

@@ -14,6 +14,14 @@
 // Thread-safety: all methods are thread-safe. Writers are serialized by a mutex; readers take no
 // lock, because every write is one atomic RocksDB batch and version records are immutable, so a
 // reader sees either the old or the new state, never a mix.
+//
+// Resolve() caching: a registry from Open() remembers what Resolve() returned (the serving
+// path resolves a deployment's alias on every request). Every writer bumps a generation counter
+// under the writer mutex before it returns, and an entry is served only while the generation it
+// was read at is current, so a Resolve() that starts after a write returned sees that write.
+// Exact because the data directory's lock makes this process, and Open() its one writing
+// registry, the only writer. A registry from OpenForReading() may trail another process's
+// writer, so it does not cache.
 #pragma once
 
 #include <atomic>
@@ -23,6 +31,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -164,7 +173,30 @@ class ModelRegistry {
   Result<ModelVersion> Resolve(const std::string& name, std::string_view ref) const;
 
  private:
-  ModelRegistry(Db* db, std::string data_dir, const Clock* clock);
+  ModelRegistry(Db* db, std::string data_dir, const Clock* clock, bool cache_resolves);
+
+  // Holds mu_ for one writer and, before releasing it, bumps generation_ so Resolve()'s cache
+  // drops what it read before (also after a failed write: a needless miss, never a stale hit).
+  class WriteLock {
+   public:
+    explicit WriteLock(ModelRegistry* registry) : registry_(registry), lock_(registry->mu_) {}
+    ~WriteLock() { registry_->generation_.fetch_add(1, std::memory_order_release); }
+    WriteLock(const WriteLock&) = delete;
+    WriteLock& operator=(const WriteLock&) = delete;
+
+   private:
+    ModelRegistry* registry_;
+    std::lock_guard<std::mutex> lock_;
+  };
+
+  // Resolve() without the cache: reads the model record and the version record.
+  Result<ModelVersion> ResolveFromDb(const std::string& name, std::string_view ref) const;
+  // The cached resolution of (name, ref) read at `generation`, if that is still the cache's.
+  std::optional<ModelVersion> FindResolved(uint64_t generation, const std::string& name,
+                                           std::string_view ref) const;
+  // Caches `version` as read at `generation`; dropped when a newer generation was cached.
+  void StoreResolved(uint64_t generation, const std::string& name, std::string_view ref,
+                     const ModelVersion& version) const;
 
   Result<std::optional<ModelRecord>> ReadModelRecord(const std::string& name) const;
   Result<ModelRecord> RequireModelRecord(const std::string& name) const;
@@ -195,6 +227,17 @@ class ModelRegistry {
   const Clock* clock_;
   std::atomic<uint64_t> next_staging_id_{0};
   std::mutex mu_;  // Serializes writers: the read-modify-write of a model record.
+  // Completed writer critical sections (WriteLock); read with acquire by Resolve().
+  std::atomic<uint64_t> generation_{0};
+  const bool cache_resolves_;
+  // Resolve()'s cache: model name -> ref -> version, all read at resolved_generation_. Entries
+  // exist only for refs that resolved; kMaxResolved bounds refs taken from requests ("007").
+  static constexpr size_t kMaxResolved = 1024;
+  mutable std::shared_mutex resolved_mu_;
+  mutable uint64_t resolved_generation_ = 0;  // guarded by resolved_mu_
+  mutable size_t resolved_count_ = 0;         // guarded by resolved_mu_
+  mutable std::map<std::string, std::map<std::string, ModelVersion, std::less<>>, std::less<>>
+      resolved_;  // guarded by resolved_mu_
 };
 
 }  // namespace freshet

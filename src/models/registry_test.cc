@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -157,6 +158,96 @@ TEST_F(RegistryTest, AliasesAndResolveForms) {
   for (const char* bad : {"latest", "42", "a/b", "", ".x"}) {
     EXPECT_EQ(registry_->SetAlias("ctr", bad, 1).code(), StatusCode::kInvalidArgument) << bad;
   }
+}
+
+// Resolve() caches; every kind of write must be seen by the very next Resolve().
+TEST_F(RegistryTest, ResolveSeesEveryWriteOnTheNextCall) {
+  for (double w : {1.0, 2.0, 3.0}) MustRegister("ctr", LinearArtifact(w), "linear");
+  auto version_of = [&](std::string_view ref) {
+    auto v = registry_->Resolve("ctr", ref);
+    return v.ok() ? v->version : -static_cast<int64_t>(v.status().code());
+  };
+  const int64_t not_found = -static_cast<int64_t>(StatusCode::kNotFound);
+  EXPECT_EQ(version_of("champion"), 1);
+  EXPECT_EQ(version_of("champion"), 1);  // a cache hit
+  ASSERT_TRUE(registry_->SetAlias("ctr", "champion", 2).ok());
+  EXPECT_EQ(version_of("champion"), 2);
+  ASSERT_TRUE(registry_->Promote("ctr", 3, {.force = true}).ok());
+  EXPECT_EQ(version_of("champion"), 3);
+  ASSERT_TRUE(registry_->Rollback("ctr").ok());
+  EXPECT_EQ(version_of("champion"), 2);
+
+  ASSERT_TRUE(registry_->SetAlias("ctr", "canary", 3).ok());
+  EXPECT_EQ(version_of("canary"), 3);
+  ASSERT_TRUE(registry_->RemoveAlias("ctr", "canary").ok());
+  EXPECT_EQ(version_of("canary"), not_found);
+
+  EXPECT_EQ(version_of("latest"), 3);
+  MustRegister("ctr", LinearArtifact(4.0), "linear");
+  EXPECT_EQ(version_of("latest"), 4);
+  EXPECT_EQ(version_of("1"), 1);
+  ASSERT_TRUE(registry_->DeleteVersion("ctr", 1).ok());
+  EXPECT_EQ(version_of("1"), not_found);
+
+  EXPECT_TRUE(registry_->Resolve("ctr", "champion")->tags.empty());
+  ASSERT_TRUE(registry_->UpdateTags("ctr", 2, {{"stage", "live"}}).ok());
+  EXPECT_EQ(registry_->Resolve("ctr", "champion")->tags,
+            (std::map<std::string, std::string>{{"stage", "live"}}));
+}
+
+// The writing registry answers from its cache (so a record written to the Db behind its back
+// is not seen); a reading registry, possibly behind another process's writer, reads every time.
+TEST_F(RegistryTest, OnlyTheWritingRegistryCachesResolve) {
+  MustRegister("ctr", LinearArtifact(1.0), "linear");
+  MustRegister("ctr", LinearArtifact(2.0), "linear");
+  ASSERT_EQ(registry_->Resolve("ctr", "champion")->version, 1);
+  auto reader = ModelRegistry::OpenForReading(db_.get(), dir_.path(), &clock_);
+  ASSERT_EQ(reader->Resolve("ctr", "champion")->version, 1);
+
+  auto stored = db_->Get(Cf::kRegistry, ModelKey("ctr"));
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  auto record = DecodeModelRecord(**stored);
+  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  record->aliases["champion"] = 2;
+  ASSERT_TRUE(db_->Put(Cf::kRegistry, ModelKey("ctr"), EncodeModelRecord(*record)).ok());
+
+  EXPECT_EQ(reader->Resolve("ctr", "champion")->version, 2);
+  EXPECT_EQ(registry_->Resolve("ctr", "champion")->version, 1);
+}
+
+// Readers racing alias moves: once SetAlias has returned, no Resolve started afterwards may
+// return an earlier target.
+TEST_F(RegistryTest, ResolveNeverReturnsAnAliasTargetOlderThanTheLastReturnedMove) {
+  constexpr int64_t kVersions = 12;
+  for (int64_t v = 1; v <= kVersions; ++v) {
+    MustRegister("ctr", LinearArtifact(static_cast<double>(v)), "linear");
+  }
+  std::atomic<int64_t> moved{1};  // the target of the last SetAlias that returned
+  std::atomic<bool> done{false};
+  std::atomic<int> stale{0}, failed{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      while (!done.load(std::memory_order_acquire)) {
+        int64_t floor = moved.load(std::memory_order_acquire);
+        auto v = registry_->Resolve("ctr", "champion");
+        if (!v.ok()) {
+          failed.fetch_add(1);
+        } else if (v->version < floor) {
+          stale.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (int64_t v = 2; v <= kVersions; ++v) {
+    ASSERT_TRUE(registry_->SetAlias("ctr", "champion", v).ok());
+    moved.store(v, std::memory_order_release);
+    EXPECT_EQ(registry_->Resolve("ctr", "champion")->version, v);
+  }
+  done.store(true, std::memory_order_release);
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_EQ(failed.load(), 0);
 }
 
 TEST_F(RegistryTest, ReopenKeepsEverything) {

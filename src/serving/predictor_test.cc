@@ -117,6 +117,12 @@ TEST_F(PredictorTest, FollowsTheAliasToANewVersion) {
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_EQ(after->version, 2);
   EXPECT_FLOAT_EQ(after->scores[0], 2);
+  // The registry caches the alias; a rollback is still seen by the very next request.
+  ASSERT_TRUE(registry_->Rollback("ranker").ok());
+  auto rolled_back = predictor_->Predict("rank", Users({"u1"}), kT);
+  ASSERT_TRUE(rolled_back.ok()) << rolled_back.status().ToString();
+  EXPECT_EQ(rolled_back->version, 1);
+  EXPECT_FLOAT_EQ(rolled_back->scores[0], 1);
 }
 
 TEST_F(PredictorTest, MissingEntityKeyIsABadRequestNamingTheKey) {
