@@ -30,16 +30,6 @@ std::optional<size_t> LimitParam(const HttpRequest& req, HttpResponse* res) {
   return static_cast<size_t>(limit);
 }
 
-// Writes `record` as {field: value} under the source's field names.
-void WriteRecordJson(JsonWriter* w, const SourceSpec& source, const Record& record) {
-  w->StartObject();
-  for (size_t i = 0; i < source.fields.size() && i < record.values.size(); ++i) {
-    w->Key(source.fields[i].name.c_str());
-    WriteJsonValue(w, record.values[i]);
-  }
-  w->EndObject();
-}
-
 void Ingest(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   const std::string* key = req.headers.Get("Idempotency-Key");
   ParseError bad_record;
@@ -56,7 +46,11 @@ void Ingest(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   res->body = AppendAckToJson(*ack, &quality);
 }
 
-void ListLate(Instance* instance, const HttpRequest& req, HttpResponse* res) {
+// A dead letter's listing, GET /v1/{late|quarantine}/{source}?limit=N: {member: [entry, ...]},
+// newest first. `list(source, limit)` reads the entries; `write(w, source_spec, entry)` writes one.
+template <typename List, typename Write>
+void ListDeadLetter(Instance* instance, const HttpRequest& req, HttpResponse* res,
+                    const char* member, List list, Write write) {
   const std::string& source = *req.PathParam("source");
   auto it = instance->spec().sources.find(source);
   if (it == instance->spec().sources.end()) {
@@ -65,71 +59,38 @@ void ListLate(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   }
   std::optional<size_t> limit = LimitParam(req, res);
   if (!limit) return;
-  auto late = instance->engine()->ListLate(source, *limit);
-  if (!late.ok()) {
-    SetError(res, late.status());
+  auto entries = list(source, *limit);
+  if (!entries.ok()) {
+    SetError(res, entries.status());
     return;
   }
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  w.Key("late");
+  w.Key(member);
   w.StartArray();
-  for (const LateEvent& e : *late) {
-    w.StartObject();
-    w.Key("offset");
-    w.Uint64(e.offset);
-    w.Key("watermark_ms");
-    w.Int64(e.watermark_ms);
-    w.Key("record");
-    WriteRecordJson(&w, it->second, e.record);
-    w.EndObject();
-  }
+  for (const auto& entry : *entries) write(&w, it->second, entry);
   w.EndArray();
   w.EndObject();
   res->body = buf.GetString();
 }
 
-// GET /v1/quarantine/{source}?limit=N: {"quarantine": [{"id", "quarantined_ms", "violations":
-// ["field 'x': expectation ..."], "record": {...}}, ...]}, newest first.
+void ListLate(Instance* instance, const HttpRequest& req, HttpResponse* res) {
+  ListDeadLetter(
+      instance, req, res, "late",
+      [instance](const std::string& source, size_t limit) {
+        return instance->engine()->ListLate(source, limit);
+      },
+      WriteLateEventJson);
+}
+
 void ListQuarantine(Instance* instance, const HttpRequest& req, HttpResponse* res) {
-  const std::string& source = *req.PathParam("source");
-  auto it = instance->spec().sources.find(source);
-  if (it == instance->spec().sources.end()) {
-    SetError(res, Status::NotFound(fmt::format("unknown source '{}'", source)));
-    return;
-  }
-  std::optional<size_t> limit = LimitParam(req, res);
-  if (!limit) return;
-  auto kept = instance->quarantine()->List(source, *limit);
-  if (!kept.ok()) {
-    SetError(res, kept.status());
-    return;
-  }
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  w.Key("quarantine");
-  w.StartArray();
-  for (const QuarantinedRecord& q : *kept) {
-    w.StartObject();
-    w.Key("id");
-    w.Uint64(q.id);
-    w.Key("quarantined_ms");
-    w.Int64(q.quarantined_ms);
-    w.Key("violations");
-    w.StartArray();
-    for (const std::string& v : q.violations) {
-      w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-    }
-    w.EndArray();
-    w.Key("record");
-    WriteRecordJson(&w, it->second, q.record);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  res->body = buf.GetString();
+  ListDeadLetter(
+      instance, req, res, "quarantine",
+      [instance](const std::string& source, size_t limit) {
+        return instance->quarantine()->List(source, limit);
+      },
+      WriteQuarantinedJson);
 }
 
 // GET /v1/quality: the persisted violation counts (quality/quality_report.h).

@@ -4,6 +4,7 @@
 
 #include "core/time_util.h"
 #include "instance/instance.h"
+#include "instance/quarantine_store.h"
 
 namespace freshet {
 namespace {
@@ -249,6 +250,48 @@ std::string AppendAckToJson(const AppendAck& ack, const IngestQuality* quality) 
   WriteAppendAckMembers(&w, ack, quality);
   w.EndObject();
   return Finish(buffer);
+}
+
+namespace {
+
+// `record` as {field: value} under the source's field names.
+void WriteRecordJson(JsonWriter* w, const SourceSpec& source, const Record& record) {
+  w->StartObject();
+  for (size_t i = 0; i < source.fields.size() && i < record.values.size(); ++i) {
+    String(w, source.fields[i].name);
+    WriteJsonValue(w, record.values[i]);
+  }
+  w->EndObject();
+}
+
+}  // namespace
+
+void WriteLateEventJson(JsonWriter* w, const SourceSpec& source, const LateEvent& e) {
+  w->StartObject();
+  w->Key("offset");
+  w->Uint64(e.offset);
+  w->Key("ts_ms");
+  w->Int64(e.record.ts_ms);
+  w->Key("watermark_ms");
+  w->Int64(e.watermark_ms);
+  w->Key("record");
+  WriteRecordJson(w, source, e.record);
+  w->EndObject();
+}
+
+void WriteQuarantinedJson(JsonWriter* w, const SourceSpec& source, const QuarantinedRecord& q) {
+  w->StartObject();
+  w->Key("id");
+  w->Uint64(q.id);
+  w->Key("quarantined_ms");
+  w->Int64(q.quarantined_ms);
+  w->Key("violations");
+  w->StartArray();
+  for (const std::string& v : q.violations) String(w, v);
+  w->EndArray();
+  w->Key("record");
+  WriteRecordJson(w, source, q.record);
+  w->EndObject();
 }
 
 std::string ParseErrorDetailsToJson(const ParseError& error) {

@@ -38,6 +38,8 @@
 #include "log/event_log.h"
 #include "models/model_version.h"
 #include "models/registry.h"
+#include "spec/project_spec.h"
+#include "stream/engine.h"
 
 namespace freshet {
 
@@ -66,6 +68,15 @@ struct IngestQuality;  // instance/instance.h
 void WriteAppendAckMembers(JsonWriter* w, const AppendAck& ack,
                            const IngestQuality* quality = nullptr);
 std::string AppendAckToJson(const AppendAck& ack, const IngestQuality* quality = nullptr);
+
+struct QuarantinedRecord;  // instance/quarantine_store.h
+
+// The dead letters' entries, shared by GET /v1/late|quarantine/{source} and `freshet events`:
+// a late event {"offset", "ts_ms", "watermark_ms", "record": {field: value}} and a quarantined
+// record {"id", "quarantined_ms", "violations": ["field 'x': expectation ..."], "record"}, with
+// the record's values under `source`'s field names.
+void WriteLateEventJson(JsonWriter* w, const SourceSpec& source, const LateEvent& e);
+void WriteQuarantinedJson(JsonWriter* w, const SourceSpec& source, const QuarantinedRecord& q);
 
 // The error details of a rejected record: {"line", "record", "field", "expectation"}, each only
 // when known (a line for NDJSON, a record number for an array or a single object; the

@@ -21,32 +21,25 @@ Result<const FeatureServiceSpec*> FindService(const ProjectSpec& spec, const std
 
 std::string FeatureType(const ProjectSpec& spec, const FeatureViewSpec& view,
                         const FeatureSpec& feature) {
-  if (!feature.agg) return "derived";
-  switch (*feature.agg) {
-    case AggKind::kCount:
-    case AggKind::kDistinctCount:
-      return "int64";
-    case AggKind::kMean:
-    case AggKind::kVariance:
-    case AggKind::kStddev:
-    case AggKind::kRate:
-    case AggKind::kTrend:
-    case AggKind::kApproxPercentile:
-      return "double";
-    case AggKind::kLastN:
-    case AggKind::kTopK:
-      return "list";
-    case AggKind::kSum:
-    case AggKind::kMin:
-    case AggKind::kMax:
-    case AggKind::kFirst:
-    case AggKind::kLast:
-      break;
-  }
   auto source = spec.sources.find(view.source);
-  if (source == spec.sources.end()) return "unknown";
-  int field = source->second.FieldIndex(feature.of);
-  return field < 0 ? "unknown" : std::string(FieldTypeName(source->second.fields[field].type));
+  auto field_type = [&](const std::string& name) -> std::optional<FieldType> {
+    if (source == spec.sources.end()) return std::nullopt;
+    int field = source->second.FieldIndex(name);
+    if (field < 0) return std::nullopt;
+    return source->second.fields[field].type;
+  };
+  if (!feature.attr.empty()) {
+    std::optional<FieldType> type = field_type(feature.attr);
+    return type ? std::string(FieldTypeName(*type)) : "unknown";
+  }
+  if (!feature.agg) return "derived";
+  std::optional<FieldType> input;
+  if (AggTakesInput(*feature.agg)) {
+    input = field_type(feature.of);
+    if (!input) return "unknown";
+  }
+  std::optional<FieldType> type = AggResultType(*feature.agg, input);
+  return type ? std::string(FieldTypeName(*type)) : "list";
 }
 
 void Str(JsonWriter* w, const char* key, std::string_view value) {

@@ -3,10 +3,9 @@
 //
 // A feature service's signature is its features in order, each as "view:feature" with the type
 // of value the model is fed, derived from the feature's definition:
-//   count, distinct_count                         "int64"
-//   sum, min, max, first, last                    the type of the `of` field ("int64", "double"...)
-//   mean, variance, stddev, rate                  "double"
-//   last_n, top_k                                 "list"
+//   an aggregation                                AggResultType (spec/project_spec.h): "int64",
+//                                                 "double", ... ; "list" for last_n and top_k
+//   a table attribute (attr)                      the type of the table field
 //   a derived feature (expr)                      "derived"
 // Its spec hash (ModelLineage::feature_spec_hash) is the SHA-256 of a canonical JSON document
 // built from the parsed spec, not from freshet.yaml's bytes, so comments, key order, formatting

@@ -107,6 +107,32 @@ bool AggNeedsNumericInput(AggKind k) {
   }
 }
 
+std::optional<FieldType> AggResultType(AggKind agg, std::optional<FieldType> input) {
+  switch (agg) {
+    case AggKind::kCount:
+    case AggKind::kDistinctCount:
+      return FieldType::kInt64;
+    case AggKind::kSum:
+      return input == FieldType::kDouble ? FieldType::kDouble : FieldType::kInt64;
+    case AggKind::kMean:
+    case AggKind::kVariance:
+    case AggKind::kStddev:
+    case AggKind::kRate:
+    case AggKind::kTrend:
+    case AggKind::kApproxPercentile:
+      return FieldType::kDouble;
+    case AggKind::kMin:
+    case AggKind::kMax:
+    case AggKind::kFirst:
+    case AggKind::kLast:
+      return input == FieldType::kTimestamp ? FieldType::kInt64 : input;
+    case AggKind::kLastN:
+    case AggKind::kTopK:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 std::string_view WindowKindName(WindowKind k) {
   switch (k) {
     case WindowKind::kLifetime:

