@@ -48,7 +48,8 @@ void ListLate(const HttpRequest& req, HttpResponse* res) {
 }
 
 void Features(const HttpRequest& req, HttpResponse* res) {
-  static const FeatureStore store(nullptr, nullptr, nullptr);
+  // The store reads its spec when it is built (table views) and for feature services.
+  static const FeatureStore store(&freshet::fuzz::Spec(), nullptr, nullptr);
   static const std::vector<FeatureRef> fixed = {{"v", "n_1m"}};
   auto request = ParseFeatureRequest(req.body, store, &fixed);
   if (!request.ok()) SetError(res, request.status());
