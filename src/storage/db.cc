@@ -19,9 +19,9 @@ namespace {
 
 constexpr std::string_view kCfNames[kNumCfs] = {
     "default", "events",     "ingest_meta", "state",  "registry",
-    "checkpoints", "late", "quarantine", "tables"};
+    "checkpoints", "late", "quarantine", "tables", "queue", "predictions"};
 // Created (empty) by earlier versions for features that were not built yet.
-constexpr std::string_view kRetiredCfNames[] = {"online", "predictions", "jobs"};
+constexpr std::string_view kRetiredCfNames[] = {"online", "jobs"};
 
 bool IsKnown(std::string_view name) {
   return std::find(std::begin(kCfNames), std::end(kCfNames), name) != std::end(kCfNames);

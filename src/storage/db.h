@@ -33,8 +33,10 @@ enum class Cf : int {
   kLate = 6,         // "late": dead letter of events later than the watermark allowed
   kQuarantine = 7,   // "quarantine": records failing a quarantine expectation; violation counts
   kTables = 8,       // "tables": versions of table sources' rows, key = source + entity + time
+  kQueue = 9,        // "queue": durable prediction jobs, their leases and the dead letter
+  kPredictions = 10,  // "predictions": each entity's latest predictions per deployment
 };
-inline constexpr int kNumCfs = 9;
+inline constexpr int kNumCfs = 11;
 
 struct DbOptions {
   // Create the directory and column families when missing. Default: true.
@@ -48,7 +50,7 @@ struct DbOptions {
 class Db {
  public:
   // Opens or creates the database under `dir`. Column families that earlier versions created
-  // empty and nothing uses ("online", "predictions", "jobs") are dropped on a writable open;
+  // empty and nothing uses ("online", "jobs") are dropped on a writable open;
   // any other column family this version does not know is refused (kFailedPrecondition: the
   // directory was written by a newer freshet), so nothing is silently ignored.
   static Result<std::unique_ptr<Db>> Open(const std::string& dir, const DbOptions& options = {});

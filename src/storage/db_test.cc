@@ -74,7 +74,8 @@ TEST(DbTest, RetiredColumnFamiliesOfEarlierVersionsAreDropped) {
   }
   EXPECT_EQ(ColumnFamilies(dir),
             (std::vector<std::string>{"checkpoints", "default", "events", "ingest_meta", "late",
-                                      "quarantine", "registry", "state", "tables"}));
+                                      "predictions", "quarantine", "queue", "registry", "state",
+                                      "tables"}));
   auto db = Db::Open(dir);
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   EXPECT_EQ(*(*db)->Get(Cf::kLate, "k").value(), "v");
