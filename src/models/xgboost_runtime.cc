@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <limits>
 
+#include "models/xgboost_error.h"
+
 namespace freshet {
 namespace {
 
@@ -21,20 +23,6 @@ constexpr char kInplaceConfig[] =
 // Prediction from a DMatrix, whose missing value was given when it was built.
 constexpr char kDMatrixConfig[] =
     R"({"type":0,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false})";
-
-// XGBoost's last error for this thread, without the stack trace it appends.
-std::string LastXgbError() {
-  std::string message = XGBGetLastError();
-  size_t end = message.find('\n');
-  if (end != std::string::npos) message.resize(end);
-  return message;
-}
-
-// Every XGBoost C call returns 0 or -1; this turns -1 into a Status carrying XGBoost's message.
-Status CheckXgb(int rc, StatusCode code, std::string_view what) {
-  if (rc == 0) return Status::Ok();
-  return Status(code, fmt::format("xgboost {}: {}", what, LastXgbError()));
-}
 
 // Copies XGBoost's thread-local result buffer, which the next call on this thread overwrites.
 void CopyPrediction(const bst_ulong* shape, bst_ulong dim, const float* result,

@@ -157,11 +157,55 @@ struct FeatureServiceSpec {
   int line = 0;
 };
 
+// One hyperparameter's search range (`tune.space.<param>`): a number in [low, high], drawn
+// log-uniformly when `log` and rounded when `integer`, or (when `choices` is non-empty) one of
+// the choices.
+struct ParamRangeSpec {
+  std::string param{};
+  double low = 0;
+  double high = 0;
+  bool log = false;
+  bool integer = false;
+  std::vector<std::string> choices{};
+  int line = 0;
+};
+
+// `freshet train --tune` (src/training): `trials` parameter sets drawn from `space`, each trained
+// on the earlier training rows and scored on the latest `validation` fraction of them.
+struct TuneSpec {
+  int trials = 20;
+  std::string method = "random";  // "random", or "tpe": after the random start-up trials, draw
+                                  // from the density of the best trials (src/training/README.md)
+  double validation = 0.2;        // in (0, 1)
+  std::vector<ParamRangeSpec> space{};  // in file order; REQUIRES: non-empty
+  int line = 0;
+};
+
+// `freshet train` (src/training): XGBoost trained on the backfilled training set, evaluated on a
+// time-based holdout: the latest `holdout` fraction of the rows, or the rows from holdout_from_ms.
+struct TrainSpec {
+  std::string feature_service{};  // `features:`; Default: the service of the model's deployment,
+                                  // or the project's only service
+  std::string label{};            // the labels CSV column to predict; required
+  std::string objective = "binary:logistic";  // an XGBoost objective: binary:* or reg:*
+  int rounds = 100;                           // boosting rounds
+  std::map<std::string, std::string> params{};  // other XGBoost parameters, as given
+  double holdout = 0.2;                         // in (0, 1)
+  std::optional<int64_t> holdout_from_ms{};     // when set, replaces `holdout`
+  // "auc", "logloss" (binary objectives), "rmse", "recall@K". The first one ranks tuning trials.
+  // Default: [auc, logloss] for binary objectives, [rmse] for regression.
+  std::vector<std::string> metrics{};
+  std::string group{};  // labels column grouping rows for recall@K; Default: one group
+  int line = 0;
+};
+
 struct ModelSpec {
   std::string name;
   std::string runtime;  // "xgboost", "torchscript", "fasttext", "linear"
   int line = 0;
   int runtime_line = 0;
+  std::optional<TrainSpec> train{};
+  std::optional<TuneSpec> tune{};  // only with `train`
 };
 
 // Where a deployment's predictions are pushed: one entry of `outputs:`.

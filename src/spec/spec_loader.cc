@@ -11,6 +11,7 @@
 
 #include "spec/expectation_parser.h"
 #include "spec/feature_parser.h"
+#include "spec/train_parser.h"
 #include "spec/yaml_reader.h"
 
 namespace freshet {
@@ -356,13 +357,14 @@ class ProjectParser {
   }
 
   Status ParseModel(const YamlEntry& entry) {
-    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"runtime"}));
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"runtime", "train", "tune"}));
     ModelSpec model{entry.name, "", entry.value.line, obj.Get("runtime").line};
     RETURN_IF_ERROR(r_.RequireString(obj, "runtime", &model.runtime));
     if (std::find(kRuntimes.begin(), kRuntimes.end(), model.runtime) == kRuntimes.end()) {
       return r_.Error(obj.Get("runtime"), fmt::format("unknown runtime '{}' (use {})",
                                                       model.runtime, fmt::join(kRuntimes, ", ")));
     }
+    RETURN_IF_ERROR(ParseTraining(r_, obj, *spec_, &model));
     spec_->models.emplace(entry.name, std::move(model));
     return Status::Ok();
   }
