@@ -276,6 +276,12 @@ std::string WithOutput(const std::string& output) {
       output + "\n");
 }
 
+// A project whose model m (line 3) has `train` (line 5) and then `rest` (from line 6).
+std::string WithTraining(const std::string& runtime, const std::string& train,
+                         const std::string& rest = "") {
+  return "project: p\nmodels:\n  m:\n    runtime: " + runtime + "\n" + train + rest;
+}
+
 std::vector<ErrorCase> ErrorCases() {
   return {
       {"SyntaxError", "a:\n  b: 1\n c: 2\n", 3, "", "YAML syntax error"},
@@ -385,6 +391,46 @@ std::vector<ErrorCase> ErrorCases() {
        "unknown runtime 'sklearn' (use xgboost, torchscript, fasttext, linear)"},
       {"ModelWithoutRuntime", "project: p\nmodels:\n  m: {}\n", 3, "models.m.runtime",
        "missing required key"},
+      {"TrainOnLinear", WithTraining("linear", "    train: {label: y}\n"), 5, "models.m.train",
+       "freshet trains runtime xgboost only, not 'linear'"},
+      {"TrainWithoutLabel", WithTraining("xgboost", "    train: {rounds: 5}\n"), 5,
+       "models.m.train.label", "missing required key"},
+      {"TrainHoldoutNotAFraction", WithTraining("xgboost", "    train: {label: y, holdout: 1.5}\n"),
+       5, "models.m.train.holdout", "must be a fraction in (0, 1)"},
+      {"TrainTwoHoldouts",
+       WithTraining("xgboost", "    train: {label: y, holdout: 0.2, holdout_from: 5}\n"), 5,
+       "models.m.train.holdout_from", "give holdout (a fraction) or holdout_from, not both"},
+      {"TrainBadHoldoutFrom",
+       WithTraining("xgboost", "    train: {label: y, holdout_from: yesterday}\n"), 5,
+       "models.m.train.holdout_from", "'yesterday' is not a timestamp"},
+      {"TrainUnknownMetric", WithTraining("xgboost", "    train: {label: y, metrics: [auc, f1]}\n"),
+       5, "models.m.train.metrics[1]", "unknown metric 'f1' (use auc, logloss, rmse, recall@K)"},
+      {"TrainAucOfRegression",
+       WithTraining("xgboost",
+                    "    train: {label: y, objective: 'reg:squarederror', metrics: [auc]}\n"),
+       5, "models.m.train.metrics[0]", "metric auc needs a binary objective"},
+      {"TrainUnknownObjective",
+       WithTraining("xgboost", "    train: {label: y, objective: 'multi:softmax'}\n"), 5,
+       "models.m.train.objective", "objective 'multi:softmax' is not trained here"},
+      {"TrainUnknownService", WithTraining("xgboost", "    train: {label: y, features: s}\n"), 5,
+       "models.m.train.features", "unknown feature service 's'"},
+      {"TuneWithoutTrain", WithTraining("xgboost", "    tune: {trials: 3}\n"), 5, "models.m.tune",
+       "tune needs a train block"},
+      {"TuneUnknownMethod",
+       WithTraining("xgboost", "    train: {label: y}\n",
+                    "    tune: {method: grid, space: {eta: {low: 0.1, high: 0.3}}}\n"),
+       6, "models.m.tune.method", "unknown method 'grid' (use random or tpe)"},
+      {"TuneEmptySpace",
+       WithTraining("xgboost", "    train: {label: y}\n", "    tune: {trials: 3}\n"), 6,
+       "models.m.tune.space", "needs at least one parameter range"},
+      {"TuneLogRangeFromZero",
+       WithTraining("xgboost", "    train: {label: y}\n",
+                    "    tune:\n      space:\n        eta: {low: 0, high: 1, log: true}\n"),
+       8, "models.m.tune.space.eta.low", "a log range needs low > 0"},
+      {"TuneReversedRange",
+       WithTraining("xgboost", "    train: {label: y}\n",
+                    "    tune:\n      space:\n        max_depth: {low: 8, high: 2, int: true}\n"),
+       8, "models.m.tune.space.max_depth", "low (8) must be below high (2)"},
       {"DeploymentUnknownModel",
        WithTail("feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
                 "deployments:\n  d: {model: n, features: s}\n"),
@@ -495,6 +541,42 @@ TEST(SpecErrorTest, BaseDocumentsAreValid) {
   EXPECT_EQ(spec->feature_views.at("v").features.at(0).line, 13);
   EXPECT_EQ(spec->deployments.at("d").line, 19);
   EXPECT_TRUE(spec->deployments.at("d").outputs.empty());
+}
+
+TEST(SpecTrainingTest, TrainAndTuneBlocks) {
+  Result<ProjectSpec> spec = ParseProject(
+      WithTraining("xgboost",
+                   "    train:\n      label: clicked\n      rounds: 30\n"
+                   "      params: {max_depth: 4, eta: 0.1}\n"
+                   "      holdout_from: 2026-01-01T00:00:00Z\n      metrics: [auc, recall@10]\n",
+                   "    tune:\n      trials: 12\n      method: tpe\n      space:\n"
+                   "        eta: {low: 0.01, high: 0.3, log: true}\n"
+                   "        booster: {choices: [gbtree, dart]}\n"),
+      "f.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const ModelSpec& m = spec->models.at("m");
+  ASSERT_TRUE(m.train.has_value());
+  EXPECT_EQ(m.train->label, "clicked");
+  EXPECT_EQ(m.train->objective, "binary:logistic");
+  EXPECT_EQ(m.train->rounds, 30);
+  EXPECT_EQ(m.train->params,
+            (std::map<std::string, std::string>{{"eta", "0.1"}, {"max_depth", "4"}}));
+  EXPECT_EQ(m.train->holdout_from_ms, 1'767'225'600'000);
+  EXPECT_EQ(m.train->metrics, (std::vector<std::string>{"auc", "recall@10"}));
+  ASSERT_TRUE(m.tune.has_value());
+  EXPECT_EQ(m.tune->trials, 12);
+  EXPECT_EQ(m.tune->method, "tpe");
+  ASSERT_EQ(m.tune->space.size(), 2u);
+  EXPECT_TRUE(m.tune->space[0].log);
+  EXPECT_EQ(m.tune->space[0].high, 0.3);
+  EXPECT_EQ(m.tune->space[1].choices, (std::vector<std::string>{"gbtree", "dart"}));
+  // Defaults: the metrics follow the objective.
+  spec = ParseProject(
+      WithTraining("xgboost", "    train: {label: y, objective: 'reg:squarederror'}\n"), "f.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->models.at("m").train->metrics, std::vector<std::string>{"rmse"});
+  EXPECT_EQ(spec->models.at("m").train->holdout, 0.2);
+  EXPECT_FALSE(spec->models.at("m").tune.has_value());
 }
 
 TEST(FeatureParseTest, TrendAndApproxPercentile) {
