@@ -708,3 +708,99 @@ TEST_F(CliQualityTest, QualityReportThroughAServer) {
 
 }  // namespace
 }  // namespace freshet
+
+namespace freshet {
+namespace {
+
+constexpr const char* kTrainSpec = R"yaml(project: train_cli
+entities:
+  user: {key: user_id}
+sources:
+  clicks:
+    kind: http
+    timestamp: ts_ms
+    fields: {user_id: string, amount: double}
+feature_views:
+  activity:
+    entity: user
+    source: clicks
+    features:
+      clicks_1h: {agg: count, window: 1h}
+      amount_1h: {agg: sum, of: amount, window: 1h}
+feature_services:
+  scoring: [activity:clicks_1h, activity:amount_1h]
+models:
+  scorer:
+    runtime: xgboost
+    train: {label: bought, rounds: 10, params: {max_depth: 2}, holdout: 0.25}
+    tune:
+      trials: 4
+      space: {eta: {low: 0.05, high: 0.5, log: true}}
+  ranker: {runtime: xgboost}
+)yaml";
+
+class TrainCliTest : public CliTest {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir_.File("train"));
+    testing::WriteFile(dir_.File("train/freshet.yaml"), kTrainSpec);
+    // User u clicks u % 5 times in the hour before its label time; it bought when it clicked
+    // at least 3 times.
+    std::string events, labels = "user_id,ts_ms,bought\n";
+    constexpr int64_t kT0 = 1'767'225'600'000;
+    for (int u = 0; u < 120; ++u) {
+      const int64_t ts = kT0 + u * 600'000;
+      for (int c = 0; c < u % 5; ++c) {
+        events += "{\"user_id\":\"u" + std::to_string(u) +
+                  "\",\"ts_ms\":" + std::to_string(ts - 1000 * (c + 1)) +
+                  ",\"amount\":" + std::to_string(c) + "}\n";
+      }
+      labels += "u" + std::to_string(u) + "," + std::to_string(ts) + "," +
+                (u % 5 >= 3 ? "1" : "0") + "\n";
+    }
+    testing::WriteFile(dir_.File("events.ndjson"), events);
+    testing::WriteFile(dir_.File("labels.csv"), labels);
+  }
+
+  std::string TrainArgs() const {
+    return "--labels " + dir_.File("labels.csv") + " --events " + dir_.File("events.ndjson") +
+           " --project " + dir_.File("train") + " --data " + dir_.File("train_data");
+  }
+};
+
+TEST_F(TrainCliTest, TrainTunesRegistersAndListsTrials) {
+  Outcome run = Freshet("train scorer --tune --seed 3 --json " + TrainArgs());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(parser_.parse(run.out).get(doc)) << run.out;
+  EXPECT_EQ(int64_t(doc["version"]["version"]), 1);
+  EXPECT_GT(double(doc["version"]["metrics"]["auc"]), 0.9);
+  EXPECT_EQ(int64_t(doc["train_rows"]), 90);
+  EXPECT_EQ(int64_t(doc["holdout_rows"]), 30);
+  EXPECT_EQ(simdjson::dom::array(doc["trials"]).size(), 4u);
+  const std::string trials{std::string_view(doc["version"]["tags"]["trials"])};
+  EXPECT_TRUE(std::filesystem::exists(trials)) << trials;
+
+  Outcome show = Freshet("models show scorer 1 --project " + dir_.File("train") + " --data " +
+                         dir_.File("train_data"));
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("tags: trials=" + trials), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("feature service: scoring"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("metric auc = "), std::string::npos) << show.out;
+
+  Outcome text = Freshet("train scorer " + TrainArgs());
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(
+      text.out.rfind("registered scorer v2: trained on 90 rows, evaluated on 30 holdout rows", 0),
+      0u)
+      << text.out;
+}
+
+TEST_F(TrainCliTest, ModelWithoutTrainBlockExits2) {
+  Outcome run = Freshet("train ranker " + TrainArgs());
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_NE(run.err.find("model 'ranker' has no train: block"), std::string::npos) << run.err;
+}
+
+}  // namespace
+}  // namespace freshet
