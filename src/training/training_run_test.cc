@@ -298,8 +298,8 @@ TEST_F(TrainingRunTest, RefusesModelsWithoutTrainingSpec) {
   TrainOptions options = Options("x");
   options.tune = true;
   EXPECT_EQ(RunTraining(spec, "big_spender", options).status().message(),
-            fmt::format("{}:21: model 'big_spender' has no tune: block (trials, method, space)",
-                        spec.spec_path));
+            fmt::format("{}:{}: model 'big_spender' has no tune: block (trials, method, space)",
+                        spec.spec_path, spec.models.at("big_spender").line));
   EXPECT_EQ(RunTraining(spec, "nope", Options("x")).status().message(),
             fmt::format("unknown model 'nope' in {}", spec.spec_path));
 }
