@@ -187,8 +187,8 @@ struct TrainSpec {
   std::string feature_service{};  // `features:`; Default: the service of the model's deployment,
                                   // or the project's only service
   std::string label{};            // the labels CSV column to predict; required
-  std::string objective = "binary:logistic";  // an XGBoost objective: binary:* or reg:*
-  int rounds = 100;                           // boosting rounds
+  std::string objective = "binary:logistic";    // an XGBoost objective: binary:* or reg:*
+  int rounds = 100;                             // boosting rounds
   std::map<std::string, std::string> params{};  // other XGBoost parameters, as given
   double holdout = 0.2;                         // in (0, 1)
   std::optional<int64_t> holdout_from_ms{};     // when set, replaces `holdout`
