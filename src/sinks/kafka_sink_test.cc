@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "kafka_mock_cluster.h"
 
 namespace freshet {
@@ -33,7 +35,10 @@ std::vector<std::pair<std::string, std::string>> Expected(int first, int n) {
 TEST(KafkaSinkTest, DeliversEveryRecordKeyedByIdAsTheSinksJson) {
   MockKafkaCluster cluster(3);
   ASSERT_TRUE(cluster.CreateTopic("preds", 1));
-  auto sink = KafkaSink::Create({"preds", cluster.bootstraps()});
+  KafkaSinkOptions options;
+  options.topic = "preds";
+  options.brokers = cluster.bootstraps();
+  auto sink = KafkaSink::Create(options);
   ASSERT_TRUE(sink.ok()) << sink.status().ToString();
   ASSERT_TRUE((*sink)->Deliver(Batch(0, 20)).ok());
   ASSERT_TRUE((*sink)->Deliver(Batch(20, 5)).ok());
@@ -43,7 +48,9 @@ TEST(KafkaSinkTest, DeliversEveryRecordKeyedByIdAsTheSinksJson) {
 TEST(KafkaSinkTest, UnavailableWhileTheClusterIsDownThenDelivered) {
   MockKafkaCluster cluster;
   ASSERT_TRUE(cluster.CreateTopic("preds", 1));
-  KafkaSinkOptions options{"preds", cluster.bootstraps()};
+  KafkaSinkOptions options;
+  options.topic = "preds";
+  options.brokers = cluster.bootstraps();
   options.timeout_ms = 1500;
   auto sink = KafkaSink::Create(options);
   ASSERT_TRUE(sink.ok()) << sink.status().ToString();

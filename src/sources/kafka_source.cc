@@ -221,7 +221,8 @@ Result<bool> KafkaSource::Read(size_t max, SourceBatch* batch) {
 Result<SourcePosition> KafkaSource::EndPosition() {
   SourcePosition end;
   SourcePosition committed = committed_.Get();
-  for (int32_t p : *Partitions()) {
+  const std::vector<int32_t> assigned = *Partitions();
+  for (int32_t p : assigned) {
     int64_t low = 0, high = 0;
     rd_kafka_resp_err_t err =
         rd_kafka_get_watermark_offsets(rk_, source_.topic.c_str(), p, &low, &high);

@@ -34,10 +34,8 @@ Result<std::unique_ptr<Source>> MakeFileSource(const SourceSpec& source,
 
 Result<std::unique_ptr<Source>> MakeKafkaSource(const SourceSpec& source,
                                                 const SourceContext& context) {
-  KafkaSourceOptions options;
-  options.properties = context.kafka_properties;
   ASSIGN_OR_RETURN(std::unique_ptr<KafkaSource> kafka,
-                   KafkaSource::Create(*context.spec, source.name, std::move(options)));
+                   KafkaSource::Create(*context.spec, source.name));
   return std::unique_ptr<Source>(std::move(kafka));
 }
 

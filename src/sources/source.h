@@ -127,8 +127,6 @@ struct SourceContext {
   const ProjectSpec* spec = nullptr;  // required
   EventLog* log = nullptr;            // http: required
   int threads = 2;                    // file: parsing threads
-  // kafka: librdkafka properties set after freshet's own (tests, tuning). Default: none.
-  std::map<std::string, std::string> kafka_properties;
 };
 
 // Creates the source `source` of context.spec by its kind. A kind this build lacks:
