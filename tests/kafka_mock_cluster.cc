@@ -31,7 +31,7 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
 }  // namespace
 
 MockKafkaCluster::MockKafkaCluster(int brokers) : brokers_(brokers) {
-  owner_ = NewClient(RD_KAFKA_PRODUCER, {});
+  owner_ = NewClient(RD_KAFKA_PRODUCER, {{"log_level", "3"}});  // it needs no brokers: quiet
   cluster_ = rd_kafka_mock_cluster_new(owner_, brokers);
   if (cluster_ == nullptr) throw std::runtime_error("rd_kafka_mock_cluster_new failed");
   bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_);

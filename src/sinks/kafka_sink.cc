@@ -33,6 +33,8 @@ Status KafkaSink::Connect() {
       {"acks", "all"},
       {"message.timeout.ms", std::to_string(options_.timeout_ms)},
       {"linger.ms", "0"},  // a batch is flushed at once anyway
+      // A broker back up is seen within a second, not librdkafka's 10 s backoff.
+      {"reconnect.backoff.max.ms", "1000"},
   };
   for (const auto& [key, value] : options_.properties) properties[key] = value;
   char error[512];

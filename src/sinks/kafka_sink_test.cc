@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "kafka_mock_cluster.h"
 
@@ -63,7 +64,12 @@ TEST(KafkaSinkTest, UnavailableWhileTheClusterIsDownThenDelivered) {
       << down.message();
 
   cluster.SetBrokersDown(false);
-  Status back = (*sink)->Deliver(Batch(3, 4));  // the caller delivers the batch again
+  // The caller delivers the batch again until it is accepted: the producer reconnects first.
+  Status back;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    back = (*sink)->Deliver(Batch(3, 4));
+  } while (!back.ok() && std::chrono::steady_clock::now() < deadline);
   ASSERT_TRUE(back.ok()) << back.ToString();
   // At-least-once: the failed attempt may have landed too, under the same keys.
   std::vector<std::pair<std::string, std::string>> read = cluster.ReadAll("preds", 100, 3000);
