@@ -118,6 +118,47 @@ Status Instance::ApplyBatch(const std::string& name, Source* source, SourceBatch
   return Status::Ok();
 }
 
+Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
+  CheckResult checked;
+  expectations_.at(name).Check(batch->records, &checked);
+  if (checked.violations.empty()) {
+    return engine_->Apply(name, batch->partition, batch->first_offset, batch->records);
+  }
+  QualityReport counts;
+  counts.Add(name, checked);
+  const Violation* reject = checked.FirstReject();
+  quality_probe_.Checked(counts, name, reject ? 0 : checked.quarantined.size());
+  if (reject != nullptr) {
+    RETURN_IF_ERROR(quarantine_->Count(counts));
+    std::string at = reject->record == Violation::kBatch
+                         ? fmt::format("records at offsets {}..{}", batch->first_offset,
+                                       batch->first_offset + batch->records.size() - 1)
+                         : fmt::format("record at offset {}", batch->first_offset + reject->record);
+    return Status::InvalidArgument(fmt::format("{}: {}", at, reject->ToString()));
+  }
+  std::vector<uint64_t> offsets(batch->records.size());
+  for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = batch->first_offset + i;
+  // Partitioned sources key kept records by partition too.
+  std::optional<int32_t> partition;
+  if (source(name)->live()) partition = batch->partition;
+  RETURN_IF_ERROR(
+      quarantine_->Keep(name, batch->records, checked, clock_->NowMs(), &offsets, partition));
+  // Apply the runs between quarantined records; their offsets are consumed, never applied.
+  size_t start = 0;
+  std::vector<Record> run;
+  auto apply_run = [&](size_t end) -> Status {
+    if (end <= start) return Status::Ok();
+    run.assign(std::make_move_iterator(batch->records.begin() + start),
+               std::make_move_iterator(batch->records.begin() + end));
+    return engine_->Apply(name, batch->partition, batch->first_offset + start, run);
+  };
+  for (size_t q : checked.quarantined) {
+    RETURN_IF_ERROR(apply_run(q));
+    start = q + 1;
+  }
+  return apply_run(batch->records.size());
+}
+
 void Instance::ConsumeLoop(const std::string& name, Source* source) {
   SourceBatch batch;
   while (true) {

@@ -153,9 +153,9 @@ class Instance {
   // A live source's consumer thread: reads and applies batches until shutdown; a batch that
   // cannot be applied marks the instance degraded and stops the thread.
   void ConsumeLoop(const std::string& name, Source* source);
-  // Applies a replayed batch of a source that reads its own records (file), checked against
-  // its expectations: a reject-policy violation fails the replay naming the record's offset;
-  // quarantined records are kept (by offset) and skipped.
+  // Applies a batch of a source that reads its own records (file, kafka), checked against its
+  // expectations: a reject-policy violation fails naming the record's offset; quarantined
+  // records are kept (by offset, and partition for kafka) and skipped.
   Status ApplyChecked(const std::string& name, SourceBatch* batch);
   // Checks ingested `records` against the source's expectations into `*checked`: a reject
   // fails with the record's position in `body` (and counts the violations); otherwise moves
