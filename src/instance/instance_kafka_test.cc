@@ -53,6 +53,7 @@ sources:
     group: g1
     timestamp: ts
     fields: {{user_id: string, amount: int64}}
+    allowed_lateness: 1h  # one watermark across partitions read in any order
 feature_views:
   activity:
     entity: user
