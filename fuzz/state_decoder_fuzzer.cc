@@ -201,7 +201,7 @@ void DecodeProgressBytes(std::string_view in) {
   if (!DecodeProgress("events", in, &p).ok()) return;
   SourceProgress back;
   FUZZ_CHECK(DecodeProgress("events", EncodeProgress(p), &back).ok());
-  FUZZ_CHECK(back.next_offset == p.next_offset && back.max_event_ms == p.max_event_ms);
+  FUZZ_CHECK(back.next_offsets == p.next_offsets && back.max_event_ms == p.max_event_ms);
 }
 
 // The key's length comes first (one byte), then the key, then the value.

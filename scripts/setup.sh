@@ -19,6 +19,8 @@ packages=(
   libtorch-dev libfasttext-dev
   # source expectations' `matches` (src/quality): linear-time regular expressions, safe on input
   libre2-dev
+  # kafka sources and sinks (src/sources, src/sinks); its mock cluster serves the Kafka tests
+  librdkafka-dev
   # the peer the backfill is checked against (tests/pit_postgres_test.sh, bench/)
   postgresql
   # the online-serving benchmark (bench/online_features.sh): HTTP load and the redis GET ceiling

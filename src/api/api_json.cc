@@ -283,14 +283,25 @@ void WriteQuarantinedJson(JsonWriter* w, const SourceSpec& source, const Quarant
   w->StartObject();
   w->Key("id");
   w->Uint64(q.id);
+  if (q.partition) {  // a partitioned source (kafka): where the record sits
+    w->Key("partition");
+    w->Int(*q.partition);
+    w->Key("offset");
+    w->Uint64(q.id);
+  }
   w->Key("quarantined_ms");
   w->Int64(q.quarantined_ms);
   w->Key("violations");
   w->StartArray();
   for (const std::string& v : q.violations) String(w, v);
   w->EndArray();
-  w->Key("record");
-  WriteRecordJson(w, source, q.record);
+  if (q.payload) {  // not parsed: its bytes as read
+    w->Key("payload");
+    String(w, *q.payload);
+  } else {
+    w->Key("record");
+    WriteRecordJson(w, source, q.record);
+  }
   w->EndObject();
 }
 

@@ -77,7 +77,9 @@ Status ShowQuarantine(const LateFlags& f) {
     if (f.project.json) {
       fmt::print("{}\n", EntryJson(WriteQuarantinedJson, source, q));
     } else {
-      fmt::print("#{}  quarantined {}  {}\n", q.id, FormatRfc3339Ms(q.quarantined_ms),
+      std::string at = q.partition ? fmt::format("partition {} offset {}", *q.partition, q.id)
+                                   : fmt::format("#{}", q.id);
+      fmt::print("{}  quarantined {}  {}\n", at, FormatRfc3339Ms(q.quarantined_ms),
                  fmt::join(q.violations, "; "));
     }
   }

@@ -17,6 +17,8 @@ namespace {
 
 // Records read from the log per replay step at startup.
 constexpr size_t kReplayChunk = 50'000;
+// Most records a live source's consumer thread applies per batch (per writer lock).
+constexpr size_t kConsumeChunk = 10'000;
 
 }  // namespace
 
@@ -55,6 +57,11 @@ Status Instance::Init(const InstanceOptions& options) {
   predictor_ = std::make_unique<Predictor>(&spec_, features_.get(), registry_.get(), models_.get(),
                                            &metrics_);
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
+  for (const auto& [name, source] : sources_) {
+    if (source->live()) {
+      consumers_.emplace_back([this, &name, s = source.get()] { ConsumeLoop(name, s); });
+    }
+  }
   return Status::Ok();
 }
 
@@ -64,6 +71,7 @@ Instance::~Instance() {
     stopping_ = true;
   }
   stop_cv_.notify_all();
+  for (std::thread& consumer : consumers_) consumer.join();
   if (checkpointer_.joinable()) checkpointer_.join();
   log_.reset();  // drains pending appends through the commit hook
   if (engine_) {
@@ -81,33 +89,40 @@ Status Instance::ReplaySources() {
 }
 
 Status Instance::ReplaySource(const std::string& name, Source* source) {
-  ASSIGN_OR_RETURN(std::vector<int32_t> partitions, source->Partitions());
-  // The engine keeps one offset per source; a partitioned source needs one per partition.
-  if (partitions != std::vector<int32_t>{0}) {
-    return Status::FailedPrecondition(
-        fmt::format("reads {} partitions; this version applies one (partition 0) per source",
-                    partitions.size()));
-  }
-  RETURN_IF_ERROR(source->Seek({{0, engine_->NextOffset(name)}}));
-  // An http source's log holds records already checked at ingest.
-  bool check = !source->pushed() && !expectations_.at(name).empty();
+  RETURN_IF_ERROR(source->Seek(engine_->Position(name)));
+  if (source->live()) return Status::Ok();  // its consumer thread reads it (ConsumeLoop)
   SourceBatch batch;
   while (true) {
     ASSIGN_OR_RETURN(bool more, source->Read(kReplayChunk, &batch));
     if (!more) return Status::Ok();
-    if (check) {
-      RETURN_IF_ERROR(ApplyChecked(name, &batch));
-    } else {
-      RETURN_IF_ERROR(engine_->Apply(name, batch.first_offset, batch.records));
-    }
+    RETURN_IF_ERROR(ApplyBatch(name, source, &batch));
   }
+}
+
+Status Instance::ApplyBatch(const std::string& name, Source* source, SourceBatch* batch) {
+  if (batch->rejected) {
+    spdlog::warn("source '{}': record at partition {} offset {} kept out: {}", name,
+                 batch->partition, batch->first_offset, batch->rejected->error);
+    RETURN_IF_ERROR(quarantine_->KeepRejected(name, batch->partition, batch->first_offset,
+                                              batch->rejected->payload, batch->rejected->error,
+                                              clock_->NowMs()));
+    return engine_->Advance(name, batch->partition, batch->next_offset);
+  }
+  // An http source's log holds records already checked at ingest.
+  if (!source->pushed() && !expectations_.at(name).empty()) {
+    RETURN_IF_ERROR(ApplyChecked(name, batch));
+  } else {
+    RETURN_IF_ERROR(engine_->Apply(name, batch->partition, batch->first_offset, batch->records));
+  }
+  // The batch's features are applied (not yet checkpointed) from here on.
+  return Status::Ok();
 }
 
 Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
   CheckResult checked;
   expectations_.at(name).Check(batch->records, &checked);
   if (checked.violations.empty()) {
-    return engine_->Apply(name, batch->first_offset, batch->records);
+    return engine_->Apply(name, batch->partition, batch->first_offset, batch->records);
   }
   QualityReport counts;
   counts.Add(name, checked);
@@ -123,7 +138,11 @@ Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
   }
   std::vector<uint64_t> offsets(batch->records.size());
   for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = batch->first_offset + i;
-  RETURN_IF_ERROR(quarantine_->Keep(name, batch->records, checked, clock_->NowMs(), &offsets));
+  // Partitioned sources key kept records by partition too.
+  std::optional<int32_t> partition;
+  if (source(name)->live()) partition = batch->partition;
+  RETURN_IF_ERROR(
+      quarantine_->Keep(name, batch->records, checked, clock_->NowMs(), &offsets, partition));
   // Apply the runs between quarantined records; their offsets are consumed, never applied.
   size_t start = 0;
   std::vector<Record> run;
@@ -131,7 +150,7 @@ Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
     if (end <= start) return Status::Ok();
     run.assign(std::make_move_iterator(batch->records.begin() + start),
                std::make_move_iterator(batch->records.begin() + end));
-    return engine_->Apply(name, batch->first_offset + start, run);
+    return engine_->Apply(name, batch->partition, batch->first_offset + start, run);
   };
   for (size_t q : checked.quarantined) {
     RETURN_IF_ERROR(apply_run(q));
@@ -140,9 +159,33 @@ Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
   return apply_run(batch->records.size());
 }
 
+void Instance::ConsumeLoop(const std::string& name, Source* source) {
+  SourceBatch batch;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      if (stopping_) return;
+    }
+    Result<bool> read = source->Read(kConsumeChunk, &batch);  // waits a moment when idle
+    Status st = read.status();
+    if (read.ok() && !*read) continue;
+    if (st.ok()) {
+      std::lock_guard<std::mutex> lock(writer_mu_);
+      st = ApplyBatch(name, source, &batch);
+    }
+    if (!st.ok()) {
+      // The batch was read but not applied: stop consuming (a restart reads it again from the
+      // checkpoint's offsets).
+      (void)Degrade(FailureKind::kCommit,
+                    st.WithContext(fmt::format("consuming source '{}'", name)));
+      return;
+    }
+  }
+}
+
 Status Instance::CommitSourcePositions() {
   for (const auto& [name, source] : sources_) {
-    RETURN_IF_ERROR(source->Commit({{0, engine_->NextOffset(name)}}));
+    RETURN_IF_ERROR(source->Commit(engine_->Position(name)));
   }
   return Status::Ok();
 }
@@ -353,6 +396,18 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
   return Degrade(FailureKind::kCommit, ack.status());
 }
 
-void Instance::RefreshMetrics() { probe_.Refresh(engine_->stats()); }
+void Instance::RefreshMetrics() {
+  probe_.Refresh(engine_->stats());
+  for (const auto& [name, source] : sources_) {
+    if (!source->live()) continue;
+    Result<SourcePosition> end = source->EndPosition();
+    if (!end.ok()) continue;
+    SourcePosition committed = source->committed();
+    for (const auto& [partition, offset] : *end) {
+      uint64_t done = committed.count(partition) ? committed[partition] : 0;
+      probe_.SetLag(name, partition, offset > done ? offset - done : 0);
+    }
+  }
+}
 
 }  // namespace freshet

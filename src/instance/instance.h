@@ -11,9 +11,11 @@
 // commit, durable), and the log's commit hook applies each committed batch to the engine on the
 // committer thread before the append is acknowledged — so an acknowledged event is already
 // visible to feature reads. Only `http` sources take ingested records; a `file` source's
-// records come from its files. A background thread checkpoints the engine periodically and
-// then commits each source's position. Open() seeks every source to the engine's committed
-// offsets and reads it to its end (the log's unapplied tail, a file's new records), so
+// records come from its files, a `kafka` source's from its topic. A background thread
+// checkpoints the engine periodically and then commits each source's position (per partition).
+// Open() seeks every source to the engine's committed offsets and reads it to its end (the
+// log's unapplied tail, a file's new records); a live source (kafka) is then read by a
+// consumer thread of its own until shutdown, each batch applied under the writer lock. So
 // recovery after kill -9 is exactly-once.
 //
 // Health: the first failed write of the ingest path (the event log's group commit or applying
@@ -141,9 +143,19 @@ class Instance {
   // Reads every source from the engine's offsets to its end into the engine, then checkpoints.
   Status ReplaySources();
   Status ReplaySource(const std::string& name, Source* source);
-  // Applies a replayed batch of a source that reads its own records (file), checked against
-  // its expectations: a reject-policy violation fails the replay naming the record's offset;
-  // quarantined records are kept (by offset) and skipped.
+  // Applies one batch read from `source` (replay at Open, or its consumer thread): a rejected
+  // record goes to the quarantine under its partition and offset and the engine moves past
+  // it; records are checked against the source's expectations (ApplyChecked) unless it is
+  // pushed. Once it returns OK the batch is applied: the point where what reacts to applied
+  // records (OnApplied: batch->partition, first_offset, records) hooks in.
+  // REQUIRES: writer_mu_ held, or Open still running.
+  Status ApplyBatch(const std::string& name, Source* source, SourceBatch* batch);
+  // A live source's consumer thread: reads and applies batches until shutdown; a batch that
+  // cannot be applied marks the instance degraded and stops the thread.
+  void ConsumeLoop(const std::string& name, Source* source);
+  // Applies a batch of a source that reads its own records (file, kafka), checked against its
+  // expectations: a reject-policy violation fails naming the record's offset; quarantined
+  // records are kept (by offset, and partition for kafka) and skipped.
   Status ApplyChecked(const std::string& name, SourceBatch* batch);
   // Checks ingested `records` against the source's expectations into `*checked`: a reject
   // fails with the record's position in `body` (and counts the violations); otherwise moves
@@ -193,6 +205,7 @@ class Instance {
   mutable std::mutex health_mu_;
   Status health_;  // guarded by health_mu_; the first failure while healthy
   std::thread checkpointer_;
+  std::vector<std::thread> consumers_;  // one per live source (kafka)
 };
 
 }  // namespace freshet

@@ -39,7 +39,11 @@ InstanceProbe::InstanceProbe(MetricsRegistry* r)
                               {"kind"})),
       degraded_(r->GetGauge("freshet_ingest_degraded",
                             "1 while ingest is stopped by a failed commit or checkpoint, else 0")
-                    ->WithLabels({})) {
+                    ->WithLabels({})),
+      lag_(r->GetGauge("freshet_source_lag_records",
+                       "Records of a live source's partition beyond its committed offset "
+                       "(end offset - committed offset)",
+                       {"source", "partition"})) {
   // Both kinds are exported from the start, so a rate() over them has a zero to begin from.
   failures_->WithLabels({"commit"});
   failures_->WithLabels({"checkpoint"});
@@ -82,5 +86,9 @@ void InstanceProbe::Failed(std::string_view kind) {
 }
 
 void InstanceProbe::SetDegraded(bool degraded) { degraded_->Set(degraded ? 1 : 0); }
+
+void InstanceProbe::SetLag(const std::string& source, int32_t partition, uint64_t records) {
+  lag_->WithLabels({source, std::to_string(partition)})->Set(static_cast<double>(records));
+}
 
 }  // namespace freshet

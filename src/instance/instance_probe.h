@@ -24,6 +24,8 @@ class InstanceProbe {
   // A failed write of the ingest path, by kind ("commit", "checkpoint").
   void Failed(std::string_view kind);
   void SetDegraded(bool degraded);
+  // A live source's consumer lag in one partition, refreshed at each scrape.
+  void SetLag(const std::string& source, int32_t partition, uint64_t records);
 
  private:
   CounterFamily* accepted_;
@@ -37,6 +39,7 @@ class InstanceProbe {
   GaugeFamily* watermark_;
   CounterFamily* failures_;
   Gauge* degraded_;
+  GaugeFamily* lag_;
 
   std::mutex refresh_mu_;
   EngineStats seen_;  // the totals as of the last Refresh; guarded by refresh_mu_

@@ -197,22 +197,10 @@ TEST_F(InstanceTest, UnknownStateBackendIsAnError) {
             "unknown state backend 'cassandra' (known: memory, rocksdb)");
 }
 
-TEST_F(InstanceTest, KindsNotBuiltFailOpenNamingTheLine) {
-  WriteSpec(Yaml("  clicks: {kind: kafka, timestamp: ts, topic: clicks}\n"));
-  auto instance = Open();
-  ASSERT_FALSE(instance.ok());
-  EXPECT_EQ(instance.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(instance.status().message(),
-            (dir_ / "freshet.yaml").string() +
-                ":11: sources.clicks.kind: 'kafka' is not built in this version (built: file, "
-                "http, table)");
-  EXPECT_FALSE(fs::exists(dir_ / "data"));  // failed before touching the data directory
-}
-
 TEST(BuiltKindsTest, ComeFromTheRegistries) {
   BuiltKinds built = BuiltInThisVersion();
-  EXPECT_THAT(built.sources, ElementsAre("file", "http", "table"));
-  EXPECT_THAT(built.sinks, ElementsAre("file", "webhook"));
+  EXPECT_THAT(built.sources, ElementsAre("file", "http", "kafka", "table"));
+  EXPECT_THAT(built.sinks, ElementsAre("file", "kafka", "webhook"));
   EXPECT_EQ(built.runtimes, KnownRuntimes());
   // Every name listed is one its factory creates.
   for (const std::string& runtime : built.runtimes) EXPECT_TRUE(CreateRuntime(runtime).ok());

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/byte_codec.h"
@@ -11,7 +12,8 @@ namespace {
 
 constexpr std::string_view kRecordPrefix = "rec/";
 constexpr std::string_view kCountPrefix = "count/";
-constexpr uint8_t kRecordFormat = 1;
+constexpr uint8_t kRecordFormat = 1;   // a record that failed an expectation
+constexpr uint8_t kPayloadFormat = 2;  // a record the source could not parse: its bytes
 
 std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
@@ -47,23 +49,42 @@ Result<ViolationKey> ParseCountKey(std::string_view key) {
   return out;
 }
 
-std::string EncodeQuarantined(const Record& record, const std::vector<std::string>& violations,
-                              int64_t now_ms) {
-  std::string out(1, static_cast<char>(kRecordFormat));
+// The key of a kept record: "rec/<source>/" + [BE32 partition, for a partitioned source] +
+// BE64 id.
+std::string RecordKey(const std::string& prefix, std::optional<int32_t> partition, uint64_t id) {
+  std::string key = prefix;
+  if (partition) AppendBigEndian32(&key, static_cast<uint32_t>(*partition));
+  AppendBigEndian64(&key, id);
+  return key;
+}
+
+std::string EncodeHeader(uint8_t format, const std::vector<std::string>& violations,
+                         int64_t now_ms) {
+  std::string out(1, static_cast<char>(format));
   byte_codec::PutSigned(&out, now_ms);
   byte_codec::PutVarint(&out, violations.size());
   for (const std::string& v : violations) byte_codec::PutBytes(&out, v);
+  return out;
+}
+
+std::string EncodeQuarantined(const Record& record, const std::vector<std::string>& violations,
+                              int64_t now_ms) {
+  std::string out = EncodeHeader(kRecordFormat, violations, now_ms);
   std::string encoded;
   EncodeRecord(record, &encoded);
   out += encoded;
   return out;
 }
 
-Status DecodeQuarantined(std::string_view key, std::string_view value, QuarantinedRecord* out) {
+// `prefix_size`: the length of the key's "rec/<source>/".
+Status DecodeQuarantined(std::string_view key, size_t prefix_size, std::string_view value,
+                         QuarantinedRecord* out) {
   byte_codec::ByteReader in(value);
   uint8_t format = 0;
   uint64_t n = 0;
-  bool ok = key.size() >= 8 && in.GetByte(&format) && format == kRecordFormat &&
+  const size_t suffix = key.size() - std::min(key.size(), prefix_size);
+  bool ok = (suffix == 8 || suffix == 12) && in.GetByte(&format) &&
+            (format == kRecordFormat || format == kPayloadFormat) &&
             in.GetSigned(&out->quarantined_ms) && in.GetCount(&n);
   for (uint64_t i = 0; ok && i < n; ++i) {
     std::string_view v;
@@ -72,6 +93,12 @@ Status DecodeQuarantined(std::string_view key, std::string_view value, Quarantin
   }
   if (!ok) return Status::Internal("quarantine: bad record entry");
   out->id = ReadBigEndian64(key.data() + key.size() - 8);
+  if (suffix == 12)
+    out->partition = static_cast<int32_t>(ReadBigEndian32(key.data() + prefix_size));
+  if (format == kPayloadFormat) {
+    out->payload = std::string(in.rest());
+    return Status::Ok();
+  }
   return DecodeRecord(in.rest(), &out->record);
 }
 
@@ -116,12 +143,11 @@ Result<uint64_t> QuarantineStore::NextSeq(const std::string& source) {
 
 Status QuarantineStore::Keep(const std::string& source, const std::vector<Record>& records,
                              const CheckResult& result, int64_t now_ms,
-                             const std::vector<uint64_t>* offsets) {
+                             const std::vector<uint64_t>* offsets,
+                             std::optional<int32_t> partition) {
   std::string prefix = RecordPrefix(source);
   auto key_of = [&](size_t index, uint64_t seq) {
-    std::string key = prefix;
-    AppendBigEndian64(&key, offsets ? (*offsets)[index] : seq);
-    return key;
+    return RecordKey(prefix, partition, offsets ? (*offsets)[index] : seq);
   };
   // A file read again (its last records were quarantined, so the engine's offset stayed
   // before them) brings records kept already: they are neither kept nor counted twice.
@@ -157,6 +183,19 @@ Status QuarantineStore::Keep(const std::string& source, const std::vector<Record
   return Status::Ok();
 }
 
+Status QuarantineStore::KeepRejected(const std::string& source, int32_t partition, uint64_t offset,
+                                     std::string_view payload, const std::string& error,
+                                     int64_t now_ms) {
+  const std::string key = RecordKey(RecordPrefix(source), partition, offset);
+  ASSIGN_OR_RETURN(std::optional<std::string> found, db_->Get(Cf::kQuarantine, key));
+  if (found) return Status::Ok();  // read again after a restart
+  std::string value = EncodeHeader(kPayloadFormat, {error}, now_ms);
+  value.append(payload);
+  rocksdb::WriteBatch write;
+  write.Put(db_->cf(Cf::kQuarantine), key, value);
+  return db_->Write(&write, /*sync=*/true);
+}
+
 Status QuarantineStore::Count(const QualityReport& batch) {
   std::lock_guard<std::mutex> lock(mu_);
   rocksdb::WriteBatch write;
@@ -170,12 +209,12 @@ Result<std::vector<QuarantinedRecord>> QuarantineStore::List(const std::string& 
                                                              size_t limit) {
   std::vector<QuarantinedRecord> out;
   std::string prefix = RecordPrefix(source);
-  std::string last = prefix;
-  AppendBigEndian64(&last, UINT64_MAX);
+  const std::string last = prefix + std::string(13, '\xff');  // after every id, any layout
   auto it = db_->NewIterator(Cf::kQuarantine);
   for (it->SeekForPrev(last);
        it->Valid() && out.size() < limit && StartsWith(View(it->key()), prefix); it->Prev()) {
-    RETURN_IF_ERROR(DecodeQuarantined(View(it->key()), View(it->value()), &out.emplace_back()));
+    RETURN_IF_ERROR(
+        DecodeQuarantined(View(it->key()), prefix.size(), View(it->value()), &out.emplace_back()));
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "reading the quarantine"));
   return out;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -25,11 +26,16 @@ namespace freshet {
 
 struct QuarantinedRecord {
   // Its place in the source's dead letter: for an http source a sequence number counting from
-  // 0; for a file source the record's offset (so replaying the file keeps it once).
+  // 0; for a file or kafka source the record's offset (so reading it again keeps it once).
   uint64_t id = 0;
+  // A partitioned source's (kafka) partition of the record; `id` is its offset there.
+  std::optional<int32_t> partition;
   int64_t quarantined_ms = 0;           // when it was quarantined (wall clock)
   std::vector<std::string> violations;  // Violation::ToString() of each, in check order
   Record record;
+  // A record the source could not parse (KeepRejected): its bytes as read; `record` is empty
+  // and `violations` holds the parse error.
+  std::optional<std::string> payload;
 };
 
 class QuarantineStore {
@@ -41,14 +47,21 @@ class QuarantineStore {
   // ids `offsets` gives them, one per record of `records`; null: the next sequence numbers)
   // with their violations, and every violation of `result` added to the counts. With
   // `offsets`, a record already kept under its offset is skipped, its violations uncounted.
+  // `partition`: the records' partition in a partitioned source (kafka; requires `offsets`).
   Status Keep(const std::string& source, const std::vector<Record>& records,
               const CheckResult& result, int64_t now_ms,
-              const std::vector<uint64_t>* offsets = nullptr);
+              const std::vector<uint64_t>* offsets = nullptr,
+              std::optional<int32_t> partition = std::nullopt);
+  // Keeps a record `source` could not parse (bad JSON, a wrong type) under its partition and
+  // offset, with `error` as its violation, in one synced write; kept already: nothing.
+  Status KeepRejected(const std::string& source, int32_t partition, uint64_t offset,
+                      std::string_view payload, const std::string& error, int64_t now_ms);
   // Adds `batch` (the violations of one batch) to the persisted counts; for a rejected batch,
   // whose records are not kept.
   Status Count(const QualityReport& batch);
 
-  // The most recent quarantined records of `source`, newest first.
+  // The most recent quarantined records of `source`, newest first (a partitioned source's:
+  // by partition, highest first, then offset, highest first).
   Result<std::vector<QuarantinedRecord>> List(const std::string& source, size_t limit);
   // Every violation counted so far.
   QualityReport Counts() const;

@@ -8,6 +8,7 @@
 #include <array>
 
 #include "sinks/file_sink.h"
+#include "sinks/kafka_sink.h"
 #include "sinks/webhook_sink.h"
 
 namespace freshet {
@@ -30,10 +31,19 @@ Result<std::unique_ptr<Sink>> MakeWebhookSink(const OutputSpec& output) {
   return std::unique_ptr<Sink>(std::make_unique<WebhookSink>(std::move(options)));
 }
 
+Result<std::unique_ptr<Sink>> MakeKafkaSink(const OutputSpec& output) {
+  KafkaSinkOptions options;
+  options.topic = output.topic;
+  options.brokers = output.brokers;
+  ASSIGN_OR_RETURN(std::unique_ptr<KafkaSink> sink, KafkaSink::Create(std::move(options)));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
 // Adding a kind is one line here (plus its files).
-constexpr std::array<SinkEntry, 2> kKinds = {{
+constexpr std::array<SinkEntry, 3> kKinds = {{
     {FileSink::kKind, &MakeFileSink},
     {WebhookSink::kKind, &MakeWebhookSink},
+    {KafkaSink::kKind, &MakeKafkaSink},
 }};
 
 void AppendJsonString(std::string_view text, std::string* out) {

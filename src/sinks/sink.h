@@ -2,7 +2,8 @@
 // from the spec (CreateSink):
 //   file     FileSink (file_sink.h): appends NDJSON to a file, fsync'd per batch.
 //   webhook  WebhookSink (webhook_sink.h): POSTs each batch as JSON, with a timeout (libcurl).
-// Adding a kind is its class plus one line in sink.cc; kafka comes next.
+//   kafka    KafkaSink (kafka_sink.h): produces each record to a topic (idempotent, acks=all).
+// Adding a kind is its class plus one line in sink.cc.
 //
 // Contract (at-least-once): Deliver(batch) returns OK only once every record of the batch is
 // accepted by the destination (on disk, or answered 2xx). On an error any part of the batch
@@ -47,12 +48,12 @@ class Sink {
   virtual Status Deliver(const std::vector<PredictionRecord>& batch) = 0;
 };
 
-// Creates the sink one output of the spec describes. A kind this build lacks (kafka):
-// kInvalidArgument "output kind 'kafka' is not built in this version (built: file, webhook)";
-// a file that cannot be opened: kIoError.
+// Creates the sink one output of the spec describes. A kind this build lacks:
+// kInvalidArgument "output kind 'x' is not built in this version (built: file, kafka,
+// webhook)"; a file that cannot be opened: kIoError.
 Result<std::unique_ptr<Sink>> CreateSink(const OutputSpec& output);
 
-// The kinds CreateSink builds, sorted ("file", "webhook").
+// The kinds CreateSink builds, sorted ("file", "kafka", "webhook").
 std::vector<std::string> KnownSinkKinds();
 
 // One record as the sinks write it: {"id":..,"deployment":..,"ts_ms":..,"prediction":<json>}.

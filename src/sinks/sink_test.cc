@@ -17,7 +17,7 @@ namespace {
 using ::testing::ElementsAre;
 
 TEST(SinkRegistryTest, KnownKindsAreTheBuiltOnes) {
-  EXPECT_THAT(KnownSinkKinds(), ElementsAre("file", "webhook"));
+  EXPECT_THAT(KnownSinkKinds(), ElementsAre("file", "kafka", "webhook"));
 }
 
 TEST(SinkRegistryTest, CreatedByKind) {
@@ -44,14 +44,26 @@ TEST(SinkRegistryTest, CreatedByKind) {
 }
 
 TEST(SinkRegistryTest, KindNotBuiltIsAnErrorNamingIt) {
+  OutputSpec sqs;
+  sqs.kind = "sqs";
+  auto sink = CreateSink(sqs);
+  ASSERT_FALSE(sink.ok());
+  EXPECT_EQ(sink.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(sink.status().message(),
+            "output kind 'sqs' is not built in this version (built: file, kafka, webhook)");
+}
+
+TEST(SinkRegistryTest, KafkaNeedsTopicAndBrokers) {
   OutputSpec kafka;
   kafka.kind = "kafka";
   kafka.topic = "preds";
   auto sink = CreateSink(kafka);
   ASSERT_FALSE(sink.ok());
-  EXPECT_EQ(sink.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(sink.status().message(),
-            "output kind 'kafka' is not built in this version (built: file, webhook)");
+  EXPECT_EQ(sink.status().message(), "output kind kafka needs `topic` and `brokers`");
+  kafka.brokers = "127.0.0.1:1";
+  sink = CreateSink(kafka);
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+  EXPECT_EQ((*sink)->kind(), "kafka");
 }
 
 TEST(PredictionJsonTest, EscapesTextAndKeepsThePredictionVerbatim) {

@@ -7,6 +7,7 @@
 
 #include "sources/event_log_source.h"
 #include "sources/file_source.h"
+#include "sources/kafka_source.h"
 
 namespace freshet {
 namespace {
@@ -31,10 +32,18 @@ Result<std::unique_ptr<Source>> MakeFileSource(const SourceSpec& source,
       std::make_unique<FileSource>(*context.spec, source.name, context.threads));
 }
 
+Result<std::unique_ptr<Source>> MakeKafkaSource(const SourceSpec& source,
+                                                const SourceContext& context) {
+  ASSIGN_OR_RETURN(std::unique_ptr<KafkaSource> kafka,
+                   KafkaSource::Create(*context.spec, source.name));
+  return std::unique_ptr<Source>(std::move(kafka));
+}
+
 // Adding a kind is one line here (plus its files).
-constexpr std::array<SourceEntry, 2> kKinds = {{
+constexpr std::array<SourceEntry, 3> kKinds = {{
     {FileSource::kKind, &MakeFileSource},
     {EventLogSource::kKind, &MakeEventLogSource},
+    {KafkaSource::kKind, &MakeKafkaSource},
 }};
 
 }  // namespace

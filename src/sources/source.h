@@ -10,15 +10,16 @@
 //          (pushed() is true); reads replay what the engine has not checkpointed.
 //   file   FileSource (file_source.h): NDJSON or CSV files (a path or a glob), replayed through
 //          the same validation as POSTed records.
-// Adding a kind is its class plus one line in source.cc; kafka and table come next.
+//   kafka  KafkaSource (kafka_source.h): a topic consumed in a consumer group; live(), so the
+//          Instance reads it on a consumer thread until shutdown.
+// Adding a kind is its class plus one line in source.cc.
 //
 // Positions are per partition, so a partitioned, offset-committed consumer (Kafka: one
 // partition per topic partition this process was assigned) fits: http and file have one
 // partition, 0. Offsets of a partition increase but need not be dense (a Kafka compaction or
 // transaction marker leaves gaps); a batch's records sit at consecutive offsets and its
-// next_offset says where reading continues. (The engine's checkpoint keeps one offset per
-// source today, SourceProgress; a kind with several partitions needs it per partition, and the
-// Instance refuses one until then.)
+// next_offset says where reading continues. The engine's checkpoint keeps the offsets per
+// partition (SourceProgress::next_offsets).
 //
 // Ownership: CreateSource's caller owns the source; a source owns its cursor (open files, a
 // consumer) but not the spec or the event log it reads.
@@ -33,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +50,13 @@ class EventLog;
 // Partition -> offset of the next record to read there (every record below it is consumed).
 using SourcePosition = std::map<int32_t, uint64_t>;
 
+// A record a source read but could not turn into a record of the source (bad JSON, a wrong
+// type): the consumer keeps it out of the source, in its dead letter.
+struct RejectedRecord {
+  std::string payload;  // as read
+  std::string error;    // what is wrong, e.g. "record 1: field 'n': expected int64, got ..."
+};
+
 // Records of one partition at consecutive offsets.
 struct SourceBatch {
   int32_t partition = 0;
@@ -55,6 +64,9 @@ struct SourceBatch {
   std::vector<Record> records;
   // Where reading this partition continues: first_offset + records.size(), or past a gap.
   uint64_t next_offset = 0;
+  // Set when the record at first_offset was rejected: the batch then holds no records, and
+  // next_offset is past it. Sources that fail on bad records (file) never set it.
+  std::optional<RejectedRecord> rejected;
 };
 
 class Source {
@@ -68,6 +80,10 @@ class Source {
   // True when new records reach the engine without being read (http: the event log's commit
   // hook applies each durable batch); false when the consumer must Read them.
   virtual bool pushed() const { return false; }
+  // True when records keep arriving after Open, so the Instance reads the source on a consumer
+  // thread until shutdown (kafka); false when Open reads it to its end once (file) or it is
+  // pushed (http).
+  virtual bool live() const { return false; }
 
   // The partitions this process reads. http and file: {0}. A consumer-group source returns
   // its current assignment.
@@ -114,13 +130,13 @@ struct SourceContext {
 };
 
 // Creates the source `source` of context.spec by its kind. A kind this build lacks:
-// kInvalidArgument "source 'clicks': kind 'kafka' is not built in this version (built: file,
-// http)".
+// kInvalidArgument "source 'clicks': kind 'x' is not built in this version (built: file,
+// http, kafka)".
 Result<std::unique_ptr<Source>> CreateSource(const SourceSpec& source,
                                              const SourceContext& context);
 
-// The kinds CreateSource builds, sorted ("file", "http"). (`table` sources are built too, but
-// not as Sources: instance/built_kinds.h adds them.)
+// The kinds CreateSource builds, sorted ("file", "http", "kafka"). (`table` sources are built too,
+// but not as Sources: instance/built_kinds.h adds them.)
 std::vector<std::string> KnownSourceKinds();
 
 }  // namespace freshet

@@ -19,6 +19,12 @@ Status SourceEventReader::Scan(const std::string& source, const BatchSink& sink)
     return Status::NotFound(fmt::format("unknown source '{}'", source));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Source> reader, CreateSource(it->second, context_));
+  if (reader->live()) {
+    // A live stream has no end to read to.
+    return Status::InvalidArgument(
+        fmt::format("source '{}' is kind {}: the backfill reads its events from --events files",
+                    source, reader->kind()));
+  }
   RETURN_IF_ERROR(reader->Seek({}));
   SourceBatch batch;
   while (true) {

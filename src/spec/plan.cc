@@ -210,7 +210,8 @@ std::string OutputText(const OutputSpec& o) {
   if (o.kind == "webhook") {
     return fmt::format("webhook {} (timeout {})", o.url, FormatDurationMs(o.timeout_ms));
   }
-  return fmt::format("{} topic {}", o.kind, o.topic);
+  if (o.brokers.empty()) return fmt::format("{} topic {}", o.kind, o.topic);
+  return fmt::format("{} topic {}, brokers {}", o.kind, o.topic, o.brokers);
 }
 
 void WriteOutputs(Writer* w, const std::vector<OutputSpec>& outputs) {
@@ -226,6 +227,7 @@ void WriteOutputs(Writer* w, const std::vector<OutputSpec>& outputs) {
       Int(w, "timeout_ms", o.timeout_ms);
     }
     if (!o.topic.empty()) Str(w, "topic", o.topic);
+    if (!o.brokers.empty()) Str(w, "brokers", o.brokers);
     Int(w, "line", o.line);
     w->EndObject();
   }

@@ -214,6 +214,7 @@ struct OutputSpec {
   std::string path;           // kind: file — NDJSON file appended to (relative: to the project)
   std::string url;            // kind: webhook — http:// or https:// URL POSTed to
   std::string topic;          // kind: kafka
+  std::string brokers;        // kind: kafka — bootstrap servers, "host:port,..."
   int64_t timeout_ms = 5000;  // kind: webhook — per request. Default: 5 s.
   int line = 0;
   int kind_line = 0;

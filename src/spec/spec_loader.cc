@@ -417,9 +417,10 @@ class ProjectParser {
   }
 
   // One of a deployment's `outputs`: {kind: file, path: ...}, {kind: webhook, url: ...,
-  // timeout: 2s} or {kind: kafka, topic: ...}.
+  // timeout: 2s} or {kind: kafka, topic: ..., brokers: ...}.
   Status ParseOutput(const YamlField& item, OutputSpec* output) {
-    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(item, {"kind", "path", "url", "timeout", "topic"}));
+    ASSIGN_OR_RETURN(YamlObject obj,
+                     r_.Object(item, {"kind", "path", "url", "timeout", "topic", "brokers"}));
     output->line = item.line;
     output->kind_line = obj.Get("kind").line;
     RETURN_IF_ERROR(r_.RequireString(obj, "kind", &output->kind));
@@ -427,11 +428,12 @@ class ProjectParser {
       return r_.Error(obj.Get("kind"), fmt::format("unknown kind '{}' (use {})", output->kind,
                                                    fmt::join(kOutputKinds, ", ")));
     }
-    constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kKindKeys = {{
+    constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kKindKeys = {{
         {"path", "file"},
         {"url", "webhook"},
         {"timeout", "webhook"},
         {"topic", "kafka"},
+        {"brokers", "kafka"},
     }};
     for (const auto& [key, kind] : kKindKeys) {
       if (obj.Has(key) && output->kind != kind) {
@@ -453,6 +455,7 @@ class ProjectParser {
       if (output->timeout_ms <= 0) return r_.Error(obj.Get("timeout"), "must be positive");
     } else {
       RETURN_IF_ERROR(r_.RequireString(obj, "topic", &output->topic));
+      RETURN_IF_ERROR(r_.ReadString(obj, "brokers", &output->brokers));
     }
     return Status::Ok();
   }

@@ -630,7 +630,7 @@ TEST(SpecOutputsTest, EachKindWithItsSettings) {
                             "      - kind: webhook\n"
                             "        url: http://127.0.0.1:9/hook\n"
                             "        timeout: 2s\n"
-                            "      - {kind: kafka, topic: preds}\n"),
+                            "      - {kind: kafka, topic: preds, brokers: \"b1:9092\"}\n"),
                    "/proj/freshet.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   const std::vector<OutputSpec>& outputs = spec->deployments.at("d").outputs;
@@ -644,6 +644,7 @@ TEST(SpecOutputsTest, EachKindWithItsSettings) {
   EXPECT_EQ(outputs[1].line, 24);
   EXPECT_EQ(outputs[1].kind_line, 24);
   EXPECT_EQ(outputs[2].topic, "preds");
+  EXPECT_EQ(outputs[2].brokers, "b1:9092");
   EXPECT_EQ(outputs[2].kind_line, 27);
 }
 

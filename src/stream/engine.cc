@@ -217,14 +217,33 @@ Result<std::unique_ptr<StreamEngine>> StreamEngine::Create(const ProjectSpec& sp
 StreamEngine::StreamEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 StreamEngine::~StreamEngine() = default;
 
-uint64_t StreamEngine::NextOffset(const std::string& source) const {
+uint64_t StreamEngine::NextOffset(const std::string& source, int32_t partition) const {
   auto it = impl_->source_index.find(source);
   if (it == impl_->source_index.end()) return 0;
   std::lock_guard lock(impl_->meta_mu);
-  return impl_->sources[it->second].progress.next_offset;
+  return impl_->sources[it->second].progress.NextOffset(partition);
 }
 
-Status StreamEngine::Apply(const std::string& source, uint64_t first_offset,
+PartitionOffsets StreamEngine::Position(const std::string& source) const {
+  auto it = impl_->source_index.find(source);
+  if (it == impl_->source_index.end()) return {};
+  std::lock_guard lock(impl_->meta_mu);
+  return impl_->sources[it->second].progress.next_offsets;
+}
+
+Status StreamEngine::Advance(const std::string& source, int32_t partition, uint64_t next_offset) {
+  Impl& m = *impl_;
+  RETURN_IF_ERROR(m.broken);
+  auto it = m.source_index.find(source);
+  if (it == m.source_index.end())
+    return Status::NotFound(fmt::format("unknown source '{}'", source));
+  std::lock_guard lock(m.meta_mu);
+  uint64_t& next = m.sources[it->second].progress.next_offsets[partition];
+  next = std::max(next, next_offset);
+  return Status::Ok();
+}
+
+Status StreamEngine::Apply(const std::string& source, int32_t partition, uint64_t first_offset,
                            const std::vector<Record>& records) {
   Impl& m = *impl_;
   RETURN_IF_ERROR(m.broken);
@@ -232,7 +251,7 @@ Status StreamEngine::Apply(const std::string& source, uint64_t first_offset,
   if (it == m.source_index.end())
     return Status::NotFound(fmt::format("unknown source '{}'", source));
   Impl::SourceRuntime& src = m.sources[it->second];
-  const uint64_t next = src.progress.next_offset;
+  const uint64_t next = src.progress.NextOffset(partition);
   const size_t skip = next > first_offset ? static_cast<size_t>(next - first_offset) : 0;
   if (skip >= records.size()) return Status::Ok();
 
@@ -243,7 +262,8 @@ Status StreamEngine::Apply(const std::string& source, uint64_t first_offset,
   m.accepted.clear();
   for (size_t i = skip; i < records.size(); ++i) {
     if (!watermark.Accept(records[i].ts_ms)) {
-      late.push_back(LateEvent{source, first_offset + i, watermark.watermark_ms(), records[i]});
+      late.push_back(
+          LateEvent{source, first_offset + i, watermark.watermark_ms(), records[i], partition});
       continue;
     }
     m.accepted.push_back(static_cast<uint32_t>(i));
@@ -258,7 +278,7 @@ Status StreamEngine::Apply(const std::string& source, uint64_t first_offset,
       return s;
     }
   }
-  progress.next_offset = first_offset + records.size();
+  progress.next_offsets[partition] = first_offset + records.size();
   progress.late_events += late.size();
   {
     std::lock_guard lock(m.meta_mu);

@@ -34,19 +34,29 @@
 
 namespace freshet {
 
+// Partition -> offset of the next record to apply there. A source read as one stream (http,
+// file) has partition 0 only; a Kafka source has its topic's partitions.
+using PartitionOffsets = std::map<int32_t, uint64_t>;
+
 // A late event kept in the dead letter.
 struct LateEvent {
   std::string source;
   uint64_t offset = 0;
   int64_t watermark_ms = 0;  // the watermark it missed
   Record record;
+  int32_t partition = 0;
 };
 
 // Per-source progress stored with each checkpoint.
 struct SourceProgress {
-  uint64_t next_offset = 0;          // first log offset not yet applied
+  PartitionOffsets next_offsets;     // per partition, first offset not yet applied (absent: 0)
   int64_t max_event_ms = INT64_MIN;  // newest event time seen; watermark = this - lateness
   uint64_t late_events = 0;
+
+  uint64_t NextOffset(int32_t partition = 0) const {
+    auto it = next_offsets.find(partition);
+    return it == next_offsets.end() ? 0 : it->second;
+  }
 };
 
 // One commit being written: the states as the engine's checkpoint produces them, then the late
@@ -171,16 +181,28 @@ class StreamEngine {
                                                       EngineOptions options = {});
   ~StreamEngine();
 
-  // The next log offset to apply for `source` (replay starts here after a restart).
-  uint64_t NextOffset(const std::string& source) const;
+  // The next offset to apply in `partition` of `source` (replay starts here after a restart).
+  uint64_t NextOffset(const std::string& source, int32_t partition = 0) const;
+  // Every partition's next offset of `source` (partitions never applied are absent).
+  PartitionOffsets Position(const std::string& source) const;
 
-  // Applies records of `source` that sit at log offsets first_offset, first_offset + 1, ...
-  // Records below NextOffset(source) are skipped (already applied), so a replay is idempotent;
-  // a gap above it is accepted (offsets need not be dense, as in Kafka). Each record is checked
-  // against the source's watermark in order; late ones go to the dead letter. Checkpoints when
-  // the options say it is time. Single writer.
+  // Applies records of `source` (its partition 0) that sit at offsets first_offset,
+  // first_offset + 1, ... Records below NextOffset(source) are skipped (already applied), so a
+  // replay is idempotent; a gap above it is accepted (offsets need not be dense, as in Kafka).
+  // Each record is checked against the source's watermark in order (one watermark per source,
+  // across its partitions); late ones go to the dead letter. Checkpoints when the options say
+  // it is time. Single writer.
   Status Apply(const std::string& source, uint64_t first_offset,
+               const std::vector<Record>& records) {
+    return Apply(source, 0, first_offset, records);
+  }
+  // The same for records of `partition`, whose offsets are counted apart from the others'.
+  Status Apply(const std::string& source, int32_t partition, uint64_t first_offset,
                const std::vector<Record>& records);
+  // Moves `partition` of `source` to `next_offset` without applying anything: the offsets
+  // below it hold no record for the engine (a record kept out of the source). Never rewinds.
+  // Single writer.
+  Status Advance(const std::string& source, int32_t partition, uint64_t next_offset);
   // Commits now. Single writer. A failed Checkpoint commits nothing and leaves the engine
   // serving and applying: every resident state is marked dirty again (and the late events
   // queued again), so the next successful Checkpoint commits all of it. A failed Apply (a

@@ -54,7 +54,7 @@ class MemoryStateBackend::Writer final : public StateCommitWriter {
         backend_->states_.erase(key);
       }
     }
-    for (const LateEvent& e : late) backend_->late_[e.source][e.offset] = e;
+    for (const LateEvent& e : late) backend_->late_[e.source][{e.offset, e.partition}] = e;
     for (const auto& [source, p] : progress) backend_->progress_[source] = p;
     ++backend_->commits_;
     return Status::Ok();

@@ -33,7 +33,8 @@ class MemoryStateBackend : public StateBackend {
   std::map<std::string, uint32_t> view_ids_;
   std::map<std::pair<uint32_t, std::string>, std::string> states_;
   std::map<std::string, SourceProgress> progress_;
-  std::map<std::string, std::map<uint64_t, LateEvent>> late_;  // by source, by offset
+  // By source, by offset and partition.
+  std::map<std::string, std::map<std::pair<uint64_t, int32_t>, LateEvent>> late_;
   size_t commits_ = 0;
 
   class Writer;

@@ -131,9 +131,7 @@ class RocksDbCommitWriter final : public StateCommitWriter {
                 const std::map<std::string, SourceProgress>& progress) override {
     std::vector<KeyValue> late, meta;
     for (const LateEvent& e : late_events) {
-      std::string key = LatePrefix(e.source);
-      AppendBigEndian64(&key, e.offset);
-      late.emplace_back(std::move(key), EncodeLate(e));
+      late.emplace_back(LateKey(e), EncodeLate(e));
     }
     std::sort(late.begin(), late.end());
     for (const auto& [source, p] : progress) {

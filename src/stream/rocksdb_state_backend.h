@@ -1,9 +1,10 @@
 // RocksDbStateBackend: the embedded StateBackend over the data directory's RocksDB (storage/db.h).
 //   state        BE32(view id) + BE64(key hash) + key    -> EntityState::Serialize bytes
 //   checkpoints  "view:" + view name                     -> BE32 view id (stable per name)
-//                "progress:" + source name               -> SourceProgress (v1 varints)
+//                "progress:" + source name               -> SourceProgress (v1/v2 varints)
 //                "state_keys"                            -> "2", the state key layout
-//   late         source + '\0' + BE64(offset)            -> watermark + EncodeRecord bytes
+//   late         source + '\0' + BE64(offset) [+ BE32(partition) unless 0]
+//                                                        -> watermark + EncodeRecord bytes
 // (docs/exactly_once.md). A commit is atomic either way it is written:
 //  - small ones as ONE WriteBatch without sync: the event log is the durable source, and
 //    RocksDB's WAL recovers a prefix of batches;

@@ -102,8 +102,8 @@ TEST_P(RocksDbStateBackendTest, CommitWritesStatesProgressAndLateAtomically) {
   commit.puts.push_back({1, "u1", "state-1", false});
   commit.puts.push_back({1, "u2", "state-2", false});
   commit.puts.push_back({2, "u1", "other-view", false});
-  commit.progress["events"] = SourceProgress{42, 99'000, 3};
-  commit.progress["clicks"] = SourceProgress{7, INT64_MIN, 0};
+  commit.progress["events"] = SourceProgress{{{0, 42}}, 99'000, 3};
+  commit.progress["clicks"] = SourceProgress{{{0, 7}}, INT64_MIN, 0};
   commit.late = {Late("events", 3), Late("events", 10), Late("clicks", 4)};
   ASSERT_TRUE(Commit(commit).ok());
   Reopen();
@@ -163,11 +163,11 @@ TEST_P(RocksDbStateBackendTest, LaterCommitsWinWhicheverWayEachWasWritten) {
   // ingested, between two WriteBatches, so file and memtable versions interleave.
   TestCommit first;
   first.puts = {{1, "a", "a1", false}, {1, "b", "b1", false}};
-  first.progress["events"] = SourceProgress{10, 1, 0};
+  first.progress["events"] = SourceProgress{{{0, 10}}, 1, 0};
   ASSERT_TRUE(Commit(first).ok());
   TestCommit second;
   second.puts = {{1, "a", "a2", false}, {1, "b", "", true}, {1, "c", "c2", false}};
-  second.progress["events"] = SourceProgress{20, 2, 1};
+  second.progress["events"] = SourceProgress{{{0, 20}}, 2, 1};
   second.late = {Late("events", 15)};
   ASSERT_TRUE(Commit(second).ok());
   EXPECT_EQ(*backend_->LoadEntity(1, "a"), std::optional<std::string>("a2"));
@@ -186,7 +186,7 @@ TEST_P(RocksDbStateBackendTest, LaterCommitsWinWhicheverWayEachWasWritten) {
   }
   TestCommit third;
   third.puts = {{1, "c", "c3", false}};
-  third.progress["events"] = SourceProgress{30, 3, 1};
+  third.progress["events"] = SourceProgress{{{0, 30}}, 3, 1};
   ASSERT_TRUE(Commit(third).ok());
   Reopen();
   EXPECT_EQ(*backend_->LoadEntity(1, "a"), std::optional<std::string>("a2"));
@@ -209,7 +209,7 @@ TEST_P(RocksDbStateBackendTest, FilesLeftByACrashedCommitAreIgnored) {
   Reopen();
   TestCommit commit;
   commit.puts = {{1, "a", "a1", false}, {1, "b", "b1", false}, {1, "c", "c1", false}};
-  commit.progress["events"] = SourceProgress{3, 1, 0};
+  commit.progress["events"] = SourceProgress{{{0, 3}}, 1, 0};
   ASSERT_TRUE(Commit(commit).ok());
   Reopen();
   EXPECT_EQ(*backend_->LoadEntity(1, "b"), std::optional<std::string>("b1"));
@@ -245,7 +245,7 @@ TEST_P(RocksDbStateBackendTest, PutsOutOfKeyOrderAreRefused) {
 TEST_P(RocksDbStateBackendTest, StatesOfAnOlderKeyLayoutAreRefused) {
   TestCommit commit;
   commit.puts = {{1, "a", "a1", false}};
-  commit.progress["events"] = SourceProgress{1, 1, 0};
+  commit.progress["events"] = SourceProgress{{{0, 1}}, 1, 0};
   ASSERT_TRUE(Commit(commit).ok());
   ASSERT_TRUE(backend_->LoadProgress().ok());
   ASSERT_TRUE(

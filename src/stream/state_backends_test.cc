@@ -43,14 +43,14 @@ class StateBackendsTest : public ::testing::Test {
     std::string state = "state-bytes";
     ASSERT_TRUE((*writer)->Put(*view, "u1", &state).ok());
     SourceProgress progress;
-    progress.next_offset = 7;
+    progress.next_offsets[0] = 7;
     ASSERT_TRUE((*writer)->Finish({}, {{"ev", progress}}).ok());
   }
   static uint64_t NextOffset(StateBackend* backend) {
     auto progress = backend->LoadProgress();
     EXPECT_TRUE(progress.ok());
     auto it = progress->find("ev");
-    return it == progress->end() ? 0 : it->second.next_offset;
+    return it == progress->end() ? 0 : it->second.NextOffset();
   }
 
   std::string dir_;
