@@ -45,6 +45,8 @@ Status Instance::Init(const InstanceOptions& options) {
     ASSIGN_OR_RETURN(sources_[name], CreateSource(source, {&spec_, log_.get()}));
     expectations_.emplace(name, SourceExpectations(source));
   }
+  predictions_ = std::make_unique<PredictionStore>(db_.get());
+  ASSIGN_OR_RETURN(triggers_, TriggerRouter::Create(&spec_, queue(), clock_, &trigger_probe_));
   RETURN_IF_ERROR(ReplaySources());
   log_->SetCommitHook([this](const std::vector<CommittedBatch>& b) { OnCommit(b); });
 
@@ -54,11 +56,16 @@ Status Instance::Init(const InstanceOptions& options) {
   models_ = std::make_unique<ModelCache>();
   predictor_ = std::make_unique<Predictor>(&spec_, features_.get(), registry_.get(), models_.get(),
                                            &metrics_);
+  ASSIGN_OR_RETURN(trigger_workers_,
+                   TriggerWorkers::Create(&spec_, queue(), predictor_.get(), predictions_.get(),
+                                          clock_, &trigger_probe_, options.triggers));
+  trigger_workers_->Start();
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
   return Status::Ok();
 }
 
 Instance::~Instance() {
+  if (trigger_workers_) trigger_workers_->Stop();
   {
     std::lock_guard<std::mutex> lock(stop_mu_);
     stopping_ = true;
@@ -98,7 +105,7 @@ Status Instance::ReplaySource(const std::string& name, Source* source) {
     if (check) {
       RETURN_IF_ERROR(ApplyChecked(name, &batch));
     } else {
-      RETURN_IF_ERROR(engine_->Apply(name, batch.first_offset, batch.records));
+      RETURN_IF_ERROR(ApplyAndTrigger(name, batch.first_offset, batch.records));
     }
   }
 }
@@ -107,7 +114,7 @@ Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
   CheckResult checked;
   expectations_.at(name).Check(batch->records, &checked);
   if (checked.violations.empty()) {
-    return engine_->Apply(name, batch->first_offset, batch->records);
+    return ApplyAndTrigger(name, batch->first_offset, batch->records);
   }
   QualityReport counts;
   counts.Add(name, checked);
@@ -131,13 +138,32 @@ Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
     if (end <= start) return Status::Ok();
     run.assign(std::make_move_iterator(batch->records.begin() + start),
                std::make_move_iterator(batch->records.begin() + end));
-    return engine_->Apply(name, batch->first_offset + start, run);
+    return ApplyAndTrigger(name, batch->first_offset + start, run);
   };
   for (size_t q : checked.quarantined) {
     RETURN_IF_ERROR(apply_run(q));
     start = q + 1;
   }
   return apply_run(batch->records.size());
+}
+
+Status Instance::ApplyAndTrigger(const std::string& source, uint64_t first_offset,
+                                 const std::vector<Record>& records) {
+  RETURN_IF_ERROR(engine_->Apply(source, first_offset, records));
+  // The records are applied either way: a replay must not stop on a full prediction queue.
+  Status triggered = triggers_->OnApplied(source, 0, first_offset, records);
+  if (!triggered.ok()) spdlog::error("{}", triggered.ToString());
+  return Status::Ok();
+}
+
+Status Instance::CheckPredictionQueueRoom(const std::string& source) {
+  if (!triggers_->Triggers(source)) return Status::Ok();
+  size_t held = queue()->held();
+  if (held < queue()->capacity()) return Status::Ok();
+  return Status::ResourceExhausted(fmt::format(
+      "prediction queue is full ({} of {} jobs held): source '{}' triggers predictions; retry "
+      "once the queue drains",
+      held, queue()->capacity(), source));
 }
 
 Status Instance::CommitSourcePositions() {
@@ -157,7 +183,13 @@ void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
   for (const CommittedBatch& b : batches) {
     const std::string& source = source_names_[b.source_id];
     Status st = engine_->Apply(source, b.first_offset, *b.records);
-    if (st.ok()) continue;
+    if (st.ok()) {
+      // Under writer_mu_: no checkpoint passes these records before their jobs are durable, so
+      // a crash before then re-triggers them at replay.
+      Status triggered = triggers_->OnApplied(source, 0, b.first_offset, *b.records);
+      if (!triggered.ok()) spdlog::error("{}", triggered.ToString());
+      continue;
+    }
     // The batch is durable in the log either way (so it is acknowledged); only whether it
     // reached the engine differs. Applied: the checkpoint Apply triggered failed, and a later
     // one retries it. Not applied: the replay at the next start applies it.
@@ -317,6 +349,10 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
   if (Status health = this->health(); !health.ok()) {
     probe_.Rejected(source);
     return health;
+  }
+  if (Status room = CheckPredictionQueueRoom(source); !room.ok()) {
+    probe_.Rejected(source);
+    return room;
   }
   CheckResult checked;
   std::vector<Record> accepted;

@@ -57,6 +57,10 @@
 #include "stream/engine.h"
 #include "stream/state_backends.h"
 #include "tables/table_store.h"
+#include "triggers/prediction_store.h"
+#include "triggers/trigger_probe.h"
+#include "triggers/trigger_router.h"
+#include "triggers/trigger_workers.h"
 
 namespace freshet {
 
@@ -82,6 +86,8 @@ struct InstanceOptions {
   std::string online_store = std::string(kDefaultOnlineStore);
   // While degraded, how often the background thread retries a checkpoint. Default: 1 s.
   int64_t health_retry_interval_ms = 1000;
+  // The threads of triggered predictions (triggers/trigger_workers.h). Default: their defaults.
+  TriggerWorkersOptions triggers;
 };
 
 // What a source's expectations did to one ingested batch (all zero when it declares none).
@@ -108,6 +114,11 @@ class Instance {
   QuarantineStore* quarantine() { return quarantine_.get(); }
   // The rows of the table sources (`kind: table`): loads, deletes, as-of reads.
   TableStore* tables() { return tables_.get(); }
+  // Triggered predictions per (deployment, entity): latest + history.
+  PredictionStore* predictions() { return predictions_.get(); }
+  // Enqueues the prediction jobs of applied records; a pulled source's loop calls its
+  // OnApplied after each engine Apply.
+  TriggerRouter* triggers() { return triggers_.get(); }
   // The source called `name`, or null.
   Source* source(const std::string& name);
 
@@ -117,7 +128,8 @@ class Instance {
   // bad record, or of the first record failing a reject-policy expectation (with the
   // expectation) — then nothing is stored but the violation counts; `parse_error`, when not
   // null, gets the position, field and expectation as data; kResourceExhausted past
-  // max_batch_records or when the log's queue is full. Records failing a quarantine-policy
+  // max_batch_records or when the log's queue is full, or when `source` triggers predictions
+  // and the prediction queue is full ("prediction queue is full ...": nothing is appended). Records failing a quarantine-policy
   // expectation go to the quarantine (quarantine()) once the rest is appended (a batch whose
   // idempotency key was seen before keeps nothing new); `quality`, when not null, says what
   // the expectations did.
@@ -141,6 +153,11 @@ class Instance {
   // Reads every source from the engine's offsets to its end into the engine, then checkpoints.
   Status ReplaySources();
   Status ReplaySource(const std::string& name, Source* source);
+  // Applies records of `source` to the engine, then enqueues the predictions they trigger.
+  Status ApplyAndTrigger(const std::string& source, uint64_t first_offset,
+                         const std::vector<Record>& records);
+  // kResourceExhausted when `source` triggers predictions and the prediction queue is full.
+  Status CheckPredictionQueueRoom(const std::string& source);
   // Applies a replayed batch of a source that reads its own records (file), checked against
   // its expectations: a reject-policy violation fails the replay naming the record's offset;
   // quarantined records are kept (by offset) and skipped.
@@ -183,6 +200,10 @@ class Instance {
   std::unique_ptr<ModelRegistry> registry_;
   std::unique_ptr<ModelCache> models_;
   std::unique_ptr<Predictor> predictor_;
+  TriggerProbe trigger_probe_{&metrics_};
+  std::unique_ptr<PredictionStore> predictions_;
+  std::unique_ptr<TriggerRouter> triggers_;
+  std::unique_ptr<TriggerWorkers> trigger_workers_;  // started after replay, stopped first
   std::vector<std::string> source_names_;
 
   // Serializes the engine's single writer: the commit hook and checkpoints.
