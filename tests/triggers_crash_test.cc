@@ -90,9 +90,9 @@ TEST(TriggersCrashTest, EveryEventPredictedOnceAfterKillsAndADownReceiver) {
 
   ServerProcess server(FRESHET_BIN, (root / "project").string(), (root / "data").string());
   ASSERT_TRUE(server.Start());
-  auto registered = server.Call(
-      "POST", "/v1/models/ranker/versions",
-      fmt::format(R"({{"artifact_path":"{}","runtime":"linear"}})", (root / "linear.json").string()));
+  auto registered = server.Call("POST", "/v1/models/ranker/versions",
+                                fmt::format(R"({{"artifact_path":"{}","runtime":"linear"}})",
+                                            (root / "linear.json").string()));
   ASSERT_TRUE(registered.ok() && registered->status == 200)
       << (registered.ok() ? registered->body : registered.status().ToString());
 

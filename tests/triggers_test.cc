@@ -63,9 +63,9 @@ deployments:
 
 std::string Event(const std::string& user, const std::string& event,
                   const std::string& category = "sleep") {
-  int64_t now = std::chrono::duration_cast<milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  int64_t now =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   return fmt::format(R"({{"user_id":"{}","ts_ms":{},"event":"{}","category":"{}"}})", user, now,
                      event, category);
 }
@@ -108,8 +108,8 @@ class TriggersTest : public ::testing::Test {
     instance_.reset();
   }
 
-  void Open(const std::string& debounce, const std::string& outputs = "",
-            bool gated = false, size_t queue_capacity = 0) {
+  void Open(const std::string& debounce, const std::string& outputs = "", bool gated = false,
+            size_t queue_capacity = 0) {
     std::filesystem::create_directories(dir_.File("project"));
     std::ofstream(dir_.File("project/freshet.yaml")) << Spec(debounce, outputs);
     InstanceOptions options;

@@ -41,8 +41,8 @@ class WebhookReceiver {
   Router router_;
   std::unique_ptr<HttpServer> server_;
   mutable std::mutex mu_;
-  std::vector<std::string> records_;           // guarded by mu_
-  std::map<std::string, std::string> by_id_;   // guarded by mu_
+  std::vector<std::string> records_;          // guarded by mu_
+  std::map<std::string, std::string> by_id_;  // guarded by mu_
   std::atomic<int> posts_{0};
 };
 

@@ -28,21 +28,20 @@ FieldType KeyType(const ProjectSpec& spec, const DeploymentSpec& deployment,
 
 // The entity key named by the query parameters, in DeploymentKeyFields order.
 Result<std::vector<Value>> EntityKey(const ProjectSpec& spec, const DeploymentSpec& deployment,
-                                     const std::vector<std::string>& keys,
-                                     const HttpRequest& req) {
+                                     const std::vector<std::string>& keys, const HttpRequest& req) {
   std::vector<Value> values;
   for (const std::string& key : keys) {
     const std::string* text = req.QueryParam(key);
     if (text == nullptr || text->empty()) {
-      return Status::InvalidArgument(fmt::format(
-          "missing query parameter '{}': deployment '{}' predicts per {}", key, deployment.name,
-          fmt::join(keys, ", ")));
+      return Status::InvalidArgument(
+          fmt::format("missing query parameter '{}': deployment '{}' predicts per {}", key,
+                      deployment.name, fmt::join(keys, ", ")));
     }
     FieldType type = KeyType(spec, deployment, key);
     Value value;
     if (!ParseCsvCell(type, *text, &value)) {
-      return Status::InvalidArgument(fmt::format("query parameter '{}': '{}' is not a {}", key,
-                                                 *text, FieldTypeName(type)));
+      return Status::InvalidArgument(
+          fmt::format("query parameter '{}': '{}' is not a {}", key, *text, FieldTypeName(type)));
     }
     values.push_back(std::move(value));
   }

@@ -129,10 +129,10 @@ class Instance {
   // expectation) — then nothing is stored but the violation counts; `parse_error`, when not
   // null, gets the position, field and expectation as data; kResourceExhausted past
   // max_batch_records or when the log's queue is full, or when `source` triggers predictions
-  // and the prediction queue is full ("prediction queue is full ...": nothing is appended). Records failing a quarantine-policy
-  // expectation go to the quarantine (quarantine()) once the rest is appended (a batch whose
-  // idempotency key was seen before keeps nothing new); `quality`, when not null, says what
-  // the expectations did.
+  // and the prediction queue is full ("prediction queue is full ...": nothing is appended). Records
+  // failing a quarantine-policy expectation go to the quarantine (quarantine()) once the rest is
+  // appended (a batch whose idempotency key was seen before keeps nothing new); `quality`, when not
+  // null, says what the expectations did.
   Result<AppendAck> Ingest(const std::string& source, std::string_view body,
                            const std::string& idempotency_key = "",
                            ParseError* parse_error = nullptr, IngestQuality* quality = nullptr);

@@ -368,8 +368,8 @@ class ProjectParser {
   }
 
   Status ParseDeployment(const YamlEntry& entry) {
-    ASSIGN_OR_RETURN(YamlObject obj,
-                     r_.Object(entry.value, {"model", "features", "alias", "outputs", "batching", "on"}));
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"model", "features", "alias",
+                                                             "outputs", "batching", "on"}));
     DeploymentSpec deployment{entry.name, "", "champion", "", {}, entry.value.line, {}};
     RETURN_IF_ERROR(r_.RequireString(obj, "model", &deployment.model));
     RETURN_IF_ERROR(r_.RequireString(obj, "features", &deployment.feature_service));
@@ -429,13 +429,13 @@ class ProjectParser {
     if (on.debounce_ms < 0) return r_.Error(obj.Get("debounce"), "must not be negative");
     auto source = spec_->sources.find(on.source);
     if (source == spec_->sources.end()) {
-      return r_.Error(obj.Get("source"), fmt::format("unknown source '{}' ({})", on.source,
-                                                     Defined(spec_->sources)));
+      return r_.Error(obj.Get("source"),
+                      fmt::format("unknown source '{}' ({})", on.source, Defined(spec_->sources)));
     }
     if (source->second.kind == SourceKind::kTable) {
-      return r_.Error(obj.Get("source"),
-                      fmt::format("source '{}' is kind table; a trigger needs an event source",
-                                  on.source));
+      return r_.Error(
+          obj.Get("source"),
+          fmt::format("source '{}' is kind table; a trigger needs an event source", on.source));
     }
     for (const std::string& key : DeploymentKeyFields(*spec_, *deployment)) {
       if (source->second.FieldIndex(key) < 0) {

@@ -124,8 +124,8 @@ void EncodeStoredPrediction(const StoredPrediction& p, std::string* out) {
 bool DecodeStoredPrediction(ByteReader* in, StoredPrediction* out) {
   uint8_t version = 0;
   return in->GetByte(&version) && version == kStoredPredictionV1 && GetString(in, &out->job_id) &&
-         GetString(in, &out->model) && in->GetSigned(&out->version) &&
-         in->GetDouble(&out->score) && GetEvent(in, &out->event) && in->GetSigned(&out->ack_ms) &&
+         GetString(in, &out->model) && in->GetSigned(&out->version) && in->GetDouble(&out->score) &&
+         GetEvent(in, &out->event) && in->GetSigned(&out->ack_ms) &&
          in->GetSigned(&out->enqueued_ms) && in->GetSigned(&out->predicted_ms);
 }
 

@@ -13,8 +13,8 @@ namespace freshet {
 namespace {
 
 StoredPrediction Made(const std::string& job_id, double score, int64_t at_ms) {
-  return {job_id, "ranker", 3, score, {"app_events", 0, 42, at_ms - 5}, at_ms - 3, at_ms - 2,
-          at_ms};
+  return {job_id,    "ranker",  3,    score, {"app_events", 0, 42, at_ms - 5},
+          at_ms - 3, at_ms - 2, at_ms};
 }
 
 class PredictionStoreTest : public ::testing::Test {

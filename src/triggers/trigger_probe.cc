@@ -21,14 +21,16 @@ TriggerProbe::TriggerProbe(MetricsRegistry* registry)
           "From a triggering event's ingest acknowledgement to its prediction being stored",
           {"deployment"})),
       delivered_(registry->GetCounter("freshet_predictions_delivered_total",
-                                      "Predictions delivered to an output", {"deployment", "output"})),
+                                      "Predictions delivered to an output",
+                                      {"deployment", "output"})),
       delivery_failures_(registry->GetCounter("freshet_prediction_delivery_failures_total",
                                               "Failed delivery batches (retried from the queue)",
                                               {"deployment", "output"})) {}
 
 void TriggerProbe::Triggered(const std::string& deployment, uint64_t added, uint64_t coalesced) {
   if (added > 0) triggered_->WithLabels({deployment})->Increment(static_cast<double>(added));
-  if (coalesced > 0) coalesced_->WithLabels({deployment})->Increment(static_cast<double>(coalesced));
+  if (coalesced > 0)
+    coalesced_->WithLabels({deployment})->Increment(static_cast<double>(coalesced));
 }
 
 void TriggerProbe::EnqueueFailed(const std::string& deployment) {

@@ -57,8 +57,8 @@ Result<std::unique_ptr<TriggerRouter>> TriggerRouter::Create(const ProjectSpec* 
 
 Status TriggerRouter::Check(const ProjectSpec& spec) { return Compile(spec).status(); }
 
-Status TriggerRouter::OnApplied(const std::string& source, int32_t partition,
-                                uint64_t first_offset, const std::vector<Record>& records) {
+Status TriggerRouter::OnApplied(const std::string& source, int32_t partition, uint64_t first_offset,
+                                const std::vector<Record>& records) {
   auto triggers = by_source_.find(source);
   if (triggers == by_source_.end() || records.empty()) return Status::Ok();
   const int64_t now_ms = clock_->NowMs();

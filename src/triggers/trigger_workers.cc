@@ -136,9 +136,8 @@ Status TriggerWorkers::PredictAndDeliver(const Deployment& d, const std::vector<
     for (size_t row = 0; row < to_score.size(); ++row) {
       size_t i = to_score[row];
       const PredictJob& job = payloads[i];
-      made[i] = {jobs[i].id, prediction.model,    prediction.version,
-                 prediction.scores.at(row), job.event, job.ack_ms,
-                 jobs[i].enqueued_ms,     now_ms};
+      made[i] = {jobs[i].id, prediction.model, prediction.version,  prediction.scores.at(row),
+                 job.event,  job.ack_ms,       jobs[i].enqueued_ms, now_ms};
       stored.push_back({job.key, made[i]});
     }
     RETURN_IF_ERROR(store_->Put(d.name, stored));
