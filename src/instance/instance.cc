@@ -46,7 +46,8 @@ Status Instance::Init(const InstanceOptions& options) {
     expectations_.emplace(name, SourceExpectations(source));
   }
   predictions_ = std::make_unique<PredictionStore>(db_.get());
-  ASSIGN_OR_RETURN(triggers_, TriggerRouter::Create(&spec_, queue(), clock_, &trigger_probe_));
+  ASSIGN_OR_RETURN(triggers_, TriggerRouter::Create(&spec_, queue(), predictions_.get(), clock_,
+                                                    &trigger_probe_));
   RETURN_IF_ERROR(ReplaySources());
   log_->SetCommitHook([this](const std::vector<CommittedBatch>& b) { OnCommit(b); });
 
@@ -151,7 +152,7 @@ Status Instance::ApplyAndTrigger(const std::string& source, uint64_t first_offse
                                  const std::vector<Record>& records) {
   RETURN_IF_ERROR(engine_->Apply(source, first_offset, records));
   // The records are applied either way: a replay must not stop on a full prediction queue.
-  Status triggered = triggers_->OnApplied(source, 0, first_offset, records);
+  Status triggered = triggers_->OnReplayed(source, 0, first_offset, records);
   if (!triggered.ok()) spdlog::error("{}", triggered.ToString());
   return Status::Ok();
 }

@@ -153,7 +153,8 @@ class Instance {
   // Reads every source from the engine's offsets to its end into the engine, then checkpoints.
   Status ReplaySources();
   Status ReplaySource(const std::string& name, Source* source);
-  // Applies records of `source` to the engine, then enqueues the predictions they trigger.
+  // Applies replayed records of `source` to the engine, then enqueues the predictions they
+  // trigger (TriggerRouter::OnReplayed).
   Status ApplyAndTrigger(const std::string& source, uint64_t first_offset,
                          const std::vector<Record>& records);
   // kResourceExhausted when `source` triggers predictions and the prediction queue is full.

@@ -370,7 +370,7 @@ class ProjectParser {
   Status ParseDeployment(const YamlEntry& entry) {
     ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"model", "features", "alias",
                                                              "outputs", "batching", "on"}));
-    DeploymentSpec deployment{entry.name, "", "champion", "", {}, entry.value.line, {}};
+    DeploymentSpec deployment{entry.name, "", "champion", "", {}, entry.value.line, {}, {}};
     RETURN_IF_ERROR(r_.RequireString(obj, "model", &deployment.model));
     RETURN_IF_ERROR(r_.RequireString(obj, "features", &deployment.feature_service));
     RETURN_IF_ERROR(r_.ReadString(obj, "alias", &deployment.alias));

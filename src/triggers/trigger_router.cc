@@ -48,17 +48,28 @@ Result<std::map<std::string, std::vector<TriggerRouter::Trigger>>> TriggerRouter
 }
 
 Result<std::unique_ptr<TriggerRouter>> TriggerRouter::Create(const ProjectSpec* spec,
-                                                             JobQueue* queue, const Clock* clock,
+                                                             JobQueue* queue,
+                                                             const PredictionStore* predictions,
+                                                             const Clock* clock,
                                                              TriggerProbe* probe) {
-  std::unique_ptr<TriggerRouter> router(new TriggerRouter(queue, clock, probe));
+  std::unique_ptr<TriggerRouter> router(new TriggerRouter(queue, predictions, clock, probe));
   ASSIGN_OR_RETURN(router->by_source_, Compile(*spec));
   return router;
 }
 
 Status TriggerRouter::Check(const ProjectSpec& spec) { return Compile(spec).status(); }
 
-Status TriggerRouter::OnApplied(const std::string& source, int32_t partition, uint64_t first_offset,
-                                const std::vector<Record>& records) {
+bool TriggerRouter::Predicted(const std::string& deployment, const std::vector<Value>& key,
+                              const TriggerEvent& event) const {
+  auto history = predictions_->Get(deployment, key);
+  if (!history.ok() || history->empty()) return false;
+  const TriggerEvent& latest = history->front().event;
+  return latest.source == event.source && latest.partition == event.partition &&
+         latest.offset >= event.offset;
+}
+
+Status TriggerRouter::Route(const std::string& source, int32_t partition, uint64_t first_offset,
+                            const std::vector<Record>& records, bool replayed) {
   auto triggers = by_source_.find(source);
   if (triggers == by_source_.end() || records.empty()) return Status::Ok();
   const int64_t now_ms = clock_->NowMs();
@@ -77,6 +88,7 @@ Status TriggerRouter::OnApplied(const std::string& source, int32_t partition, ui
       if (HasNullKey(job.key)) continue;  // names no entity: the views skip it too
       job.event.offset = first_offset + i;
       job.event.event_ms = r.ts_ms;
+      if (replayed && Predicted(trigger.deployment, job.key, job.event)) continue;
       JobSpec spec;
       spec.id = PredictJobId(trigger.deployment, job.event);
       spec.queue = trigger.queue;
@@ -88,7 +100,7 @@ Status TriggerRouter::OnApplied(const std::string& source, int32_t partition, ui
     }
   }
   if (jobs.empty()) return Status::Ok();
-  auto results = queue_->EnqueueBatch(std::move(jobs));
+  auto results = queue_->EnqueueOrCoalesceBatch(jobs);
   if (!results.ok()) {
     for (const Trigger& trigger : triggers->second) probe_->EnqueueFailed(trigger.deployment);
     return results.status().WithContext(fmt::format("triggers of source '{}'", source));

@@ -6,13 +6,15 @@
 //   delay         the trigger's debounce
 //   payload       PredictJob: the entity's key values, the event, the apply (ack) wall time
 // A record with a null key field names no entity and triggers nothing.
-// All the jobs of one applied batch go to the queue in one EnqueueBatch, durable when it
-// returns.
+// All the jobs of one applied batch go to the queue in one EnqueueOrCoalesceBatch, durable when
+// it returns.
 //
 // The caller calls OnApplied after the engine has applied the records (so the prediction reads
 // features that include them): the instance's commit hook before the ingest is acknowledged,
-// its replay at startup (events after the last checkpoint trigger again and dedupe by job id),
-// and a pulled source's loop.
+// and a pulled source's loop. The replay at startup calls OnReplayed: events after the last
+// checkpoint trigger again, and dedupe by job id in the queue, or — for an event that was
+// coalesced into an earlier job, whose own id the queue never kept — because its entity's
+// latest prediction already reflects it.
 //
 // Thread-safety: OnApplied may be called concurrently. Owns nothing it is given.
 #pragma once
@@ -28,6 +30,7 @@
 #include "queue/job_queue.h"
 #include "spec/project_spec.h"
 #include "stream/expr.h"
+#include "triggers/prediction_store.h"
 #include "triggers/trigger_probe.h"
 
 namespace freshet {
@@ -38,6 +41,7 @@ class TriggerRouter {
   // line and field: "freshet.yaml:31: deployments.recommend.on.where: column 7: unknown name
   // 'evnt'". `spec`, `queue`, `clock` and `probe` must outlive the router.
   static Result<std::unique_ptr<TriggerRouter>> Create(const ProjectSpec* spec, JobQueue* queue,
+                                                       const PredictionStore* predictions,
                                                        const Clock* clock, TriggerProbe* probe);
   // Compiles the triggers of `spec` only (for `freshet apply`): the errors of Create.
   static Status Check(const ProjectSpec& spec);
@@ -48,7 +52,15 @@ class TriggerRouter {
   // Enqueues the jobs `records` (applied at offsets first_offset.. of `source`'s `partition`)
   // trigger. Errors: the queue's (kResourceExhausted when full, kIoError), naming the source.
   Status OnApplied(const std::string& source, int32_t partition, uint64_t first_offset,
-                   const std::vector<Record>& records);
+                   const std::vector<Record>& records) {
+    return Route(source, partition, first_offset, records, /*replayed=*/false);
+  }
+  // As OnApplied for records applied again by a replay, skipping each record whose entity's
+  // latest prediction was triggered by this source and partition at its offset or later.
+  Status OnReplayed(const std::string& source, int32_t partition, uint64_t first_offset,
+                    const std::vector<Record>& records) {
+    return Route(source, partition, first_offset, records, /*replayed=*/true);
+  }
 
  private:
   struct Trigger {
@@ -59,11 +71,18 @@ class TriggerRouter {
     int64_t debounce_ms = 0;
   };
 
-  TriggerRouter(JobQueue* queue, const Clock* clock, TriggerProbe* probe)
-      : queue_(queue), clock_(clock), probe_(probe) {}
+  TriggerRouter(JobQueue* queue, const PredictionStore* predictions, const Clock* clock,
+                TriggerProbe* probe)
+      : queue_(queue), predictions_(predictions), clock_(clock), probe_(probe) {}
   static Result<std::map<std::string, std::vector<Trigger>>> Compile(const ProjectSpec& spec);
+  Status Route(const std::string& source, int32_t partition, uint64_t first_offset,
+               const std::vector<Record>& records, bool replayed);
+  // True when the entity's latest prediction of `deployment` reflects `event` already.
+  bool Predicted(const std::string& deployment, const std::vector<Value>& key,
+                 const TriggerEvent& event) const;
 
   JobQueue* queue_;
+  const PredictionStore* predictions_;
   const Clock* clock_;
   TriggerProbe* probe_;
   std::map<std::string, std::vector<Trigger>> by_source_;  // read-only after Create

@@ -88,26 +88,26 @@ void TriggerWorkers::PredictLoop(const Deployment* d) {
   std::vector<Job> jobs;
   while (!stopping_) {
     jobs.clear();
-    Status st = queue_->Receive(queue, options_.max_batch, options_.poll_ms, &jobs);
-    if (!st.ok()) {
-      spdlog::warn("receiving from queue '{}': {}", queue, st.ToString());
+    Result<size_t> received = queue_->Receive(queue, options_.max_batch, options_.poll_ms, &jobs);
+    if (!received.ok()) {
+      spdlog::warn("receiving from queue '{}': {}", queue, received.status().ToString());
       std::this_thread::sleep_for(kReceiveRetry);
       continue;
     }
-    if (!jobs.empty()) ProcessPredictions(*d, &jobs);
+    if (!jobs.empty()) ProcessPredictions(*d, jobs);
   }
 }
 
-void TriggerWorkers::ProcessPredictions(const Deployment& d, std::vector<Job>* jobs) {
-  Status st = PredictAndDeliver(d, *jobs);
+void TriggerWorkers::ProcessPredictions(const Deployment& d, const std::vector<Job>& jobs) {
+  Status st = PredictAndDeliver(d, jobs);
   if (st.ok()) {
-    st = queue_->AckBatch(*jobs);
+    st = AckAll(jobs);
     if (!st.ok()) spdlog::warn("acking predict jobs of '{}': {}", d.name, st.ToString());
     return;
   }
   probe_->PredictFailed(d.name);
   spdlog::warn("predict jobs of '{}' failed (retried): {}", d.name, st.ToString());
-  NackAll(*jobs, st);
+  NackAll(jobs, st);
 }
 
 Status TriggerWorkers::PredictAndDeliver(const Deployment& d, const std::vector<Job>& jobs) {
@@ -158,16 +158,17 @@ Status TriggerWorkers::PredictAndDeliver(const Deployment& d, const std::vector<
       deliveries.push_back(std::move(spec));
     }
   }
-  return queue_->EnqueueBatch(std::move(deliveries)).status();
+  return queue_->EnqueueBatch(deliveries).status();
 }
 
 void TriggerWorkers::DeliverLoop(Output* out) {
   std::vector<Job> jobs;
   while (!stopping_) {
     jobs.clear();
-    Status st = queue_->Receive(out->queue, options_.max_batch, options_.poll_ms, &jobs);
-    if (!st.ok()) {
-      spdlog::warn("receiving from queue '{}': {}", out->queue, st.ToString());
+    Result<size_t> received =
+        queue_->Receive(out->queue, options_.max_batch, options_.poll_ms, &jobs);
+    if (!received.ok()) {
+      spdlog::warn("receiving from queue '{}': {}", out->queue, received.status().ToString());
       std::this_thread::sleep_for(kReceiveRetry);
       continue;
     }
@@ -193,8 +194,15 @@ void TriggerWorkers::ProcessDeliveries(Output* out, const std::vector<Job>& jobs
     return;
   }
   probe_->Delivered(out->deployment, out->index, jobs.size());
-  st = queue_->AckBatch(jobs);
+  st = AckAll(jobs);
   if (!st.ok()) spdlog::warn("acking deliveries of '{}': {}", out->queue, st.ToString());
+}
+
+Status TriggerWorkers::AckAll(const std::vector<Job>& jobs) {
+  std::vector<std::pair<std::string, uint64_t>> leases;
+  leases.reserve(jobs.size());
+  for (const Job& job : jobs) leases.emplace_back(job.id, job.lease);
+  return queue_->AckBatch(leases);
 }
 
 void TriggerWorkers::NackAll(const std::vector<Job>& jobs, const Status& why) {

@@ -91,9 +91,10 @@ class TriggerWorkers {
   void PredictLoop(const Deployment* d);
   void DeliverLoop(Output* out);
   // Steps 1-4 above for one received batch.
-  void ProcessPredictions(const Deployment& d, std::vector<Job>* jobs);
+  void ProcessPredictions(const Deployment& d, const std::vector<Job>& jobs);
   Status PredictAndDeliver(const Deployment& d, const std::vector<Job>& jobs);
   void ProcessDeliveries(Output* out, const std::vector<Job>& jobs);
+  Status AckAll(const std::vector<Job>& jobs);
   void NackAll(const std::vector<Job>& jobs, const Status& why);
 
   const ProjectSpec* spec_;
