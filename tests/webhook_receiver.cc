@@ -38,8 +38,8 @@ WebhookReceiver::WebhookReceiver() {
     }
     std::lock_guard<std::mutex> lock(mu_);
     for (const rapidjson::Value& record : doc["predictions"].GetArray()) {
-      records_.push_back(ToJson(record));
-      by_id_.emplace(record["id"].GetString(), ToJson(record["prediction"]));
+      records_.emplace_back(record["id"].GetString(), ToJson(record["prediction"]));
+      by_id_.emplace(records_.back());
     }
   });
   EXPECT_TRUE(added.ok()) << added.ToString();
@@ -57,7 +57,7 @@ std::string WebhookReceiver::url() const {
   return fmt::format("http://127.0.0.1:{}/hook", server_->port());
 }
 
-std::vector<std::string> WebhookReceiver::records() const {
+std::vector<std::pair<std::string, std::string>> WebhookReceiver::records() const {
   std::lock_guard<std::mutex> lock(mu_);
   return records_;
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/http_server.h"
@@ -24,8 +25,9 @@ class WebhookReceiver {
 
   std::string url() const;
 
-  // Every record received, in arrival order (redeliveries included), as its JSON text.
-  std::vector<std::string> records() const;
+  // Every record received, in arrival order (redeliveries included): its id and its
+  // "prediction" object as JSON text.
+  std::vector<std::pair<std::string, std::string>> records() const;
   // Distinct record ids received -> the record's "prediction" object as JSON text (the first
   // received of each id).
   std::map<std::string, std::string> by_id() const;
@@ -41,8 +43,8 @@ class WebhookReceiver {
   Router router_;
   std::unique_ptr<HttpServer> server_;
   mutable std::mutex mu_;
-  std::vector<std::string> records_;          // guarded by mu_
-  std::map<std::string, std::string> by_id_;  // guarded by mu_
+  std::vector<std::pair<std::string, std::string>> records_;  // guarded by mu_
+  std::map<std::string, std::string> by_id_;                  // guarded by mu_
   std::atomic<int> posts_{0};
 };
 
