@@ -40,6 +40,7 @@ Status Instance::Init(const InstanceOptions& options) {
   for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
   ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));
   ASSIGN_OR_RETURN(quarantine_, QuarantineStore::Open(db_.get()));
+  ASSIGN_OR_RETURN(queue_, JobQueue::Open(db_.get(), clock_, options.queue));
   for (const auto& [name, source] : spec_.sources) {
     if (source.kind == SourceKind::kTable) continue;  // rows go to tables_, not the engine
     ASSIGN_OR_RETURN(sources_[name], CreateSource(source, {&spec_, log_.get()}));
@@ -67,6 +68,7 @@ Status Instance::Init(const InstanceOptions& options) {
 
 Instance::~Instance() {
   if (trigger_workers_) trigger_workers_->Stop();
+  if (queue_) queue_->Shutdown();
   {
     std::lock_guard<std::mutex> lock(stop_mu_);
     stopping_ = true;
