@@ -579,7 +579,7 @@ TEST(SpecTriggerTest, ParsesAndChecksTheSource) {
       "freshet.yaml");
   ASSERT_FALSE(keyless.ok());
   EXPECT_EQ(keyless.status().message(),
-            "freshet.yaml:13: deployments.d.on.source: source 'other' has no field 'user_id', a "
+            "freshet.yaml:14: deployments.d.on.source: source 'other' has no field 'user_id', a "
             "key of the deployment's entities");
 }
 
