@@ -32,6 +32,7 @@ Status Instance::Init(const InstanceOptions& options) {
   ASSIGN_OR_RETURN(spec_, LoadProject(options.project_dir));
   RETURN_IF_ERROR(CheckBuiltKinds(spec_, BuiltInThisVersion()));
   ASSIGN_OR_RETURN(db_, Db::Open(options.data_dir));
+  ASSIGN_OR_RETURN(queue_, JobQueue::Open(db_.get(), clock_, options.queue));
   tables_ = std::make_unique<TableStore>(&spec_, db_.get());
   ASSIGN_OR_RETURN(backend_, CreateStateBackend(options.state_backend, db_.get()));
   EngineOptions engine_options = options.engine;
@@ -59,6 +60,7 @@ Status Instance::Init(const InstanceOptions& options) {
 }
 
 Instance::~Instance() {
+  if (queue_) queue_->Shutdown();
   {
     std::lock_guard<std::mutex> lock(stop_mu_);
     stopping_ = true;

@@ -46,6 +46,7 @@
 #include "log/event_log.h"
 #include "models/model_cache.h"
 #include "models/registry.h"
+#include "queue/job_queue.h"
 #include "quality/expectation.h"
 #include "quality/quality_probe.h"
 #include "serving/predictor.h"
@@ -82,6 +83,8 @@ struct InstanceOptions {
   std::string online_store = std::string(kDefaultOnlineStore);
   // While degraded, how often the background thread retries a checkpoint. Default: 1 s.
   int64_t health_retry_interval_ms = 1000;
+  // The prediction queue's bounds, timeouts and retries. Default: QueueOptions defaults.
+  QueueOptions queue;
 };
 
 // What a source's expectations did to one ingested batch (all zero when it declares none).
@@ -108,6 +111,9 @@ class Instance {
   QuarantineStore* quarantine() { return quarantine_.get(); }
   // The rows of the table sources (`kind: table`): loads, deletes, as-of reads.
   TableStore* tables() { return tables_.get(); }
+  // The durable prediction queue (the data directory's `queue` column family); shut down
+  // (waking every Receive) when the instance closes.
+  JobQueue* queue() { return queue_.get(); }
   // The source called `name`, or null.
   Source* source(const std::string& name);
 
@@ -171,6 +177,7 @@ class Instance {
   InstanceProbe probe_{&metrics_};
   QualityProbe quality_probe_{&metrics_};
   std::unique_ptr<Db> db_;
+  std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<TableStore> tables_;
   std::unique_ptr<StateBackend> backend_;
   std::unique_ptr<StreamEngine> engine_;
