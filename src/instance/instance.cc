@@ -32,6 +32,7 @@ Status Instance::Init(const InstanceOptions& options) {
   ASSIGN_OR_RETURN(spec_, LoadProject(options.project_dir));
   RETURN_IF_ERROR(CheckBuiltKinds(spec_, BuiltInThisVersion()));
   ASSIGN_OR_RETURN(db_, Db::Open(options.data_dir));
+  ASSIGN_OR_RETURN(queue_, JobQueue::Open(db_.get(), clock_, options.queue));
   tables_ = std::make_unique<TableStore>(&spec_, db_.get());
   ASSIGN_OR_RETURN(backend_, CreateStateBackend(options.state_backend, db_.get()));
   EngineOptions engine_options = options.engine;
@@ -40,7 +41,6 @@ Status Instance::Init(const InstanceOptions& options) {
   for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
   ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));
   ASSIGN_OR_RETURN(quarantine_, QuarantineStore::Open(db_.get()));
-  ASSIGN_OR_RETURN(queue_, JobQueue::Open(db_.get(), clock_, options.queue));
   for (const auto& [name, source] : spec_.sources) {
     if (source.kind == SourceKind::kTable) continue;  // rows go to tables_, not the engine
     ASSIGN_OR_RETURN(sources_[name], CreateSource(source, {&spec_, log_.get()}));

@@ -46,9 +46,9 @@
 #include "log/event_log.h"
 #include "models/model_cache.h"
 #include "models/registry.h"
+#include "queue/job_queue.h"
 #include "quality/expectation.h"
 #include "quality/quality_probe.h"
-#include "queue/job_queue.h"
 #include "serving/predictor.h"
 #include "sources/source.h"
 #include "spec/project_spec.h"
@@ -87,7 +87,7 @@ struct InstanceOptions {
   std::string online_store = std::string(kDefaultOnlineStore);
   // While degraded, how often the background thread retries a checkpoint. Default: 1 s.
   int64_t health_retry_interval_ms = 1000;
-  // The prediction queue's limits, timeouts and backoff. Default: QueueOptions defaults.
+  // The prediction queue's bounds, timeouts and retries. Default: QueueOptions defaults.
   QueueOptions queue;
   // The threads of triggered predictions (triggers/trigger_workers.h). Default: their defaults.
   TriggerWorkersOptions triggers;
@@ -117,7 +117,8 @@ class Instance {
   QuarantineStore* quarantine() { return quarantine_.get(); }
   // The rows of the table sources (`kind: table`): loads, deletes, as-of reads.
   TableStore* tables() { return tables_.get(); }
-  // The durable prediction queue (predict and delivery jobs).
+  // The durable prediction queue (the data directory's `queue` column family); shut down
+  // (waking every Receive) when the instance closes.
   JobQueue* queue() { return queue_.get(); }
   // Triggered predictions per (deployment, entity): latest + history.
   PredictionStore* predictions() { return predictions_.get(); }
@@ -194,6 +195,7 @@ class Instance {
   InstanceProbe probe_{&metrics_};
   QualityProbe quality_probe_{&metrics_};
   std::unique_ptr<Db> db_;
+  std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<TableStore> tables_;
   std::unique_ptr<StateBackend> backend_;
   std::unique_ptr<StreamEngine> engine_;
@@ -201,7 +203,6 @@ class Instance {
   std::map<std::string, std::unique_ptr<Source>> sources_;
   std::map<std::string, SourceExpectations> expectations_;  // every source, empty ones too
   std::unique_ptr<QuarantineStore> quarantine_;
-  std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<OnlineStore> online_;
   std::unique_ptr<FeatureStore> features_;
   std::unique_ptr<ModelRegistry> registry_;
