@@ -122,6 +122,7 @@ class TriggersTest : public ::testing::Test {
     if (queue_capacity > 0) options.queue.max_jobs = queue_capacity;
     options.queue.backoff_base_ms = 50;
     options.queue.backoff_max_ms = 200;
+    options.queue.max_attempts = 1000;  // a receiver down for a while must not dead-letter
     auto instance = Instance::Open(options);
     ASSERT_TRUE(instance.ok()) << instance.status().ToString();
     instance_ = std::move(*instance);

@@ -1,7 +1,6 @@
 // Triggered predictions across kill -9 of a real `freshet serve`: every ingested event triggers
 // one prediction (one user per event, so nothing coalesces), pushed to a webhook receiver run by
-// the test that is down for the first part of the run. The server is SIGKILLed while batches
-// are in flight and restarted; the client retries each unacknowledged batch under its
+// the test. The server is SIGKILLed while batches are in flight and restarted; the client retries each unacknowledged batch under its
 // Idempotency-Key. At the end, after dedupe by id, the receiver holds exactly one prediction per
 // event, none lost, and every redelivery of an id carries the same prediction.
 #include <fmt/format.h>
@@ -78,13 +77,12 @@ std::string Batch(int i) {
   return out;
 }
 
-TEST(TriggersCrashTest, EveryEventPredictedOnceAfterKillsAndADownReceiver) {
+TEST(TriggersCrashTest, EveryEventPredictedOnceAfterKills) {
   const fs::path root =
       fs::temp_directory_path() / ("freshet_triggers_crash_" + std::to_string(::getpid()));
   fs::remove_all(root);
   fs::create_directories(root / "project");
   WebhookReceiver receiver;
-  receiver.down = true;
   std::ofstream(root / "project" / "freshet.yaml") << Spec(receiver.url());
   std::ofstream(root / "linear.json") << R"({"weights":[1, 100],"bias":0})";
 
@@ -99,7 +97,6 @@ TEST(TriggersCrashTest, EveryEventPredictedOnceAfterKillsAndADownReceiver) {
   std::mt19937 rng(11);
   int kills = 0;
   for (int i = 0; i < kBatches; ++i) {
-    if (i == kBatches / 2) receiver.down = false;  // back after a while: it gets everything
     const std::string body = Batch(i);
     const cli::HttpHeaders key = {{"Idempotency-Key", "batch-" + std::to_string(i)}};
     bool acked = false;

@@ -159,14 +159,16 @@ Status Instance::ApplyAndTrigger(const std::string& source, uint64_t first_offse
   return Status::Ok();
 }
 
-Status Instance::CheckPredictionQueueRoom(const std::string& source) {
+Status Instance::CheckPredictionQueueRoom(const std::string& source,
+                                          const std::vector<Record>& records) {
   if (!triggers_->Triggers(source)) return Status::Ok();
-  size_t held = queue()->held();
-  if (held < queue()->capacity()) return Status::Ok();
+  const size_t jobs = triggers_->JobsFor(source, records);
+  const size_t held = queue()->held();
+  if (jobs == 0 || held + jobs <= queue()->capacity()) return Status::Ok();
   return Status::ResourceExhausted(fmt::format(
-      "prediction queue is full ({} of {} jobs held): source '{}' triggers predictions; retry "
-      "once the queue drains",
-      held, queue()->capacity(), source));
+      "prediction queue is full ({} of {} jobs held; this batch triggers {}): source '{}' "
+      "triggers predictions; retry once the queue drains",
+      held, queue()->capacity(), jobs, source));
 }
 
 Status Instance::CommitSourcePositions() {
@@ -353,16 +355,16 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
     probe_.Rejected(source);
     return health;
   }
-  if (Status room = CheckPredictionQueueRoom(source); !room.ok()) {
-    probe_.Rejected(source);
-    return room;
-  }
   CheckResult checked;
   std::vector<Record> accepted;
   if (Status st = CheckIngested(source, body, &records, &checked, &accepted, parse_error);
       !st.ok()) {
     probe_.Rejected(source);
     return st;
+  }
+  if (Status room = CheckPredictionQueueRoom(source, accepted); !room.ok()) {
+    probe_.Rejected(source);
+    return room;
   }
   if (quality != nullptr) {
     *quality = {!expectations_.at(source).empty(), checked.quarantined.size(), checked.warned};

@@ -46,9 +46,9 @@
 #include "log/event_log.h"
 #include "models/model_cache.h"
 #include "models/registry.h"
-#include "queue/job_queue.h"
 #include "quality/expectation.h"
 #include "quality/quality_probe.h"
+#include "queue/job_queue.h"
 #include "serving/predictor.h"
 #include "sources/source.h"
 #include "spec/project_spec.h"
@@ -163,8 +163,10 @@ class Instance {
   // trigger (TriggerRouter::OnReplayed).
   Status ApplyAndTrigger(const std::string& source, uint64_t first_offset,
                          const std::vector<Record>& records);
-  // kResourceExhausted when `source` triggers predictions and the prediction queue is full.
-  Status CheckPredictionQueueRoom(const std::string& source);
+  // kResourceExhausted when the prediction jobs `records` of `source` trigger do not fit in the
+  // prediction queue. (Concurrent batches may pass together and overshoot: the commit hook's
+  // enqueue then fails, logged and counted.)
+  Status CheckPredictionQueueRoom(const std::string& source, const std::vector<Record>& records);
   // Applies a replayed batch of a source that reads its own records (file), checked against
   // its expectations: a reject-policy violation fails the replay naming the record's offset;
   // quarantined records are kept (by offset) and skipped.

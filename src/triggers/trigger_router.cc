@@ -59,6 +59,24 @@ Result<std::unique_ptr<TriggerRouter>> TriggerRouter::Create(const ProjectSpec* 
 
 Status TriggerRouter::Check(const ProjectSpec& spec) { return Compile(spec).status(); }
 
+bool TriggerRouter::Matches(const Trigger& trigger, const Record& r, std::vector<Value>* key) {
+  if (trigger.where && !trigger.where->Matches(r.values.data())) return false;
+  key->clear();
+  for (int field : trigger.key_fields) key->push_back(r.values[field]);
+  return !HasNullKey(*key);  // a null key names no entity: the views skip it too
+}
+
+size_t TriggerRouter::JobsFor(const std::string& source, const std::vector<Record>& records) const {
+  auto triggers = by_source_.find(source);
+  if (triggers == by_source_.end()) return 0;
+  size_t n = 0;
+  std::vector<Value> key;
+  for (const Trigger& trigger : triggers->second) {
+    for (const Record& r : records) n += Matches(trigger, r, &key) ? 1 : 0;
+  }
+  return n;
+}
+
 bool TriggerRouter::Predicted(const std::string& deployment, const std::vector<Value>& key,
                               const TriggerEvent& event) const {
   auto history = predictions_->Get(deployment, key);
@@ -82,10 +100,7 @@ Status TriggerRouter::Route(const std::string& source, int32_t partition, uint64
   for (const Trigger& trigger : triggers->second) {
     for (size_t i = 0; i < records.size(); ++i) {
       const Record& r = records[i];
-      if (trigger.where && !trigger.where->Matches(r.values.data())) continue;
-      job.key.clear();
-      for (int field : trigger.key_fields) job.key.push_back(r.values[field]);
-      if (HasNullKey(job.key)) continue;  // names no entity: the views skip it too
+      if (!Matches(trigger, r, &job.key)) continue;
       job.event.offset = first_offset + i;
       job.event.event_ms = r.ts_ms;
       if (replayed && Predicted(trigger.deployment, job.key, job.event)) continue;

@@ -49,6 +49,9 @@ class TriggerRouter {
   // True when some deployment is triggered by `source`.
   bool Triggers(const std::string& source) const { return by_source_.count(source) > 0; }
 
+  // How many predict jobs `records` of `source` trigger (before any coalescing).
+  size_t JobsFor(const std::string& source, const std::vector<Record>& records) const;
+
   // Enqueues the jobs `records` (applied at offsets first_offset.. of `source`'s `partition`)
   // trigger. Errors: the queue's (kResourceExhausted when full, kIoError), naming the source.
   Status OnApplied(const std::string& source, int32_t partition, uint64_t first_offset,
@@ -77,6 +80,8 @@ class TriggerRouter {
   static Result<std::map<std::string, std::vector<Trigger>>> Compile(const ProjectSpec& spec);
   Status Route(const std::string& source, int32_t partition, uint64_t first_offset,
                const std::vector<Record>& records, bool replayed);
+  // The entity key `r` triggers `trigger` for, or false (no match, or a null key field).
+  static bool Matches(const Trigger& trigger, const Record& r, std::vector<Value>* key);
   // True when the entity's latest prediction of `deployment` reflects `event` already.
   bool Predicted(const std::string& deployment, const std::vector<Value>& key,
                  const TriggerEvent& event) const;
