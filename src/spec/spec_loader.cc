@@ -426,7 +426,6 @@ class ProjectParser {
     RETURN_IF_ERROR(r_.ReadString(obj, "where", &on.where));
     on.where_line = obj.Has("where") ? obj.Get("where").line : field.line;
     RETURN_IF_ERROR(r_.ReadDuration(obj, "debounce", &on.debounce_ms));
-    if (on.debounce_ms < 0) return r_.Error(obj.Get("debounce"), "must not be negative");
     auto source = spec_->sources.find(on.source);
     if (source == spec_->sources.end()) {
       return r_.Error(obj.Get("source"),
