@@ -108,8 +108,7 @@ class TriggersTest : public ::testing::Test {
     instance_.reset();
   }
 
-  void Open(const std::string& debounce, const std::string& outputs = "", bool gated = false,
-            size_t queue_capacity = 0) {
+  void Open(const std::string& debounce, const std::string& outputs = "", bool gated = false) {
     std::filesystem::create_directories(dir_.File("project"));
     std::ofstream(dir_.File("project/freshet.yaml")) << Spec(debounce, outputs);
     InstanceOptions options;
@@ -119,7 +118,6 @@ class TriggersTest : public ::testing::Test {
     options.state_backend = state_backend_;
     options.triggers.poll_ms = 20;
     if (gated) options.triggers.predict = gate_.Wrap(&raw_);
-    if (queue_capacity > 0) options.queue.max_jobs = queue_capacity;
     options.queue.backoff_base_ms = 50;
     options.queue.backoff_max_ms = 200;
     options.queue.max_attempts = 1000;  // a receiver down for a while must not dead-letter
@@ -249,35 +247,6 @@ TEST_F(TriggersTest, PullApiAnswersLatestAndHistory) {
   HttpResponse none = get("/v1/predictions/recommend", {{"user_id", "nobody"}});
   ASSERT_EQ(none.status, 200) << none.body;
   EXPECT_NE(none.body.find("\"latest\":null"), std::string::npos) << none.body;
-}
-
-TEST_F(TriggersTest, FullQueueRefusesTriggeringIngestWith429AndStoresNothing) {
-  Open("0s", "", /*gated=*/true, /*queue_capacity=*/3);
-  for (int i = 0; i < 3; ++i) Ingest(Event("u" + std::to_string(i), "exit"));
-  ASSERT_TRUE(gate_.WaitEntered(kWait));
-  auto next = instance_->log()->NextOffset("app_events");
-  ASSERT_TRUE(next.ok());
-  Router router;
-  ASSERT_TRUE(RegisterApi(&router, instance_.get()).ok());
-  HttpRequest req;
-  req.method = "POST";
-  req.path = "/v1/events/app_events";
-  req.body = Event("u9", "exit");
-  auto match = router.Match("POST", req.path);
-  ASSERT_TRUE(match.ok() && match->route != nullptr);
-  req.path_params = match->path_params;
-  HttpResponse res;
-  match->route->handler(req, &res);
-  EXPECT_EQ(res.status, 429) << res.body;
-  EXPECT_NE(res.body.find("prediction queue is full"), std::string::npos) << res.body;
-  bool retry_after = false;
-  for (const auto& [name, value] : res.headers) retry_after |= name == "Retry-After";
-  EXPECT_TRUE(retry_after);
-  auto after = instance_->log()->NextOffset("app_events");
-  ASSERT_TRUE(after.ok());
-  EXPECT_EQ(*after, *next);  // nothing appended
-  gate_.Release();
-  for (int i = 0; i < 3; ++i) WaitPredictions("u" + std::to_string(i), 1);
 }
 
 TEST_F(TriggersTest, DownWebhookGetsEverythingOnceBackWhileTheFileSinkIsNotBlocked) {
