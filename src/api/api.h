@@ -7,6 +7,7 @@
 //   POST /v1/models/{name}/versions, /v1/models/{name}/import-mlflow   register
 //   PUT, DELETE /v1/models/{name}/aliases/{alias};  DELETE /v1/models/{name}/versions/{version}
 //   POST /v1/models/{name}/promote, /v1/models/{name}/rollback, /v1/models/{name}/tags
+//   GET  /v1/predictions/{deployment}?{key}={value}   triggered predictions: latest + history
 //   GET  /v1/late/{source}          the late-event dead letter
 //   POST, DELETE /v1/tables/{source}  upsert / delete rows of a table source (api_tables.cc)
 //   GET  /healthz, /readyz, /metrics
@@ -31,5 +32,6 @@ Status RegisterModelRoutes(Router* router, Instance* instance);
 Status RegisterHealthRoutes(Router* router, Instance* instance);
 Status RegisterV2Routes(Router* router, Instance* instance);
 Status RegisterTableRoutes(Router* router, Instance* instance);
+Status RegisterPredictionRoutes(Router* router, Instance* instance);
 
 }  // namespace freshet

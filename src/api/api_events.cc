@@ -37,9 +37,12 @@ void Ingest(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   auto ack =
       instance->Ingest(*req.PathParam("source"), req.body, key ? *key : "", &bad_record, &quality);
   if (!ack.ok()) {
-    // Ingest stopped (or shutting down): worth retrying once the instance is healthy again.
-    if (ack.status().code() == StatusCode::kUnavailable)
+    // Ingest stopped (or shutting down), or a queue full (the log's, the prediction queue):
+    // worth retrying once the instance is healthy again or the queue has drained.
+    if (ack.status().code() == StatusCode::kUnavailable ||
+        ack.status().code() == StatusCode::kResourceExhausted) {
       res->headers.emplace_back("Retry-After", "1");
+    }
     SetError(res, ack.status(), ParseErrorDetailsToJson(bad_record));
     return;
   }

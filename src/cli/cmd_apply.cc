@@ -9,19 +9,21 @@
 #include "spec/plan.h"
 #include "spec/spec_loader.h"
 #include "stream/compiled_view.h"
+#include "triggers/trigger_router.h"
 
 namespace freshet::cli {
 namespace {
 
-// Compiles every stream view so expression errors are reported by `apply`, not at serve time.
-// (A table view's attributes were checked by the loader; it has nothing to compile.)
+// Compiles every stream view and every deployment's trigger so expression errors are reported
+// by `apply`, not at serve time. (A table view's attributes were checked by the loader; it has
+// nothing to compile.)
 Status CompileViews(const ProjectSpec& spec) {
   for (const auto& [name, view] : spec.feature_views) {
     if (spec.sources.at(view.source).kind == SourceKind::kTable) continue;
     auto compiled = CompiledView::Compile(spec, view);
     if (!compiled.ok()) return compiled.status();
   }
-  return Status::Ok();
+  return TriggerRouter::Check(spec);
 }
 
 // Checks the deployments against the registry of the data directory, when there is one: a

@@ -2,14 +2,18 @@
 // seeded history, backfill a point-in-time training set from the project's own definitions,
 // train XGBoost (examples/.../train.py with Debian's python3-xgboost), register the model,
 // load the history, serve the API, then stream one user's live session over HTTP and print the
-// recommendation after each event.
+// recommendation after each event; an exit from a sleep track triggers a prediction, and the
+// demo measures when it is readable by pull and when it reaches the webhook receiver it runs.
 #include <fmt/format.h>
 #include <simdjson.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli/cli_context.h"
@@ -20,6 +24,7 @@
 #include "core/json.h"
 #include "instance/instance.h"
 #include "offline/backfill.h"
+#include "server/http_server.h"
 #include "serving/model_signature.h"
 #include "spec/spec_loader.h"
 
@@ -39,6 +44,70 @@ struct DemoFlags {
 };
 
 constexpr const char* kDeployment = "recommend";
+// Where examples/meditation/freshet.yaml pushes triggered recommendations.
+constexpr const char* kReceiverListen = "127.0.0.1:8090";
+constexpr const char* kReceiverPath = "/recommendations";
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The demo's webhook receiver: records when each pushed prediction id first arrived.
+class Receiver {
+ public:
+  static Result<std::unique_ptr<Receiver>> Start() {
+    std::unique_ptr<Receiver> r(new Receiver());
+    RETURN_IF_ERROR(r->router_.Add("POST", kReceiverPath,
+                                   [p = r.get()](const HttpRequest& req, HttpResponse* res) {
+                                     p->Received(req.body);
+                                     res->body = "{}";
+                                   }));
+    HttpServerOptions options;
+    options.listen_address = kReceiverListen;
+    options.threads = 1;
+    r->server_ = std::make_unique<HttpServer>(options, &r->router_);
+    RETURN_IF_ERROR(r->server_->Start().WithContext("the demo's webhook receiver"));
+    return r;
+  }
+  ~Receiver() { server_->Stop(); }
+
+  // When `id` first arrived (epoch ms), waiting up to `timeout_ms`; nullopt if it did not.
+  std::optional<int64_t> WaitFor(const std::string& id, int64_t timeout_ms) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                 [&] { return arrived_.count(id) > 0; });
+    auto it = arrived_.find(id);
+    if (it == arrived_.end()) return std::nullopt;
+    return it->second;
+  }
+  size_t received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return arrived_.size();
+  }
+
+ private:
+  Receiver() = default;
+  void Received(const std::string& body) {
+    const int64_t now = NowMs();
+    simdjson::dom::parser parser;
+    simdjson::dom::array records;
+    if (parser.parse(body)["predictions"].get_array().get(records)) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (simdjson::dom::element record : records) {
+      std::string_view id;
+      if (!record["id"].get_string().get(id)) arrived_.emplace(std::string(id), now);
+    }
+    cv_.notify_all();
+  }
+
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, int64_t> arrived_;  // guarded by mu_
+};
 
 void Step(const std::string& text) {
   fmt::print("\n== {}\n", text);
@@ -146,24 +215,61 @@ Result<double> PredictOverHttp(const std::string& base, const std::string& user)
   return p;
 }
 
-Status StreamLiveSession(const DemoFlags& f, const std::string& base, const std::string& user) {
+// After the ingest of an event that triggers `recommend` (acknowledged at `ack_ms`, at log
+// offset `offset`): waits for its prediction to be readable by pull and to reach the webhook
+// receiver, and prints both delays.
+Status ShowTriggered(const std::string& base, const std::string& user, uint64_t offset,
+                     int64_t ack_ms, Receiver* receiver) {
+  const std::string id = fmt::format("{}/app_events/0/{}", kDeployment, offset);
+  const std::string target = fmt::format("/v1/predictions/{}?user_id={}", kDeployment, user);
+  const int64_t deadline = ack_ms + 10'000;
+  simdjson::dom::parser parser;
+  while (true) {
+    ASSIGN_OR_RETURN(HttpReply reply, HttpCall(base, "GET", target, ""));
+    RETURN_IF_ERROR(reply.ToStatus());
+    std::string_view job_id;
+    double score = 0;
+    simdjson::dom::element latest = parser.parse(reply.body)["latest"];
+    if (!latest["job_id"].get_string().get(job_id) && job_id == id &&
+        !latest["score"].get_double().get(score)) {
+      const int64_t pulled_ms = NowMs();
+      std::optional<int64_t> pushed_ms = receiver->WaitFor(id, 10'000);
+      fmt::print("  {:<34} triggered: p(sleep next) = {:.3f}, readable by pull after {} ms, {}\n",
+                 "", score, pulled_ms - ack_ms,
+                 pushed_ms ? fmt::format("at the webhook after {} ms", *pushed_ms - ack_ms)
+                           : std::string("not at the webhook within 10 s"));
+      return Status::Ok();
+    }
+    if (NowMs() > deadline) {
+      return Status::DeadlineExceeded(fmt::format("no triggered prediction {} within 10 s", id));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+Status StreamLiveSession(const DemoFlags& f, const std::string& base, const std::string& user,
+                         Receiver* receiver) {
   ASSIGN_OR_RETURN(double before, PredictOverHttp(base, user));
   fmt::print("  {:<34} p(sleep next) = {:.3f}  -> recommend {}\n", "(before the session)", before,
              Recommendation(before));
-  auto now = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
-  for (DemoEvent e : LiveSession(user, now(), f.seed)) {
-    e.ts_ms = now() - 1;  // live: it just happened (reads cover ts < now)
+  for (DemoEvent e : LiveSession(user, NowMs(), f.seed)) {
+    e.ts_ms = NowMs() - 1;  // live: it just happened (reads cover ts < now)
     ASSIGN_OR_RETURN(HttpReply ack, HttpCall(base, "POST", "/v1/events/app_events", ToNdjson(e)));
+    const int64_t ack_ms = NowMs();
     RETURN_IF_ERROR(ack.ToStatus());
     ASSIGN_OR_RETURN(double p, PredictOverHttp(base, user));
     std::string what =
         fmt::format("{} {}{}", e.event, e.category,
                     e.duration_s > 0 ? fmt::format(" ({:.0f} s)", e.duration_s) : "");
     fmt::print("  {:<34} p(sleep next) = {:.3f}  -> recommend {}\n", what, p, Recommendation(p));
+    if (e.event == "exit" && e.category == "sleep") {
+      uint64_t offset = 0;
+      simdjson::dom::parser parser;
+      if (parser.parse(ack.body)["first_offset"].get_uint64().get(offset)) {
+        return Status::Internal("unexpected ingest response: " + ack.body);
+      }
+      RETURN_IF_ERROR(ShowTriggered(base, user, offset, ack_ms, receiver));
+    }
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::milliseconds(f.pause_ms));
   }
@@ -219,7 +325,20 @@ Status RunDemo(const DemoFlags& f) {
              metrics.count("auc") ? metrics.at("auc") : 0.0);
 
   Step("4/5 loading the history into the online store and serving");
+  ASSIGN_OR_RETURN(auto receiver, Receiver::Start());
   RETURN_IF_ERROR(LoadHistory(instance.get(), data));
+  // The history's sleep exits triggered predictions too: let them drain first, so the live
+  // session's latencies are not those of a backlog.
+  for (const int64_t until = NowMs() + 120'000; instance->queue()->held() > 0;) {
+    if (NowMs() > until) {
+      return Status::DeadlineExceeded(fmt::format(
+          "the history's triggered predictions did not drain within 2 minutes ({} jobs held)",
+          instance->queue()->held()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  fmt::print("the history triggered {} recommendations, pushed to http://{}{}\n",
+             receiver->received(), kReceiverListen, kReceiverPath);
   ASSIGN_OR_RETURN(auto server, ApiServer::Start(instance.get(), f.listen, 0));
   const std::string host = f.listen.substr(0, f.listen.rfind(':'));
   const std::string base = fmt::format("http://{}:{}", host, server->port());
@@ -227,16 +346,18 @@ Status RunDemo(const DemoFlags& f) {
 
   const std::string user = PickUser(data);
   Step(fmt::format("5/5 live session of user {}: each event, then their recommendation", user));
-  RETURN_IF_ERROR(StreamLiveSession(f, base, user));
+  RETURN_IF_ERROR(StreamLiveSession(f, base, user, receiver.get()));
 
   const DemoEvent example{user, SystemClock::Default()->NowMs(), "start", "sleep", 0};
   fmt::print(
       "\nTry it yourself:\n"
       "  curl -s -X POST {0}/v1/predict/{1} -d '{2}'\n"
+      "  curl -s '{0}/v1/predictions/{1}?user_id={5}'\n"
       "  curl -s -X POST {0}/v1/features -d '{3}'\n"
       "  curl -s -X POST {0}/v1/events/app_events -d '{4}'\n"
       "  curl -s {0}/metrics\n",
-      base, kDeployment, EntityBody(user), EntityBody(user, "recommender"), ToNdjson(example));
+      base, kDeployment, EntityBody(user), EntityBody(user, "recommender"), ToNdjson(example),
+      user);
   if (f.exit_after) return Status::Ok();
   fmt::print("\nServing until Ctrl-C.\n");
   std::fflush(stdout);

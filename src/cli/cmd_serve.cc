@@ -18,6 +18,7 @@ struct ServeFlags {
   size_t max_state_mb = 0;
   std::string state_backend = InstanceOptions().state_backend;
   std::string log_level = "info";
+  int trigger_workers = TriggerWorkersOptions().workers;
 };
 
 Status Serve(const ServeFlags& f) {
@@ -29,6 +30,7 @@ Status Serve(const ServeFlags& f) {
   options.checkpoint_interval_ms = f.checkpoint_ms;
   options.engine.max_resident_bytes = f.max_state_mb << 20;
   options.state_backend = f.state_backend;
+  options.triggers.workers = f.trigger_workers;
   ASSIGN_OR_RETURN(auto instance, Instance::Open(options));
   // A deployment whose model reads other features than its service must not start serving.
   RETURN_IF_ERROR(CheckDeployments(instance->spec(), *instance->registry()));
@@ -63,6 +65,10 @@ void RegisterServe(CLI::App* app) {
                   "Where window state is checkpointed: rocksdb (the data directory) or memory "
                   "(nothing kept; each start replays the sources)")
       ->capture_default_str();
+  cmd->add_option("--trigger-workers", f->trigger_workers,
+                  "Prediction threads per deployment with an `on:` trigger")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--log-level", f->log_level,
                   fmt::format("Log lines to stderr at this level and above: {}", kLogLevels))
       ->capture_default_str();

@@ -19,5 +19,6 @@ void RegisterBench(CLI::App* app);
 void RegisterDemo(CLI::App* app);
 void RegisterQuality(CLI::App* app);
 void RegisterTrain(CLI::App* app);
+void RegisterPredictions(CLI::App* app);
 
 }  // namespace freshet::cli

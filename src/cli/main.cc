@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   freshet::cli::RegisterDemo(&app);
   freshet::cli::RegisterQuality(&app);
   freshet::cli::RegisterTrain(&app);
+  freshet::cli::RegisterPredictions(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -34,6 +34,7 @@ Status Instance::Init(const InstanceOptions& options) {
   ASSIGN_OR_RETURN(spec_, LoadProject(options.project_dir));
   RETURN_IF_ERROR(CheckBuiltKinds(spec_, BuiltInThisVersion()));
   ASSIGN_OR_RETURN(db_, Db::Open(options.data_dir));
+  ASSIGN_OR_RETURN(queue_, JobQueue::Open(db_.get(), clock_, options.queue));
   tables_ = std::make_unique<TableStore>(&spec_, db_.get());
   ASSIGN_OR_RETURN(backend_, CreateStateBackend(options.state_backend, db_.get()));
   EngineOptions engine_options = options.engine;
@@ -47,6 +48,9 @@ Status Instance::Init(const InstanceOptions& options) {
     ASSIGN_OR_RETURN(sources_[name], CreateSource(source, {&spec_, log_.get()}));
     expectations_.emplace(name, SourceExpectations(source));
   }
+  predictions_ = std::make_unique<PredictionStore>(db_.get());
+  ASSIGN_OR_RETURN(triggers_, TriggerRouter::Create(&spec_, queue(), predictions_.get(), clock_,
+                                                    &trigger_probe_));
   RETURN_IF_ERROR(ReplaySources());
   log_->SetCommitHook([this](const std::vector<CommittedBatch>& b) { OnCommit(b); });
 
@@ -56,6 +60,10 @@ Status Instance::Init(const InstanceOptions& options) {
   models_ = std::make_unique<ModelCache>();
   predictor_ = std::make_unique<Predictor>(&spec_, features_.get(), registry_.get(), models_.get(),
                                            &metrics_);
+  ASSIGN_OR_RETURN(trigger_workers_,
+                   TriggerWorkers::Create(&spec_, queue(), predictor_.get(), predictions_.get(),
+                                          clock_, &trigger_probe_, options.triggers));
+  trigger_workers_->Start();
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
   for (const auto& [name, source] : sources_) {
     if (source->live()) {
@@ -66,6 +74,8 @@ Status Instance::Init(const InstanceOptions& options) {
 }
 
 Instance::~Instance() {
+  if (trigger_workers_) trigger_workers_->Stop();
+  if (queue_) queue_->Shutdown();
   {
     std::lock_guard<std::mutex> lock(stop_mu_);
     stopping_ = true;
@@ -112,9 +122,8 @@ Status Instance::ApplyBatch(const std::string& name, Source* source, SourceBatch
   if (!source->pushed() && !expectations_.at(name).empty()) {
     RETURN_IF_ERROR(ApplyChecked(name, batch));
   } else {
-    RETURN_IF_ERROR(engine_->Apply(name, batch->partition, batch->first_offset, batch->records));
+    RETURN_IF_ERROR(ApplyAndTrigger(name, batch->partition, batch->first_offset, batch->records));
   }
-  // The batch's features are applied (not yet checkpointed) from here on.
   return Status::Ok();
 }
 
@@ -122,7 +131,7 @@ Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
   CheckResult checked;
   expectations_.at(name).Check(batch->records, &checked);
   if (checked.violations.empty()) {
-    return engine_->Apply(name, batch->partition, batch->first_offset, batch->records);
+    return ApplyAndTrigger(name, batch->partition, batch->first_offset, batch->records);
   }
   QualityReport counts;
   counts.Add(name, checked);
@@ -150,7 +159,7 @@ Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
     if (end <= start) return Status::Ok();
     run.assign(std::make_move_iterator(batch->records.begin() + start),
                std::make_move_iterator(batch->records.begin() + end));
-    return engine_->Apply(name, batch->partition, batch->first_offset + start, run);
+    return ApplyAndTrigger(name, batch->partition, batch->first_offset + start, run);
   };
   for (size_t q : checked.quarantined) {
     RETURN_IF_ERROR(apply_run(q));
@@ -183,6 +192,27 @@ void Instance::ConsumeLoop(const std::string& name, Source* source) {
   }
 }
 
+Status Instance::ApplyAndTrigger(const std::string& source, int32_t partition,
+                                 uint64_t first_offset, const std::vector<Record>& records) {
+  RETURN_IF_ERROR(engine_->Apply(source, partition, first_offset, records));
+  // The records are applied either way: a replay must not stop on a full prediction queue.
+  Status triggered = triggers_->OnReplayed(source, partition, first_offset, records);
+  if (!triggered.ok()) spdlog::error("{}", triggered.ToString());
+  return Status::Ok();
+}
+
+Status Instance::CheckPredictionQueueRoom(const std::string& source,
+                                          const std::vector<Record>& records) {
+  if (!triggers_->Triggers(source)) return Status::Ok();
+  const size_t jobs = triggers_->JobsFor(source, records);
+  const size_t held = queue()->held();
+  if (jobs == 0 || held + jobs <= queue()->capacity()) return Status::Ok();
+  return Status::ResourceExhausted(fmt::format(
+      "prediction queue is full ({} of {} jobs held; this batch triggers {}): source '{}' "
+      "triggers predictions; retry once the queue drains",
+      held, queue()->capacity(), jobs, source));
+}
+
 Status Instance::CommitSourcePositions() {
   for (const auto& [name, source] : sources_) {
     RETURN_IF_ERROR(source->Commit(engine_->Position(name)));
@@ -200,7 +230,13 @@ void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
   for (const CommittedBatch& b : batches) {
     const std::string& source = source_names_[b.source_id];
     Status st = engine_->Apply(source, b.first_offset, *b.records);
-    if (st.ok()) continue;
+    if (st.ok()) {
+      // Under writer_mu_: no checkpoint passes these records before their jobs are durable, so
+      // a crash before then re-triggers them at replay.
+      Status triggered = triggers_->OnApplied(source, 0, b.first_offset, *b.records);
+      if (!triggered.ok()) spdlog::error("{}", triggered.ToString());
+      continue;
+    }
     // The batch is durable in the log either way (so it is acknowledged); only whether it
     // reached the engine differs. Applied: the checkpoint Apply triggered failed, and a later
     // one retries it. Not applied: the replay at the next start applies it.
@@ -367,6 +403,10 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
       !st.ok()) {
     probe_.Rejected(source);
     return st;
+  }
+  if (Status room = CheckPredictionQueueRoom(source, accepted); !room.ok()) {
+    probe_.Rejected(source);
+    return room;
   }
   if (quality != nullptr) {
     *quality = {!expectations_.at(source).empty(), checked.quarantined.size(), checked.warned};

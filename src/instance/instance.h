@@ -50,6 +50,7 @@
 #include "models/registry.h"
 #include "quality/expectation.h"
 #include "quality/quality_probe.h"
+#include "queue/job_queue.h"
 #include "serving/predictor.h"
 #include "sources/source.h"
 #include "spec/project_spec.h"
@@ -59,6 +60,10 @@
 #include "stream/engine.h"
 #include "stream/state_backends.h"
 #include "tables/table_store.h"
+#include "triggers/prediction_store.h"
+#include "triggers/trigger_probe.h"
+#include "triggers/trigger_router.h"
+#include "triggers/trigger_workers.h"
 
 namespace freshet {
 
@@ -84,6 +89,10 @@ struct InstanceOptions {
   std::string online_store = std::string(kDefaultOnlineStore);
   // While degraded, how often the background thread retries a checkpoint. Default: 1 s.
   int64_t health_retry_interval_ms = 1000;
+  // The prediction queue's bounds, timeouts and retries. Default: QueueOptions defaults.
+  QueueOptions queue;
+  // The threads of triggered predictions (triggers/trigger_workers.h). Default: their defaults.
+  TriggerWorkersOptions triggers;
 };
 
 // What a source's expectations did to one ingested batch (all zero when it declares none).
@@ -110,6 +119,14 @@ class Instance {
   QuarantineStore* quarantine() { return quarantine_.get(); }
   // The rows of the table sources (`kind: table`): loads, deletes, as-of reads.
   TableStore* tables() { return tables_.get(); }
+  // The durable prediction queue (the data directory's `queue` column family); shut down
+  // (waking every Receive) when the instance closes.
+  JobQueue* queue() { return queue_.get(); }
+  // Triggered predictions per (deployment, entity): latest + history.
+  PredictionStore* predictions() { return predictions_.get(); }
+  // Enqueues the prediction jobs of applied records; a pulled source's loop calls its
+  // OnApplied after each engine Apply.
+  TriggerRouter* triggers() { return triggers_.get(); }
   // The source called `name`, or null.
   Source* source(const std::string& name);
 
@@ -119,10 +136,11 @@ class Instance {
   // bad record, or of the first record failing a reject-policy expectation (with the
   // expectation) — then nothing is stored but the violation counts; `parse_error`, when not
   // null, gets the position, field and expectation as data; kResourceExhausted past
-  // max_batch_records or when the log's queue is full. Records failing a quarantine-policy
-  // expectation go to the quarantine (quarantine()) once the rest is appended (a batch whose
-  // idempotency key was seen before keeps nothing new); `quality`, when not null, says what
-  // the expectations did.
+  // max_batch_records or when the log's queue is full, or when `source` triggers predictions
+  // and the prediction queue is full ("prediction queue is full ...": nothing is appended). Records
+  // failing a quarantine-policy expectation go to the quarantine (quarantine()) once the rest is
+  // appended (a batch whose idempotency key was seen before keeps nothing new); `quality`, when not
+  // null, says what the expectations did.
   Result<AppendAck> Ingest(const std::string& source, std::string_view body,
                            const std::string& idempotency_key = "",
                            ParseError* parse_error = nullptr, IngestQuality* quality = nullptr);
@@ -143,11 +161,19 @@ class Instance {
   // Reads every source from the engine's offsets to its end into the engine, then checkpoints.
   Status ReplaySources();
   Status ReplaySource(const std::string& name, Source* source);
+  // Applies records read from `source` (replay at Open, or a live source's consumer, which
+  // after a restart reads again past the checkpoint) to the engine, then enqueues the
+  // predictions they trigger, skipping those already made (TriggerRouter::OnReplayed).
+  Status ApplyAndTrigger(const std::string& source, int32_t partition, uint64_t first_offset,
+                         const std::vector<Record>& records);
+  // kResourceExhausted when the prediction jobs `records` of `source` trigger do not fit in the
+  // prediction queue. (Concurrent batches may pass together and overshoot: the commit hook's
+  // enqueue then fails, logged and counted.)
+  Status CheckPredictionQueueRoom(const std::string& source, const std::vector<Record>& records);
   // Applies one batch read from `source` (replay at Open, or its consumer thread): a rejected
   // record goes to the quarantine under its partition and offset and the engine moves past
   // it; records are checked against the source's expectations (ApplyChecked) unless it is
-  // pushed. Once it returns OK the batch is applied: the point where what reacts to applied
-  // records (OnApplied: batch->partition, first_offset, records) hooks in.
+  // pushed, applied and their predictions triggered (ApplyAndTrigger).
   // REQUIRES: writer_mu_ held, or Open still running.
   Status ApplyBatch(const std::string& name, Source* source, SourceBatch* batch);
   // A live source's consumer thread: reads and applies batches until shutdown; a batch that
@@ -183,6 +209,7 @@ class Instance {
   InstanceProbe probe_{&metrics_};
   QualityProbe quality_probe_{&metrics_};
   std::unique_ptr<Db> db_;
+  std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<TableStore> tables_;
   std::unique_ptr<StateBackend> backend_;
   std::unique_ptr<StreamEngine> engine_;
@@ -195,6 +222,10 @@ class Instance {
   std::unique_ptr<ModelRegistry> registry_;
   std::unique_ptr<ModelCache> models_;
   std::unique_ptr<Predictor> predictor_;
+  TriggerProbe trigger_probe_{&metrics_};
+  std::unique_ptr<PredictionStore> predictions_;
+  std::unique_ptr<TriggerRouter> triggers_;
+  std::unique_ptr<TriggerWorkers> trigger_workers_;  // started after replay, stopped first
   std::vector<std::string> source_names_;
 
   // Serializes the engine's single writer: the commit hook and checkpoints.

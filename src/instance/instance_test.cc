@@ -197,6 +197,23 @@ TEST_F(InstanceTest, UnknownStateBackendIsAnError) {
             "unknown state backend 'cassandra' (known: memory, rocksdb)");
 }
 
+TEST_F(InstanceTest, PredictionQueueLivesInTheDataDirectory) {
+  {
+    auto instance = Open();
+    ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+    JobQueue* queue = (*instance)->queue();
+    ASSERT_NE(queue, nullptr);
+    EXPECT_EQ(queue->capacity(), QueueOptions().max_jobs);
+    ASSERT_TRUE(queue->Enqueue(JobSpec{"job-1", "predict/m", "", "payload", 0}).ok());
+  }
+  auto instance = Open();
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  std::vector<Job> jobs;
+  ASSERT_TRUE((*instance)->queue()->Receive("predict/m", 10, 0, &jobs).ok());
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].payload, "payload");
+}
+
 TEST(BuiltKindsTest, ComeFromTheRegistries) {
   BuiltKinds built = BuiltInThisVersion();
   EXPECT_THAT(built.sources, ElementsAre("file", "http", "kafka", "table"));

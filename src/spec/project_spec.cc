@@ -51,6 +51,18 @@ const FeatureSpec* FeatureViewSpec::Find(const std::string& feature) const {
   return nullptr;
 }
 
+std::vector<std::string> DeploymentKeyFields(const ProjectSpec& spec,
+                                             const DeploymentSpec& deployment) {
+  std::vector<std::string> keys;
+  for (const FeatureRef& ref : spec.feature_services.at(deployment.feature_service).features) {
+    const FeatureViewSpec& view = spec.feature_views.at(ref.view);
+    for (const std::string& key : spec.entities.at(view.entity).keys) {
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+    }
+  }
+  return keys;
+}
+
 SourceSpec ViewInputSchema(const ProjectSpec& spec, const FeatureViewSpec& view) {
   SourceSpec schema = spec.sources.at(view.source);
   for (const LookupSpec& lookup : view.lookups) {

@@ -227,6 +227,18 @@ struct BatchingSpec {
   int max_delay_us = 0;  // how long the first call of a batch waits for others to join
 };
 
+// A deployment's trigger (`on: {source: S, where: "...", debounce: 200ms}`): each record of the
+// event source S that matches `where` (applied to the engine) enqueues a prediction for its
+// entity (src/triggers). Records of one entity within `debounce_ms` of the first pending one
+// coalesce into one prediction made after the delay.
+struct TriggerSpec {
+  std::string source;       // an event source (not kind table) holding the deployment's keys
+  std::string where;        // filter over the source's fields (stream/expr.h); empty: every record
+  int64_t debounce_ms = 0;  // Default: 0 (no coalescing delay)
+  int line = 0;             // of `on:`
+  int where_line = 0;       // of `where:` (`line` when absent)
+};
+
 struct DeploymentSpec {
   std::string name;
   std::string model;  // registered model name
@@ -235,6 +247,7 @@ struct DeploymentSpec {
   std::vector<OutputSpec> outputs;  // pushed predictions; empty: pull only
   int line = 0;
   BatchingSpec batching;
+  std::optional<TriggerSpec> on;  // empty: predictions only on request
 };
 
 struct ProjectSpec {
@@ -248,6 +261,12 @@ struct ProjectSpec {
   std::map<std::string, ModelSpec> models;
   std::map<std::string, DeploymentSpec> deployments;
 };
+
+// The entity key fields a deployment's predictions are made for: the key fields of the entities
+// of its feature service's views, in order of first appearance, without duplicates.
+// REQUIRES: `deployment` belongs to `spec`.
+std::vector<std::string> DeploymentKeyFields(const ProjectSpec& spec,
+                                             const DeploymentSpec& deployment);
 
 // The fields a view's features read: its source's fields, then each lookup's fields (with the
 // table's types) in lookup order. A looked-up event's Record::values follow this order.

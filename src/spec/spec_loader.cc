@@ -370,9 +370,9 @@ class ProjectParser {
   }
 
   Status ParseDeployment(const YamlEntry& entry) {
-    ASSIGN_OR_RETURN(YamlObject obj,
-                     r_.Object(entry.value, {"model", "features", "alias", "outputs", "batching"}));
-    DeploymentSpec deployment{entry.name, "", "champion", "", {}, entry.value.line, {}};
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"model", "features", "alias",
+                                                             "outputs", "batching", "on"}));
+    DeploymentSpec deployment{entry.name, "", "champion", "", {}, entry.value.line, {}, {}};
     RETURN_IF_ERROR(r_.RequireString(obj, "model", &deployment.model));
     RETURN_IF_ERROR(r_.RequireString(obj, "features", &deployment.feature_service));
     RETURN_IF_ERROR(r_.ReadString(obj, "alias", &deployment.alias));
@@ -395,6 +395,7 @@ class ProjectParser {
       }
     }
     if (obj.Has("batching")) RETURN_IF_ERROR(ParseBatching(obj.Get("batching"), &deployment));
+    if (obj.Has("on")) RETURN_IF_ERROR(ParseTrigger(obj.Get("on"), &deployment));
     spec_->deployments.emplace(entry.name, std::move(deployment));
     return Status::Ok();
   }
@@ -413,6 +414,39 @@ class ProjectParser {
     if (b.max_delay_us < 0 || b.max_delay_us > 1'000'000) {
       return r_.Error(obj.Get("max_delay_us"), "max_delay_us: expected 0-1000000");
     }
+    return Status::Ok();
+  }
+
+  // A deployment's `on: {source: S, where: "...", debounce: 200ms}`: S must be an event source
+  // holding every key field of the deployment's entities. The `where` expression is compiled
+  // against the source's fields by the triggers module (stream/expr.h), which names this line.
+  Status ParseTrigger(const YamlField& field, DeploymentSpec* deployment) {
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(field, {"source", "where", "debounce"}));
+    TriggerSpec on;
+    on.line = field.line;
+    RETURN_IF_ERROR(r_.RequireString(obj, "source", &on.source));
+    RETURN_IF_ERROR(r_.ReadString(obj, "where", &on.where));
+    on.where_line = obj.Has("where") ? obj.Get("where").line : field.line;
+    RETURN_IF_ERROR(r_.ReadDuration(obj, "debounce", &on.debounce_ms));
+    auto source = spec_->sources.find(on.source);
+    if (source == spec_->sources.end()) {
+      return r_.Error(obj.Get("source"),
+                      fmt::format("unknown source '{}' ({})", on.source, Defined(spec_->sources)));
+    }
+    if (source->second.kind == SourceKind::kTable) {
+      return r_.Error(
+          obj.Get("source"),
+          fmt::format("source '{}' is kind table; a trigger needs an event source", on.source));
+    }
+    for (const std::string& key : DeploymentKeyFields(*spec_, *deployment)) {
+      if (source->second.FieldIndex(key) < 0) {
+        return r_.Error(obj.Get("source"),
+                        fmt::format("source '{}' has no field '{}', a key of the deployment's "
+                                    "entities",
+                                    on.source, key));
+      }
+    }
+    deployment->on = std::move(on);
     return Status::Ok();
   }
 

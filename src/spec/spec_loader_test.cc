@@ -621,6 +621,50 @@ TEST(SpecBatchingTest, OffByDefaultDefaultsAndBounds) {
       << unknown.status().message();
 }
 
+// A deployment's `on:` trigger: source, where and debounce parsed; an unknown source, a table
+// source and a source lacking the entity's key fields are refused naming file, line and field.
+TEST(SpecTriggerTest, ParsesAndChecksTheSource) {
+  auto with = [](const std::string& deployment) {
+    return ParseProject(WithTail("feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
+                                 "deployments:\n  d: " +
+                                 deployment + "\n"),
+                        "freshet.yaml");
+  };
+  Result<ProjectSpec> off = with("{model: m, features: s}");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->deployments.at("d").on.has_value());
+  Result<ProjectSpec> on =
+      with("{model: m, features: s, on: {source: ev, where: \"event = 'exit'\", debounce: 2s}}");
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  const TriggerSpec& trigger = *on->deployments.at("d").on;
+  EXPECT_EQ(trigger.source, "ev");
+  EXPECT_EQ(trigger.where, "event = 'exit'");
+  EXPECT_EQ(trigger.debounce_ms, 2000);
+  EXPECT_EQ(trigger.line, 19);
+  EXPECT_EQ(DeploymentKeyFields(*on, on->deployments.at("d")), std::vector<std::string>{"user_id"});
+  Result<ProjectSpec> unknown = with("{model: m, features: s, on: {source: clicks}}");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().message(),
+            "freshet.yaml:19: deployments.d.on.source: unknown source 'clicks' (defined: ev)");
+  Result<ProjectSpec> negative = with("{model: m, features: s, on: {source: ev, debounce: -1s}}");
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.status().message().find("debounce"), std::string::npos)
+      << negative.status().message();
+
+  Result<ProjectSpec> keyless = ParseProject(
+      "project: p\nentities:\n  user: {key: user_id}\nsources:\n"
+      "  ev: {timestamp: ts, fields: {user_id: string}}\n"
+      "  other: {timestamp: ts, fields: {event: string}}\n"
+      "feature_views:\n  v: {entity: user, source: ev, features: {f: {agg: count}}}\n"
+      "feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
+      "deployments:\n  d: {model: m, features: s, on: {source: other}}\n",
+      "freshet.yaml");
+  ASSERT_FALSE(keyless.ok());
+  EXPECT_EQ(keyless.status().message(),
+            "freshet.yaml:14: deployments.d.on.source: source 'other' has no field 'user_id', a "
+            "key of the deployment's entities");
+}
+
 TEST(SpecOutputsTest, EachKindWithItsSettings) {
   Result<ProjectSpec> spec =
       ParseProject(WithTail("feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"

@@ -1,0 +1,808 @@
+#include "queue/job_queue.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <queue>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/byte_codec.h"
+
+namespace freshet {
+namespace {
+
+// Key prefixes in the `queue` column family (docs/formats.md): part of the on-disk format.
+constexpr char kJobPrefix = 'j';        // 'j' + id -> JobRecord
+constexpr char kDonePrefix = 'd';       // 'd' + id -> signed varint done_ms
+constexpr char kDoneTimePrefix = 't';   // 't' + big-endian done_ms + id -> "" (expiry order)
+constexpr uint8_t kJobFormat = 1;
+
+// A job's persisted state. Values part of the on-disk format: never renumber.
+enum class Persisted : uint8_t { kPending = 0, kDead = 1 };
+
+struct JobRecord {
+  Persisted state = Persisted::kPending;
+  std::string queue, coalesce_key, payload, last_error;
+  int64_t enqueued_ms = 0, visible_ms = 0, dead_ms = 0;
+  int receive_count = 0;
+};
+
+std::string JobKey(std::string_view id) {
+  std::string key(1, kJobPrefix);
+  key.append(id);
+  return key;
+}
+
+std::string DoneKey(std::string_view id) {
+  std::string key(1, kDonePrefix);
+  key.append(id);
+  return key;
+}
+
+std::string DoneTimeKey(int64_t done_ms, std::string_view id) {
+  std::string key(1, kDoneTimePrefix);
+  AppendBigEndian64(&key, static_cast<uint64_t>(done_ms));
+  key.append(id);
+  return key;
+}
+
+std::string EncodeJob(const JobRecord& r) {
+  std::string out;
+  out.reserve(32 + r.queue.size() + r.coalesce_key.size() + r.payload.size() +
+              r.last_error.size());
+  out.push_back(static_cast<char>(kJobFormat));
+  out.push_back(static_cast<char>(r.state));
+  byte_codec::PutBytes(&out, r.queue);
+  byte_codec::PutBytes(&out, r.coalesce_key);
+  byte_codec::PutBytes(&out, r.payload);
+  byte_codec::PutBytes(&out, r.last_error);
+  byte_codec::PutSigned(&out, r.enqueued_ms);
+  byte_codec::PutSigned(&out, r.visible_ms);
+  byte_codec::PutSigned(&out, r.dead_ms);
+  byte_codec::PutVarint(&out, static_cast<uint64_t>(r.receive_count));
+  return out;
+}
+
+bool DecodeJob(std::string_view in, JobRecord* r) {
+  byte_codec::ByteReader reader(in);
+  uint8_t format, state;
+  std::string_view queue, coalesce_key, payload, last_error;
+  uint64_t receive_count;
+  if (!reader.GetByte(&format) || format != kJobFormat || !reader.GetByte(&state) ||
+      state > static_cast<uint8_t>(Persisted::kDead) || !reader.GetBytes(&queue) ||
+      !reader.GetBytes(&coalesce_key) || !reader.GetBytes(&payload) ||
+      !reader.GetBytes(&last_error) || !reader.GetSigned(&r->enqueued_ms) ||
+      !reader.GetSigned(&r->visible_ms) || !reader.GetSigned(&r->dead_ms) ||
+      !reader.GetVarint(&receive_count) || receive_count > 1'000'000'000 || !reader.empty()) {
+    return false;
+  }
+  r->state = static_cast<Persisted>(state);
+  r->queue = queue;
+  r->coalesce_key = coalesce_key;
+  r->payload = payload;
+  r->last_error = last_error;
+  r->receive_count = static_cast<int>(receive_count);
+  return true;
+}
+
+std::optional<int64_t> DecodeDone(std::string_view in) {
+  byte_codec::ByteReader reader(in);
+  int64_t done_ms;
+  if (!reader.GetSigned(&done_ms) || !reader.empty()) return std::nullopt;
+  return done_ms;
+}
+
+Status ValidateOptions(const QueueOptions& o) {
+  if (o.max_jobs == 0) return Status::InvalidArgument("queue max_jobs must be positive");
+  if (o.visibility_timeout_ms <= 0) {
+    return Status::InvalidArgument("queue visibility_timeout_ms must be positive");
+  }
+  if (o.max_attempts < 1) return Status::InvalidArgument("queue max_attempts must be >= 1");
+  if (o.backoff_base_ms < 0 || o.backoff_max_ms < o.backoff_base_ms) {
+    return Status::InvalidArgument("queue backoff must satisfy 0 <= backoff_base_ms <= backoff_max_ms");
+  }
+  if (o.done_retention_ms < 0) {
+    return Status::InvalidArgument("queue done_retention_ms must be >= 0");
+  }
+  return Status::Ok();
+}
+
+// base * 2^(attempt-1), at most `max`, without overflow.
+int64_t Backoff(int64_t base, int64_t max, int attempt) {
+  int64_t delay = base;
+  for (int i = 1; i < attempt && delay < max; ++i) delay *= 2;
+  return std::min(delay, max);
+}
+
+}  // namespace
+
+class JobQueue::Impl {
+ public:
+  Impl(Db* db, const Clock* clock, const QueueOptions& options)
+      : db_(db), clock_(clock), options_(options) {}
+
+  Status Load();
+  Result<std::vector<EnqueueResult>> Enqueue(const std::vector<JobSpec>& jobs, bool coalesce);
+  Result<size_t> Receive(const std::string& queue, size_t max, int64_t wait_ms,
+                         std::vector<Job>* out);
+  Status Ack(const std::vector<std::pair<std::string, uint64_t>>& jobs);
+  Status Nack(const std::string& id, uint64_t lease, std::string_view error);
+  Result<std::vector<Job>> ListDead(const std::string& queue, size_t limit);
+  Result<size_t> ReplayDead(const std::string& queue, const std::string& id);
+  Result<size_t> PurgeDead(const std::string& queue);
+  std::vector<QueueStats> Stats();
+  size_t held() {
+    std::lock_guard lock(mu_);
+    return held_;
+  }
+  const QueueOptions& options() const { return options_; }
+  void Shutdown();
+
+ private:
+  struct QueueState;
+  struct Entry {
+    std::string id;
+    JobRecord rec;
+    QueueState* q = nullptr;
+    uint64_t seq = 0;  // enqueue order: breaks ties between equal times
+    bool in_flight = false;
+    uint64_t lease = 0;
+    int64_t lease_deadline_ms = 0;
+  };
+  // Heap items: ordered by time, then enqueue order.
+  struct TimedRef {
+    int64_t at_ms;
+    uint64_t seq;
+    Entry* entry;
+    bool operator>(const TimedRef& o) const {
+      return at_ms != o.at_ms ? at_ms > o.at_ms : seq > o.seq;
+    }
+  };
+  using MinHeap = std::priority_queue<TimedRef, std::vector<TimedRef>, std::greater<TimedRef>>;
+  using TimeSeq = std::pair<int64_t, uint64_t>;
+  struct QueueState {
+    std::string name;
+    // Each pending job is in exactly one of ready (visible_ms <= the last promotion's now) and
+    // delayed, both by visible_ms; no job leaves them except from the top.
+    MinHeap ready, delayed;
+    std::map<TimeSeq, Entry*> in_flight;  // by (lease deadline, lease)
+    std::map<TimeSeq, Entry*> dead;       // by (dead_ms, seq)
+    std::set<TimeSeq> held_by_age;        // (enqueued_ms, seq) of ready, delayed, in flight
+    // Pending jobs never received, by coalesce key (the latest enqueued under it).
+    std::unordered_map<std::string, Entry*> coalescable;
+    std::condition_variable cv;  // Receive waits here, with mu_
+    uint64_t retries = 0, dead_lettered = 0, coalesced = 0;
+  };
+
+  // All below: REQUIRES mu_ held.
+  QueueState& StateOf(const std::string& queue);
+  Result<bool> IsDone(const std::string& id, int64_t now);
+  // Enters a pending job (rec.state kPending) into its queue's ready or delayed heap.
+  void Schedule(Entry* e, int64_t now);
+  void PromoteDue(QueueState& q, int64_t now);
+  void ExpireLeases(QueueState& q, int64_t now);
+  // Moves a job just taken out of ready, delayed or in flight to the dead letter: ToDead marks
+  // it dead at `now`, EnterDead takes a record already marked.
+  void ToDead(Entry* e, int64_t now);
+  void EnterDead(Entry* e);
+  void ReleaseHeld(Entry* e);
+  void TrackHeld(Entry* e);
+  Result<Entry*> FindLeased(const std::string& id, uint64_t lease, int64_t now);
+  void PutDone(const std::string& id, int64_t now, rocksdb::WriteBatch* batch);
+  // Deletes up to `limit` acked ids whose retention ran out; false when a read failed.
+  Status PruneDone(int64_t now, size_t limit, rocksdb::WriteBatch* batch);
+  std::vector<Entry*> DeadOf(const std::string& queue);
+  static Job ToJob(const Entry& e);
+
+  Db* const db_;
+  const Clock* const clock_;
+  const QueueOptions options_;
+
+  std::mutex mu_;
+  // Every pending, in-flight and dead job, by id; the queue states point into it.
+  std::unordered_map<std::string, std::unique_ptr<Entry>> jobs_;
+  std::map<std::string, std::unique_ptr<QueueState>, std::less<>> queues_;
+  size_t held_ = 0;
+  uint64_t next_seq_ = 1;
+  uint64_t next_lease_ = 1;
+  bool shutdown_ = false;
+  // Acked ids whose retention has run out are deleted from this time on (INT64_MAX: none
+  // known), scanning from prune_cursor_ (no expired done-index key sorts before it).
+  int64_t next_prune_ms_ = 0;
+  std::string prune_cursor_ = std::string(1, kDoneTimePrefix);
+};
+
+JobQueue::Impl::QueueState& JobQueue::Impl::StateOf(const std::string& queue) {
+  auto it = queues_.find(queue);
+  if (it == queues_.end()) {
+    auto state = std::make_unique<QueueState>();
+    state->name = queue;
+    it = queues_.emplace(queue, std::move(state)).first;
+  }
+  return *it->second;
+}
+
+Status JobQueue::Impl::Load() {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_->NowMs();
+  auto it = db_->NewIterator(Cf::kQueue);
+  for (it->Seek(std::string(1, kJobPrefix)); it->Valid(); it->Next()) {
+    rocksdb::Slice key = it->key();
+    if (key.empty() || key[0] != kJobPrefix) break;
+    auto e = std::make_unique<Entry>();
+    e->id.assign(key.data() + 1, key.size() - 1);
+    if (!DecodeJob(it->value().ToStringView(), &e->rec)) {
+      return Status::Internal("queue: corrupt job record for id '" + e->id + "'");
+    }
+    e->q = &StateOf(e->rec.queue);
+    e->seq = next_seq_++;
+    Entry* raw = e.get();
+    jobs_.emplace(e->id, std::move(e));
+    if (raw->rec.state == Persisted::kDead) {
+      raw->q->dead.emplace(TimeSeq{raw->rec.dead_ms, raw->seq}, raw);
+      continue;
+    }
+    TrackHeld(raw);
+    Schedule(raw, now);
+    if (raw->rec.receive_count == 0 && !raw->rec.coalesce_key.empty()) {
+      raw->q->coalescable[raw->rec.coalesce_key] = raw;
+    }
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "read the queue"));
+  it.reset();
+  // Forget every acked id past its retention now, so steady state prunes only new expiries.
+  while (next_prune_ms_ <= now) {
+    rocksdb::WriteBatch batch;
+    RETURN_IF_ERROR(PruneDone(now, 10'000, &batch));
+    RETURN_IF_ERROR(db_->Write(&batch, false));
+  }
+  return Status::Ok();
+}
+
+void JobQueue::Impl::TrackHeld(Entry* e) {
+  ++held_;
+  e->q->held_by_age.emplace(e->rec.enqueued_ms, e->seq);
+}
+
+void JobQueue::Impl::ReleaseHeld(Entry* e) {
+  --held_;
+  e->q->held_by_age.erase(TimeSeq{e->rec.enqueued_ms, e->seq});
+}
+
+void JobQueue::Impl::Schedule(Entry* e, int64_t now) {
+  TimedRef ref{e->rec.visible_ms, e->seq, e};
+  if (e->rec.visible_ms <= now) {
+    e->q->ready.push(ref);
+  } else {
+    e->q->delayed.push(ref);
+  }
+}
+
+void JobQueue::Impl::PromoteDue(QueueState& q, int64_t now) {
+  while (!q.delayed.empty() && q.delayed.top().at_ms <= now) {
+    q.ready.push(q.delayed.top());
+    q.delayed.pop();
+  }
+}
+
+void JobQueue::Impl::ToDead(Entry* e, int64_t now) {
+  e->rec.state = Persisted::kDead;
+  e->rec.dead_ms = now;
+  EnterDead(e);
+}
+
+void JobQueue::Impl::EnterDead(Entry* e) {
+  ReleaseHeld(e);
+  e->q->dead.emplace(TimeSeq{e->rec.dead_ms, e->seq}, e);
+  ++e->q->dead_lettered;
+}
+
+void JobQueue::Impl::ExpireLeases(QueueState& q, int64_t now) {
+  if (q.in_flight.empty() || q.in_flight.begin()->first.first > now) return;
+  rocksdb::WriteBatch batch;
+  while (!q.in_flight.empty() && q.in_flight.begin()->first.first <= now) {
+    Entry* e = q.in_flight.begin()->second;
+    q.in_flight.erase(q.in_flight.begin());
+    e->in_flight = false;
+    e->rec.last_error = "not acked within the visibility timeout (" +
+                        std::to_string(options_.visibility_timeout_ms) + " ms)";
+    if (e->rec.receive_count >= options_.max_attempts) {
+      ToDead(e, now);
+    } else {
+      e->rec.visible_ms = e->lease_deadline_ms;
+      Schedule(e, now);
+      ++q.retries;
+    }
+    batch.Put(db_->cf(Cf::kQueue), JobKey(e->id), EncodeJob(e->rec));
+  }
+  // Memory stays authoritative while running; a lost write only means an older receive_count
+  // (or a still pending job) after a restart, which at-least-once allows.
+  Status st = db_->Write(&batch, false);
+  if (!st.ok()) spdlog::warn("queue {}: persisting expired leases failed: {}", q.name, st.ToString());
+}
+
+Result<bool> JobQueue::Impl::IsDone(const std::string& id, int64_t now) {
+  ASSIGN_OR_RETURN(auto value, db_->Get(Cf::kQueue, DoneKey(id)));
+  if (!value) return false;
+  std::optional<int64_t> done_ms = DecodeDone(*value);
+  if (!done_ms) return Status::Internal("queue: corrupt done record for id '" + id + "'");
+  return *done_ms + options_.done_retention_ms > now;
+}
+
+Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<JobSpec>& jobs,
+                                                            bool coalesce) {
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    std::string where = jobs.size() == 1 ? "job" : "job #" + std::to_string(i);
+    if (jobs[i].id.empty()) return Status::InvalidArgument(where + ": id is empty");
+    if (jobs[i].queue.empty()) {
+      return Status::InvalidArgument(where + " '" + jobs[i].id + "': queue is empty");
+    }
+  }
+  std::unique_lock lock(mu_);
+  const int64_t now = clock_->NowMs();
+  std::vector<EnqueueResult> results(jobs.size(), EnqueueResult::kDuplicate);
+  std::vector<size_t> added;  // indexes into jobs
+  std::unordered_set<std::string_view> batch_ids;
+  // Coalescing targets: an existing pending job, or a job added earlier in this batch.
+  std::map<Entry*, std::string_view> coalesced_existing;
+  std::map<std::pair<std::string_view, std::string_view>, size_t> batch_keys;  // -> jobs index
+  std::vector<std::string_view> payload_of(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const JobSpec& job = jobs[i];
+    if (batch_ids.count(job.id) || jobs_.count(job.id)) continue;
+    ASSIGN_OR_RETURN(bool done, IsDone(job.id, now));
+    if (done) continue;
+    if (coalesce && !job.coalesce_key.empty()) {
+      auto in_batch = batch_keys.find({job.queue, job.coalesce_key});
+      if (in_batch != batch_keys.end()) {
+        payload_of[in_batch->second] = job.payload;
+        results[i] = EnqueueResult::kCoalesced;
+        continue;
+      }
+      auto q = queues_.find(job.queue);
+      if (q != queues_.end()) {
+        auto target = q->second->coalescable.find(job.coalesce_key);
+        if (target != q->second->coalescable.end()) {
+          coalesced_existing[target->second] = job.payload;
+          results[i] = EnqueueResult::kCoalesced;
+          continue;
+        }
+      }
+    }
+    results[i] = EnqueueResult::kAdded;
+    batch_ids.insert(job.id);
+    payload_of[i] = job.payload;
+    if (!job.coalesce_key.empty()) batch_keys[{job.queue, job.coalesce_key}] = i;
+    added.push_back(i);
+  }
+  if (held_ + added.size() > options_.max_jobs) {
+    return Status::ResourceExhausted("prediction queue is full (" + std::to_string(held_) +
+                                     " jobs held, limit " + std::to_string(options_.max_jobs) +
+                                     ")");
+  }
+
+  rocksdb::WriteBatch batch;
+  std::vector<std::unique_ptr<Entry>> entries;
+  entries.reserve(added.size());
+  for (size_t i : added) {
+    const JobSpec& job = jobs[i];
+    auto e = std::make_unique<Entry>();
+    e->id = job.id;
+    e->rec.queue = job.queue;
+    e->rec.coalesce_key = job.coalesce_key;
+    e->rec.payload = payload_of[i];
+    e->rec.enqueued_ms = now;
+    e->rec.visible_ms = now + std::max<int64_t>(job.delay_ms, 0);
+    batch.Put(db_->cf(Cf::kQueue), JobKey(e->id), EncodeJob(e->rec));
+    entries.push_back(std::move(e));
+  }
+  std::vector<std::string> old_payloads;
+  for (auto& [e, payload] : coalesced_existing) {
+    old_payloads.push_back(std::exchange(e->rec.payload, std::string(payload)));
+    batch.Put(db_->cf(Cf::kQueue), JobKey(e->id), EncodeJob(e->rec));
+  }
+  Status written = db_->Write(&batch, false);
+  if (!written.ok()) {
+    size_t k = 0;
+    for (auto& [e, payload] : coalesced_existing) e->rec.payload = std::move(old_payloads[k++]);
+    return written;
+  }
+
+  for (auto& owned : entries) {
+    Entry* e = owned.get();
+    e->q = &StateOf(e->rec.queue);
+    e->seq = next_seq_++;
+    jobs_.emplace(e->id, std::move(owned));
+    TrackHeld(e);
+    Schedule(e, now);
+    if (!e->rec.coalesce_key.empty()) e->q->coalescable[e->rec.coalesce_key] = e;
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (results[i] == EnqueueResult::kCoalesced) ++StateOf(jobs[i].queue).coalesced;
+  }
+  // Wake consumers; a delayed job wakes one so it can shorten its wait to the job's time.
+  std::set<QueueState*> touched;
+  for (size_t i : added) touched.insert(&StateOf(jobs[i].queue));
+  lock.unlock();
+  for (QueueState* q : touched) {
+    if (added.size() == 1) {
+      q->cv.notify_one();
+    } else {
+      q->cv.notify_all();
+    }
+  }
+  return results;
+}
+
+Job JobQueue::Impl::ToJob(const Entry& e) {
+  Job job;
+  job.id = e.id;
+  job.queue = e.rec.queue;
+  job.payload = e.rec.payload;
+  job.enqueued_ms = e.rec.enqueued_ms;
+  job.receive_count = e.rec.receive_count;
+  job.last_error = e.rec.last_error;
+  job.lease = e.in_flight ? e.lease : 0;
+  job.dead_ms = e.rec.state == Persisted::kDead ? e.rec.dead_ms : 0;
+  return job;
+}
+
+Result<size_t> JobQueue::Impl::Receive(const std::string& queue, size_t max, int64_t wait_ms,
+                                       std::vector<Job>* out) {
+  if (queue.empty()) return Status::InvalidArgument("receive: queue is empty");
+  using Steady = std::chrono::steady_clock;
+  const Steady::time_point give_up = Steady::now() + std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0));
+  std::unique_lock lock(mu_);
+  QueueState& q = StateOf(queue);
+  while (!shutdown_ && max > 0) {
+    const int64_t now = clock_->NowMs();
+    ExpireLeases(q, now);
+    PromoteDue(q, now);
+    if (!q.ready.empty()) {
+      size_t n = 0;
+      while (n < max && !q.ready.empty()) {
+        Entry* e = q.ready.top().entry;
+        q.ready.pop();
+        e->in_flight = true;
+        ++e->rec.receive_count;
+        e->lease = next_lease_++;
+        e->lease_deadline_ms = now + options_.visibility_timeout_ms;
+        q.in_flight.emplace(TimeSeq{e->lease_deadline_ms, e->lease}, e);
+        if (!e->rec.coalesce_key.empty()) {
+          auto c = q.coalescable.find(e->rec.coalesce_key);
+          if (c != q.coalescable.end() && c->second == e) q.coalescable.erase(c);
+        }
+        out->push_back(ToJob(*e));
+        ++n;
+      }
+      return n;
+    }
+    Steady::time_point wake = give_up;
+    if (Steady::now() >= wake) break;
+    // Wake when the next delayed job or lease is due, whichever is first.
+    int64_t next_due = std::numeric_limits<int64_t>::max();
+    if (!q.delayed.empty()) next_due = q.delayed.top().at_ms;
+    if (!q.in_flight.empty()) next_due = std::min(next_due, q.in_flight.begin()->first.first);
+    if (next_due != std::numeric_limits<int64_t>::max()) {
+      wake = std::min(wake, Steady::now() + std::chrono::milliseconds(next_due - now));
+    }
+    q.cv.wait_until(lock, wake);
+  }
+  return size_t{0};
+}
+
+Result<JobQueue::Impl::Entry*> JobQueue::Impl::FindLeased(const std::string& id, uint64_t lease,
+                                                          int64_t now) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || (!it->second->in_flight && it->second->lease == 0)) {
+    return Status::NotFound("job '" + id + "' is not in flight");
+  }
+  Entry* e = it->second.get();
+  if (e->lease != lease) {
+    return Status::FailedPrecondition("lease " + std::to_string(lease) + " of job '" + id +
+                                      "' is stale: the job was received again");
+  }
+  if (!e->in_flight || e->lease_deadline_ms <= now) {
+    return Status::FailedPrecondition("lease " + std::to_string(lease) + " of job '" + id +
+                                      "' expired (visibility timeout " +
+                                      std::to_string(options_.visibility_timeout_ms) + " ms)");
+  }
+  return e;
+}
+
+void JobQueue::Impl::PutDone(const std::string& id, int64_t now, rocksdb::WriteBatch* batch) {
+  std::string done;
+  byte_codec::PutSigned(&done, now);
+  batch->Put(db_->cf(Cf::kQueue), DoneKey(id), done);
+  batch->Put(db_->cf(Cf::kQueue), DoneTimeKey(now, id), "");
+  next_prune_ms_ = std::min(next_prune_ms_, now + options_.done_retention_ms);
+}
+
+Status JobQueue::Impl::PruneDone(int64_t now, size_t limit, rocksdb::WriteBatch* batch) {
+  if (now < next_prune_ms_) return Status::Ok();
+  auto it = db_->NewIterator(Cf::kQueue);
+  size_t n = 0;
+  next_prune_ms_ = std::numeric_limits<int64_t>::max();
+  for (it->Seek(prune_cursor_); it->Valid(); it->Next()) {
+    rocksdb::Slice key = it->key();
+    if (key.empty() || key[0] != kDoneTimePrefix || key.size() < 9) break;
+    const int64_t done_ms = static_cast<int64_t>(ReadBigEndian64(key.data() + 1));
+    if (done_ms + options_.done_retention_ms > now || n == limit) {
+      // Not expired yet, or enough for this call: resume here.
+      next_prune_ms_ = n == limit ? now : done_ms + options_.done_retention_ms;
+      prune_cursor_ = key.ToString();
+      return FromRocks(it->status(), "read the queue's done ids");
+    }
+    std::string id(key.data() + 9, key.size() - 9);
+    batch->Delete(db_->cf(Cf::kQueue), key);
+    // The id may have been enqueued and acked again since: keep its newer done record.
+    ASSIGN_OR_RETURN(auto current, db_->Get(Cf::kQueue, DoneKey(id)));
+    if (current && DecodeDone(*current) == done_ms) batch->Delete(db_->cf(Cf::kQueue), DoneKey(id));
+    ++n;
+  }
+  prune_cursor_ = std::string(1, kDoneTimePrefix);
+  return FromRocks(it->status(), "read the queue's done ids");
+}
+
+Status JobQueue::Impl::Ack(const std::vector<std::pair<std::string, uint64_t>>& jobs) {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_->NowMs();
+  rocksdb::WriteBatch batch;
+  std::vector<Entry*> acked;
+  Status first_refusal;
+  size_t refused = 0;
+  for (const auto& [id, lease] : jobs) {
+    Result<Entry*> e = FindLeased(id, lease, now);
+    if (!e.ok()) {
+      if (refused++ == 0) first_refusal = e.status();
+      continue;
+    }
+    // The same lease twice in one batch: the second is not in flight any more.
+    if (std::find(acked.begin(), acked.end(), *e) != acked.end()) {
+      if (refused++ == 0) first_refusal = Status::NotFound("job '" + id + "' is not in flight");
+      continue;
+    }
+    batch.Delete(db_->cf(Cf::kQueue), JobKey(id));
+    PutDone(id, now, &batch);
+    acked.push_back(*e);
+  }
+  if (!acked.empty()) {
+    const std::string cursor = prune_cursor_;
+    RETURN_IF_ERROR(PruneDone(now, 2 * acked.size() + 64, &batch));
+    Status written = db_->Write(&batch, false);
+    if (!written.ok()) {
+      prune_cursor_ = cursor;
+      next_prune_ms_ = 0;
+      return written;
+    }
+  }
+  for (Entry* e : acked) {
+    e->q->in_flight.erase(TimeSeq{e->lease_deadline_ms, e->lease});
+    ReleaseHeld(e);
+    jobs_.erase(e->id);
+  }
+  if (refused == 0) return Status::Ok();
+  if (jobs.size() == 1) return first_refusal;
+  return Status(first_refusal.code(),
+                std::to_string(refused) + " of " + std::to_string(jobs.size()) +
+                    " acks refused, the first: " + first_refusal.message());
+}
+
+Status JobQueue::Impl::Nack(const std::string& id, uint64_t lease, std::string_view error) {
+  std::unique_lock lock(mu_);
+  const int64_t now = clock_->NowMs();
+  ASSIGN_OR_RETURN(Entry * e, FindLeased(id, lease, now));
+  JobRecord next = e->rec;
+  next.last_error = error;
+  const bool dead = next.receive_count >= options_.max_attempts;
+  if (dead) {
+    next.state = Persisted::kDead;
+    next.dead_ms = now;
+  } else {
+    next.visible_ms =
+        now + Backoff(options_.backoff_base_ms, options_.backoff_max_ms, next.receive_count);
+  }
+  RETURN_IF_ERROR(db_->Put(Cf::kQueue, JobKey(id), EncodeJob(next)));
+  QueueState& q = *e->q;
+  q.in_flight.erase(TimeSeq{e->lease_deadline_ms, e->lease});
+  e->in_flight = false;
+  e->lease = 0;
+  e->rec = std::move(next);
+  if (dead) {
+    EnterDead(e);
+    return Status::Ok();
+  }
+  ++q.retries;
+  Schedule(e, now);
+  lock.unlock();
+  q.cv.notify_one();
+  return Status::Ok();
+}
+
+std::vector<JobQueue::Impl::Entry*> JobQueue::Impl::DeadOf(const std::string& queue) {
+  std::vector<Entry*> dead;
+  for (auto& [name, q] : queues_) {
+    if (!queue.empty() && name != queue) continue;
+    for (auto& [key, e] : q->dead) dead.push_back(e);
+  }
+  if (queue.empty()) {
+    std::sort(dead.begin(), dead.end(), [](const Entry* a, const Entry* b) {
+      return TimeSeq{a->rec.dead_ms, a->seq} < TimeSeq{b->rec.dead_ms, b->seq};
+    });
+  }
+  return dead;
+}
+
+Result<std::vector<Job>> JobQueue::Impl::ListDead(const std::string& queue, size_t limit) {
+  std::lock_guard lock(mu_);
+  std::vector<Job> out;
+  for (Entry* e : DeadOf(queue)) {
+    if (out.size() >= limit) break;
+    out.push_back(ToJob(*e));
+  }
+  return out;
+}
+
+Result<size_t> JobQueue::Impl::ReplayDead(const std::string& queue, const std::string& id) {
+  std::unique_lock lock(mu_);
+  const int64_t now = clock_->NowMs();
+  std::vector<Entry*> replay;
+  if (!id.empty()) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second->rec.state != Persisted::kDead ||
+        (!queue.empty() && it->second->rec.queue != queue)) {
+      return Status::NotFound("no dead job '" + id + "'" +
+                              (queue.empty() ? "" : " in queue '" + queue + "'"));
+    }
+    replay.push_back(it->second.get());
+  } else {
+    replay = DeadOf(queue);
+  }
+  if (held_ + replay.size() > options_.max_jobs) {
+    return Status::ResourceExhausted("prediction queue is full (" + std::to_string(held_) +
+                                     " jobs held, limit " + std::to_string(options_.max_jobs) +
+                                     "): cannot replay " + std::to_string(replay.size()) +
+                                     " dead jobs");
+  }
+  rocksdb::WriteBatch batch;
+  for (Entry* e : replay) {
+    JobRecord next = e->rec;
+    next.state = Persisted::kPending;
+    next.receive_count = 0;
+    next.visible_ms = now;
+    next.dead_ms = 0;
+    batch.Put(db_->cf(Cf::kQueue), JobKey(e->id), EncodeJob(next));
+  }
+  RETURN_IF_ERROR(db_->Write(&batch, false));
+  std::set<QueueState*> touched;
+  for (Entry* e : replay) {
+    e->q->dead.erase(TimeSeq{e->rec.dead_ms, e->seq});
+    e->rec.state = Persisted::kPending;
+    e->rec.receive_count = 0;
+    e->rec.visible_ms = now;
+    e->rec.dead_ms = 0;
+    e->lease = 0;
+    TrackHeld(e);
+    Schedule(e, now);
+    touched.insert(e->q);
+  }
+  lock.unlock();
+  for (QueueState* q : touched) q->cv.notify_all();
+  return replay.size();
+}
+
+Result<size_t> JobQueue::Impl::PurgeDead(const std::string& queue) {
+  std::lock_guard lock(mu_);
+  std::vector<Entry*> purge = DeadOf(queue);
+  rocksdb::WriteBatch batch;
+  for (Entry* e : purge) batch.Delete(db_->cf(Cf::kQueue), JobKey(e->id));
+  RETURN_IF_ERROR(db_->Write(&batch, false));
+  for (Entry* e : purge) {
+    e->q->dead.erase(TimeSeq{e->rec.dead_ms, e->seq});
+    jobs_.erase(e->id);
+  }
+  return purge.size();
+}
+
+std::vector<JobQueue::QueueStats> JobQueue::Impl::Stats() {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_->NowMs();
+  std::vector<QueueStats> out;
+  out.reserve(queues_.size());
+  for (auto& [name, q] : queues_) {
+    ExpireLeases(*q, now);
+    PromoteDue(*q, now);
+    QueueStats s;
+    s.queue = name;
+    s.ready = q->ready.size();
+    s.delayed = q->delayed.size();
+    s.in_flight = q->in_flight.size();
+    s.dead = q->dead.size();
+    if (!q->held_by_age.empty()) {
+      s.oldest_age_ms = std::max<int64_t>(0, now - q->held_by_age.begin()->first);
+    }
+    s.retries = q->retries;
+    s.dead_lettered = q->dead_lettered;
+    s.coalesced = q->coalesced;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void JobQueue::Impl::Shutdown() {
+  std::lock_guard lock(mu_);
+  shutdown_ = true;
+  for (auto& [name, q] : queues_) q->cv.notify_all();
+}
+
+// ---- JobQueue: forwards to Impl ----
+
+JobQueue::JobQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+JobQueue::~JobQueue() = default;
+
+Result<std::unique_ptr<JobQueue>> JobQueue::Open(Db* db, const Clock* clock,
+                                                 const QueueOptions& options) {
+  RETURN_IF_ERROR(ValidateOptions(options));
+  auto impl = std::make_unique<Impl>(db, clock, options);
+  RETURN_IF_ERROR(impl->Load());
+  return std::unique_ptr<JobQueue>(new JobQueue(std::move(impl)));
+}
+
+Result<EnqueueResult> JobQueue::Enqueue(const JobSpec& job) {
+  ASSIGN_OR_RETURN(auto results, impl_->Enqueue({job}, /*coalesce=*/false));
+  return results[0];
+}
+
+Result<std::vector<EnqueueResult>> JobQueue::EnqueueBatch(const std::vector<JobSpec>& jobs) {
+  return impl_->Enqueue(jobs, /*coalesce=*/false);
+}
+
+Result<EnqueueResult> JobQueue::EnqueueOrCoalesce(const JobSpec& job) {
+  ASSIGN_OR_RETURN(auto results, impl_->Enqueue({job}, /*coalesce=*/true));
+  return results[0];
+}
+
+Result<std::vector<EnqueueResult>> JobQueue::EnqueueOrCoalesceBatch(
+    const std::vector<JobSpec>& jobs) {
+  return impl_->Enqueue(jobs, /*coalesce=*/true);
+}
+
+Result<size_t> JobQueue::Receive(const std::string& queue, size_t max, int64_t wait_ms,
+                                 std::vector<Job>* out) {
+  return impl_->Receive(queue, max, wait_ms, out);
+}
+
+Status JobQueue::Ack(const std::string& id, uint64_t lease) { return impl_->Ack({{id, lease}}); }
+
+Status JobQueue::AckBatch(const std::vector<std::pair<std::string, uint64_t>>& jobs) {
+  return impl_->Ack(jobs);
+}
+
+Status JobQueue::Nack(const std::string& id, uint64_t lease, std::string_view error) {
+  return impl_->Nack(id, lease, error);
+}
+
+Result<std::vector<Job>> JobQueue::ListDead(const std::string& queue, size_t limit) const {
+  return impl_->ListDead(queue, limit);
+}
+
+Result<size_t> JobQueue::ReplayDead(const std::string& queue, const std::string& id) {
+  return impl_->ReplayDead(queue, id);
+}
+
+Result<size_t> JobQueue::PurgeDead(const std::string& queue) { return impl_->PurgeDead(queue); }
+
+std::vector<JobQueue::QueueStats> JobQueue::Stats() const { return impl_->Stats(); }
+size_t JobQueue::held() const { return impl_->held(); }
+size_t JobQueue::capacity() const { return impl_->options().max_jobs; }
+void JobQueue::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace freshet

@@ -1,0 +1,115 @@
+// PredictionStore on a real RocksDB: the latest prediction first, a history of at most
+// kHistory per (deployment, entity), entities and deployments kept apart, Find by job id; and
+// the job payload encodings round-trip.
+#include "triggers/prediction_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/byte_codec.h"
+
+namespace freshet {
+namespace {
+
+StoredPrediction Made(const std::string& job_id, double score, int64_t at_ms) {
+  return {job_id,    "ranker",  3,    score, {"app_events", 0, 42, at_ms - 5},
+          at_ms - 3, at_ms - 2, at_ms};
+}
+
+class PredictionStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("prediction_store_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto db = Db::Open(dir_.string());
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    store_ = std::make_unique<PredictionStore>(db_.get());
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<PredictionStore> store_;
+};
+
+TEST_F(PredictionStoreTest, LatestFirstAndHistoryBounded) {
+  const std::vector<Value> u1 = {Value::String("u1")};
+  const std::vector<Value> u2 = {Value::String("u2")};
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(store_->Put("rec", {{u1, Made("rec/e/0/" + std::to_string(i), i, 1000 + i)}}).ok());
+  }
+  ASSERT_TRUE(store_->Put("rec", {{u2, Made("rec/e/0/99", 99, 5000)}}).ok());
+  auto history = store_->Get("rec", u1);
+  ASSERT_TRUE(history.ok()) << history.status().ToString();
+  ASSERT_EQ(history->size(), PredictionStore::kHistory);
+  EXPECT_EQ((*history)[0].job_id, "rec/e/0/11");
+  EXPECT_EQ((*history)[0].score, 11);
+  EXPECT_EQ((*history)[0].model, "ranker");
+  EXPECT_EQ((*history)[0].version, 3);
+  EXPECT_EQ((*history)[0].event.source, "app_events");
+  EXPECT_EQ((*history)[0].event.offset, 42u);
+  EXPECT_EQ((*history)[0].event.event_ms, 1006);
+  EXPECT_EQ((*history)[0].ack_ms, 1008);
+  EXPECT_EQ((*history)[0].enqueued_ms, 1009);
+  EXPECT_EQ((*history)[0].predicted_ms, 1011);
+  EXPECT_EQ(history->back().job_id, "rec/e/0/2");  // 0 and 1 fell out of the history
+
+  auto other = store_->Get("rec", u2);
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ((*other)[0].score, 99);
+  auto none = store_->Get("other_deployment", u1);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
+  auto found = store_->Find("rec", u1, "rec/e/0/5");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->score, 5);
+  auto gone = store_->Find("rec", u1, "rec/e/0/0");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+}
+
+TEST_F(PredictionStoreTest, OneBatchFoldsSeveralPredictionsOfAnEntityInOrder) {
+  const std::vector<Value> key = {Value::String("u1"), Value::Int(7)};
+  ASSERT_TRUE(store_->Put("rec", {{key, Made("a", 1, 10)}, {key, Made("b", 2, 20)}}).ok());
+  auto history = store_->Get("rec", {Value::String("u1"), Value::Int(7)});
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_EQ((*history)[0].job_id, "b");
+  EXPECT_EQ((*history)[1].job_id, "a");
+}
+
+TEST(PredictionPayloadTest, PredictJobAndRecordRoundTrip) {
+  PredictJob job{{Value::String("u1"), Value::Int(3)}, {"app_events", 2, 77, 123}, 456};
+  PredictJob back;
+  ASSERT_TRUE(DecodePredictJob(EncodePredictJob(job), &back).ok());
+  EXPECT_EQ(back.key, job.key);
+  EXPECT_EQ(back.event.source, "app_events");
+  EXPECT_EQ(back.event.partition, 2);
+  EXPECT_EQ(back.event.offset, 77u);
+  EXPECT_EQ(back.event.event_ms, 123);
+  EXPECT_EQ(back.ack_ms, 456);
+  EXPECT_FALSE(DecodePredictJob("\x02garbage", &back).ok());
+
+  PredictionRecord record{"rec/app_events/0/77", "rec", 999, R"({"score":1})"};
+  PredictionRecord record_back;
+  ASSERT_TRUE(DecodePredictionRecord(EncodePredictionRecord(record), &record_back).ok());
+  EXPECT_EQ(record_back.id, record.id);
+  EXPECT_EQ(record_back.deployment, "rec");
+  EXPECT_EQ(record_back.ts_ms, 999);
+  EXPECT_EQ(record_back.json, record.json);
+  EXPECT_EQ(PredictJobId("rec", job.event), "rec/app_events/2/77");
+  EXPECT_EQ(DeliverJobId("rec/app_events/2/77", 1), "rec/app_events/2/77#1");
+}
+
+}  // namespace
+}  // namespace freshet

@@ -1,0 +1,132 @@
+#include "triggers/trigger_router.h"
+
+#include <fmt/format.h>
+
+#include "stream/entity_key.h"
+#include "triggers/prediction.h"
+
+namespace freshet {
+namespace {
+
+bool HasNullKey(const std::vector<Value>& key) {
+  for (const Value& v : key) {
+    if (v.is_null()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::map<std::string, std::vector<TriggerRouter::Trigger>>> TriggerRouter::Compile(
+    const ProjectSpec& spec) {
+  std::map<std::string, std::vector<Trigger>> by_source;
+  for (const auto& [name, deployment] : spec.deployments) {
+    if (!deployment.on) continue;
+    const TriggerSpec& on = *deployment.on;
+    const SourceSpec& source = spec.sources.at(on.source);
+    Trigger trigger{name, PredictQueueName(name), nullptr, {}, on.debounce_ms};
+    for (const std::string& key : DeploymentKeyFields(spec, deployment)) {
+      trigger.key_fields.push_back(source.FieldIndex(key));  // present: checked by the loader
+    }
+    if (!on.where.empty()) {
+      NameResolver resolve = [&source](std::string_view field) -> std::optional<ResolvedName> {
+        int index = source.FieldIndex(std::string(field));
+        if (index < 0) return std::nullopt;
+        return ResolvedName{index, source.fields[index].type};
+      };
+      auto where = Expr::CompileFilter(on.where, resolve);
+      if (!where.ok()) {
+        return Status::InvalidArgument(fmt::format("{}:{}: deployments.{}.on.where: {}",
+                                                   spec.spec_path, on.where_line, name,
+                                                   where.status().message()));
+      }
+      trigger.where = std::move(*where);
+    }
+    by_source[on.source].push_back(std::move(trigger));
+  }
+  return by_source;
+}
+
+Result<std::unique_ptr<TriggerRouter>> TriggerRouter::Create(const ProjectSpec* spec,
+                                                             JobQueue* queue,
+                                                             const PredictionStore* predictions,
+                                                             const Clock* clock,
+                                                             TriggerProbe* probe) {
+  std::unique_ptr<TriggerRouter> router(new TriggerRouter(queue, predictions, clock, probe));
+  ASSIGN_OR_RETURN(router->by_source_, Compile(*spec));
+  return router;
+}
+
+Status TriggerRouter::Check(const ProjectSpec& spec) { return Compile(spec).status(); }
+
+bool TriggerRouter::Matches(const Trigger& trigger, const Record& r, std::vector<Value>* key) {
+  if (trigger.where && !trigger.where->Matches(r.values.data())) return false;
+  key->clear();
+  for (int field : trigger.key_fields) key->push_back(r.values[field]);
+  return !HasNullKey(*key);  // a null key names no entity: the views skip it too
+}
+
+size_t TriggerRouter::JobsFor(const std::string& source, const std::vector<Record>& records) const {
+  auto triggers = by_source_.find(source);
+  if (triggers == by_source_.end()) return 0;
+  size_t n = 0;
+  std::vector<Value> key;
+  for (const Trigger& trigger : triggers->second) {
+    for (const Record& r : records) n += Matches(trigger, r, &key) ? 1 : 0;
+  }
+  return n;
+}
+
+bool TriggerRouter::Predicted(const std::string& deployment, const std::vector<Value>& key,
+                              const TriggerEvent& event) const {
+  auto history = predictions_->Get(deployment, key);
+  if (!history.ok() || history->empty()) return false;
+  const TriggerEvent& latest = history->front().event;
+  return latest.source == event.source && latest.partition == event.partition &&
+         latest.offset >= event.offset;
+}
+
+Status TriggerRouter::Route(const std::string& source, int32_t partition, uint64_t first_offset,
+                            const std::vector<Record>& records, bool replayed) {
+  auto triggers = by_source_.find(source);
+  if (triggers == by_source_.end() || records.empty()) return Status::Ok();
+  const int64_t now_ms = clock_->NowMs();
+  std::vector<JobSpec> jobs;
+  std::vector<const std::string*> deployments;  // of each job, for the counts
+  PredictJob job;
+  job.ack_ms = now_ms;
+  job.event.source = source;
+  job.event.partition = partition;
+  for (const Trigger& trigger : triggers->second) {
+    for (size_t i = 0; i < records.size(); ++i) {
+      const Record& r = records[i];
+      if (!Matches(trigger, r, &job.key)) continue;
+      job.event.offset = first_offset + i;
+      job.event.event_ms = r.ts_ms;
+      if (replayed && Predicted(trigger.deployment, job.key, job.event)) continue;
+      JobSpec spec;
+      spec.id = PredictJobId(trigger.deployment, job.event);
+      spec.queue = trigger.queue;
+      spec.coalesce_key = EncodeEntityKey(job.key);
+      spec.payload = EncodePredictJob(job);
+      spec.delay_ms = trigger.debounce_ms;
+      jobs.push_back(std::move(spec));
+      deployments.push_back(&trigger.deployment);
+    }
+  }
+  if (jobs.empty()) return Status::Ok();
+  auto results = queue_->EnqueueOrCoalesceBatch(jobs);
+  if (!results.ok()) {
+    for (const Trigger& trigger : triggers->second) probe_->EnqueueFailed(trigger.deployment);
+    return results.status().WithContext(fmt::format("triggers of source '{}'", source));
+  }
+  std::map<const std::string*, std::pair<uint64_t, uint64_t>> counts;  // added, coalesced
+  for (size_t i = 0; i < results->size(); ++i) {
+    if ((*results)[i] == EnqueueResult::kAdded) ++counts[deployments[i]].first;
+    if ((*results)[i] == EnqueueResult::kCoalesced) ++counts[deployments[i]].second;
+  }
+  for (const auto& [deployment, n] : counts) probe_->Triggered(*deployment, n.first, n.second);
+  return Status::Ok();
+}
+
+}  // namespace freshet

@@ -1,0 +1,96 @@
+// TriggerRouter: turns applied records into prediction jobs. For each deployment with `on:`
+// (spec/project_spec.h: TriggerSpec), every record of its source that matches the trigger's
+// `where` filter enqueues one predict job in queue "predict/<deployment>" (prediction.h):
+//   id            "<deployment>/<source>/<partition>/<offset>"   (so a replayed event dedupes)
+//   coalesce_key  the entity key (a pending job of the entity takes the newer event instead)
+//   delay         the trigger's debounce
+//   payload       PredictJob: the entity's key values, the event, the apply (ack) wall time
+// A record with a null key field names no entity and triggers nothing.
+// All the jobs of one applied batch go to the queue in one EnqueueOrCoalesceBatch, durable when
+// it returns.
+//
+// The caller calls OnApplied after the engine has applied the records (so the prediction reads
+// features that include them): the instance's commit hook before the ingest is acknowledged,
+// and a pulled source's loop. The replay at startup calls OnReplayed: events after the last
+// checkpoint trigger again, and dedupe by job id in the queue, or — for an event that was
+// coalesced into an earlier job, whose own id the queue never kept — because its entity's
+// latest prediction already reflects it.
+//
+// Thread-safety: OnApplied may be called concurrently. Owns nothing it is given.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "format/record.h"
+#include "queue/job_queue.h"
+#include "spec/project_spec.h"
+#include "stream/expr.h"
+#include "triggers/prediction_store.h"
+#include "triggers/trigger_probe.h"
+
+namespace freshet {
+
+class TriggerRouter {
+ public:
+  // Compiles every deployment's trigger. kInvalidArgument for a bad `where`, naming the file,
+  // line and field: "freshet.yaml:31: deployments.recommend.on.where: column 7: unknown name
+  // 'evnt'". `spec`, `queue`, `clock` and `probe` must outlive the router.
+  static Result<std::unique_ptr<TriggerRouter>> Create(const ProjectSpec* spec, JobQueue* queue,
+                                                       const PredictionStore* predictions,
+                                                       const Clock* clock, TriggerProbe* probe);
+  // Compiles the triggers of `spec` only (for `freshet apply`): the errors of Create.
+  static Status Check(const ProjectSpec& spec);
+
+  // True when some deployment is triggered by `source`.
+  bool Triggers(const std::string& source) const { return by_source_.count(source) > 0; }
+
+  // How many predict jobs `records` of `source` trigger (before any coalescing).
+  size_t JobsFor(const std::string& source, const std::vector<Record>& records) const;
+
+  // Enqueues the jobs `records` (applied at offsets first_offset.. of `source`'s `partition`)
+  // trigger. Errors: the queue's (kResourceExhausted when full, kIoError), naming the source.
+  Status OnApplied(const std::string& source, int32_t partition, uint64_t first_offset,
+                   const std::vector<Record>& records) {
+    return Route(source, partition, first_offset, records, /*replayed=*/false);
+  }
+  // As OnApplied for records applied again by a replay, skipping each record whose entity's
+  // latest prediction was triggered by this source and partition at its offset or later.
+  Status OnReplayed(const std::string& source, int32_t partition, uint64_t first_offset,
+                    const std::vector<Record>& records) {
+    return Route(source, partition, first_offset, records, /*replayed=*/true);
+  }
+
+ private:
+  struct Trigger {
+    std::string deployment;
+    std::string queue;
+    std::shared_ptr<const Expr> where;  // null: every record
+    std::vector<int> key_fields;        // source field indexes, in DeploymentKeyFields order
+    int64_t debounce_ms = 0;
+  };
+
+  TriggerRouter(JobQueue* queue, const PredictionStore* predictions, const Clock* clock,
+                TriggerProbe* probe)
+      : queue_(queue), predictions_(predictions), clock_(clock), probe_(probe) {}
+  static Result<std::map<std::string, std::vector<Trigger>>> Compile(const ProjectSpec& spec);
+  Status Route(const std::string& source, int32_t partition, uint64_t first_offset,
+               const std::vector<Record>& records, bool replayed);
+  // The entity key `r` triggers `trigger` for, or false (no match, or a null key field).
+  static bool Matches(const Trigger& trigger, const Record& r, std::vector<Value>* key);
+  // True when the entity's latest prediction of `deployment` reflects `event` already.
+  bool Predicted(const std::string& deployment, const std::vector<Value>& key,
+                 const TriggerEvent& event) const;
+
+  JobQueue* queue_;
+  const PredictionStore* predictions_;
+  const Clock* clock_;
+  TriggerProbe* probe_;
+  std::map<std::string, std::vector<Trigger>> by_source_;  // read-only after Create
+};
+
+}  // namespace freshet

@@ -1,0 +1,215 @@
+#include "triggers/trigger_workers.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace freshet {
+namespace {
+
+// How long a thread waits after a failed Receive before asking again.
+constexpr auto kReceiveRetry = std::chrono::milliseconds(100);
+
+// The PredictionRecord a stored prediction is delivered as.
+PredictionRecord ToRecord(const std::string& deployment, const std::vector<std::string>& keys,
+                          const std::vector<Value>& entity, const StoredPrediction& p) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  WriteStoredPredictionJson(&w, deployment, keys, entity, p);
+  return {p.job_id, deployment, p.predicted_ms, std::string(buf.GetString(), buf.GetSize())};
+}
+
+}  // namespace
+
+TriggerWorkers::TriggerWorkers(const ProjectSpec* spec, JobQueue* queue, PredictionStore* store,
+                               const Clock* clock, TriggerProbe* probe,
+                               TriggerWorkersOptions options)
+    : spec_(spec),
+      queue_(queue),
+      store_(store),
+      clock_(clock),
+      probe_(probe),
+      options_(std::move(options)) {}
+
+Result<std::unique_ptr<TriggerWorkers>> TriggerWorkers::Create(
+    const ProjectSpec* spec, JobQueue* queue, Predictor* predictor, PredictionStore* store,
+    const Clock* clock, TriggerProbe* probe, TriggerWorkersOptions options) {
+  if (!options.predict) {
+    options.predict = [predictor](const std::string& deployment, const EntityColumns& entities) {
+      return predictor->Predict(deployment, entities);
+    };
+  }
+  std::unique_ptr<TriggerWorkers> workers(
+      new TriggerWorkers(spec, queue, store, clock, probe, std::move(options)));
+  for (const auto& [name, deployment] : spec->deployments) {
+    if (!deployment.on) continue;
+    Deployment d{name, DeploymentKeyFields(*spec, deployment), {}};
+    for (size_t i = 0; i < deployment.outputs.size(); ++i) {
+      auto out = std::make_unique<Output>();
+      out->deployment = name;
+      out->index = i;
+      out->queue = DeliverQueueName(name, i);
+      auto sink = CreateSink(deployment.outputs[i]);
+      if (!sink.ok()) {
+        return sink.status().WithContext(fmt::format("deployment '{}' output {}", name, i));
+      }
+      out->sink = std::move(*sink);
+      d.outputs.push_back(out.get());
+      workers->outputs_.push_back(std::move(out));
+    }
+    workers->deployments_.push_back(std::move(d));
+  }
+  return workers;
+}
+
+TriggerWorkers::~TriggerWorkers() { Stop(); }
+
+void TriggerWorkers::Start() {
+  stopping_ = false;
+  for (const Deployment& d : deployments_) {
+    for (int i = 0; i < options_.workers; ++i) {
+      threads_.emplace_back([this, &d] { PredictLoop(&d); });
+    }
+  }
+  for (auto& out : outputs_) {
+    threads_.emplace_back([this, o = out.get()] { DeliverLoop(o); });
+  }
+}
+
+void TriggerWorkers::Stop() {
+  stopping_ = true;
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+void TriggerWorkers::PredictLoop(const Deployment* d) {
+  const std::string queue = PredictQueueName(d->name);
+  std::vector<Job> jobs;
+  while (!stopping_) {
+    jobs.clear();
+    Result<size_t> received = queue_->Receive(queue, options_.max_batch, options_.poll_ms, &jobs);
+    if (!received.ok()) {
+      spdlog::warn("receiving from queue '{}': {}", queue, received.status().ToString());
+      std::this_thread::sleep_for(kReceiveRetry);
+      continue;
+    }
+    if (!jobs.empty()) ProcessPredictions(*d, jobs);
+  }
+}
+
+void TriggerWorkers::ProcessPredictions(const Deployment& d, const std::vector<Job>& jobs) {
+  Status st = PredictAndDeliver(d, jobs);
+  if (st.ok()) {
+    st = AckAll(jobs);
+    if (!st.ok()) spdlog::warn("acking predict jobs of '{}': {}", d.name, st.ToString());
+    return;
+  }
+  probe_->PredictFailed(d.name);
+  spdlog::warn("predict jobs of '{}' failed (retried): {}", d.name, st.ToString());
+  NackAll(jobs, st);
+}
+
+Status TriggerWorkers::PredictAndDeliver(const Deployment& d, const std::vector<Job>& jobs) {
+  std::vector<PredictJob> payloads(jobs.size());
+  std::vector<StoredPrediction> made(jobs.size());
+  std::vector<size_t> to_score;  // jobs with no prediction yet
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    RETURN_IF_ERROR(DecodePredictJob(jobs[i].payload, &payloads[i]));
+    ASSIGN_OR_RETURN(std::optional<StoredPrediction> earlier,
+                     store_->Find(d.name, payloads[i].key, jobs[i].id));
+    if (earlier) {
+      made[i] = std::move(*earlier);
+    } else {
+      to_score.push_back(i);
+    }
+  }
+  if (!to_score.empty()) {
+    EntityColumns entities;
+    for (size_t k = 0; k < d.keys.size(); ++k) {
+      std::vector<Value>& column = entities[d.keys[k]];
+      for (size_t i : to_score) column.push_back(payloads[i].key[k]);
+    }
+    ASSIGN_OR_RETURN(Prediction prediction, options_.predict(d.name, entities));
+    const int64_t now_ms = clock_->NowMs();
+    std::vector<EntityPrediction> stored;
+    for (size_t row = 0; row < to_score.size(); ++row) {
+      size_t i = to_score[row];
+      const PredictJob& job = payloads[i];
+      made[i] = {jobs[i].id, prediction.model, prediction.version,  prediction.scores.at(row),
+                 job.event,  job.ack_ms,       jobs[i].enqueued_ms, now_ms};
+      stored.push_back({job.key, made[i]});
+    }
+    RETURN_IF_ERROR(store_->Put(d.name, stored));
+    probe_->Predicted(d.name, to_score.size());
+    for (size_t i : to_score) {
+      probe_->Latency(d.name, static_cast<double>(now_ms - payloads[i].ack_ms) / 1000.0);
+    }
+  }
+  if (d.outputs.empty()) return Status::Ok();
+  std::vector<JobSpec> deliveries;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    std::string record = EncodePredictionRecord(ToRecord(d.name, d.keys, payloads[i].key, made[i]));
+    for (const Output* out : d.outputs) {
+      JobSpec spec;
+      spec.id = DeliverJobId(jobs[i].id, out->index);
+      spec.queue = out->queue;
+      spec.payload = record;
+      deliveries.push_back(std::move(spec));
+    }
+  }
+  return queue_->EnqueueBatch(deliveries).status();
+}
+
+void TriggerWorkers::DeliverLoop(Output* out) {
+  std::vector<Job> jobs;
+  while (!stopping_) {
+    jobs.clear();
+    Result<size_t> received =
+        queue_->Receive(out->queue, options_.max_batch, options_.poll_ms, &jobs);
+    if (!received.ok()) {
+      spdlog::warn("receiving from queue '{}': {}", out->queue, received.status().ToString());
+      std::this_thread::sleep_for(kReceiveRetry);
+      continue;
+    }
+    if (!jobs.empty()) ProcessDeliveries(out, jobs);
+  }
+}
+
+void TriggerWorkers::ProcessDeliveries(Output* out, const std::vector<Job>& jobs) {
+  std::vector<PredictionRecord> batch(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Status st = DecodePredictionRecord(jobs[i].payload, &batch[i]);
+    if (!st.ok()) {
+      NackAll(jobs, st);  // retried, then dead-lettered: inspectable rather than lost
+      return;
+    }
+  }
+  Status st = out->sink->Deliver(batch);
+  if (!st.ok()) {
+    probe_->DeliveryFailed(out->deployment, out->index);
+    spdlog::warn("delivering to output {} of '{}' ({}): {}", out->index, out->deployment,
+                 out->sink->kind(), st.ToString());
+    NackAll(jobs, st);
+    return;
+  }
+  probe_->Delivered(out->deployment, out->index, jobs.size());
+  st = AckAll(jobs);
+  if (!st.ok()) spdlog::warn("acking deliveries of '{}': {}", out->queue, st.ToString());
+}
+
+Status TriggerWorkers::AckAll(const std::vector<Job>& jobs) {
+  std::vector<std::pair<std::string, uint64_t>> leases;
+  leases.reserve(jobs.size());
+  for (const Job& job : jobs) leases.emplace_back(job.id, job.lease);
+  return queue_->AckBatch(leases);
+}
+
+void TriggerWorkers::NackAll(const std::vector<Job>& jobs, const Status& why) {
+  for (const Job& job : jobs) {
+    Status st = queue_->Nack(job.id, job.lease, why.ToString());
+    if (!st.ok()) spdlog::warn("nacking job '{}': {}", job.id, st.ToString());
+  }
+}
+
+}  // namespace freshet

@@ -1,0 +1,112 @@
+// TriggerWorkers: the threads that turn predict jobs into stored and delivered predictions, off
+// the ingest path (a slow model slows nothing but its own queue).
+//
+// Per triggered deployment, `workers` predict threads each Receive up to `max_batch` jobs of
+// queue "predict/<deployment>" and, for the batch:
+//   1. reuse the prediction a job already made (PredictionStore::Find by job id: a job retried
+//      after a crash never yields a second, different prediction), else
+//   2. score the remaining entities in one Predictor call at the current time, and store the
+//      predictions (each entity's latest + history);
+//   3. enqueue one delivery job per output of the deployment in queue
+//      "deliver/<deployment>/<output index>" (id "<job id>#<output index>", payload the
+//      PredictionRecord, whose `id` is the predict job's id: what receivers dedupe by);
+//   4. Ack the jobs. Any failure Nacks them instead, and the queue retries them with backoff
+//      (dead letter after its max attempts).
+// Per output, one delivery thread Receives batches of its queue and calls Sink::Deliver:
+// AckBatch on success, Nack each job on an error. A sink that is down keeps its deliveries in
+// the queue until it is back; the other outputs and ingest do not wait for it.
+//
+// Thread-safety: Start and Stop from one thread. Owns its sinks and threads; everything it is
+// given must outlive it.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "queue/job_queue.h"
+#include "serving/predictor.h"
+#include "sinks/sink.h"
+#include "spec/project_spec.h"
+#include "triggers/prediction_store.h"
+#include "triggers/trigger_probe.h"
+
+namespace freshet {
+
+// Scores the entities of one batch of a deployment.
+using PredictFn =
+    std::function<Result<Prediction>(const std::string& deployment, const EntityColumns& entities)>;
+
+struct TriggerWorkersOptions {
+  // Predict threads per triggered deployment (`serve --trigger-workers`). Default: 2.
+  int workers = 2;
+  // Most jobs one Receive takes (one model call, one sink call). Default: 64.
+  size_t max_batch = 64;
+  // How long an idle thread's Receive waits for jobs; bounds how long Stop takes. Default: 100 ms.
+  int64_t poll_ms = 100;
+  // Scores a batch. Default (empty): Predictor::Predict at the current time.
+  PredictFn predict;
+};
+
+class TriggerWorkers {
+ public:
+  // Creates the sink of every output of every triggered deployment (sinks/sink.h: CreateSink).
+  // Errors: CreateSink's, naming the deployment.
+  static Result<std::unique_ptr<TriggerWorkers>> Create(const ProjectSpec* spec, JobQueue* queue,
+                                                        Predictor* predictor,
+                                                        PredictionStore* store, const Clock* clock,
+                                                        TriggerProbe* probe,
+                                                        TriggerWorkersOptions options);
+  ~TriggerWorkers();
+  TriggerWorkers(const TriggerWorkers&) = delete;
+  TriggerWorkers& operator=(const TriggerWorkers&) = delete;
+
+  // Starts the threads.
+  void Start();
+  // Stops and joins the threads (within about poll_ms plus the batch in hand). Jobs received
+  // and not yet acked come back to the queue when their visibility timeout expires.
+  void Stop();
+
+ private:
+  struct Output {
+    std::string deployment;
+    size_t index = 0;
+    std::string queue;
+    std::unique_ptr<Sink> sink;
+  };
+  struct Deployment {
+    std::string name;
+    std::vector<std::string> keys;  // DeploymentKeyFields
+    std::vector<Output*> outputs;
+  };
+
+  TriggerWorkers(const ProjectSpec* spec, JobQueue* queue, PredictionStore* store,
+                 const Clock* clock, TriggerProbe* probe, TriggerWorkersOptions options);
+  void PredictLoop(const Deployment* d);
+  void DeliverLoop(Output* out);
+  // Steps 1-4 above for one received batch.
+  void ProcessPredictions(const Deployment& d, const std::vector<Job>& jobs);
+  Status PredictAndDeliver(const Deployment& d, const std::vector<Job>& jobs);
+  void ProcessDeliveries(Output* out, const std::vector<Job>& jobs);
+  Status AckAll(const std::vector<Job>& jobs);
+  void NackAll(const std::vector<Job>& jobs, const Status& why);
+
+  const ProjectSpec* spec_;
+  JobQueue* queue_;
+  PredictionStore* store_;
+  const Clock* clock_;
+  TriggerProbe* probe_;
+  TriggerWorkersOptions options_;
+  std::vector<std::unique_ptr<Output>> outputs_;
+  std::vector<Deployment> deployments_;
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace freshet
