@@ -777,9 +777,6 @@ TEST_F(ApiTest, TableRequestErrorsAreClear) {
   EXPECT_FALSE(stored->has_value());
 }
 
-}  // namespace
-}  // namespace freshet
-
 // Text deployments: a fastText classifier trained by the fasttext CLI, answering through
 // /v1/predict and the Open Inference Protocol with the CLI's own labels and probabilities.
 class ApiTextTest : public ApiTest {
@@ -966,3 +963,6 @@ TEST_F(ApiTextTest, ScoreTextsLabelsATextWithoutAFeatureRead) {
   EXPECT_NEAR(p->labels[0][0].probability, cli[0][0].probability, 1e-5);
   EXPECT_EQ(p->version, 1);
 }
+
+}  // namespace
+}  // namespace freshet

@@ -87,7 +87,7 @@ class Predictor {
  private:
   Status ApplyContext(const FeatureServiceSpec& service, const PredictContext& context,
                       FeatureTable* table) const;
-  // Predict for a deployment whose model takes text (text_prediction.cc).
+  // Predict for a deployment whose model takes text (predictor_inputs.cc).
   Result<Prediction> PredictText(const DeploymentSpec& d, const LoadedModel& model,
                                  const EntityColumns& entities, std::optional<int64_t> as_of_ms,
                                  const PredictContext& context, int32_t top_k);

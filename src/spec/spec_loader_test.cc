@@ -574,7 +574,10 @@ class BuiltKindsTest : public ::testing::Test {
     spec_ = std::move(spec).value();
   }
   ProjectSpec spec_;
-  BuiltKinds all_{{"file", "http", "kafka"}, {"file", "kafka", "webhook"}, {"xgboost"}};
+  BuiltKinds all_{{"file", "http", "kafka"},
+                  {"file", "kafka", "webhook"},
+                  {"xgboost"},
+                  {"mean_sentence_vector"}};
 };
 
 TEST_F(BuiltKindsTest, EverythingBuiltPasses) { EXPECT_TRUE(CheckBuiltKinds(spec_, all_).ok()); }
@@ -743,9 +746,6 @@ TEST(TableSpecTest, TableViewsAndLookupsParse) {
   EXPECT_EQ(input.fields[4].type, FieldType::kDouble);
 }
 
-}  // namespace
-}  // namespace freshet
-
 // A feature service's text input and request features (lines 14 on, after WithFeature's view).
 std::string WithService(const std::string& service) {
   return WithFeature("{agg: last_n, of: event, n: 3}") + "feature_services:\n  s:\n" + service +
@@ -810,3 +810,6 @@ TEST(ServiceSpecTest, TextInputAndRequestFeaturesParse) {
             "/x/freshet.yaml:18: feature_services.s.request_features[0].fn: "
             "'mean_sentence_vector' is not built in this version (built: other)");
 }
+
+}  // namespace
+}  // namespace freshet
