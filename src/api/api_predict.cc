@@ -11,6 +11,8 @@ namespace {
 
 // Response: {"predictions": [...], "model": {"name", "version"}, "entities": {key: [...]},
 //            "features": ["view:feature", ...], "statuses": [[status per feature], per row]}.
+// A prediction is a number, or for a text model (fasttext) {"labels": [...], "probabilities":
+// [...]}, most probable first.
 // A status is PRESENT, NOT_FOUND (no state for the entity: the model saw the empty-window value,
 // 0 or null) or OUTSIDE_MAX_AGE (older than the view's ttl: null), as in /v1/features.
 std::string EncodePrediction(const FeatureRequest& request, const Prediction& p) {
@@ -20,6 +22,20 @@ std::string EncodePrediction(const FeatureRequest& request, const Prediction& p)
   w.Key("predictions");
   w.StartArray();
   for (double s : p.scores) w.Double(s);
+  for (const std::vector<TextLabel>& labels : p.labels) {
+    w.StartObject();
+    w.Key("labels");
+    w.StartArray();
+    for (const TextLabel& l : labels) {
+      w.String(l.label.data(), static_cast<rapidjson::SizeType>(l.label.size()));
+    }
+    w.EndArray();
+    w.Key("probabilities");
+    w.StartArray();
+    for (const TextLabel& l : labels) w.Double(l.probability);
+    w.EndArray();
+    w.EndObject();
+  }
   w.EndArray();
   w.Key("model");
   w.StartObject();
@@ -87,6 +103,21 @@ Result<PredictContext> ParseContext(std::string_view body, size_t rows) {
   return context;
 }
 
+// The optional "k" (labels per row of a text model): an integer from 1 to kMaxTopK. Default 1.
+constexpr int64_t kMaxTopK = 1000;
+Result<int32_t> ParseTopK(std::string_view body) {
+  if (body.find("\"k\"") == std::string_view::npos) return 1;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc, e;
+  if (parser.parse(body.data(), body.size()).get(doc) || doc["k"].get(e)) return 1;
+  int64_t k = 0;
+  if (e.get_int64().get(k) || k < 1 || k > kMaxTopK) {
+    return Status::InvalidArgument(
+        fmt::format("k: expected an integer from 1 to {} (labels per row)", kMaxTopK));
+  }
+  return static_cast<int32_t>(k);
+}
+
 void Predict(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   const std::string& name = *req.PathParam("deployment");
   auto it = instance->spec().deployments.find(name);
@@ -94,8 +125,8 @@ void Predict(Instance* instance, const HttpRequest& req, HttpResponse* res) {
     SetError(res, Status::NotFound(fmt::format("unknown deployment '{}'", name)));
     return;
   }
-  // Body: {"entities": {"user_id": [...]}, "context": optional, "as_of": optional}; the features
-  // are the deployment's.
+  // Body: {"entities": {"user_id": [...]}, "context": optional, "as_of": optional, "k": optional};
+  // the features are the deployment's.
   auto refs = instance->features()->ServiceFeatures(it->second.feature_service);
   if (!refs.ok()) {
     SetError(res, refs.status());
@@ -111,8 +142,13 @@ void Predict(Instance* instance, const HttpRequest& req, HttpResponse* res) {
     SetError(res, context.status());
     return;
   }
+  auto k = ParseTopK(req.body);
+  if (!k.ok()) {
+    SetError(res, k.status());
+    return;
+  }
   auto prediction =
-      instance->predictor()->Predict(name, request->entities, request->as_of_ms, *context);
+      instance->predictor()->Predict(name, request->entities, request->as_of_ms, *context, *k);
   if (!prediction.ok()) {
     SetError(res, prediction.status());
     return;

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "models/models_test_util.h"
+#include "serving/model_signature.h"
 
 namespace freshet {
 namespace {
@@ -774,6 +775,193 @@ TEST_F(ApiTest, TableRequestErrorsAreClear) {
   auto stored = instance_->tables()->ReadLatest("users", "u1");
   ASSERT_TRUE(stored.ok());
   EXPECT_FALSE(stored->has_value());
+}
+
+// Text deployments: a fastText classifier trained by the fasttext CLI, answering through
+// /v1/predict and the Open Inference Protocol with the CLI's own labels and probabilities.
+class ApiTextTest : public ApiTest {
+ protected:
+  std::string Spec() const override {
+    return R"yaml(project: api_text_test
+entities:
+  user: {key: user_id}
+sources:
+  searches:
+    kind: http
+    timestamp: ts
+    fields: {user_id: string, query: string, ts: int64}
+    allowed_lateness: 1d
+feature_views:
+  search:
+    entity: user
+    source: searches
+    features:
+      n: {agg: count}
+      last_query: {agg: last, of: query}
+feature_services:
+  of_request: {text: context.query}
+  of_last_search: {text: search:last_query, features: [search:n]}
+  plain: [search:n]
+models:
+  topics: {runtime: fasttext}
+deployments:
+  classify: {model: topics, features: of_request}
+  classify_last: {model: topics, features: of_last_search}
+  no_text: {model: topics, features: plain}
+)yaml";
+  }
+
+  void SetUp() override {
+    ApiTest::SetUp();
+    model_ = testing::TrainedFasttextClassifier();
+    ASSERT_NE(model_, nullptr);
+    ASSERT_TRUE(instance_->registry()->Register("topics", model_->path, "fasttext").ok());
+  }
+
+  // Each prediction of a /v1/predict response equals the CLI's labels for `texts`.
+  void ExpectCliLabels(const HttpResponse& res, const std::vector<std::string>& texts, int k) {
+    ASSERT_EQ(res.status, 200) << res.body;
+    std::vector<std::vector<TextLabel>> cli = testing::FasttextPredictProb(*model_, texts, k);
+    ASSERT_EQ(cli.size(), texts.size());
+    simdjson::dom::array predictions = Json(res)["predictions"];
+    ASSERT_EQ(predictions.size(), texts.size()) << res.body;
+    for (size_t r = 0; r < texts.size(); ++r) {
+      simdjson::dom::array labels = predictions.at(r)["labels"];
+      simdjson::dom::array probabilities = predictions.at(r)["probabilities"];
+      ASSERT_EQ(labels.size(), cli[r].size()) << texts[r];
+      ASSERT_EQ(probabilities.size(), cli[r].size()) << texts[r];
+      for (size_t i = 0; i < cli[r].size(); ++i) {
+        EXPECT_EQ(std::string_view(labels.at(i)), cli[r][i].label) << texts[r];
+        // The CLI prints six significant digits.
+        EXPECT_NEAR(double(probabilities.at(i)), cli[r][i].probability, 1e-5) << texts[r];
+      }
+    }
+  }
+
+  void Search(const std::string& user, const std::string& query, int64_t ts) {
+    HttpResponse res = Call("POST", "/v1/events/searches",
+                            R"({"user_id":")" + user + R"(","query":")" + query + R"(","ts":)" +
+                                std::to_string(ts) + "}");
+    ASSERT_EQ(res.status, 200) << res.body;
+  }
+
+  const testing::FasttextClassifier* model_ = nullptr;
+};
+
+TEST_F(ApiTextTest, PredictGivesTheCliLabelsAndProbabilitiesOfTheContextText) {
+  const std::vector<std::string> texts = {"goal striker match", "recipe oven sugar",
+                                          "kernel compiler today"};
+  HttpResponse res = Call("POST", "/v1/predict/classify",
+                          R"({"entities":{"user_id":["u1","u2","u3"]},"context":{"query":[)"
+                          R"("goal striker match","recipe oven sugar","kernel compiler today"]},)"
+                          R"("k":2})");
+  ExpectCliLabels(res, texts, 2);
+  EXPECT_EQ(std::string_view(Json(res)["model"]["name"]), "topics");
+  // Without k: the top label; one context value applies to every row.
+  res = Call("POST", "/v1/predict/classify",
+             R"({"entities":{"user_id":["u1","u2"]},"context":{"query":"bake flour"}})");
+  ExpectCliLabels(res, {"bake flour", "bake flour"}, 1);
+}
+
+TEST_F(ApiTextTest, PredictReadsTheTextFromTheEntitysLatestEvent) {
+  Search("u1", "goal referee", kT - 2 * kMinute);
+  Search("u1", "cache server thread", kT - kMinute);
+  HttpResponse res =
+      Call("POST", "/v1/predict/classify_last", R"({"entities":{"user_id":["u1"]},"k":3})");
+  ExpectCliLabels(res, {"cache server thread"}, 3);
+  // The request's context replaces the stored text, as for any feature of the service.
+  res = Call("POST", "/v1/predict/classify_last",
+             R"({"entities":{"user_id":["u1"]},"context":{"last_query":"goal referee"}})");
+  ExpectCliLabels(res, {"goal referee"}, 1);
+  // An entity without searches has no text.
+  ExpectError(Call("POST", "/v1/predict/classify_last", R"({"entities":{"user_id":["u9"]}})"), 400,
+              "invalid_argument",
+              "text (search:last_query), row 0: expected a string, got no value");
+}
+
+TEST_F(ApiTextTest, BadTextInputIsA400NamingIt) {
+  ExpectError(Call("POST", "/v1/predict/classify", R"({"entities":{"user_id":["u1"]}})"), 400,
+              "invalid_argument", "text (context.query), row 0: the request has no context.query");
+  ExpectError(Call("POST", "/v1/predict/classify",
+                   R"({"entities":{"user_id":["u1"]},"context":{"query":5}})"),
+              400, "invalid_argument", "text (context.query), row 0: expected a string, got 5");
+  ExpectError(Call("POST", "/v1/predict/classify",
+                   R"({"entities":{"user_id":["u1"]},"context":{"query":"a"},"k":0})"),
+              400, "invalid_argument", "k: expected an integer from 1 to 1000");
+  ExpectError(Call("POST", "/v1/predict/classify",
+                   R"({"entities":{"user_id":["u1"]},"context":{"query":["a","b"]}})"),
+              400, "invalid_argument", "context.query: 2 values for 1 entity rows");
+}
+
+TEST_F(ApiTextTest, AFasttextModelOnAServiceWithoutTextIsRefused) {
+  ExpectError(Call("POST", "/v1/predict/no_text", R"({"entities":{"user_id":["u1"]}})"), 409,
+              "failed_precondition",
+              "takes text, but feature service 'plain' declares no text input");
+  auto version = instance_->registry()->Resolve("topics", "champion");
+  ASSERT_TRUE(version.ok());
+  Status st =
+      CheckSignature(instance_->spec(), instance_->spec().deployments.at("no_text"), *version);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("deployment 'no_text' (feature service 'plain') cannot serve model "
+                              "\"topics\" version 1: the model (runtime fasttext) takes text"),
+            std::string::npos)
+      << st.ToString();
+  EXPECT_TRUE(
+      CheckSignature(instance_->spec(), instance_->spec().deployments.at("classify"), *version)
+          .ok());
+}
+
+TEST_F(ApiTextTest, V2InferOnTextsGivesLabelsAndProbabilities) {
+  HttpResponse meta = Call("GET", "/v2/models/topics");
+  ASSERT_EQ(meta.status, 200) << meta.body;
+  EXPECT_NE(meta.body.find(R"("inputs":[{"name":"text","datatype":"BYTES","shape":[-1]}])"),
+            std::string::npos)
+      << meta.body;
+  const std::vector<std::string> texts = {"striker league", "spice oven"};
+  HttpResponse res =
+      Call("POST", "/v2/models/topics/infer",
+           R"({"id":"t1","parameters":{"k":2},"inputs":[{"name":"text",)"
+           R"("datatype":"BYTES","shape":[2],"data":["striker league","spice oven"]}]})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  std::vector<std::vector<TextLabel>> cli = testing::FasttextPredictProb(*model_, texts, 2);
+  ASSERT_EQ(cli.size(), 2u);
+  simdjson::dom::array outputs = Json(res)["outputs"];
+  ASSERT_EQ(outputs.size(), 2u);
+  EXPECT_EQ(std::string_view(outputs.at(0)["name"]), "labels");
+  EXPECT_EQ(std::string_view(outputs.at(1)["name"]), "probabilities");
+  simdjson::dom::array labels = outputs.at(0)["data"], probabilities = outputs.at(1)["data"];
+  ASSERT_EQ(labels.size(), 4u);
+  for (size_t r = 0; r < 2; ++r) {
+    ASSERT_EQ(cli[r].size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(std::string_view(labels.at(r * 2 + i)), cli[r][i].label);
+      EXPECT_NEAR(double(probabilities.at(r * 2 + i)), cli[r][i].probability, 1e-5);
+    }
+  }
+  auto infer = [this](const std::string& input) {
+    return Call("POST", "/v2/models/topics/infer", R"({"inputs":[)" + input + "]}");
+  };
+  ExpectV2Error(infer(R"({"name":"text","shape":[1],"datatype":"FP32","data":[1]})"), 400,
+                "unsupported 'FP32' (a text model takes BYTES)");
+  ExpectV2Error(infer(R"({"name":"text","shape":[2],"datatype":"BYTES","data":["a"]})"), 400,
+                "1 texts, but the shape has 2 rows");
+  ExpectV2Error(infer(R"({"name":"text","shape":[1],"datatype":"BYTES","data":[3]})"), 400,
+                "BYTES expects strings");
+  ExpectV2Error(infer(R"({"name":"input__0","shape":[1],"datatype":"BYTES","data":["a"]})"), 400,
+                "the model's input is 'text'");
+}
+
+TEST_F(ApiTextTest, ScoreTextsLabelsATextWithoutAFeatureRead) {
+  auto p = instance_->predictor()->ScoreTexts("classify", {"match goal"}, 2);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  std::vector<std::vector<TextLabel>> cli =
+      testing::FasttextPredictProb(*model_, {"match goal"}, 2);
+  ASSERT_EQ(p->labels.size(), 1u);
+  ASSERT_EQ(cli.size(), 1u);
+  ASSERT_EQ(p->labels[0].size(), cli[0].size());
+  EXPECT_EQ(p->labels[0][0].label, cli[0][0].label);
+  EXPECT_NEAR(p->labels[0][0].probability, cli[0][0].probability, 1e-5);
+  EXPECT_EQ(p->version, 1);
 }
 
 }  // namespace

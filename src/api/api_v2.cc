@@ -3,7 +3,13 @@
 //   GET  /v2/health/live, /v2/health/ready     200 or 400, empty body
 //   GET  /v2/models/{m}[/versions/{v}]         model metadata
 //   GET  /v2/models/{m}[/versions/{v}]/ready   200 or 400/404, empty body
-//   POST /v2/models/{m}[/versions/{v}]/infer   inference on raw feature rows
+//   POST /v2/models/{m}[/versions/{v}]/infer   inference on raw feature rows, or on texts for a
+//                                              text model (fasttext): input "text" (BYTES, shape
+//                                              [n] or [n, 1]), outputs "labels" (BYTES) and
+//                                              "probabilities" (FP32), shape [n, k], k from the
+//                                              request's parameters {"k": K} (default 1); a row
+//                                              with fewer labels (an empty text) is padded with
+//                                              "" and 0
 // {m} is a registered model name, {v} a version number or alias; without a version, the
 // `champion` alias, else the latest version. Deployments are not addressable here (they read
 // features by entity: POST /v1/predict/{deployment}). Errors follow the protocol: {"error": "..."}
@@ -11,8 +17,10 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "api/api.h"
 #include "core/json.h"
@@ -23,6 +31,11 @@ namespace {
 
 constexpr const char* kInputName = "input__0";
 constexpr const char* kOutputName = "output__0";
+// A text model's tensors.
+constexpr const char* kTextInputName = "text";
+constexpr const char* kLabelsOutputName = "labels";
+constexpr const char* kProbabilitiesOutputName = "probabilities";
+constexpr int64_t kMaxTopK = 1000;
 
 void SetV2Error(HttpResponse* res, const Status& status) {
   res->status = HttpStatusFor(status.code());
@@ -47,16 +60,18 @@ Result<LoadedModel> LoadModel(Instance* instance, const HttpRequest& req) {
   return instance->predictor()->Load(model, "latest");
 }
 
-void WriteTensorMetadata(JsonWriter* w, const char* name, int64_t width) {
+// A tensor of shape [-1] (width 0) or [-1, width].
+void WriteTensorMetadata(JsonWriter* w, const char* name, int64_t width,
+                         const char* datatype = "FP32") {
   w->StartObject();
   w->Key("name");
   w->String(name);
   w->Key("datatype");
-  w->String("FP32");
+  w->String(datatype);
   w->Key("shape");
   w->StartArray();
   w->Int64(-1);
-  w->Int64(width);
+  if (width != 0) w->Int64(width);
   w->EndArray();
   w->EndObject();
 }
@@ -77,13 +92,23 @@ void ModelMetadata(Instance* instance, const HttpRequest& req, HttpResponse* res
   w.EndArray();
   w.Key("platform");
   w.String(model->version.runtime.c_str());
+  const bool text = model->runtime->input() == RuntimeInput::kText;
   w.Key("inputs");
   w.StartArray();
-  WriteTensorMetadata(&w, kInputName, model->runtime->num_features());
+  if (text) {
+    WriteTensorMetadata(&w, kTextInputName, 0, "BYTES");
+  } else {
+    WriteTensorMetadata(&w, kInputName, model->runtime->num_features());
+  }
   w.EndArray();
   w.Key("outputs");
   w.StartArray();
-  WriteTensorMetadata(&w, kOutputName, -1);
+  if (text) {
+    WriteTensorMetadata(&w, kLabelsOutputName, -1, "BYTES");
+    WriteTensorMetadata(&w, kProbabilitiesOutputName, -1);
+  } else {
+    WriteTensorMetadata(&w, kOutputName, -1);
+  }
   w.EndArray();
   w.EndObject();
   res->body = buf.GetString();
@@ -127,26 +152,35 @@ struct InferRequest {
   std::string id;
   bool has_id = false;
   size_t rows = 0, cols = 0;
-  std::vector<float> data;  // row-major
+  std::vector<float> data;         // feature rows, row-major
+  std::vector<std::string> texts;  // a text model's input
+  int32_t k = 1;                   // a text model's labels per row (parameters.k)
 };
 
-Result<InferRequest> ParseInfer(std::string_view body, int64_t num_features) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc, e;
-  if (auto error = parser.parse(body.data(), body.size()).get(doc)) {
-    return Status::InvalidArgument(
-        fmt::format("malformed JSON: {}", simdjson::error_message(error)));
-  }
+// The request's id, parameters (`k` for a text model) and requested outputs (each one of
+// `outputs`), and its one input tensor, which must be named `input_name`, into *input.
+Status ParseEnvelope(simdjson::dom::element doc, const char* input_name,
+                     const std::vector<const char*>& outputs, InferRequest* out,
+                     simdjson::dom::element* input) {
   if (!doc.is_object()) return Status::InvalidArgument("expected a JSON object");
-  InferRequest out;
+  simdjson::dom::element e;
   if (!doc["id"].get(e)) {
     std::string_view id;
     if (e.get_string().get(id)) return Status::InvalidArgument("id: expected a string");
-    out.id = id;
-    out.has_id = true;
+    out->id = id;
+    out->has_id = true;
   }
-  if (!doc["parameters"].get(e) && !e.is_object()) {
-    return Status::InvalidArgument("parameters: expected an object");
+  if (!doc["parameters"].get(e)) {
+    if (!e.is_object()) return Status::InvalidArgument("parameters: expected an object");
+    simdjson::dom::element k;
+    if (!e["k"].get(k)) {
+      int64_t value = 0;
+      if (k.get_int64().get(value) || value < 1 || value > kMaxTopK) {
+        return Status::InvalidArgument(fmt::format(
+            "parameters.k: expected an integer from 1 to {} (labels per row)", kMaxTopK));
+      }
+      out->k = static_cast<int32_t>(value);
+    }
   }
   simdjson::dom::array inputs;
   if (doc["inputs"].get(e) || e.get_array().get(inputs)) {
@@ -154,72 +188,208 @@ Result<InferRequest> ParseInfer(std::string_view body, int64_t num_features) {
   }
   if (inputs.size() != 1) {
     return Status::InvalidArgument(
-        fmt::format("inputs: expected exactly one tensor '{}', got {}", kInputName, inputs.size()));
+        fmt::format("inputs: expected exactly one tensor '{}', got {}", input_name, inputs.size()));
   }
-  simdjson::dom::element input = inputs.at(0);
-  std::string_view name, datatype;
-  if (input["name"].get_string().get(name)) {
+  *input = inputs.at(0);
+  std::string_view name;
+  if ((*input)["name"].get_string().get(name)) {
     return Status::InvalidArgument("inputs[0].name: expected a string");
   }
-  if (name != kInputName) {
+  if (name != input_name) {
     return Status::InvalidArgument(fmt::format(
-        "inputs[0].name: unknown input '{}' (the model's input is '{}')", name, kInputName));
+        "inputs[0].name: unknown input '{}' (the model's input is '{}')", name, input_name));
   }
+  if (!doc["outputs"].get(e)) {
+    simdjson::dom::array wanted;
+    if (e.get_array().get(wanted)) return Status::InvalidArgument("outputs: expected an array");
+    for (simdjson::dom::element o : wanted) {
+      std::string_view output;
+      if (o["name"].get_string().get(output) ||
+          std::none_of(outputs.begin(), outputs.end(),
+                       [&](const char* known) { return output == known; })) {
+        return Status::InvalidArgument(
+            fmt::format("outputs: the model's outputs are '{}'", fmt::join(outputs, "', '")));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string_view> Datatype(simdjson::dom::element input) {
+  std::string_view datatype;
   if (input["datatype"].get_string().get(datatype)) {
     return Status::InvalidArgument("inputs[0].datatype: expected a string");
   }
+  return datatype;
+}
+
+// The shape's non-negative dimensions; kInvalidArgument (`expected` naming the shape) unless
+// it has between 1 and `max_dims` of them.
+Result<std::vector<int64_t>> Shape(simdjson::dom::element input, size_t min_dims, size_t max_dims,
+                                   std::string_view expected) {
+  simdjson::dom::array shape;
+  if (input["shape"].get_array().get(shape) || shape.size() < min_dims || shape.size() > max_dims) {
+    return Status::InvalidArgument(fmt::format("inputs[0].shape: expected {}", expected));
+  }
+  std::vector<int64_t> dims;
+  for (simdjson::dom::element d : shape) {
+    int64_t value = 0;
+    if (d.get_int64().get(value) || value < 0) {
+      return Status::InvalidArgument("inputs[0].shape: expected non-negative integers");
+    }
+    dims.push_back(value);
+  }
+  return dims;
+}
+
+// A feature-row model's tensor "input__0": [rows, features] numbers.
+Status ParseRows(simdjson::dom::element input, int64_t num_features, InferRequest* out) {
+  ASSIGN_OR_RETURN(std::string_view datatype, Datatype(input));
   if (datatype != "FP32" && datatype != "FP64" && datatype != "INT64" && datatype != "BOOL") {
     return Status::InvalidArgument(fmt::format(
         "inputs[0].datatype: unsupported '{}' (use FP32, FP64, INT64 or BOOL)", datatype));
   }
-  simdjson::dom::array shape;
-  if (input["shape"].get_array().get(shape) || shape.size() != 2) {
-    return Status::InvalidArgument("inputs[0].shape: expected [rows, features]");
-  }
-  int64_t dims[2];
-  for (size_t i = 0; i < 2; ++i) {
-    if (shape.at(i).get_int64().get(dims[i]) || dims[i] < 0) {
-      return Status::InvalidArgument("inputs[0].shape: expected non-negative integers");
-    }
-  }
+  ASSIGN_OR_RETURN(std::vector<int64_t> dims, Shape(input, 2, 2, "[rows, features]"));
   if (num_features >= 0 && dims[1] != num_features) {
     return Status::InvalidArgument(fmt::format(
         "inputs[0].shape: {} features per row, but the model takes {}", dims[1], num_features));
   }
-  out.rows = static_cast<size_t>(dims[0]);
-  out.cols = static_cast<size_t>(dims[1]);
+  out->rows = static_cast<size_t>(dims[0]);
+  out->cols = static_cast<size_t>(dims[1]);
+  simdjson::dom::element e;
   if (input["data"].get(e)) return Status::InvalidArgument("inputs[0].data: missing");
-  RETURN_IF_ERROR(AppendData(e, datatype, &out.data));
-  if (out.data.size() != out.rows * out.cols) {
+  RETURN_IF_ERROR(AppendData(e, datatype, &out->data));
+  if (out->data.size() != out->rows * out->cols) {
     return Status::InvalidArgument(
-        fmt::format("inputs[0].data: {} values, but shape [{}, {}] needs {}", out.data.size(),
-                    out.rows, out.cols, out.rows * out.cols));
+        fmt::format("inputs[0].data: {} values, but shape [{}, {}] needs {}", out->data.size(),
+                    out->rows, out->cols, out->rows * out->cols));
   }
-  if (!doc["outputs"].get(e)) {
-    simdjson::dom::array outputs;
-    if (e.get_array().get(outputs)) return Status::InvalidArgument("outputs: expected an array");
-    for (simdjson::dom::element o : outputs) {
-      std::string_view wanted;
-      if (o["name"].get_string().get(wanted) || wanted != kOutputName) {
-        return Status::InvalidArgument(
-            fmt::format("outputs: the model's only output is '{}'", kOutputName));
-      }
-    }
+  return Status::Ok();
+}
+
+// Appends the strings of `e` (a flat or nested array) to *out.
+Status AppendTexts(simdjson::dom::element e, std::vector<std::string>* out) {
+  simdjson::dom::array array;
+  if (!e.get_array().get(array)) {
+    for (simdjson::dom::element item : array) RETURN_IF_ERROR(AppendTexts(item, out));
+    return Status::Ok();
+  }
+  std::string_view text;
+  if (e.get_string().get(text)) {
+    return Status::InvalidArgument("inputs[0].data: BYTES expects strings (one text per row)");
+  }
+  out->emplace_back(text);
+  return Status::Ok();
+}
+
+// A text model's tensor "text": [rows] or [rows, 1] strings.
+Status ParseTexts(simdjson::dom::element input, InferRequest* out) {
+  ASSIGN_OR_RETURN(std::string_view datatype, Datatype(input));
+  if (datatype != "BYTES") {
+    return Status::InvalidArgument(
+        fmt::format("inputs[0].datatype: unsupported '{}' (a text model takes BYTES)", datatype));
+  }
+  ASSIGN_OR_RETURN(std::vector<int64_t> dims, Shape(input, 1, 2, "[rows] or [rows, 1]"));
+  if (dims.size() == 2 && dims[1] != 1) {
+    return Status::InvalidArgument(
+        "inputs[0].shape: expected [rows] or [rows, 1] (one text per row)");
+  }
+  out->rows = static_cast<size_t>(dims[0]);
+  simdjson::dom::element e;
+  if (input["data"].get(e)) return Status::InvalidArgument("inputs[0].data: missing");
+  RETURN_IF_ERROR(AppendTexts(e, &out->texts));
+  if (out->texts.size() != out->rows) {
+    return Status::InvalidArgument(fmt::format(
+        "inputs[0].data: {} texts, but the shape has {} rows", out->texts.size(), out->rows));
+  }
+  return Status::Ok();
+}
+
+Result<InferRequest> ParseInfer(std::string_view body, const ModelRuntime& runtime) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc, input;
+  if (auto error = parser.parse(body.data(), body.size()).get(doc)) {
+    return Status::InvalidArgument(
+        fmt::format("malformed JSON: {}", simdjson::error_message(error)));
+  }
+  InferRequest out;
+  if (runtime.input() == RuntimeInput::kText) {
+    RETURN_IF_ERROR(ParseEnvelope(doc, kTextInputName,
+                                  {kLabelsOutputName, kProbabilitiesOutputName}, &out, &input));
+    RETURN_IF_ERROR(ParseTexts(input, &out));
+  } else {
+    RETURN_IF_ERROR(ParseEnvelope(doc, kInputName, {kOutputName}, &out, &input));
+    RETURN_IF_ERROR(ParseRows(input, runtime.num_features(), &out));
   }
   return out;
+}
+
+void WriteOutputTensor(JsonWriter* w, const char* name, const char* datatype, size_t rows,
+                       size_t per_row) {
+  w->Key("name");
+  w->String(name);
+  w->Key("shape");
+  w->StartArray();
+  w->Uint64(rows);
+  w->Uint64(per_row);
+  w->EndArray();
+  w->Key("datatype");
+  w->String(datatype);
+}
+
+// The outputs of a feature-row model: one tensor of scores.
+Status WriteScores(const ModelRuntime& runtime, const InferRequest& request, JsonWriter* w) {
+  std::vector<float> scores;
+  if (request.rows > 0) {
+    RETURN_IF_ERROR(runtime.Predict(request.data.data(), request.rows, request.cols, &scores));
+  }
+  const size_t per_row = request.rows == 0 ? 1 : scores.size() / request.rows;
+  w->StartObject();
+  WriteOutputTensor(w, kOutputName, "FP32", request.rows, per_row);
+  w->Key("data");
+  w->StartArray();
+  for (float s : scores) w->Double(s);
+  w->EndArray();
+  w->EndObject();
+  return Status::Ok();
+}
+
+// The outputs of a text model: labels and probabilities, [rows, most labels of a row], padded.
+Status WriteLabels(const ModelRuntime& runtime, const InferRequest& request, JsonWriter* w) {
+  std::vector<std::vector<TextLabel>> labels;
+  if (request.rows > 0)
+    RETURN_IF_ERROR(runtime.PredictText(request.texts, request.k, 0.0f, &labels));
+  size_t per_row = 0;
+  for (const auto& row : labels) per_row = std::max(per_row, row.size());
+  w->StartObject();
+  WriteOutputTensor(w, kLabelsOutputName, "BYTES", request.rows, per_row);
+  w->Key("data");
+  w->StartArray();
+  for (const auto& row : labels) {
+    for (size_t i = 0; i < per_row; ++i) {
+      const std::string label = i < row.size() ? row[i].label : "";
+      w->String(label.data(), static_cast<rapidjson::SizeType>(label.size()));
+    }
+  }
+  w->EndArray();
+  w->EndObject();
+  w->StartObject();
+  WriteOutputTensor(w, kProbabilitiesOutputName, "FP32", request.rows, per_row);
+  w->Key("data");
+  w->StartArray();
+  for (const auto& row : labels) {
+    for (size_t i = 0; i < per_row; ++i) w->Double(i < row.size() ? row[i].probability : 0.0);
+  }
+  w->EndArray();
+  w->EndObject();
+  return Status::Ok();
 }
 
 void Infer(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   auto model = LoadModel(instance, req);
   if (!model.ok()) return SetV2Error(res, model.status());
-  auto request = ParseInfer(req.body, model->runtime->num_features());
+  auto request = ParseInfer(req.body, *model->runtime);
   if (!request.ok()) return SetV2Error(res, request.status());
-  std::vector<float> scores;
-  if (request->rows > 0) {
-    Status s = model->runtime->Predict(request->data.data(), request->rows, request->cols, &scores);
-    if (!s.ok()) return SetV2Error(res, s);
-  }
-  const size_t per_row = request->rows == 0 ? 1 : scores.size() / request->rows;
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -233,21 +403,10 @@ void Infer(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   }
   w.Key("outputs");
   w.StartArray();
-  w.StartObject();
-  w.Key("name");
-  w.String(kOutputName);
-  w.Key("shape");
-  w.StartArray();
-  w.Uint64(request->rows);
-  w.Uint64(per_row);
-  w.EndArray();
-  w.Key("datatype");
-  w.String("FP32");
-  w.Key("data");
-  w.StartArray();
-  for (float s : scores) w.Double(s);
-  w.EndArray();
-  w.EndObject();
+  Status written = model->runtime->input() == RuntimeInput::kText
+                       ? WriteLabels(*model->runtime, *request, &w)
+                       : WriteScores(*model->runtime, *request, &w);
+  if (!written.ok()) return SetV2Error(res, written);
   w.EndArray();
   w.EndObject();
   res->body = buf.GetString();

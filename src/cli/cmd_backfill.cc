@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "core/json.h"
 #include "instance/instance.h"
+#include "instance/service_backfill.h"
 #include "offline/backfill.h"
 #include "sources/source_event_reader.h"
 #include "spec/spec_loader.h"
@@ -39,23 +40,39 @@ Result<std::vector<FeatureRef>> SelectFeatures(const ProjectSpec& spec, const Ba
   return Status::InvalidArgument("give --feature-service NAME or --features view:f,...");
 }
 
+// The service to backfill: --feature-service, else the project's only one; empty with
+// --features.
+std::string ServiceName(const ProjectSpec& spec, const BackfillFlags& f) {
+  if (!f.features.empty() || !f.service.empty()) return f.service;
+  return spec.feature_services.size() == 1 ? spec.feature_services.begin()->first : "";
+}
+
 Status Run(BackfillFlags f) {
   std::unique_ptr<Instance> instance;
   std::unique_ptr<EventReader> reader;
-  ProjectSpec spec;
-  if (f.options.event_files.empty()) {
+  ASSIGN_OR_RETURN(ProjectSpec spec, LoadProject(f.project.project_dir));
+  const std::string service = ServiceName(spec, f);
+  auto bound = spec.feature_services.find(service);
+  // Request features need the registered models: the data directory, as the server reads it.
+  const bool request_features =
+      bound != spec.feature_services.end() && !bound->second.request_features.empty();
+  if (f.options.event_files.empty() || request_features) {
     InstanceOptions options;
     options.project_dir = f.project.project_dir;
     options.data_dir = f.project.DataDir();
     ASSIGN_OR_RETURN(instance, Instance::Open(options));
-    // Each source where the online path reads it: the event log, or a file source's files.
-    reader = std::make_unique<SourceEventReader>(SourceContext{&instance->spec(), instance->log()});
     spec = instance->spec();
     f.options.tables = instance->tables();
-  } else {
-    ASSIGN_OR_RETURN(spec, LoadProject(f.project.project_dir));
   }
-  ASSIGN_OR_RETURN(f.options.features, SelectFeatures(spec, f));
+  if (f.options.event_files.empty()) {
+    // Each source where the online path reads it: the event log, or a file source's files.
+    reader = std::make_unique<SourceEventReader>(SourceContext{&instance->spec(), instance->log()});
+  }
+  if (request_features) {
+    RETURN_IF_ERROR(BindServiceBackfill(spec, service, instance->predictor(), &f.options));
+  } else {
+    ASSIGN_OR_RETURN(f.options.features, SelectFeatures(spec, f));
+  }
   f.options.memory_budget_bytes = f.memory_mb << 20;
   ASSIGN_OR_RETURN(BackfillStats stats, RunBackfill(spec, f.options, reader.get()));
   if (f.project.json) {

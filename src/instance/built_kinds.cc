@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "models/model_runtime.h"
+#include "serving/request_features.h"
 #include "sinks/sink.h"
 #include "sources/source.h"
 
@@ -14,7 +15,8 @@ BuiltKinds BuiltInThisVersion() {
   // TableStore (tables/table_store.h).
   sources.emplace_back(SourceKindName(SourceKind::kTable));
   std::sort(sources.begin(), sources.end());
-  return BuiltKinds{std::move(sources), KnownSinkKinds(), KnownRuntimes()};
+  return BuiltKinds{std::move(sources), KnownSinkKinds(), KnownRuntimes(),
+                    KnownRequestFeatureFns()};
 }
 
 }  // namespace freshet

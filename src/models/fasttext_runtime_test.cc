@@ -61,32 +61,11 @@ struct FasttextModels {
   std::string predict_k2, predict_k3_threshold, classifier_vectors, skipgram_vectors;
 };
 
-void WriteCorpus(const std::string& path) {
-  const std::vector<std::pair<std::string, std::vector<std::string>>> topics = {
-      {"sports", {"goal", "striker", "match", "referee", "league", "score"}},
-      {"food", {"recipe", "oven", "flour", "sugar", "bake", "spice"}},
-      {"tech", {"compiler", "kernel", "thread", "cache", "server", "code"}},
-  };
-  const std::vector<std::string> shared = {"the", "a", "today", "new"};
-  std::mt19937 rng(11);
-  std::ostringstream corpus;
-  for (int line = 0; line < 300; ++line) {
-    const auto& [label, words] = topics[line % topics.size()];
-    corpus << "__label__" << label;
-    for (int w = 0; w < 6; ++w) {
-      corpus << ' '
-             << (rng() % 4 == 0 ? shared[rng() % shared.size()] : words[rng() % words.size()]);
-    }
-    corpus << '\n';
-  }
-  testing::WriteFile(path, corpus.str());
-}
-
 const FasttextModels* Models() {
   static std::unique_ptr<FasttextModels> models = [] {
     auto m = std::make_unique<FasttextModels>();
     auto file = [&](std::string_view name) { return m->dir.File(name); };
-    WriteCorpus(file("corpus.txt"));
+    testing::WriteFasttextCorpus(file("corpus.txt"));
     testing::WriteFile(file("texts.txt"), Lines(Texts()));
     testing::WriteFile(file("word_texts.txt"), Lines(WordTexts()));
     const std::string common =
@@ -123,36 +102,6 @@ const FasttextModels* Models() {
     return m;
   }();
   return models.get();
-}
-
-// One line per text of `predict-prob` output: "label prob label prob ...".
-std::vector<std::vector<TextLabel>> ReadCliPredictions(const std::string& path) {
-  std::vector<std::vector<TextLabel>> all;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::vector<TextLabel> labels;
-    TextLabel label;
-    while (fields >> label.label >> label.probability) labels.push_back(label);
-    all.push_back(labels);
-  }
-  return all;
-}
-
-// One line per text of `print-sentence-vectors` output: space-separated floats.
-std::vector<std::vector<float>> ReadCliVectors(const std::string& path) {
-  std::vector<std::vector<float>> all;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::vector<float> values;
-    float value;
-    while (fields >> value) values.push_back(value);
-    all.push_back(values);
-  }
-  return all;
 }
 
 std::unique_ptr<ModelRuntime> MustLoad(const std::string& path) {
@@ -203,7 +152,7 @@ TEST(FasttextRuntimeTest, ClassifierMatchesPredictProb) {
 
   std::vector<std::vector<TextLabel>> k2;
   ASSERT_TRUE(runtime->PredictText(Texts(), 2, 0.0f, &k2).ok());
-  std::vector<std::vector<TextLabel>> cli_k2 = ReadCliPredictions(models->predict_k2);
+  std::vector<std::vector<TextLabel>> cli_k2 = testing::ReadFasttextPredictions(models->predict_k2);
   ExpectSamePredictions(k2, cli_k2);
   // The corpus is separable: a model that learned nothing would prove little.
   ASSERT_FALSE(k2[0].empty());
@@ -213,7 +162,7 @@ TEST(FasttextRuntimeTest, ClassifierMatchesPredictProb) {
 
   std::vector<std::vector<TextLabel>> k3;
   ASSERT_TRUE(runtime->PredictText(Texts(), 3, 0.2f, &k3).ok());
-  ExpectSamePredictions(k3, ReadCliPredictions(models->predict_k3_threshold));
+  ExpectSamePredictions(k3, testing::ReadFasttextPredictions(models->predict_k3_threshold));
 }
 
 TEST(FasttextRuntimeTest, LineBreaksInsideATextDoNotSplitIt) {
@@ -246,7 +195,7 @@ TEST(FasttextRuntimeTest, SentenceVectorsMatchPrintSentenceVectors) {
     ASSERT_NE(runtime, nullptr);
     std::vector<float> vectors;
     ASSERT_TRUE(runtime->SentenceVectors(c.texts, &vectors).ok());
-    ExpectSameVectors(c.texts, vectors, ReadCliVectors(c.cli));
+    ExpectSameVectors(c.texts, vectors, testing::ReadFasttextVectors(c.cli));
   }
 }
 

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <random>
 #include <sstream>
 
 namespace freshet::testing {
@@ -161,6 +163,105 @@ const PythonModels* TrainedModels() {
   static ScopedTempDir dir("python");
   static std::unique_ptr<PythonModels> models = Train(dir);
   return models.get();
+}
+
+void WriteFasttextCorpus(const std::string& path) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> topics = {
+      {"sports", {"goal", "striker", "match", "referee", "league", "score"}},
+      {"food", {"recipe", "oven", "flour", "sugar", "bake", "spice"}},
+      {"tech", {"compiler", "kernel", "thread", "cache", "server", "code"}},
+  };
+  const std::vector<std::string> shared = {"the", "a", "today", "new"};
+  std::mt19937 rng(11);
+  std::ostringstream corpus;
+  for (int line = 0; line < 300; ++line) {
+    const auto& [label, words] = topics[line % topics.size()];
+    corpus << "__label__" << label;
+    for (int w = 0; w < 6; ++w) {
+      corpus << ' '
+             << (rng() % 4 == 0 ? shared[rng() % shared.size()] : words[rng() % words.size()]);
+    }
+    corpus << '\n';
+  }
+  WriteFile(path, corpus.str());
+}
+
+std::vector<std::vector<TextLabel>> ReadFasttextPredictions(const std::string& path) {
+  std::vector<std::vector<TextLabel>> all;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<TextLabel> labels;
+    TextLabel label;
+    while (fields >> label.label >> label.probability) labels.push_back(label);
+    all.push_back(labels);
+  }
+  return all;
+}
+
+std::vector<std::vector<float>> ReadFasttextVectors(const std::string& path) {
+  std::vector<std::vector<float>> all;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<float> values;
+    float value;
+    while (fields >> value) values.push_back(value);
+    all.push_back(values);
+  }
+  return all;
+}
+
+const FasttextClassifier* TrainedFasttextClassifier() {
+  static std::unique_ptr<FasttextClassifier> trained = [] {
+    auto m = std::make_unique<FasttextClassifier>();
+    WriteFasttextCorpus(m->dir.File("corpus.txt"));
+    if (!RunCommand("fasttext supervised -input " + m->dir.File("corpus.txt") + " -output " +
+                        m->dir.File("classifier") +
+                        " -dim 10 -minCount 1 -bucket 2000 -thread 1 -verbose 0 -epoch 10 -lr 0.5"
+                        " -wordNgrams 2 -minn 2 -maxn 4",
+                    m->dir)) {
+      return std::unique_ptr<FasttextClassifier>();
+    }
+    m->path = m->dir.File("classifier.bin");
+    return m;
+  }();
+  return trained.get();
+}
+
+namespace {
+
+// Runs the fastText CLI `args` with `texts` as its input lines; its output file's path.
+std::string RunFasttextOnTexts(const FasttextClassifier& model, const std::string& args,
+                               const std::vector<std::string>& texts, std::string_view tag) {
+  static std::atomic<int> next{0};
+  const std::string n = std::to_string(next++);
+  const std::string in = model.dir.File(std::string(tag) + n + ".in");
+  const std::string out = model.dir.File(std::string(tag) + n + ".out");
+  std::string lines;
+  for (const std::string& text : texts) lines += text + "\n";
+  WriteFile(in, lines);
+  if (!RunCommand("(fasttext " + args + " < " + in + " > " + out + ")", model.dir)) return "";
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::vector<TextLabel>> FasttextPredictProb(const FasttextClassifier& model,
+                                                        const std::vector<std::string>& texts,
+                                                        int k) {
+  std::string out = RunFasttextOnTexts(
+      model, "predict-prob " + model.path + " - " + std::to_string(k), texts, "predict");
+  return out.empty() ? std::vector<std::vector<TextLabel>>() : ReadFasttextPredictions(out);
+}
+
+std::vector<std::vector<float>> FasttextSentenceVectors(const FasttextClassifier& model,
+                                                        const std::vector<std::string>& texts) {
+  std::string out =
+      RunFasttextOnTexts(model, "print-sentence-vectors " + model.path, texts, "vectors");
+  return out.empty() ? std::vector<std::vector<float>>() : ReadFasttextVectors(out);
 }
 
 }  // namespace freshet::testing

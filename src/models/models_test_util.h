@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "models/model_runtime.h"
+
 namespace freshet::testing {
 
 // A fresh directory under /tmp, removed with everything in it on destruction.
@@ -66,5 +68,30 @@ struct PythonModels {
 // Trains the models once per test process; nullptr (with a test failure recorded) when Python
 // fails. The files live until the process exits.
 const PythonModels* TrainedModels();
+
+// fastText: a generated corpus of three topics (__label__sports: goal striker match referee
+// league score; __label__food: recipe oven flour sugar bake spice; __label__tech: compiler kernel
+// thread cache server code) with a few shared words, 300 lines.
+void WriteFasttextCorpus(const std::string& path);
+// One line per text of `fasttext predict-prob` output: "label prob label prob ...".
+std::vector<std::vector<TextLabel>> ReadFasttextPredictions(const std::string& path);
+// One line per text of `fasttext print-sentence-vectors` output: space-separated floats.
+std::vector<std::vector<float>> ReadFasttextVectors(const std::string& path);
+
+// A supervised fastText model (dimension 10) the fasttext CLI trained on WriteFasttextCorpus.
+struct FasttextClassifier {
+  static constexpr int kDim = 10;
+  ScopedTempDir dir{"fasttext_classifier"};
+  std::string path;  // the .bin
+};
+// Trains it once per test process; nullptr (with a test failure recorded) when the CLI fails.
+const FasttextClassifier* TrainedFasttextClassifier();
+// The CLI's own answers for `texts` (one line each): `predict-prob MODEL - k` and
+// `print-sentence-vectors MODEL`. Empty (with a test failure recorded) when the CLI fails.
+std::vector<std::vector<TextLabel>> FasttextPredictProb(const FasttextClassifier& model,
+                                                        const std::vector<std::string>& texts,
+                                                        int k);
+std::vector<std::vector<float>> FasttextSentenceVectors(const FasttextClassifier& model,
+                                                        const std::vector<std::string>& texts);
 
 }  // namespace freshet::testing

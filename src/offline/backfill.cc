@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -53,6 +54,8 @@ struct ViewPlan {
   std::shared_ptr<const TableView> table;
   std::vector<int> features;  // indexes in the view; a table view's: table field indexes
   std::vector<size_t> cells;  // each feature's index among the group's cells
+  // Per feature: the computed columns it is the input of (its cell holds their fields), or null.
+  std::vector<const ComputedColumns*> computed;
 
   const FeatureViewSpec& spec() const { return table ? table->spec() : view->spec(); }
 };
@@ -75,7 +78,10 @@ struct Group {
 
 struct Plan {
   std::vector<Group> groups;
-  std::vector<std::string> columns;  // feature column names
+  std::vector<std::string> columns;  // output column names after the labels'
+  size_t cells = 0;                  // per row: one per feature, one per computed column
+  // Computed columns reading a labels column: (their cell, the column's name).
+  std::vector<std::pair<size_t, const ComputedColumns*>> label_computed;
   std::string ts_name;
 };
 
@@ -131,8 +137,30 @@ std::vector<std::string> ColumnNames(const std::vector<FeatureRef>& refs) {
   return names;
 }
 
+// Adds `ref` to the plan, its value going to cell `cell` (through `computed`, when not null).
+Status AddFeature(const ProjectSpec& spec, const FeatureRef& ref, size_t cell,
+                  const ComputedColumns* computed, Plan* plan) {
+  Group* group = nullptr;
+  ASSIGN_OR_RETURN(ViewPlan * view, FindOrAddView(spec, ref.view, &group, &plan->groups));
+  int index = -1;
+  if (view->table) {
+    auto fields = view->table->FieldIndexes({ref.feature});
+    if (fields.ok()) index = fields->front();
+  } else {
+    index = view->view->FeatureIndex(ref.feature);
+  }
+  if (index < 0) {
+    return Status::InvalidArgument(
+        fmt::format("feature view '{}' has no feature '{}'", ref.view, ref.feature));
+  }
+  view->features.push_back(index);
+  view->cells.push_back(group->cell_columns.size());
+  view->computed.push_back(computed);
+  group->cell_columns.push_back(cell);
+  return Status::Ok();
+}
+
 Result<Plan> MakePlan(const ProjectSpec& spec, const BackfillOptions& options) {
-  if (options.features.empty()) return Status::InvalidArgument("no features to backfill");
   Plan plan;
   for (size_t col = 0; col < options.features.size(); ++col) {
     const FeatureRef& ref = options.features[col];
@@ -141,24 +169,20 @@ Result<Plan> MakePlan(const ProjectSpec& spec, const BackfillOptions& options) {
         return Status::InvalidArgument(fmt::format("feature '{}' listed twice", ref.ToString()));
       }
     }
-    Group* group = nullptr;
-    ASSIGN_OR_RETURN(ViewPlan * view, FindOrAddView(spec, ref.view, &group, &plan.groups));
-    int index = -1;
-    if (view->table) {
-      auto fields = view->table->FieldIndexes({ref.feature});
-      if (fields.ok()) index = fields->front();
-    } else {
-      index = view->view->FeatureIndex(ref.feature);
-    }
-    if (index < 0) {
-      return Status::InvalidArgument(
-          fmt::format("feature view '{}' has no feature '{}'", ref.view, ref.feature));
-    }
-    view->features.push_back(index);
-    view->cells.push_back(group->cell_columns.size());
-    group->cell_columns.push_back(col);
+    RETURN_IF_ERROR(AddFeature(spec, ref, col, nullptr, &plan));
   }
   plan.columns = ColumnNames(options.features);
+  plan.cells = options.features.size();
+  for (const ComputedColumns& computed : options.computed) {
+    if (computed.input.from_context()) {
+      plan.label_computed.emplace_back(plan.cells, &computed);
+    } else {
+      RETURN_IF_ERROR(AddFeature(spec, computed.input.feature, plan.cells, &computed, &plan));
+    }
+    plan.columns.insert(plan.columns.end(), computed.names.begin(), computed.names.end());
+    ++plan.cells;
+  }
+  if (plan.groups.empty()) return Status::InvalidArgument("no features to backfill");
   for (const Group& g : plan.groups) {
     if ((g.is_table || g.lookups) && options.tables == nullptr) {
       const FeatureViewSpec& view = g.views.front().spec();
@@ -198,6 +222,33 @@ void AppendCell(const Value& v, std::string* out) {
   } else {
     AppendCsvField(v.ToString(), out);
   }
+}
+
+// The CSV text of `computed`'s fields for input `v`: its values separated by commas, NaN empty.
+// Errors name the label row (1-based, in the labels file's order).
+Status AppendComputed(const ComputedColumns& computed, const Value& v, uint64_t row,
+                      std::vector<float>* scratch, std::string* out) {
+  scratch->resize(computed.names.size());
+  Status st = computed.compute(v, scratch->data());
+  if (!st.ok()) {
+    return Status(st.code(), fmt::format("label row {}: {}", row + 1, st.message()));
+  }
+  for (size_t i = 0; i < scratch->size(); ++i) {
+    if (i > 0) out->push_back(',');
+    float f = (*scratch)[i];
+    if (!std::isnan(f)) fmt::format_to(std::back_inserter(*out), "{}", f);
+  }
+  return Status::Ok();
+}
+
+// A feature's cell: its value, or the fields of the computed columns it feeds.
+Status AppendFeatureCell(const ComputedColumns* computed, const Value& v, uint64_t row,
+                         std::vector<float>* scratch, std::string* out) {
+  if (computed == nullptr) {
+    AppendCell(v, out);
+    return Status::Ok();
+  }
+  return AppendComputed(*computed, v, row, scratch, out);
 }
 
 // One entry of a run: [u64 row][u32 n][n bytes of cells], each cell [u32 len][CSV text].
@@ -267,26 +318,28 @@ class Sweep {
         for (auto& state : states_) state->Evict(lb->ts);
         since_evict = 0;
       }
-      ReadLabel(*lb, /*seen=*/ev != first_event);
+      RETURN_IF_ERROR(ReadLabel(*lb, /*seen=*/ev != first_event));
     }
     return Status::Ok();
   }
 
   // Reads the label's features through the online read rules (CompiledView::ReadEntity): an
   // entity without events before the label reads as not found, a stale one (TTL) as nulls.
-  void ReadLabel(const SweepLabel& label, bool seen) {
+  Status ReadLabel(const SweepLabel& label, bool seen) {
     for (size_t v = 0; v < g_.views.size(); ++v) {
       const ViewPlan& view = g_.views[v];
       view.view->ReadEntity(seen ? states_[v].get() : nullptr, label.ts, view.features, &values_);
       for (size_t f = 0; f < values_.size(); ++f) {
         std::string& cell = ordered_[view.cells[f]];
         cell.clear();
-        AppendCell(values_[f], &cell);
+        RETURN_IF_ERROR(
+            AppendFeatureCell(view.computed[f], values_[f], label.row, &computed_, &cell));
       }
     }
     LabelCells& result = results_.emplace_back();
     result.row = label.row;
     for (const std::string& cell : ordered_) byte_codec::PutBytes32(&result.cells, cell);
+    return Status::Ok();
   }
 
   std::string RunBytes() {
@@ -309,6 +362,7 @@ class Sweep {
   Record record_;                                     // the event being inserted, decoded
   std::vector<Value> values_;
   std::vector<std::string> ordered_;  // one label's cells in the group's order
+  std::vector<float> computed_;       // scratch of computed columns
 };
 
 // A partition's run, read back in row order: from memory, or from its spill file.
@@ -495,6 +549,15 @@ class Backfill {
     if (ts < 0)
       return LabelsError(0, fmt::format("no column '{}' (the label timestamp)", plan_.ts_name));
     ts_column_ = static_cast<size_t>(ts);
+    label_computed_columns_.clear();
+    for (const auto& [cell, computed] : plan_.label_computed) {
+      int c = column(computed->input.context_field);
+      if (c < 0) {
+        return LabelsError(0, fmt::format("no column '{}' (the input of column '{}')",
+                                          computed->input.context_field, computed->names.front()));
+      }
+      label_computed_columns_.push_back(static_cast<size_t>(c));
+    }
     for (Group& g : plan_.groups) {
       g.key_columns.clear();  // the output pass reads the header again
       for (const std::string& key : g.key_names) {
@@ -572,7 +635,8 @@ class Backfill {
       for (size_t f = 0; f < read.values.size(); ++f) {
         std::string& cell = table_cells_[view.cells[f]];
         cell.clear();
-        AppendCell(read.values[f], &cell);
+        RETURN_IF_ERROR(
+            AppendFeatureCell(view.computed[f], read.values[f], row, &computed_, &cell));
       }
     }
     std::string cells;
@@ -801,7 +865,8 @@ class Backfill {
     header_seen_ = false;
     uint64_t index = 0;
     std::vector<std::vector<std::string_view>> group_cells(plan_.groups.size());
-    std::vector<std::string_view> cells(plan_.columns.size());
+    std::vector<std::string_view> cells(plan_.cells);
+    std::vector<std::string> label_cells(plan_.label_computed.size());
     auto flush = [&] {
       bool ok = std::fwrite(buf.data(), 1, buf.size(), out) == buf.size();
       buf.clear();
@@ -823,6 +888,16 @@ class Backfill {
         }
         for (size_t c = 0; c < group.cell_columns.size(); ++c)
           cells[group.cell_columns[c]] = group_cells[g][c];
+      }
+      for (size_t i = 0; i < plan_.label_computed.size(); ++i) {
+        const size_t column = label_computed_columns_[i];
+        const Value input = row.fields[column].empty() && !row.quoted[column]
+                                ? Value::Null()
+                                : Value::String(std::string(row.fields[column]));
+        label_cells[i].clear();
+        RETURN_IF_ERROR(AppendComputed(*plan_.label_computed[i].second, input, index, &computed_,
+                                       &label_cells[i]));
+        cells[plan_.label_computed[i].first] = label_cells[i];
       }
       ++index;
       buf.append(row.raw);
@@ -849,8 +924,10 @@ class Backfill {
   std::string header_raw_;
   size_t label_fields_ = 0;
   size_t ts_column_ = 0;
-  std::vector<Value> key_values_;         // scratch
-  std::vector<std::string> table_cells_;  // scratch of ReadTableLabel
+  std::vector<Value> key_values_;               // scratch
+  std::vector<std::string> table_cells_;        // scratch of ReadTableLabel
+  std::vector<float> computed_;                 // scratch of computed columns (labels' thread)
+  std::vector<size_t> label_computed_columns_;  // labels column of each plan_.label_computed
   BackfillStats stats_;
 };
 

@@ -26,9 +26,15 @@
 // label and table view, done while the labels are read; their cells stay in memory (or the
 // spill directory) until the output is written.
 //
+// Computed columns (BackfillOptions::computed: request-time features, instance/service_backfill.h)
+// apply a function to one input per label row — a feature's value at the label's time, or a
+// labels column's text — and follow the features' columns. Their values are floats, written in
+// the shortest form that round-trips a float; NaN (missing) is an empty field.
+//
 // Output CSV: the labels' own columns, copied as they were, then one column per feature named
-// after the feature (view__feature when two requested features share a name). Nulls are empty
-// fields, doubles print in the shortest form that round-trips, lists as [a, "b"].
+// after the feature (view__feature when two requested features share a name), then the computed
+// columns. Nulls are empty fields, doubles print in the shortest form that round-trips, lists as
+// [a, "b"].
 //
 // Thread-safety: RunBackfill may run concurrently with itself on different outputs.
 #pragma once
@@ -61,11 +67,24 @@ class EventReader {
   virtual uint64_t EstimateBytes(const std::string& source) const = 0;
 };
 
+// Columns computed from one input value per label row, e.g. a request-time feature.
+struct ComputedColumns {
+  // A view's feature, read at the label's time like a requested feature (it need not be one), or
+  // (context.NAME) the labels column NAME, as a string (an unquoted empty cell: null).
+  InputRef input;
+  std::vector<std::string> names;  // the output columns. REQUIRES: non-empty
+  // Writes names.size() floats for one row's input value. Called from several threads at once.
+  std::function<Status(const Value& input, float* out)> compute;
+};
+
 struct BackfillOptions {
   std::string labels_path;  // REQUIRES: a CSV file with a header line
   std::string out_path;     // written through a temp file and renamed: never left half-written
-  // Features to compute, in output order. REQUIRES: non-empty.
+  // Features to compute, in output order. REQUIRES: non-empty, or a computed column reading a
+  // feature.
   std::vector<FeatureRef> features;
+  // Computed columns, after the features, in order. Default: none.
+  std::vector<ComputedColumns> computed;
   // Event files of `source` (see FileEventReader in backfill_io.h). Used when RunBackfill gets
   // no reader.
   std::vector<std::string> event_files;
@@ -101,7 +120,8 @@ struct BackfillStats {
 // options.event_files when `reader` is null. Errors: kInvalidArgument for an unknown view or
 // feature, a labels file without a needed column ("labels.csv: no column 'user_id' ..."), a bad
 // label timestamp or field count ("labels.csv:7: column 'ts_ms': bad timestamp 'x'"), or a bad
-// event; kIoError for files that cannot be read or written.
+// event; an error of a computed column's function, naming the label row; kIoError for files
+// that cannot be read or written.
 Result<BackfillStats> RunBackfill(const ProjectSpec& spec, const BackfillOptions& options,
                                   EventReader* reader = nullptr);
 

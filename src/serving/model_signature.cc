@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "core/json.h"
 #include "models/artifact_file.h"
+#include "models/model_runtime.h"
 
 namespace freshet {
 namespace {
@@ -106,6 +108,18 @@ void WriteView(JsonWriter* w, const ProjectSpec& spec, const FeatureViewSpec& vi
   w->EndObject();
 }
 
+// A request feature's signature type: "fn(model)", or "fn" for a function without a model.
+std::string RequestFeatureType(const RequestFeatureSpec& f) {
+  return f.model.empty() ? f.fn : fmt::format("{}({})", f.fn, f.model);
+}
+
+// The input kind of `runtime`; nullopt for a runtime this build does not have.
+std::optional<RuntimeInput> InputOf(const std::string& runtime) {
+  auto created = CreateRuntime(runtime);
+  if (!created.ok()) return std::nullopt;
+  return (*created)->input();
+}
+
 std::string Describe(const std::vector<FeatureSignature>& signature, size_t i) {
   if (i >= signature.size()) return "absent";
   return fmt::format("'{}' ({})", signature[i].name, signature[i].type);
@@ -117,6 +131,7 @@ Result<std::vector<FeatureSignature>> ServiceSignature(const ProjectSpec& spec,
                                                        const std::string& service) {
   ASSIGN_OR_RETURN(const FeatureServiceSpec* s, FindService(spec, service));
   std::vector<FeatureSignature> signature;
+  if (s->text) signature.push_back({s->text->ToString(), std::string(kTextType)});
   for (const FeatureRef& ref : s->features) {
     std::string type = "unknown";
     auto view = spec.feature_views.find(ref.view);
@@ -126,6 +141,9 @@ Result<std::vector<FeatureSignature>> ServiceSignature(const ProjectSpec& spec,
       }
     }
     signature.push_back({ref.ToString(), std::move(type)});
+  }
+  for (const RequestFeatureSpec& f : s->request_features) {
+    signature.push_back({f.name, RequestFeatureType(f)});
   }
   return signature;
 }
@@ -144,6 +162,25 @@ Result<std::string> FeatureSpecHash(const ProjectSpec& spec, const std::string& 
     views.insert(ref.view);
   }
   w.EndArray();
+  // Only services that have them write these members, so other services' hashes are unchanged.
+  if (s->text) {
+    Str(&w, "text", s->text->ToString());
+    if (!s->text->from_context()) views.insert(s->text->feature.view);
+  }
+  if (!s->request_features.empty()) {
+    w.Key("request_features");
+    w.StartArray();
+    for (const RequestFeatureSpec& f : s->request_features) {
+      w.StartObject();
+      Str(&w, "name", f.name);
+      Str(&w, "fn", f.fn);
+      Str(&w, "model", f.model);
+      Str(&w, "of", f.of.ToString());
+      w.EndObject();
+      if (!f.of.from_context()) views.insert(f.of.feature.view);
+    }
+    w.EndArray();
+  }
   w.Key("views");
   w.StartArray();
   for (const std::string& view : views) {
@@ -172,8 +209,23 @@ Status CheckSignature(const ProjectSpec& spec, const DeploymentSpec& deployment,
         "deployment '{}' (feature service '{}') cannot serve model \"{}\" version {}: {}",
         deployment.name, deployment.feature_service, version.name, version.version, why));
   };
+  const FeatureServiceSpec& s = spec.feature_services.at(deployment.feature_service);
+  std::optional<RuntimeInput> input = InputOf(version.runtime);
+  if (input == RuntimeInput::kText && !s.text) {
+    return refuse(fmt::format(
+        "the model (runtime {}) takes text, but the service declares no text input (add `text: "
+        "view:feature` or `text: context.NAME` to the service)",
+        version.runtime));
+  }
+  if (input == RuntimeInput::kFeatureRows && s.text) {
+    return refuse(fmt::format(
+        "the service declares a text input ({}), but the model (runtime {}) takes feature rows",
+        s.text->ToString(), version.runtime));
+  }
   if (version.signature.empty()) {
-    if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != service.size()) {
+    // Request features add a width known once their models load: the Predictor checks it.
+    if (s.request_features.empty() && version.num_features >= 0 &&
+        static_cast<size_t>(version.num_features) != service.size()) {
       return refuse(fmt::format("the model takes {} features but the service has {}",
                                 version.num_features, service.size()));
     }

@@ -7,16 +7,21 @@
 //                                                 "double", ... ; "list" for last_n and top_k
 //   a table attribute (attr)                      the type of the table field
 //   a derived feature (expr)                      "derived"
+// A service with a text input (`text:`) starts with {"view:feature" or "context.NAME", "text"};
+// its request features follow its features, each {name, "fn(model)"}.
 // Its spec hash (ModelLineage::feature_spec_hash) is the SHA-256 of a canonical JSON document
 // built from the parsed spec, not from freshet.yaml's bytes, so comments, key order, formatting
 // and the service's own name do not change it, while any change to what the model is fed does:
 //   {"features": ["view:feature", ...],                       (service order)
+//    "text": "context.q",                                      (only with a text input)
+//    "request_features": [{"name", "fn", "model", "of"}, ...], (only with request features)
 //    "views": [{"name", "entity", "keys": [...], "ttl_ms",     (views read, sorted by name)
 //               "source": {"name", "kind", "timestamp_field", "allowed_lateness_ms",
 //                          "fields": [{"name", "type"}, ...]},
 //               "features": [{"name", "agg", "of", "where", "expr", "window", "window_ms",
 //                             "hop_ms", "session_gap_ms", "n", "approx"}, ...]}]}
-// Every feature of a view read is included: a derived feature may use any of them.
+// Every feature of a view read is included: a derived feature may use any of them. The views
+// read include those of the text input and of request features' inputs.
 //
 // Thread-safety: free functions; the spec and registry are only read.
 #pragma once
@@ -41,7 +46,11 @@ Result<std::string> FeatureSpecHash(const ProjectSpec& spec, const std::string& 
 Status BindFeatureService(const ProjectSpec& spec, const std::string& service,
                           RegisterOptions* options);
 
-// Whether `version` can serve `deployment`: its signature (or, when it recorded none, its input
+// The signature type of a text input.
+inline constexpr std::string_view kTextType = "text";
+
+// Whether `version` can serve `deployment`: a text model (fasttext) needs a service with a text
+// input and a feature-row model one without; its signature (or, when it recorded none, its input
 // width) must equal the deployment's feature service's. kFailedPrecondition naming the deployment,
 // the version and the first differing feature, e.g.
 //   deployment 'rank' (feature service 'recs') cannot serve model "ctr" version 3: feature 2 is

@@ -40,8 +40,10 @@ Result<LoadedModel> Predictor::Load(const std::string& model, std::string_view r
   return out;
 }
 
-Status Predictor::ApplyContext(const PredictContext& context, FeatureTable* table) const {
+Status Predictor::ApplyContext(const FeatureServiceSpec& service, const PredictContext& context,
+                               FeatureTable* table) const {
   for (const auto& [name, values] : context) {
+    if (IsContextInput(service, name)) continue;
     std::optional<size_t> column;
     for (size_t c = 0; c < table->features.size(); ++c) {
       const FeatureRef& ref = table->features[c];
@@ -71,7 +73,7 @@ Status Predictor::ApplyContext(const PredictContext& context, FeatureTable* tabl
 
 Result<Prediction> Predictor::Predict(const std::string& deployment, const EntityColumns& entities,
                                       std::optional<int64_t> as_of_ms,
-                                      const PredictContext& context) {
+                                      const PredictContext& context, int32_t top_k) {
   auto start = std::chrono::steady_clock::now();
   auto it = spec_->deployments.find(deployment);
   if (it == spec_->deployments.end()) {
@@ -82,24 +84,34 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   MicroBatcher* batching = batcher == batchers_.end() ? nullptr : batcher->second.get();
   MicroBatcher::Announcement on_the_way(batching);
   ASSIGN_OR_RETURN(LoadedModel model, Load(d.model, d.alias));
+  if (model.runtime->input() == RuntimeInput::kText) {
+    ASSIGN_OR_RETURN(Prediction text, PredictText(d, model, entities, as_of_ms, context, top_k));
+    latency_->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return text;
+  }
   const ModelVersion& version = model.version;
+  const FeatureServiceSpec& service = spec_->feature_services.at(d.feature_service);
   ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
+  ASSIGN_OR_RETURN(RequestFeatures request_features, BindRequestFeatures(service));
+  const size_t cols = refs.size() + request_features.width();
   // The caller cannot fix this one by changing the request: the deployment is misconfigured.
-  if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != refs.size()) {
+  if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != cols) {
     return Status::FailedPrecondition(fmt::format(
         "deployment '{}': model {} v{} takes {} features but feature service '{}' has {}",
-        deployment, version.name, version.version, version.num_features, d.feature_service,
-        refs.size()));
+        deployment, version.name, version.version, version.num_features, d.feature_service, cols));
   }
 
   Prediction out;
   ASSIGN_OR_RETURN(out.features, features_->Get(refs, entities, as_of_ms));
-  RETURN_IF_ERROR(ApplyContext(context, &out.features));
-  const size_t rows = out.features.num_rows, cols = refs.size();
+  RETURN_IF_ERROR(ApplyContext(service, context, &out.features));
+  const size_t rows = out.features.num_rows;
   std::vector<float> input(rows * cols);
-  for (size_t c = 0; c < cols; ++c) {
+  for (size_t c = 0; c < refs.size(); ++c) {
     for (size_t r = 0; r < rows; ++r) input[r * cols + c] = ToModelInput(out.features.values[c][r]);
   }
+  RETURN_IF_ERROR(request_features.ComputeRows(*features_, entities, as_of_ms, context, rows, cols,
+                                               refs.size(), input.data()));
   std::vector<float> scores;
   if (batching != nullptr) {
     RETURN_IF_ERROR(

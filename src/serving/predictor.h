@@ -8,6 +8,12 @@
 // or, when unique in the service, the bare feature name), one per entity row. They replace the
 // store's read for those features (status PRESENT, event time 0).
 //
+// Text deployments (the model's runtime takes text: fasttext) read one text per entity row from
+// the service's `text:` input (a stored feature or a context field) and answer each row's top
+// `top_k` labels with their probabilities (Prediction::labels). Request features
+// (serving/request_features.h) are computed per row and appended to the model row after the
+// service's features.
+//
 // A deployment with `batching` (spec/project_spec.h) scores through a MicroBatcher, so concurrent
 // calls share one model call; without it each call scores its own rows.
 //
@@ -26,13 +32,11 @@
 #include "models/model_cache.h"
 #include "models/registry.h"
 #include "serving/micro_batcher.h"
+#include "serving/request_features.h"
 #include "spec/project_spec.h"
 #include "store/feature_store.h"
 
 namespace freshet {
-
-// Request-time feature values: feature name -> one value per entity row.
-using PredictContext = std::map<std::string, std::vector<Value>>;
 
 // A registered model version and its loaded runtime.
 struct LoadedModel {
@@ -41,7 +45,9 @@ struct LoadedModel {
 };
 
 struct Prediction {
-  std::vector<double> scores;  // one per entity row
+  std::vector<double> scores;  // one per entity row (feature-row models)
+  // Text models: one entry per entity row, its most probable labels first; `scores` is empty.
+  std::vector<std::vector<TextLabel>> labels;
   std::string model;
   int64_t version = 0;
   FeatureTable features;  // the inputs used, with each value's ReadStatus
@@ -56,16 +62,35 @@ class Predictor {
   // kInvalidArgument for entities missing a key the service needs; kFailedPrecondition when
   // the model's input width differs from the feature service's length. A `context` key that
   // names no feature of the service, or has not one value per row, is kInvalidArgument naming it.
+  // Text deployments: `top_k` (>= 1) labels per row; a row without text (no context field, a
+  // null or non-string value) is kInvalidArgument naming the input and row; a service without
+  // `text:` is kFailedPrecondition.
   Result<Prediction> Predict(const std::string& deployment, const EntityColumns& entities,
                              std::optional<int64_t> as_of_ms = std::nullopt,
-                             const PredictContext& context = {});
+                             const PredictContext& context = {}, int32_t top_k = 1);
+
+  // Scores `texts` with a text deployment's model, without reading features: the text is a field
+  // of the request or of the event that triggered the prediction. Per text, its top `top_k`
+  // labels. kNotFound as Predict; kFailedPrecondition when the model does not take text.
+  Result<Prediction> ScoreTexts(const std::string& deployment,
+                                const std::vector<std::string>& texts, int32_t top_k);
+
+  // The request features of `service` (of this predictor's spec), their models loaded: the
+  // champion of each, as Predict uses them. Errors as RequestFeatures::Bind; kNotFound when a
+  // model has no champion.
+  Result<RequestFeatures> BindRequestFeatures(const FeatureServiceSpec& service);
 
   // The version of registered model `model` that `ref` ("latest", "3", an alias) names, loaded.
   // kNotFound when there is none.
   Result<LoadedModel> Load(const std::string& model, std::string_view ref);
 
  private:
-  Status ApplyContext(const PredictContext& context, FeatureTable* table) const;
+  Status ApplyContext(const FeatureServiceSpec& service, const PredictContext& context,
+                      FeatureTable* table) const;
+  // Predict for a deployment whose model takes text (predictor_inputs.cc).
+  Result<Prediction> PredictText(const DeploymentSpec& d, const LoadedModel& model,
+                                 const EntityColumns& entities, std::optional<int64_t> as_of_ms,
+                                 const PredictContext& context, int32_t top_k);
 
   const ProjectSpec* spec_;
   FeatureStore* features_;

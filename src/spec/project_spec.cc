@@ -44,6 +44,10 @@ int SourceSpec::FieldIndex(const std::string& field) const {
   return -1;
 }
 
+std::string InputRef::ToString() const {
+  return from_context() ? "context." + context_field : feature.ToString();
+}
+
 const FeatureSpec* FeatureViewSpec::Find(const std::string& feature) const {
   for (const FeatureSpec& f : features) {
     if (f.name == feature) return &f;
@@ -233,6 +237,13 @@ Status CheckBuiltKinds(const ProjectSpec& spec, const BuiltKinds& built) {
   for (const auto& [name, model] : spec.models) {
     check(model.runtime_line, fmt::format("models.{}.runtime", name), model.runtime,
           built.runtimes);
+  }
+  for (const auto& [name, service] : spec.feature_services) {
+    for (size_t i = 0; i < service.request_features.size(); ++i) {
+      const RequestFeatureSpec& f = service.request_features[i];
+      check(f.fn_line, fmt::format("feature_services.{}.request_features[{}].fn", name, i), f.fn,
+            built.request_fns);
+    }
   }
   for (const auto& [name, deployment] : spec.deployments) {
     for (size_t i = 0; i < deployment.outputs.size(); ++i) {

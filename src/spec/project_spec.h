@@ -151,10 +151,39 @@ struct FeatureRef {
   std::string ToString() const { return view + ":" + feature; }
 };
 
+// An input a feature service reads besides its features (freshet.yaml): a view's feature,
+// "view:feature", or a field of the predict request's `context` (or of the event that triggered
+// the prediction), "context.NAME".
+struct InputRef {
+  FeatureRef feature;         // when context_field is empty
+  std::string context_field;  // non-empty: the context field NAME
+  bool from_context() const { return !context_field.empty(); }
+  // "view:feature" or "context.NAME", as written in freshet.yaml.
+  std::string ToString() const;
+};
+
+// A request-time feature (`request_features:` of a feature service): `fn` applied to the value
+// of `of` (and `model`, for functions that use one) at request time, online, and at each label's
+// time in the backfill. Contributes the function's width of numeric model inputs, named
+// name_0, name_1, ..., after the service's features (serving/request_features.h).
+struct RequestFeatureSpec {
+  std::string name;
+  std::string fn;     // a function name, e.g. "mean_sentence_vector" (see CheckBuiltKinds)
+  std::string model;  // a model of `models:`; empty for functions that use none
+  InputRef of;
+  int line = 0;
+  int fn_line = 0;
+};
+
 struct FeatureServiceSpec {
   std::string name;
   std::vector<FeatureRef> features;  // ordered: the model's input order
   int line = 0;
+  // A text model's input (fastText): one text per entity row. A service with `text:` may list no
+  // features.
+  std::optional<InputRef> text;
+  // Model inputs computed at request time, after `features` in the model's input order.
+  std::vector<RequestFeatureSpec> request_features;
 };
 
 // One hyperparameter's search range (`tune.space.<param>`): a number in [low, high], drawn
@@ -300,13 +329,14 @@ bool ParseExpectationPolicy(std::string_view name, ExpectationPolicy* out);
 // the language knows are a superset. The spec module knows no implementation; the caller
 // passes the names its registries hold (instance/built_kinds.h: BuiltKinds()).
 struct BuiltKinds {
-  std::vector<std::string> sources;   // e.g. {"file", "http"}
-  std::vector<std::string> sinks;     // e.g. {"file", "webhook"}
-  std::vector<std::string> runtimes;  // e.g. {"linear", "xgboost"}
+  std::vector<std::string> sources;      // e.g. {"file", "http"}
+  std::vector<std::string> sinks;        // e.g. {"file", "webhook"}
+  std::vector<std::string> runtimes;     // e.g. {"linear", "xgboost"}
+  std::vector<std::string> request_fns;  // e.g. {"mean_sentence_vector"}
 };
 
-// kInvalidArgument for the first source kind, output kind or model runtime of `spec` that is not
-// in `built`, naming the file, line and field:
+// kInvalidArgument for the first source kind, output kind, model runtime or request feature
+// function of `spec` that is not in `built`, naming the file, line and field:
 //   "freshet.yaml:12: sources.clicks.kind: 'kafka' is not built in this version (built: file,
 //   http)"
 Status CheckBuiltKinds(const ProjectSpec& spec, const BuiltKinds& built);

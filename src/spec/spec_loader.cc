@@ -51,6 +51,7 @@ class ProjectParser {
     RETURN_IF_ERROR(ParseSection(obj, "feature_views", &ProjectParser::ParseView));
     RETURN_IF_ERROR(ParseSection(obj, "feature_services", &ProjectParser::ParseService));
     RETURN_IF_ERROR(ParseSection(obj, "models", &ProjectParser::ParseModel));
+    RETURN_IF_ERROR(CheckRequestFeatureModels());
     return ParseSection(obj, "deployments", &ProjectParser::ParseDeployment);
   }
 
@@ -317,17 +318,34 @@ class ProjectParser {
     return Status::Ok();
   }
 
-  // `name: [view:feature, ...]` or `name: {features: [...]}`.
+  // `name: [view:feature, ...]` or `name: {features: [...], text: INPUT, request_features:
+  // [{name, fn, model, of: INPUT}, ...]}` (INPUT: view:feature or context.NAME). A service with
+  // `text` may list no features.
   Status ParseService(const YamlEntry& entry) {
-    FeatureServiceSpec service{entry.name, {}, entry.value.line};
+    FeatureServiceSpec service{entry.name, {}, entry.value.line, std::nullopt, {}};
     YamlField list = entry.value;
+    bool text = false;
     if (list.node.IsMap()) {
-      ASSIGN_OR_RETURN(YamlObject obj, r_.Object(list, {"features"}));
-      if (!obj.Has("features")) return r_.Error(obj.Get("features"), "missing required key");
+      ASSIGN_OR_RETURN(YamlObject obj, r_.Object(list, {"features", "text", "request_features"}));
+      if (obj.Has("text")) {
+        ASSIGN_OR_RETURN(service.text, ResolveInputRef(obj.Get("text")));
+        text = true;
+      }
+      if (obj.Has("request_features")) {
+        RETURN_IF_ERROR(ParseRequestFeatures(obj.Get("request_features"), &service));
+      }
+      if (!obj.Has("features") && !text) {
+        return r_.Error(obj.Get("features"), "missing required key");
+      }
       list = obj.Get("features");
     }
-    ASSIGN_OR_RETURN(std::vector<YamlField> items, r_.Sequence(list));
-    if (items.empty()) return r_.Error(list, "a feature service needs at least one feature");
+    std::vector<YamlField> items;
+    if (list.present()) {
+      ASSIGN_OR_RETURN(items, r_.Sequence(list));
+    }
+    if (items.empty() && !text) {
+      return r_.Error(list, "a feature service needs at least one feature");
+    }
     std::set<std::string> seen;
     for (const YamlField& item : items) {
       ASSIGN_OR_RETURN(FeatureRef ref, ResolveFeatureRef(item));
@@ -337,6 +355,58 @@ class ProjectParser {
       service.features.push_back(std::move(ref));
     }
     spec_->feature_services.emplace(entry.name, std::move(service));
+    return Status::Ok();
+  }
+
+  // A list of {name, fn, model (optional), of}; names distinct.
+  Status ParseRequestFeatures(const YamlField& field, FeatureServiceSpec* service) {
+    ASSIGN_OR_RETURN(std::vector<YamlField> items, r_.Sequence(field));
+    for (const YamlField& item : items) {
+      ASSIGN_OR_RETURN(YamlObject obj, r_.Object(item, {"name", "fn", "model", "of"}));
+      RequestFeatureSpec feature;
+      feature.line = item.line;
+      if (!obj.Has("name")) return r_.Error(obj.Get("name"), "missing required key");
+      ASSIGN_OR_RETURN(feature.name, r_.Name(obj.Get("name")));
+      RETURN_IF_ERROR(r_.RequireString(obj, "fn", &feature.fn));
+      feature.fn_line = obj.Get("fn").line;
+      RETURN_IF_ERROR(r_.ReadString(obj, "model", &feature.model));
+      if (!obj.Has("of")) return r_.Error(obj.Get("of"), "missing required key");
+      ASSIGN_OR_RETURN(feature.of, ResolveInputRef(obj.Get("of")));
+      for (const RequestFeatureSpec& other : service->request_features) {
+        if (other.name == feature.name) {
+          return r_.Error(obj.Get("name"), fmt::format("'{}' is listed twice", feature.name));
+        }
+      }
+      pending_models_.push_back({obj.Get("model"), feature.model});
+      service->request_features.push_back(std::move(feature));
+    }
+    return Status::Ok();
+  }
+
+  // "context.NAME" or "view:feature".
+  Result<InputRef> ResolveInputRef(const YamlField& item) {
+    ASSIGN_OR_RETURN(std::string text, r_.String(item));
+    InputRef ref;
+    constexpr std::string_view kContext = "context.";
+    if (text.compare(0, kContext.size(), kContext) == 0) {
+      ref.context_field = text.substr(kContext.size());
+      if (ref.context_field.empty()) {
+        return r_.Error(item, "context.NAME needs a field name after 'context.'");
+      }
+      return ref;
+    }
+    ASSIGN_OR_RETURN(ref.feature, ResolveFeatureRef(item));
+    return ref;
+  }
+
+  // The models request features name, checked once `models:` is read.
+  Status CheckRequestFeatureModels() {
+    for (const auto& [field, model] : pending_models_) {
+      if (!model.empty() && spec_->models.count(model) == 0) {
+        return r_.Error(field,
+                        fmt::format("unknown model '{}' ({})", model, Defined(spec_->models)));
+      }
+    }
     return Status::Ok();
   }
 
@@ -496,6 +566,8 @@ class ProjectParser {
 
   const YamlReader& r_;
   ProjectSpec* spec_;
+  // (field, model name) of each request feature, for CheckRequestFeatureModels.
+  std::vector<std::pair<YamlField, std::string>> pending_models_;
 };
 
 }  // namespace

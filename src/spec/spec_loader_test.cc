@@ -701,7 +701,10 @@ class BuiltKindsTest : public ::testing::Test {
     spec_ = std::move(spec).value();
   }
   ProjectSpec spec_;
-  BuiltKinds all_{{"file", "http", "kafka"}, {"file", "kafka", "webhook"}, {"xgboost"}};
+  BuiltKinds all_{{"file", "http", "kafka"},
+                  {"file", "kafka", "webhook"},
+                  {"xgboost"},
+                  {"mean_sentence_vector"}};
 };
 
 TEST_F(BuiltKindsTest, EverythingBuiltPasses) { EXPECT_TRUE(CheckBuiltKinds(spec_, all_).ok()); }
@@ -868,6 +871,71 @@ TEST(TableSpecTest, TableViewsAndLookupsParse) {
   EXPECT_EQ(input.fields[3].name, "category");
   EXPECT_EQ(input.fields[4].name, "length_s");
   EXPECT_EQ(input.fields[4].type, FieldType::kDouble);
+}
+
+// A feature service's text input and request features (lines 14 on, after WithFeature's view).
+std::string WithService(const std::string& service) {
+  return WithFeature("{agg: last_n, of: event, n: 3}") + "feature_services:\n  s:\n" + service +
+         "models:\n  m: {runtime: fasttext}\n";
+}
+
+std::vector<ErrorCase> ServiceErrorCases() {
+  return {
+      {"TextContextWithoutName", WithService("    text: context.\n"), 16, "feature_services.s.text",
+       "needs a field name after 'context.'"},
+      {"TextUnknownFeature", WithService("    text: v:nope\n"), 16, "feature_services.s.text",
+       "feature view 'v' has no feature 'nope'"},
+      {"NeitherFeaturesNorText", WithService("    request_features: []\n"), 16,
+       "feature_services.s.features", "missing required key"},
+      {"RequestFeatureUnknownModel",
+       WithService("    features: [v:f]\n    request_features:\n"
+                   "      - {name: q, fn: mean_sentence_vector, model: nope, of: v:f}\n"),
+       18, "feature_services.s.request_features[0].model", "unknown model 'nope' (defined: m)"},
+      {"RequestFeatureWithoutInput",
+       WithService("    features: [v:f]\n    request_features:\n"
+                   "      - {name: q, fn: mean_sentence_vector, model: m}\n"),
+       18, "feature_services.s.request_features[0].of", "missing required key"},
+      {"RequestFeatureTwice",
+       WithService("    features: [v:f]\n    request_features:\n"
+                   "      - {name: q, fn: mean_sentence_vector, model: m, of: v:f}\n"
+                   "      - {name: q, fn: mean_sentence_vector, model: m, of: context.x}\n"),
+       19, "feature_services.s.request_features[1].name", "'q' is listed twice"},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(ServiceChecks, SpecErrorTest, ::testing::ValuesIn(ServiceErrorCases()),
+                         [](const ::testing::TestParamInfo<ErrorCase>& info) {
+                           return info.param.name;
+                         });
+
+TEST(ServiceSpecTest, TextInputAndRequestFeaturesParse) {
+  Result<ProjectSpec> spec =
+      ParseProject(WithService("    text: context.query\n    request_features:\n"
+                               "      - {name: q, fn: mean_sentence_vector, model: m, of: v:f}\n"
+                               "      - {name: c, fn: mean_sentence_vector, model: m, "
+                               "of: context.terms}\n"),
+                   "/x/freshet.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const FeatureServiceSpec& s = spec->feature_services.at("s");
+  EXPECT_TRUE(s.features.empty());
+  ASSERT_TRUE(s.text.has_value());
+  EXPECT_EQ(s.text->context_field, "query");
+  EXPECT_EQ(s.text->ToString(), "context.query");
+  ASSERT_EQ(s.request_features.size(), 2u);
+  EXPECT_EQ(s.request_features[0].name, "q");
+  EXPECT_EQ(s.request_features[0].fn, "mean_sentence_vector");
+  EXPECT_EQ(s.request_features[0].model, "m");
+  EXPECT_FALSE(s.request_features[0].of.from_context());
+  EXPECT_EQ(s.request_features[0].of.ToString(), "v:f");
+  EXPECT_EQ(s.request_features[0].fn_line, 18);
+  EXPECT_EQ(s.request_features[1].of.context_field, "terms");
+
+  BuiltKinds built{{"http"}, {}, {"fasttext"}, {"mean_sentence_vector"}};
+  EXPECT_TRUE(CheckBuiltKinds(*spec, built).ok());
+  built.request_fns = {"other"};
+  EXPECT_EQ(CheckBuiltKinds(*spec, built).message(),
+            "/x/freshet.yaml:18: feature_services.s.request_features[0].fn: "
+            "'mean_sentence_vector' is not built in this version (built: other)");
 }
 
 }  // namespace
