@@ -19,7 +19,11 @@ float ToModelInput(const Value& v) {
 
 Predictor::Predictor(const ProjectSpec* spec, FeatureStore* features, ModelRegistry* registry,
                      ModelCache* models, MetricsRegistry* metrics)
-    : spec_(spec), features_(features), registry_(registry), models_(models) {
+    : spec_(spec),
+      features_(features),
+      registry_(registry),
+      models_(models),
+      router_(spec, registry, models, metrics) {
   latency_ = metrics
                  ->GetHistogram("freshet_predict_duration_seconds",
                                 "Time to fetch features and score one predict request")
@@ -81,16 +85,8 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   auto batcher = batchers_.find(deployment);
   MicroBatcher* batching = batcher == batchers_.end() ? nullptr : batcher->second.get();
   MicroBatcher::Announcement on_the_way(batching);
-  ASSIGN_OR_RETURN(LoadedModel model, Load(d.model, d.alias));
-  const ModelVersion& version = model.version;
+  ASSIGN_OR_RETURN(std::shared_ptr<const TrafficRouter::Route> route, router_.Current(deployment));
   ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
-  // The caller cannot fix this one by changing the request: the deployment is misconfigured.
-  if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != refs.size()) {
-    return Status::FailedPrecondition(fmt::format(
-        "deployment '{}': model {} v{} takes {} features but feature service '{}' has {}",
-        deployment, version.name, version.version, version.num_features, d.feature_service,
-        refs.size()));
-  }
 
   Prediction out;
   ASSIGN_OR_RETURN(out.features, features_->Get(refs, entities, as_of_ms));
@@ -100,16 +96,10 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   for (size_t c = 0; c < cols; ++c) {
     for (size_t r = 0; r < rows; ++r) input[r * cols + c] = ToModelInput(out.features.values[c][r]);
   }
-  std::vector<float> scores;
-  if (batching != nullptr) {
-    RETURN_IF_ERROR(
-        batching->Predict(model.runtime, input.data(), rows, cols, &scores, &on_the_way));
-  } else {
-    RETURN_IF_ERROR(model.runtime->Predict(input.data(), rows, cols, &scores));
-  }
-  out.scores.assign(scores.begin(), scores.end());
-  out.model = version.name;
-  out.version = version.version;
+  RETURN_IF_ERROR(router_.Score(route, entities, input.data(), rows, cols, batching, &on_the_way,
+                                &out.scores, &out.versions));
+  out.model = d.model;
+  out.version = out.versions.empty() ? route->arms[0].model.version.version : out.versions[0];
   latency_->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return out;
