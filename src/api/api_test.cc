@@ -366,6 +366,9 @@ TEST_F(ApiTest, TrafficSplitNamesEachRowsVersionAndIsReported) {
     EXPECT_DOUBLE_EQ(double(arm["requests"]), 1);
     EXPECT_DOUBLE_EQ(double(arm["rows"]), rows_per_version[a + 1]);
   }
+  EXPECT_NE(std::string_view(report["shadow"]["error"]).find("no alias \"candidate\""),
+            std::string_view::npos)
+      << traffic.body;
   ExpectError(Call("GET", "/v1/deployments/nope/traffic"), 404, "not_found", "'nope'");
 }
 
