@@ -318,22 +318,37 @@ TEST_F(TrafficTest, AliasSwitchesUnderConcurrentLoadFailNoRequest) {
     }
     return false;
   };
+  // Requests running while an alias moved against the others: recorded, not asserted.
+  auto during_switch = [&](const Request& r) {
+    for (size_t k = 1; k < switches.size(); ++k) {
+      if (r.begin <= switches[k].end && switches[k].begin <= r.end) return true;
+    }
+    return false;
+  };
+  double max_switch_ms = 0;
+  for (size_t k = 1; k < switches.size(); ++k) {
+    max_switch_ms = std::max(
+        max_switch_ms,
+        std::chrono::duration<double, std::milli>(switches[k].end - switches[k].begin).count());
+  }
   size_t total = 0;
-  double max_latency_ms = 0;
+  double max_ms[2] = {0, 0};  // [overlapping no switch, overlapping one]
   for (const std::vector<Request>& per_thread : requests) {
     for (const Request& r : per_thread) {
       ++total;
       EXPECT_TRUE(was_target(r)) << "a request answered by v" << r.version
                                  << " that was not the alias target while it ran";
-      max_latency_ms = std::max(max_latency_ms,
-                                std::chrono::duration<double, std::milli>(r.end - r.begin).count());
+      double& max = max_ms[during_switch(r) ? 1 : 0];
+      max = std::max(max, std::chrono::duration<double, std::milli>(r.end - r.begin).count());
     }
   }
   EXPECT_GT(total, static_cast<size_t>(kSwitches));
   RecordProperty("requests", static_cast<int>(total));
-  RecordProperty("max_latency_us", static_cast<int>(max_latency_ms * 1000));
+  RecordProperty("max_latency_us_during_switches", static_cast<int>(max_ms[1] * 1000));
+  RecordProperty("max_latency_us_otherwise", static_cast<int>(max_ms[0] * 1000));
   std::cout << "alias switches under load: " << total << " requests, " << kSwitches
-            << " switches, max latency " << max_latency_ms << " ms\n";
+            << " switches; max latency " << max_ms[1] << " ms while a switch ran, " << max_ms[0]
+            << " ms otherwise; the longest switch took " << max_switch_ms << " ms\n";
 }
 
 TEST_F(TrafficTest, AliasCheckWarmsTheNewVersionBeforeTheMove) {
