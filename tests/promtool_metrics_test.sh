@@ -38,7 +38,18 @@ feature_views:
     source: clicks
     features:
       clicks_1h: {agg: count, window: 1h}
+feature_services:
+  s: [activity:clicks_1h]
+models:
+  m: {runtime: linear}
+deployments:
+  d:
+    model: m
+    features: s
+    traffic: [{alias: champion, weight: 1}]
+    shadow: {version: 1}
 YAML
+echo '{"weights": [2], "bias": 1}' >"$work/m.json"
 
 "$freshet" serve --project "$work/project" --data "$work/data" --listen 127.0.0.1:0 \
   2>"$work/log" &
@@ -61,7 +72,15 @@ post() { curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "$2" "$url
 [ "$(post /v1/events/clicks '{"user_id":"x","ts_ms":1767225600000,"page":"b"}')" = 200 ]
 [ "$(post /v1/features '{"features":["activity:clicks_1h"],"entities":{"user_id":["u1"]}}')" = 200 ]
 [ "$(post /nope '{}')" = 404 ]
-curl -s "$url/metrics" >"$work/metrics"
+# A model served and shadowed: the per-version families.
+[ "$(post /v1/models/m/versions "{\"artifact_path\":\"$work/m.json\"}")" = 201 ]
+[ "$(post /v1/predict/d '{"entities":{"user_id":["u1","u2"]}}')" = 200 ]
+shadow='freshet_model_rows_total{deployment="d",model="m",version="1",role="shadow"} 2'
+for _ in $(seq 1 200); do
+  curl -s "$url/metrics" >"$work/metrics"
+  grep -qx "$shadow" "$work/metrics" && break
+  sleep 0.05
+done
 if ! problems=$(promtool check metrics <"$work/metrics" 2>&1); then
   echo "FAIL: promtool check metrics:"
   echo "$problems"
@@ -80,7 +99,9 @@ awk '$1 == "freshet_engine_watermark_seconds{source=\"clicks\"}" && $2 == 176722
 # The quarantined record is not applied; its violations are counted by expectation and policy.
 for series in "freshet_engine_events_applied_total 1" "freshet_engine_late_events_total 1" \
   'freshet_expectation_violations_total{source="clicks",field="page",expectation="in",policy="warn"} 1' \
-  'freshet_quarantined_records_total{source="clicks"} 1'; do
+  'freshet_quarantined_records_total{source="clicks"} 1' \
+  'freshet_model_rows_total{deployment="d",model="m",version="1",role="served"} 2' "$shadow" \
+  'freshet_shadow_disagreements_total{deployment="d"} 0'; do
   grep -qx "$series" "$work/metrics" || { echo "FAIL: no '$series'"; cat "$work/metrics"; exit 1; }
 done
 echo "PASS: $(grep -c '^# TYPE' "$work/metrics") metric families pass promtool check metrics"

@@ -262,7 +262,7 @@ void SetAlias(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   body.Allow({"version", "by"}).Require("version").Int("version", &version).String("by", &by);
   if (!Ok(body.status(), res)) return;
   Status st = instance->registry()->SetAlias(Name(req), *req.PathParam("alias"), version, by,
-                                             DeploymentAliasCheck(&instance->spec(), Name(req)));
+                                             instance->predictor()->router()->CheckAndWarm(Name(req)));
   if (Ok(st, res)) AliasChanged(instance, Name(req), res);
 }
 
@@ -286,7 +286,7 @@ void Promote(Instance* instance, const HttpRequest& req, HttpResponse* res) {
       .String("by", &options.by);
   if (!Ok(body.status(), res)) return;
   auto result = instance->registry()->Promote(Name(req), version, options,
-                                              DeploymentAliasCheck(&instance->spec(), Name(req)));
+                                              instance->predictor()->router()->CheckAndWarm(Name(req)));
   if (!Ok(result.status(), res)) return;
   res->body = PromoteResultToJson(Name(req), *result);
 }
@@ -298,7 +298,7 @@ void Rollback(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   body.Allow({"by"}).String("by", &by);
   if (!Ok(body.status(), res)) return;
   auto change = instance->registry()->Rollback(Name(req), by,
-                                               DeploymentAliasCheck(&instance->spec(), Name(req)));
+                                               instance->predictor()->router()->CheckAndWarm(Name(req)));
   if (!Ok(change.status(), res)) return;
   res->body = AliasChangeToJson(*change);
 }

@@ -9,8 +9,11 @@
 namespace freshet {
 namespace {
 
-// Response: {"predictions": [...], "model": {"name", "version"}, "entities": {key: [...]},
-//            "features": ["view:feature", ...], "statuses": [[status per feature], per row]}.
+// Response: {"predictions": [...], "model": {"name", "version"}, "versions": [per row],
+//            "entities": {key: [...]}, "features": ["view:feature", ...],
+//            "statuses": [[status per feature], per row]}.
+// "versions" names the model version that scored each row (they differ under a traffic split);
+// "model.version" is the first row's.
 // A prediction is a number, or for a text model (fasttext) {"labels": [...], "probabilities":
 // [...]}, most probable first.
 // A status is PRESENT, NOT_FOUND (no state for the entity: the model saw the empty-window value,
@@ -44,6 +47,10 @@ std::string EncodePrediction(const FeatureRequest& request, const Prediction& p)
   w.Key("version");
   w.Int64(p.version);
   w.EndObject();
+  w.Key("versions");
+  w.StartArray();
+  for (int64_t v : p.versions) w.Int64(v);
+  w.EndArray();
   w.Key("entities");
   w.StartObject();
   for (const std::string& key : request.entity_order) {
@@ -156,9 +163,80 @@ void Predict(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   res->body = EncodePrediction(*request, *prediction);
 }
 
+// GET /v1/deployments/{deployment}/traffic: {"deployment", "model", "sticky_keys": [...],
+// "arms": [{"role": "served"|"shadow", "ref", "weight", "share", "version", "load_error"?,
+// "requests", "rows", "errors"}], "shadow"?: {"tolerance", "disagreements", "dropped", "error"?}}
+// ("error": why the shadow is not scored, e.g. its alias is not set).
+void Traffic(Instance* instance, const HttpRequest& req, HttpResponse* res) {
+  const std::string& name = *req.PathParam("deployment");
+  auto report = instance->predictor()->router()->Describe(name);
+  if (!report.ok()) {
+    SetError(res, report.status());
+    return;
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("deployment");
+  w.String(name.c_str());
+  w.Key("model");
+  w.String(report->model.c_str());
+  w.Key("sticky_keys");
+  w.StartArray();
+  for (const std::string& key : report->sticky_keys) w.String(key.c_str());
+  w.EndArray();
+  w.Key("arms");
+  w.StartArray();
+  for (const TrafficRouter::ArmReport& a : report->arms) {
+    w.StartObject();
+    w.Key("role");
+    w.String(a.role.c_str());
+    w.Key("ref");
+    w.String(a.arm.ref.c_str());
+    w.Key("weight");
+    w.Double(a.arm.weight);
+    w.Key("share");
+    w.Double(a.arm.share);
+    w.Key("version");
+    w.Int64(a.arm.model.version.version);
+    if (!a.arm.load_error.empty()) {
+      w.Key("load_error");
+      w.String(a.arm.load_error.c_str());
+    }
+    w.Key("requests");
+    w.Double(a.requests);
+    w.Key("rows");
+    w.Double(a.rows);
+    w.Key("errors");
+    w.Double(a.errors);
+    w.EndObject();
+  }
+  w.EndArray();
+  if (instance->spec().deployments.at(name).shadow) {
+    w.Key("shadow");
+    w.StartObject();
+    w.Key("tolerance");
+    w.Double(report->shadow_tolerance);
+    w.Key("disagreements");
+    w.Double(report->shadow_disagreements);
+    w.Key("dropped");
+    w.Double(report->shadow_dropped);
+    if (!report->shadow_error.empty()) {
+      w.Key("error");
+      w.String(report->shadow_error.c_str());
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  res->body = buf.GetString();
+}
+
 }  // namespace
 
 Status RegisterPredictRoutes(Router* router, Instance* instance) {
+  RETURN_IF_ERROR(router->Add(
+      "GET", "/v1/deployments/{deployment}/traffic",
+      [instance](const HttpRequest& req, HttpResponse* res) { Traffic(instance, req, res); }));
   return router->Add(
       "POST", "/v1/predict/{deployment}",
       [instance](const HttpRequest& req, HttpResponse* res) { Predict(instance, req, res); });

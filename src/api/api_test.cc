@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "models/models_test_util.h"
@@ -50,6 +51,11 @@ models:
   ranker: {runtime: linear}
 deployments:
   rank: {model: ranker, features: scoring}
+  rank_ab:
+    model: ranker
+    features: scoring
+    traffic: [{alias: champion, weight: 1}, {alias: challenger, weight: 1}]
+    shadow: {alias: candidate}
 )yaml";
 
 std::string Click(const std::string& user, int64_t ts, double amount) {
@@ -269,8 +275,9 @@ TEST_F(ApiTest, PredictScoresTheDeploymentsModel) {
       Call("POST", "/v1/predict/rank", R"({"entities":{"user_id":["u1","nobody"]}})");
   ASSERT_EQ(res.status, 200) << res.body;
   simdjson::dom::element doc = Json(res);
-  EXPECT_EQ(Keys(doc.get_object()),
-            (std::set<std::string>{"predictions", "model", "entities", "features", "statuses"}));
+  EXPECT_EQ(Keys(doc.get_object()), (std::set<std::string>{"predictions", "model", "versions",
+                                                           "entities", "features", "statuses"}));
+  EXPECT_EQ(simdjson::minify(doc["versions"]), "[1,1]");
   EXPECT_DOUBLE_EQ(double(doc["predictions"].at(0)), 2 * 1 + 8 * 10 + 0.5);
   EXPECT_DOUBLE_EQ(double(doc["predictions"].at(1)), 0.5);  // no events: count 0, sum 0
   EXPECT_EQ(std::string_view(doc["model"]["name"]), "ranker");
@@ -324,6 +331,46 @@ TEST_F(ApiTest, PredictErrors) {
               "malformed JSON");
   ExpectError(Call("POST", "/v1/predict/nope", R"({"entities":{"user_id":["u1"]}})"), 404,
               "not_found", "unknown deployment 'nope'");
+}
+
+// A traffic split answers each row's version; the traffic route shows the split and the counts.
+TEST_F(ApiTest, TrafficSplitNamesEachRowsVersionAndIsReported) {
+  RegisterRanker(0, 0, 1);  // champion: scores 1
+  RegisterRanker(0, 0, 2);  // challenger: scores 2
+  ASSERT_TRUE(instance_->registry()->SetAlias("ranker", "challenger", 2).ok());
+  std::string users;
+  for (int i = 0; i < 40; ++i) users += (i ? ",\"u" : "\"u") + std::to_string(i) + "\"";
+  HttpResponse res =
+      Call("POST", "/v1/predict/rank_ab", R"({"entities":{"user_id":[)" + users + "]}}");
+  ASSERT_EQ(res.status, 200) << res.body;
+  simdjson::dom::element doc = Json(res);
+  std::map<int64_t, int> rows_per_version;
+  for (size_t r = 0; r < 40; ++r) {
+    int64_t version = int64_t(doc["versions"].at(r));
+    ++rows_per_version[version];
+    EXPECT_DOUBLE_EQ(double(doc["predictions"].at(r)), static_cast<double>(version));
+  }
+  ASSERT_EQ(rows_per_version.size(), 2u) << res.body;  // 40 users: both halves are hit
+
+  HttpResponse traffic = Call("GET", "/v1/deployments/rank_ab/traffic");
+  ASSERT_EQ(traffic.status, 200) << traffic.body;
+  simdjson::dom::element report = Json(traffic);
+  EXPECT_EQ(std::string_view(report["model"]), "ranker");
+  EXPECT_EQ(simdjson::minify(report["sticky_keys"]), R"(["user_id"])");
+  ASSERT_EQ(report["arms"].get_array().size(), 2u);  // the unset shadow alias: not yet
+  for (size_t a = 0; a < 2; ++a) {
+    simdjson::dom::element arm = report["arms"].at(a);
+    EXPECT_EQ(std::string_view(arm["role"]), "served");
+    EXPECT_EQ(int64_t(arm["version"]), static_cast<int64_t>(a + 1));
+    EXPECT_DOUBLE_EQ(double(arm["weight"]), 1);
+    EXPECT_NEAR(double(arm["share"]), 0.5, 0.02);
+    EXPECT_DOUBLE_EQ(double(arm["requests"]), 1);
+    EXPECT_DOUBLE_EQ(double(arm["rows"]), rows_per_version[a + 1]);
+  }
+  EXPECT_NE(std::string_view(report["shadow"]["error"]).find("no alias \"candidate\""),
+            std::string_view::npos)
+      << traffic.body;
+  ExpectError(Call("GET", "/v1/deployments/nope/traffic"), 404, "not_found", "'nope'");
 }
 
 TEST_F(ApiTest, ModelsAreTheApisOwnShapeWithoutStorageFieldsOrPaths) {

@@ -233,7 +233,7 @@ Status Alias(const ModelsFlags& f) {
     RETURN_IF_ERROR(registry->RemoveAlias(f.name, f.alias, f.by));
   } else {
     RETURN_IF_ERROR(registry->SetAlias(f.name, f.alias, f.version, f.by,
-                                       DeploymentAliasCheck(&instance->spec(), f.name)));
+                                       instance->predictor()->router()->CheckAndWarm(f.name)));
   }
   ASSIGN_OR_RETURN(ModelInfo model, registry->Get(f.name));
   const AliasChange& change = model.alias_history.back();
@@ -253,7 +253,7 @@ Status Promote(const ModelsFlags& f) {
   ASSIGN_OR_RETURN(PromoteResult result,
                    instance->registry()->Promote(f.name, f.version,
                                                  {.metric = f.metric, .force = f.force, .by = f.by},
-                                                 DeploymentAliasCheck(&instance->spec(), f.name)));
+                                                 instance->predictor()->router()->CheckAndWarm(f.name)));
   if (f.project.json) {
     fmt::print("{}\n", PromoteResultToJson(f.name, result));
   } else {
@@ -266,7 +266,7 @@ Status Rollback(const ModelsFlags& f) {
   ASSIGN_OR_RETURN(auto instance, OpenInstance(f));
   ASSIGN_OR_RETURN(AliasChange change,
                    instance->registry()->Rollback(f.name, f.by,
-                                                  DeploymentAliasCheck(&instance->spec(), f.name)));
+                                                  instance->predictor()->router()->CheckAndWarm(f.name)));
   if (f.project.json) {
     fmt::print("{}\n", AliasChangeToJson(change));
   } else {

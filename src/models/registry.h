@@ -172,6 +172,14 @@ class ModelRegistry {
   // kNotFound when nothing matches; kInvalidArgument for an empty reference.
   Result<ModelVersion> Resolve(const std::string& name, std::string_view ref) const;
 
+  // The count of completed writes (see "Resolve() caching" above): while it is unchanged, every
+  // Resolve() answers as before, so a caller may keep what it derived from resolutions read
+  // after the value it saw. nullopt for a registry from OpenForReading(), which cannot tell.
+  std::optional<uint64_t> generation() const {
+    if (!cache_resolves_) return std::nullopt;
+    return generation_.load(std::memory_order_acquire);
+  }
+
  private:
   ModelRegistry(Db* db, std::string data_dir, const Clock* clock, bool cache_resolves);
 

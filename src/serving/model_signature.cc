@@ -244,7 +244,8 @@ Status CheckSignature(const ProjectSpec& spec, const DeploymentSpec& deployment,
 std::vector<ModelUse> DeploymentUses(const ProjectSpec& spec, const std::string& model) {
   std::vector<ModelUse> uses;
   for (const auto& [name, deployment] : spec.deployments) {
-    if (deployment.model == model) uses.push_back({name, deployment.alias});
+    if (deployment.model != model) continue;
+    for (const std::string& ref : deployment.Refs()) uses.push_back({name, ref});
   }
   return uses;
 }
@@ -252,7 +253,9 @@ std::vector<ModelUse> DeploymentUses(const ProjectSpec& spec, const std::string&
 AliasCheck DeploymentAliasCheck(const ProjectSpec* spec, const std::string& model) {
   return [spec, model](const std::string& alias, const ModelVersion& target) {
     for (const auto& [name, deployment] : spec->deployments) {
-      if (deployment.model != model || deployment.alias != alias) continue;
+      if (deployment.model != model) continue;
+      std::vector<std::string> refs = deployment.Refs();
+      if (std::find(refs.begin(), refs.end(), alias) == refs.end()) continue;
       RETURN_IF_ERROR(CheckSignature(*spec, deployment, target));
     }
     return Status::Ok();
@@ -261,10 +264,12 @@ AliasCheck DeploymentAliasCheck(const ProjectSpec* spec, const std::string& mode
 
 Status CheckDeployments(const ProjectSpec& spec, const ModelRegistry& registry) {
   for (const auto& [name, deployment] : spec.deployments) {
-    Result<ModelVersion> version = registry.Resolve(deployment.model, deployment.alias);
-    if (version.status().code() == StatusCode::kNotFound) continue;
-    if (!version.ok()) return version.status();
-    RETURN_IF_ERROR(CheckSignature(spec, deployment, *version));
+    for (const std::string& ref : deployment.Refs()) {
+      Result<ModelVersion> version = registry.Resolve(deployment.model, ref);
+      if (version.status().code() == StatusCode::kNotFound) continue;
+      if (!version.ok()) return version.status();
+      RETURN_IF_ERROR(CheckSignature(spec, deployment, *version));
+    }
   }
   return Status::Ok();
 }

@@ -59,14 +59,16 @@ inline constexpr std::string_view kTextType = "text";
 Status CheckSignature(const ProjectSpec& spec, const DeploymentSpec& deployment,
                       const ModelVersion& version);
 
-// The deployments of `model`, for ModelRegistry::DeleteVersion.
+// The deployments of `model` with each reference they score with (DeploymentSpec::Refs: the
+// alias, or the traffic entries, and the shadow), for ModelRegistry::DeleteVersion.
 std::vector<ModelUse> DeploymentUses(const ProjectSpec& spec, const std::string& model);
 
-// An AliasCheck for `model`: when an alias moves that a deployment of the model serves, the
+// An AliasCheck for `model`: when an alias moves that a deployment of the model scores with
+// (served or shadow), the
 // target version must match that deployment's service. `spec` must outlive the check.
 AliasCheck DeploymentAliasCheck(const ProjectSpec* spec, const std::string& model);
 
-// Checks every deployment whose model reference resolves in `registry` (a model not registered
+// Checks every reference of every deployment that resolves in `registry` (a model not registered
 // yet, or an alias not set, is skipped: there is nothing to mismatch). The first mismatch.
 Status CheckDeployments(const ProjectSpec& spec, const ModelRegistry& registry);
 

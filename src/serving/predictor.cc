@@ -19,7 +19,11 @@ float ToModelInput(const Value& v) {
 
 Predictor::Predictor(const ProjectSpec* spec, FeatureStore* features, ModelRegistry* registry,
                      ModelCache* models, MetricsRegistry* metrics)
-    : spec_(spec), features_(features), registry_(registry), models_(models) {
+    : spec_(spec),
+      features_(features),
+      registry_(registry),
+      models_(models),
+      router_(spec, registry, models, metrics) {
   latency_ = metrics
                  ->GetHistogram("freshet_predict_duration_seconds",
                                 "Time to fetch features and score one predict request")
@@ -83,23 +87,29 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   auto batcher = batchers_.find(deployment);
   MicroBatcher* batching = batcher == batchers_.end() ? nullptr : batcher->second.get();
   MicroBatcher::Announcement on_the_way(batching);
-  ASSIGN_OR_RETURN(LoadedModel model, Load(d.model, d.alias));
-  if (model.runtime->input() == RuntimeInput::kText) {
-    ASSIGN_OR_RETURN(Prediction text, PredictText(d, model, entities, as_of_ms, context, top_k));
+  ASSIGN_OR_RETURN(std::shared_ptr<const TrafficRouter::Route> route, router_.Current(deployment));
+  if (route->arms[0].model.runtime->input() == RuntimeInput::kText) {
+    // A text deployment serves its first version: traffic splits score feature rows.
+    ASSIGN_OR_RETURN(Prediction text,
+                     PredictText(d, route->arms[0].model, entities, as_of_ms, context, top_k));
     latency_->Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return text;
   }
-  const ModelVersion& version = model.version;
   const FeatureServiceSpec& service = spec_->feature_services.at(d.feature_service);
   ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
   ASSIGN_OR_RETURN(RequestFeatures request_features, BindRequestFeatures(service));
   const size_t cols = refs.size() + request_features.width();
   // The caller cannot fix this one by changing the request: the deployment is misconfigured.
-  if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != cols) {
-    return Status::FailedPrecondition(fmt::format(
-        "deployment '{}': model {} v{} takes {} features but feature service '{}' has {}",
-        deployment, version.name, version.version, version.num_features, d.feature_service, cols));
+  // (The router checks services without request features when it loads a version.)
+  for (const TrafficRouter::Arm& arm : route->arms) {
+    const ModelVersion& version = arm.model.version;
+    if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != cols) {
+      return Status::FailedPrecondition(fmt::format(
+          "deployment '{}': model {} v{} takes {} features but feature service '{}' has {}",
+          deployment, version.name, version.version, version.num_features, d.feature_service,
+          cols));
+    }
   }
 
   Prediction out;
@@ -112,16 +122,10 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   }
   RETURN_IF_ERROR(request_features.ComputeRows(*features_, entities, as_of_ms, context, rows, cols,
                                                refs.size(), input.data()));
-  std::vector<float> scores;
-  if (batching != nullptr) {
-    RETURN_IF_ERROR(
-        batching->Predict(model.runtime, input.data(), rows, cols, &scores, &on_the_way));
-  } else {
-    RETURN_IF_ERROR(model.runtime->Predict(input.data(), rows, cols, &scores));
-  }
-  out.scores.assign(scores.begin(), scores.end());
-  out.model = version.name;
-  out.version = version.version;
+  RETURN_IF_ERROR(router_.Score(route, entities, input.data(), rows, cols, batching, &on_the_way,
+                                &out.scores, &out.versions));
+  out.model = d.model;
+  out.version = out.versions.empty() ? route->arms[0].model.version.version : out.versions[0];
   latency_->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return out;

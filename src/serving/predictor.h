@@ -1,8 +1,10 @@
 // Predictor: serves deployments. A deployment joins a model alias with a feature service:
 // for each entity it reads the service's features (at now or `as_of`), builds the model's input
 // row in service order (null -> NaN, bool -> 0/1), and runs the model version the alias points
-// at. The runtime comes from the ModelCache as a shared_ptr, so an alias moving to a new version
-// never breaks a prediction in flight.
+// at, or with a `traffic:` split the version of each row's entity (serving/traffic_router.h,
+// which also scores the shadow and keeps per-version metrics). The runtimes come from the
+// ModelCache as shared_ptrs, so an alias moving to a new version never breaks a prediction in
+// flight.
 //
 // Request context: values the caller supplies for some of the service's features ("view:feature"
 // or, when unique in the service, the bare feature name), one per entity row. They replace the
@@ -33,24 +35,21 @@
 #include "models/registry.h"
 #include "serving/micro_batcher.h"
 #include "serving/request_features.h"
+#include "serving/traffic_router.h"
 #include "spec/project_spec.h"
 #include "store/feature_store.h"
 
 namespace freshet {
 
-// A registered model version and its loaded runtime.
-struct LoadedModel {
-  ModelVersion version;
-  std::shared_ptr<const ModelRuntime> runtime;
-};
 
 struct Prediction {
   std::vector<double> scores;  // one per entity row (feature-row models)
   // Text models: one entry per entity row, its most probable labels first; `scores` is empty.
   std::vector<std::vector<TextLabel>> labels;
   std::string model;
-  int64_t version = 0;
-  FeatureTable features;  // the inputs used, with each value's ReadStatus
+  int64_t version = 0;            // the version of the first row (of every row without a split)
+  std::vector<int64_t> versions;  // the version that scored each row
+  FeatureTable features;          // the inputs used, with each value's ReadStatus
 };
 
 class Predictor {
@@ -84,6 +83,9 @@ class Predictor {
   // kNotFound when there is none.
   Result<LoadedModel> Load(const std::string& model, std::string_view ref);
 
+  // The deployments' version routing: alias checks that warm, traffic reports.
+  TrafficRouter* router() { return &router_; }
+
  private:
   Status ApplyContext(const FeatureServiceSpec& service, const PredictContext& context,
                       FeatureTable* table) const;
@@ -97,6 +99,7 @@ class Predictor {
   ModelRegistry* registry_;
   ModelCache* models_;
   Histogram* latency_;
+  TrafficRouter router_;
   // Deployments with batching on; built at construction, read-only afterwards.
   std::map<std::string, std::unique_ptr<MicroBatcher>> batchers_;
 };

@@ -67,6 +67,14 @@ std::vector<std::string> DeploymentKeyFields(const ProjectSpec& spec,
   return keys;
 }
 
+std::vector<std::string> DeploymentSpec::Refs() const {
+  std::vector<std::string> refs;
+  if (traffic.empty()) refs.push_back(alias);
+  for (const TrafficTargetSpec& t : traffic) refs.push_back(t.ref);
+  if (shadow) refs.push_back(shadow->target.ref);
+  return refs;
+}
+
 SourceSpec ViewInputSchema(const ProjectSpec& spec, const FeatureViewSpec& view) {
   SourceSpec schema = spec.sources.at(view.source);
   for (const LookupSpec& lookup : view.lookups) {

@@ -268,6 +268,20 @@ struct TriggerSpec {
   int where_line = 0;       // of `where:` (`line` when absent)
 };
 
+// One version reference of a deployment's `traffic:` split or `shadow:` (serving/traffic_router.h):
+// `{version: 3, weight: 10}` or `{alias: challenger, weight: 10}`.
+struct TrafficTargetSpec {
+  std::string ref;    // ModelRegistry::Resolve reference: a version number ("3") or an alias
+  double weight = 0;  // > 0 in `traffic:`; the shares are weight / sum of weights. 0 for a shadow
+  int line = 0;
+};
+
+// `shadow: {version: N | alias: A, tolerance: 0.05}`: scored on the served rows, never returned.
+struct ShadowSpec {
+  TrafficTargetSpec target;
+  double tolerance = 0.05;  // a row disagrees when |shadow - served| > tolerance (any output)
+};
+
 struct DeploymentSpec {
   std::string name;
   std::string model;  // registered model name
@@ -277,6 +291,14 @@ struct DeploymentSpec {
   int line = 0;
   BatchingSpec batching;
   std::optional<TriggerSpec> on;  // empty: predictions only on request
+  // Weighted versions, sticky per entity; empty: every row goes to `alias` (a `traffic:` block
+  // and an explicit `alias:` are exclusive). Refs are distinct.
+  std::vector<TrafficTargetSpec> traffic{};
+  std::optional<ShadowSpec> shadow{};  // its ref differs from every served one
+
+  // Every reference the deployment scores with: `alias` (no traffic) or the traffic refs, then
+  // the shadow's.
+  std::vector<std::string> Refs() const;
 };
 
 struct ProjectSpec {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -440,8 +441,9 @@ class ProjectParser {
   }
 
   Status ParseDeployment(const YamlEntry& entry) {
-    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(entry.value, {"model", "features", "alias",
-                                                             "outputs", "batching", "on"}));
+    ASSIGN_OR_RETURN(YamlObject obj,
+                     r_.Object(entry.value, {"model", "features", "alias", "outputs", "batching",
+                                             "on", "traffic", "shadow"}));
     DeploymentSpec deployment{entry.name, "", "champion", "", {}, entry.value.line, {}, {}};
     RETURN_IF_ERROR(r_.RequireString(obj, "model", &deployment.model));
     RETURN_IF_ERROR(r_.RequireString(obj, "features", &deployment.feature_service));
@@ -466,6 +468,7 @@ class ProjectParser {
     }
     if (obj.Has("batching")) RETURN_IF_ERROR(ParseBatching(obj.Get("batching"), &deployment));
     if (obj.Has("on")) RETURN_IF_ERROR(ParseTrigger(obj.Get("on"), &deployment));
+    RETURN_IF_ERROR(ParseTraffic(obj, &deployment));
     spec_->deployments.emplace(entry.name, std::move(deployment));
     return Status::Ok();
   }
@@ -517,6 +520,72 @@ class ProjectParser {
       }
     }
     deployment->on = std::move(on);
+    return Status::Ok();
+  }
+
+  // A deployment's `traffic: [{version: N | alias: A, weight: W}, ...]` (W > 0) and
+  // `shadow: {version: N | alias: A, tolerance: T}`; every ref distinct, `traffic` exclusive with
+  // `alias`.
+  Status ParseTraffic(const YamlObject& obj, DeploymentSpec* deployment) {
+    std::set<std::string> refs;
+    auto add_ref = [&](const YamlField& at, const TrafficTargetSpec& target) -> Status {
+      if (!refs.insert(target.ref).second) {
+        return r_.Error(
+            at, fmt::format("'{}' is named twice in the deployment's traffic/shadow", target.ref));
+      }
+      return Status::Ok();
+    };
+    if (obj.Has("traffic")) {
+      if (obj.Has("alias")) {
+        return r_.Error(obj.Get("alias"),
+                        "alias and traffic are exclusive: name the alias in a traffic entry");
+      }
+      ASSIGN_OR_RETURN(std::vector<YamlField> items, r_.Sequence(obj.Get("traffic")));
+      if (items.empty()) return r_.Error(obj.Get("traffic"), "expected at least one entry");
+      for (const YamlField& item : items) {
+        ASSIGN_OR_RETURN(YamlObject entry, r_.Object(item, {"version", "alias", "weight"}));
+        TrafficTargetSpec target;
+        RETURN_IF_ERROR(ParseTrafficRef(item, entry, &target));
+        if (!entry.Has("weight")) return r_.Error(item, "missing weight");
+        RETURN_IF_ERROR(r_.ReadDouble(entry, "weight", &target.weight));
+        if (!(target.weight > 0) || !std::isfinite(target.weight)) {
+          return r_.Error(entry.Get("weight"), "weight: expected a positive number");
+        }
+        RETURN_IF_ERROR(add_ref(item, target));
+        deployment->traffic.push_back(std::move(target));
+      }
+    }
+    if (obj.Has("shadow")) {
+      const YamlField& field = obj.Get("shadow");
+      ASSIGN_OR_RETURN(YamlObject entry, r_.Object(field, {"version", "alias", "tolerance"}));
+      ShadowSpec shadow;
+      RETURN_IF_ERROR(ParseTrafficRef(field, entry, &shadow.target));
+      RETURN_IF_ERROR(r_.ReadDouble(entry, "tolerance", &shadow.tolerance));
+      if (!(shadow.tolerance >= 0) || !std::isfinite(shadow.tolerance)) {
+        return r_.Error(entry.Get("tolerance"), "tolerance: expected a number >= 0");
+      }
+      if (deployment->traffic.empty()) refs.insert(deployment->alias);
+      RETURN_IF_ERROR(add_ref(field, shadow.target));
+      deployment->shadow = std::move(shadow);
+    }
+    return Status::Ok();
+  }
+
+  // The `version: N` (N >= 1) or `alias: A` of a traffic entry or shadow, exactly one of them.
+  Status ParseTrafficRef(const YamlField& at, const YamlObject& obj, TrafficTargetSpec* target) {
+    target->line = at.line;
+    if (obj.Has("version") == obj.Has("alias")) {
+      return r_.Error(at, "expected exactly one of version or alias");
+    }
+    if (obj.Has("version")) {
+      int version = 0;
+      RETURN_IF_ERROR(r_.ReadInt(obj, "version", &version));
+      if (version < 1) return r_.Error(obj.Get("version"), "version: expected a number >= 1");
+      target->ref = std::to_string(version);
+      return Status::Ok();
+    }
+    RETURN_IF_ERROR(r_.RequireString(obj, "alias", &target->ref));
+    if (target->ref.empty()) return r_.Error(obj.Get("alias"), "empty alias");
     return Status::Ok();
   }
 

@@ -282,6 +282,15 @@ std::string WithTraining(const std::string& runtime, const std::string& train,
   return "project: p\nmodels:\n  m:\n    runtime: " + runtime + "\n" + train + rest;
 }
 
+// A valid project whose deployment `d` (line 19: model m, features s on lines 20-21) goes on
+// with `rest`, from line 22.
+std::string WithDeployment(const std::string& rest) {
+  return WithTail(
+      "feature_services:\n  s: [v:f]\nmodels:\n  m: {runtime: linear}\n"
+      "deployments:\n  d:\n    model: m\n    features: s\n" +
+      rest);
+}
+
 std::vector<ErrorCase> ErrorCases() {
   return {
       {"SyntaxError", "a:\n  b: 1\n c: 2\n", 3, "", "YAML syntax error"},
@@ -484,6 +493,30 @@ std::vector<ErrorCase> ErrorCases() {
       {"NullFractionQuarantined",
        WithExpectation("event: {null_fraction_max: 0.5, policy: quarantine}"), 9,
        "sources.ev.expectations.event.policy", "holds per batch"},
+      {"TrafficWithoutWeight", WithDeployment("    traffic:\n      - {version: 1}\n"), 23,
+       "deployments.d.traffic[0]", "missing weight"},
+      {"TrafficZeroWeight", WithDeployment("    traffic:\n      - {version: 1, weight: 0}\n"), 23,
+       "deployments.d.traffic[0].weight", "expected a positive number"},
+      {"TrafficVersionAndAlias",
+       WithDeployment("    traffic:\n      - {version: 1, alias: a, weight: 1}\n"), 23,
+       "deployments.d.traffic[0]", "exactly one of version or alias"},
+      {"TrafficVersionZero", WithDeployment("    traffic:\n      - {version: 0, weight: 1}\n"), 23,
+       "deployments.d.traffic[0].version", "expected a number >= 1"},
+      {"TrafficNamedTwice",
+       WithDeployment("    traffic:\n      - {version: 2, weight: 1}\n"
+                      "      - {version: 2, weight: 3}\n"),
+       24, "deployments.d.traffic[1]", "'2' is named twice"},
+      {"TrafficEmpty", WithDeployment("    traffic: []\n"), 22, "deployments.d.traffic",
+       "at least one entry"},
+      {"TrafficWithAlias",
+       WithDeployment("    alias: beta\n    traffic:\n      - {version: 1, weight: 1}\n"), 22,
+       "deployments.d.alias", "alias and traffic are exclusive"},
+      {"ShadowIsTheServedAlias", WithDeployment("    shadow: {alias: champion}\n"), 22,
+       "deployments.d.shadow", "'champion' is named twice"},
+      {"ShadowNegativeTolerance", WithDeployment("    shadow: {version: 2, tolerance: -1}\n"), 22,
+       "deployments.d.shadow.tolerance", "expected a number >= 0"},
+      {"ShadowUnknownKey", WithDeployment("    shadow: {version: 2, weight: 1}\n"), 22,
+       "deployments.d.shadow.weight", "unknown key 'weight'"},
   };
 }
 
@@ -663,6 +696,32 @@ TEST(SpecTriggerTest, ParsesAndChecksTheSource) {
   EXPECT_EQ(keyless.status().message(),
             "freshet.yaml:14: deployments.d.on.source: source 'other' has no field 'user_id', a "
             "key of the deployment's entities");
+}
+
+// `traffic:` entries keep their order, refs and weights; `shadow:` its ref and tolerance;
+// Refs() lists what the deployment scores with.
+TEST(SpecTrafficTest, WeightedRefsAndShadow) {
+  Result<ProjectSpec> spec = ParseProject(WithDeployment("    traffic:\n"
+                                                         "      - {version: 3, weight: 90}\n"
+                                                         "      - {alias: challenger, weight: 10}\n"
+                                                         "    shadow: {version: 4}\n"),
+                                          "freshet.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const DeploymentSpec& d = spec->deployments.at("d");
+  ASSERT_EQ(d.traffic.size(), 2u);
+  EXPECT_EQ(d.traffic[0].ref, "3");
+  EXPECT_EQ(d.traffic[0].weight, 90);
+  EXPECT_EQ(d.traffic[0].line, 23);
+  EXPECT_EQ(d.traffic[1].ref, "challenger");
+  ASSERT_TRUE(d.shadow.has_value());
+  EXPECT_EQ(d.shadow->target.ref, "4");
+  EXPECT_EQ(d.shadow->tolerance, 0.05);
+  EXPECT_EQ(d.Refs(), (std::vector<std::string>{"3", "challenger", "4"}));
+
+  Result<ProjectSpec> plain = ParseProject(WithDeployment(""), "freshet.yaml");
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_TRUE(plain->deployments.at("d").traffic.empty());
+  EXPECT_EQ(plain->deployments.at("d").Refs(), (std::vector<std::string>{"champion"}));
 }
 
 TEST(SpecOutputsTest, EachKindWithItsSettings) {
