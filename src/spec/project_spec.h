@@ -171,6 +171,9 @@ struct OutputSpec {
   std::string url;            // kind: webhook — http:// or https:// URL POSTed to
   std::string topic;          // kind: kafka
   int64_t timeout_ms = 5000;  // kind: webhook — per request. Default: 5 s.
+  // kind: webhook — name of the environment variable holding the HMAC-SHA256 secret that signs
+  // each POST (X-Freshet-Signature); empty: unsigned.
+  std::string secret_env;
   int line = 0;
   int kind_line = 0;
 };

@@ -415,9 +415,10 @@ class ProjectParser {
   }
 
   // One of a deployment's `outputs`: {kind: file, path: ...}, {kind: webhook, url: ...,
-  // timeout: 2s} or {kind: kafka, topic: ...}.
+  // timeout: 2s, secret_env: HOOK_SECRET} or {kind: kafka, topic: ...}.
   Status ParseOutput(const YamlField& item, OutputSpec* output) {
-    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(item, {"kind", "path", "url", "timeout", "topic"}));
+    ASSIGN_OR_RETURN(YamlObject obj,
+                     r_.Object(item, {"kind", "path", "url", "timeout", "topic", "secret_env"}));
     output->line = item.line;
     output->kind_line = obj.Get("kind").line;
     RETURN_IF_ERROR(r_.RequireString(obj, "kind", &output->kind));
@@ -425,10 +426,11 @@ class ProjectParser {
       return r_.Error(obj.Get("kind"), fmt::format("unknown kind '{}' (use {})", output->kind,
                                                    fmt::join(kOutputKinds, ", ")));
     }
-    constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kKindKeys = {{
+    constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kKindKeys = {{
         {"path", "file"},
         {"url", "webhook"},
         {"timeout", "webhook"},
+        {"secret_env", "webhook"},
         {"topic", "kafka"},
     }};
     for (const auto& [key, kind] : kKindKeys) {
@@ -449,6 +451,10 @@ class ProjectParser {
       }
       RETURN_IF_ERROR(r_.ReadDuration(obj, "timeout", &output->timeout_ms));
       if (output->timeout_ms <= 0) return r_.Error(obj.Get("timeout"), "must be positive");
+      RETURN_IF_ERROR(r_.ReadString(obj, "secret_env", &output->secret_env));
+      if (obj.Has("secret_env") && output->secret_env.empty()) {
+        return r_.Error(obj.Get("secret_env"), "must name an environment variable");
+      }
     } else {
       RETURN_IF_ERROR(r_.RequireString(obj, "topic", &output->topic));
     }
