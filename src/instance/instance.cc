@@ -355,6 +355,9 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
   return Degrade(FailureKind::kCommit, ack.status());
 }
 
-void Instance::RefreshMetrics() { probe_.Refresh(engine_->stats()); }
+void Instance::RefreshMetrics() {
+  probe_.Refresh(engine_->stats());
+  queue_probe_.Refresh(queue_->Stats());
+}
 
 }  // namespace freshet

@@ -46,9 +46,10 @@
 #include "log/event_log.h"
 #include "models/model_cache.h"
 #include "models/registry.h"
-#include "queue/job_queue.h"
 #include "quality/expectation.h"
 #include "quality/quality_probe.h"
+#include "queue/job_queue.h"
+#include "queue/queue_probe.h"
 #include "serving/predictor.h"
 #include "sources/source.h"
 #include "spec/project_spec.h"
@@ -138,7 +139,7 @@ class Instance {
   // Ok, or kUnavailable "ingest stopped: <kind> failed: <reason>" while degraded.
   Status health() const;
 
-  // Updates gauges from the engine's stats; called before /metrics renders.
+  // Updates gauges from the engine's and the queue's stats; called before /metrics renders.
   void RefreshMetrics();
 
  private:
@@ -176,6 +177,7 @@ class Instance {
   MetricsRegistry metrics_;
   InstanceProbe probe_{&metrics_};
   QualityProbe quality_probe_{&metrics_};
+  QueueProbe queue_probe_{&metrics_};
   std::unique_ptr<Db> db_;
   std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<TableStore> tables_;
