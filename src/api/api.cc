@@ -11,6 +11,7 @@ Status RegisterApi(Router* router, Instance* instance) {
   RETURN_IF_ERROR(RegisterV2Routes(router, instance));
   RETURN_IF_ERROR(RegisterTableRoutes(router, instance));
   RETURN_IF_ERROR(RegisterPredictionRoutes(router, instance));
+  RETURN_IF_ERROR(RegisterQueueRoutes(router, instance));
   return Status::Ok();
 }
 

@@ -10,6 +10,8 @@
 //   GET  /v1/predictions/{deployment}?{key}={value}   triggered predictions: latest + history
 //   GET  /v1/late/{source}          the late-event dead letter
 //   POST, DELETE /v1/tables/{source}  upsert / delete rows of a table source (api_tables.cc)
+//   GET  /v1/queue, /v1/queue/dead;  POST /v1/queue/dead/replay;  DELETE /v1/queue/dead
+//                                   the prediction queue's stats and dead letter (api_queue.cc)
 //   GET  /healthz, /readyz, /metrics
 //   /v2/...                         Open Inference Protocol (KServe v2), api_v2.cc
 // Handlers are thin: parse, call the Instance, encode. Errors use SetError (json_error.h).
@@ -33,5 +35,6 @@ Status RegisterHealthRoutes(Router* router, Instance* instance);
 Status RegisterV2Routes(Router* router, Instance* instance);
 Status RegisterTableRoutes(Router* router, Instance* instance);
 Status RegisterPredictionRoutes(Router* router, Instance* instance);
+Status RegisterQueueRoutes(Router* router, Instance* instance);
 
 }  // namespace freshet

@@ -1011,5 +1011,67 @@ TEST_F(ApiTextTest, ScoreTextsLabelsATextWithoutAFeatureRead) {
   EXPECT_EQ(p->version, 1);
 }
 
+// Sends job `id` of queue "predict/m" to the dead letter: received and nacked max_attempts times.
+void KillJob(Instance* instance, ManualClock* clock, const std::string& id) {
+  JobQueue* queue = instance->queue();
+  ASSERT_TRUE(queue->Enqueue(JobSpec{id, "predict/m", "", "{\"user\":\"" + id + "\"}", 0}).ok());
+  for (int attempt = 0; attempt < QueueOptions().max_attempts; ++attempt) {
+    std::vector<Job> jobs;
+    ASSERT_TRUE(queue->Receive("predict/m", 1, 0, &jobs).ok());
+    ASSERT_EQ(jobs.size(), 1u);
+    ASSERT_TRUE(queue->Nack(id, jobs[0].lease, "model failed").ok());
+    clock->Advance(QueueOptions().backoff_max_ms);
+  }
+}
+
+TEST_F(ApiTest, QueueStatsAndDeadLetterListReplayPurge) {
+  KillJob(instance_.get(), &clock_, "j1");
+  KillJob(instance_.get(), &clock_, "j2");
+  ASSERT_TRUE(instance_->queue()->Enqueue(JobSpec{"j3", "deliver/m/0", "", "x", 0}).ok());
+
+  HttpResponse stats = Call("GET", "/v1/queue");
+  ASSERT_EQ(stats.status, 200) << stats.body;
+  simdjson::dom::element doc = Json(stats);
+  EXPECT_EQ(uint64_t(doc["held"]), 1u);
+  EXPECT_EQ(uint64_t(doc["capacity"]), QueueOptions().max_jobs);
+  EXPECT_EQ(std::string_view(doc["queues"].at(0)["queue"]), "deliver/m/0");
+  EXPECT_EQ(uint64_t(doc["queues"].at(0)["ready"]), 1u);
+  EXPECT_EQ(std::string_view(doc["queues"].at(1)["queue"]), "predict/m");
+  EXPECT_EQ(uint64_t(doc["queues"].at(1)["dead"]), 2u);
+  EXPECT_EQ(uint64_t(doc["queues"].at(1)["dead_lettered"]), 2u);
+  EXPECT_EQ(uint64_t(doc["queues"].at(1)["retries"]), 8u);
+
+  HttpResponse dead = Call("GET", "/v1/queue/dead?queue=predict/m&limit=1");
+  ASSERT_EQ(dead.status, 200) << dead.body;
+  simdjson::dom::element first = Json(dead)["dead"].at(0);
+  EXPECT_EQ(std::string_view(first["id"]), "j1");
+  EXPECT_EQ(std::string_view(first["payload"]), R"({"user":"j1"})");
+  EXPECT_EQ(std::string_view(first["last_error"]), "model failed");
+  EXPECT_EQ(int64_t(first["receive_count"]), 5);
+  EXPECT_EQ(Json(dead)["dead"].get_array().size(), 1u);
+  EXPECT_EQ(Json(Call("GET", "/v1/queue/dead"))["dead"].get_array().size(), 2u);
+
+  ExpectError(Call("GET", "/v1/queue/dead?limit=0"), 400, "invalid_argument", "limit");
+  ExpectError(Call("POST", "/v1/queue/dead/replay", R"({"queue":7})"), 400, "invalid_argument",
+              "member \"queue\": expected a string");
+  ExpectError(Call("POST", "/v1/queue/dead/replay", R"({"job":"j1"})"), 400, "invalid_argument",
+              "member \"job\": unknown");
+  ExpectError(Call("POST", "/v1/queue/dead/replay", "[1]"), 400, "invalid_argument", "body");
+  ExpectError(Call("POST", "/v1/queue/dead/replay", R"({"id":"nope"})"), 404, "not_found",
+              "no dead job 'nope'");
+  ExpectError(Call("DELETE", "/v1/queue/dead"), 400, "invalid_argument", "'queue' is required");
+
+  HttpResponse replayed = Call("POST", "/v1/queue/dead/replay", R"({"id":"j2"})");
+  ASSERT_EQ(replayed.status, 200) << replayed.body;
+  EXPECT_EQ(replayed.body, R"({"replayed":1})");
+  std::vector<Job> jobs;
+  ASSERT_TRUE(instance_->queue()->Receive("predict/m", 5, 0, &jobs).ok());
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].id, "j2");
+
+  EXPECT_EQ(Call("DELETE", "/v1/queue/dead?queue=predict/m").body, R"({"purged":1})");
+  EXPECT_EQ(Call("GET", "/v1/queue/dead").body, R"({"dead":[]})");
+}
+
 }  // namespace
 }  // namespace freshet

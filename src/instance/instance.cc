@@ -448,6 +448,7 @@ void Instance::RefreshMetrics() {
       probe_.SetLag(name, partition, offset > done ? offset - done : 0);
     }
   }
+  queue_probe_.Refresh(queue_->Stats());
 }
 
 }  // namespace freshet

@@ -51,6 +51,7 @@
 #include "quality/expectation.h"
 #include "quality/quality_probe.h"
 #include "queue/job_queue.h"
+#include "queue/queue_probe.h"
 #include "serving/predictor.h"
 #include "sources/source.h"
 #include "spec/project_spec.h"
@@ -152,7 +153,7 @@ class Instance {
   // Ok, or kUnavailable "ingest stopped: <kind> failed: <reason>" while degraded.
   Status health() const;
 
-  // Updates gauges from the engine's stats; called before /metrics renders.
+  // Updates gauges from the engine's and the queue's stats; called before /metrics renders.
   void RefreshMetrics();
 
  private:
@@ -208,6 +209,7 @@ class Instance {
   MetricsRegistry metrics_;
   InstanceProbe probe_{&metrics_};
   QualityProbe quality_probe_{&metrics_};
+  QueueProbe queue_probe_{&metrics_};
   std::unique_ptr<Db> db_;
   std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<TableStore> tables_;

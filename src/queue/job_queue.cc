@@ -20,9 +20,9 @@ namespace freshet {
 namespace {
 
 // Key prefixes in the `queue` column family (docs/formats.md): part of the on-disk format.
-constexpr char kJobPrefix = 'j';        // 'j' + id -> JobRecord
-constexpr char kDonePrefix = 'd';       // 'd' + id -> signed varint done_ms
-constexpr char kDoneTimePrefix = 't';   // 't' + big-endian done_ms + id -> "" (expiry order)
+constexpr char kJobPrefix = 'j';       // 'j' + id -> JobRecord
+constexpr char kDonePrefix = 'd';      // 'd' + id -> signed varint done_ms
+constexpr char kDoneTimePrefix = 't';  // 't' + big-endian done_ms + id -> "" (expiry order)
 constexpr uint8_t kJobFormat = 1;
 
 // A job's persisted state. Values part of the on-disk format: never renumber.
@@ -56,8 +56,7 @@ std::string DoneTimeKey(int64_t done_ms, std::string_view id) {
 
 std::string EncodeJob(const JobRecord& r) {
   std::string out;
-  out.reserve(32 + r.queue.size() + r.coalesce_key.size() + r.payload.size() +
-              r.last_error.size());
+  out.reserve(32 + r.queue.size() + r.coalesce_key.size() + r.payload.size() + r.last_error.size());
   out.push_back(static_cast<char>(kJobFormat));
   out.push_back(static_cast<char>(r.state));
   byte_codec::PutBytes(&out, r.queue);
@@ -107,7 +106,8 @@ Status ValidateOptions(const QueueOptions& o) {
   }
   if (o.max_attempts < 1) return Status::InvalidArgument("queue max_attempts must be >= 1");
   if (o.backoff_base_ms < 0 || o.backoff_max_ms < o.backoff_base_ms) {
-    return Status::InvalidArgument("queue backoff must satisfy 0 <= backoff_base_ms <= backoff_max_ms");
+    return Status::InvalidArgument(
+        "queue backoff must satisfy 0 <= backoff_base_ms <= backoff_max_ms");
   }
   if (o.done_retention_ms < 0) {
     return Status::InvalidArgument("queue done_retention_ms must be >= 0");
@@ -326,7 +326,8 @@ void JobQueue::Impl::ExpireLeases(QueueState& q, int64_t now) {
   // Memory stays authoritative while running; a lost write only means an older receive_count
   // (or a still pending job) after a restart, which at-least-once allows.
   Status st = db_->Write(&batch, false);
-  if (!st.ok()) spdlog::warn("queue {}: persisting expired leases failed: {}", q.name, st.ToString());
+  if (!st.ok())
+    spdlog::warn("queue {}: persisting expired leases failed: {}", q.name, st.ToString());
 }
 
 Result<bool> JobQueue::Impl::IsDone(const std::string& id, int64_t now) {
@@ -338,7 +339,7 @@ Result<bool> JobQueue::Impl::IsDone(const std::string& id, int64_t now) {
 }
 
 Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<JobSpec>& jobs,
-                                                            bool coalesce) {
+                                                           bool coalesce) {
   for (size_t i = 0; i < jobs.size(); ++i) {
     std::string where = jobs.size() == 1 ? "job" : "job #" + std::to_string(i);
     if (jobs[i].id.empty()) return Status::InvalidArgument(where + ": id is empty");
@@ -459,7 +460,8 @@ Result<size_t> JobQueue::Impl::Receive(const std::string& queue, size_t max, int
                                        std::vector<Job>* out) {
   if (queue.empty()) return Status::InvalidArgument("receive: queue is empty");
   using Steady = std::chrono::steady_clock;
-  const Steady::time_point give_up = Steady::now() + std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0));
+  const Steady::time_point give_up =
+      Steady::now() + std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0));
   std::unique_lock lock(mu_);
   QueueState& q = StateOf(queue);
   while (!shutdown_ && max > 0) {
@@ -591,9 +593,9 @@ Status JobQueue::Impl::Ack(const std::vector<std::pair<std::string, uint64_t>>& 
   }
   if (refused == 0) return Status::Ok();
   if (jobs.size() == 1) return first_refusal;
-  return Status(first_refusal.code(),
-                std::to_string(refused) + " of " + std::to_string(jobs.size()) +
-                    " acks refused, the first: " + first_refusal.message());
+  return Status(first_refusal.code(), std::to_string(refused) + " of " +
+                                          std::to_string(jobs.size()) +
+                                          " acks refused, the first: " + first_refusal.message());
 }
 
 Status JobQueue::Impl::Nack(const std::string& id, uint64_t lease, std::string_view error) {

@@ -116,8 +116,7 @@ TEST_F(JobQueueTest, InvalidInputIsRefused) {
   EXPECT_EQ(queue_->held(), 0u);
   QueueOptions bad;
   bad.max_attempts = 0;
-  EXPECT_EQ(JobQueue::Open(db_.get(), &clock_, bad).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(JobQueue::Open(db_.get(), &clock_, bad).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(JobQueueTest, IdsAreIdempotentWhilePendingInFlightDoneOrDead) {
@@ -330,8 +329,8 @@ TEST_F(JobQueueTest, CapacityRefusalChangesNothing) {
   Reopen();
   Add("a");
   Add("b");
-  auto r = queue_->EnqueueBatch({JobSpec{"c", "predict/m", "", "", 0},
-                                 JobSpec{"d", "predict/m", "", "", 0}});
+  auto r = queue_->EnqueueBatch(
+      {JobSpec{"c", "predict/m", "", "", 0}, JobSpec{"d", "predict/m", "", "", 0}});
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(r.status().message(), "prediction queue is full (2 jobs held, limit 3)");
   EXPECT_EQ(queue_->held(), 2u);
@@ -421,8 +420,8 @@ TEST_F(JobQueueTest, ManyProducersAndConsumersDeliverEachJobOnce) {
       for (int i = 0; i < kPerProducer; i += 5) {
         std::vector<JobSpec> batch;
         for (int k = i; k < i + 5; ++k) {
-          batch.push_back(JobSpec{std::to_string(p) + "-" + std::to_string(k), "predict/m", "",
-                                  "x", 0});
+          batch.push_back(
+              JobSpec{std::to_string(p) + "-" + std::to_string(k), "predict/m", "", "x", 0});
         }
         // Every job twice: the second enqueue is a duplicate.
         ASSERT_TRUE(queue_->EnqueueBatch(batch).ok());

@@ -25,10 +25,8 @@ Result<std::unique_ptr<Sink>> MakeFileSink(const OutputSpec& output) {
 }
 
 Result<std::unique_ptr<Sink>> MakeWebhookSink(const OutputSpec& output) {
-  WebhookSinkOptions options;
-  options.url = output.url;
-  options.timeout_ms = output.timeout_ms;
-  return std::unique_ptr<Sink>(std::make_unique<WebhookSink>(std::move(options)));
+  ASSIGN_OR_RETURN(std::unique_ptr<WebhookSink> sink, WebhookSink::Create(output));
+  return std::unique_ptr<Sink>(std::move(sink));
 }
 
 Result<std::unique_ptr<Sink>> MakeKafkaSink(const OutputSpec& output) {

@@ -2,6 +2,11 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <chrono>
+#include <cstdlib>
 
 namespace freshet {
 namespace {
@@ -33,6 +38,32 @@ bool Retryable(long status) { return status == 408 || status == 429 || status >=
 }  // namespace
 
 WebhookSink::WebhookSink(WebhookSinkOptions options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<WebhookSink>> WebhookSink::Create(const OutputSpec& output) {
+  WebhookSinkOptions options;
+  options.url = output.url;
+  options.timeout_ms = output.timeout_ms;
+  if (!output.secret_env.empty()) {
+    const char* secret = std::getenv(output.secret_env.c_str());
+    if (secret == nullptr || *secret == '\0') {
+      return Status::InvalidArgument(
+          fmt::format("webhook output {}: environment variable {} (secret_env) is {}", output.url,
+                      output.secret_env, secret == nullptr ? "not set" : "empty"));
+    }
+    options.secret = secret;
+  }
+  return std::make_unique<WebhookSink>(std::move(options));
+}
+
+std::string WebhookSink::Signature(std::string_view secret, std::string_view body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_size = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &mac_size);
+  std::string out = "sha256=";
+  for (unsigned int i = 0; i < mac_size; ++i) out += fmt::format("{:02x}", mac[i]);
+  return out;
+}
 
 WebhookSink::~WebhookSink() {
   if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
@@ -69,6 +100,12 @@ Status WebhookSink::Deliver(const std::vector<PredictionRecord>& batch) {
   headers.Add("Content-Type: application/json");
   headers.Add("Idempotency-Key: " + IdempotencyKey(batch));
   headers.Add("Expect:");  // no 100-continue round trip for large bodies
+  if (!options_.secret.empty()) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    headers.Add(fmt::format("X-Freshet-Timestamp: {}",
+                            std::chrono::duration_cast<std::chrono::seconds>(now).count()));
+    headers.Add("X-Freshet-Signature: " + Signature(options_.secret, body));
+  }
 
   std::lock_guard<std::mutex> lock(mu_);
   if (curl_ == nullptr) {

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -30,6 +31,10 @@ class Receiver {
       keys_.push_back(key ? *key : "");
       const std::string* type = req.headers.Get("Content-Type");
       content_types_.push_back(type ? *type : "");
+      const std::string* signature = req.headers.Get("X-Freshet-Signature");
+      signatures_.push_back(signature ? *signature : "");
+      const std::string* timestamp = req.headers.Get("X-Freshet-Timestamp");
+      timestamps_.push_back(timestamp ? *timestamp : "");
       res->status = status.load();
       res->body = "{}";
     });
@@ -58,6 +63,14 @@ class Receiver {
     std::lock_guard<std::mutex> lock(mu_);
     return content_types_;
   }
+  std::vector<std::string> signatures() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return signatures_;
+  }
+  std::vector<std::string> timestamps() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return timestamps_;
+  }
 
   std::atomic<int> status{200};
   std::atomic<int> delay_ms{0};
@@ -66,7 +79,7 @@ class Receiver {
   Router router_;
   std::unique_ptr<HttpServer> server_;
   std::mutex mu_;
-  std::vector<std::string> bodies_, keys_, content_types_;
+  std::vector<std::string> bodies_, keys_, content_types_, signatures_, timestamps_;
 };
 
 std::vector<PredictionRecord> Batch(int first, int n) {
@@ -80,7 +93,7 @@ std::vector<PredictionRecord> Batch(int first, int n) {
 
 TEST(WebhookSinkTest, PostsTheBatchAsJson) {
   Receiver receiver;
-  WebhookSink sink({receiver.url(), 5000});
+  WebhookSink sink({receiver.url(), 5000, ""});
   EXPECT_EQ(sink.kind(), "webhook");
   ASSERT_TRUE(sink.Deliver(Batch(1, 3)).ok());
   ASSERT_TRUE(sink.Deliver(Batch(4, 1)).ok());  // the handle is reused
@@ -96,11 +109,55 @@ TEST(WebhookSinkTest, PostsTheBatchAsJson) {
   EXPECT_EQ(predictions[2]["ts_ms"].GetInt64(), 1003);
   EXPECT_EQ(predictions[1]["prediction"]["score"].GetInt(), 2);
   EXPECT_EQ(receiver.content_types()[0], "application/json");
+  // No secret: unsigned.
+  EXPECT_EQ(receiver.signatures()[0], "");
+  EXPECT_EQ(receiver.timestamps()[0], "");
+}
+
+TEST(WebhookSinkTest, SignatureIsTheHmacSha256OfTheBody) {
+  // RFC 4231 test case 2.
+  EXPECT_EQ(WebhookSink::Signature("Jefe", "what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(WebhookSinkTest, SecretFromTheEnvironmentSignsEachPost) {
+  Receiver receiver;
+  OutputSpec output;
+  output.kind = "webhook";
+  output.url = receiver.url();
+  output.secret_env = "FRESHET_WEBHOOK_TEST_SECRET";
+  ::unsetenv("FRESHET_WEBHOOK_TEST_SECRET");
+  auto missing = WebhookSink::Create(output);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(missing.status().message(),
+            "webhook output " + receiver.url() +
+                ": environment variable FRESHET_WEBHOOK_TEST_SECRET (secret_env) is not set");
+
+  ::setenv("FRESHET_WEBHOOK_TEST_SECRET", "s3cret", 1);
+  auto sink = WebhookSink::Create(output);
+  ::unsetenv("FRESHET_WEBHOOK_TEST_SECRET");
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+  const int64_t before = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  ASSERT_TRUE((*sink)->Deliver(Batch(1, 2)).ok());
+  const int64_t after = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  ASSERT_EQ(receiver.bodies().size(), 1u);
+  const std::string body = receiver.bodies()[0];
+  // The receiver's check: the HMAC of the bytes it got, under the shared secret.
+  EXPECT_EQ(receiver.signatures()[0], WebhookSink::Signature("s3cret", body));
+  EXPECT_NE(receiver.signatures()[0], WebhookSink::Signature("other", body));
+  const int64_t sent = std::stoll(receiver.timestamps()[0]);
+  EXPECT_GE(sent, before);
+  EXPECT_LE(sent, after);
 }
 
 TEST(WebhookSinkTest, RedeliveryCarriesTheSameIdempotencyKey) {
   Receiver receiver;
-  WebhookSink sink({receiver.url(), 5000});
+  WebhookSink sink({receiver.url(), 5000, ""});
   ASSERT_TRUE(sink.Deliver(Batch(1, 2)).ok());
   ASSERT_TRUE(sink.Deliver(Batch(1, 2)).ok());
   ASSERT_TRUE(sink.Deliver(Batch(2, 2)).ok());
@@ -114,7 +171,7 @@ TEST(WebhookSinkTest, RedeliveryCarriesTheSameIdempotencyKey) {
 
 TEST(WebhookSinkTest, ServerErrorsAreRetryableClientErrorsAreNot) {
   Receiver receiver;
-  WebhookSink sink({receiver.url(), 5000});
+  WebhookSink sink({receiver.url(), 5000, ""});
   receiver.status = 503;
   Status st = sink.Deliver(Batch(1, 1));
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
@@ -132,7 +189,7 @@ TEST(WebhookSinkTest, ServerErrorsAreRetryableClientErrorsAreNot) {
 TEST(WebhookSinkTest, SlowReceiverTimesOut) {
   Receiver receiver;
   receiver.delay_ms = 1500;
-  WebhookSink sink({receiver.url(), 200});
+  WebhookSink sink({receiver.url(), 200, ""});
   auto start = std::chrono::steady_clock::now();
   Status st = sink.Deliver(Batch(1, 1));
   auto took = std::chrono::steady_clock::now() - start;
@@ -148,7 +205,7 @@ TEST(WebhookSinkTest, NoReceiverIsUnavailable) {
     url = receiver.url();
     receiver.Stop();
   }
-  WebhookSink sink({url, 2000});
+  WebhookSink sink({url, 2000, ""});
   Status st = sink.Deliver(Batch(1, 1));
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_THAT(st.message(), HasSubstr(url));

@@ -245,6 +245,9 @@ struct OutputSpec {
   std::string topic;          // kind: kafka
   std::string brokers;        // kind: kafka — bootstrap servers, "host:port,..."
   int64_t timeout_ms = 5000;  // kind: webhook — per request. Default: 5 s.
+  // kind: webhook — name of the environment variable holding the HMAC-SHA256 secret that signs
+  // each POST (X-Freshet-Signature); empty: unsigned.
+  std::string secret_env;
   int line = 0;
   int kind_line = 0;
 };

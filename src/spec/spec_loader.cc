@@ -590,10 +590,10 @@ class ProjectParser {
   }
 
   // One of a deployment's `outputs`: {kind: file, path: ...}, {kind: webhook, url: ...,
-  // timeout: 2s} or {kind: kafka, topic: ..., brokers: ...}.
+  // timeout: 2s, secret_env: HOOK_SECRET} or {kind: kafka, topic: ..., brokers: ...}.
   Status ParseOutput(const YamlField& item, OutputSpec* output) {
-    ASSIGN_OR_RETURN(YamlObject obj,
-                     r_.Object(item, {"kind", "path", "url", "timeout", "topic", "brokers"}));
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(item, {"kind", "path", "url", "timeout", "topic",
+                                                      "brokers", "secret_env"}));
     output->line = item.line;
     output->kind_line = obj.Get("kind").line;
     RETURN_IF_ERROR(r_.RequireString(obj, "kind", &output->kind));
@@ -605,6 +605,7 @@ class ProjectParser {
         {"path", "file"},
         {"url", "webhook"},
         {"timeout", "webhook"},
+        {"secret_env", "webhook"},
         {"topic", "kafka"},
         {"brokers", "kafka"},
     }};
@@ -626,6 +627,10 @@ class ProjectParser {
       }
       RETURN_IF_ERROR(r_.ReadDuration(obj, "timeout", &output->timeout_ms));
       if (output->timeout_ms <= 0) return r_.Error(obj.Get("timeout"), "must be positive");
+      RETURN_IF_ERROR(r_.ReadString(obj, "secret_env", &output->secret_env));
+      if (obj.Has("secret_env") && output->secret_env.empty()) {
+        return r_.Error(obj.Get("secret_env"), "must name an environment variable");
+      }
     } else {
       RETURN_IF_ERROR(r_.RequireString(obj, "topic", &output->topic));
       RETURN_IF_ERROR(r_.ReadString(obj, "brokers", &output->brokers));

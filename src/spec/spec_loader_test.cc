@@ -460,6 +460,11 @@ std::vector<ErrorCase> ErrorCases() {
        "deployments.d.outputs[0].timeout", "must be positive"},
       {"UrlOnFileOutput", WithOutput("{kind: file, path: p, url: 'http://h/'}"), 23,
        "deployments.d.outputs[0].url", "applies only to kind webhook"},
+      {"SecretEnvOnFileOutput", WithOutput("{kind: file, path: p, secret_env: K}"), 23,
+       "deployments.d.outputs[0].secret_env", "applies only to kind webhook"},
+      {"WebhookOutputEmptySecretEnv",
+       WithOutput("{kind: webhook, url: 'http://h/', secret_env: ''}"), 23,
+       "deployments.d.outputs[0].secret_env", "must name an environment variable"},
       {"KafkaOutputWithoutTopic", WithOutput("{kind: kafka}"), 23, "deployments.d.outputs[0].topic",
        "missing required key"},
       {"ExpectationUnknownField", WithExpectation("durr: {between: [0, 1]}"), 9,
@@ -733,6 +738,7 @@ TEST(SpecOutputsTest, EachKindWithItsSettings) {
                             "      - kind: webhook\n"
                             "        url: http://127.0.0.1:9/hook\n"
                             "        timeout: 2s\n"
+                            "        secret_env: HOOK_SECRET\n"
                             "      - {kind: kafka, topic: preds, brokers: \"b1:9092\"}\n"),
                    "/proj/freshet.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
@@ -746,9 +752,11 @@ TEST(SpecOutputsTest, EachKindWithItsSettings) {
   EXPECT_EQ(outputs[1].timeout_ms, 2000);
   EXPECT_EQ(outputs[1].line, 24);
   EXPECT_EQ(outputs[1].kind_line, 24);
+  EXPECT_EQ(outputs[1].secret_env, "HOOK_SECRET");
+  EXPECT_EQ(outputs[0].secret_env, "");
   EXPECT_EQ(outputs[2].topic, "preds");
   EXPECT_EQ(outputs[2].brokers, "b1:9092");
-  EXPECT_EQ(outputs[2].kind_line, 27);
+  EXPECT_EQ(outputs[2].kind_line, 28);
 }
 
 // CheckBuiltKinds: what the language accepts but this build does not implement.
