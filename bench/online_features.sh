@@ -53,6 +53,9 @@ for tool in wrk redis-server redis-benchmark redis-cli curl; do
   command -v "$tool" >/dev/null || { echo "online_features: '$tool' not found (run scripts/setup.sh)" >&2; exit 2; }
 done
 project=$root/bench/online_project
+bench=online_features
+# shellcheck source=serve_lib.sh
+source "$root/bench/serve_lib.sh"
 
 work=$(mktemp -d /tmp/freshet-online-XXXXXX)
 server_pid="" redis_pid=""
@@ -67,9 +70,6 @@ trap 'exit 130' INT TERM
 t_start=$(date +%s.%N)
 now() { date +%s.%N; }
 since() { awk "BEGIN {printf \"%.1f\", $(now) - $1}"; }
-free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # 1. Events: sorted timestamps over the last hour (the newest a few seconds old), so every
 # window from 5 min to 1 h holds some; users drawn uniformly from u0..u{entities-1}. Files of
@@ -108,20 +108,9 @@ rm -rf "$work/events"
 # 3. Serve on a free loopback port (port 0; the port is read from the server's first line) and
 # wait for /readyz: the server replays the log into window state before it listens.
 t0=$(now)
-serve_args=(serve --project "$project" --data "$work/data" --listen 127.0.0.1:0)
+serve_args=(--project "$project" --data "$work/data")
 [ -n "$server_threads" ] && serve_args+=(--threads "$server_threads")
-: >"$work/serve.log"  # exists before the loop below reads it
-"$freshet" "${serve_args[@]}" >>"$work/serve.log" 2>&1 &
-server_pid=$!
-port=""
-for _ in $(seq 1 1200); do  # at most 120 s
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; echo "online_features: freshet serve exited" >&2; exit 1; }
-  port=$(sed -n 's|.* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$work/serve.log" | head -n 1)
-  if [ -n "$port" ] && curl -fsS -m 2 "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
-  port=""
-  sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/serve.log" >&2; echo "online_features: server not ready after 120 s" >&2; exit 1; }
+start_serve "$freshet" "${serve_args[@]}"
 ready_s=$(since "$t0")
 base=http://127.0.0.1:$port
 

@@ -45,6 +45,9 @@ for tool in wrk redis-server curl gunicorn; do
   command -v "$tool" >/dev/null || { echo "predict: '$tool' not found (run scripts/setup.sh)" >&2; exit 2; }
 done
 project=$root/bench/predict_project
+bench=predict
+# shellcheck source=serve_lib.sh
+source "$root/bench/serve_lib.sh"
 
 work=$(mktemp -d /tmp/freshet-predict-XXXXXX)
 server_pid=""
@@ -54,9 +57,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # 1. Events of the last hour (the newest a few seconds old), users u0..u{users-1} at random.
 /usr/bin/python3 - "$work/events.ndjson" "$events" "$users" <<'EOF'
@@ -96,18 +96,7 @@ EOF
   >"$work/register.txt"
 
 # 3. Serve on a free loopback port and wait for /readyz.
-: >"$work/serve.log"
-"$freshet" serve --project "$project" --data "$work/data" --listen 127.0.0.1:0 >>"$work/serve.log" 2>&1 &
-server_pid=$!
-port=""
-for _ in $(seq 1 1200); do  # at most 120 s
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; echo "predict: freshet serve exited" >&2; exit 1; }
-  port=$(sed -n 's|.* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$work/serve.log" | head -n 1)
-  if [ -n "$port" ] && curl -fsS -m 2 "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
-  port=""
-  sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/serve.log" >&2; echo "predict: server not ready after 120 s" >&2; exit 1; }
+start_serve "$freshet" --project "$project" --data "$work/data"
 url=http://127.0.0.1:$port/v1/predict/$deployment
 code=$(curl -sS -m 10 -o "$work/sample.json" -w '%{http_code}' -H 'Content-Type: application/json' \
   -d '{"entities":{"user_id":["u1"]}}' "$url")

@@ -26,6 +26,9 @@ rates="1000 5000 10000 20000 40000 60000"
 peer_rates="2000 4000 6000 7000 8000"
 freshet=${FRESHET:-$root/build/src/cli/freshet}
 peer=$root/../shared/peers/redis_pipeline/run.sh
+bench=triggered
+# shellcheck source=serve_lib.sh
+source "$root/bench/serve_lib.sh"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -55,9 +58,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # 1. The project, its webhook pointed at the receiver the load tool starts on a free port.
 receiver_port=$(free_port)
@@ -90,18 +90,7 @@ PY
   >"$work/register.txt"
 
 # 3. Serve on a free loopback port and wait for /readyz.
-: >"$work/serve.log"
-"$freshet" serve --project "$project" --data "$data" --listen 127.0.0.1:0 >>"$work/serve.log" 2>&1 &
-server_pid=$!
-port=""
-for _ in $(seq 1 1200); do  # at most 120 s
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; echo "triggered: freshet serve exited" >&2; exit 1; }
-  port=$(sed -n 's|.* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$work/serve.log" | head -n 1)
-  if [ -n "$port" ] && curl -fsS -m 2 "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
-  port=""
-  sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/serve.log" >&2; echo "triggered: server not ready after 120 s" >&2; exit 1; }
+start_serve "$freshet" --project "$project" --data "$data"
 
 # 4. freshet at each rate (a short warm-up first, not reported).
 load() {  # load RATE SECONDS

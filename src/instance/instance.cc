@@ -34,7 +34,9 @@ Status Instance::Init(const InstanceOptions& options) {
   ASSIGN_OR_RETURN(spec_, LoadProject(options.project_dir));
   RETURN_IF_ERROR(CheckBuiltKinds(spec_, BuiltInThisVersion()));
   ASSIGN_OR_RETURN(db_, Db::Open(options.data_dir));
-  ASSIGN_OR_RETURN(queue_, JobQueue::Open(db_.get(), clock_, options.queue));
+  QueueOptions queue_options = options.queue;
+  queue_options.max_attempts_by_prefix.emplace(kDeliverQueuePrefix, kDeliveryMaxAttempts);
+  ASSIGN_OR_RETURN(queue_, JobQueue::Open(db_.get(), clock_, queue_options));
   tables_ = std::make_unique<TableStore>(&spec_, db_.get());
   ASSIGN_OR_RETURN(backend_, CreateStateBackend(options.state_backend, db_.get()));
   EngineOptions engine_options = options.engine;

@@ -90,7 +90,8 @@ struct InstanceOptions {
   std::string online_store = std::string(kDefaultOnlineStore);
   // While degraded, how often the background thread retries a checkpoint. Default: 1 s.
   int64_t health_retry_interval_ms = 1000;
-  // The prediction queue's bounds, timeouts and retries. Default: QueueOptions defaults.
+  // The prediction queue's bounds, timeouts and retries. Default: QueueOptions defaults, with
+  // kDeliveryMaxAttempts (triggers/prediction.h) for the delivery queues unless set here.
   QueueOptions queue;
   // The threads of triggered predictions (triggers/trigger_workers.h). Default: their defaults.
   TriggerWorkersOptions triggers;

@@ -105,6 +105,11 @@ Status ValidateOptions(const QueueOptions& o) {
     return Status::InvalidArgument("queue visibility_timeout_ms must be positive");
   }
   if (o.max_attempts < 1) return Status::InvalidArgument("queue max_attempts must be >= 1");
+  for (const auto& [prefix, attempts] : o.max_attempts_by_prefix) {
+    if (attempts < 1) {
+      return Status::InvalidArgument("queue max_attempts for '" + prefix + "' must be >= 1");
+    }
+  }
   if (o.backoff_base_ms < 0 || o.backoff_max_ms < o.backoff_base_ms) {
     return Status::InvalidArgument(
         "queue backoff must satisfy 0 <= backoff_base_ms <= backoff_max_ms");
@@ -189,6 +194,8 @@ class JobQueue::Impl {
   void Schedule(Entry* e, int64_t now);
   void PromoteDue(QueueState& q, int64_t now);
   void ExpireLeases(QueueState& q, int64_t now);
+  // The max attempts of queue `name` (QueueOptions::max_attempts_by_prefix, else max_attempts).
+  int MaxAttempts(const std::string& name) const;
   // Moves a job just taken out of ready, delayed or in flight to the dead letter: ToDead marks
   // it dead at `now`, EnterDead takes a record already marked.
   void ToDead(Entry* e, int64_t now);
@@ -305,6 +312,18 @@ void JobQueue::Impl::EnterDead(Entry* e) {
   ++e->q->dead_lettered;
 }
 
+int JobQueue::Impl::MaxAttempts(const std::string& name) const {
+  int attempts = options_.max_attempts;
+  size_t longest = 0;
+  for (const auto& [prefix, n] : options_.max_attempts_by_prefix) {
+    if (name.starts_with(prefix) && prefix.size() >= longest) {
+      longest = prefix.size();
+      attempts = n;
+    }
+  }
+  return attempts;
+}
+
 void JobQueue::Impl::ExpireLeases(QueueState& q, int64_t now) {
   if (q.in_flight.empty() || q.in_flight.begin()->first.first > now) return;
   rocksdb::WriteBatch batch;
@@ -314,7 +333,7 @@ void JobQueue::Impl::ExpireLeases(QueueState& q, int64_t now) {
     e->in_flight = false;
     e->rec.last_error = "not acked within the visibility timeout (" +
                         std::to_string(options_.visibility_timeout_ms) + " ms)";
-    if (e->rec.receive_count >= options_.max_attempts) {
+    if (e->rec.receive_count >= MaxAttempts(q.name)) {
       ToDead(e, now);
     } else {
       e->rec.visible_ms = e->lease_deadline_ms;
@@ -604,7 +623,7 @@ Status JobQueue::Impl::Nack(const std::string& id, uint64_t lease, std::string_v
   ASSIGN_OR_RETURN(Entry * e, FindLeased(id, lease, now));
   JobRecord next = e->rec;
   next.last_error = error;
-  const bool dead = next.receive_count >= options_.max_attempts;
+  const bool dead = next.receive_count >= MaxAttempts(e->q->name);
   if (dead) {
     next.state = Persisted::kDead;
     next.dead_ms = now;

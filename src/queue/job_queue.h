@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,10 @@ struct QueueOptions {
   // A job received this many times without Ack goes to the dead letter on its next failure or
   // timeout. Default: 5.
   int max_attempts = 5;
+  // Queues whose name starts with a key take its max attempts instead (the longest matching
+  // key wins), e.g. {"deliver/", 20}: deliveries to a destination that is down keep retrying
+  // (at backoff_max_ms) longer than model calls do. Default: none.
+  std::map<std::string, int> max_attempts_by_prefix;
   // Nack: visible again after backoff_base_ms * 2^(receive_count-1), at most backoff_max_ms.
   // Defaults: 100 ms, 30 s.
   int64_t backoff_base_ms = 100;

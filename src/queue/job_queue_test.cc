@@ -313,6 +313,29 @@ TEST_F(JobQueueTest, MaxAttemptsDeadLetterListReplayPurge) {
   EXPECT_EQ(Add("c", "other"), EnqueueResult::kAdded);  // purged ids are forgotten
 }
 
+// A queue matching a max_attempts_by_prefix key keeps retrying past the default's attempts.
+TEST_F(JobQueueTest, MaxAttemptsByPrefixOverridesTheDefault) {
+  options_.max_attempts_by_prefix = {{"deliver/", 4}, {"deliver/slow/", 6}};
+  Reopen();
+  auto attempts_until_dead = [&](const std::string& queue) {
+    EXPECT_TRUE(queue_->Enqueue(JobSpec{queue + "-job", queue, "", "p", 0}).ok());
+    for (int attempt = 1; attempt <= 10; ++attempt) {
+      std::vector<Job> jobs;
+      EXPECT_TRUE(queue_->Receive(queue, 1, 0, &jobs).ok());
+      if (jobs.empty()) return attempt - 1;
+      EXPECT_TRUE(queue_->Nack(jobs[0].id, jobs[0].lease, "down").ok());
+      clock_.Advance(options_.backoff_max_ms);
+    }
+    return -1;
+  };
+  EXPECT_EQ(attempts_until_dead("predict/m"), options_.max_attempts);
+  EXPECT_EQ(attempts_until_dead("deliver/m/0"), 4);
+  EXPECT_EQ(attempts_until_dead("deliver/slow/0"), 6);
+  QueueOptions bad = options_;
+  bad.max_attempts_by_prefix = {{"deliver/", 0}};
+  EXPECT_EQ(JobQueue::Open(db_.get(), &clock_, bad).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(JobQueueTest, ReplayOneId) {
   options_.max_attempts = 1;
   Reopen();

@@ -54,7 +54,7 @@ std::string PredictQueueName(std::string_view deployment) {
 }
 
 std::string DeliverQueueName(std::string_view deployment, size_t output) {
-  return fmt::format("deliver/{}/{}", deployment, output);
+  return fmt::format("{}{}/{}", kDeliverQueuePrefix, deployment, output);
 }
 
 std::string PredictJobId(std::string_view deployment, const TriggerEvent& event) {

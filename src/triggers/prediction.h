@@ -49,6 +49,12 @@ struct StoredPrediction {
 // Queue names and job ids.
 std::string PredictQueueName(std::string_view deployment);
 std::string DeliverQueueName(std::string_view deployment, size_t output);
+// Every delivery queue's name starts with this.
+inline constexpr std::string_view kDeliverQueuePrefix = "deliver/";
+// Delivery attempts before the dead letter (QueueOptions::max_attempts_by_prefix): with the
+// queue's backoff capped at 30 s, a destination may be down for about 8 minutes and still get
+// everything once it is back. Model calls keep the queue's default.
+inline constexpr int kDeliveryMaxAttempts = 25;
 // "<deployment>/<source>/<partition>/<offset>": one per triggering event.
 std::string PredictJobId(std::string_view deployment, const TriggerEvent& event);
 // "<predict job id>#<output index>".
