@@ -268,7 +268,7 @@ void WriteSeeds(const std::string& dir) {
   Write(dir, "record", kRecord, bytes);
 
   SourceProgress p;
-  p.next_offset = 1234;
+  p.next_offsets[0] = 1234;
   p.max_event_ms = 1'767'225'600'000;
   p.late_events = 2;
   Write(dir, "progress", kProgress, EncodeProgress(p));

@@ -601,7 +601,7 @@ class ProjectParser {
       return r_.Error(obj.Get("kind"), fmt::format("unknown kind '{}' (use {})", output->kind,
                                                    fmt::join(kOutputKinds, ", ")));
     }
-    constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kKindKeys = {{
+    constexpr std::array<std::pair<std::string_view, std::string_view>, 6> kKindKeys = {{
         {"path", "file"},
         {"url", "webhook"},
         {"timeout", "webhook"},

@@ -229,7 +229,7 @@ TEST(StreamEngineTest, CheckpointCommitsDirtyStatesProgressAndLateTogether) {
   EXPECT_EQ(backend.entity_count(), 2u);
   auto progress = backend.LoadProgress();
   ASSERT_TRUE(progress.ok());
-  EXPECT_EQ(progress->at("events").next_offset, 3u);
+  EXPECT_EQ(progress->at("events").NextOffset(), 3u);
   EXPECT_EQ(progress->at("events").max_event_ms, 100'000);
   EXPECT_EQ(progress->at("events").late_events, 1u);
   auto late = backend.ListLate("events", 5);

@@ -114,7 +114,7 @@ TEST_P(RocksDbStateBackendTest, CommitWritesStatesProgressAndLateAtomically) {
   auto progress = backend_->LoadProgress();
   ASSERT_TRUE(progress.ok());
   ASSERT_EQ(progress->size(), 2u);
-  EXPECT_EQ(progress->at("events").next_offset, 42u);
+  EXPECT_EQ(progress->at("events").NextOffset(), 42u);
   EXPECT_EQ(progress->at("events").max_event_ms, 99'000);
   EXPECT_EQ(progress->at("events").late_events, 3u);
   EXPECT_EQ(progress->at("clicks").max_event_ms, INT64_MIN);
@@ -192,7 +192,7 @@ TEST_P(RocksDbStateBackendTest, LaterCommitsWinWhicheverWayEachWasWritten) {
   EXPECT_EQ(*backend_->LoadEntity(1, "a"), std::optional<std::string>("a2"));
   EXPECT_FALSE(backend_->LoadEntity(1, "b")->has_value());
   EXPECT_EQ(*backend_->LoadEntity(1, "c"), std::optional<std::string>("c3"));
-  EXPECT_EQ(backend_->LoadProgress()->at("events").next_offset, 30u);
+  EXPECT_EQ(backend_->LoadProgress()->at("events").NextOffset(), 30u);
   auto late = backend_->ListLate("events", 10);
   ASSERT_TRUE(late.ok());
   ASSERT_EQ(late->size(), 1u);
@@ -213,7 +213,7 @@ TEST_P(RocksDbStateBackendTest, FilesLeftByACrashedCommitAreIgnored) {
   ASSERT_TRUE(Commit(commit).ok());
   Reopen();
   EXPECT_EQ(*backend_->LoadEntity(1, "b"), std::optional<std::string>("b1"));
-  EXPECT_EQ(backend_->LoadProgress()->at("events").next_offset, 3u);
+  EXPECT_EQ(backend_->LoadProgress()->at("events").NextOffset(), 3u);
   EXPECT_TRUE(backend_->ListLate("events", 10)->empty());
 }
 
