@@ -744,15 +744,15 @@ class TrainCliTest : public CliTest {
   void SetUp() override {
     std::filesystem::create_directories(dir_.File("train"));
     testing::WriteFile(dir_.File("train/freshet.yaml"), kTrainSpec);
-    // User u clicks u % 5 times in the hour before its label time; it bought when it clicked
-    // at least 3 times.
+    // User u clicks u % 5 times (in time order: nothing is late) in the hour before its label
+    // time; it bought when it clicked at least 3 times.
     std::string events, labels = "user_id,ts_ms,bought\n";
     constexpr int64_t kT0 = 1'767'225'600'000;
     for (int u = 0; u < 120; ++u) {
       const int64_t ts = kT0 + u * 600'000;
       for (int c = 0; c < u % 5; ++c) {
         events += "{\"user_id\":\"u" + std::to_string(u) +
-                  "\",\"ts_ms\":" + std::to_string(ts - 1000 * (c + 1)) +
+                  "\",\"ts_ms\":" + std::to_string(ts - 1000 * (u % 5 - c)) +
                   ",\"amount\":" + std::to_string(c) + "}\n";
       }
       labels += "u" + std::to_string(u) + "," + std::to_string(ts) + "," +

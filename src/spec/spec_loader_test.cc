@@ -952,7 +952,7 @@ std::vector<ErrorCase> ServiceErrorCases() {
        "needs a field name after 'context.'"},
       {"TextUnknownFeature", WithService("    text: v:nope\n"), 16, "feature_services.s.text",
        "feature view 'v' has no feature 'nope'"},
-      {"NeitherFeaturesNorText", WithService("    request_features: []\n"), 16,
+      {"NeitherFeaturesNorText", WithService("    request_features: []\n"), 15,
        "feature_services.s.features", "missing required key"},
       {"RequestFeatureUnknownModel",
        WithService("    features: [v:f]\n    request_features:\n"
