@@ -10,6 +10,7 @@ Status RegisterApi(Router* router, Instance* instance) {
   RETURN_IF_ERROR(RegisterHealthRoutes(router, instance));
   RETURN_IF_ERROR(RegisterV2Routes(router, instance));
   RETURN_IF_ERROR(RegisterTableRoutes(router, instance));
+  RETURN_IF_ERROR(RegisterDeploymentRoutes(router, instance));
   return Status::Ok();
 }
 

@@ -9,6 +9,8 @@
 //   POST /v1/models/{name}/promote, /v1/models/{name}/rollback, /v1/models/{name}/tags
 //   GET  /v1/late/{source}          the late-event dead letter
 //   POST, DELETE /v1/tables/{source}  upsert / delete rows of a table source (api_tables.cc)
+//   GET, POST /v1/deployments/{d}/release, POST .../rollback   releases (api_deployments.cc)
+//   GET /v1/generations, POST /v1/generations/{view}/rebuild, DELETE .../{view}/{generation}
 //   GET  /healthz, /readyz, /metrics
 //   /v2/...                         Open Inference Protocol (KServe v2), api_v2.cc
 // Handlers are thin: parse, call the Instance, encode. Errors use SetError (json_error.h).
@@ -31,5 +33,6 @@ Status RegisterModelRoutes(Router* router, Instance* instance);
 Status RegisterHealthRoutes(Router* router, Instance* instance);
 Status RegisterV2Routes(Router* router, Instance* instance);
 Status RegisterTableRoutes(Router* router, Instance* instance);
+Status RegisterDeploymentRoutes(Router* router, Instance* instance);
 
 }  // namespace freshet

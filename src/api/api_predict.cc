@@ -9,7 +9,8 @@
 namespace freshet {
 namespace {
 
-// Response: {"predictions": [...], "model": {"name", "version"}, "entities": {key: [...]},
+// Response: {"predictions": [...], "model": {"name", "version"}, "release": N (0: none, the
+//            alias), "feature_generations": {view: generation}, "entities": {key: [...]},
 //            "features": ["view:feature", ...], "statuses": [[status per feature], per row]}.
 // A status is PRESENT, NOT_FOUND (no state for the entity: the model saw the empty-window value,
 // 0 or null) or OUTSIDE_MAX_AGE (older than the view's ttl: null), as in /v1/features.
@@ -27,6 +28,15 @@ std::string EncodePrediction(const FeatureRequest& request, const Prediction& p)
   w.String(p.model.c_str());
   w.Key("version");
   w.Int64(p.version);
+  w.EndObject();
+  w.Key("release");
+  w.Uint64(p.release);
+  w.Key("feature_generations");
+  w.StartObject();
+  for (const auto& [view, generation] : p.generations) {
+    w.Key(view.c_str());
+    w.Uint(generation);
+  }
   w.EndObject();
   w.Key("entities");
   w.StartObject();

@@ -13,12 +13,6 @@
 #include "spec/spec_loader.h"
 
 namespace freshet {
-namespace {
-
-// Records read from the log per replay step at startup.
-constexpr size_t kReplayChunk = 50'000;
-
-}  // namespace
 
 Result<std::unique_ptr<Instance>> Instance::Open(const InstanceOptions& options) {
   std::unique_ptr<Instance> instance(new Instance());
@@ -34,9 +28,6 @@ Status Instance::Init(const InstanceOptions& options) {
   ASSIGN_OR_RETURN(db_, Db::Open(options.data_dir));
   tables_ = std::make_unique<TableStore>(&spec_, db_.get());
   ASSIGN_OR_RETURN(backend_, CreateStateBackend(options.state_backend, db_.get()));
-  EngineOptions engine_options = options.engine;
-  engine_options.tables = tables_.get();  // views' lookups read the table sources
-  ASSIGN_OR_RETURN(engine_, StreamEngine::Create(spec_, backend_.get(), clock_, engine_options));
   for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
   ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));
   ASSIGN_OR_RETURN(quarantine_, QuarantineStore::Open(db_.get()));
@@ -45,15 +36,37 @@ Status Instance::Init(const InstanceOptions& options) {
     ASSIGN_OR_RETURN(sources_[name], CreateSource(source, {&spec_, log_.get()}));
     expectations_.emplace(name, SourceExpectations(source));
   }
+  FeatureGenerations::Context generations;
+  generations.spec = &spec_;
+  generations.db = db_.get();
+  generations.backend = backend_.get();
+  generations.log = log_.get();
+  generations.clock = clock_;
+  generations.engine = options.engine;
+  generations.engine.tables = tables_.get();  // views' lookups read the table sources
+  generations.writer_mu = &writer_mu_;
+  generations.open_source = [this](const std::string& name) {
+    return CreateSource(spec_.sources.at(name), {&spec_, log_.get()});
+  };
+  generations.apply = [this](StreamEngine* engine, const std::string& name, SourceBatch* batch) {
+    return ApplyReplayed(engine, name, batch, /*record=*/false);
+  };
+  generations.build_in_background = options.build_generations_in_background;
+  ASSIGN_OR_RETURN(generations_, FeatureGenerations::Open(std::move(generations)));
   RETURN_IF_ERROR(ReplaySources());
   log_->SetCommitHook([this](const std::vector<CommittedBatch>& b) { OnCommit(b); });
 
-  ASSIGN_OR_RETURN(online_, CreateOnlineStore(options.online_store, {engine_.get()}));
+  OnlineStoreContext online;
+  online.engine = engine();
+  online.generations = generations_.get();
+  ASSIGN_OR_RETURN(online_, CreateOnlineStore(options.online_store, online));
   features_ = std::make_unique<FeatureStore>(&spec_, online_.get(), clock_, tables_.get());
   ASSIGN_OR_RETURN(registry_, ModelRegistry::Open(db_.get(), options.data_dir, clock_));
   models_ = std::make_unique<ModelCache>();
+  ASSIGN_OR_RETURN(releases_, ReleaseStore::Open(db_.get(), clock_, generations_.get()));
   predictor_ = std::make_unique<Predictor>(&spec_, features_.get(), registry_.get(), models_.get(),
-                                           &metrics_);
+                                           &metrics_, releases_.get());
+  generations_->Start();
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
   return Status::Ok();
 }
@@ -65,65 +78,60 @@ Instance::~Instance() {
   }
   stop_cv_.notify_all();
   if (checkpointer_.joinable()) checkpointer_.join();
-  log_.reset();  // drains pending appends through the commit hook
-  if (engine_) {
+  if (generations_) generations_->Stop();  // a building generation keeps its progress
+  log_.reset();                            // drains pending appends through the commit hook
+  if (generations_) {
     Status st = Checkpoint();
     if (!st.ok()) spdlog::error("final checkpoint failed: {}", st.ToString());
   }
 }
 
 Status Instance::ReplaySources() {
-  for (const auto& [name, source] : sources_) {
-    RETURN_IF_ERROR(ReplaySource(name, source.get()).WithContext(fmt::format("source '{}'", name)));
+  for (const FeatureGenerations::LiveEngine& live : generations_->LiveEngines()) {
+    const bool primary = live.engine == engine();
+    for (const std::string& name : live.sources) {
+      auto source = sources_.find(name);
+      if (source == sources_.end()) continue;  // a table
+      auto apply = [&](StreamEngine* e, const std::string& n, SourceBatch* batch) {
+        return ApplyReplayed(e, n, batch, /*record=*/primary);
+      };
+      RETURN_IF_ERROR(
+          ReplaySource(live.engine, source->second.get(), log_.get(), name, INT64_MIN, apply)
+              .WithContext(fmt::format("source '{}'", name)));
+    }
+    RETURN_IF_ERROR(live.engine->Checkpoint());
   }
-  RETURN_IF_ERROR(engine_->Checkpoint());
   return CommitSourcePositions();
 }
 
-Status Instance::ReplaySource(const std::string& name, Source* source) {
-  ASSIGN_OR_RETURN(std::vector<int32_t> partitions, source->Partitions());
-  // The engine keeps one offset per source; a partitioned source needs one per partition.
-  if (partitions != std::vector<int32_t>{0}) {
-    return Status::FailedPrecondition(
-        fmt::format("reads {} partitions; this version applies one (partition 0) per source",
-                    partitions.size()));
-  }
-  RETURN_IF_ERROR(source->Seek({{0, engine_->NextOffset(name)}}));
+Status Instance::ApplyReplayed(StreamEngine* engine, const std::string& name, SourceBatch* batch,
+                               bool record) {
   // An http source's log holds records already checked at ingest.
-  bool check = !source->pushed() && !expectations_.at(name).empty();
-  SourceBatch batch;
-  while (true) {
-    ASSIGN_OR_RETURN(bool more, source->Read(kReplayChunk, &batch));
-    if (!more) return Status::Ok();
-    if (check) {
-      RETURN_IF_ERROR(ApplyChecked(name, &batch));
-    } else {
-      RETURN_IF_ERROR(engine_->Apply(name, batch.first_offset, batch.records));
-    }
+  if (source(name)->pushed() || expectations_.at(name).empty()) {
+    return engine->Apply(name, batch->first_offset, batch->records);
   }
-}
-
-Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
   CheckResult checked;
   expectations_.at(name).Check(batch->records, &checked);
   if (checked.violations.empty()) {
-    return engine_->Apply(name, batch->first_offset, batch->records);
+    return engine->Apply(name, batch->first_offset, batch->records);
   }
   QualityReport counts;
   counts.Add(name, checked);
   const Violation* reject = checked.FirstReject();
-  quality_probe_.Checked(counts, name, reject ? 0 : checked.quarantined.size());
+  if (record) quality_probe_.Checked(counts, name, reject ? 0 : checked.quarantined.size());
   if (reject != nullptr) {
-    RETURN_IF_ERROR(quarantine_->Count(counts));
+    if (record) RETURN_IF_ERROR(quarantine_->Count(counts));
     std::string at = reject->record == Violation::kBatch
                          ? fmt::format("records at offsets {}..{}", batch->first_offset,
                                        batch->first_offset + batch->records.size() - 1)
                          : fmt::format("record at offset {}", batch->first_offset + reject->record);
     return Status::InvalidArgument(fmt::format("{}: {}", at, reject->ToString()));
   }
-  std::vector<uint64_t> offsets(batch->records.size());
-  for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = batch->first_offset + i;
-  RETURN_IF_ERROR(quarantine_->Keep(name, batch->records, checked, clock_->NowMs(), &offsets));
+  if (record) {
+    std::vector<uint64_t> offsets(batch->records.size());
+    for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = batch->first_offset + i;
+    RETURN_IF_ERROR(quarantine_->Keep(name, batch->records, checked, clock_->NowMs(), &offsets));
+  }
   // Apply the runs between quarantined records; their offsets are consumed, never applied.
   size_t start = 0;
   std::vector<Record> run;
@@ -131,7 +139,7 @@ Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
     if (end <= start) return Status::Ok();
     run.assign(std::make_move_iterator(batch->records.begin() + start),
                std::make_move_iterator(batch->records.begin() + end));
-    return engine_->Apply(name, batch->first_offset + start, run);
+    return engine->Apply(name, batch->first_offset + start, run);
   };
   for (size_t q : checked.quarantined) {
     RETURN_IF_ERROR(apply_run(q));
@@ -142,7 +150,7 @@ Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
 
 Status Instance::CommitSourcePositions() {
   for (const auto& [name, source] : sources_) {
-    RETURN_IF_ERROR(source->Commit({{0, engine_->NextOffset(name)}}));
+    RETURN_IF_ERROR(source->Commit({{0, generations_->MinNextOffset(name, /*all=*/false)}}));
   }
   return Status::Ok();
 }
@@ -156,12 +164,13 @@ void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
   std::lock_guard<std::mutex> lock(writer_mu_);
   for (const CommittedBatch& b : batches) {
     const std::string& source = source_names_[b.source_id];
-    Status st = engine_->Apply(source, b.first_offset, *b.records);
+    Status st = generations_->ApplyLive(source, b.first_offset, *b.records);
     if (st.ok()) continue;
     // The batch is durable in the log either way (so it is acknowledged); only whether it
     // reached the engine differs. Applied: the checkpoint Apply triggered failed, and a later
     // one retries it. Not applied: the replay at the next start applies it.
-    bool applied = engine_->NextOffset(source) >= b.first_offset + b.records->size();
+    bool applied =
+        generations_->MinNextOffset(source, /*all=*/false) >= b.first_offset + b.records->size();
     (void)Degrade(applied ? FailureKind::kCheckpoint : FailureKind::kCommit, st);
   }
 }
@@ -170,8 +179,9 @@ Status Instance::Checkpoint() {
   Status st;
   {
     std::lock_guard<std::mutex> lock(writer_mu_);
-    st = engine_->Checkpoint();
+    st = generations_->CheckpointLive();
     if (st.ok()) st = CommitSourcePositions();
+    if (st.ok()) st = DropExpiredEvents();
   }
   if (!st.ok()) {
     (void)Degrade(FailureKind::kCheckpoint, st);
@@ -353,6 +363,6 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
   return Degrade(FailureKind::kCommit, ack.status());
 }
 
-void Instance::RefreshMetrics() { probe_.Refresh(engine_->stats()); }
+void Instance::RefreshMetrics() { probe_.Refresh(engine()->stats()); }
 
 }  // namespace freshet

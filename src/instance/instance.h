@@ -16,6 +16,14 @@
 // offsets and reads it to its end (the log's unapplied tail, a file's new records), so
 // recovery after kill -9 is exactly-once.
 //
+// Feature generations (instance/generations.h): each stream view's state is kept per
+// generation; a changed definition (at Open) or RebuildView builds a new one in the background
+// from the retained log while the current one serves. Every committed batch is applied to every
+// caught-up generation; checkpoints commit each generation's engine. Sources with `retention`
+// have older log records dropped after checkpoints (never one a generation has not applied).
+// Deployments serve releases (serving/release.h): Deploy and RollbackRelease switch a model
+// version and feature generations together.
+//
 // Health: the first failed write of the ingest path (the event log's group commit or applying
 // it to the engine: kind "commit"; a checkpoint: kind "checkpoint") marks the instance
 // degraded with its reason: Ingest then refuses with kUnavailable ("ingest stopped:
@@ -34,6 +42,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -41,6 +50,7 @@
 #include "core/metrics.h"
 #include "core/status.h"
 #include "format/parse_error.h"
+#include "instance/generations.h"
 #include "instance/instance_probe.h"
 #include "instance/quarantine_store.h"
 #include "log/event_log.h"
@@ -49,6 +59,7 @@
 #include "quality/expectation.h"
 #include "quality/quality_probe.h"
 #include "serving/predictor.h"
+#include "serving/release.h"
 #include "sources/source.h"
 #include "spec/project_spec.h"
 #include "storage/db.h"
@@ -82,6 +93,9 @@ struct InstanceOptions {
   std::string online_store = std::string(kDefaultOnlineStore);
   // While degraded, how often the background thread retries a checkpoint. Default: 1 s.
   int64_t health_retry_interval_ms = 1000;
+  // Build new feature generations on a background thread. Off: only
+  // generations()->BuildPending() builds them (tools and tests). Default: true.
+  bool build_generations_in_background = true;
 };
 
 // What a source's expectations did to one ingested batch (all zero when it declares none).
@@ -99,7 +113,12 @@ class Instance {
   const ProjectSpec& spec() const { return spec_; }
   const Clock* clock() const { return clock_; }
   MetricsRegistry* metrics() { return &metrics_; }
-  StreamEngine* engine() { return engine_.get(); }
+  // The primary engine: generation 1 of the views, the dead letter and watermarks.
+  StreamEngine* engine() { return generations_->primary(); }
+  // Every generation of every stream view.
+  FeatureGenerations* generations() { return generations_.get(); }
+  // Each deployment's current and previous release.
+  ReleaseStore* releases() { return releases_.get(); }
   FeatureStore* features() { return features_.get(); }
   ModelRegistry* registry() { return registry_.get(); }
   Predictor* predictor() { return predictor_.get(); }
@@ -129,6 +148,20 @@ class Instance {
   // clears it.
   Status Checkpoint();
 
+  // Makes (model version, feature generations) the release of `deployment`, atomically and
+  // durably: `model_version` (default: the version the deployment's alias names) and, for
+  // each stream view of its feature service, the newest caught-up generation, or `generation`
+  // for the view it belongs to. kNotFound for an unknown deployment, model version or
+  // generation; kFailedPrecondition when a generation is still building or a view has no
+  // caught-up one; kInvalidArgument when `generation` belongs to no view of the service.
+  Result<Release> Deploy(const std::string& deployment, std::optional<int64_t> model_version,
+                         std::optional<uint32_t> generation);
+  // Switches `deployment` back to its previous release (kFailedPrecondition when none).
+  Result<Release> RollbackRelease(const std::string& deployment);
+  // Retires a generation (FeatureGenerations::Retire), refused while a current or previous
+  // release of a deployment uses it.
+  Status RetireGeneration(const std::string& view, uint32_t generation);
+
   // Ok, or kUnavailable "ingest stopped: <kind> failed: <reason>" while degraded.
   Status health() const;
 
@@ -138,13 +171,17 @@ class Instance {
  private:
   Instance() = default;
   Status Init(const InstanceOptions& options);
-  // Reads every source from the engine's offsets to its end into the engine, then checkpoints.
+  // Reads every source from each live generation's offsets to its end into it, then
+  // checkpoints.
   Status ReplaySources();
-  Status ReplaySource(const std::string& name, Source* source);
-  // Applies a replayed batch of a source that reads its own records (file), checked against
-  // its expectations: a reject-policy violation fails the replay naming the record's offset;
-  // quarantined records are kept (by offset) and skipped.
-  Status ApplyChecked(const std::string& name, SourceBatch* batch);
+  // Applies a replayed batch to `engine`; a source that reads its own records (file) is
+  // checked against its expectations: a reject-policy violation fails the replay naming the
+  // record's offset; quarantined records are skipped, and with `record` kept (by offset) and
+  // counted (once: the primary engine's replay).
+  Status ApplyReplayed(StreamEngine* engine, const std::string& name, SourceBatch* batch,
+                       bool record);
+  // Drops log records older than their source's retention that every generation applied.
+  Status DropExpiredEvents();
   // Checks ingested `records` against the source's expectations into `*checked`: a reject
   // fails with the record's position in `body` (and counts the violations); otherwise moves
   // the records to append into `*accepted` (all but the quarantined ones).
@@ -173,15 +210,16 @@ class Instance {
   std::unique_ptr<Db> db_;
   std::unique_ptr<TableStore> tables_;
   std::unique_ptr<StateBackend> backend_;
-  std::unique_ptr<StreamEngine> engine_;
   std::unique_ptr<EventLog> log_;
   std::map<std::string, std::unique_ptr<Source>> sources_;
   std::map<std::string, SourceExpectations> expectations_;  // every source, empty ones too
+  std::unique_ptr<FeatureGenerations> generations_;
   std::unique_ptr<QuarantineStore> quarantine_;
   std::unique_ptr<OnlineStore> online_;
   std::unique_ptr<FeatureStore> features_;
   std::unique_ptr<ModelRegistry> registry_;
   std::unique_ptr<ModelCache> models_;
+  std::unique_ptr<ReleaseStore> releases_;
   std::unique_ptr<Predictor> predictor_;
   std::vector<std::string> source_names_;
 

@@ -18,8 +18,8 @@ float ToModelInput(const Value& v) {
 }  // namespace
 
 Predictor::Predictor(const ProjectSpec* spec, FeatureStore* features, ModelRegistry* registry,
-                     ModelCache* models, MetricsRegistry* metrics)
-    : spec_(spec), features_(features), registry_(registry), models_(models) {
+                     ModelCache* models, MetricsRegistry* metrics, const ReleaseStore* releases)
+    : spec_(spec), features_(features), registry_(registry), models_(models), releases_(releases) {
   latency_ = metrics
                  ->GetHistogram("freshet_predict_duration_seconds",
                                 "Time to fetch features and score one predict request")
@@ -81,9 +81,10 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   auto batcher = batchers_.find(deployment);
   MicroBatcher* batching = batcher == batchers_.end() ? nullptr : batcher->second.get();
   MicroBatcher::Announcement on_the_way(batching);
-  ASSIGN_OR_RETURN(LoadedModel model, Load(d.model, d.alias));
-  const ModelVersion& version = model.version;
   ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
+  ASSIGN_OR_RETURN(ReleaseSnapshot release, TakeRelease(releases_, d, refs, *features_));
+  ASSIGN_OR_RETURN(LoadedModel model, Load(d.model, release.model_ref));
+  const ModelVersion& version = model.version;
   // The caller cannot fix this one by changing the request: the deployment is misconfigured.
   if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != refs.size()) {
     return Status::FailedPrecondition(fmt::format(
@@ -93,7 +94,7 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   }
 
   Prediction out;
-  ASSIGN_OR_RETURN(out.features, features_->Get(refs, entities, as_of_ms));
+  ASSIGN_OR_RETURN(out.features, features_->Get(refs, entities, as_of_ms, &release.generations));
   RETURN_IF_ERROR(ApplyContext(context, &out.features));
   const size_t rows = out.features.num_rows, cols = refs.size();
   std::vector<float> input(rows * cols);
@@ -110,6 +111,8 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   out.scores.assign(scores.begin(), scores.end());
   out.model = version.name;
   out.version = version.version;
+  out.release = release.release;
+  out.generations = std::move(release.generations);
   latency_->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return out;

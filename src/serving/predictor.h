@@ -8,6 +8,10 @@
 // or, when unique in the service, the bare feature name), one per entity row. They replace the
 // store's read for those features (status PRESENT, event time 0).
 //
+// A deployment's release (serving/release.h) decides the model version and the feature
+// generation of each view, taken once per request: a request never mixes releases, and every
+// Prediction names its model version and generations. Without a release: the alias.
+//
 // A deployment with `batching` (spec/project_spec.h) scores through a MicroBatcher, so concurrent
 // calls share one model call; without it each call scores its own rows.
 //
@@ -26,6 +30,7 @@
 #include "models/model_cache.h"
 #include "models/registry.h"
 #include "serving/micro_batcher.h"
+#include "serving/release.h"
 #include "spec/project_spec.h"
 #include "store/feature_store.h"
 
@@ -44,13 +49,16 @@ struct Prediction {
   std::vector<double> scores;  // one per entity row
   std::string model;
   int64_t version = 0;
-  FeatureTable features;  // the inputs used, with each value's ReadStatus
+  FeatureTable features;       // the inputs used, with each value's ReadStatus
+  uint64_t release = 0;        // the deployment's release served (0: none, the alias)
+  GenerationPick generations;  // the feature generation read, per stream view
 };
 
 class Predictor {
  public:
+  // `releases` may be null (deployments serve their alias and default generations).
   Predictor(const ProjectSpec* spec, FeatureStore* features, ModelRegistry* registry,
-            ModelCache* models, MetricsRegistry* metrics);
+            ModelCache* models, MetricsRegistry* metrics, const ReleaseStore* releases = nullptr);
 
   // kNotFound for an unknown deployment or a model with no version behind its alias;
   // kInvalidArgument for entities missing a key the service needs; kFailedPrecondition when
@@ -71,6 +79,7 @@ class Predictor {
   FeatureStore* features_;
   ModelRegistry* registry_;
   ModelCache* models_;
+  const ReleaseStore* releases_;
   Histogram* latency_;
   // Deployments with batching on; built at construction, read-only afterwards.
   std::map<std::string, std::unique_ptr<MicroBatcher>> batchers_;

@@ -1,0 +1,81 @@
+// Instance: releases of deployments and the housekeeping of feature generations (retirement,
+// log retention).
+#include <fmt/format.h>
+
+#include "instance/instance.h"
+
+namespace freshet {
+
+Result<Release> Instance::Deploy(const std::string& deployment,
+                                 std::optional<int64_t> model_version,
+                                 std::optional<uint32_t> generation) {
+  auto it = spec_.deployments.find(deployment);
+  if (it == spec_.deployments.end()) {
+    return Status::NotFound(fmt::format("unknown deployment '{}'", deployment));
+  }
+  const DeploymentSpec& d = it->second;
+  Release release;
+  ASSIGN_OR_RETURN(
+      ModelVersion version,
+      registry_->Resolve(d.model, model_version ? std::to_string(*model_version) : d.alias));
+  release.model_version = version.version;
+  ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
+  bool placed = !generation.has_value();
+  std::vector<std::string> views;
+  for (const FeatureRef& ref : refs) {
+    if (features_->IsTableView(ref.view) || release.generations.count(ref.view)) continue;
+    views.push_back(ref.view);
+    ASSIGN_OR_RETURN(std::vector<GenerationInfo> generations, generations_->List(ref.view));
+    std::optional<uint32_t> chosen;
+    for (const GenerationInfo& g : generations) {
+      if (generation && g.generation == *generation) {
+        if (g.state != GenerationState::kLive) {
+          return Status::FailedPrecondition(fmt::format(
+              "generation {} of feature view '{}' is {} ({} of {} log records applied)",
+              g.generation, g.view, GenerationStateName(g.state), g.applied, g.log_end));
+        }
+        chosen = g.generation;
+        placed = true;
+        break;
+      }
+      if (g.state == GenerationState::kLive) chosen = g.generation;  // ascending: the newest
+    }
+    if (!chosen) {
+      return Status::FailedPrecondition(fmt::format(
+          "feature view '{}' has no caught-up generation yet (freshet features generations {})",
+          ref.view, ref.view));
+    }
+    release.generations[ref.view] = *chosen;
+  }
+  if (!placed) {
+    return Status::NotFound(
+        fmt::format("generation {} belongs to no stream view of feature service '{}' ({})",
+                    *generation, d.feature_service, fmt::join(views, ", ")));
+  }
+  return releases_->Switch(deployment, std::move(release));
+}
+
+Result<Release> Instance::RollbackRelease(const std::string& deployment) {
+  if (!spec_.deployments.count(deployment)) {
+    return Status::NotFound(fmt::format("unknown deployment '{}'", deployment));
+  }
+  return releases_->Rollback(deployment);
+}
+
+Status Instance::RetireGeneration(const std::string& view, uint32_t generation) {
+  return generations_->Retire(view, generation, releases_->Using(view, generation));
+}
+
+Status Instance::DropExpiredEvents() {
+  for (const auto& [name, source] : sources_) {
+    const int64_t retention = spec_.sources.at(name).retention_ms;
+    if (retention <= 0 || !source->pushed()) continue;
+    ASSIGN_OR_RETURN(uint64_t dropped,
+                     log_->DropBefore(name, clock_->NowMs() - retention,
+                                      generations_->MinNextOffset(name, /*all=*/true)));
+    (void)dropped;
+  }
+  return Status::Ok();
+}
+
+}  // namespace freshet
