@@ -11,7 +11,7 @@
 
 #include "core/byte_codec.h"
 #include "spec/spec_loader.h"
-#include "stream/compiled_view.h"
+#include "stream/compiled_view_impl.h"
 #include "stream/scoped_state_backend.h"
 #include "stream/value_ops.h"
 
@@ -38,7 +38,7 @@ std::string GenerationKey(std::string_view view, uint32_t generation) {
 Result<uint64_t> DefinitionFingerprint(const ProjectSpec& spec, const FeatureViewSpec& view) {
   ASSIGN_OR_RETURN(auto compiled, CompiledView::Compile(spec, view));
   std::string shape =
-      fmt::format("{}|{}|{}", compiled->state_fingerprint(), view.entity, view.source);
+      fmt::format("{}|{}|{}", compiled->impl().fingerprint, view.entity, view.source);
   for (const LookupSpec& l : view.lookups) {
     shape += fmt::format("|{}:{}:{}", l.table, fmt::join(l.by, ","), fmt::join(l.fields, ","));
   }
@@ -312,6 +312,13 @@ void FeatureGenerations::PublishRoutes() {
     }
   }
   for (const auto& [view, number] : newest_building) routes->defaults.emplace(view, number);
+  live_.clear();
+  for (const auto& [number, slot] : engines_) {
+    auto record = records_.find(number);
+    bool live = number == 1 ||
+                (record != records_.end() && record->second->info.state == GenerationState::kLive);
+    if (live) live_.push_back({slot.engine.get(), slot.sources});
+  }
   std::atomic_store(&routes_, std::shared_ptr<const Routes>(std::move(routes)));
 }
 
@@ -442,21 +449,14 @@ Status FeatureGenerations::WaitCaughtUp(uint32_t generation, int64_t timeout_ms)
 }
 
 std::vector<FeatureGenerations::LiveEngine> FeatureGenerations::LiveEngines() const {
-  std::vector<LiveEngine> out;
   std::lock_guard lock(records_mu_);
-  for (const auto& [number, slot] : engines_) {
-    auto record = records_.find(number);
-    bool live = number == 1 ||
-                (record != records_.end() && record->second->info.state == GenerationState::kLive);
-    if (live) out.push_back({slot.engine.get(), slot.sources});
-  }
-  return out;
+  return live_;
 }
 
 Status FeatureGenerations::ApplyLive(const std::string& source, uint64_t first_offset,
                                      const std::vector<Record>& records) {
   Status first;
-  for (const LiveEngine& live : LiveEngines()) {
+  for (const LiveEngine& live : live_) {
     if (!std::binary_search(live.sources.begin(), live.sources.end(), source)) continue;
     Status st = live.engine->Apply(source, first_offset, records);
     if (first.ok() && !st.ok()) first = st;
@@ -466,7 +466,7 @@ Status FeatureGenerations::ApplyLive(const std::string& source, uint64_t first_o
 
 Status FeatureGenerations::CheckpointLive() {
   Status first;
-  for (const LiveEngine& live : LiveEngines()) {
+  for (const LiveEngine& live : live_) {
     Status st = live.engine->Checkpoint();
     if (first.ok() && !st.ok()) first = st;
   }

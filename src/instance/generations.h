@@ -188,6 +188,9 @@ class FeatureGenerations final : public GenerationRouter {
   std::map<uint32_t, std::unique_ptr<Generation>> records_;
   std::map<uint32_t, EngineSlot> engines_;
   std::shared_ptr<StreamEngine> primary_;
+  // The engines of live generations, rebuilt by PublishRoutes; changed under the writer mutex
+  // and records_mu_, so the writer reads it without records_mu_.
+  std::vector<LiveEngine> live_;
   std::shared_ptr<const Routes> routes_;  // atomic_load / atomic_store
 
   std::mutex build_mu_;  // held by the builder while it works on a generation, and by Retire

@@ -5,6 +5,7 @@
 // drops old log records.
 #include "instance/generations.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -315,8 +315,6 @@ Result<std::vector<int>> CompiledView::FeatureIndexes(const std::vector<std::str
   return out;
 }
 
-uint64_t CompiledView::state_fingerprint() const { return impl_->fingerprint; }
-
 std::unique_ptr<EntityState> CompiledView::NewState() const {
   return std::make_unique<ViewState>(*impl_);
 }

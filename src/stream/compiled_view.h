@@ -65,9 +65,6 @@ class CompiledView {
   int64_t retention_ms() const;
 
   std::unique_ptr<EntityState> NewState() const;
-  // Hash of everything that shapes the stored state (aggregations, windows, filters, input
-  // types): two definitions with the same fingerprint can share one state.
-  uint64_t state_fingerprint() const;
 
   // The read rules shared by the engine and the backfill. `state` null (no events seen):
   // kNotFound and the values of empty windows (count 0, mean null...). Newest event older than
