@@ -136,8 +136,8 @@ Result<std::unique_ptr<FeatureGenerations>> FeatureGenerations::Open(Context con
   RETURN_IF_ERROR(g->Load());
   RETURN_IF_ERROR(g->Reconcile());
   std::set<uint32_t> numbers{1};  // the primary exists even with no view of its own
-  for (const auto& [number, record] : g->records_) {
-    if (record->info.state != GenerationState::kRetired) numbers.insert(number);
+  for (const auto& [key, record] : g->records_) {
+    if (record->info.state != GenerationState::kRetired) numbers.insert(key.first);
   }
   for (uint32_t number : numbers) RETURN_IF_ERROR(g->CreateEngine(number));
   g->primary_ = g->engines_.at(1).engine;
@@ -169,7 +169,7 @@ Status FeatureGenerations::Load() {
     g->info.state = static_cast<GenerationState>(state);
     g->spec_text = std::string(text);
     next_ = std::max(next_, g->info.generation + 1);
-    records_[g->info.generation] = std::move(g);
+    records_[{g->info.generation, g->info.view}] = std::move(g);
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "reading feature generations"));
   ASSIGN_OR_RETURN(auto next, ctx_.db->Get(Cf::kCheckpoints, kGenerationNextKey));
@@ -215,7 +215,7 @@ Status FeatureGenerations::Reconcile() {
     if (!IsStreamView(*ctx_.spec, view)) continue;
     ASSIGN_OR_RETURN(uint64_t fingerprint, DefinitionFingerprint(*ctx_.spec, view));
     Generation* same = nullptr;
-    for (auto& [number, record] : records_) {
+    for (auto& [key, record] : records_) {
       if (record->info.view == name && record->info.state != GenerationState::kRetired &&
           record->info.fingerprint == fingerprint) {
         same = record.get();
@@ -242,7 +242,7 @@ Status FeatureGenerations::Reconcile() {
                    name, g->info.generation);
     }
     RETURN_IF_ERROR(Persist(*g));
-    records_[g->info.generation] = std::move(g);
+    records_[{g->info.generation, g->info.view}] = std::move(g);
   }
   return Status::Ok();
 }
@@ -253,7 +253,8 @@ Status FeatureGenerations::CreateEngine(uint32_t number) {
   auto spec = std::make_shared<ProjectSpec>(*ctx_.spec);
   spec->feature_views.clear();
   std::set<std::string> sources;
-  for (const auto& [n, record] : records_) {
+  for (const auto& [key, record] : records_) {
+    const uint32_t n = key.first;
     if (n != number || record->info.state == GenerationState::kRetired) continue;
     const std::string& view = record->info.view;
     auto current = ctx_.spec->feature_views.find(view);
@@ -300,8 +301,9 @@ Status FeatureGenerations::CreateEngine(uint32_t number) {
 void FeatureGenerations::PublishRoutes() {
   auto routes = std::make_shared<Routes>();
   std::map<std::string, uint32_t> newest_building;
-  for (const auto& [number, record] : records_) {
+  for (const auto& [key, record] : records_) {
     const GenerationInfo& info = record->info;
+    const uint32_t number = info.generation;
     auto slot = engines_.find(number);
     if (info.state == GenerationState::kRetired || slot == engines_.end()) continue;
     routes->engines[info.view][number] = slot->second.engine;
@@ -314,10 +316,7 @@ void FeatureGenerations::PublishRoutes() {
   for (const auto& [view, number] : newest_building) routes->defaults.emplace(view, number);
   live_.clear();
   for (const auto& [number, slot] : engines_) {
-    auto record = records_.find(number);
-    bool live = number == 1 ||
-                (record != records_.end() && record->second->info.state == GenerationState::kLive);
-    if (live) live_.push_back({slot.engine.get(), slot.sources});
+    if (IsLive(number)) live_.push_back({slot.engine.get(), slot.sources});
   }
   std::atomic_store(&routes_, std::shared_ptr<const Routes>(std::move(routes)));
 }
@@ -388,10 +387,10 @@ Result<bool> FeatureGenerations::BuildOne() {
   std::shared_ptr<StreamEngine> engine;
   {
     std::lock_guard lock(records_mu_);
-    for (const auto& [number, record] : records_) {
-      if (record->info.state == GenerationState::kBuilding && engines_.count(number)) {
+    for (const auto& [key, record] : records_) {
+      if (record->info.state == GenerationState::kBuilding && engines_.count(key.first)) {
         g = record.get();
-        engine = engines_.at(number).engine;
+        engine = engines_.at(key.first).engine;
         break;
       }
     }
@@ -440,8 +439,9 @@ Result<bool> FeatureGenerations::BuildOne() {
 Status FeatureGenerations::WaitCaughtUp(uint32_t generation, int64_t timeout_ms) {
   std::unique_lock lock(records_mu_);
   bool done = caught_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
-    auto it = records_.find(generation);
-    return it == records_.end() || it->second->info.state != GenerationState::kBuilding;
+    auto it = records_.lower_bound({generation, std::string()});
+    return it == records_.end() || it->first.first != generation ||
+           it->second->info.state != GenerationState::kBuilding;
   });
   if (done) return Status::Ok();
   return Status::DeadlineExceeded(
@@ -478,19 +478,22 @@ uint64_t FeatureGenerations::MinNextOffset(const std::string& source, bool all) 
   std::lock_guard lock(records_mu_);
   for (const auto& [number, slot] : engines_) {
     if (!std::binary_search(slot.sources.begin(), slot.sources.end(), source)) continue;
-    auto record = records_.find(number);
-    bool live = number == 1 ||
-                (record != records_.end() && record->second->info.state == GenerationState::kLive);
-    if (live || all) min = std::min(min, slot.engine->NextOffset(source));
+    if (IsLive(number) || all) min = std::min(min, slot.engine->NextOffset(source));
   }
   return min == UINT64_MAX ? 0 : min;
 }
 
+bool FeatureGenerations::IsLive(uint32_t number) const {
+  if (number == 1) return true;
+  auto it = records_.lower_bound({number, std::string()});
+  return it != records_.end() && it->first.first == number &&
+         it->second->info.state == GenerationState::kLive;
+}
+
 FeatureGenerations::Generation* FeatureGenerations::Find(const std::string& view,
                                                          uint32_t generation) const {
-  auto it = records_.find(generation);
-  if (it == records_.end() || it->second->info.view != view ||
-      it->second->info.state == GenerationState::kRetired) {
+  auto it = records_.find({generation, view});
+  if (it == records_.end() || it->second->info.state == GenerationState::kRetired) {
     return nullptr;
   }
   return it->second.get();
@@ -503,7 +506,8 @@ Result<std::vector<GenerationInfo>> FeatureGenerations::List(const std::string& 
   std::shared_ptr<const Routes> routes = std::atomic_load(&routes_);
   std::vector<GenerationInfo> out;
   std::lock_guard lock(records_mu_);
-  for (const auto& [number, record] : records_) {
+  for (const auto& [key, record] : records_) {
+    const uint32_t number = key.first;
     if (!view.empty() && record->info.view != view) continue;
     GenerationInfo info = record->info;
     auto d = routes->defaults.find(info.view);
@@ -551,7 +555,7 @@ Result<GenerationInfo> FeatureGenerations::Rebuild(const std::string& view,
     g->info.generation = next_++;
     info = g->info;
     RETURN_IF_ERROR(Persist(*g));
-    records_[info.generation] = std::move(g);
+    records_[{info.generation, info.view}] = std::move(g);
     RETURN_IF_ERROR(CreateEngine(info.generation));
     PublishRoutes();
   }
@@ -572,7 +576,7 @@ Status FeatureGenerations::Retire(const std::string& view, uint32_t generation,
   {
     std::lock_guard lock(records_mu_);
     g = Find(view, generation);
-    for (const auto& [number, record] : records_) {
+    for (const auto& [key, record] : records_) {
       if (record->info.view == view && record->info.state != GenerationState::kRetired) ++kept;
     }
   }

@@ -178,6 +178,8 @@ class FeatureGenerations final : public GenerationRouter {
   Result<bool> BuildOne();
   // The non-retired record of `generation` of `view`, or null. REQUIRES records_mu_.
   Generation* Find(const std::string& view, uint32_t generation) const;
+  // Whether generation `number` is live (the primary always is). REQUIRES records_mu_.
+  bool IsLive(uint32_t number) const;
 
   Context ctx_;
   std::string spec_text_;
@@ -185,7 +187,8 @@ class FeatureGenerations final : public GenerationRouter {
   // Generation records by number, and engines by number (the primary at 1). Changed under
   // build_mu_ + writer mutex; read under either.
   mutable std::mutex records_mu_;  // records_ for List and Route's tables
-  std::map<uint32_t, std::unique_ptr<Generation>> records_;
+  // By (generation, view): generation 1 has a record per view.
+  std::map<std::pair<uint32_t, std::string>, std::unique_ptr<Generation>> records_;
   std::map<uint32_t, EngineSlot> engines_;
   std::shared_ptr<StreamEngine> primary_;
   // The engines of live generations, rebuilt by PublishRoutes; changed under the writer mutex

@@ -225,6 +225,9 @@ class Instance {
 
   // Serializes the engine's single writer: the commit hook and checkpoints.
   std::mutex writer_mu_;
+  // Serializes release switches and retirements, so no release picks a generation being
+  // retired.
+  std::mutex release_mu_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

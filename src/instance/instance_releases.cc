@@ -14,6 +14,7 @@ Result<Release> Instance::Deploy(const std::string& deployment,
     return Status::NotFound(fmt::format("unknown deployment '{}'", deployment));
   }
   const DeploymentSpec& d = it->second;
+  std::lock_guard lock(release_mu_);
   Release release;
   ASSIGN_OR_RETURN(
       ModelVersion version,
@@ -59,10 +60,12 @@ Result<Release> Instance::RollbackRelease(const std::string& deployment) {
   if (!spec_.deployments.count(deployment)) {
     return Status::NotFound(fmt::format("unknown deployment '{}'", deployment));
   }
+  std::lock_guard lock(release_mu_);
   return releases_->Rollback(deployment);
 }
 
 Status Instance::RetireGeneration(const std::string& view, uint32_t generation) {
+  std::lock_guard lock(release_mu_);
   return generations_->Retire(view, generation, releases_->Using(view, generation));
 }
 
