@@ -18,5 +18,6 @@ void RegisterBackfill(CLI::App* app);
 void RegisterBench(CLI::App* app);
 void RegisterDemo(CLI::App* app);
 void RegisterQuality(CLI::App* app);
+void RegisterQueue(CLI::App* app);
 
 }  // namespace freshet::cli

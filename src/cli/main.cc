@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   freshet::cli::RegisterBench(&app);
   freshet::cli::RegisterDemo(&app);
   freshet::cli::RegisterQuality(&app);
+  freshet::cli::RegisterQueue(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
