@@ -165,8 +165,8 @@ def main():
                 resp = conn.getresponse()
                 body = resp.read()
                 if resp.status == 200:
-                    latest = json.loads(body)["latest"]
-                    if int(latest["event"]["offset"]) >= offset:
+                    latest = json.loads(body)["latest"]  # null until a first prediction
+                    if latest is not None and int(latest["event"]["offset"]) >= offset:
                         with lock:
                             pulled.append((time.time() - ack) * 1000)
                         break

@@ -12,6 +12,7 @@ Status RegisterApi(Router* router, Instance* instance) {
   RETURN_IF_ERROR(RegisterTableRoutes(router, instance));
   RETURN_IF_ERROR(RegisterPredictionRoutes(router, instance));
   RETURN_IF_ERROR(RegisterQueueRoutes(router, instance));
+  RETURN_IF_ERROR(RegisterDeploymentRoutes(router, instance));
   return Status::Ok();
 }
 

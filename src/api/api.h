@@ -12,6 +12,8 @@
 //   POST, DELETE /v1/tables/{source}  upsert / delete rows of a table source (api_tables.cc)
 //   GET  /v1/queue, /v1/queue/dead;  POST /v1/queue/dead/replay;  DELETE /v1/queue/dead
 //                                   the prediction queue's stats and dead letter (api_queue.cc)
+//   GET, POST /v1/deployments/{d}/release, POST .../rollback   releases (api_deployments.cc)
+//   GET /v1/generations, POST /v1/generations/{view}/rebuild, DELETE .../{view}/{generation}
 //   GET  /healthz, /readyz, /metrics
 //   /v2/...                         Open Inference Protocol (KServe v2), api_v2.cc
 // Handlers are thin: parse, call the Instance, encode. Errors use SetError (json_error.h).
@@ -36,5 +38,6 @@ Status RegisterV2Routes(Router* router, Instance* instance);
 Status RegisterTableRoutes(Router* router, Instance* instance);
 Status RegisterPredictionRoutes(Router* router, Instance* instance);
 Status RegisterQueueRoutes(Router* router, Instance* instance);
+Status RegisterDeploymentRoutes(Router* router, Instance* instance);
 
 }  // namespace freshet

@@ -10,6 +10,7 @@ namespace freshet {
 namespace {
 
 // Response: {"predictions": [...], "model": {"name", "version"}, "versions": [per row],
+//            "release": N (0: none, the alias), "feature_generations": {view: generation},
 //            "entities": {key: [...]}, "features": ["view:feature", ...],
 //            "statuses": [[status per feature], per row]}.
 // "versions" names the model version that scored each row (they differ under a traffic split);
@@ -51,6 +52,15 @@ std::string EncodePrediction(const FeatureRequest& request, const Prediction& p)
   w.StartArray();
   for (int64_t v : p.versions) w.Int64(v);
   w.EndArray();
+  w.Key("release");
+  w.Uint64(p.release);
+  w.Key("feature_generations");
+  w.StartObject();
+  for (const auto& [view, generation] : p.generations) {
+    w.Key(view.c_str());
+    w.Uint(generation);
+  }
+  w.EndObject();
   w.Key("entities");
   w.StartObject();
   for (const std::string& key : request.entity_order) {

@@ -275,8 +275,11 @@ TEST_F(ApiTest, PredictScoresTheDeploymentsModel) {
       Call("POST", "/v1/predict/rank", R"({"entities":{"user_id":["u1","nobody"]}})");
   ASSERT_EQ(res.status, 200) << res.body;
   simdjson::dom::element doc = Json(res);
-  EXPECT_EQ(Keys(doc.get_object()), (std::set<std::string>{"predictions", "model", "versions",
-                                                           "entities", "features", "statuses"}));
+  EXPECT_EQ(Keys(doc.get_object()),
+            (std::set<std::string>{"predictions", "model", "versions", "release",
+                                   "feature_generations", "entities", "features", "statuses"}));
+  EXPECT_EQ(int64_t(doc["release"]), 0);  // never deployed: the alias
+  EXPECT_EQ(simdjson::minify(doc["feature_generations"]), R"({"activity":1})");
   EXPECT_EQ(simdjson::minify(doc["versions"]), "[1,1]");
   EXPECT_DOUBLE_EQ(double(doc["predictions"].at(0)), 2 * 1 + 8 * 10 + 0.5);
   EXPECT_DOUBLE_EQ(double(doc["predictions"].at(1)), 0.5);  // no events: count 0, sum 0
@@ -371,6 +374,57 @@ TEST_F(ApiTest, TrafficSplitNamesEachRowsVersionAndIsReported) {
             std::string_view::npos)
       << traffic.body;
   ExpectError(Call("GET", "/v1/deployments/nope/traffic"), 404, "not_found", "'nope'");
+}
+
+TEST_F(ApiTest, ReleasesPinVersionAndGenerationAndRollBackOverHttp) {
+  RegisterRanker(1, 0, 0);  // v1: the click count
+  RegisterRanker(0, 1, 0);  // v2: the amount
+  Call("POST", "/v1/events/clicks", Click("u1", kT - kMinute, 3) + "\n" + Click("u1", kT, 5));
+  clock_.Advance(1);
+  HttpResponse none = Call("GET", "/v1/deployments/rank/release");
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_TRUE(Json(none)["current"].is_null()) << none.body;
+
+  HttpResponse first = Call("POST", "/v1/deployments/rank/release", R"({"model_version":2})");
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(int64_t(Json(first)["current"]["release"]), 1);
+  auto predict = [&](double want, int64_t version, int64_t release, int64_t generation) {
+    HttpResponse res = Call("POST", "/v1/predict/rank", R"({"entities":{"user_id":["u1"]}})");
+    ASSERT_EQ(res.status, 200) << res.body;
+    simdjson::dom::element doc = Json(res);
+    EXPECT_DOUBLE_EQ(double(doc["predictions"].at(0)), want) << res.body;
+    EXPECT_EQ(int64_t(doc["model"]["version"]), version) << res.body;
+    EXPECT_EQ(int64_t(doc["release"]), release) << res.body;
+    EXPECT_EQ(int64_t(doc["feature_generations"]["activity"]), generation) << res.body;
+  };
+  predict(8, 2, 1, 1);
+
+  HttpResponse rebuild = Call("POST", "/v1/generations/activity/rebuild", "{}");
+  ASSERT_EQ(rebuild.status, 202) << rebuild.body;
+  EXPECT_EQ(int64_t(Json(rebuild)["generations"].at(0)["generation"]), 2) << rebuild.body;
+  ASSERT_TRUE(instance_->generations()->WaitCaughtUp(2, 30'000).ok());
+  HttpResponse listed = Call("GET", "/v1/generations?view=activity");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(Json(listed)["generations"].get_array().size(), 2u) << listed.body;
+
+  HttpResponse second =
+      Call("POST", "/v1/deployments/rank/release", R"({"model_version":1,"generation":2})");
+  ASSERT_EQ(second.status, 200) << second.body;
+  predict(2, 1, 2, 2);  // the rebuilt generation counts both clicks too
+  ExpectError(Call("DELETE", "/v1/generations/activity/2"), 409, "failed_precondition", "rank");
+  HttpResponse back = Call("POST", "/v1/deployments/rank/rollback");
+  ASSERT_EQ(back.status, 200) << back.body;
+  predict(8, 2, 1, 1);
+
+  ExpectError(Call("POST", "/v1/deployments/rank/release", R"({"bogus":1})"), 400,
+              "invalid_argument", "unknown member \"bogus\"");
+  ExpectError(Call("POST", "/v1/deployments/rank/release", R"({"model_version":9})"), 404,
+              "not_found", "");
+  ExpectError(Call("POST", "/v1/deployments/rank/release", R"({"generation":7})"), 404,
+              "not_found", "generation 7");
+  ExpectError(Call("POST", "/v1/deployments/nope/release", "{}"), 404, "not_found", "'nope'");
+  ExpectError(Call("DELETE", "/v1/generations/activity/x"), 400, "invalid_argument",
+              "generation");
 }
 
 TEST_F(ApiTest, ModelsAreTheApisOwnShapeWithoutStorageFieldsOrPaths) {

@@ -534,6 +534,57 @@ TEST_F(ModelsCliTest, PromoteRollbackDeleteAndTag) {
   EXPECT_EQ(int64_t(model["aliases"]["champion"]), 1);
 }
 
+TEST_F(ModelsCliTest, DeployPinsReleasesOfVersionAndGenerationAndRollsBack) {
+  ASSERT_EQ(Register("scoring", "0.7").exit_code, 0);  // v1
+  ASSERT_EQ(Register("scoring", "0.8").exit_code, 0);  // v2
+  Outcome none = Freshet("deploy rank --rollback " + Project());
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("deployment 'rank' has no previous release"), std::string::npos)
+      << none.err;
+
+  Outcome first = Freshet("deploy rank --model-version 2 " + Project());
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("rank: release 1: model ranker v2, features activity@g1"),
+            std::string::npos)
+      << first.out;
+  Outcome rebuild = Freshet("features rebuild activity " + Project());
+  ASSERT_EQ(rebuild.exit_code, 0) << rebuild.err;
+  EXPECT_NE(rebuild.out.find("building generation 2 of 'activity'"), std::string::npos)
+      << rebuild.out;
+
+  Outcome second = Freshet("deploy rank --model-version 1 --generation 2 --json " + Project());
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  simdjson::dom::element releases = Parse(second);
+  EXPECT_EQ(int64_t(releases["current"]["model"]["version"]), 1);
+  EXPECT_EQ(int64_t(releases["current"]["feature_generations"]["activity"]), 2);
+  EXPECT_EQ(int64_t(releases["previous"]["model"]["version"]), 2);
+  EXPECT_EQ(int64_t(releases["previous"]["feature_generations"]["activity"]), 1);
+
+  Outcome in_use = Freshet("features retire activity 1 " + Project());
+  EXPECT_EQ(in_use.exit_code, 1);
+  EXPECT_NE(in_use.err.find("in the release of deployment(s) rank"), std::string::npos)
+      << in_use.err;
+  Outcome back = Freshet("deploy rank --rollback --json " + Project());
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  simdjson::dom::element after = Parse(back);
+  EXPECT_EQ(int64_t(after["current"]["model"]["version"]), 2);
+  EXPECT_EQ(int64_t(after["current"]["feature_generations"]["activity"]), 1);
+
+  Outcome generations = Freshet("features generations activity --json " + Project());
+  ASSERT_EQ(generations.exit_code, 0) << generations.err;
+  EXPECT_NE(generations.out.find("\"generation\":2"), std::string::npos) << generations.out;
+  EXPECT_EQ(generations.out.find("\"building\""), std::string::npos) << generations.out;
+
+  Outcome both = Freshet("deploy rank --rollback --model-version 1 " + Project());
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("--rollback takes no --model-version"), std::string::npos) << both.err;
+  Outcome unknown = Freshet("deploy nope " + Project());
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown deployment 'nope'"), std::string::npos) << unknown.err;
+  Outcome no_version = Freshet("deploy rank --model-version 9 " + Project());
+  EXPECT_EQ(no_version.exit_code, 2);
+}
+
 TEST_F(ModelsCliTest, ImportMlflowRegistersTheXgboostFlavorOrSaysWhyNot) {
   const testing::PythonModels* models = testing::TrainedModels();
   ASSERT_NE(models, nullptr);

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   freshet::cli::RegisterLoad(&app);
   freshet::cli::RegisterFeatures(&app);
   freshet::cli::RegisterModels(&app);
+  freshet::cli::RegisterDeploy(&app);
   freshet::cli::RegisterEvents(&app);
   freshet::cli::RegisterBackfill(&app);
   freshet::cli::RegisterBench(&app);

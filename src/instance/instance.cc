@@ -15,8 +15,6 @@
 namespace freshet {
 namespace {
 
-// Records read from the log per replay step at startup.
-constexpr size_t kReplayChunk = 50'000;
 // Most records a live source's consumer thread applies per batch (per writer lock).
 constexpr size_t kConsumeChunk = 10'000;
 
@@ -39,9 +37,6 @@ Status Instance::Init(const InstanceOptions& options) {
   ASSIGN_OR_RETURN(queue_, JobQueue::Open(db_.get(), clock_, queue_options));
   tables_ = std::make_unique<TableStore>(&spec_, db_.get());
   ASSIGN_OR_RETURN(backend_, CreateStateBackend(options.state_backend, db_.get()));
-  EngineOptions engine_options = options.engine;
-  engine_options.tables = tables_.get();  // views' lookups read the table sources
-  ASSIGN_OR_RETURN(engine_, StreamEngine::Create(spec_, backend_.get(), clock_, engine_options));
   for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
   ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));
   ASSIGN_OR_RETURN(quarantine_, QuarantineStore::Open(db_.get()));
@@ -53,19 +48,41 @@ Status Instance::Init(const InstanceOptions& options) {
   predictions_ = std::make_unique<PredictionStore>(db_.get());
   ASSIGN_OR_RETURN(triggers_, TriggerRouter::Create(&spec_, queue(), predictions_.get(), clock_,
                                                     &trigger_probe_));
+  FeatureGenerations::Context generations;
+  generations.spec = &spec_;
+  generations.db = db_.get();
+  generations.backend = backend_.get();
+  generations.log = log_.get();
+  generations.clock = clock_;
+  generations.engine = options.engine;
+  generations.engine.tables = tables_.get();  // views' lookups read the table sources
+  generations.writer_mu = &writer_mu_;
+  generations.open_source = [this](const std::string& name) {
+    return CreateSource(spec_.sources.at(name), {&spec_, log_.get()});
+  };
+  generations.apply = [this](StreamEngine* engine, const std::string& name, SourceBatch* batch) {
+    return ApplyBatch(ApplyTarget::kOnly, engine, name, batch);
+  };
+  generations.build_in_background = options.build_generations_in_background;
+  ASSIGN_OR_RETURN(generations_, FeatureGenerations::Open(std::move(generations)));
   RETURN_IF_ERROR(ReplaySources());
   log_->SetCommitHook([this](const std::vector<CommittedBatch>& b) { OnCommit(b); });
 
-  ASSIGN_OR_RETURN(online_, CreateOnlineStore(options.online_store, {engine_.get()}));
+  OnlineStoreContext online;
+  online.engine = engine();
+  online.generations = generations_.get();
+  ASSIGN_OR_RETURN(online_, CreateOnlineStore(options.online_store, online));
   features_ = std::make_unique<FeatureStore>(&spec_, online_.get(), clock_, tables_.get());
   ASSIGN_OR_RETURN(registry_, ModelRegistry::Open(db_.get(), options.data_dir, clock_));
   models_ = std::make_unique<ModelCache>();
+  ASSIGN_OR_RETURN(releases_, ReleaseStore::Open(db_.get(), clock_, generations_.get()));
   predictor_ = std::make_unique<Predictor>(&spec_, features_.get(), registry_.get(), models_.get(),
-                                           &metrics_);
+                                           &metrics_, releases_.get());
   ASSIGN_OR_RETURN(trigger_workers_,
                    TriggerWorkers::Create(&spec_, queue(), predictor_.get(), predictions_.get(),
                                           clock_, &trigger_probe_, options.triggers));
   trigger_workers_->Start();
+  generations_->Start();
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
   for (const auto& [name, source] : sources_) {
     if (source->live()) {
@@ -85,75 +102,85 @@ Instance::~Instance() {
   stop_cv_.notify_all();
   for (std::thread& consumer : consumers_) consumer.join();
   if (checkpointer_.joinable()) checkpointer_.join();
-  log_.reset();  // drains pending appends through the commit hook
-  if (engine_) {
+  if (generations_) generations_->Stop();  // a building generation keeps its progress
+  log_.reset();                            // drains pending appends through the commit hook
+  if (generations_) {
     Status st = Checkpoint();
     if (!st.ok()) spdlog::error("final checkpoint failed: {}", st.ToString());
   }
 }
 
 Status Instance::ReplaySources() {
-  for (const auto& [name, source] : sources_) {
-    RETURN_IF_ERROR(ReplaySource(name, source.get()).WithContext(fmt::format("source '{}'", name)));
+  for (const FeatureGenerations::LiveEngine& live : generations_->LiveEngines()) {
+    const ApplyTarget target =
+        live.engine == engine() ? ApplyTarget::kPrimary : ApplyTarget::kOnly;
+    for (const std::string& name : live.sources) {
+      auto source = sources_.find(name);
+      // A table has no records for the engine; a live source's consumer reads it (ConsumeLoop).
+      if (source == sources_.end() || source->second->live()) continue;
+      auto apply = [&](StreamEngine* e, const std::string& n, SourceBatch* batch) {
+        return ApplyBatch(target, e, n, batch);
+      };
+      RETURN_IF_ERROR(
+          ReplaySource(live.engine, source->second.get(), log_.get(), name, INT64_MIN, apply)
+              .WithContext(fmt::format("source '{}'", name)));
+    }
+    RETURN_IF_ERROR(live.engine->Checkpoint());
   }
-  RETURN_IF_ERROR(engine_->Checkpoint());
+  // A live source resumes at the least advanced live generation's offsets; each engine skips
+  // the records it already applied.
+  for (const auto& [name, source] : sources_) {
+    if (source->live()) RETURN_IF_ERROR(source->Seek(generations_->MinPosition(name, false)));
+  }
   return CommitSourcePositions();
 }
 
-Status Instance::ReplaySource(const std::string& name, Source* source) {
-  RETURN_IF_ERROR(source->Seek(engine_->Position(name)));
-  if (source->live()) return Status::Ok();  // its consumer thread reads it (ConsumeLoop)
-  SourceBatch batch;
-  while (true) {
-    ASSIGN_OR_RETURN(bool more, source->Read(kReplayChunk, &batch));
-    if (!more) return Status::Ok();
-    RETURN_IF_ERROR(ApplyBatch(name, source, &batch));
-  }
-}
-
-Status Instance::ApplyBatch(const std::string& name, Source* source, SourceBatch* batch) {
+Status Instance::ApplyBatch(ApplyTarget target, StreamEngine* engine, const std::string& name,
+                            SourceBatch* batch) {
+  const bool record = target != ApplyTarget::kOnly;
   if (batch->rejected) {
-    spdlog::warn("source '{}': record at partition {} offset {} kept out: {}", name,
-                 batch->partition, batch->first_offset, batch->rejected->error);
-    RETURN_IF_ERROR(quarantine_->KeepRejected(name, batch->partition, batch->first_offset,
-                                              batch->rejected->payload, batch->rejected->error,
-                                              clock_->NowMs()));
-    return engine_->Advance(name, batch->partition, batch->next_offset);
+    if (record) {
+      spdlog::warn("source '{}': record at partition {} offset {} kept out: {}", name,
+                   batch->partition, batch->first_offset, batch->rejected->error);
+      RETURN_IF_ERROR(quarantine_->KeepRejected(name, batch->partition, batch->first_offset,
+                                                batch->rejected->payload, batch->rejected->error,
+                                                clock_->NowMs()));
+    }
+    if (target == ApplyTarget::kLive) {
+      return generations_->AdvanceLive(name, batch->partition, batch->next_offset);
+    }
+    return engine->Advance(name, batch->partition, batch->next_offset);
   }
   // An http source's log holds records already checked at ingest.
-  if (!source->pushed() && !expectations_.at(name).empty()) {
-    RETURN_IF_ERROR(ApplyChecked(name, batch));
-  } else {
-    RETURN_IF_ERROR(ApplyAndTrigger(name, batch->partition, batch->first_offset, batch->records));
+  if (source(name)->pushed() || expectations_.at(name).empty()) {
+    return ApplyRun(target, engine, name, batch->partition, batch->first_offset, batch->records);
   }
-  return Status::Ok();
-}
-
-Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
   CheckResult checked;
   expectations_.at(name).Check(batch->records, &checked);
   if (checked.violations.empty()) {
-    return ApplyAndTrigger(name, batch->partition, batch->first_offset, batch->records);
+    return ApplyRun(target, engine, name, batch->partition, batch->first_offset, batch->records);
   }
   QualityReport counts;
   counts.Add(name, checked);
   const Violation* reject = checked.FirstReject();
-  quality_probe_.Checked(counts, name, reject ? 0 : checked.quarantined.size());
+  if (record) quality_probe_.Checked(counts, name, reject ? 0 : checked.quarantined.size());
   if (reject != nullptr) {
-    RETURN_IF_ERROR(quarantine_->Count(counts));
+    if (record) RETURN_IF_ERROR(quarantine_->Count(counts));
     std::string at = reject->record == Violation::kBatch
                          ? fmt::format("records at offsets {}..{}", batch->first_offset,
                                        batch->first_offset + batch->records.size() - 1)
                          : fmt::format("record at offset {}", batch->first_offset + reject->record);
     return Status::InvalidArgument(fmt::format("{}: {}", at, reject->ToString()));
   }
-  std::vector<uint64_t> offsets(batch->records.size());
-  for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = batch->first_offset + i;
-  // Partitioned sources key kept records by partition too.
-  std::optional<int32_t> partition;
-  if (source(name)->live()) partition = batch->partition;
-  RETURN_IF_ERROR(
-      quarantine_->Keep(name, batch->records, checked, clock_->NowMs(), &offsets, partition));
+  if (record) {
+    std::vector<uint64_t> offsets(batch->records.size());
+    for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = batch->first_offset + i;
+    // Partitioned sources key kept records by partition too.
+    std::optional<int32_t> partition;
+    if (source(name)->live()) partition = batch->partition;
+    RETURN_IF_ERROR(
+        quarantine_->Keep(name, batch->records, checked, clock_->NowMs(), &offsets, partition));
+  }
   // Apply the runs between quarantined records; their offsets are consumed, never applied.
   size_t start = 0;
   std::vector<Record> run;
@@ -161,7 +188,7 @@ Status Instance::ApplyChecked(const std::string& name, SourceBatch* batch) {
     if (end <= start) return Status::Ok();
     run.assign(std::make_move_iterator(batch->records.begin() + start),
                std::make_move_iterator(batch->records.begin() + end));
-    return ApplyAndTrigger(name, batch->partition, batch->first_offset + start, run);
+    return ApplyRun(target, engine, name, batch->partition, batch->first_offset + start, run);
   };
   for (size_t q : checked.quarantined) {
     RETURN_IF_ERROR(apply_run(q));
@@ -182,7 +209,7 @@ void Instance::ConsumeLoop(const std::string& name, Source* source) {
     if (read.ok() && !*read) continue;
     if (st.ok()) {
       std::lock_guard<std::mutex> lock(writer_mu_);
-      st = ApplyBatch(name, source, &batch);
+      st = ApplyBatch(ApplyTarget::kLive, nullptr, name, &batch);
     }
     if (!st.ok()) {
       // The batch was read but not applied: stop consuming (a restart reads it again from the
@@ -194,11 +221,17 @@ void Instance::ConsumeLoop(const std::string& name, Source* source) {
   }
 }
 
-Status Instance::ApplyAndTrigger(const std::string& source, int32_t partition,
-                                 uint64_t first_offset, const std::vector<Record>& records) {
-  RETURN_IF_ERROR(engine_->Apply(source, partition, first_offset, records));
+Status Instance::ApplyRun(ApplyTarget target, StreamEngine* engine, const std::string& name,
+                          int32_t partition, uint64_t first_offset,
+                          const std::vector<Record>& records) {
+  if (target == ApplyTarget::kLive) {
+    RETURN_IF_ERROR(generations_->ApplyLive(name, partition, first_offset, records));
+  } else {
+    RETURN_IF_ERROR(engine->Apply(name, partition, first_offset, records));
+  }
+  if (target == ApplyTarget::kOnly) return Status::Ok();
   // The records are applied either way: a replay must not stop on a full prediction queue.
-  Status triggered = triggers_->OnReplayed(source, partition, first_offset, records);
+  Status triggered = triggers_->OnReplayed(name, partition, first_offset, records);
   if (!triggered.ok()) spdlog::error("{}", triggered.ToString());
   return Status::Ok();
 }
@@ -217,7 +250,7 @@ Status Instance::CheckPredictionQueueRoom(const std::string& source,
 
 Status Instance::CommitSourcePositions() {
   for (const auto& [name, source] : sources_) {
-    RETURN_IF_ERROR(source->Commit(engine_->Position(name)));
+    RETURN_IF_ERROR(source->Commit(generations_->MinPosition(name, /*all=*/false)));
   }
   return Status::Ok();
 }
@@ -231,7 +264,7 @@ void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
   std::lock_guard<std::mutex> lock(writer_mu_);
   for (const CommittedBatch& b : batches) {
     const std::string& source = source_names_[b.source_id];
-    Status st = engine_->Apply(source, b.first_offset, *b.records);
+    Status st = generations_->ApplyLive(source, 0, b.first_offset, *b.records);
     if (st.ok()) {
       // Under writer_mu_: no checkpoint passes these records before their jobs are durable, so
       // a crash before then re-triggers them at replay.
@@ -242,7 +275,8 @@ void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
     // The batch is durable in the log either way (so it is acknowledged); only whether it
     // reached the engine differs. Applied: the checkpoint Apply triggered failed, and a later
     // one retries it. Not applied: the replay at the next start applies it.
-    bool applied = engine_->NextOffset(source) >= b.first_offset + b.records->size();
+    bool applied = generations_->MinPosition(source, /*all=*/false)[0] >=
+                   b.first_offset + b.records->size();
     (void)Degrade(applied ? FailureKind::kCheckpoint : FailureKind::kCommit, st);
   }
 }
@@ -251,8 +285,9 @@ Status Instance::Checkpoint() {
   Status st;
   {
     std::lock_guard<std::mutex> lock(writer_mu_);
-    st = engine_->Checkpoint();
+    st = generations_->CheckpointLive();
     if (st.ok()) st = CommitSourcePositions();
+    if (st.ok()) st = DropExpiredEvents();
   }
   if (!st.ok()) {
     (void)Degrade(FailureKind::kCheckpoint, st);
@@ -439,7 +474,7 @@ Result<AppendAck> Instance::Ingest(const std::string& source, std::string_view b
 }
 
 void Instance::RefreshMetrics() {
-  probe_.Refresh(engine_->stats());
+  probe_.Refresh(engine()->stats());
   for (const auto& [name, source] : sources_) {
     if (!source->live()) continue;
     Result<SourcePosition> end = source->EndPosition();

@@ -18,6 +18,14 @@
 // consumer thread of its own until shutdown, each batch applied under the writer lock. So
 // recovery after kill -9 is exactly-once.
 //
+// Feature generations (instance/generations.h): each stream view's state is kept per
+// generation; a changed definition (at Open) or RebuildView builds a new one in the background
+// from the retained log while the current one serves. Every committed batch is applied to every
+// caught-up generation; checkpoints commit each generation's engine. Sources with `retention`
+// have older log records dropped after checkpoints (never one a generation has not applied).
+// Deployments serve releases (serving/release.h): Deploy and RollbackRelease switch a model
+// version and feature generations together.
+//
 // Health: the first failed write of the ingest path (the event log's group commit or applying
 // it to the engine: kind "commit"; a checkpoint: kind "checkpoint") marks the instance
 // degraded with its reason: Ingest then refuses with kUnavailable ("ingest stopped:
@@ -36,6 +44,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -43,6 +52,7 @@
 #include "core/metrics.h"
 #include "core/status.h"
 #include "format/parse_error.h"
+#include "instance/generations.h"
 #include "instance/instance_probe.h"
 #include "instance/quarantine_store.h"
 #include "log/event_log.h"
@@ -53,6 +63,7 @@
 #include "queue/job_queue.h"
 #include "queue/queue_probe.h"
 #include "serving/predictor.h"
+#include "serving/release.h"
 #include "sources/source.h"
 #include "spec/project_spec.h"
 #include "storage/db.h"
@@ -95,6 +106,9 @@ struct InstanceOptions {
   QueueOptions queue;
   // The threads of triggered predictions (triggers/trigger_workers.h). Default: their defaults.
   TriggerWorkersOptions triggers;
+  // Build new feature generations on a background thread. Off: only
+  // generations()->BuildPending() builds them (tools and tests). Default: true.
+  bool build_generations_in_background = true;
 };
 
 // What a source's expectations did to one ingested batch (all zero when it declares none).
@@ -112,7 +126,12 @@ class Instance {
   const ProjectSpec& spec() const { return spec_; }
   const Clock* clock() const { return clock_; }
   MetricsRegistry* metrics() { return &metrics_; }
-  StreamEngine* engine() { return engine_.get(); }
+  // The primary engine: generation 1 of the views, the dead letter and watermarks.
+  StreamEngine* engine() { return generations_->primary(); }
+  // Every generation of every stream view.
+  FeatureGenerations* generations() { return generations_.get(); }
+  // Each deployment's current and previous release.
+  ReleaseStore* releases() { return releases_.get(); }
   FeatureStore* features() { return features_.get(); }
   ModelRegistry* registry() { return registry_.get(); }
   Predictor* predictor() { return predictor_.get(); }
@@ -151,6 +170,24 @@ class Instance {
   // clears it.
   Status Checkpoint();
 
+  // Makes (model version, feature generations) the release of `deployment`, atomically and
+  // durably: `model_version` (default: the version the deployment's alias names) and, for
+  // each stream view of its feature service, the newest caught-up generation, or `generation`
+  // for the view it belongs to. kNotFound for an unknown deployment, model version or
+  // generation; kFailedPrecondition when a generation is still building, a view has no
+  // caught-up one, or the model version cannot serve (it is loaded before the switch, so the
+  // first request after it finds it loaded); kInvalidArgument when `generation` belongs to no
+  // view of the service. A release pins its version: `traffic:` splits apply to deployments
+  // without one.
+  Result<Release> Deploy(const std::string& deployment, std::optional<int64_t> model_version,
+                         std::optional<uint32_t> generation);
+  // Switches `deployment` back to its previous release (kFailedPrecondition when none), its
+  // model version loaded first.
+  Result<Release> RollbackRelease(const std::string& deployment);
+  // Retires a generation (FeatureGenerations::Retire), refused while a current or previous
+  // release of a deployment uses it.
+  Status RetireGeneration(const std::string& view, uint32_t generation);
+
   // Ok, or kUnavailable "ingest stopped: <kind> failed: <reason>" while degraded.
   Status health() const;
 
@@ -160,31 +197,38 @@ class Instance {
  private:
   Instance() = default;
   Status Init(const InstanceOptions& options);
-  // Reads every source from the engine's offsets to its end into the engine, then checkpoints.
+  // Reads every source from each live generation's offsets to its end into it, then
+  // checkpoints.
   Status ReplaySources();
-  Status ReplaySource(const std::string& name, Source* source);
-  // Applies records read from `source` (replay at Open, or a live source's consumer, which
-  // after a restart reads again past the checkpoint) to the engine, then enqueues the
-  // predictions they trigger, skipping those already made (TriggerRouter::OnReplayed).
-  Status ApplyAndTrigger(const std::string& source, int32_t partition, uint64_t first_offset,
-                         const std::vector<Record>& records);
+  // Where ApplyBatch applies: kLive, every live feature generation, recording quarantined
+  // records and triggering predictions (the commit path and live consumers); kPrimary, the
+  // primary engine's replay at Open, recording and triggering likewise (a replay re-triggers
+  // what a crash lost; TriggerRouter::OnReplayed skips predictions already made); kOnly, one
+  // other generation's engine (its replay or build), neither recording nor triggering.
+  enum class ApplyTarget { kLive, kPrimary, kOnly };
+  // Applies one batch read from source `name` to `engine` (null for kLive): a rejected record
+  // goes to the quarantine under its partition and offset and the engines move past it; records
+  // of a source that reads its own (file, kafka) are checked against its expectations: a
+  // reject-policy violation fails naming the record's offset, quarantined records are kept (by
+  // offset, and partition for kafka) and skipped. REQUIRES: writer_mu_ held, or Open running.
+  Status ApplyBatch(ApplyTarget target, StreamEngine* engine, const std::string& name,
+                    SourceBatch* batch);
+  // Applies a run of records of one partition to the target, then (kLive, kPrimary) enqueues the
+  // predictions they trigger.
+  Status ApplyRun(ApplyTarget target, StreamEngine* engine, const std::string& name,
+                  int32_t partition, uint64_t first_offset, const std::vector<Record>& records);
   // kResourceExhausted when the prediction jobs `records` of `source` trigger do not fit in the
   // prediction queue. (Concurrent batches may pass together and overshoot: the commit hook's
   // enqueue then fails, logged and counted.)
   Status CheckPredictionQueueRoom(const std::string& source, const std::vector<Record>& records);
-  // Applies one batch read from `source` (replay at Open, or its consumer thread): a rejected
-  // record goes to the quarantine under its partition and offset and the engine moves past
-  // it; records are checked against the source's expectations (ApplyChecked) unless it is
-  // pushed, applied and their predictions triggered (ApplyAndTrigger).
-  // REQUIRES: writer_mu_ held, or Open still running.
-  Status ApplyBatch(const std::string& name, Source* source, SourceBatch* batch);
   // A live source's consumer thread: reads and applies batches until shutdown; a batch that
   // cannot be applied marks the instance degraded and stops the thread.
   void ConsumeLoop(const std::string& name, Source* source);
-  // Applies a batch of a source that reads its own records (file, kafka), checked against its
-  // expectations: a reject-policy violation fails naming the record's offset; quarantined
-  // records are kept (by offset, and partition for kafka) and skipped.
-  Status ApplyChecked(const std::string& name, SourceBatch* batch);
+  // Drops log records older than their source's retention that every generation applied.
+  Status DropExpiredEvents();
+  // Loads `model_version` for `deployment` before a release pins it, so the first request after
+  // the switch finds it loaded. kFailedPrecondition naming both when it cannot serve.
+  Status WarmRelease(const std::string& deployment, int64_t model_version);
   // Checks ingested `records` against the source's expectations into `*checked`: a reject
   // fails with the record's position in `body` (and counts the violations); otherwise moves
   // the records to append into `*accepted` (all but the quarantined ones).
@@ -215,15 +259,16 @@ class Instance {
   std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<TableStore> tables_;
   std::unique_ptr<StateBackend> backend_;
-  std::unique_ptr<StreamEngine> engine_;
   std::unique_ptr<EventLog> log_;
   std::map<std::string, std::unique_ptr<Source>> sources_;
   std::map<std::string, SourceExpectations> expectations_;  // every source, empty ones too
+  std::unique_ptr<FeatureGenerations> generations_;
   std::unique_ptr<QuarantineStore> quarantine_;
   std::unique_ptr<OnlineStore> online_;
   std::unique_ptr<FeatureStore> features_;
   std::unique_ptr<ModelRegistry> registry_;
   std::unique_ptr<ModelCache> models_;
+  std::unique_ptr<ReleaseStore> releases_;
   std::unique_ptr<Predictor> predictor_;
   TriggerProbe trigger_probe_{&metrics_};
   std::unique_ptr<PredictionStore> predictions_;
@@ -233,6 +278,9 @@ class Instance {
 
   // Serializes the engine's single writer: the commit hook and checkpoints.
   std::mutex writer_mu_;
+  // Serializes release switches and retirements, so no release picks a generation being
+  // retired.
+  std::mutex release_mu_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -64,6 +64,8 @@ feature_views:
 )yaml",
                                                         cluster_.bootstraps());
   }
+  // Adds `line` (a feature of view activity) to the spec: a changed definition.
+  void AddFeature(const std::string& line) { std::ofstream(dir_ / "freshet.yaml", std::ios::app) << "      " << line << "\n"; }
   void TearDown() override { fs::remove_all(dir_); }
 
   Result<std::unique_ptr<Instance>> Open() {
@@ -164,6 +166,47 @@ TEST_F(InstanceKafkaTest, BadRecordsGoToTheQuarantineAndARestartResumesExactly) 
   for (int u = 0; u < kPartitions; ++u) EXPECT_EQ(Count(in, "u" + std::to_string(u)), 7);
   EXPECT_EQ(in->engine()->Position("clicks"), (PartitionOffsets{{0, 7}, {1, 9}, {2, 7}}));
   EXPECT_EQ(in->quarantine()->List("clicks", 10)->size(), 2u);
+}
+
+TEST_F(InstanceKafkaTest, AChangedDefinitionReadsTheTopicAgainIntoANewGeneration) {
+  Produce(0, 30);
+  {
+    auto instance = Open();
+    ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+    ASSERT_TRUE(WaitFor([&] { return Total(instance->get()) == 30; }));
+    ASSERT_TRUE((*instance)->Checkpoint().ok());
+    Status rebuild = (*instance)->generations()->Rebuild("activity", std::nullopt).status();
+    EXPECT_EQ(rebuild.code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(rebuild.message().find("reads kafka source 'clicks'"), std::string::npos)
+        << rebuild.ToString();
+  }
+  AddFeature("big: {agg: count, where: \"amount >= 15\"}");
+  Produce(30, 36);
+  auto instance = Open();
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  Instance* in = instance->get();
+  // Generation 2 is live at once and reads the topic from its start; generation 1 resumes.
+  auto generations = in->generations()->List("activity");
+  ASSERT_TRUE(generations.ok()) << generations.status().ToString();
+  ASSERT_EQ(generations->size(), 2u);
+  EXPECT_EQ(generations->back().state, GenerationState::kLive);
+  auto big = [&](const std::string& user) -> int64_t {
+    auto table =
+        in->features()->Get({{"activity", "big"}}, {{"user_id", {Value::String(user)}}});
+    if (!table.ok() || table->values[0][0].is_null()) return -1;
+    return table->values[0][0].as_int();
+  };
+  for (int u = 0; u < kPartitions; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    int64_t want = 0;
+    for (int n = 15; n < 36; ++n) want += n % kPartitions == u ? 1 : 0;
+    EXPECT_TRUE(WaitFor([&] { return big(user) == want && Count(in, user) == 12; }))
+        << user << ": big " << big(user) << " of " << want << ", n " << Count(in, user);
+  }
+  auto old_generation = in->generations()->Route("activity", 1);
+  ASSERT_TRUE(old_generation.ok()) << old_generation.status().ToString();
+  EXPECT_EQ(old_generation->engine->Position("clicks"),
+            (PartitionOffsets{{0, 12}, {1, 12}, {2, 12}}));
 }
 
 }  // namespace

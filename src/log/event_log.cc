@@ -406,6 +406,54 @@ Status EventLog::Read(const std::string& source, uint64_t offset, size_t max,
   return st.WithContext(fmt::format("source '{}'", source));
 }
 
+Result<uint64_t> EventLog::DropBefore(const std::string& source, int64_t cutoff_ms,
+                                      uint64_t max_offset) {
+  ASSIGN_OR_RETURN(uint32_t id, SourceId(source));
+  std::string end = EventKey(id, max_offset);
+  rocksdb::Slice upper_bound(end);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->raw()->NewIterator(read_options, impl_->db->cf(Cf::kEvents)));
+  std::optional<uint64_t> first;
+  uint64_t stop = 0, dropped = 0;
+  Record record;
+  for (it->Seek(EventKey(id, 0)); it->Valid(); it->Next()) {
+    RETURN_IF_ERROR(DecodeRecord(std::string_view(it->value().data(), it->value().size()), &record)
+                        .WithContext(fmt::format("source '{}'", source)));
+    if (record.ts_ms >= cutoff_ms) break;
+    uint64_t offset = ReadBigEndian64(it->key().data() + 4);
+    if (!first) first = offset;
+    stop = offset + 1;
+    ++dropped;
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "reading the event log"));
+  if (!first) return 0;
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(FromRocks(
+      batch.DeleteRange(impl_->db->cf(Cf::kEvents), EventKey(id, *first), EventKey(id, stop)),
+      "dropping old log records"));
+  RETURN_IF_ERROR(impl_->db->Write(&batch, /*sync=*/false));
+  return dropped;
+}
+
+Result<std::optional<std::pair<uint64_t, int64_t>>> EventLog::Oldest(const std::string& source) {
+  ASSIGN_OR_RETURN(uint32_t id, SourceId(source));
+  std::string end;
+  AppendBigEndian32(&end, id + 1);
+  rocksdb::Slice upper_bound(end);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->raw()->NewIterator(read_options, impl_->db->cf(Cf::kEvents)));
+  it->Seek(EventKey(id, 0));
+  RETURN_IF_ERROR(FromRocks(it->status(), "reading the event log"));
+  if (!it->Valid()) return std::optional<std::pair<uint64_t, int64_t>>();
+  Record record;
+  RETURN_IF_ERROR(DecodeRecord(std::string_view(it->value().data(), it->value().size()), &record));
+  return std::optional(std::pair(ReadBigEndian64(it->key().data() + 4), record.ts_ms));
+}
+
 Result<uint64_t> EventLog::NextOffset(const std::string& source) {
   ASSIGN_OR_RETURN(uint32_t id, SourceId(source));
   return impl_->committed_next[id].load(std::memory_order_acquire);

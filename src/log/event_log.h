@@ -74,6 +74,13 @@ class EventLog {
 
   // Reads up to `max` records of `source` from `offset` on, in offset order.
   Status Read(const std::string& source, uint64_t offset, size_t max, std::vector<Record>* out);
+  // Retention: deletes the oldest records of `source`, in offset order, while their event time
+  // is before `cutoff_ms` and their offset below `max_offset` (what some reader has not yet
+  // applied stays). Stops at the first record at or after the cutoff, so the log keeps a
+  // contiguous run of offsets; offsets are never reused. Returns how many were deleted.
+  Result<uint64_t> DropBefore(const std::string& source, int64_t cutoff_ms, uint64_t max_offset);
+  // The offset and event time of the oldest record of `source` still kept; nullopt when none.
+  Result<std::optional<std::pair<uint64_t, int64_t>>> Oldest(const std::string& source);
   // The offset the next appended record of `source` will get (= number of records so far).
   Result<uint64_t> NextOffset(const std::string& source);
   Result<uint32_t> SourceId(const std::string& source) const;

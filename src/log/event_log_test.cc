@@ -103,6 +103,33 @@ class EventLogTest : public ::testing::Test {
   std::unique_ptr<EventLog> log_;
 };
 
+TEST_F(EventLogTest, DropBeforeDeletesTheOldestPrefixUpToTheCutoffAndTheReadersOffset) {
+  MustAppend("clicks", MakeBatch(1, 1, 3));  // ts 1000, 1001, 1002: offsets 0-2
+  MustAppend("clicks", MakeBatch(1, 5, 2));  // ts 5000, 5001: offsets 3-4
+  MustAppend("clicks", MakeBatch(1, 2, 1));  // ts 2000 (out of order): offset 5
+  MustAppend("views", MakeBatch(2, 1, 2));
+  // A reader has applied only offsets 0 and 1: nothing above stays deleted.
+  auto dropped = log_->DropBefore("clicks", 4000, 2);
+  ASSERT_TRUE(dropped.ok()) << dropped.status().ToString();
+  EXPECT_EQ(*dropped, 2u);
+  // Stops at the first record at or after the cutoff (offset 3), keeping offset 5's older one.
+  dropped = log_->DropBefore("clicks", 4000, 100);
+  ASSERT_TRUE(dropped.ok()) << dropped.status().ToString();
+  EXPECT_EQ(*dropped, 1u);
+  auto oldest = log_->Oldest("clicks");
+  ASSERT_TRUE(oldest.ok() && *oldest) << oldest.status().ToString();
+  EXPECT_EQ((**oldest).first, 3u);
+  EXPECT_EQ((**oldest).second, 5000);
+  ExpectSameRecords(MustRead("clicks", 3, 10),
+                    {MakeRecord(1, 5, 0), MakeRecord(1, 5, 1), MakeRecord(1, 2, 0)});
+  EXPECT_EQ(MustNextOffset("clicks"), 6u);         // offsets are never reused
+  EXPECT_EQ(MustRead("views", 0, 10).size(), 2u);  // other sources untouched
+  auto none = log_->Oldest("views");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ((*none)->first, 0u);
+  EXPECT_EQ(log_->DropBefore("nope", 1, 1).status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(EventLogTest, AppendThenReadBack) {
   std::vector<Record> batch = MakeBatch(1, 1, 3);
   AppendAck ack = MustAppend("clicks", batch);

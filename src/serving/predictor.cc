@@ -18,11 +18,12 @@ float ToModelInput(const Value& v) {
 }  // namespace
 
 Predictor::Predictor(const ProjectSpec* spec, FeatureStore* features, ModelRegistry* registry,
-                     ModelCache* models, MetricsRegistry* metrics)
+                     ModelCache* models, MetricsRegistry* metrics, const ReleaseStore* releases)
     : spec_(spec),
       features_(features),
       registry_(registry),
       models_(models),
+      releases_(releases),
       router_(spec, registry, models, metrics) {
   latency_ = metrics
                  ->GetHistogram("freshet_predict_duration_seconds",
@@ -87,17 +88,21 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   auto batcher = batchers_.find(deployment);
   MicroBatcher* batching = batcher == batchers_.end() ? nullptr : batcher->second.get();
   MicroBatcher::Announcement on_the_way(batching);
-  ASSIGN_OR_RETURN(std::shared_ptr<const TrafficRouter::Route> route, router_.Current(deployment));
+  const FeatureServiceSpec& service = spec_->feature_services.at(d.feature_service);
+  ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
+  ASSIGN_OR_RETURN(ReleaseSnapshot release, TakeRelease(releases_, d, refs, *features_));
+  // A release pins its model version; without one the deployment's alias or traffic split.
+  ASSIGN_OR_RETURN(std::shared_ptr<const TrafficRouter::Route> route,
+                   router_.Current(deployment, release.release != 0 ? release.model_ref : ""));
   if (route->arms[0].model.runtime->input() == RuntimeInput::kText) {
     // A text deployment serves its first version: traffic splits score feature rows.
     ASSIGN_OR_RETURN(Prediction text,
                      PredictText(d, route->arms[0].model, entities, as_of_ms, context, top_k));
+    text.release = release.release;
     latency_->Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return text;
   }
-  const FeatureServiceSpec& service = spec_->feature_services.at(d.feature_service);
-  ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
   ASSIGN_OR_RETURN(RequestFeatures request_features, BindRequestFeatures(service));
   const size_t cols = refs.size() + request_features.width();
   // The caller cannot fix this one by changing the request: the deployment is misconfigured.
@@ -113,7 +118,7 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   }
 
   Prediction out;
-  ASSIGN_OR_RETURN(out.features, features_->Get(refs, entities, as_of_ms));
+  ASSIGN_OR_RETURN(out.features, features_->Get(refs, entities, as_of_ms, &release.generations));
   RETURN_IF_ERROR(ApplyContext(service, context, &out.features));
   const size_t rows = out.features.num_rows;
   std::vector<float> input(rows * cols);
@@ -126,6 +131,8 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
                                 &out.scores, &out.versions));
   out.model = d.model;
   out.version = out.versions.empty() ? route->arms[0].model.version.version : out.versions[0];
+  out.release = release.release;
+  out.generations = std::move(release.generations);
   latency_->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return out;

@@ -16,6 +16,12 @@
 // (serving/request_features.h) are computed per row and appended to the model row after the
 // service's features.
 //
+// A deployment's release (serving/release.h) decides the model version and the feature
+// generation of each view, taken once per request: a request never mixes releases, and every
+// Prediction names its model version and generations. A release pins one version, so a
+// `traffic:` split applies only while the deployment has no release (it serves its alias or
+// split, and each view's default generation).
+//
 // A deployment with `batching` (spec/project_spec.h) scores through a MicroBatcher, so concurrent
 // calls share one model call; without it each call scores its own rows.
 //
@@ -34,13 +40,13 @@
 #include "models/model_cache.h"
 #include "models/registry.h"
 #include "serving/micro_batcher.h"
+#include "serving/release.h"
 #include "serving/request_features.h"
 #include "serving/traffic_router.h"
 #include "spec/project_spec.h"
 #include "store/feature_store.h"
 
 namespace freshet {
-
 
 struct Prediction {
   std::vector<double> scores;  // one per entity row (feature-row models)
@@ -50,12 +56,15 @@ struct Prediction {
   int64_t version = 0;            // the version of the first row (of every row without a split)
   std::vector<int64_t> versions;  // the version that scored each row
   FeatureTable features;          // the inputs used, with each value's ReadStatus
+  uint64_t release = 0;           // the deployment's release served (0: none, the alias)
+  GenerationPick generations;     // the feature generation read, per stream view
 };
 
 class Predictor {
  public:
+  // `releases` may be null (deployments serve their alias and default generations).
   Predictor(const ProjectSpec* spec, FeatureStore* features, ModelRegistry* registry,
-            ModelCache* models, MetricsRegistry* metrics);
+            ModelCache* models, MetricsRegistry* metrics, const ReleaseStore* releases = nullptr);
 
   // kNotFound for an unknown deployment or a model with no version behind its alias;
   // kInvalidArgument for entities missing a key the service needs; kFailedPrecondition when
@@ -98,6 +107,7 @@ class Predictor {
   FeatureStore* features_;
   ModelRegistry* registry_;
   ModelCache* models_;
+  const ReleaseStore* releases_;
   Histogram* latency_;
   TrafficRouter router_;
   // Deployments with batching on; built at construction, read-only afterwards.

@@ -85,6 +85,7 @@ struct TrafficRouter::Deployment {
   Counter* shadow_dropped = nullptr;
   std::mutex refresh_mu;  // one Build at a time
   std::atomic<std::shared_ptr<const Route>> route;
+  std::atomic<std::shared_ptr<const Route>> pinned_route;  // the last pinned Current()'s
 
   // The arm index of row `r`: its entity's bucket's.
   size_t ArmOf(const EntityColumns& entities, size_t r) const {
@@ -208,20 +209,27 @@ Result<TrafficRouter::Arm> TrafficRouter::BuildArm(const Deployment& d, const st
 }
 
 Result<std::shared_ptr<const TrafficRouter::Route>> TrafficRouter::Build(
-    const Deployment& d, std::optional<uint64_t> gen, const Route* previous) {
+    const Deployment& d, std::optional<uint64_t> gen, const std::string& pinned,
+    const Route* previous) {
   auto route = std::make_shared<Route>();
   route->deployment = &d;
   route->generation = gen;
+  route->pinned = pinned;
   const DeploymentSpec& spec = *d.spec;
   std::vector<TrafficTargetSpec> entries = spec.traffic;
+  if (!pinned.empty()) entries = {{pinned, 0, spec.line}};
   if (entries.empty()) entries.push_back({spec.alias, 0, spec.line});
+  const bool split = entries.size() > 1;
   std::vector<size_t> bucket_counts(entries.size(), 0);
-  for (uint16_t arm : d.buckets) ++bucket_counts[arm];
+  if (split) {
+    for (uint16_t arm : d.buckets) ++bucket_counts[arm];
+  }
   for (size_t i = 0; i < entries.size(); ++i) {
-    const Arm* before = previous != nullptr ? &previous->arms[i] : nullptr;
+    const Arm* before =
+        previous != nullptr && previous->pinned == pinned ? &previous->arms[i] : nullptr;
     ASSIGN_OR_RETURN(Arm arm, BuildArm(d, entries[i].ref, std::string(kServed), before));
     arm.weight = entries[i].weight;
-    arm.share = d.buckets.empty() ? 1.0 : static_cast<double>(bucket_counts[i]) / kBuckets;
+    arm.share = split ? static_cast<double>(bucket_counts[i]) / kBuckets : 1.0;
     route->arms.push_back(std::move(arm));
   }
   if (spec.shadow) {
@@ -238,23 +246,27 @@ Result<std::shared_ptr<const TrafficRouter::Route>> TrafficRouter::Build(
 }
 
 Result<std::shared_ptr<const TrafficRouter::Route>> TrafficRouter::Current(
-    const std::string& deployment) {
+    const std::string& deployment, const std::string& pinned) {
   auto it = deployments_.find(deployment);
   if (it == deployments_.end()) {
     return Status::NotFound(fmt::format("unknown deployment '{}'", deployment));
   }
   Deployment& d = *it->second;
+  std::atomic<std::shared_ptr<const Route>>& slot = pinned.empty() ? d.route : d.pinned_route;
   std::optional<uint64_t> gen = registry_->generation();
-  std::shared_ptr<const Route> route = d.route.load(std::memory_order_acquire);
-  if (route && gen && route->generation == gen) return route;
-  // The registry changed (or cannot tell): one caller rebuilds, the others wait for its Route
-  // rather than serve one older than a move that already returned.
+  auto fresh = [&](const std::shared_ptr<const Route>& r) {
+    return r && gen && r->generation == gen && r->pinned == pinned;
+  };
+  std::shared_ptr<const Route> route = slot.load(std::memory_order_acquire);
+  if (fresh(route)) return route;
+  // The registry or the pin changed (or cannot tell): one caller rebuilds, the others wait for
+  // its Route rather than serve one older than a move that already returned.
   std::lock_guard<std::mutex> lock(d.refresh_mu);
   gen = registry_->generation();
-  route = d.route.load(std::memory_order_acquire);
-  if (route && gen && route->generation == gen) return route;
-  ASSIGN_OR_RETURN(route, Build(d, gen, route.get()));
-  d.route.store(route, std::memory_order_release);
+  route = slot.load(std::memory_order_acquire);
+  if (fresh(route)) return route;
+  ASSIGN_OR_RETURN(route, Build(d, gen, pinned, route.get()));
+  slot.store(route, std::memory_order_release);
   return route;
 }
 

@@ -100,6 +100,7 @@ class TrafficRouter {
   struct Route {
     const Deployment* deployment = nullptr;
     std::optional<uint64_t> generation;
+    std::string pinned;         // Current()'s `pinned`; empty for the spec's alias or split
     std::vector<Arm> arms;      // traffic entries in spec order; one (the alias) without `traffic:`
     std::optional<Arm> shadow;  // none when the shadow's ref does not resolve or load
     std::string shadow_error;   // why there is no shadow
@@ -127,11 +128,14 @@ class TrafficRouter {
   TrafficRouter(const TrafficRouter&) = delete;
   TrafficRouter& operator=(const TrafficRouter&) = delete;
 
-  // The deployment's current Route. kNotFound for an unknown deployment or a ref that resolves
+  // The deployment's current Route. With `pinned` (a version number or alias of the model: a
+  // release's version, serving/release.h), one arm serving it for every row instead of the spec's
+  // alias or split; the shadow stays. kNotFound for an unknown deployment or a ref that resolves
   // to no version; a version that cannot be served (see above) with no previous one: its load
   // error, or kFailedPrecondition naming the deployment when its input width is not the feature
   // service's.
-  Result<std::shared_ptr<const Route>> Current(const std::string& deployment);
+  Result<std::shared_ptr<const Route>> Current(const std::string& deployment,
+                                               const std::string& pinned = "");
 
   // Scores `rows` rows of `cols` features (row-major at `input`) of `entities`: each row with
   // its bucket's arm (all rows of one arm in one model call, through `batcher` when not null;
@@ -164,7 +168,7 @@ class TrafficRouter {
   };
 
   Result<std::shared_ptr<const Route>> Build(const Deployment& d, std::optional<uint64_t> gen,
-                                             const Route* previous);
+                                             const std::string& pinned, const Route* previous);
   // The version `ref` resolves to, loaded and of the service's width; `previous` (the arm
   // before) is kept, with load_error set, when the new target cannot be served.
   Result<Arm> BuildArm(const Deployment& d, const std::string& ref, const std::string& role,

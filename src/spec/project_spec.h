@@ -57,9 +57,11 @@ struct FieldExpectationsSpec {
 struct SourceSpec {
   std::string name;
   SourceKind kind = SourceKind::kHttp;
-  std::string timestamp_field;                      // required; epoch ms or RFC 3339 strings
-  std::vector<FieldSpec> fields;                    // declared schema, in declaration order
-  int64_t allowed_lateness_ms = 0;                  // Default: 0 (watermark = max event time)
+  std::string timestamp_field;      // required; epoch ms or RFC 3339 strings
+  std::vector<FieldSpec> fields;    // declared schema, in declaration order
+  int64_t allowed_lateness_ms = 0;  // Default: 0 (watermark = max event time)
+  // How long the event log keeps records (by event time, against the clock); 0 = keep all.
+  int64_t retention_ms = 0;
   std::string path;                                 // kind: file — NDJSON or CSV file to replay
   std::string format;                               // kind: file — "ndjson" (default) or "csv"
   std::string topic;                                // kind: kafka

@@ -99,10 +99,10 @@ class ProjectParser {
   }
 
   Status ParseSource(const YamlEntry& entry) {
-    ASSIGN_OR_RETURN(
-        YamlObject obj,
-        r_.Object(entry.value, {"kind", "timestamp", "fields", "allowed_lateness", "path", "format",
-                                "topic", "brokers", "group", "expectations", "entity"}));
+    ASSIGN_OR_RETURN(YamlObject obj,
+                     r_.Object(entry.value, {"kind", "timestamp", "fields", "allowed_lateness",
+                                             "path", "format", "topic", "brokers", "group",
+                                             "expectations", "entity", "retention"}));
     SourceSpec source;
     source.name = entry.name;
     source.line = entry.value.line;
@@ -118,6 +118,10 @@ class ProjectParser {
     RETURN_IF_ERROR(ParseFields(obj.Get("fields"), &source));
     RETURN_IF_ERROR(AddTimestampField(obj.Get("timestamp"), &source));
     RETURN_IF_ERROR(r_.ReadDuration(obj, "allowed_lateness", &source.allowed_lateness_ms));
+    RETURN_IF_ERROR(r_.ReadDuration(obj, "retention", &source.retention_ms));
+    if (obj.Has("retention") && source.retention_ms <= 0) {
+      return r_.Error(obj.Get("retention"), "must be positive (leave it out to keep everything)");
+    }
     RETURN_IF_ERROR(ParseLocation(obj, &source));
     RETURN_IF_ERROR(ParseExpectations(r_, obj.Get("expectations"), &source));
     RETURN_IF_ERROR(ParseTableEntity(obj, &source));
@@ -133,8 +137,8 @@ class ProjectParser {
       if (obj.Has("entity")) return r_.Error(obj.Get("entity"), "applies only to kind table");
       return Status::Ok();
     }
-    if (obj.Has("allowed_lateness")) {
-      return r_.Error(obj.Get("allowed_lateness"), "does not apply to kind table");
+    for (const char* key : {"allowed_lateness", "retention"}) {
+      if (obj.Has(key)) return r_.Error(obj.Get(key), "does not apply to kind table");
     }
     RETURN_IF_ERROR(r_.RequireString(obj, "entity", &source->entity));
     auto entity = spec_->entities.find(source->entity);

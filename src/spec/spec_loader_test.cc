@@ -107,6 +107,7 @@ TEST_F(GoodSpecTest, KafkaSource) {
   EXPECT_EQ(s.brokers, "localhost:9092");
   EXPECT_EQ(s.group, "freshet");
   EXPECT_EQ(s.allowed_lateness_ms, 0);
+  EXPECT_EQ(s.retention_ms, 0);  // keep everything
 }
 
 TEST_F(GoodSpecTest, FeatureView) {
@@ -317,6 +318,10 @@ std::vector<ErrorCase> ErrorCases() {
        "sources.ev.timestamp", "field 'ts' is declared string"},
       {"BadLateness", kBase + "    allowed_lateness: soon\n", 8, "sources.ev.allowed_lateness",
        "bad duration 'soon'"},
+      {"BadRetention", kBase + "    retention: forever\n", 8, "sources.ev.retention",
+       "bad duration 'forever'"},
+      {"ZeroRetention", kBase + "    retention: 0s\n", 8, "sources.ev.retention",
+       "must be positive"},
       {"FileSourceWithoutPath", "project: p\nsources:\n  ev:\n    kind: file\n    timestamp: ts\n",
        3, "sources.ev.path", "missing required key"},
       {"KafkaKeyOnHttpSource", kBase + "    topic: t\n", 8, "sources.ev.topic",
@@ -542,6 +547,12 @@ INSTANTIATE_TEST_SUITE_P(AllChecks, SpecErrorTest, ::testing::ValuesIn(ErrorCase
                          [](const ::testing::TestParamInfo<ErrorCase>& info) {
                            return info.param.name;
                          });
+
+TEST(SourceRetentionTest, ADurationSetsHowLongTheLogKeepsRecords) {
+  auto spec = ParseProject(kBase + "    retention: 30d\n", "freshet.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->sources.at("ev").retention_ms, 30 * 24 * 3600 * 1000LL);
+}
 
 TEST(SpecExpectationsTest, EachKindTypedByItsField) {
   Result<ProjectSpec> spec =
@@ -880,6 +891,10 @@ std::vector<ErrorCase> TableErrorCases() {
        table_source + "  t: {kind: table, entity: item, timestamp: ts, allowed_lateness: 1m, "
                       "fields: {item_id: int64}}\n",
        5, "sources.t.allowed_lateness", "does not apply to kind table"},
+      {"RetentionOnTable",
+       table_source + "  t: {kind: table, entity: item, timestamp: ts, retention: 1d, "
+                      "fields: {item_id: int64}}\n",
+       5, "sources.t.retention", "does not apply to kind table"},
       {"AggOnTableView", WithTableFeature("{agg: count}"), 19, "feature_views.tv.features.f.agg",
        "does not apply to a feature of table source 'items' (use attr: FIELD)"},
       {"AttrMissing", WithTableFeature("{}"), 19, "feature_views.tv.features.f",

@@ -127,7 +127,8 @@ Result<size_t> FeatureStore::CheckEntities(const std::vector<FeatureRef>& refs,
 
 Result<FeatureTable> FeatureStore::Get(const std::vector<FeatureRef>& refs,
                                        const EntityColumns& entities,
-                                       std::optional<int64_t> as_of_ms) const {
+                                       std::optional<int64_t> as_of_ms,
+                                       const GenerationPick* generations) const {
   ASSIGN_OR_RETURN(size_t rows, CheckEntities(refs, entities));
   const int64_t t = as_of_ms.value_or(clock_->NowMs());
 
@@ -168,7 +169,12 @@ Result<FeatureTable> FeatureStore::Get(const std::vector<FeatureRef>& refs,
     if (auto table = table_views_.find(*view_name); table != table_views_.end()) {
       RETURN_IF_ERROR(ReadTable(table->second, keys, names, t, &reads));
     } else {
-      RETURN_IF_ERROR(online_->Read(*view_name, keys, names, t, &reads));
+      uint32_t generation = 0;
+      if (generations != nullptr) {
+        auto picked = generations->find(*view_name);
+        if (picked != generations->end()) generation = picked->second;
+      }
+      RETURN_IF_ERROR(online_->Read(*view_name, keys, names, t, &reads, generation));
     }
     if (reads.size() != rows) {
       return Status::Internal(

@@ -52,9 +52,14 @@ class FeatureStore {
   // declares for the field (an integral number for int64 and timestamp keys, any number for
   // double); kInvalidArgument otherwise, naming the key (and the row: "entities.user_id[2]").
   // Statuses are the store's per entity (PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE), with a null
-  // value of a PRESENT entity answered as NULL_VALUE.
+  // value of a PRESENT entity answered as NULL_VALUE. `generations`, when given, names the
+  // feature generation to read per stream view (store/generation_router.h; others read their
+  // default); a generation that does not exist is kNotFound naming it.
   Result<FeatureTable> Get(const std::vector<FeatureRef>& refs, const EntityColumns& entities,
-                           std::optional<int64_t> as_of_ms = std::nullopt) const;
+                           std::optional<int64_t> as_of_ms = std::nullopt,
+                           const GenerationPick* generations = nullptr) const;
+  // True for a view of a table source (read from the tables; it has no generations).
+  bool IsTableView(const std::string& view) const { return table_views_.count(view) > 0; }
 
  private:
   // The number of entity rows, after checking the key columns `refs` need (see Get).

@@ -16,10 +16,11 @@ struct StoreEntry {
 };
 
 Result<std::unique_ptr<OnlineStore>> MakeEngineStore(const OnlineStoreContext& context) {
-  if (context.engine == nullptr) {
+  if (context.engine == nullptr && context.generations == nullptr) {
     return Status::InvalidArgument("online store 'embedded' needs the stream engine");
   }
-  return std::unique_ptr<OnlineStore>(std::make_unique<EngineOnlineStore>(context.engine));
+  return std::unique_ptr<OnlineStore>(
+      std::make_unique<EngineOnlineStore>(context.engine, context.generations));
 }
 
 // Adding a store is one line here (plus its files).

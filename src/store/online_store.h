@@ -11,6 +11,8 @@
 //    trip.
 //  - Errors: kNotFound for an unknown view or feature, kInvalidArgument for a key of the wrong
 //    arity, kUnavailable when a remote store cannot be reached. On error *out is unspecified.
+//  - `generation` picks the view's feature generation (store/generation_router.h); 0 is the
+//    view's default. A store without generations serves only 0.
 //  - Thread-safety: Read is thread-safe and may run concurrently with ingestion.
 //  - Ownership: what a store reads (the engine, a connection pool) is not owned unless its
 //    factory says so; the store must not outlive it.
@@ -24,6 +26,7 @@
 
 #include "core/status.h"
 #include "core/value.h"
+#include "store/generation_router.h"
 #include "stream/engine.h"
 
 namespace freshet {
@@ -35,12 +38,14 @@ class OnlineStore {
   virtual std::string_view kind() const = 0;
   virtual Status Read(const std::string& view, const std::vector<std::vector<Value>>& keys,
                       const std::vector<std::string>& features, int64_t as_of_ms,
-                      std::vector<ViewRead>* out) = 0;
+                      std::vector<ViewRead>* out, uint32_t generation = 0) = 0;
 };
 
 // What a store's factory may use. Not owned; must outlive the store.
 struct OnlineStoreContext {
-  StreamEngine* engine = nullptr;  // "embedded": required
+  StreamEngine* engine = nullptr;  // "embedded": required unless `generations` is set
+  // "embedded": reads every view through it, by generation. Default: none (the one engine).
+  const GenerationRouter* generations = nullptr;
 };
 
 inline constexpr std::string_view kDefaultOnlineStore = "embedded";

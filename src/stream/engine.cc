@@ -47,6 +47,7 @@ struct StreamEngine::Impl {
     // The backend may hold states of this view that are not resident, so a lookup that misses
     // memory must ask it. False on a fresh start until entities are dropped from memory.
     std::atomic<bool> may_be_stored{false};
+    std::atomic<bool> dropped{false};  // DropView: no longer applied, read or checkpointed
   };
   struct SourceRuntime {
     std::string name;
@@ -270,6 +271,7 @@ Status StreamEngine::Apply(const std::string& source, int32_t partition, uint64_
   }
   progress.max_event_ms = watermark.max_event_ms();
   for (size_t v : src.views) {
+    if (m.views[v]->dropped.load(std::memory_order_relaxed)) continue;
     const ViewLookups* lookups = m.views[v]->lookups.get();
     Status s = lookups ? m.Enrich(*lookups, records) : Status::Ok();
     if (s.ok()) s = m.ApplyToView(v, lookups ? m.enriched : records);
@@ -379,6 +381,7 @@ Result<EntityEntry*> StreamEngine::Impl::Lookup(Shard& shard, size_t v, uint64_t
                                                 std::string_view key, bool create) {
   ViewRuntime& view = *views[v];
   if (EntityEntry* e = shard.maps[v].Find(hash, key)) return e;
+  if (view.dropped.load(std::memory_order_relaxed)) return nullptr;  // raced with DropView
   std::optional<std::string> stored;
   if (view.may_be_stored.load(std::memory_order_relaxed)) {
     ASSIGN_OR_RETURN(stored, backend->LoadEntity(view.id, std::string(key)));
@@ -588,7 +591,7 @@ Status StreamEngine::ReadBatch(const std::string& view_name,
                                std::vector<ViewRead>* out) {
   Impl& m = *impl_;
   auto it = m.view_index.find(view_name);
-  if (it == m.view_index.end()) {
+  if (it == m.view_index.end() || m.views[it->second]->dropped.load()) {
     return Status::NotFound(fmt::format("unknown feature view '{}'", view_name));
   }
   const size_t v = it->second;
@@ -617,6 +620,35 @@ Status StreamEngine::ReadBatch(const std::string& view_name,
     }
   }
   return Status::Ok();
+}
+
+Status StreamEngine::DropView(const std::string& name) {
+  Impl& m = *impl_;
+  auto it = m.view_index.find(name);
+  if (it == m.view_index.end() || m.views[it->second]->dropped.load()) {
+    return Status::NotFound(fmt::format("unknown feature view '{}'", name));
+  }
+  const size_t v = it->second;
+  m.views[v]->dropped = true;
+  for (auto& shard : m.shards) {
+    std::lock_guard lock(shard->mu);
+    shard->maps[v].ForEach([&](EntityEntry* e) {
+      m.resident_bytes -= static_cast<int64_t>(e->bytes);
+      --m.resident_entities;
+    });
+    m.dirty_entries -= std::min(m.dirty_entries, shard->dirty[v].size());
+    shard->dirty[v].clear();
+    shard->maps[v] = EntityMap();
+  }
+  return Status::Ok();
+}
+
+Result<uint32_t> StreamEngine::ViewIdOf(const std::string& name) const {
+  auto it = impl_->view_index.find(name);
+  if (it == impl_->view_index.end() || impl_->views[it->second]->dropped.load()) {
+    return Status::NotFound(fmt::format("unknown feature view '{}'", name));
+  }
+  return impl_->views[it->second]->id;
 }
 
 const CompiledView* StreamEngine::view(const std::string& name) const {

@@ -110,6 +110,10 @@ class StateBackend {
   virtual Result<std::unique_ptr<StateCommitWriter>> BeginCommit(size_t puts) = 0;
   // Most recent late events of `source`, newest first.
   virtual Result<std::vector<LateEvent>> ListLate(const std::string& source, size_t limit) = 0;
+  // Deletes, in one atomic write, every stored state of `view_ids` and the progress of
+  // `progress_sources` (a retired feature generation). No commit may write them afterwards.
+  virtual Status Drop(const std::vector<uint32_t>& view_ids,
+                      const std::vector<std::string>& progress_sources) = 0;
 };
 
 // How often state is checkpointed by default: at most this long (and this many records) of the
@@ -224,6 +228,13 @@ class StreamEngine {
   Status ReadBatch(const std::string& view, const std::vector<std::vector<Value>>& keys,
                    const std::vector<std::string>& features, int64_t as_of_ms,
                    std::vector<ViewRead>* out);
+
+  // Stops maintaining `view` and frees its resident state: later Applies skip it, reads answer
+  // kNotFound, checkpoints write nothing of it (its stored states are the caller's to delete,
+  // StateBackend::Drop). Single writer. kNotFound for an unknown view.
+  Status DropView(const std::string& view);
+  // The backend's id of `view` (kNotFound when unknown or dropped).
+  Result<uint32_t> ViewIdOf(const std::string& view) const;
 
   // The compiled view, or null. Valid as long as the engine.
   const CompiledView* view(const std::string& name) const;

@@ -27,6 +27,17 @@ Status MemoryStateBackend::ForEachEntity(
   return Status::Ok();
 }
 
+Status MemoryStateBackend::Drop(const std::vector<uint32_t>& view_ids,
+                                const std::vector<std::string>& progress_sources) {
+  std::lock_guard lock(mu_);
+  for (uint32_t id : view_ids) {
+    states_.erase(states_.lower_bound({id, std::string()}),
+                  states_.lower_bound({id + 1, std::string()}));
+  }
+  for (const std::string& source : progress_sources) progress_.erase(source);
+  return Status::Ok();
+}
+
 Result<std::map<std::string, SourceProgress>> MemoryStateBackend::LoadProgress() {
   std::lock_guard lock(mu_);
   return progress_;

@@ -24,6 +24,8 @@ class MemoryStateBackend : public StateBackend {
   Result<std::map<std::string, SourceProgress>> LoadProgress() override;
   Result<std::unique_ptr<StateCommitWriter>> BeginCommit(size_t puts) override;
   Result<std::vector<LateEvent>> ListLate(const std::string& source, size_t limit) override;
+  Status Drop(const std::vector<uint32_t>& view_ids,
+              const std::vector<std::string>& progress_sources) override;
 
   size_t commits() const;
   size_t entity_count() const;

@@ -253,6 +253,25 @@ Result<std::unique_ptr<StateCommitWriter>> RocksDbStateBackend::BeginCommit(size
   return std::unique_ptr<StateCommitWriter>(std::move(writer));
 }
 
+Status RocksDbStateBackend::Drop(const std::vector<uint32_t>& view_ids,
+                                 const std::vector<std::string>& progress_sources) {
+  std::lock_guard lock(commit_mu_);  // not between a commit's puts and its Finish
+  rocksdb::WriteBatch batch;
+  for (uint32_t id : view_ids) {
+    std::string begin, end;
+    AppendBigEndian32(&begin, id);
+    AppendBigEndian32(&end, id + 1);
+    RETURN_IF_ERROR(
+        FromRocks(batch.DeleteRange(db_->cf(Cf::kState), begin, end), "dropping entity states"));
+  }
+  for (const std::string& source : progress_sources) {
+    RETURN_IF_ERROR(
+        FromRocks(batch.Delete(db_->cf(Cf::kCheckpoints), std::string(kProgressPrefix) + source),
+                  "dropping progress"));
+  }
+  return db_->Write(&batch, /*sync=*/true);
+}
+
 Result<std::vector<LateEvent>> RocksDbStateBackend::ListLate(const std::string& source,
                                                              size_t limit) {
   std::vector<LateEvent> out;

@@ -45,6 +45,9 @@ class RocksDbStateBackend final : public StateBackend {
   Result<std::map<std::string, SourceProgress>> LoadProgress() override;
   Result<std::unique_ptr<StateCommitWriter>> BeginCommit(size_t puts) override;
   Result<std::vector<LateEvent>> ListLate(const std::string& source, size_t limit) override;
+  // One synced WriteBatch: a DeleteRange per view id, a Delete per progress key.
+  Status Drop(const std::vector<uint32_t>& view_ids,
+              const std::vector<std::string>& progress_sources) override;
 
  private:
   Db* db_;
