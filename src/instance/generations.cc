@@ -228,14 +228,11 @@ Status FeatureGenerations::Reconcile() {
       }
       continue;
     }
-    // A kafka source's records are not in the event log: its new generation is live at once,
-    // and the source's consumer, resuming at the lowest offsets of the live generations, reads
-    // the topic again from what Kafka keeps into it (the others skip what they applied).
-    const bool from_topic = ctx_.spec->sources.at(view.source).kind == SourceKind::kKafka;
     auto g = std::make_unique<Generation>();
     g->info.view = name;
     g->info.generation = fresh ? 1 : next_;
-    g->info.state = fresh || from_topic ? GenerationState::kLive : GenerationState::kBuilding;
+    g->info.state = fresh ? GenerationState::kLive : GenerationState::kBuilding;
+    const bool from_topic = FromTopic(g->info);
     g->info.created_ms = now;
     g->info.since_ms = fresh ? INT64_MIN : RetentionStart(view.source);
     g->info.fingerprint = fingerprint;
@@ -244,7 +241,7 @@ Status FeatureGenerations::Reconcile() {
     if (!fresh && from_topic) {
       spdlog::warn(
           "feature view '{}': definition changed; generation {} reads kafka source '{}' again "
-          "from the oldest offset the topic keeps, and serves while it catches up",
+          "from the oldest offset the topic keeps",
           name, g->info.generation, view.source);
     } else if (!fresh) {
       spdlog::info("feature view '{}': definition changed; building generation {} from the log",
@@ -325,7 +322,7 @@ void FeatureGenerations::PublishRoutes() {
   for (const auto& [view, number] : newest_building) routes->defaults.emplace(view, number);
   live_.clear();
   for (const auto& [number, slot] : engines_) {
-    if (IsLive(number)) live_.push_back({slot.engine.get(), slot.sources});
+    if (Fed(number)) live_.push_back({slot.engine.get(), slot.sources});
   }
   std::atomic_store(&routes_, std::shared_ptr<const Routes>(std::move(routes)));
 }
@@ -397,7 +394,8 @@ Result<bool> FeatureGenerations::BuildOne() {
   {
     std::lock_guard lock(records_mu_);
     for (const auto& [key, record] : records_) {
-      if (record->info.state == GenerationState::kBuilding && engines_.count(key.first)) {
+      if (record->info.state == GenerationState::kBuilding && engines_.count(key.first) &&
+          !FromTopic(record->info)) {
         g = record.get();
         engine = engines_.at(key.first).engine;
         break;
@@ -490,20 +488,52 @@ Status FeatureGenerations::CheckpointLive() {
     Status st = live.engine->Checkpoint();
     if (first.ok() && !st.ok()) first = st;
   }
+  if (first.ok()) first = PromoteCaughtUp();
   return first;
 }
 
-SourcePosition FeatureGenerations::MinPosition(const std::string& source, bool all) const {
-  std::vector<PartitionOffsets> positions;
-  std::set<int32_t> partitions{0};
+Status FeatureGenerations::PromoteCaughtUp() {
+  std::vector<Generation*> caught;
   {
     std::lock_guard lock(records_mu_);
-    for (const auto& [number, slot] : engines_) {
-      if (!std::binary_search(slot.sources.begin(), slot.sources.end(), source)) continue;
-      if (!IsLive(number) && !all) continue;
-      positions.push_back(slot.engine->Position(source));
-      for (const auto& [partition, offset] : positions.back()) partitions.insert(partition);
+    for (const auto& [key, record] : records_) {
+      if (record->info.state != GenerationState::kBuilding || !FromTopic(record->info)) continue;
+      const std::string& source = ctx_.spec->feature_views.at(record->info.view).source;
+      const PartitionOffsets at = engines_.at(key.first).engine->Position(source);
+      bool behind = false;
+      for (const auto& [partition, offset] :
+           MinPositionOf(source, [&](uint32_t n) { return IsLive(n); })) {
+        auto it = at.find(partition);
+        behind = behind || (it == at.end() ? 0 : it->second) < offset;
+      }
+      if (!behind) caught.push_back(record.get());
     }
+    for (Generation* g : caught) g->info.state = GenerationState::kLive;
+    if (!caught.empty()) PublishRoutes();
+  }
+  for (Generation* g : caught) {
+    RETURN_IF_ERROR(Persist(*g));
+    spdlog::info("feature view '{}': generation {} caught up with its kafka topic", g->info.view,
+                 g->info.generation);
+  }
+  if (!caught.empty()) caught_cv_.notify_all();
+  return Status::Ok();
+}
+
+SourcePosition FeatureGenerations::MinPosition(const std::string& source, bool all) const {
+  std::lock_guard lock(records_mu_);
+  return MinPositionOf(source, [&](uint32_t n) { return all || Fed(n); });
+}
+
+SourcePosition FeatureGenerations::MinPositionOf(const std::string& source,
+                                                 const std::function<bool(uint32_t)>& take) const {
+  std::vector<PartitionOffsets> positions;
+  std::set<int32_t> partitions{0};
+  for (const auto& [number, slot] : engines_) {
+    if (!std::binary_search(slot.sources.begin(), slot.sources.end(), source)) continue;
+    if (!take(number)) continue;
+    positions.push_back(slot.engine->Position(source));
+    for (const auto& [partition, offset] : positions.back()) partitions.insert(partition);
   }
   SourcePosition out;
   for (int32_t partition : partitions) {
@@ -515,6 +545,20 @@ SourcePosition FeatureGenerations::MinPosition(const std::string& source, bool a
     out[partition] = min == UINT64_MAX ? 0 : min;
   }
   return out;
+}
+
+bool FeatureGenerations::FromTopic(const GenerationInfo& info) const {
+  auto view = ctx_.spec->feature_views.find(info.view);
+  if (view == ctx_.spec->feature_views.end()) return false;
+  auto source = ctx_.spec->sources.find(view->second.source);
+  return source != ctx_.spec->sources.end() && source->second.kind == SourceKind::kKafka;
+}
+
+bool FeatureGenerations::Fed(uint32_t number) const {
+  if (IsLive(number)) return true;
+  auto it = records_.lower_bound({number, std::string()});
+  return it != records_.end() && it->first.first == number &&
+         it->second->info.state == GenerationState::kBuilding && FromTopic(it->second->info);
 }
 
 bool FeatureGenerations::IsLive(uint32_t number) const {

@@ -9,7 +9,11 @@
 // BUILDING: a background thread replays the retained event log into it (table lookups read the
 // table history as of each event), from the start of retention or `since`, while the older
 // generations keep serving and keep up with new events. Once it has caught up it is LIVE: every
-// new event is applied to every live generation. RETIRED generations have no state left.
+// new event is applied to every live generation. RETIRED generations have no state left. A
+// view over a kafka source (whose records are not in the log) is built by the live path: the
+// source's consumer resumes at the lowest offsets of the engines it feeds, so it reads the topic
+// again from what Kafka keeps into the new generation (the others skip what they applied), and
+// the generation becomes LIVE at the first checkpoint that finds it at the live ones' offsets.
 //
 // Engines: generation 1 of every view lives in the primary StreamEngine, whose checkpoint keys
 // are those of a data directory without generations (so older directories open unchanged); it
@@ -134,7 +138,8 @@ class FeatureGenerations final : public GenerationRouter {
   // Moves every live generation that reads `source` past `partition`'s offsets below
   // `next_offset` (a record kept out). REQUIRES writer mutex. The first error.
   Status AdvanceLive(const std::string& source, int32_t partition, uint64_t next_offset);
-  // Checkpoints every live generation. REQUIRES writer mutex. The first error.
+  // Checkpoints every live generation (and those building from a kafka topic, which become
+  // live here once they reached the live ones' offsets). REQUIRES writer mutex. The first error.
   Status CheckpointLive();
   // Per partition, the lowest next offset of `source` among the live engines reading it (`all`:
   // building ones too); a partition one of them has not seen counts as 0. Partition 0 is
@@ -186,6 +191,19 @@ class FeatureGenerations final : public GenerationRouter {
   Generation* Find(const std::string& view, uint32_t generation) const;
   // Whether generation `number` is live (the primary always is). REQUIRES records_mu_.
   bool IsLive(uint32_t number) const;
+  // Whether `info` is a generation of a view over a kafka source: its records are not in the
+  // log, so it is built by the live path (the consumer reads the topic again into it).
+  bool FromTopic(const GenerationInfo& info) const;
+  // Whether the live path applies batches to generation `number`: live, or building from the
+  // topic. REQUIRES records_mu_.
+  bool Fed(uint32_t number) const;
+  // Per partition, the lowest next offset of `source` among the engines `take` selects (by
+  // generation number). REQUIRES records_mu_.
+  SourcePosition MinPositionOf(const std::string& source,
+                               const std::function<bool(uint32_t)>& take) const;
+  // Marks generations building from the topic live once each has reached the live
+  // generations' offsets. REQUIRES writer mutex.
+  Status PromoteCaughtUp();
 
   Context ctx_;
   std::string spec_text_;

@@ -185,11 +185,13 @@ TEST_F(InstanceKafkaTest, AChangedDefinitionReadsTheTopicAgainIntoANewGeneration
   auto instance = Open();
   ASSERT_TRUE(instance.ok()) << instance.status().ToString();
   Instance* in = instance->get();
-  // Generation 2 is live at once and reads the topic from its start; generation 1 resumes.
+  // Generation 2 reads the topic from its start while generation 1 resumes and serves; a
+  // checkpoint that finds generation 2 at generation 1's offsets makes it live (the default).
   auto generations = in->generations()->List("activity");
   ASSERT_TRUE(generations.ok()) << generations.status().ToString();
   ASSERT_EQ(generations->size(), 2u);
-  EXPECT_EQ(generations->back().state, GenerationState::kLive);
+  EXPECT_EQ(generations->back().state, GenerationState::kBuilding);
+  EXPECT_EQ(in->generations()->Route("activity", 0)->generation, 1u);
   auto big = [&](const std::string& user) -> int64_t {
     auto table =
         in->features()->Get({{"activity", "big"}}, {{"user_id", {Value::String(user)}}});
@@ -200,9 +202,13 @@ TEST_F(InstanceKafkaTest, AChangedDefinitionReadsTheTopicAgainIntoANewGeneration
     const std::string user = "u" + std::to_string(u);
     int64_t want = 0;
     for (int n = 15; n < 36; ++n) want += n % kPartitions == u ? 1 : 0;
-    EXPECT_TRUE(WaitFor([&] { return big(user) == want && Count(in, user) == 12; }))
+    EXPECT_TRUE(WaitFor([&] {
+      EXPECT_TRUE(in->Checkpoint().ok());
+      return big(user) == want && Count(in, user) == 12;
+    }))
         << user << ": big " << big(user) << " of " << want << ", n " << Count(in, user);
   }
+  EXPECT_EQ(in->generations()->List("activity")->back().state, GenerationState::kLive);
   auto old_generation = in->generations()->Route("activity", 1);
   ASSERT_TRUE(old_generation.ok()) << old_generation.status().ToString();
   EXPECT_EQ(old_generation->engine->Position("clicks"),
