@@ -20,5 +20,6 @@ void RegisterDemo(CLI::App* app);
 void RegisterQuality(CLI::App* app);
 void RegisterTrain(CLI::App* app);
 void RegisterPredictions(CLI::App* app);
+void RegisterQueue(CLI::App* app);
 
 }  // namespace freshet::cli
