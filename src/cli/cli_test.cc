@@ -805,8 +805,40 @@ TEST_F(CliQueueTest, StatsDeadReplayPurgeThroughAServer) {
   Outcome missing = Freshet("queue replay --id j2" + server_flag);
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("no dead job 'j2'"), std::string::npos) << missing.err;
+  Outcome none = Freshet("queue dead --json" + server_flag);
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "{\"dead\":[]}\n");
+  // The server holds the data directory: without --server the command says so.
+  Outcome held = Freshet("queue stats " + Project());
+  EXPECT_EQ(held.exit_code, 1);
+  EXPECT_NE(held.err.find("in use"), std::string::npos) << held.err;
   server.Stop();
+  // What the commands did is in the server's queue: j1 replayed (ready again), j2 purged.
   EXPECT_EQ((*instance)->queue()->held(), 2u);
+  auto dead = (*instance)->queue()->ListDead("", 10);
+  ASSERT_TRUE(dead.ok());
+  EXPECT_TRUE(dead->empty());
+  std::vector<Job> ready;
+  ASSERT_TRUE((*instance)->queue()->Receive("predict/m", 10, 0, &ready).ok());
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].id, "j1");
+  EXPECT_EQ(ready[0].payload, "payload");
+}
+
+TEST_F(CliQueueTest, BadSubcommandsAndMissingDataDirectoryAreClearErrors) {
+  Outcome bogus = Freshet("queue bogus " + Project());
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_NE(bogus.err.find("bogus"), std::string::npos) << bogus.err;
+  Outcome bare = Freshet("queue");
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.err.find("subcommand"), std::string::npos) << bare.err;
+  Outcome no_data = Freshet("queue stats " + Project());
+  EXPECT_EQ(no_data.exit_code, 2);
+  EXPECT_NE(no_data.err.find("no data directory " + dir_.File("data")), std::string::npos)
+      << no_data.err;
+  Outcome bad_limit = Freshet("queue dead --limit 0 " + Project());
+  EXPECT_EQ(bad_limit.exit_code, 2);
+  EXPECT_NE(bad_limit.err.find("--limit"), std::string::npos) << bad_limit.err;
 }
 
 }  // namespace

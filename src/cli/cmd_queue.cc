@@ -3,6 +3,7 @@
 // --server, through a running server's /v1/queue routes (api/api_queue.cc). --json prints the
 // documents of the HTTP API (api/queue_json.h).
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <cctype>
 #include <filesystem>
@@ -39,6 +40,25 @@ std::string QueryValue(std::string_view text) {
     }
   }
   return out;
+}
+
+// The bytes of `hex` (two hex digits per byte, as api/queue_json.h writes "payload_hex"), or
+// false when it is not that.
+bool FromHex(std::string_view hex, std::string* out) {
+  if (hex.size() % 2 != 0) return false;
+  auto digit = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
+  out->clear();
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
 }
 
 struct StatsView {
@@ -135,7 +155,11 @@ class RemoteQueue final : public QueueAccess {
       job.queue = name;
       job.last_error = error;
       job.receive_count = static_cast<int>(receive_count);
-      if (!d["payload"].get(payload)) job.payload = payload;
+      if (!d["payload"].get(payload)) {
+        job.payload = payload;
+      } else if (d["payload_hex"].get(payload) || !FromHex(payload, &job.payload)) {
+        return Malformed();
+      }
       jobs.push_back(std::move(job));
     }
     return jobs;
