@@ -1,8 +1,8 @@
 // Exactly-once from Kafka across kill -9: a stream produced into a topic of librdkafka's mock
 // cluster (in this process, so it outlives the servers, which reach it over loopback TCP) is
-// consumed by a real `freshet serve`, which is SIGKILLed while it consumes, twice, and
-// restarted; its features must then equal those of an uninterrupted run over the same topic:
-// no record lost, none counted twice.
+// consumed by a real `freshet serve`, which is SIGKILLed while it consumes and restarted; its
+// features must then equal those of an uninterrupted run over the same topic: no record lost, none
+// counted twice.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -136,7 +136,7 @@ class KafkaCrashTest : public ::testing::Test {
   fs::path root_;
 };
 
-TEST_F(KafkaCrashTest, FeaturesEqualUninterruptedRunAfterKillsMidStream) {
+TEST_F(KafkaCrashTest, FeaturesEqualUninterruptedRunAfterKillMidStream) {
   auto crashed = NewServer("crashed");
   ASSERT_TRUE(crashed->Start());
   // Kill it once it applied part of what was produced (with checkpoints every 100 ms, what it
@@ -144,12 +144,7 @@ TEST_F(KafkaCrashTest, FeaturesEqualUninterruptedRunAfterKillsMidStream) {
   ProduceRecords(&cluster_, 0, kRecords / 2);
   ASSERT_TRUE(WaitApplied(*crashed, kRecords / 8)) << Applied(*crashed);
   crashed->Kill(SIGKILL);
-  ProduceRecords(&cluster_, kRecords / 2, kRecords * 3 / 4);
-  ASSERT_TRUE(crashed->Start());
-  // Once more, after the restart resumed consuming, with the rest produced meanwhile.
-  ProduceRecords(&cluster_, kRecords * 3 / 4, kRecords);
-  ASSERT_TRUE(WaitApplied(*crashed, kRecords * 5 / 8)) << Applied(*crashed);
-  crashed->Kill(SIGKILL);
+  ProduceRecords(&cluster_, kRecords / 2, kRecords);
   ASSERT_TRUE(crashed->Start());
   ASSERT_TRUE(WaitApplied(*crashed, kRecords)) << Applied(*crashed);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // anything more would show

@@ -126,7 +126,7 @@ TEST(TriggersCrashTest, EveryTriggerDeliveredOnceAfterKillsAndADownReceiver) {
   auto registered = server.Call("POST", "/v1/models/ranker/versions",
                                 fmt::format(R"({{"artifact_path":"{}","runtime":"linear"}})",
                                             (root / "linear.json").string()));
-  ASSERT_TRUE(registered.ok() && registered->status == 200)
+  ASSERT_TRUE(registered.ok() && registered->status == 201)
       << (registered.ok() ? registered->body : registered.status().ToString());
 
   std::mt19937 rng(11);

@@ -815,9 +815,9 @@ TEST_F(CliQueueTest, StatsDeadReplayPurgeThroughAServer) {
   server.Stop();
   // What the commands did is in the server's queue: j1 replayed (ready again), j2 purged.
   EXPECT_EQ((*instance)->queue()->held(), 2u);
-  auto dead = (*instance)->queue()->ListDead("", 10);
-  ASSERT_TRUE(dead.ok());
-  EXPECT_TRUE(dead->empty());
+  auto still_dead = (*instance)->queue()->ListDead("", 10);
+  ASSERT_TRUE(still_dead.ok());
+  EXPECT_TRUE(still_dead->empty());
   std::vector<Job> ready;
   ASSERT_TRUE((*instance)->queue()->Receive("predict/m", 10, 0, &ready).ok());
   ASSERT_EQ(ready.size(), 1u);

@@ -287,18 +287,7 @@ CLI::App* AddQueueCommand(CLI::App* parent, const char* name, const char* descri
 
 void RegisterQueue(CLI::App* app) {
   CLI::App* queue = app->add_subcommand("queue", "The prediction queue: stats and dead letter");
-  queue->require_subcommand(0, 1);
-  // Without a subcommand, name what was given instead (CLI11 would only say one is required).
-  queue->callback([queue] {
-    if (!queue->get_subcommands().empty()) return;
-    const std::vector<std::string> rest = queue->remaining();
-    throw CLI::ValidationError(
-        "queue", rest.empty()
-                     ? std::string("a subcommand is required: stats, dead, replay or purge")
-                     : fmt::format("unknown subcommand '{}': expected stats, dead, "
-                                   "replay or purge",
-                                   rest[0]));
-  });
+  queue->require_subcommand(1);
   AddQueueCommand(queue, "stats", "Jobs per queue: ready, delayed, in flight, dead, retries",
                   ShowStats, std::make_shared<QueueFlags>());
 
