@@ -287,7 +287,14 @@ CLI::App* AddQueueCommand(CLI::App* parent, const char* name, const char* descri
 
 void RegisterQueue(CLI::App* app) {
   CLI::App* queue = app->add_subcommand("queue", "The prediction queue: stats and dead letter");
-  queue->require_subcommand(1);
+  // At most one; with none, the error lists them. (An unknown one, `queue bogus`, is an
+  // argument CLI11 names as not expected.)
+  queue->require_subcommand(0, 1);
+  queue->callback([queue] {
+    if (queue->get_subcommands().empty()) {
+      throw CLI::ValidationError("queue", "a subcommand is required: stats, dead, replay or purge");
+    }
+  });
   AddQueueCommand(queue, "stats", "Jobs per queue: ready, delayed, in flight, dead, retries",
                   ShowStats, std::make_shared<QueueFlags>());
 
