@@ -10,16 +10,17 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <random>
-#include <thread>
 
+#include "crash_support.h"
 #include "server_process.h"
 
 namespace freshet {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::KillMidPost;
+using testing::PostAcked;
 using testing::ServerProcess;
 
 constexpr int kUsers = 150;
@@ -119,26 +120,16 @@ TEST_F(CrashRecoveryTest, FeaturesEqualUninterruptedRunAfterRandomKills) {
   int kills = 0;
   for (int i = 0; i < kBatches; ++i) {
     const std::string body = Batch(i);
-    const cli::HttpHeaders key = {{"Idempotency-Key", "batch-" + std::to_string(i)}};
-    bool acked = false;
-    while (!acked) {
-      if (rng() % 3 == 0) {
-        // Kill while this batch is in flight: before, during or after its commit.
-        auto post = std::async(std::launch::async, [&] {
-          return crashed->Call("POST", "/v1/events/clicks", body, key);
-        });
-        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 8000));
-        crashed->Kill(SIGKILL);
-        ++kills;
-        post.wait();
-        ASSERT_TRUE(crashed->Start()) << "restart after kill " << kills;
-        continue;  // retry under the same key: counted once whether or not it had committed
-      }
-      auto r = crashed->Call("POST", "/v1/events/clicks", body, key);
-      ASSERT_TRUE(r.ok()) << r.status().ToString();
-      ASSERT_EQ(r->status, 200) << r->body;
-      acked = true;
+    const std::string key = "batch-" + std::to_string(i);
+    while (rng() % 3 == 0) {
+      // Kill while this batch is in flight: before, during or after its commit.
+      ASSERT_TRUE(KillMidPost(crashed.get(), "/v1/events/clicks", body, key,
+                              std::chrono::microseconds(rng() % 8000)))
+          << "kill " << kills + 1;
+      ++kills;
     }
+    // Retried under the same key: counted once whether or not it had committed.
+    ASSERT_TRUE(PostAcked(*crashed, "/v1/events/clicks", body, key));
     if (i % 20 == 19) {
       EXPECT_FALSE(Features(*crashed).empty());
     }

@@ -70,6 +70,24 @@ bool MockKafkaCluster::Produce(const std::string& topic, int32_t partition,
   return delivered == 1;
 }
 
+bool MockKafkaCluster::ProduceAll(const std::string& topic,
+                                  const std::vector<std::pair<int32_t, std::string>>& messages) {
+  std::vector<int> delivered(messages.size(), 0);
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const std::string& value = messages[i].second;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(messages[i].first),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&delivered[i]), RD_KAFKA_V_END);
+    if (err) return false;
+  }
+  rd_kafka_flush(producer_, 10'000);  // serves the delivery reports
+  for (int d : delivered) {
+    if (d != 1) return false;
+  }
+  return true;
+}
+
 std::vector<std::pair<std::string, std::string>> MockKafkaCluster::ReadAll(const std::string& topic,
                                                                            size_t count,
                                                                            int timeout_ms) {

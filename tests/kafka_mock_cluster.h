@@ -32,6 +32,10 @@ class MockKafkaCluster {
   // report (10 s at most). False when it was not delivered.
   bool Produce(const std::string& topic, int32_t partition, const std::string& value,
                const std::string& key = "");
+  // Produces every (partition, value) of `messages` to `topic`, in order, and waits for all
+  // their delivery reports (10 s at most). False unless every one was delivered.
+  bool ProduceAll(const std::string& topic,
+                  const std::vector<std::pair<int32_t, std::string>>& messages);
   // Reads `topic` (every partition, from its start) until `count` messages came or
   // `timeout_ms` passed: (key, value) pairs, per partition in offset order.
   std::vector<std::pair<std::string, std::string>> ReadAll(const std::string& topic, size_t count,

@@ -4,7 +4,11 @@
 // triggers must produce: predictions in the store, the pull API's answer, deliveries.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <simdjson.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +21,7 @@
 #include "api/api.h"
 #include "instance/instance.h"
 #include "models/models_test_util.h"
+#include "server/http_server.h"
 #include "webhook_receiver.h"
 
 namespace freshet {
@@ -70,6 +75,34 @@ std::string Event(const std::string& user, const std::string& event,
                      event, category);
 }
 
+// One HTTP/1.1 POST on a fresh connection to 127.0.0.1:`port`: the whole response as received
+// (status line, headers, body), or "" when the connection fails.
+std::string RawPost(int port, const std::string& target, const std::string& body) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval timeout{10, 0};  // a server that does not answer fails the test instead of hanging it
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = fmt::format(
+        "POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+        target, body.size(), body);
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, n);
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
 // Blocks every model call until Release(); counts the calls that reached it.
 class Gate {
  public:
@@ -108,7 +141,8 @@ class TriggersTest : public ::testing::Test {
     instance_.reset();
   }
 
-  void Open(const std::string& debounce, const std::string& outputs = "", bool gated = false) {
+  void Open(const std::string& debounce, const std::string& outputs = "", bool gated = false,
+            size_t queue_capacity = 0) {
     std::filesystem::create_directories(dir_.File("project"));
     std::ofstream(dir_.File("project/freshet.yaml")) << Spec(debounce, outputs);
     InstanceOptions options;
@@ -118,6 +152,7 @@ class TriggersTest : public ::testing::Test {
     options.state_backend = state_backend_;
     options.triggers.poll_ms = 20;
     if (gated) options.triggers.predict = gate_.Wrap(&raw_);
+    if (queue_capacity > 0) options.queue.max_jobs = queue_capacity;
     options.queue.backoff_base_ms = 50;
     options.queue.backoff_max_ms = 200;
     options.queue.max_attempts = 1000;  // a receiver down for a while must not dead-letter
@@ -201,6 +236,60 @@ TEST_F(TriggersTest, ABlockedModelDoesNotBlockIngest) {
   EXPECT_TRUE(none->empty());  // every ingest was acknowledged with the model still blocked
   gate_.Release();
   for (int i = 0; i < 20; ++i) EXPECT_EQ(WaitPredictions("u" + std::to_string(i), 1).size(), 1u);
+}
+
+// Over HTTP: while the prediction queue is full, a batch of a triggering source gets 429 with
+// Retry-After and nothing of it is stored; once the queue drains (predictions made and
+// delivered to the output), the same batch is accepted.
+TEST_F(TriggersTest, FullQueueAnswers429OverHttpStoresNothingAndAcceptsOnceDrained) {
+  const std::string file = dir_.File("out/predictions.ndjson");
+  Open("0s", fmt::format("    outputs:\n      - {{kind: file, path: {}}}", file),
+       /*gated=*/true, /*queue_capacity=*/3);
+  Router router;
+  ASSERT_TRUE(RegisterApi(&router, instance_.get()).ok());
+  HttpServerOptions server_options;
+  server_options.listen_address = "127.0.0.1:0";
+  server_options.threads = 2;
+  HttpServer server(server_options, &router);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string features = R"({"features":["activity:events"],"entities":{"user_id":["u9"]}})";
+  const std::string before = RawPost(server.port(), "/v1/features", features);
+  ASSERT_NE(before.find("HTTP/1.1 200"), std::string::npos) << before;
+
+  // Three jobs held (the model blocked): the queue is full.
+  for (int i = 0; i < 3; ++i) Ingest(Event("u" + std::to_string(i), "exit"));
+  ASSERT_TRUE(gate_.WaitEntered(kWait));
+  auto next = instance_->log()->NextOffset("app_events");
+  ASSERT_TRUE(next.ok());
+  const std::string batch = "[" + Event("u9", "start") + "," + Event("u9", "exit") + "]";
+  const std::string refused = RawPost(server.port(), "/v1/events/app_events", batch);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 429 ", 0), 0u) << refused;
+  EXPECT_NE(refused.find("\r\nRetry-After: 1\r\n"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("prediction queue is full"), std::string::npos) << refused;
+  // Nothing of the batch was stored: not in the event log, not in the features.
+  auto after = instance_->log()->NextOffset("app_events");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, *next);
+  const std::string unchanged = RawPost(server.port(), "/v1/features", features);
+  // The same rows (NOT_FOUND) as before the refused batch; only the read time differs.
+  ASSERT_NE(unchanged.find("\"rows\""), std::string::npos) << unchanged;
+  EXPECT_EQ(unchanged.substr(unchanged.find("\"rows\"")), before.substr(before.find("\"rows\"")));
+
+  // The queue drains once the model answers: the full queue takes the predictions'
+  // deliveries all the same. Then the same batch is accepted and predicted.
+  gate_.Release();
+  for (int i = 0; i < 3; ++i) WaitPredictions("u" + std::to_string(i), 1);
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (instance_->queue()->held() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(instance_->queue()->held(), 0u);
+  const std::string accepted = RawPost(server.port(), "/v1/events/app_events", batch);
+  EXPECT_EQ(accepted.rfind("HTTP/1.1 200 ", 0), 0u) << accepted;
+  std::vector<StoredPrediction> got = WaitPredictions("u9", 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_DOUBLE_EQ(got[0].score, 2 + 100);  // both events of the accepted batch
+  server.Stop();
 }
 
 TEST_F(TriggersTest, PullApiAnswersLatestAndHistory) {

@@ -757,6 +757,144 @@ TEST_F(CliQualityTest, QualityReportThroughAServer) {
   server.Stop();
 }
 
+// `freshet queue`, on the data directory and through a server: two jobs of "predict/m" in
+// the dead letter (max_attempts 1: one failed attempt each) and one pending delivery job.
+class CliQueueTest : public CliTest {
+ protected:
+  Result<std::unique_ptr<Instance>> OpenInstance() {
+    InstanceOptions options;
+    options.project_dir = dir_.File("good");
+    options.data_dir = dir_.File("data");
+    options.queue.max_attempts = 1;
+    return Instance::Open(options);
+  }
+  void FillQueue(JobQueue* queue) {
+    for (const char* id : {"j1", "j2"}) {
+      ASSERT_TRUE(queue->Enqueue(JobSpec{id, "predict/m", "", "payload", 0}).ok());
+      std::vector<Job> jobs;
+      ASSERT_TRUE(queue->Receive("predict/m", 1, 0, &jobs).ok());
+      ASSERT_EQ(jobs.size(), 1u);
+      ASSERT_TRUE(queue->Nack(id, jobs[0].lease, "model failed").ok());
+    }
+    ASSERT_TRUE(queue->Enqueue(JobSpec{"d1", "deliver/m/0", "", "x", 0}).ok());
+  }
+};
+
+TEST_F(CliQueueTest, StatsDeadReplayPurgeOnTheDataDirectory) {
+  {
+    auto instance = OpenInstance();
+    ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+    FillQueue((*instance)->queue());
+  }
+  Outcome stats = Freshet("queue stats " + Project());
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("1 jobs held (limit 1000000)"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("predict/m"), std::string::npos) << stats.out;
+
+  Outcome json = Freshet("queue stats --json " + Project());
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(parser_.parse(json.out).get(doc)) << json.out;
+  EXPECT_EQ(uint64_t(doc["held"]), 1u);
+  EXPECT_EQ(uint64_t(doc["queues"].at(1)["dead"]), 2u);
+
+  Outcome dead = Freshet("queue dead --queue predict/m --limit 1 " + Project());
+  ASSERT_EQ(dead.exit_code, 0) << dead.err;
+  EXPECT_NE(dead.out.find("1 dead jobs of 'predict/m' (oldest first)\nj1  queue predict/m"),
+            std::string::npos)
+      << dead.out;
+  EXPECT_NE(dead.out.find("after 1 attempts  model failed"), std::string::npos) << dead.out;
+
+  Outcome replay = Freshet("queue replay --id j2 " + Project());
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(replay.out, "replayed 1 dead jobs\n");
+  Outcome missing = Freshet("queue replay --id j2 " + Project());
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("no dead job 'j2'"), std::string::npos) << missing.err;
+
+  Outcome usage = Freshet("queue purge " + Project());
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_NE(usage.err.find("--queue"), std::string::npos) << usage.err;
+  Outcome purge = Freshet("queue purge --json --queue predict/m " + Project());
+  ASSERT_EQ(purge.exit_code, 0) << purge.err;
+  EXPECT_EQ(purge.out, "{\"purged\":1}\n");
+
+  // What the commands did is in the data directory.
+  auto instance = OpenInstance();
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  auto left = (*instance)->queue()->ListDead("", 10);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+  EXPECT_EQ((*instance)->queue()->held(), 2u);  // d1 and the replayed j2
+}
+
+TEST_F(CliQueueTest, StatsDeadReplayPurgeThroughAServer) {
+  auto instance = OpenInstance();
+  ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+  FillQueue((*instance)->queue());
+  Router router;
+  ASSERT_TRUE(RegisterApi(&router, instance->get()).ok());
+  HttpServerOptions server_options;
+  server_options.listen_address = "127.0.0.1:0";
+  server_options.threads = 1;
+  HttpServer server(server_options, &router);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string server_flag = " --server http://127.0.0.1:" + std::to_string(server.port());
+
+  Outcome stats = Freshet("queue stats" + server_flag);
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("1 jobs held (limit 1000000)"), std::string::npos) << stats.out;
+  Outcome dead = Freshet("queue dead --queue predict/m" + server_flag);
+  ASSERT_EQ(dead.exit_code, 0) << dead.err;
+  EXPECT_NE(dead.out.find("2 dead jobs of 'predict/m'"), std::string::npos) << dead.out;
+  Outcome replay = Freshet("queue replay --queue predict/m --id j1" + server_flag);
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(replay.out, "replayed 1 dead jobs\n");
+  Outcome purge = Freshet("queue purge --queue predict/m" + server_flag);
+  ASSERT_EQ(purge.exit_code, 0) << purge.err;
+  EXPECT_EQ(purge.out, "purged 1 dead jobs of 'predict/m'\n");
+  Outcome missing = Freshet("queue replay --id j2" + server_flag);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("no dead job 'j2'"), std::string::npos) << missing.err;
+  Outcome none = Freshet("queue dead --json" + server_flag);
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "{\"dead\":[]}\n");
+  // The server holds the data directory: without --server the command says so.
+  Outcome held = Freshet("queue stats " + Project());
+  EXPECT_EQ(held.exit_code, 1);
+  EXPECT_NE(held.err.find("in use"), std::string::npos) << held.err;
+  server.Stop();
+  // What the commands did is in the server's queue: j1 replayed (ready again), j2 purged.
+  EXPECT_EQ((*instance)->queue()->held(), 2u);
+  auto still_dead = (*instance)->queue()->ListDead("", 10);
+  ASSERT_TRUE(still_dead.ok());
+  EXPECT_TRUE(still_dead->empty());
+  std::vector<Job> ready;
+  ASSERT_TRUE((*instance)->queue()->Receive("predict/m", 10, 0, &ready).ok());
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].id, "j1");
+  EXPECT_EQ(ready[0].payload, "payload");
+}
+
+TEST_F(CliQueueTest, BadSubcommandsAndMissingDataDirectoryAreClearErrors) {
+  Outcome bogus = Freshet("queue bogus " + Project());
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_NE(bogus.err.find("not expected"), std::string::npos) << bogus.err;
+  EXPECT_NE(bogus.err.find("bogus"), std::string::npos) << bogus.err;
+  Outcome bare = Freshet("queue");
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.err.find("a subcommand is required: stats, dead, replay or purge"),
+            std::string::npos)
+      << bare.err;
+  Outcome no_data = Freshet("queue stats " + Project());
+  EXPECT_EQ(no_data.exit_code, 2);
+  EXPECT_NE(no_data.err.find("no data directory " + dir_.File("data")), std::string::npos)
+      << no_data.err;
+  Outcome bad_limit = Freshet("queue dead --limit 0 " + Project());
+  EXPECT_EQ(bad_limit.exit_code, 2);
+  EXPECT_NE(bad_limit.err.find("--limit"), std::string::npos) << bad_limit.err;
+}
+
 }  // namespace
 }  // namespace freshet
 

@@ -21,5 +21,6 @@ void RegisterQuality(CLI::App* app);
 void RegisterTrain(CLI::App* app);
 void RegisterPredictions(CLI::App* app);
 void RegisterDeploy(CLI::App* app);
+void RegisterQueue(CLI::App* app);
 
 }  // namespace freshet::cli

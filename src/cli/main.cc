@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   freshet::cli::RegisterQuality(&app);
   freshet::cli::RegisterTrain(&app);
   freshet::cli::RegisterPredictions(&app);
+  freshet::cli::RegisterQueue(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

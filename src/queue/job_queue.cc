@@ -135,7 +135,9 @@ class JobQueue::Impl {
       : db_(db), clock_(clock), options_(options) {}
 
   Status Load();
-  Result<std::vector<EnqueueResult>> Enqueue(const std::vector<JobSpec>& jobs, bool coalesce);
+  // `bounded`: refused past max_jobs (EnqueueFollowUps passes false).
+  Result<std::vector<EnqueueResult>> Enqueue(const std::vector<JobSpec>& jobs, bool coalesce,
+                                             bool bounded = true);
   Result<size_t> Receive(const std::string& queue, size_t max, int64_t wait_ms,
                          std::vector<Job>* out);
   Status Ack(const std::vector<std::pair<std::string, uint64_t>>& jobs);
@@ -358,7 +360,7 @@ Result<bool> JobQueue::Impl::IsDone(const std::string& id, int64_t now) {
 }
 
 Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<JobSpec>& jobs,
-                                                           bool coalesce) {
+                                                           bool coalesce, bool bounded) {
   for (size_t i = 0; i < jobs.size(); ++i) {
     std::string where = jobs.size() == 1 ? "job" : "job #" + std::to_string(i);
     if (jobs[i].id.empty()) return Status::InvalidArgument(where + ": id is empty");
@@ -403,7 +405,7 @@ Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<Job
     if (!job.coalesce_key.empty()) batch_keys[{job.queue, job.coalesce_key}] = i;
     added.push_back(i);
   }
-  if (held_ + added.size() > options_.max_jobs) {
+  if (bounded && held_ + added.size() > options_.max_jobs) {
     return Status::ResourceExhausted("prediction queue is full (" + std::to_string(held_) +
                                      " jobs held, limit " + std::to_string(options_.max_jobs) +
                                      ")");
@@ -784,6 +786,10 @@ Result<EnqueueResult> JobQueue::Enqueue(const JobSpec& job) {
 
 Result<std::vector<EnqueueResult>> JobQueue::EnqueueBatch(const std::vector<JobSpec>& jobs) {
   return impl_->Enqueue(jobs, /*coalesce=*/false);
+}
+
+Result<std::vector<EnqueueResult>> JobQueue::EnqueueFollowUps(const std::vector<JobSpec>& jobs) {
+  return impl_->Enqueue(jobs, /*coalesce=*/false, /*bounded=*/false);
 }
 
 Result<EnqueueResult> JobQueue::EnqueueOrCoalesce(const JobSpec& job) {

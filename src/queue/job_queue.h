@@ -35,7 +35,8 @@ namespace freshet {
 
 struct QueueOptions {
   // Bound on jobs held (ready + delayed + in flight, all queues; the dead letter is not
-  // counted); an Enqueue beyond it gets kResourceExhausted. Default: 1,000,000.
+  // counted); an Enqueue beyond it gets kResourceExhausted (EnqueueFollowUps excepted).
+  // Default: 1,000,000.
   size_t max_jobs = 1'000'000;
   // A received job not acked by then is visible again. Default: 30 s.
   int64_t visibility_timeout_ms = 30'000;
@@ -100,6 +101,11 @@ class JobQueue {
   // or queue (then nothing of the batch is added either).
   Result<EnqueueResult> Enqueue(const JobSpec& job);
   Result<std::vector<EnqueueResult>> EnqueueBatch(const std::vector<JobSpec>& jobs);
+  // As EnqueueBatch, but never refused for max_jobs: the jobs carry on work the queue admitted
+  // already (a prediction's deliveries, enqueued before its predict job is acked). Refusing
+  // them would hold the admitted jobs forever once the queue is full: nothing could drain it.
+  // max_jobs may then be exceeded by the follow-ups of the jobs in flight.
+  Result<std::vector<EnqueueResult>> EnqueueFollowUps(const std::vector<JobSpec>& jobs);
   // Debounce: when a job with the same (queue, coalesce_key) is pending and not yet received,
   // replaces its payload with job.payload (keeping its id, enqueue time and visible time) and
   // returns kCoalesced; otherwise behaves as Enqueue. An empty coalesce_key never coalesces.

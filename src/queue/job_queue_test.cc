@@ -368,6 +368,28 @@ TEST_F(JobQueueTest, CapacityRefusalChangesNothing) {
   EXPECT_EQ(queue_->capacity(), 3u);
 }
 
+// A full queue of predict jobs must drain: their deliveries are follow-ups, never refused.
+TEST_F(JobQueueTest, FollowUpsAreAcceptedWhenFull) {
+  options_.max_jobs = 2;
+  Reopen();
+  Add("a");
+  Add("b");
+  std::vector<Job> jobs = Take(2);
+  ASSERT_EQ(jobs.size(), 2u);
+  const std::vector<JobSpec> deliveries = {JobSpec{"a#0", "deliver/m/0", "", "", 0},
+                                           JobSpec{"b#0", "deliver/m/0", "", "", 0}};
+  EXPECT_EQ(queue_->EnqueueBatch(deliveries).status().code(), StatusCode::kResourceExhausted);
+  auto r = queue_->EnqueueFollowUps(deliveries);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, std::vector<EnqueueResult>(2, EnqueueResult::kAdded));
+  EXPECT_EQ(queue_->held(), 4u);
+  for (const Job& j : jobs) ASSERT_TRUE(queue_->Ack(j.id, j.lease).ok());
+  EXPECT_EQ(queue_->held(), 2u);
+  // New work is still refused until the follow-ups are done.
+  EXPECT_EQ(queue_->Enqueue(JobSpec{"c", "predict/m", "", "", 0}).status().code(),
+            StatusCode::kResourceExhausted);
+}
+
 TEST_F(JobQueueTest, ReopenKeepsPendingAndDeadAndMakesInFlightVisible) {
   options_.max_attempts = 1;
   Reopen();

@@ -158,7 +158,8 @@ Status TriggerWorkers::PredictAndDeliver(const Deployment& d, const std::vector<
       deliveries.push_back(std::move(spec));
     }
   }
-  return queue_->EnqueueBatch(deliveries).status();
+  // Never refused when the queue is full: these jobs' predict jobs hold their room until acked.
+  return queue_->EnqueueFollowUps(deliveries).status();
 }
 
 void TriggerWorkers::DeliverLoop(Output* out) {

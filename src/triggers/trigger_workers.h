@@ -9,7 +9,8 @@
 //      predictions (each entity's latest + history);
 //   3. enqueue one delivery job per output of the deployment in queue
 //      "deliver/<deployment>/<output index>" (id "<job id>#<output index>", payload the
-//      PredictionRecord, whose `id` is the predict job's id: what receivers dedupe by);
+//      PredictionRecord, whose `id` is the predict job's id: what receivers dedupe by), with
+//      JobQueue::EnqueueFollowUps (a full queue does not refuse them: it must drain);
 //   4. Ack the jobs. Any failure Nacks them instead, and the queue retries them with backoff
 //      (dead letter after its max attempts).
 // Per output, one delivery thread Receives batches of its queue and calls Sink::Deliver:
