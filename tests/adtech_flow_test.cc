@@ -8,11 +8,13 @@
 // the prediction store; and after a restart, only the new records predicted.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 #include <simdjson.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -31,8 +33,18 @@ using testing::MockKafkaCluster;
 
 constexpr int kPartitions = 3;
 constexpr int kAdvertisers = 4;
-// Messages to the output topic wait this long at most (a failure, never the usual case).
-constexpr int kReadTimeoutMs = 30'000;
+// The longest wait for predictions to reach the output topic (a failure, never the usual case).
+constexpr auto kWait = std::chrono::seconds(30);
+
+// Polls `done` every 20 ms for up to kWait.
+bool WaitFor(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
 
 // The ad of record n: words of the example's four categories mixed in varying proportions,
 // so the probabilities differ from ad to ad; a few hold words the corpus never saw.
@@ -79,6 +91,26 @@ class AdtechFlowTest : public ::testing::Test {
     model_.path = model_.dir.File("ad_category.bin");
   }
 
+  // The end offset of partition 0 of `topic` (how many messages it holds), or -1.
+  int64_t EndOffset(const std::string& topic) {
+    char error[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", cluster_.bootstraps().c_str(), error,
+                          sizeof(error)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return -1;
+    }
+    rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+    if (client == nullptr) return -1;
+    int64_t low = 0, high = -1;
+    if (rd_kafka_query_watermark_offsets(client, topic.c_str(), 0, &low, &high, 5000) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      high = -1;
+    }
+    rd_kafka_destroy(client);
+    return high;
+  }
+
   Result<std::unique_ptr<Instance>> Open() {
     InstanceOptions options;
     options.project_dir = dir_.File("project");
@@ -108,7 +140,13 @@ class AdtechFlowTest : public ::testing::Test {
 
   // Checks every message of the output topic against the ad it names and the CLI's answer for
   // its text; every ad must be named exactly once.
-  void CheckPredictions(const std::vector<std::pair<std::string, std::string>>& messages) {
+  void CheckPredictions() {
+    const int64_t n = static_cast<int64_t>(ads_.size());
+    ASSERT_TRUE(WaitFor([&] { return EndOffset("ad_categories") >= n; }))
+        << EndOffset("ad_categories") << " of " << n;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // anything more would show
+    ASSERT_EQ(EndOffset("ad_categories"), n);
+    auto messages = cluster_.ReadAll("ad_categories", ads_.size(), 30'000);
     std::vector<std::string> texts;
     std::vector<std::pair<int32_t, uint64_t>> at;
     for (const auto& [where, ad] : ads_) {
@@ -171,7 +209,7 @@ TEST_F(AdtechFlowTest, EveryAdTextGetsItsOwnPredictionOnTheOutputTopic) {
     auto version = in->registry()->Register("ad_category", model_.path, "fasttext");
     ASSERT_TRUE(version.ok()) << version.status().ToString();
     Produce(0, kAds);
-    CheckPredictions(cluster_.ReadAll("ad_categories", kAds, kReadTimeoutMs));
+    ASSERT_TRUE(WaitFor([&] { return EndOffset("ad_categories") >= kAds; }));
 
     // The pull side holds the same predictions: each advertiser's, newest first.
     for (int a = 0; a < kAdvertisers; ++a) {
@@ -194,11 +232,7 @@ TEST_F(AdtechFlowTest, EveryAdTextGetsItsOwnPredictionOnTheOutputTopic) {
   Produce(kAds, kAds + 9);
   auto instance = Open();
   ASSERT_TRUE(instance.ok()) << instance.status().ToString();
-  auto messages = cluster_.ReadAll("ad_categories", ads_.size(), kReadTimeoutMs);
-  ASSERT_EQ(messages.size(), ads_.size());
-  // Anything more would come within a moment.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  CheckPredictions(cluster_.ReadAll("ad_categories", ads_.size() + 1, 1000));
+  CheckPredictions();
 }
 
 }  // namespace
