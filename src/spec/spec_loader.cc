@@ -495,8 +495,10 @@ class ProjectParser {
   }
 
   // A deployment's `on: {source: S, where: "...", debounce: 200ms}`: S must be an event source
-  // holding every key field of the deployment's entities. The `where` expression is compiled
-  // against the source's fields by the triggers module (stream/expr.h), which names this line.
+  // holding every key field of the deployment's entities, and — when the deployment's service
+  // reads its text from `context.NAME` — a string field NAME (the triggering event is the
+  // context of a triggered prediction). The `where` expression is compiled against the source's
+  // fields by the triggers module (stream/expr.h), which names this line.
   Status ParseTrigger(const YamlField& field, DeploymentSpec* deployment) {
     ASSIGN_OR_RETURN(YamlObject obj, r_.Object(field, {"source", "where", "debounce"}));
     TriggerSpec on;
@@ -523,7 +525,30 @@ class ProjectParser {
                                     on.source, key));
       }
     }
+    RETURN_IF_ERROR(CheckTriggerText(obj.Get("source"), source->second, *deployment));
     deployment->on = std::move(on);
+    return Status::Ok();
+  }
+
+  // The text input of a triggered deployment's service, when a context field, must be a string
+  // field of the trigger's source.
+  Status CheckTriggerText(const YamlField& at, const SourceSpec& source,
+                          const DeploymentSpec& deployment) {
+    const FeatureServiceSpec& service = spec_->feature_services.at(deployment.feature_service);
+    if (!service.text || !service.text->from_context()) return Status::Ok();
+    const std::string& field = service.text->context_field;
+    int index = source.FieldIndex(field);
+    if (index < 0) {
+      return r_.Error(at, fmt::format("source '{}' has no field '{}', the text input ({}) of "
+                                      "feature service '{}'",
+                                      source.name, field, service.text->ToString(), service.name));
+    }
+    if (source.fields[index].type != FieldType::kString) {
+      return r_.Error(at, fmt::format("field '{}' of source '{}' is {}, but the text input ({}) of "
+                                      "feature service '{}' needs a string",
+                                      field, source.name, FieldTypeName(source.fields[index].type),
+                                      service.text->ToString(), service.name));
+    }
     return Status::Ok();
   }
 

@@ -714,6 +714,36 @@ TEST(SpecTriggerTest, ParsesAndChecksTheSource) {
             "key of the deployment's entities");
 }
 
+// A triggered text deployment reads its text from the event: the service's `text: context.NAME`
+// must be a string field of the trigger's source.
+TEST(SpecTriggerTest, TextFromTheEventNeedsAStringFieldOfTheSource) {
+  auto with = [](const std::string& text) {
+    return ParseProject(
+        "project: p\nentities:\n  ad: {key: ad_id}\nsources:\n"
+        "  ads: {timestamp: ts, fields: {ad_id: string, text: string, bid: double}}\n"
+        "feature_views:\n  v: {entity: ad, source: ads, features: {n: {agg: count}}}\n"
+        "feature_services:\n  s: {text: " +
+            text +
+            ", features: [v:n]}\nmodels:\n  m: {runtime: fasttext}\n"
+            "deployments:\n  d: {model: m, features: s, on: {source: ads}}\n",
+        "freshet.yaml");
+  };
+  Result<ProjectSpec> ok = with("context.text");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->feature_services.at("s").text->context_field, "text");
+  ASSERT_TRUE(with("v:n").ok());  // a stored feature: read as for a request
+  Result<ProjectSpec> missing = with("context.body");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(),
+            "freshet.yaml:13: deployments.d.on.source: source 'ads' has no field 'body', the text "
+            "input (context.body) of feature service 's'");
+  Result<ProjectSpec> numeric = with("context.bid");
+  ASSERT_FALSE(numeric.ok());
+  EXPECT_EQ(numeric.status().message(),
+            "freshet.yaml:13: deployments.d.on.source: field 'bid' of source 'ads' is double, but "
+            "the text input (context.bid) of feature service 's' needs a string");
+}
+
 // `traffic:` entries keep their order, refs and weights; `shadow:` its ref and tolerance;
 // Refs() lists what the deployment scores with.
 TEST(SpecTrafficTest, WeightedRefsAndShadow) {

@@ -13,9 +13,13 @@ using byte_codec::PutValue;
 using byte_codec::PutVarint;
 
 // Version bytes of the payloads and the stored prediction. Part of the format: never reuse.
+// Format 2 of a predict job and of a stored prediction is format 1 followed by the text (the
+// text models'); format 1 stays what every other job and prediction is written as.
 constexpr uint8_t kPredictJobV1 = 1;
+constexpr uint8_t kPredictJobV2 = 2;
 constexpr uint8_t kPredictionRecordV1 = 1;
 constexpr uint8_t kStoredPredictionV1 = 1;
+constexpr uint8_t kStoredPredictionV2 = 2;
 
 void PutEvent(const TriggerEvent& e, std::string* out) {
   PutBytes(out, e.source);
@@ -47,7 +51,33 @@ void WriteString(JsonWriter* w, std::string_view s) {
   w->String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+void PutLabels(const std::vector<TextLabel>& labels, std::string* out) {
+  PutVarint(out, labels.size());
+  for (const TextLabel& l : labels) {
+    PutBytes(out, l.label);
+    PutDouble(out, l.probability);
+  }
+}
+
+bool GetLabels(ByteReader* in, std::vector<TextLabel>* labels) {
+  uint64_t n = 0;
+  if (!in->GetCount(&n)) return false;
+  labels->resize(n);
+  for (TextLabel& l : *labels) {
+    double probability = 0;
+    if (!GetString(in, &l.label) || !in->GetDouble(&probability)) return false;
+    l.probability = static_cast<float>(probability);
+  }
+  return true;
+}
+
 }  // namespace
+
+const InputRef* TextFromEvent(const ProjectSpec& spec, const DeploymentSpec& deployment) {
+  const FeatureServiceSpec& service = spec.feature_services.at(deployment.feature_service);
+  if (!deployment.on || !service.text || !service.text->from_context()) return nullptr;
+  return &*service.text;
+}
 
 std::string PredictQueueName(std::string_view deployment) {
   return fmt::format("predict/{}", deployment);
@@ -67,11 +97,12 @@ std::string DeliverJobId(std::string_view predict_job_id, size_t output) {
 
 std::string EncodePredictJob(const PredictJob& job) {
   std::string out;
-  out.push_back(static_cast<char>(kPredictJobV1));
+  out.push_back(static_cast<char>(job.text ? kPredictJobV2 : kPredictJobV1));
   PutEvent(job.event, &out);
   PutSigned(&out, job.ack_ms);
   PutVarint(&out, job.key.size());
   for (const Value& v : job.key) PutValue(&out, v);
+  if (job.text) PutBytes(&out, *job.text);
   return out;
 }
 
@@ -79,11 +110,17 @@ Status DecodePredictJob(std::string_view bytes, PredictJob* out) {
   ByteReader in(bytes);
   uint8_t version = 0;
   uint64_t n = 0;
-  bool ok = in.GetByte(&version) && version == kPredictJobV1 && GetEvent(&in, &out->event) &&
-            in.GetSigned(&out->ack_ms) && in.GetCount(&n);
+  bool ok = in.GetByte(&version) && (version == kPredictJobV1 || version == kPredictJobV2) &&
+            GetEvent(&in, &out->event) && in.GetSigned(&out->ack_ms) && in.GetCount(&n);
   if (ok) {
     out->key.resize(n);
     for (Value& v : out->key) ok = ok && in.GetValue(&v);
+  }
+  out->text.reset();
+  if (ok && version == kPredictJobV2) {
+    std::string text;
+    ok = GetString(&in, &text);
+    out->text = std::move(text);
   }
   if (!ok || !in.empty()) return Status::InvalidArgument("malformed predict job payload");
   return Status::Ok();
@@ -110,7 +147,7 @@ Status DecodePredictionRecord(std::string_view bytes, PredictionRecord* out) {
 }
 
 void EncodeStoredPrediction(const StoredPrediction& p, std::string* out) {
-  out->push_back(static_cast<char>(kStoredPredictionV1));
+  out->push_back(static_cast<char>(p.labels ? kStoredPredictionV2 : kStoredPredictionV1));
   PutBytes(out, p.job_id);
   PutBytes(out, p.model);
   PutSigned(out, p.version);
@@ -119,14 +156,19 @@ void EncodeStoredPrediction(const StoredPrediction& p, std::string* out) {
   PutSigned(out, p.ack_ms);
   PutSigned(out, p.enqueued_ms);
   PutSigned(out, p.predicted_ms);
+  if (p.labels) PutLabels(*p.labels, out);
 }
 
 bool DecodeStoredPrediction(ByteReader* in, StoredPrediction* out) {
   uint8_t version = 0;
-  return in->GetByte(&version) && version == kStoredPredictionV1 && GetString(in, &out->job_id) &&
-         GetString(in, &out->model) && in->GetSigned(&out->version) && in->GetDouble(&out->score) &&
-         GetEvent(in, &out->event) && in->GetSigned(&out->ack_ms) &&
-         in->GetSigned(&out->enqueued_ms) && in->GetSigned(&out->predicted_ms);
+  bool ok =
+      in->GetByte(&version) && (version == kStoredPredictionV1 || version == kStoredPredictionV2) &&
+      GetString(in, &out->job_id) && GetString(in, &out->model) && in->GetSigned(&out->version) &&
+      in->GetDouble(&out->score) && GetEvent(in, &out->event) && in->GetSigned(&out->ack_ms) &&
+      in->GetSigned(&out->enqueued_ms) && in->GetSigned(&out->predicted_ms);
+  out->labels.reset();
+  if (ok && version == kStoredPredictionV2) ok = GetLabels(in, &out->labels.emplace());
+  return ok;
 }
 
 void WriteStoredPredictionJson(JsonWriter* w, std::string_view deployment,
@@ -148,8 +190,19 @@ void WriteStoredPredictionJson(JsonWriter* w, std::string_view deployment,
   WriteString(w, p.model);
   w->Key("version");
   w->Int64(p.version);
-  w->Key("score");
-  WriteJsonValue(w, Value::Double(p.score));
+  if (p.labels) {
+    w->Key("labels");
+    w->StartArray();
+    for (const TextLabel& l : *p.labels) WriteString(w, l.label);
+    w->EndArray();
+    w->Key("probabilities");
+    w->StartArray();
+    for (const TextLabel& l : *p.labels) w->Double(l.probability);
+    w->EndArray();
+  } else {
+    w->Key("score");
+    WriteJsonValue(w, Value::Double(p.score));
+  }
   w->Key("event");
   w->StartObject();
   w->Key("source");

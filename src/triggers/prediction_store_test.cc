@@ -1,11 +1,12 @@
 // PredictionStore on a real RocksDB: the latest prediction first, a history of at most
 // kHistory per (deployment, entity), entities and deployments kept apart, Find by job id; and
-// the job payload encodings round-trip.
+// the job payload encodings round-trip, text models' texts and labels included.
 #include "triggers/prediction_store.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <string_view>
 
 #include "core/byte_codec.h"
 
@@ -13,8 +14,16 @@ namespace freshet {
 namespace {
 
 StoredPrediction Made(const std::string& job_id, double score, int64_t at_ms) {
-  return {job_id,    "ranker",  3,    score, {"app_events", 0, 42, at_ms - 5},
-          at_ms - 3, at_ms - 2, at_ms};
+  StoredPrediction p;
+  p.job_id = job_id;
+  p.model = "ranker";
+  p.version = 3;
+  p.score = score;
+  p.event = {"app_events", 0, 42, at_ms - 5};
+  p.ack_ms = at_ms - 3;
+  p.enqueued_ms = at_ms - 2;
+  p.predicted_ms = at_ms;
+  return p;
 }
 
 class PredictionStoreTest : public ::testing::Test {
@@ -88,6 +97,42 @@ TEST_F(PredictionStoreTest, OneBatchFoldsSeveralPredictionsOfAnEntityInOrder) {
   EXPECT_EQ((*history)[1].job_id, "a");
 }
 
+// A text model's prediction keeps its labels through the store (beside feature-row
+// predictions of the same entity) and shows them as /v1/predict does, without a score.
+TEST_F(PredictionStoreTest, TextPredictionsKeepTheirLabels) {
+  const std::vector<Value> key = {Value::String("a1")};
+  StoredPrediction text = Made("cat/ads/1/4", 0.75, 100);
+  text.labels = std::vector<TextLabel>{{"__label__travel", 0.75f}, {"__label__finance", 0.25f}};
+  StoredPrediction none = Made("cat/ads/1/5", 0, 200);
+  none.labels = std::vector<TextLabel>{};
+  ASSERT_TRUE(
+      store_->Put("cat", {{key, Made("cat/ads/1/3", 2, 50)}, {key, text}, {key, none}}).ok());
+  auto history = store_->Get("cat", key);
+  ASSERT_TRUE(history.ok()) << history.status().ToString();
+  ASSERT_EQ(history->size(), 3u);
+  ASSERT_TRUE((*history)[0].labels.has_value());
+  EXPECT_TRUE((*history)[0].labels->empty());
+  ASSERT_TRUE((*history)[1].labels.has_value());
+  ASSERT_EQ((*history)[1].labels->size(), 2u);
+  EXPECT_EQ((*history)[1].labels->at(0).label, "__label__travel");
+  EXPECT_EQ((*history)[1].labels->at(0).probability, 0.75f);
+  EXPECT_EQ((*history)[1].labels->at(1).label, "__label__finance");
+  EXPECT_EQ((*history)[1].event.offset, 42u);
+  EXPECT_EQ((*history)[1].predicted_ms, 100);
+  EXPECT_FALSE((*history)[2].labels.has_value());
+  EXPECT_EQ((*history)[2].score, 2);
+
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  WriteStoredPredictionJson(&w, "cat", {"advertiser_id"}, key, (*history)[1]);
+  std::string_view json(buf.GetString(), buf.GetSize());
+  EXPECT_NE(json.find(R"("labels":["__label__travel","__label__finance"],)"
+                      R"("probabilities":[0.75,0.25],"event":)"),
+            std::string_view::npos)
+      << json;
+  EXPECT_EQ(json.find("score"), std::string_view::npos) << json;
+}
+
 TEST(PredictionPayloadTest, PredictJobAndRecordRoundTrip) {
   PredictJob job{{Value::String("u1"), Value::Int(3)}, {"app_events", 2, 77, 123}, 456};
   PredictJob back;
@@ -98,7 +143,23 @@ TEST(PredictionPayloadTest, PredictJobAndRecordRoundTrip) {
   EXPECT_EQ(back.event.offset, 77u);
   EXPECT_EQ(back.event.event_ms, 123);
   EXPECT_EQ(back.ack_ms, 456);
+  EXPECT_FALSE(back.text.has_value());
+  EXPECT_EQ(EncodePredictJob(job)[0], '\x01');  // jobs without text keep format 1
+  EXPECT_FALSE(DecodePredictJob("\x07garbage", &back).ok());
   EXPECT_FALSE(DecodePredictJob("\x02garbage", &back).ok());
+
+  job.text = "cheap flight to the island";
+  ASSERT_TRUE(DecodePredictJob(EncodePredictJob(job), &back).ok());
+  EXPECT_EQ(back.key, job.key);
+  EXPECT_EQ(back.event.offset, 77u);
+  EXPECT_EQ(back.ack_ms, 456);
+  EXPECT_EQ(back.text, job.text);
+  job.text = "";  // an empty text is a text
+  ASSERT_TRUE(DecodePredictJob(EncodePredictJob(job), &back).ok());
+  EXPECT_EQ(back.text, std::optional<std::string>(""));
+  std::string truncated = EncodePredictJob(job);
+  truncated.pop_back();
+  EXPECT_FALSE(DecodePredictJob(truncated, &back).ok());
 
   PredictionRecord record{"rec/app_events/0/77", "rec", 999, R"({"score":1})"};
   PredictionRecord record_back;

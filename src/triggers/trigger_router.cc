@@ -24,9 +24,12 @@ Result<std::map<std::string, std::vector<TriggerRouter::Trigger>>> TriggerRouter
     if (!deployment.on) continue;
     const TriggerSpec& on = *deployment.on;
     const SourceSpec& source = spec.sources.at(on.source);
-    Trigger trigger{name, PredictQueueName(name), nullptr, {}, on.debounce_ms};
+    Trigger trigger{name, PredictQueueName(name), nullptr, {}, -1, on.debounce_ms};
     for (const std::string& key : DeploymentKeyFields(spec, deployment)) {
       trigger.key_fields.push_back(source.FieldIndex(key));  // present: checked by the loader
+    }
+    if (const InputRef* text = TextFromEvent(spec, deployment)) {
+      trigger.text_field = source.FieldIndex(text->context_field);  // a string: the loader's check
     }
     if (!on.where.empty()) {
       NameResolver resolve = [&source](std::string_view field) -> std::optional<ResolvedName> {
@@ -63,6 +66,7 @@ bool TriggerRouter::Matches(const Trigger& trigger, const Record& r, std::vector
   if (trigger.where && !trigger.where->Matches(r.values.data())) return false;
   key->clear();
   for (int field : trigger.key_fields) key->push_back(r.values[field]);
+  if (trigger.text_field >= 0 && !r.values[trigger.text_field].is_string()) return false;
   return !HasNullKey(*key);  // a null key names no entity: the views skip it too
 }
 
@@ -104,10 +108,15 @@ Status TriggerRouter::Route(const std::string& source, int32_t partition, uint64
       job.event.offset = first_offset + i;
       job.event.event_ms = r.ts_ms;
       if (replayed && Predicted(trigger.deployment, job.key, job.event)) continue;
+      job.text.reset();
+      if (trigger.text_field >= 0) job.text = r.values[trigger.text_field].as_string();
       JobSpec spec;
       spec.id = PredictJobId(trigger.deployment, job.event);
       spec.queue = trigger.queue;
-      spec.coalesce_key = EncodeEntityKey(job.key);
+      // A text from the event is that record's own prediction: coalesced only under a debounce.
+      if (trigger.text_field < 0 || trigger.debounce_ms > 0) {
+        spec.coalesce_key = EncodeEntityKey(job.key);
+      }
       spec.payload = EncodePredictJob(job);
       spec.delay_ms = trigger.debounce_ms;
       jobs.push_back(std::move(spec));

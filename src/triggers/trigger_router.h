@@ -6,6 +6,10 @@
 //   delay         the trigger's debounce
 //   payload       PredictJob: the entity's key values, the event, the apply (ack) wall time
 // A record with a null key field names no entity and triggers nothing.
+// A deployment whose service reads its text from `context.NAME` (TextFromEvent) takes the text
+// from the record's field NAME: the job carries it (prediction.h says why), every record gets
+// its own prediction (no coalesce key unless the trigger has a debounce), and a record whose
+// NAME is null triggers nothing.
 // All the jobs of one applied batch go to the queue in one EnqueueOrCoalesceBatch, durable when
 // it returns.
 //
@@ -71,6 +75,7 @@ class TriggerRouter {
     std::string queue;
     std::shared_ptr<const Expr> where;  // null: every record
     std::vector<int> key_fields;        // source field indexes, in DeploymentKeyFields order
+    int text_field = -1;                // the source field the text comes from; -1: none
     int64_t debounce_ms = 0;
   };
 

@@ -40,11 +40,20 @@ Result<std::unique_ptr<TriggerWorkers>> TriggerWorkers::Create(
       return predictor->Predict(deployment, entities);
     };
   }
+  if (!options.score_texts) {
+    options.score_texts = [predictor](const std::string& deployment,
+                                      const std::vector<std::string>& texts) {
+      return predictor->ScoreTexts(deployment, texts, kTriggeredTopK);
+    };
+  }
   std::unique_ptr<TriggerWorkers> workers(
       new TriggerWorkers(spec, queue, store, clock, probe, std::move(options)));
   for (const auto& [name, deployment] : spec->deployments) {
     if (!deployment.on) continue;
-    Deployment d{name, DeploymentKeyFields(*spec, deployment), {}};
+    Deployment d{name,
+                 DeploymentKeyFields(*spec, deployment),
+                 TextFromEvent(*spec, deployment) != nullptr,
+                 {}};
     for (size_t i = 0; i < deployment.outputs.size(); ++i) {
       auto out = std::make_unique<Output>();
       out->deployment = name;
@@ -125,20 +134,27 @@ Status TriggerWorkers::PredictAndDeliver(const Deployment& d, const std::vector<
     }
   }
   if (!to_score.empty()) {
-    EntityColumns entities;
-    for (size_t k = 0; k < d.keys.size(); ++k) {
-      std::vector<Value>& column = entities[d.keys[k]];
-      for (size_t i : to_score) column.push_back(payloads[i].key[k]);
-    }
-    ASSIGN_OR_RETURN(Prediction prediction, options_.predict(d.name, entities));
+    ASSIGN_OR_RETURN(Prediction prediction, Score(d, jobs, payloads, to_score));
     const int64_t now_ms = clock_->NowMs();
     std::vector<EntityPrediction> stored;
     for (size_t row = 0; row < to_score.size(); ++row) {
       size_t i = to_score[row];
       const PredictJob& job = payloads[i];
-      made[i] = {jobs[i].id, prediction.model, prediction.version,  prediction.scores.at(row),
-                 job.event,  job.ack_ms,       jobs[i].enqueued_ms, now_ms};
-      stored.push_back({job.key, made[i]});
+      StoredPrediction& p = made[i];
+      p.job_id = jobs[i].id;
+      p.model = prediction.model;
+      p.version = prediction.version;
+      if (prediction.labels.empty()) {
+        p.score = prediction.scores.at(row);
+      } else {
+        p.labels = prediction.labels.at(row);
+        p.score = p.labels->empty() ? 0 : p.labels->front().probability;
+      }
+      p.event = job.event;
+      p.ack_ms = job.ack_ms;
+      p.enqueued_ms = jobs[i].enqueued_ms;
+      p.predicted_ms = now_ms;
+      stored.push_back({job.key, p});
     }
     RETURN_IF_ERROR(store_->Put(d.name, stored));
     probe_->Predicted(d.name, to_score.size());
@@ -160,6 +176,30 @@ Status TriggerWorkers::PredictAndDeliver(const Deployment& d, const std::vector<
   }
   // Never refused when the queue is full: these jobs' predict jobs hold their room until acked.
   return queue_->EnqueueFollowUps(deliveries).status();
+}
+
+Result<Prediction> TriggerWorkers::Score(const Deployment& d, const std::vector<Job>& jobs,
+                                         const std::vector<PredictJob>& payloads,
+                                         const std::vector<size_t>& rows) {
+  if (d.text_from_event) {
+    std::vector<std::string> texts;
+    texts.reserve(rows.size());
+    for (size_t i : rows) {
+      if (!payloads[i].text) {
+        return Status::InvalidArgument(fmt::format(
+            "predict job '{}' carries no text, but deployment '{}' reads its text from the event",
+            jobs[i].id, d.name));
+      }
+      texts.push_back(*payloads[i].text);
+    }
+    return options_.score_texts(d.name, texts);
+  }
+  EntityColumns entities;
+  for (size_t k = 0; k < d.keys.size(); ++k) {
+    std::vector<Value>& column = entities[d.keys[k]];
+    for (size_t i : rows) column.push_back(payloads[i].key[k]);
+  }
+  return options_.predict(d.name, entities);
 }
 
 void TriggerWorkers::DeliverLoop(Output* out) {

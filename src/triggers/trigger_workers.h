@@ -5,8 +5,10 @@
 // queue "predict/<deployment>" and, for the batch:
 //   1. reuse the prediction a job already made (PredictionStore::Find by job id: a job retried
 //      after a crash never yields a second, different prediction), else
-//   2. score the remaining entities in one Predictor call at the current time, and store the
-//      predictions (each entity's latest + history);
+//   2. score the remaining entities in one Predictor call at the current time — or, for a
+//      deployment whose text comes from the event (prediction.h: TextFromEvent), the texts the
+//      jobs carry in one Predictor::ScoreTexts call (top label and its probability per job) —
+//      and store the predictions (each entity's latest + history);
 //   3. enqueue one delivery job per output of the deployment in queue
 //      "deliver/<deployment>/<output index>" (id "<job id>#<output index>", payload the
 //      PredictionRecord, whose `id` is the predict job's id: what receivers dedupe by), with
@@ -43,6 +45,13 @@ namespace freshet {
 // Scores the entities of one batch of a deployment.
 using PredictFn =
     std::function<Result<Prediction>(const std::string& deployment, const EntityColumns& entities)>;
+// Scores the texts of one batch of a deployment whose text comes from the event: one entry of
+// Prediction::labels per text.
+using ScoreTextsFn = std::function<Result<Prediction>(const std::string& deployment,
+                                                      const std::vector<std::string>& texts)>;
+
+// Labels a triggered text prediction keeps: the most probable one, with its probability.
+inline constexpr int32_t kTriggeredTopK = 1;
 
 struct TriggerWorkersOptions {
   // Predict threads per triggered deployment (`serve --trigger-workers`). Default: 2.
@@ -53,6 +62,8 @@ struct TriggerWorkersOptions {
   int64_t poll_ms = 100;
   // Scores a batch. Default (empty): Predictor::Predict at the current time.
   PredictFn predict;
+  // Scores a batch of texts from events. Default (empty): Predictor::ScoreTexts, kTriggeredTopK.
+  ScoreTextsFn score_texts;
 };
 
 class TriggerWorkers {
@@ -84,6 +95,7 @@ class TriggerWorkers {
   struct Deployment {
     std::string name;
     std::vector<std::string> keys;  // DeploymentKeyFields
+    bool text_from_event = false;   // TextFromEvent: scored on the jobs' texts
     std::vector<Output*> outputs;
   };
 
@@ -94,6 +106,11 @@ class TriggerWorkers {
   // Steps 1-4 above for one received batch.
   void ProcessPredictions(const Deployment& d, const std::vector<Job>& jobs);
   Status PredictAndDeliver(const Deployment& d, const std::vector<Job>& jobs);
+  // Scores the jobs `rows` of a batch: their texts or their entities. kInvalidArgument for a
+  // job of a text-from-event deployment that carries no text.
+  Result<Prediction> Score(const Deployment& d, const std::vector<Job>& jobs,
+                           const std::vector<PredictJob>& payloads,
+                           const std::vector<size_t>& rows);
   void ProcessDeliveries(Output* out, const std::vector<Job>& jobs);
   Status AckAll(const std::vector<Job>& jobs);
   void NackAll(const std::vector<Job>& jobs, const Status& why);
