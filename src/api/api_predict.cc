@@ -51,6 +51,12 @@ std::string EncodePrediction(const FeatureRequest& request, const Prediction& p)
   w.StartArray();
   for (int64_t v : p.versions) w.Int64(v);
   w.EndArray();
+  if (!p.models.empty()) {  // a model_by deployment: each row's model
+    w.Key("models");
+    w.StartArray();
+    for (const std::string& m : p.models) w.String(m.c_str());
+    w.EndArray();
+  }
   w.Key("entities");
   w.StartObject();
   for (const std::string& key : request.entity_order) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -23,7 +24,8 @@ Predictor::Predictor(const ProjectSpec* spec, FeatureStore* features, ModelRegis
       features_(features),
       registry_(registry),
       models_(models),
-      router_(spec, registry, models, metrics) {
+      router_(spec, registry, models, metrics),
+      by_attribute_(spec, registry, models) {
   latency_ = metrics
                  ->GetHistogram("freshet_predict_duration_seconds",
                                 "Time to fetch features and score one predict request")
@@ -45,9 +47,9 @@ Result<LoadedModel> Predictor::Load(const std::string& model, std::string_view r
 }
 
 Status Predictor::ApplyContext(const FeatureServiceSpec& service, const PredictContext& context,
-                               FeatureTable* table) const {
+                               FeatureTable* table, std::string_view routing_field) const {
   for (const auto& [name, values] : context) {
-    if (IsContextInput(service, name)) continue;
+    if (IsContextInput(service, name) || name == routing_field) continue;
     std::optional<size_t> column;
     for (size_t c = 0; c < table->features.size(); ++c) {
       const FeatureRef& ref = table->features[c];
@@ -87,8 +89,9 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   auto batcher = batchers_.find(deployment);
   MicroBatcher* batching = batcher == batchers_.end() ? nullptr : batcher->second.get();
   MicroBatcher::Announcement on_the_way(batching);
-  ASSIGN_OR_RETURN(std::shared_ptr<const TrafficRouter::Route> route, router_.Current(deployment));
-  if (route->arms[0].model.runtime->input() == RuntimeInput::kText) {
+  std::shared_ptr<const TrafficRouter::Route> route;  // none with model_by
+  if (!d.model_by) ASSIGN_OR_RETURN(route, router_.Current(deployment));
+  if (route && route->arms[0].model.runtime->input() == RuntimeInput::kText) {
     // A text deployment serves its first version: traffic splits score feature rows.
     ASSIGN_OR_RETURN(Prediction text,
                      PredictText(d, route->arms[0].model, entities, as_of_ms, context, top_k));
@@ -102,8 +105,8 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   const size_t cols = refs.size() + request_features.width();
   // The caller cannot fix this one by changing the request: the deployment is misconfigured.
   // (The router checks services without request features when it loads a version.)
-  for (const TrafficRouter::Arm& arm : route->arms) {
-    const ModelVersion& version = arm.model.version;
+  for (size_t a = 0; route && a < route->arms.size(); ++a) {
+    const ModelVersion& version = route->arms[a].model.version;
     if (version.num_features >= 0 && static_cast<size_t>(version.num_features) != cols) {
       return Status::FailedPrecondition(fmt::format(
           "deployment '{}': model {} v{} takes {} features but feature service '{}' has {}",
@@ -113,19 +116,39 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   }
 
   Prediction out;
+  // A model_by attribute that is a feature outside the service is read with it (last column).
+  const InputRef* routing = d.model_by ? &d.model_by->attribute : nullptr;
+  const size_t n_features = refs.size();
+  if (routing != nullptr && !routing->from_context() &&
+      std::none_of(refs.begin(), refs.end(), [&](const FeatureRef& r) {
+        return r.view == routing->feature.view && r.feature == routing->feature.feature;
+      })) {
+    refs.push_back(routing->feature);
+  }
   ASSIGN_OR_RETURN(out.features, features_->Get(refs, entities, as_of_ms));
-  RETURN_IF_ERROR(ApplyContext(service, context, &out.features));
+  RETURN_IF_ERROR(ApplyContext(service, context, &out.features,
+                               routing != nullptr ? routing->context_field : std::string_view()));
   const size_t rows = out.features.num_rows;
   std::vector<float> input(rows * cols);
-  for (size_t c = 0; c < refs.size(); ++c) {
+  for (size_t c = 0; c < n_features; ++c) {
     for (size_t r = 0; r < rows; ++r) input[r * cols + c] = ToModelInput(out.features.values[c][r]);
   }
   RETURN_IF_ERROR(request_features.ComputeRows(*features_, entities, as_of_ms, context, rows, cols,
-                                               refs.size(), input.data()));
-  RETURN_IF_ERROR(router_.Score(route, entities, input.data(), rows, cols, batching, &on_the_way,
-                                &out.scores, &out.versions));
-  out.model = d.model;
-  out.version = out.versions.empty() ? route->arms[0].model.version.version : out.versions[0];
+                                               n_features, input.data()));
+  if (route) {
+    RETURN_IF_ERROR(router_.Score(route, entities, input.data(), rows, cols, batching, &on_the_way,
+                                  &out.scores, &out.versions));
+    out.model = d.model;
+    out.version = out.versions.empty() ? route->arms[0].model.version.version : out.versions[0];
+  } else {
+    RETURN_IF_ERROR(by_attribute_.Score(d, out.features, context, input.data(), rows, cols,
+                                        batching, &on_the_way, &out.scores, &out.versions,
+                                        &out.models));
+    if (rows > 0) {
+      out.model = out.models[0];
+      out.version = out.versions[0];
+    }
+  }
   latency_->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return out;

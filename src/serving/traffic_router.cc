@@ -244,6 +244,11 @@ Result<std::shared_ptr<const TrafficRouter::Route>> TrafficRouter::Current(
     return Status::NotFound(fmt::format("unknown deployment '{}'", deployment));
   }
   Deployment& d = *it->second;
+  if (d.spec->model_by) {
+    return Status::FailedPrecondition(fmt::format(
+        "deployment '{}' picks its model per entity (model_by): it has no traffic split",
+        deployment));
+  }
   std::optional<uint64_t> gen = registry_->generation();
   std::shared_ptr<const Route> route = d.route.load(std::memory_order_acquire);
   if (route && gen && route->generation == gen) return route;
