@@ -90,7 +90,9 @@ Result<Prediction> Predictor::Predict(const std::string& deployment, const Entit
   MicroBatcher* batching = batcher == batchers_.end() ? nullptr : batcher->second.get();
   MicroBatcher::Announcement on_the_way(batching);
   std::shared_ptr<const TrafficRouter::Route> route;  // none with model_by
-  if (!d.model_by) ASSIGN_OR_RETURN(route, router_.Current(deployment));
+  if (!d.model_by) {
+    ASSIGN_OR_RETURN(route, router_.Current(deployment));
+  }
   if (route && route->arms[0].model.runtime->input() == RuntimeInput::kText) {
     // A text deployment serves its first version: traffic splits score feature rows.
     ASSIGN_OR_RETURN(Prediction text,
