@@ -52,8 +52,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# 1. Models, events and segments. Every model file has the same size, so the bound is exactly
-#    --cached models.
+# 1. Models, events and segments. Model files are of 64-72 bytes; the bound is --cached times
+#    the first one's size.
 /usr/bin/python3 - "$work" "$models" "$users" <<'EOF'
 import os, random, sys, time
 work, models, users = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
