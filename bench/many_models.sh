@@ -52,7 +52,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# 1. Models, events and segments. Model files are of 64-72 bytes; the bound is --cached times
+# 1. Models, events and segments. Model files are of 65-70 bytes; the bound is --cached times
 #    the first one's size.
 /usr/bin/python3 - "$work" "$models" "$users" <<'EOF'
 import os, random, sys, time
