@@ -52,6 +52,12 @@ std::string EncodePrediction(const FeatureRequest& request, const Prediction& p)
   w.StartArray();
   for (int64_t v : p.versions) w.Int64(v);
   w.EndArray();
+  if (!p.models.empty()) {  // a model_by deployment: each row's model
+    w.Key("models");
+    w.StartArray();
+    for (const std::string& m : p.models) w.String(m.c_str());
+    w.EndArray();
+  }
   w.Key("release");
   w.Uint64(p.release);
   w.Key("feature_generations");

@@ -74,7 +74,8 @@ Status Instance::Init(const InstanceOptions& options) {
   ASSIGN_OR_RETURN(online_, CreateOnlineStore(options.online_store, online));
   features_ = std::make_unique<FeatureStore>(&spec_, online_.get(), clock_, tables_.get());
   ASSIGN_OR_RETURN(registry_, ModelRegistry::Open(db_.get(), options.data_dir, clock_));
-  models_ = std::make_unique<ModelCache>();
+  models_ =
+      std::make_unique<ModelCache>(ModelCacheOptions{spec_.serving.model_memory_bytes}, &metrics_);
   ASSIGN_OR_RETURN(releases_, ReleaseStore::Open(db_.get(), clock_, generations_.get()));
   predictor_ = std::make_unique<Predictor>(&spec_, features_.get(), registry_.get(), models_.get(),
                                            &metrics_, releases_.get());

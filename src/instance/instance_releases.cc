@@ -16,10 +16,18 @@ Result<Release> Instance::Deploy(const std::string& deployment,
   const DeploymentSpec& d = it->second;
   std::lock_guard lock(release_mu_);
   Release release;
-  ASSIGN_OR_RETURN(
-      ModelVersion version,
-      registry_->Resolve(d.model, model_version ? std::to_string(*model_version) : d.alias));
-  release.model_version = version.version;
+  if (d.model_by && model_version) {
+    return Status::InvalidArgument(fmt::format(
+        "deployment '{}' picks its model per entity (model_by): its release pins only feature "
+        "generations, not a model version",
+        deployment));
+  }
+  if (!d.model_by) {
+    ASSIGN_OR_RETURN(
+        ModelVersion version,
+        registry_->Resolve(d.model, model_version ? std::to_string(*model_version) : d.alias));
+    release.model_version = version.version;
+  }
   ASSIGN_OR_RETURN(std::vector<FeatureRef> refs, features_->ServiceFeatures(d.feature_service));
   bool placed = !generation.has_value();
   std::vector<std::string> views;
@@ -53,7 +61,7 @@ Result<Release> Instance::Deploy(const std::string& deployment,
         fmt::format("generation {} belongs to no stream view of feature service '{}' ({})",
                     *generation, d.feature_service, fmt::join(views, ", ")));
   }
-  RETURN_IF_ERROR(WarmRelease(deployment, release.model_version));
+  if (!d.model_by) RETURN_IF_ERROR(WarmRelease(deployment, release.model_version));
   return releases_->Switch(deployment, std::move(release));
 }
 
@@ -71,7 +79,8 @@ Result<Release> Instance::RollbackRelease(const std::string& deployment) {
     return Status::NotFound(fmt::format("unknown deployment '{}'", deployment));
   }
   std::lock_guard lock(release_mu_);
-  if (std::shared_ptr<const Release> previous = releases_->Previous(deployment)) {
+  std::shared_ptr<const Release> previous = releases_->Previous(deployment);
+  if (previous && !spec_.deployments.at(deployment).model_by) {
     RETURN_IF_ERROR(WarmRelease(deployment, previous->model_version));
   }
   return releases_->Rollback(deployment);

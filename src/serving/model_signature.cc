@@ -244,7 +244,8 @@ Status CheckSignature(const ProjectSpec& spec, const DeploymentSpec& deployment,
 std::vector<ModelUse> DeploymentUses(const ProjectSpec& spec, const std::string& model) {
   std::vector<ModelUse> uses;
   for (const auto& [name, deployment] : spec.deployments) {
-    if (deployment.model != model) continue;
+    const bool by_attribute = deployment.model_by && deployment.model_by->Names(model);
+    if (deployment.model != model && !by_attribute) continue;
     for (const std::string& ref : deployment.Refs()) uses.push_back({name, ref});
   }
   return uses;
@@ -264,6 +265,8 @@ AliasCheck DeploymentAliasCheck(const ProjectSpec* spec, const std::string& mode
 
 Status CheckDeployments(const ProjectSpec& spec, const ModelRegistry& registry) {
   for (const auto& [name, deployment] : spec.deployments) {
+    // Models picked per entity (thousands) are checked when a row first uses them.
+    if (deployment.model_by) continue;
     for (const std::string& ref : deployment.Refs()) {
       Result<ModelVersion> version = registry.Resolve(deployment.model, ref);
       if (version.status().code() == StatusCode::kNotFound) continue;

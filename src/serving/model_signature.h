@@ -60,7 +60,8 @@ Status CheckSignature(const ProjectSpec& spec, const DeploymentSpec& deployment,
                       const ModelVersion& version);
 
 // The deployments of `model` with each reference they score with (DeploymentSpec::Refs: the
-// alias, or the traffic entries, and the shadow), for ModelRegistry::DeleteVersion.
+// alias, or the traffic entries, and the shadow), for ModelRegistry::DeleteVersion. A `model_by`
+// deployment uses every model its template names, and its fallback, at its alias.
 std::vector<ModelUse> DeploymentUses(const ProjectSpec& spec, const std::string& model);
 
 // An AliasCheck for `model`: when an alias moves that a deployment of the model scores with
@@ -70,6 +71,7 @@ AliasCheck DeploymentAliasCheck(const ProjectSpec* spec, const std::string& mode
 
 // Checks every reference of every deployment that resolves in `registry` (a model not registered
 // yet, or an alias not set, is skipped: there is nothing to mismatch). The first mismatch.
+// `model_by` deployments are skipped: their models are checked as a row first uses them.
 Status CheckDeployments(const ProjectSpec& spec, const ModelRegistry& registry);
 
 }  // namespace freshet

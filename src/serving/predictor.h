@@ -22,6 +22,10 @@
 // `traffic:` split applies only while the deployment has no release (it serves its alias or
 // split, and each view's default generation).
 //
+// A deployment with `model_by` picks each row's model from an attribute
+// (serving/model_by_router.h); Prediction::models names each row's model. It takes no release
+// of a model version (its release pins only feature generations).
+//
 // A deployment with `batching` (spec/project_spec.h) scores through a MicroBatcher, so concurrent
 // calls share one model call; without it each call scores its own rows.
 //
@@ -40,6 +44,7 @@
 #include "models/model_cache.h"
 #include "models/registry.h"
 #include "serving/micro_batcher.h"
+#include "serving/model_by_router.h"
 #include "serving/release.h"
 #include "serving/request_features.h"
 #include "serving/traffic_router.h"
@@ -52,12 +57,13 @@ struct Prediction {
   std::vector<double> scores;  // one per entity row (feature-row models)
   // Text models: one entry per entity row, its most probable labels first; `scores` is empty.
   std::vector<std::vector<TextLabel>> labels;
-  std::string model;
-  int64_t version = 0;            // the version of the first row (of every row without a split)
-  std::vector<int64_t> versions;  // the version that scored each row
-  FeatureTable features;          // the inputs used, with each value's ReadStatus
-  uint64_t release = 0;           // the deployment's release served (0: none, the alias)
-  GenerationPick generations;     // the feature generation read, per stream view
+  std::string model;                // the model of the first row (of every row without model_by)
+  int64_t version = 0;              // the version of the first row (of every row without a split)
+  std::vector<int64_t> versions;    // the version that scored each row
+  std::vector<std::string> models;  // model_by deployments: the model that scored each row
+  FeatureTable features;            // the inputs used, with each value's ReadStatus
+  uint64_t release = 0;             // the deployment's release served (0: none, the alias)
+  GenerationPick generations;       // the feature generation read, per stream view
 };
 
 class Predictor {
@@ -96,8 +102,9 @@ class Predictor {
   TrafficRouter* router() { return &router_; }
 
  private:
+  // `routing_field`: a context field the deployment routes by (model_by), not a feature.
   Status ApplyContext(const FeatureServiceSpec& service, const PredictContext& context,
-                      FeatureTable* table) const;
+                      FeatureTable* table, std::string_view routing_field = {}) const;
   // Predict for a deployment whose model takes text (predictor_inputs.cc).
   Result<Prediction> PredictText(const DeploymentSpec& d, const LoadedModel& model,
                                  const EntityColumns& entities, std::optional<int64_t> as_of_ms,
@@ -110,6 +117,7 @@ class Predictor {
   const ReleaseStore* releases_;
   Histogram* latency_;
   TrafficRouter router_;
+  ModelByRouter by_attribute_;
   // Deployments with batching on; built at construction, read-only afterwards.
   std::map<std::string, std::unique_ptr<MicroBatcher>> batchers_;
 };

@@ -252,6 +252,11 @@ Result<std::shared_ptr<const TrafficRouter::Route>> TrafficRouter::Current(
     return Status::NotFound(fmt::format("unknown deployment '{}'", deployment));
   }
   Deployment& d = *it->second;
+  if (d.spec->model_by) {
+    return Status::FailedPrecondition(fmt::format(
+        "deployment '{}' picks its model per entity (model_by): it has no traffic split",
+        deployment));
+  }
   std::atomic<std::shared_ptr<const Route>>& slot = pinned.empty() ? d.route : d.pinned_route;
   std::optional<uint64_t> gen = registry_->generation();
   auto fresh = [&](const std::shared_ptr<const Route>& r) {

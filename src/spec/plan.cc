@@ -333,9 +333,15 @@ std::string FormatPlan(const ProjectSpec& spec) {
     std::vector<std::string> outputs;
     for (const OutputSpec& o : d.outputs)
       outputs.push_back(fmt::format("    -> {}\n", OutputText(o)));
-    deployments.Add(
-        name, fmt::format("model {} (alias {}), features {}", d.model, d.alias, d.feature_service),
-        std::move(outputs));
+    std::string model = d.model_by ? fmt::format("model {} by {}", d.model_by->Template(),
+                                                 d.model_by->attribute.ToString())
+                                   : fmt::format("model {}", d.model);
+    if (d.model_by && !d.model_by->fallback.empty()) {
+      model += fmt::format(" (fallback {})", d.model_by->fallback);
+    }
+    deployments.Add(name,
+                    fmt::format("{} (alias {}), features {}", model, d.alias, d.feature_service),
+                    std::move(outputs));
   }
   deployments.AppendTo(&out);
   return out;
@@ -356,6 +362,14 @@ std::string FormatPlanJson(const ProjectSpec& spec) {
   List(&w, "models", spec.models, [&](const ModelSpec& m) { Str(&w, "runtime", m.runtime); });
   List(&w, "deployments", spec.deployments, [&](const DeploymentSpec& d) {
     Str(&w, "model", d.model);
+    if (d.model_by) {
+      w.Key("model_by");
+      w.StartObject();
+      Str(&w, "attribute", d.model_by->attribute.ToString());
+      Str(&w, "model", d.model_by->Template());
+      Str(&w, "fallback", d.model_by->fallback);
+      w.EndObject();
+    }
     Str(&w, "alias", d.alias);
     Str(&w, "feature_service", d.feature_service);
     WriteOutputs(&w, d.outputs);

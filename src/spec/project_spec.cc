@@ -75,6 +75,25 @@ std::vector<std::string> DeploymentSpec::Refs() const {
   return refs;
 }
 
+std::string ModelBySpec::ModelFor(std::string_view value) const {
+  std::string name;
+  name.reserve(prefix.size() + value.size() + suffix.size());
+  name.append(prefix).append(value).append(suffix);
+  return name;
+}
+
+bool ModelBySpec::Names(std::string_view model) const {
+  if (!fallback.empty() && model == fallback) return true;
+  return model.size() > prefix.size() + suffix.size() && model.starts_with(prefix) &&
+         model.ends_with(suffix);
+}
+
+std::string ModelBySpec::Template() const {
+  const std::string& name =
+      attribute.from_context() ? attribute.context_field : attribute.feature.feature;
+  return prefix + "{" + name + "}" + suffix;
+}
+
 SourceSpec ViewInputSchema(const ProjectSpec& spec, const FeatureViewSpec& view) {
   SourceSpec schema = spec.sources.at(view.source);
   for (const LookupSpec& lookup : view.lookups) {

@@ -287,9 +287,31 @@ struct ShadowSpec {
   double tolerance = 0.05;  // a row disagrees when |shadow - served| > tolerance (any output)
 };
 
+// `model_by: {attribute: users:segment, model: "ctr_{segment}", fallback: ctr_default}`: the
+// model of each entity row is picked by the value of an attribute (serving/model_by_router.h).
+struct ModelBySpec {
+  // A feature of a view ("view:feature", usually a table view's attribute) or "context.NAME".
+  InputRef attribute;
+  // The model name: `prefix` + the attribute's value + `suffix`; written as one template with the
+  // placeholder `{NAME}`, NAME being the attribute's feature or context field name.
+  std::string prefix;
+  std::string suffix;
+  // A registered model for rows whose model is not registered or whose attribute has no value;
+  // empty: such a row fails the request.
+  std::string fallback;
+  int line = 0;
+
+  // The model name for attribute value `value`.
+  std::string ModelFor(std::string_view value) const;
+  // Whether registered model `model` is one this template names (or the fallback).
+  bool Names(std::string_view model) const;
+  // The template as written, e.g. "ctr_{segment}".
+  std::string Template() const;
+};
+
 struct DeploymentSpec {
   std::string name;
-  std::string model;  // registered model name
+  std::string model;  // registered model name; empty with `model_by`
   std::string alias;  // Default: "champion"; or "latest" or a version number
   std::string feature_service;
   std::vector<OutputSpec> outputs;  // pushed predictions; empty: pull only
@@ -300,10 +322,20 @@ struct DeploymentSpec {
   // and an explicit `alias:` are exclusive). Refs are distinct.
   std::vector<TrafficTargetSpec> traffic{};
   std::optional<ShadowSpec> shadow{};  // its ref differs from every served one
+  // The model per entity row (exclusive with `model`, `traffic` and `shadow`); the deployment's
+  // `alias` names the version of each model.
+  std::optional<ModelBySpec> model_by{};
 
   // Every reference the deployment scores with: `alias` (no traffic) or the traffic refs, then
   // the shadow's.
   std::vector<std::string> Refs() const;
+};
+
+// `serving: {model_memory: 2GiB}`: settings of the process serving the project.
+struct ServingSpec {
+  // Bytes of loaded model versions (by artifact size) kept in memory, least recently used evicted
+  // beyond it (models/model_cache.h); 0: no bound. Default: 0.
+  int64_t model_memory_bytes = 0;
 };
 
 struct ProjectSpec {
@@ -316,6 +348,7 @@ struct ProjectSpec {
   std::map<std::string, FeatureServiceSpec> feature_services;
   std::map<std::string, ModelSpec> models;
   std::map<std::string, DeploymentSpec> deployments;
+  ServingSpec serving{};
 };
 
 // The entity key fields a deployment's predictions are made for: the key fields of the entities

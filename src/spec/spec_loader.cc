@@ -44,7 +44,7 @@ class ProjectParser {
   Status Parse(const YamlField& root) {
     ASSIGN_OR_RETURN(YamlObject obj,
                      r_.Object(root, {"project", "entities", "sources", "feature_views",
-                                      "feature_services", "models", "deployments"}));
+                                      "feature_services", "models", "deployments", "serving"}));
     if (!obj.Has("project")) return r_.Error(obj.Get("project"), "missing required key");
     ASSIGN_OR_RETURN(spec_->project, r_.Name(obj.Get("project")));
     RETURN_IF_ERROR(ParseSection(obj, "entities", &ProjectParser::ParseEntity));
@@ -53,6 +53,7 @@ class ProjectParser {
     RETURN_IF_ERROR(ParseSection(obj, "feature_services", &ProjectParser::ParseService));
     RETURN_IF_ERROR(ParseSection(obj, "models", &ProjectParser::ParseModel));
     RETURN_IF_ERROR(CheckRequestFeatureModels());
+    if (obj.Has("serving")) RETURN_IF_ERROR(ParseServing(obj.Get("serving")));
     return ParseSection(obj, "deployments", &ProjectParser::ParseDeployment);
   }
 
@@ -444,15 +445,55 @@ class ProjectParser {
     return Status::Ok();
   }
 
+  // `serving: {model_memory: 2GiB}`.
+  Status ParseServing(const YamlField& field) {
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(field, {"model_memory"}));
+    if (!obj.Has("model_memory")) return Status::Ok();
+    ASSIGN_OR_RETURN(std::string text, r_.String(obj.Get("model_memory")));
+    Result<int64_t> bytes = ParseByteSize(text);
+    if (!bytes.ok()) return r_.Error(obj.Get("model_memory"), bytes.status().message());
+    spec_->serving.model_memory_bytes = *bytes;
+    return Status::Ok();
+  }
+
+  // "512MiB", "2GiB", "100MB", "4096" (bytes): a whole number and an optional unit.
+  static Result<int64_t> ParseByteSize(const std::string& text) {
+    static constexpr std::array<std::pair<std::string_view, int64_t>, 7> kUnits = {
+        {{"", 1},
+         {"B", 1},
+         {"KiB", 1LL << 10},
+         {"MiB", 1LL << 20},
+         {"GiB", 1LL << 30},
+         {"MB", 1'000'000},
+         {"GB", 1'000'000'000}}};
+    size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    std::string_view unit = std::string_view(text).substr(digits);
+    while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+    for (const auto& [name, scale] : kUnits) {
+      if (digits == 0 || digits > 12 || unit != name) continue;
+      return std::stoll(text.substr(0, digits)) * scale;
+    }
+    return Status::InvalidArgument(fmt::format(
+        "model_memory: expected a size such as 4096, 512MiB or 2GiB (units B, KiB, MiB, GiB, MB, "
+        "GB), got '{}'",
+        text));
+  }
+
   Status ParseDeployment(const YamlEntry& entry) {
     ASSIGN_OR_RETURN(YamlObject obj,
                      r_.Object(entry.value, {"model", "features", "alias", "outputs", "batching",
-                                             "on", "traffic", "shadow"}));
+                                             "on", "traffic", "shadow", "model_by"}));
     DeploymentSpec deployment{entry.name, "", "champion", "", {}, entry.value.line, {}, {}};
-    RETURN_IF_ERROR(r_.RequireString(obj, "model", &deployment.model));
+    if (obj.Has("model") == obj.Has("model_by")) {
+      return r_.Error(obj.self(), obj.Has("model")
+                                      ? "has both model and model_by (use one)"
+                                      : "needs model (one model) or model_by (a model per entity)");
+    }
+    if (obj.Has("model")) RETURN_IF_ERROR(r_.RequireString(obj, "model", &deployment.model));
     RETURN_IF_ERROR(r_.RequireString(obj, "features", &deployment.feature_service));
     RETURN_IF_ERROR(r_.ReadString(obj, "alias", &deployment.alias));
-    if (spec_->models.count(deployment.model) == 0) {
+    if (obj.Has("model") && spec_->models.count(deployment.model) == 0) {
       return r_.Error(obj.Get("model"), fmt::format("unknown model '{}' ({})", deployment.model,
                                                     Defined(spec_->models)));
     }
@@ -460,6 +501,17 @@ class ProjectParser {
       return r_.Error(obj.Get("features"),
                       fmt::format("unknown feature service '{}' ({})", deployment.feature_service,
                                   Defined(spec_->feature_services)));
+    }
+    if (obj.Has("model_by")) {
+      for (std::string_view key : {"traffic", "shadow"}) {
+        if (obj.Has(key)) {
+          return r_.Error(obj.Get(key),
+                          fmt::format("model_by and {} are exclusive: a deployment that picks its "
+                                      "model per entity serves each model's alias",
+                                      key));
+        }
+      }
+      ASSIGN_OR_RETURN(deployment.model_by, ParseModelBy(obj.Get("model_by")));
     }
     if (deployment.alias.empty()) return r_.Error(obj.Get("alias"), "empty alias");
     if (obj.Has("outputs")) {
@@ -475,6 +527,34 @@ class ProjectParser {
     RETURN_IF_ERROR(ParseTraffic(obj, &deployment));
     spec_->deployments.emplace(entry.name, std::move(deployment));
     return Status::Ok();
+  }
+
+  // A deployment's `model_by: {attribute: view:feature | context.NAME, model: "prefix{NAME}suffix",
+  // fallback: MODEL}`: NAME is the attribute's feature or context field name, once in the
+  // template.
+  Result<ModelBySpec> ParseModelBy(const YamlField& field) {
+    ASSIGN_OR_RETURN(YamlObject obj, r_.Object(field, {"attribute", "model", "fallback"}));
+    ModelBySpec by;
+    by.line = field.line;
+    if (!obj.Has("attribute")) return r_.Error(field, "model_by: missing attribute");
+    ASSIGN_OR_RETURN(by.attribute, ResolveInputRef(obj.Get("attribute")));
+    std::string model;
+    RETURN_IF_ERROR(r_.RequireString(obj, "model", &model));
+    const std::string placeholder =
+        "{" +
+        (by.attribute.from_context() ? by.attribute.context_field : by.attribute.feature.feature) +
+        "}";
+    size_t at = model.find(placeholder);
+    if (at == std::string::npos || model.find(placeholder, at + 1) != std::string::npos) {
+      return r_.Error(obj.Get("model"),
+                      fmt::format("model: the template '{}' must hold {} (the attribute's value) "
+                                  "exactly once, e.g. \"ctr_{}\"",
+                                  model, placeholder, placeholder));
+    }
+    by.prefix = model.substr(0, at);
+    by.suffix = model.substr(at + placeholder.size());
+    RETURN_IF_ERROR(r_.ReadString(obj, "fallback", &by.fallback));
+    return by;
   }
 
   // A deployment's `batching: {max_batch: 64, max_delay_us: 200}` (those are the defaults):

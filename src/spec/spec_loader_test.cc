@@ -1050,5 +1050,79 @@ TEST(ServiceSpecTest, TextInputAndRequestFeaturesParse) {
             "'mean_sentence_vector' is not built in this version (built: other)");
 }
 
+// A deployment picking its model per entity: `model_by` with its template split around the
+// placeholder, and the errors naming the line; `serving.model_memory` with its units.
+std::string WithModelBy(const std::string& model_by, const std::string& extra = "") {
+  return WithTail(
+      "feature_services:\n  s: [v:f]\n"
+      "deployments:\n  d:\n    features: s\n    model_by: " +
+      model_by + "\n" + extra);
+}
+
+TEST(SpecModelByTest, TemplateAttributeAndFallback) {
+  Result<ProjectSpec> spec = ParseProject(
+      WithModelBy("{attribute: v:f, model: \"ctr_{f}_m\", fallback: ctr_default}"), "freshet.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const DeploymentSpec& d = spec->deployments.at("d");
+  ASSERT_TRUE(d.model_by.has_value());
+  EXPECT_TRUE(d.model.empty());
+  EXPECT_EQ(d.alias, "champion");
+  EXPECT_EQ(d.model_by->attribute.ToString(), "v:f");
+  EXPECT_EQ(d.model_by->ModelFor("sports"), "ctr_sports_m");
+  EXPECT_EQ(d.model_by->Template(), "ctr_{f}_m");
+  EXPECT_TRUE(d.model_by->Names("ctr_news_m"));
+  EXPECT_TRUE(d.model_by->Names("ctr_default"));
+  EXPECT_FALSE(d.model_by->Names("ctr__m"));
+  EXPECT_FALSE(d.model_by->Names("cvr_news_m"));
+  EXPECT_EQ(spec->serving.model_memory_bytes, 0);
+
+  Result<ProjectSpec> context =
+      ParseProject(WithModelBy("{attribute: context.segment, model: \"{segment}\"}",
+                               "serving: {model_memory: 512MiB}\n"),
+                   "freshet.yaml");
+  ASSERT_TRUE(context.ok()) << context.status().ToString();
+  EXPECT_EQ(context->deployments.at("d").model_by->attribute.context_field, "segment");
+  EXPECT_EQ(context->deployments.at("d").model_by->ModelFor("s1"), "s1");
+  EXPECT_EQ(context->serving.model_memory_bytes, 512LL << 20);
+  for (const auto& [text, bytes] : std::vector<std::pair<std::string, int64_t>>{
+           {"4096", 4096}, {"2GiB", 2LL << 30}, {"100MB", 100'000'000}, {"3 KiB", 3072}}) {
+    Result<ProjectSpec> sized =
+        ParseProject(WithTail("serving: {model_memory: " + text + "}\n"), "freshet.yaml");
+    ASSERT_TRUE(sized.ok()) << text << ": " << sized.status().ToString();
+    EXPECT_EQ(sized->serving.model_memory_bytes, bytes) << text;
+  }
+}
+
+TEST(SpecModelByTest, ErrorsNameTheLine) {
+  auto error = [](const std::string& yaml) {
+    Result<ProjectSpec> spec = ParseProject(yaml, "freshet.yaml");
+    return spec.ok() ? std::string("ok") : spec.status().message();
+  };
+  EXPECT_NE(error(WithModelBy("{attribute: v:f, model: ctr}"))
+                .find("the template 'ctr' must hold {f} (the attribute's value) exactly once"),
+            std::string::npos);
+  EXPECT_NE(error(WithModelBy("{attribute: v:f, model: \"{f}_{f}\"}")).find("exactly once"),
+            std::string::npos);
+  EXPECT_NE(error(WithModelBy("{attribute: v:nope, model: \"{nope}\"}"))
+                .find("feature view 'v' has no feature 'nope'"),
+            std::string::npos);
+  EXPECT_NE(error(WithModelBy("{model: \"{f}\"}")).find("model_by: missing attribute"),
+            std::string::npos);
+  EXPECT_NE(error(WithModelBy("{attribute: v:f, model: \"{f}\"}", "    model: m\n"))
+                .find("has both model and model_by"),
+            std::string::npos);
+  EXPECT_NE(error(WithModelBy("{attribute: v:f, model: \"{f}\"}",
+                              "    traffic:\n      - {version: 1, weight: 1}\n"))
+                .find("model_by and traffic are exclusive"),
+            std::string::npos);
+  EXPECT_NE(error(WithTail("feature_services:\n  s: [v:f]\ndeployments:\n  d: {features: s}\n"))
+                .find("needs model (one model) or model_by (a model per entity)"),
+            std::string::npos);
+  std::string bad_size = error(WithTail("serving: {model_memory: 2TB}\n"));
+  EXPECT_NE(bad_size.find("serving.model_memory: model_memory: expected a size"), std::string::npos)
+      << bad_size;
+  EXPECT_NE(error(WithTail("serving: {memory: 1}\n")).find("memory"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace freshet
