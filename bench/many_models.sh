@@ -136,23 +136,7 @@ rss_cold=$(rss_kb)
 loads_before=$(metric freshet_model_cache_loads_total)
 
 # 4. wrk: one random user (so a random segment) per request.
-cat >"$work/predict.lua" <<EOF
-local users = $users
-local next_seed = 1
-function setup(thread) thread:set("seed", next_seed); next_seed = next_seed + 1 end
-function init(args) math.randomseed(seed * 7919 + os.time()) end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-function request()
-  return wrk.format(nil, nil, nil, '{"entities":{"user_id":["u' .. math.random(0, users - 1) .. '"]}}')
-end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('WRK {"rps":%.1f,"p50_ms":%.3f,"p99_ms":%.3f,"requests":%d,"non2xx":%d,"socket_errors":%d}\n',
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
-end
-EOF
+write_predict_lua "$work/predict.lua" "$users"
 url=http://127.0.0.1:$port/v1/predict/ctr
 timeout --foreground $((duration_s + 60)) wrk --latency --timeout 5s -t "$threads" \
   -c "$connections" -d "${duration_s}s" -s "$work/predict.lua" "$url" >"$work/wrk.txt" 2>&1 || {

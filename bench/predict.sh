@@ -103,23 +103,7 @@ code=$(curl -sS -m 10 -o "$work/sample.json" -w '%{http_code}' -H 'Content-Type:
 [ "$code" = 200 ] || { echo "predict: $url answered $code: $(head -c 400 "$work/sample.json")" >&2; exit 1; }
 
 # 4. wrk: one random user per request (each thread seeded differently).
-cat >"$work/predict.lua" <<EOF
-local users = $users
-local next_seed = 1
-function setup(thread) thread:set("seed", next_seed); next_seed = next_seed + 1 end
-function init(args) math.randomseed(seed * 7919 + os.time()) end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-function request()
-  return wrk.format(nil, nil, nil, '{"entities":{"user_id":["u' .. math.random(0, users - 1) .. '"]}}')
-end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('WRK {"rps":%.1f,"p50_ms":%.3f,"p99_ms":%.3f,"requests":%d,"non2xx":%d,"socket_errors":%d}\n',
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
-end
-EOF
+write_predict_lua "$work/predict.lua" "$users"
 run_wrk() {  # run_wrk NAME SECONDS
   timeout --foreground $(($2 + 60)) wrk --latency --timeout 5s -t "$threads" -c "$connections" \
     -d "$2s" -s "$work/predict.lua" "$url" >"$work/$1.wrk.txt" 2>&1 || {

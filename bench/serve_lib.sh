@@ -30,3 +30,27 @@ start_serve() {
   echo "$bench: server not ready after 120 s" >&2
   exit 1
 }
+
+# write_predict_lua FILE USERS: a wrk script POSTing one random user's predict request
+# ({"entities":{"user_id":["u<n>"]}}, n < USERS; each wrk thread seeded differently) that prints
+# one line 'WRK {"rps", "p50_ms", "p99_ms", "requests", "non2xx", "socket_errors"}' at the end.
+write_predict_lua() {
+  local users=$2
+  cat >"$1" <<EOF
+local users = $users
+local next_seed = 1
+function setup(thread) thread:set("seed", next_seed); next_seed = next_seed + 1 end
+function init(args) math.randomseed(seed * 7919 + os.time()) end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+function request()
+  return wrk.format(nil, nil, nil, '{"entities":{"user_id":["u' .. math.random(0, users - 1) .. '"]}}')
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"rps":%.1f,"p50_ms":%.3f,"p99_ms":%.3f,"requests":%d,"non2xx":%d,"socket_errors":%d}\n',
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
+end
+EOF
+}
