@@ -151,10 +151,14 @@ Status RegisterDeploymentRoutes(Router* router, Instance* instance) {
       {"DELETE", "/v1/generations/{view}/{generation}", &Retire},
   };
   for (const auto& [method, path, handler] : routes) {
-    RETURN_IF_ERROR(
-        router->Add(method, path, [instance, handler](const HttpRequest& req, HttpResponse* res) {
+    // A release loads and warms its model version; a rebuild writes a generation.
+    Runs runs = std::string_view(method) == "GET" ? Runs::kOnIoThread : Runs::kOffIoThread;
+    RETURN_IF_ERROR(router->Add(
+        method, path,
+        [instance, handler](const HttpRequest& req, HttpResponse* res) {
           handler(instance, req, res);
-        }));
+        },
+        runs));
   }
   return Status::Ok();
 }

@@ -106,7 +106,8 @@ void QualityCounts(Instance* instance, const HttpRequest& req, HttpResponse* res
 Status RegisterEventRoutes(Router* router, Instance* instance) {
   RETURN_IF_ERROR(router->Add(
       "POST", "/v1/events/{source}",
-      [instance](const HttpRequest& req, HttpResponse* res) { Ingest(instance, req, res); }));
+      [instance](const HttpRequest& req, HttpResponse* res) { Ingest(instance, req, res); },
+      Runs::kOffIoThread));  // waits for the log's group commit
   RETURN_IF_ERROR(router->Add(
       "GET", "/v1/late/{source}",
       [instance](const HttpRequest& req, HttpResponse* res) { ListLate(instance, req, res); }));

@@ -352,7 +352,9 @@ Status RegisterModelRoutes(Router* router, Instance* instance) {
   const Fn kHandlers[] = {ShowModel, Register,    ImportMlflow, ShowVersion, DeleteVersion,
                           SetAlias,  RemoveAlias, Promote,      Rollback,    Tags};
   for (size_t i = 0; i < std::size(kRoutes); ++i) {
-    RETURN_IF_ERROR(router->Add(kRoutes[i].first, kRoutes[i].second, bind(kHandlers[i])));
+    // Every change of the registry is synced to disk; reads are not.
+    Runs runs = std::string_view(kRoutes[i].first) == "GET" ? Runs::kOnIoThread : Runs::kOffIoThread;
+    RETURN_IF_ERROR(router->Add(kRoutes[i].first, kRoutes[i].second, bind(kHandlers[i]), runs));
   }
   return Status::Ok();
 }

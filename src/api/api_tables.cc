@@ -106,10 +106,12 @@ void Delete(Instance* instance, const HttpRequest& req, HttpResponse* res) {
 Status RegisterTableRoutes(Router* router, Instance* instance) {
   RETURN_IF_ERROR(router->Add(
       "POST", "/v1/tables/{source}",
-      [instance](const HttpRequest& req, HttpResponse* res) { Upsert(instance, req, res); }));
+      [instance](const HttpRequest& req, HttpResponse* res) { Upsert(instance, req, res); },
+      Runs::kOffIoThread));  // durable writes
   return router->Add(
       "DELETE", "/v1/tables/{source}",
-      [instance](const HttpRequest& req, HttpResponse* res) { Delete(instance, req, res); });
+      [instance](const HttpRequest& req, HttpResponse* res) { Delete(instance, req, res); },
+      Runs::kOffIoThread);
 }
 
 }  // namespace freshet

@@ -141,6 +141,8 @@ class JobQueue::Impl {
   Result<size_t> Receive(const std::string& queue, size_t max, int64_t wait_ms,
                          std::vector<Job>* out);
   Status Ack(const std::vector<std::pair<std::string, uint64_t>>& jobs);
+  Status Complete(const std::vector<std::pair<std::string, uint64_t>>& acks,
+                  const std::vector<JobSpec>& follow_ups, rocksdb::WriteBatch* with);
   Status Nack(const std::string& id, uint64_t lease, std::string_view error);
   Result<std::vector<Job>> ListDead(const std::string& queue, size_t limit);
   Result<size_t> ReplayDead(const std::string& queue, const std::string& id);
@@ -189,7 +191,38 @@ class JobQueue::Impl {
     uint64_t retries = 0, dead_lettered = 0, coalesced = 0;
   };
 
+  // An Enqueue's jobs, written to a batch and entered into the index once it is written.
+  struct StagedEnqueue {
+    std::vector<EnqueueResult> results;
+    std::vector<std::unique_ptr<Entry>> entries;        // the jobs added
+    std::map<Entry*, std::string_view> coalesced;       // pending jobs taking a new payload
+    std::vector<std::string> coalesced_queues;          // one per coalesced job, for the counts
+  };
+  // An Ack's jobs, likewise; `refused` of them could not be acked.
+  struct StagedAck {
+    std::vector<Entry*> acked;
+    size_t refused = 0;
+    Status first_refusal;
+    std::string prune_cursor;  // to restore when the write fails
+  };
+
+  static Status CheckSpecs(const std::vector<JobSpec>& jobs);
+  // Wakes the consumers of `touched` after `added` jobs were added (no lock needed).
+  static void Wake(const std::set<QueueState*>& touched, size_t added);
+
   // All below: REQUIRES mu_ held.
+  // Enqueue in three steps: the writes into `batch` (nothing changes in memory; refused as
+  // Enqueue documents), then, once the batch is written, the index. The payloads of `jobs`
+  // must live until ApplyEnqueue.
+  Status StageEnqueue(const std::vector<JobSpec>& jobs, bool coalesce, bool bounded, int64_t now,
+                      StagedEnqueue* staged, rocksdb::WriteBatch* batch);
+  std::set<QueueState*> ApplyEnqueue(StagedEnqueue* staged, int64_t now);
+  // Ack likewise; UnstageAck undoes what StageAck changed when the write failed.
+  Status StageAck(const std::vector<std::pair<std::string, uint64_t>>& jobs, int64_t now,
+                  StagedAck* staged, rocksdb::WriteBatch* batch);
+  void UnstageAck(const StagedAck& staged);
+  void ApplyAck(const StagedAck& staged);
+  static Status RefusalOf(const StagedAck& staged, size_t jobs);
   QueueState& StateOf(const std::string& queue);
   Result<bool> IsDone(const std::string& id, int64_t now);
   // Enters a pending job (rec.state kPending) into its queue's ready or delayed heap.
@@ -359,8 +392,7 @@ Result<bool> JobQueue::Impl::IsDone(const std::string& id, int64_t now) {
   return *done_ms + options_.done_retention_ms > now;
 }
 
-Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<JobSpec>& jobs,
-                                                           bool coalesce, bool bounded) {
+Status JobQueue::Impl::CheckSpecs(const std::vector<JobSpec>& jobs) {
   for (size_t i = 0; i < jobs.size(); ++i) {
     std::string where = jobs.size() == 1 ? "job" : "job #" + std::to_string(i);
     if (jobs[i].id.empty()) return Status::InvalidArgument(where + ": id is empty");
@@ -368,15 +400,18 @@ Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<Job
       return Status::InvalidArgument(where + " '" + jobs[i].id + "': queue is empty");
     }
   }
-  std::unique_lock lock(mu_);
-  const int64_t now = clock_->NowMs();
-  std::vector<EnqueueResult> results(jobs.size(), EnqueueResult::kDuplicate);
-  std::vector<size_t> added;  // indexes into jobs
+  return Status::Ok();
+}
+
+Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coalesce, bool bounded,
+                                    int64_t now, StagedEnqueue* staged,
+                                    rocksdb::WriteBatch* batch) {
+  staged->results.assign(jobs.size(), EnqueueResult::kDuplicate);
   std::unordered_set<std::string_view> batch_ids;
-  // Coalescing targets: an existing pending job, or a job added earlier in this batch.
-  std::map<Entry*, std::string_view> coalesced_existing;
-  std::map<std::pair<std::string_view, std::string_view>, size_t> batch_keys;  // -> jobs index
+  // Coalescing targets: a job added earlier in this batch (by queue and key: its index).
+  std::map<std::pair<std::string_view, std::string_view>, size_t> batch_keys;
   std::vector<std::string_view> payload_of(jobs.size());
+  std::vector<size_t> added;  // indexes into jobs
   for (size_t i = 0; i < jobs.size(); ++i) {
     const JobSpec& job = jobs[i];
     if (batch_ids.count(job.id) || jobs_.count(job.id)) continue;
@@ -386,20 +421,20 @@ Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<Job
       auto in_batch = batch_keys.find({job.queue, job.coalesce_key});
       if (in_batch != batch_keys.end()) {
         payload_of[in_batch->second] = job.payload;
-        results[i] = EnqueueResult::kCoalesced;
+        staged->results[i] = EnqueueResult::kCoalesced;
         continue;
       }
       auto q = queues_.find(job.queue);
       if (q != queues_.end()) {
         auto target = q->second->coalescable.find(job.coalesce_key);
         if (target != q->second->coalescable.end()) {
-          coalesced_existing[target->second] = job.payload;
-          results[i] = EnqueueResult::kCoalesced;
+          staged->coalesced[target->second] = job.payload;
+          staged->results[i] = EnqueueResult::kCoalesced;
           continue;
         }
       }
     }
-    results[i] = EnqueueResult::kAdded;
+    staged->results[i] = EnqueueResult::kAdded;
     batch_ids.insert(job.id);
     payload_of[i] = job.payload;
     if (!job.coalesce_key.empty()) batch_keys[{job.queue, job.coalesce_key}] = i;
@@ -410,10 +445,6 @@ Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<Job
                                      " jobs held, limit " + std::to_string(options_.max_jobs) +
                                      ")");
   }
-
-  rocksdb::WriteBatch batch;
-  std::vector<std::unique_ptr<Entry>> entries;
-  entries.reserve(added.size());
   for (size_t i : added) {
     const JobSpec& job = jobs[i];
     auto e = std::make_unique<Entry>();
@@ -423,22 +454,26 @@ Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<Job
     e->rec.payload = payload_of[i];
     e->rec.enqueued_ms = now;
     e->rec.visible_ms = now + std::max<int64_t>(job.delay_ms, 0);
-    batch.Put(db_->cf(Cf::kQueue), JobKey(e->id), EncodeJob(e->rec));
-    entries.push_back(std::move(e));
+    batch->Put(db_->cf(Cf::kQueue), JobKey(e->id), EncodeJob(e->rec));
+    staged->entries.push_back(std::move(e));
   }
-  std::vector<std::string> old_payloads;
-  for (auto& [e, payload] : coalesced_existing) {
-    old_payloads.push_back(std::exchange(e->rec.payload, std::string(payload)));
-    batch.Put(db_->cf(Cf::kQueue), JobKey(e->id), EncodeJob(e->rec));
+  for (auto& [e, payload] : staged->coalesced) {
+    JobRecord next = e->rec;
+    next.payload = payload;
+    batch->Put(db_->cf(Cf::kQueue), JobKey(e->id), EncodeJob(next));
   }
-  Status written = db_->Write(&batch, false);
-  if (!written.ok()) {
-    size_t k = 0;
-    for (auto& [e, payload] : coalesced_existing) e->rec.payload = std::move(old_payloads[k++]);
-    return written;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (staged->results[i] == EnqueueResult::kCoalesced) {
+      staged->coalesced_queues.push_back(jobs[i].queue);
+    }
   }
+  return Status::Ok();
+}
 
-  for (auto& owned : entries) {
+std::set<JobQueue::Impl::QueueState*> JobQueue::Impl::ApplyEnqueue(StagedEnqueue* staged,
+                                                                   int64_t now) {
+  std::set<QueueState*> touched;  // queues with new jobs
+  for (auto& owned : staged->entries) {
     Entry* e = owned.get();
     e->q = &StateOf(e->rec.queue);
     e->seq = next_seq_++;
@@ -446,22 +481,38 @@ Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<Job
     TrackHeld(e);
     Schedule(e, now);
     if (!e->rec.coalesce_key.empty()) e->q->coalescable[e->rec.coalesce_key] = e;
+    touched.insert(e->q);
   }
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    if (results[i] == EnqueueResult::kCoalesced) ++StateOf(jobs[i].queue).coalesced;
-  }
-  // Wake consumers; a delayed job wakes one so it can shorten its wait to the job's time.
-  std::set<QueueState*> touched;
-  for (size_t i : added) touched.insert(&StateOf(jobs[i].queue));
-  lock.unlock();
+  for (auto& [e, payload] : staged->coalesced) e->rec.payload = std::string(payload);
+  for (const std::string& queue : staged->coalesced_queues) ++StateOf(queue).coalesced;
+  return touched;
+}
+
+// Wakes consumers; a delayed job wakes one so it can shorten its wait to the job's time.
+void JobQueue::Impl::Wake(const std::set<QueueState*>& touched, size_t added) {
   for (QueueState* q : touched) {
-    if (added.size() == 1) {
+    if (added == 1) {
       q->cv.notify_one();
     } else {
       q->cv.notify_all();
     }
   }
-  return results;
+}
+
+Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<JobSpec>& jobs,
+                                                           bool coalesce, bool bounded) {
+  RETURN_IF_ERROR(CheckSpecs(jobs));
+  std::unique_lock lock(mu_);
+  const int64_t now = clock_->NowMs();
+  StagedEnqueue staged;
+  rocksdb::WriteBatch batch;
+  RETURN_IF_ERROR(StageEnqueue(jobs, coalesce, bounded, now, &staged, &batch));
+  RETURN_IF_ERROR(db_->Write(&batch, false));
+  const size_t added = staged.entries.size();
+  std::set<QueueState*> touched = ApplyEnqueue(&staged, now);
+  lock.unlock();
+  Wake(touched, added);
+  return std::move(staged.results);
 }
 
 Job JobQueue::Impl::ToJob(const Entry& e) {
@@ -575,48 +626,89 @@ Status JobQueue::Impl::PruneDone(int64_t now, size_t limit, rocksdb::WriteBatch*
   return FromRocks(it->status(), "read the queue's done ids");
 }
 
-Status JobQueue::Impl::Ack(const std::vector<std::pair<std::string, uint64_t>>& jobs) {
-  std::lock_guard lock(mu_);
-  const int64_t now = clock_->NowMs();
-  rocksdb::WriteBatch batch;
-  std::vector<Entry*> acked;
-  Status first_refusal;
-  size_t refused = 0;
+Status JobQueue::Impl::StageAck(const std::vector<std::pair<std::string, uint64_t>>& jobs,
+                                int64_t now, StagedAck* staged, rocksdb::WriteBatch* batch) {
   for (const auto& [id, lease] : jobs) {
     Result<Entry*> e = FindLeased(id, lease, now);
     if (!e.ok()) {
-      if (refused++ == 0) first_refusal = e.status();
+      if (staged->refused++ == 0) staged->first_refusal = e.status();
       continue;
     }
     // The same lease twice in one batch: the second is not in flight any more.
-    if (std::find(acked.begin(), acked.end(), *e) != acked.end()) {
-      if (refused++ == 0) first_refusal = Status::NotFound("job '" + id + "' is not in flight");
+    if (std::find(staged->acked.begin(), staged->acked.end(), *e) != staged->acked.end()) {
+      if (staged->refused++ == 0) {
+        staged->first_refusal = Status::NotFound("job '" + id + "' is not in flight");
+      }
       continue;
     }
-    batch.Delete(db_->cf(Cf::kQueue), JobKey(id));
-    PutDone(id, now, &batch);
-    acked.push_back(*e);
+    batch->Delete(db_->cf(Cf::kQueue), JobKey(id));
+    PutDone(id, now, batch);
+    staged->acked.push_back(*e);
   }
-  if (!acked.empty()) {
-    const std::string cursor = prune_cursor_;
-    RETURN_IF_ERROR(PruneDone(now, 2 * acked.size() + 64, &batch));
-    Status written = db_->Write(&batch, false);
-    if (!written.ok()) {
-      prune_cursor_ = cursor;
-      next_prune_ms_ = 0;
-      return written;
-    }
-  }
-  for (Entry* e : acked) {
+  if (staged->acked.empty()) return Status::Ok();
+  staged->prune_cursor = prune_cursor_;
+  return PruneDone(now, 2 * staged->acked.size() + 64, batch);
+}
+
+void JobQueue::Impl::UnstageAck(const StagedAck& staged) {
+  if (staged.acked.empty()) return;
+  prune_cursor_ = staged.prune_cursor;
+  next_prune_ms_ = 0;
+}
+
+void JobQueue::Impl::ApplyAck(const StagedAck& staged) {
+  for (Entry* e : staged.acked) {
     e->q->in_flight.erase(TimeSeq{e->lease_deadline_ms, e->lease});
     ReleaseHeld(e);
     jobs_.erase(e->id);
   }
-  if (refused == 0) return Status::Ok();
-  if (jobs.size() == 1) return first_refusal;
-  return Status(first_refusal.code(), std::to_string(refused) + " of " +
-                                          std::to_string(jobs.size()) +
-                                          " acks refused, the first: " + first_refusal.message());
+}
+
+Status JobQueue::Impl::RefusalOf(const StagedAck& staged, size_t jobs) {
+  if (staged.refused == 0) return Status::Ok();
+  if (jobs == 1) return staged.first_refusal;
+  return Status(staged.first_refusal.code(),
+                std::to_string(staged.refused) + " of " + std::to_string(jobs) +
+                    " acks refused, the first: " + staged.first_refusal.message());
+}
+
+Status JobQueue::Impl::Ack(const std::vector<std::pair<std::string, uint64_t>>& jobs) {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_->NowMs();
+  rocksdb::WriteBatch batch;
+  StagedAck staged;
+  Status st = StageAck(jobs, now, &staged, &batch);
+  if (st.ok() && !staged.acked.empty()) st = db_->Write(&batch, false);
+  if (!st.ok()) {
+    UnstageAck(staged);
+    return st;
+  }
+  ApplyAck(staged);
+  return RefusalOf(staged, jobs.size());
+}
+
+Status JobQueue::Impl::Complete(const std::vector<std::pair<std::string, uint64_t>>& acks,
+                                const std::vector<JobSpec>& follow_ups,
+                                rocksdb::WriteBatch* with) {
+  RETURN_IF_ERROR(CheckSpecs(follow_ups));
+  std::unique_lock lock(mu_);
+  const int64_t now = clock_->NowMs();
+  StagedAck staged_ack;
+  Status st = StageAck(acks, now, &staged_ack, with);
+  if (st.ok()) st = RefusalOf(staged_ack, acks.size());  // all or nothing
+  StagedEnqueue staged;
+  if (st.ok()) st = StageEnqueue(follow_ups, /*coalesce=*/false, /*bounded=*/false, now, &staged, with);
+  if (st.ok()) st = db_->Write(with, false);
+  if (!st.ok()) {
+    UnstageAck(staged_ack);
+    return st;
+  }
+  ApplyAck(staged_ack);
+  const size_t added = staged.entries.size();
+  std::set<QueueState*> touched = ApplyEnqueue(&staged, now);
+  lock.unlock();
+  Wake(touched, added);
+  return Status::Ok();
 }
 
 Status JobQueue::Impl::Nack(const std::string& id, uint64_t lease, std::string_view error) {
@@ -811,6 +903,11 @@ Status JobQueue::Ack(const std::string& id, uint64_t lease) { return impl_->Ack(
 
 Status JobQueue::AckBatch(const std::vector<std::pair<std::string, uint64_t>>& jobs) {
   return impl_->Ack(jobs);
+}
+
+Status JobQueue::Complete(const std::vector<std::pair<std::string, uint64_t>>& acks,
+                          const std::vector<JobSpec>& follow_ups, rocksdb::WriteBatch* with) {
+  return impl_->Complete(acks, follow_ups, with);
 }
 
 Status JobQueue::Nack(const std::string& id, uint64_t lease, std::string_view error) {

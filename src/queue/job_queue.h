@@ -125,6 +125,13 @@ class JobQueue {
   // Acks every job of `jobs` whose lease is current, in one WriteBatch; returns the first
   // refusal (with how many were refused), the others acked all the same.
   Status AckBatch(const std::vector<std::pair<std::string, uint64_t>>& jobs);
+  // Acks every job of `acks` and enqueues `follow_ups` (never refused for max_jobs, as
+  // EnqueueFollowUps) in one atomic RocksDB write together with the caller's writes in `with`
+  // (e.g. the predictions the jobs made): after a crash either all of it is there or none,
+  // and the jobs are visible again. All or nothing here too: a lease refused (as by Ack), an
+  // invalid follow-up or a failed write changes nothing and is returned. `with` is consumed.
+  Status Complete(const std::vector<std::pair<std::string, uint64_t>>& acks,
+                  const std::vector<JobSpec>& follow_ups, rocksdb::WriteBatch* with);
   // A failed attempt: visible again after the backoff, or to the dead letter when
   // receive_count >= max_attempts. `error` is kept as last_error. Errors as Ack.
   Status Nack(const std::string& id, uint64_t lease, std::string_view error);

@@ -390,6 +390,48 @@ TEST_F(JobQueueTest, FollowUpsAreAcceptedWhenFull) {
             StatusCode::kResourceExhausted);
 }
 
+TEST_F(JobQueueTest, CompleteAcksEnqueuesAndWritesTheCallersBatchAtomically) {
+  Add("a");
+  Add("b");
+  std::vector<Job> jobs = Take(2);
+  ASSERT_EQ(jobs.size(), 2u);
+  std::vector<std::pair<std::string, uint64_t>> leases = {{jobs[0].id, jobs[0].lease},
+                                                          {jobs[1].id, jobs[1].lease}};
+  std::vector<JobSpec> follow_ups = {{"a#0", "deliver/m/0", "", "pa", 0},
+                                     {"b#0", "deliver/m/0", "", "pb", 0}};
+
+  // A stale lease among them: nothing is acked, enqueued or written.
+  rocksdb::WriteBatch refused;
+  refused.Put(db_->cf(Cf::kPredictions), "k", "refused");
+  auto stale = leases;
+  stale[1].second += 1000;
+  EXPECT_EQ(queue_->Complete(stale, follow_ups, &refused).code(), StatusCode::kFailedPrecondition);
+  auto value = db_->Get(Cf::kPredictions, "k");
+  ASSERT_TRUE(value.ok());
+  EXPECT_FALSE(value->has_value());
+  EXPECT_EQ(StatsOf("predict/m").in_flight, 2u);
+  EXPECT_TRUE(Take(10, "deliver/m/0").empty());
+
+  rocksdb::WriteBatch batch;
+  batch.Put(db_->cf(Cf::kPredictions), "k", "made");
+  ASSERT_TRUE(queue_->Complete(leases, follow_ups, &batch).ok());
+  value = db_->Get(Cf::kPredictions, "k");
+  ASSERT_TRUE(value.ok() && value->has_value());
+  EXPECT_EQ(**value, "made");
+  EXPECT_EQ(StatsOf("predict/m").in_flight, 0u);
+  EXPECT_EQ(Add("a"), EnqueueResult::kDuplicate);  // done, remembered
+  std::vector<Job> deliveries = Take(10, "deliver/m/0");
+  ASSERT_EQ(deliveries.size(), 2u);
+  EXPECT_EQ(deliveries[0].payload, "pa");
+  EXPECT_EQ(deliveries[1].payload, "pb");
+
+  // All of it survives a reopen: the acks stay acked, the follow-ups pending.
+  Reopen();
+  EXPECT_EQ(Add("b"), EnqueueResult::kDuplicate);
+  EXPECT_TRUE(Take(10).empty());
+  EXPECT_EQ(Take(10, "deliver/m/0").size(), 2u);
+}
+
 TEST_F(JobQueueTest, ReopenKeepsPendingAndDeadAndMakesInFlightVisible) {
   options_.max_attempts = 1;
   Reopen();

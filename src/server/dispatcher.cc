@@ -52,16 +52,22 @@ Dispatcher::Dispatcher(const Router* router, HttpProbe* probe) : router_(router)
   }
 }
 
-HttpResponse Dispatcher::Dispatch(HttpRequest* request) {
-  auto start = std::chrono::steady_clock::now();
-  HttpResponse response;
-  HttpProbe::Endpoint* endpoint = Handle(request, &response);
-  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  endpoint->Record(response.status, elapsed.count());
-  return response;
+Dispatcher::Routed Dispatcher::Prepare(HttpRequest* request) {
+  Routed routed;
+  routed.start = std::chrono::steady_clock::now();
+  routed.endpoint = Match(request, &routed);
+  return routed;
 }
 
-HttpProbe::Endpoint* Dispatcher::Handle(HttpRequest* request, HttpResponse* response) {
+HttpResponse Dispatcher::Run(Routed routed, const HttpRequest& request) {
+  if (routed.route != nullptr) RunHandler(*routed.route, request, &routed.response);
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - routed.start;
+  routed.endpoint->Record(routed.response.status, elapsed.count());
+  return std::move(routed.response);
+}
+
+HttpProbe::Endpoint* Dispatcher::Match(HttpRequest* request, Routed* routed) {
+  HttpResponse* response = &routed->response;
   Status target_status = SplitTarget(request);
   Result<RouteMatch> match = target_status.ok() ? router_->Match(request->method, request->path)
                                                 : Result<RouteMatch>(target_status);
@@ -83,7 +89,7 @@ HttpProbe::Endpoint* Dispatcher::Handle(HttpRequest* request, HttpResponse* resp
     return probe_->ForEndpoint(match->other_methods.front()->pattern, MethodLabel(request->method));
   }
   request->path_params = std::move(match->path_params);
-  RunHandler(*match->route, *request, response);
+  routed->route = match->route;
   return endpoints_[match->route->id];
 }
 

@@ -6,6 +6,7 @@
 // Thread-safety: Dispatch and Reject are safe from any number of threads.
 #pragma once
 
+#include <chrono>
 #include <string_view>
 #include <vector>
 
@@ -21,10 +22,24 @@ class Dispatcher {
   // REQUIRES: no route is added to `router` after this.
   Dispatcher(const Router* router, HttpProbe* probe);
 
-  // Fills the request's path, query and path_params from its target and runs its route's
-  // handler. Never throws: a bad target is a 400, an unknown path a 404, a known path under
-  // another method a 405 with Allow, and an exception from the handler a 500.
-  HttpResponse Dispatch(HttpRequest* request);
+  // A request routed by Prepare: its route, or the error response when it has none.
+  struct Routed {
+    const Route* route = nullptr;  // null: `response` is the answer
+    HttpResponse response;
+    HttpProbe::Endpoint* endpoint = nullptr;
+    std::chrono::steady_clock::time_point start;
+    bool RunsOffIoThread() const { return route != nullptr && route->runs == Runs::kOffIoThread; }
+  };
+
+  // Fills the request's path, query and path_params from its target and finds its route: a
+  // bad target is a 400, an unknown path a 404, a known path under another method a 405 with
+  // Allow. Then Run, on whichever thread the route asks for (Routed::RunsOffIoThread).
+  Routed Prepare(HttpRequest* request);
+  // Runs the routed request's handler (an exception from it is a 500) and records the
+  // request's metrics. Never throws.
+  HttpResponse Run(Routed routed, const HttpRequest& request);
+  // Prepare, then Run on the calling thread.
+  HttpResponse Dispatch(HttpRequest* request) { return Run(Prepare(request), *request); }
 
   // The error response for a request the connection could not read whole (too large,
   // malformed); counted under the route its method and target name when there is one.
@@ -32,8 +47,9 @@ class Dispatcher {
                       const Status& status);
 
  private:
-  // Routes and handles the request; returns the metrics endpoint to count it under.
-  HttpProbe::Endpoint* Handle(HttpRequest* request, HttpResponse* response);
+  // Routes the request; sets routed->route, or routed->response with the error. Returns the
+  // metrics endpoint to count it under.
+  HttpProbe::Endpoint* Match(HttpRequest* request, Routed* routed);
   // The endpoint of the route `method` and `target` match, or of the unmatched route.
   HttpProbe::Endpoint* EndpointFor(std::string_view method, std::string_view target);
   HttpProbe::Endpoint* Unmatched(std::string_view method);

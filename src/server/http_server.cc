@@ -123,6 +123,7 @@ struct HttpServer::Impl {
         retry_timer(acceptor.get_executor()),
         probe(metrics),
         dispatcher(router, &probe),
+        handler_pool(static_cast<size_t>(std::max(options.handler_threads, 1))),
         max_connections(options.max_connections),
         refusal(RefusalResponse(options.max_connections)) {
     context.max_body_bytes = options.max_body_bytes;
@@ -132,6 +133,7 @@ struct HttpServer::Impl {
     context.min_body_bytes_per_second = options.min_body_bytes_per_second;
     context.keep_alive = options.keep_alive;
     context.dispatcher = &dispatcher;
+    context.handler_pool = &handler_pool;
     context.probe = &probe;
   }
 
@@ -160,6 +162,7 @@ struct HttpServer::Impl {
   net::steady_timer retry_timer;
   HttpProbe probe;
   Dispatcher dispatcher;
+  net::thread_pool handler_pool;  // Runs::kOffIoThread handlers
   ConnectionContext context;
   const size_t max_connections;
   const std::string refusal;        // the whole 503 response, headers and body
@@ -239,6 +242,8 @@ void HttpServer::Impl::Drain() {
   // of work and returns.
   work.clear();
   for (std::thread& thread : threads) thread.join();
+  // Every session is gone, so no handler runs on the pool any more.
+  handler_pool.join();
 }
 
 HttpServer::HttpServer(HttpServerOptions options, const Router* router)

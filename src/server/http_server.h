@@ -1,9 +1,10 @@
 // HttpServer: freshet's HTTP/1.1 server (Boost.Beast), serving a Router's handlers.
 //
 // Each of `threads` threads runs its own io_context; every connection is assigned to one of
-// them (round robin) and served there asynchronously, its handlers run synchronously on that
-// thread (see Handler in http_types.h). So a handler that blocks holds up the other
-// connections of its thread (not those of the others). The server itself answers what no handler
+// them (round robin) and served there asynchronously. A route's handler runs on that thread
+// (Runs::kOnIoThread), or, for a route added with Runs::kOffIoThread (a handler that waits, as
+// a durable write does), on a pool of handler_threads while the I/O thread serves the other
+// connections; the response is sent from the connection's thread either way. The server itself answers what no handler
 // should have to: 400 for malformed HTTP, 413 for a body over max_body_bytes (before the handler is
 // called), 431 for oversized headers, 408 for a request that arrives too slowly, 503 for a
 // connection past max_connections, 404/405 from routing and 500 for a throwing handler, all with
@@ -44,6 +45,10 @@ struct HttpServerOptions {
   // Threads running I/O and handlers, each with its share of the connections.
   // Default (0): std::thread::hardware_concurrency().
   int threads = 0;
+
+  // Threads for the handlers of Runs::kOffIoThread routes (router.h), which wait on disk or
+  // other servers rather than compute. Default: 16.
+  int handler_threads = 16;
 
   // Largest request body accepted; a larger one is answered 413 without calling the handler.
   // Default: 16 MiB.

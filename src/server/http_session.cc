@@ -231,7 +231,24 @@ void HttpSession::Serve() {
     request.headers.Add(std::string(ToStd(field.name_string())), std::string(ToStd(field.value())));
   }
   request.body = std::move(message.body());
-  HttpResponse response = context_->dispatcher->Dispatch(&request);
+  Dispatcher::Routed routed = context_->dispatcher->Prepare(&request);
+  if (!routed.RunsOffIoThread()) {
+    return Answer(context_->dispatcher->Run(std::move(routed), request));
+  }
+  // The handler waits: run it on the pool, then answer back on this session's thread. The
+  // tracked executor keeps this thread's io_context running until the answer is posted.
+  auto io = net::prefer(stream_.get_executor(), net::execution::outstanding_work.tracked);
+  net::post(*context_->handler_pool, [self = shared_from_this(), io, routed = std::move(routed),
+                                      request = std::move(request)]() mutable {
+    HttpResponse response = self->context_->dispatcher->Run(std::move(routed), request);
+    net::post(io, [self, response = std::move(response)]() mutable {
+      self->Answer(std::move(response));
+    });
+  });
+}
+
+void HttpSession::Answer(HttpResponse response) {
+  auto& message = parser_->get();
   // Checked after the handler, so a request answered during a stop says the connection closes.
   bool keep_alive = message.keep_alive() && context_->keep_alive && !context_->sessions.stopping();
   bool head_request = message.method() == http::verb::head;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -58,6 +59,8 @@ struct ConnectionContext {
   size_t min_body_bytes_per_second = 0;  // 0: no rate, body_timeout alone
   bool keep_alive = true;
   Dispatcher* dispatcher = nullptr;
+  // Runs the handlers of Runs::kOffIoThread routes; joined after the last session is gone.
+  boost::asio::thread_pool* handler_pool = nullptr;
   HttpProbe* probe = nullptr;
   SessionSet sessions;
   std::atomic<size_t> open_sessions{0};  // sessions constructed and not yet destroyed
@@ -97,6 +100,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void StopTimer();
   void OnReadError(boost::beast::error_code ec);
   void Serve();
+  // Sends the response to the request parser_ holds.
+  void Answer(HttpResponse response);
   // Answers a request that could not be read whole, then closes.
   void Reject(int http_status, const Status& status);
   // `linger`: the client may still be sending a request we did not read.

@@ -60,8 +60,9 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// A route handler. Runs synchronously on one of the server's I/O threads, so it should not
-// block for long (each blocked handler holds a thread). Exceptions it throws become a 500 JSON
+// A route handler. Runs synchronously on one of the server's I/O threads, or on its handler
+// pool for a route added with Runs::kOffIoThread (router.h): a handler that waits for long
+// should be added so, since it would hold up the other connections of its I/O thread. Exceptions it throws become a 500 JSON
 // error; expected failures should instead be written with SetError (server/json_error.h).
 using Handler = std::function<void(const HttpRequest&, HttpResponse*)>;
 

@@ -171,7 +171,8 @@ std::string RouteMatch::AllowHeader() const {
 Router::Router() : root_(std::make_unique<RouteNode>()) {}
 Router::~Router() = default;
 
-Status Router::Add(std::string_view method, std::string_view pattern, Handler handler) {
+Status Router::Add(std::string_view method, std::string_view pattern, Handler handler,
+                   Runs runs) {
   std::string where = fmt::format("route {} {}", method, pattern);
   if (!IsMethodName(method)) return Status::InvalidArgument(where + ": method must be upper case");
   if (!handler) return Status::InvalidArgument(where + ": no handler");
@@ -201,6 +202,7 @@ Status Router::Add(std::string_view method, std::string_view pattern, Handler ha
   route->method = std::string(method);
   route->pattern = std::string(pattern);
   route->handler = std::move(handler);
+  route->runs = runs;
   route->id = routes_.size();
   node->by_method.emplace(route->method, route.get());
   routes_.push_back(std::move(route));

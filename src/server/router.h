@@ -29,10 +29,17 @@ namespace internal {
 struct RouteNode;  // the pattern tree, defined in router.cc
 }  // namespace internal
 
+// Where a route's handler runs. kOnIoThread: on the connection's I/O thread, for handlers
+// bound by CPU (reads, predictions). kOffIoThread: on the server's pool for handlers that wait
+// (a durable write's fsync, a model load), so the other connections of that I/O thread are
+// served meanwhile.
+enum class Runs { kOnIoThread, kOffIoThread };
+
 struct Route {
   std::string method;   // upper case: "GET", "POST", ...
   std::string pattern;  // as given to Add; the "route" label of request metrics
   Handler handler;
+  Runs runs = Runs::kOnIoThread;
   size_t id = 0;                         // index in Router::routes()
   std::vector<std::string> param_names;  // in segment order
 };
@@ -59,7 +66,8 @@ class Router {
   // Registers `handler` for `method` (upper case) and `pattern`. kInvalidArgument for a bad
   // pattern (not starting with '/', empty or malformed segment, duplicate parameter name),
   // kAlreadyExists when the same method has a pattern with the same shape.
-  Status Add(std::string_view method, std::string_view pattern, Handler handler);
+  Status Add(std::string_view method, std::string_view pattern, Handler handler,
+             Runs runs = Runs::kOnIoThread);
 
   // Finds the route for `path` (the percent-encoded path of a request target).
   // kInvalidArgument when `path` does not start with '/' or has a bad percent escape.

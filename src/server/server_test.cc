@@ -91,8 +91,9 @@ class ServerTest : public ::testing::Test {
     ASSERT_GT(server_->port(), 0);
   }
 
-  void AddRoute(const std::string& method, const std::string& pattern, Handler handler) {
-    Status added = router_.Add(method, pattern, std::move(handler));
+  void AddRoute(const std::string& method, const std::string& pattern, Handler handler,
+                Runs runs = Runs::kOnIoThread) {
+    Status added = router_.Add(method, pattern, std::move(handler), runs);
     ASSERT_TRUE(added.ok()) << added.ToString();
   }
 
@@ -330,6 +331,63 @@ TEST_F(ServerTest, StopFinishesTheInFlightRequestAndClosesIdleConnections) {
   EXPECT_LT(stop_took, std::chrono::seconds(5));          // far below the 30 s request timeout
   EXPECT_THROW(Client{server_->port()}, std::exception);  // no longer accepting
   server_->Stop();                                        // idempotent
+}
+
+TEST_F(ServerTest, AHandlerRunOffTheIoThreadDoesNotHoldUpItsOtherConnections) {
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::thread::id handler_thread;
+  AddRoute(
+      "POST", "/wait",
+      [&](const HttpRequest& r, HttpResponse* out) {
+        handler_thread = std::this_thread::get_id();
+        entered.set_value();
+        released.wait();
+        out->body = "waited " + r.body;
+      },
+      Runs::kOffIoThread);
+  std::thread::id io_thread;
+  AddRoute("GET", "/now", [&](const HttpRequest&, HttpResponse* out) {
+    io_thread = std::this_thread::get_id();
+    out->body = "now";
+  });
+  HttpServerOptions options;
+  options.threads = 1;  // both connections on the one I/O thread
+  StartServer(options);
+  auto waiting = std::async(std::launch::async, [port = server_->port()] {
+    Client client(port);
+    return client.Call(http::verb::post, "/wait", "x");
+  });
+  entered.get_future().wait();
+  Client other(server_->port());
+  Response now = other.Call(http::verb::get, "/now");  // answered while /wait's handler waits
+  EXPECT_EQ(now.body(), "now");
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  release.set_value();
+  Response waited = waiting.get();
+  EXPECT_EQ(waited.result_int(), 200);
+  EXPECT_EQ(waited.body(), "waited x");
+  EXPECT_TRUE(waited.keep_alive());
+  EXPECT_NE(handler_thread, io_thread);
+  EXPECT_NE(registry_.Render().find("route=\"/wait\""), std::string::npos);  // counted
+
+  // A stop while such a handler runs lets it finish and answers it.
+  std::promise<void> entered_again;
+  entered = std::move(entered_again);
+  std::promise<void> release_again;
+  released = release_again.get_future().share();
+  auto in_flight = std::async(std::launch::async, [port = server_->port()] {
+    Client client(port);
+    return client.Call(http::verb::post, "/wait", "y");
+  });
+  entered.get_future().wait();
+  std::thread stopper([this] { server_->Stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  release_again.set_value();
+  stopper.join();
+  Response last = in_flight.get();
+  EXPECT_EQ(last.body(), "waited y");
+  EXPECT_FALSE(last.keep_alive());
 }
 
 TEST_F(ServerTest, MetricsCountRequestsByRoutePattern) {

@@ -43,6 +43,13 @@ Result<std::vector<StoredPrediction>> DecodeHistory(std::string_view bytes) {
 
 Status PredictionStore::Put(const std::string& deployment,
                             const std::vector<EntityPrediction>& predictions) {
+  return Put(deployment, predictions,
+             [this](rocksdb::WriteBatch* batch) { return db_->Write(batch, /*sync=*/false); });
+}
+
+Status PredictionStore::Put(const std::string& deployment,
+                            const std::vector<EntityPrediction>& predictions,
+                            const Commit& commit) {
   std::lock_guard<std::mutex> lock(write_mu_);
   // A batch may hold several predictions of one entity: fold them in order.
   std::map<std::string, std::vector<StoredPrediction>> histories;
@@ -61,7 +68,7 @@ Status PredictionStore::Put(const std::string& deployment,
   for (const auto& [key, history] : histories) {
     batch.Put(db_->cf(Cf::kPredictions), key, EncodeHistory(history));
   }
-  return db_->Write(&batch, /*sync=*/false);
+  return commit(&batch);
 }
 
 Result<std::vector<StoredPrediction>> PredictionStore::Get(const std::string& deployment,
@@ -70,16 +77,6 @@ Result<std::vector<StoredPrediction>> PredictionStore::Get(const std::string& de
                    db_->Get(Cf::kPredictions, StoreKey(deployment, key)));
   if (!value) return std::vector<StoredPrediction>{};
   return DecodeHistory(*value);
-}
-
-Result<std::optional<StoredPrediction>> PredictionStore::Find(const std::string& deployment,
-                                                              const std::vector<Value>& key,
-                                                              const std::string& job_id) const {
-  ASSIGN_OR_RETURN(std::vector<StoredPrediction> history, Get(deployment, key));
-  for (StoredPrediction& p : history) {
-    if (p.job_id == job_id) return std::optional<StoredPrediction>(std::move(p));
-  }
-  return std::optional<StoredPrediction>();
 }
 
 }  // namespace freshet

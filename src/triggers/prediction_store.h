@@ -3,15 +3,15 @@
 // `predictions` column family of the data directory (docs/formats.md), read with one point
 // lookup by GET /v1/predictions/{deployment}.
 //
-// A prediction job that is retried (after a crash, or a failed delivery enqueue) finds the
-// prediction it already made with Find(), and reuses it: one job never yields two different
-// predictions while that prediction is within the entity's history.
+// The triggered path stores a batch's predictions in the same atomic write that acks its jobs
+// (Put with a Commit: JobQueue::Complete), so a retried job has stored nothing before.
 //
 // Thread-safety: thread-safe (each Put's read-modify-write of a history is serialized).
 // Owns nothing it is given; `db` must outlive it.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -41,16 +41,17 @@ class PredictionStore {
   // atomic write; not synced (a later synced write of the same database, e.g. the queue's,
   // makes it durable). Errors: kIoError.
   Status Put(const std::string& deployment, const std::vector<EntityPrediction>& predictions);
+  // As Put, but the writes go into a batch that `commit` writes along with its own (the jobs'
+  // acks and deliveries: JobQueue::Complete), under the store's write lock, so the histories
+  // cannot change between their read and that write. Returns what `commit` returns.
+  using Commit = std::function<Status(rocksdb::WriteBatch*)>;
+  Status Put(const std::string& deployment, const std::vector<EntityPrediction>& predictions,
+             const Commit& commit);
 
   // The entity's predictions, newest first; empty when it has none. Errors: kIoError, or
   // kInternal for a value this version cannot read.
   Result<std::vector<StoredPrediction>> Get(const std::string& deployment,
                                             const std::vector<Value>& key) const;
-
-  // The entity's prediction made by job `job_id`, when still in its history.
-  Result<std::optional<StoredPrediction>> Find(const std::string& deployment,
-                                               const std::vector<Value>& key,
-                                               const std::string& job_id) const;
 
  private:
   Db* db_;

@@ -1,5 +1,5 @@
 // PredictionStore on a real RocksDB: the latest prediction first, a history of at most
-// kHistory per (deployment, entity), entities and deployments kept apart, Find by job id; and
+// kHistory per (deployment, entity), entities and deployments kept apart, a failed commit; and
 // the job payload encodings round-trip, text models' texts and labels included.
 #include "triggers/prediction_store.h"
 
@@ -79,12 +79,14 @@ TEST_F(PredictionStoreTest, LatestFirstAndHistoryBounded) {
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
 
-  auto found = store_->Find("rec", u1, "rec/e/0/5");
-  ASSERT_TRUE(found.ok() && found->has_value());
-  EXPECT_EQ((*found)->score, 5);
-  auto gone = store_->Find("rec", u1, "rec/e/0/0");
-  ASSERT_TRUE(gone.ok());
-  EXPECT_FALSE(gone->has_value());
+  // A commit that fails stores nothing.
+  auto failed = store_->Put("rec", {{u2, Made("rec/e/0/100", 100, 6000)}},
+                            [](rocksdb::WriteBatch*) { return Status::Internal("refused"); });
+  EXPECT_EQ(failed.code(), StatusCode::kInternal);
+  auto kept = store_->Get("rec", u2);
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 1u);
+  EXPECT_EQ((*kept)[0].job_id, "rec/e/0/99");
 }
 
 TEST_F(PredictionStoreTest, OneBatchFoldsSeveralPredictionsOfAnEntityInOrder) {

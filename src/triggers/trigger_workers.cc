@@ -109,11 +109,7 @@ void TriggerWorkers::PredictLoop(const Deployment* d) {
 
 void TriggerWorkers::ProcessPredictions(const Deployment& d, const std::vector<Job>& jobs) {
   Status st = PredictAndDeliver(d, jobs);
-  if (st.ok()) {
-    st = AckAll(jobs);
-    if (!st.ok()) spdlog::warn("acking predict jobs of '{}': {}", d.name, st.ToString());
-    return;
-  }
+  if (st.ok()) return;
   probe_->PredictFailed(d.name);
   spdlog::warn("predict jobs of '{}' failed (retried): {}", d.name, st.ToString());
   NackAll(jobs, st);
@@ -121,70 +117,60 @@ void TriggerWorkers::ProcessPredictions(const Deployment& d, const std::vector<J
 
 Status TriggerWorkers::PredictAndDeliver(const Deployment& d, const std::vector<Job>& jobs) {
   std::vector<PredictJob> payloads(jobs.size());
-  std::vector<StoredPrediction> made(jobs.size());
-  std::vector<size_t> to_score;  // jobs with no prediction yet
   for (size_t i = 0; i < jobs.size(); ++i) {
     RETURN_IF_ERROR(DecodePredictJob(jobs[i].payload, &payloads[i]));
-    ASSIGN_OR_RETURN(std::optional<StoredPrediction> earlier,
-                     store_->Find(d.name, payloads[i].key, jobs[i].id));
-    if (earlier) {
-      made[i] = std::move(*earlier);
-    } else {
-      to_score.push_back(i);
-    }
   }
-  if (!to_score.empty()) {
-    ASSIGN_OR_RETURN(Prediction prediction, Score(d, jobs, payloads, to_score));
-    const int64_t now_ms = clock_->NowMs();
-    std::vector<EntityPrediction> stored;
-    for (size_t row = 0; row < to_score.size(); ++row) {
-      size_t i = to_score[row];
-      const PredictJob& job = payloads[i];
-      StoredPrediction& p = made[i];
-      p.job_id = jobs[i].id;
-      p.model = prediction.model;
-      p.version = prediction.version;
-      if (prediction.labels.empty()) {
-        p.score = prediction.scores.at(row);
-      } else {
-        p.labels = prediction.labels.at(row);
-        p.score = p.labels->empty() ? 0 : p.labels->front().probability;
-      }
-      p.event = job.event;
-      p.ack_ms = job.ack_ms;
-      p.enqueued_ms = jobs[i].enqueued_ms;
-      p.predicted_ms = now_ms;
-      stored.push_back({job.key, p});
-    }
-    RETURN_IF_ERROR(store_->Put(d.name, stored));
-    probe_->Predicted(d.name, to_score.size());
-    for (size_t i : to_score) {
-      probe_->Latency(d.name, static_cast<double>(now_ms - payloads[i].ack_ms) / 1000.0);
-    }
-  }
-  if (d.outputs.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(Prediction prediction, Score(d, jobs, payloads));
+  const int64_t now_ms = clock_->NowMs();
+  std::vector<EntityPrediction> stored;
   std::vector<JobSpec> deliveries;
+  std::vector<std::pair<std::string, uint64_t>> leases;
+  stored.reserve(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
-    std::string record = EncodePredictionRecord(ToRecord(d.name, d.keys, payloads[i].key, made[i]));
-    for (const Output* out : d.outputs) {
-      JobSpec spec;
-      spec.id = DeliverJobId(jobs[i].id, out->index);
-      spec.queue = out->queue;
-      spec.payload = record;
-      deliveries.push_back(std::move(spec));
+    const PredictJob& job = payloads[i];
+    StoredPrediction p;
+    p.job_id = jobs[i].id;
+    p.model = prediction.model;
+    p.version = prediction.version;
+    if (prediction.labels.empty()) {
+      p.score = prediction.scores.at(i);
+    } else {
+      p.labels = prediction.labels.at(i);
+      p.score = p.labels->empty() ? 0 : p.labels->front().probability;
     }
+    p.event = job.event;
+    p.ack_ms = job.ack_ms;
+    p.enqueued_ms = jobs[i].enqueued_ms;
+    p.predicted_ms = now_ms;
+    if (!d.outputs.empty()) {
+      std::string record = EncodePredictionRecord(ToRecord(d.name, d.keys, job.key, p));
+      for (const Output* out : d.outputs) {
+        JobSpec spec;
+        spec.id = DeliverJobId(jobs[i].id, out->index);
+        spec.queue = out->queue;
+        spec.payload = record;
+        deliveries.push_back(std::move(spec));
+      }
+    }
+    leases.emplace_back(jobs[i].id, jobs[i].lease);
+    stored.push_back({job.key, std::move(p)});
   }
-  // Never refused when the queue is full: these jobs' predict jobs hold their room until acked.
-  return queue_->EnqueueFollowUps(deliveries).status();
+  RETURN_IF_ERROR(store_->Put(d.name, stored, [&](rocksdb::WriteBatch* batch) {
+    return queue_->Complete(leases, deliveries, batch);
+  }));
+  probe_->Predicted(d.name, jobs.size());
+  for (const PredictJob& job : payloads) {
+    probe_->Latency(d.name, static_cast<double>(now_ms - job.ack_ms) / 1000.0);
+  }
+  return Status::Ok();
 }
 
 Result<Prediction> TriggerWorkers::Score(const Deployment& d, const std::vector<Job>& jobs,
-                                         const std::vector<PredictJob>& payloads,
-                                         const std::vector<size_t>& rows) {
+                                         const std::vector<PredictJob>& payloads) {
   if (d.text_from_event) {
     std::vector<std::string> texts;
-    texts.reserve(rows.size());
-    for (size_t i : rows) {
+    texts.reserve(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
       if (!payloads[i].text) {
         return Status::InvalidArgument(fmt::format(
             "predict job '{}' carries no text, but deployment '{}' reads its text from the event",
@@ -197,7 +183,7 @@ Result<Prediction> TriggerWorkers::Score(const Deployment& d, const std::vector<
   EntityColumns entities;
   for (size_t k = 0; k < d.keys.size(); ++k) {
     std::vector<Value>& column = entities[d.keys[k]];
-    for (size_t i : rows) column.push_back(payloads[i].key[k]);
+    for (const PredictJob& job : payloads) column.push_back(job.key[k]);
   }
   return options_.predict(d.name, entities);
 }

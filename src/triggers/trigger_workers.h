@@ -3,18 +3,17 @@
 //
 // Per triggered deployment, `workers` predict threads each Receive up to `max_batch` jobs of
 // queue "predict/<deployment>" and, for the batch:
-//   1. reuse the prediction a job already made (PredictionStore::Find by job id: a job retried
-//      after a crash never yields a second, different prediction), else
-//   2. score the remaining entities in one Predictor call at the current time — or, for a
-//      deployment whose text comes from the event (prediction.h: TextFromEvent), the texts the
-//      jobs carry in one Predictor::ScoreTexts call (top label and its probability per job) —
-//      and store the predictions (each entity's latest + history);
-//   3. enqueue one delivery job per output of the deployment in queue
-//      "deliver/<deployment>/<output index>" (id "<job id>#<output index>", payload the
-//      PredictionRecord, whose `id` is the predict job's id: what receivers dedupe by), with
-//      JobQueue::EnqueueFollowUps (a full queue does not refuse them: it must drain);
-//   4. Ack the jobs. Any failure Nacks them instead, and the queue retries them with backoff
-//      (dead letter after its max attempts).
+//   1. score the entities in one Predictor call at the current time — or, for a deployment
+//      whose text comes from the event (prediction.h: TextFromEvent), the texts the jobs carry
+//      in one Predictor::ScoreTexts call (top label and its probability per job);
+//   2. in one atomic write (PredictionStore::Put with JobQueue::Complete): store the
+//      predictions (each entity's latest + history), enqueue one delivery job per output of
+//      the deployment in queue "deliver/<deployment>/<output index>" (id "<job id>#<output
+//      index>", payload the PredictionRecord, whose `id` is the predict job's id: what
+//      receivers dedupe by; a full queue does not refuse them: it must drain), and Ack the
+//      jobs. So a job retried after a crash or a failure has left no prediction behind, and
+//      never yields a second, different one. Any failure Nacks the jobs instead, and the queue
+//      retries them with backoff (dead letter after its max attempts).
 // Per output, one delivery thread Receives batches of its queue and calls Sink::Deliver:
 // AckBatch on success, Nack each job on an error. A sink that is down keeps its deliveries in
 // the queue until it is back; the other outputs and ingest do not wait for it.
@@ -103,14 +102,13 @@ class TriggerWorkers {
                  const Clock* clock, TriggerProbe* probe, TriggerWorkersOptions options);
   void PredictLoop(const Deployment* d);
   void DeliverLoop(Output* out);
-  // Steps 1-4 above for one received batch.
+  // Steps 1-2 above for one received batch.
   void ProcessPredictions(const Deployment& d, const std::vector<Job>& jobs);
   Status PredictAndDeliver(const Deployment& d, const std::vector<Job>& jobs);
-  // Scores the jobs `rows` of a batch: their texts or their entities. kInvalidArgument for a
-  // job of a text-from-event deployment that carries no text.
+  // Scores the jobs of a batch, one row each: their texts or their entities.
+  // kInvalidArgument for a job of a text-from-event deployment that carries no text.
   Result<Prediction> Score(const Deployment& d, const std::vector<Job>& jobs,
-                           const std::vector<PredictJob>& payloads,
-                           const std::vector<size_t>& rows);
+                           const std::vector<PredictJob>& payloads);
   void ProcessDeliveries(Output* out, const std::vector<Job>& jobs);
   Status AckAll(const std::vector<Job>& jobs);
   void NackAll(const std::vector<Job>& jobs, const Status& why);
