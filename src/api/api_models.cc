@@ -261,8 +261,9 @@ void SetAlias(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   std::string by;
   body.Allow({"version", "by"}).Require("version").Int("version", &version).String("by", &by);
   if (!Ok(body.status(), res)) return;
-  Status st = instance->registry()->SetAlias(Name(req), *req.PathParam("alias"), version, by,
-                                             instance->predictor()->router()->CheckAndWarm(Name(req)));
+  Status st =
+      instance->registry()->SetAlias(Name(req), *req.PathParam("alias"), version, by,
+                                     instance->predictor()->router()->CheckAndWarm(Name(req)));
   if (Ok(st, res)) AliasChanged(instance, Name(req), res);
 }
 
@@ -285,8 +286,8 @@ void Promote(Instance* instance, const HttpRequest& req, HttpResponse* res) {
       .Bool("force", &options.force)
       .String("by", &options.by);
   if (!Ok(body.status(), res)) return;
-  auto result = instance->registry()->Promote(Name(req), version, options,
-                                              instance->predictor()->router()->CheckAndWarm(Name(req)));
+  auto result = instance->registry()->Promote(
+      Name(req), version, options, instance->predictor()->router()->CheckAndWarm(Name(req)));
   if (!Ok(result.status(), res)) return;
   res->body = PromoteResultToJson(Name(req), *result);
 }
@@ -297,8 +298,8 @@ void Rollback(Instance* instance, const HttpRequest& req, HttpResponse* res) {
   std::string by;
   body.Allow({"by"}).String("by", &by);
   if (!Ok(body.status(), res)) return;
-  auto change = instance->registry()->Rollback(Name(req), by,
-                                               instance->predictor()->router()->CheckAndWarm(Name(req)));
+  auto change = instance->registry()->Rollback(
+      Name(req), by, instance->predictor()->router()->CheckAndWarm(Name(req)));
   if (!Ok(change.status(), res)) return;
   res->body = AliasChangeToJson(*change);
 }
@@ -353,7 +354,8 @@ Status RegisterModelRoutes(Router* router, Instance* instance) {
                           SetAlias,  RemoveAlias, Promote,      Rollback,    Tags};
   for (size_t i = 0; i < std::size(kRoutes); ++i) {
     // Every change of the registry is synced to disk; reads are not.
-    Runs runs = std::string_view(kRoutes[i].first) == "GET" ? Runs::kOnIoThread : Runs::kOffIoThread;
+    Runs runs =
+        std::string_view(kRoutes[i].first) == "GET" ? Runs::kOnIoThread : Runs::kOffIoThread;
     RETURN_IF_ERROR(router->Add(kRoutes[i].first, kRoutes[i].second, bind(kHandlers[i]), runs));
   }
   return Status::Ok();

@@ -135,9 +135,7 @@ class JobQueue::Impl {
       : db_(db), clock_(clock), options_(options) {}
 
   Status Load();
-  // `bounded`: refused past max_jobs (EnqueueFollowUps passes false).
-  Result<std::vector<EnqueueResult>> Enqueue(const std::vector<JobSpec>& jobs, bool coalesce,
-                                             bool bounded = true);
+  Result<std::vector<EnqueueResult>> Enqueue(const std::vector<JobSpec>& jobs, bool coalesce);
   Result<size_t> Receive(const std::string& queue, size_t max, int64_t wait_ms,
                          std::vector<Job>* out);
   Status Ack(const std::vector<std::pair<std::string, uint64_t>>& jobs);
@@ -194,9 +192,9 @@ class JobQueue::Impl {
   // An Enqueue's jobs, written to a batch and entered into the index once it is written.
   struct StagedEnqueue {
     std::vector<EnqueueResult> results;
-    std::vector<std::unique_ptr<Entry>> entries;        // the jobs added
-    std::map<Entry*, std::string_view> coalesced;       // pending jobs taking a new payload
-    std::vector<std::string> coalesced_queues;          // one per coalesced job, for the counts
+    std::vector<std::unique_ptr<Entry>> entries;   // the jobs added
+    std::map<Entry*, std::string_view> coalesced;  // pending jobs taking a new payload
+    std::vector<std::string> coalesced_queues;     // one per coalesced job, for the counts
   };
   // An Ack's jobs, likewise; `refused` of them could not be acked.
   struct StagedAck {
@@ -211,8 +209,9 @@ class JobQueue::Impl {
   static void Wake(const std::set<QueueState*>& touched, size_t added);
 
   // All below: REQUIRES mu_ held.
-  // Enqueue in three steps: the writes into `batch` (nothing changes in memory; refused as
-  // Enqueue documents), then, once the batch is written, the index. The payloads of `jobs`
+  // Enqueue in two steps: the writes into `batch` (nothing changes in memory; refused as
+  // Enqueue documents, and past max_jobs only when `bounded`), then, once the batch is
+  // written, the index. The payloads of `jobs`
   // must live until ApplyEnqueue.
   Status StageEnqueue(const std::vector<JobSpec>& jobs, bool coalesce, bool bounded, int64_t now,
                       StagedEnqueue* staged, rocksdb::WriteBatch* batch);
@@ -500,13 +499,13 @@ void JobQueue::Impl::Wake(const std::set<QueueState*>& touched, size_t added) {
 }
 
 Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<JobSpec>& jobs,
-                                                           bool coalesce, bool bounded) {
+                                                           bool coalesce) {
   RETURN_IF_ERROR(CheckSpecs(jobs));
   std::unique_lock lock(mu_);
   const int64_t now = clock_->NowMs();
   StagedEnqueue staged;
   rocksdb::WriteBatch batch;
-  RETURN_IF_ERROR(StageEnqueue(jobs, coalesce, bounded, now, &staged, &batch));
+  RETURN_IF_ERROR(StageEnqueue(jobs, coalesce, /*bounded=*/true, now, &staged, &batch));
   RETURN_IF_ERROR(db_->Write(&batch, false));
   const size_t added = staged.entries.size();
   std::set<QueueState*> touched = ApplyEnqueue(&staged, now);
@@ -688,8 +687,7 @@ Status JobQueue::Impl::Ack(const std::vector<std::pair<std::string, uint64_t>>& 
 }
 
 Status JobQueue::Impl::Complete(const std::vector<std::pair<std::string, uint64_t>>& acks,
-                                const std::vector<JobSpec>& follow_ups,
-                                rocksdb::WriteBatch* with) {
+                                const std::vector<JobSpec>& follow_ups, rocksdb::WriteBatch* with) {
   RETURN_IF_ERROR(CheckSpecs(follow_ups));
   std::unique_lock lock(mu_);
   const int64_t now = clock_->NowMs();
@@ -697,7 +695,8 @@ Status JobQueue::Impl::Complete(const std::vector<std::pair<std::string, uint64_
   Status st = StageAck(acks, now, &staged_ack, with);
   if (st.ok()) st = RefusalOf(staged_ack, acks.size());  // all or nothing
   StagedEnqueue staged;
-  if (st.ok()) st = StageEnqueue(follow_ups, /*coalesce=*/false, /*bounded=*/false, now, &staged, with);
+  if (st.ok())
+    st = StageEnqueue(follow_ups, /*coalesce=*/false, /*bounded=*/false, now, &staged, with);
   if (st.ok()) st = db_->Write(with, false);
   if (!st.ok()) {
     UnstageAck(staged_ack);
@@ -878,10 +877,6 @@ Result<EnqueueResult> JobQueue::Enqueue(const JobSpec& job) {
 
 Result<std::vector<EnqueueResult>> JobQueue::EnqueueBatch(const std::vector<JobSpec>& jobs) {
   return impl_->Enqueue(jobs, /*coalesce=*/false);
-}
-
-Result<std::vector<EnqueueResult>> JobQueue::EnqueueFollowUps(const std::vector<JobSpec>& jobs) {
-  return impl_->Enqueue(jobs, /*coalesce=*/false, /*bounded=*/false);
 }
 
 Result<EnqueueResult> JobQueue::EnqueueOrCoalesce(const JobSpec& job) {

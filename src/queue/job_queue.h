@@ -35,7 +35,7 @@ namespace freshet {
 
 struct QueueOptions {
   // Bound on jobs held (ready + delayed + in flight, all queues; the dead letter is not
-  // counted); an Enqueue beyond it gets kResourceExhausted (EnqueueFollowUps excepted).
+  // counted); an Enqueue beyond it gets kResourceExhausted (Complete's follow-ups excepted).
   // Default: 1,000,000.
   size_t max_jobs = 1'000'000;
   // A received job not acked by then is visible again. Default: 30 s.
@@ -101,11 +101,6 @@ class JobQueue {
   // or queue (then nothing of the batch is added either).
   Result<EnqueueResult> Enqueue(const JobSpec& job);
   Result<std::vector<EnqueueResult>> EnqueueBatch(const std::vector<JobSpec>& jobs);
-  // As EnqueueBatch, but never refused for max_jobs: the jobs carry on work the queue admitted
-  // already (a prediction's deliveries, enqueued before its predict job is acked). Refusing
-  // them would hold the admitted jobs forever once the queue is full: nothing could drain it.
-  // max_jobs may then be exceeded by the follow-ups of the jobs in flight.
-  Result<std::vector<EnqueueResult>> EnqueueFollowUps(const std::vector<JobSpec>& jobs);
   // Debounce: when a job with the same (queue, coalesce_key) is pending and not yet received,
   // replaces its payload with job.payload (keeping its id, enqueue time and visible time) and
   // returns kCoalesced; otherwise behaves as Enqueue. An empty coalesce_key never coalesces.
@@ -125,11 +120,14 @@ class JobQueue {
   // Acks every job of `jobs` whose lease is current, in one WriteBatch; returns the first
   // refusal (with how many were refused), the others acked all the same.
   Status AckBatch(const std::vector<std::pair<std::string, uint64_t>>& jobs);
-  // Acks every job of `acks` and enqueues `follow_ups` (never refused for max_jobs, as
-  // EnqueueFollowUps) in one atomic RocksDB write together with the caller's writes in `with`
-  // (e.g. the predictions the jobs made): after a crash either all of it is there or none,
-  // and the jobs are visible again. All or nothing here too: a lease refused (as by Ack), an
-  // invalid follow-up or a failed write changes nothing and is returned. `with` is consumed.
+  // Acks every job of `acks` and enqueues `follow_ups` in one atomic RocksDB write together with
+  // the caller's writes in `with` (e.g. the predictions the jobs made): after a crash either all of
+  // it is there or none, and the jobs are visible again. The follow-ups are never refused for
+  // max_jobs: they carry on work the queue admitted already (a prediction's deliveries); refusing
+  // them would hold the admitted jobs forever once the queue is full, as nothing could drain it. So
+  // max_jobs may be exceeded by the follow-ups of the jobs in flight. All or nothing otherwise: a
+  // lease refused (as by Ack), an invalid follow-up or a failed write changes nothing and is
+  // returned. `with` is consumed.
   Status Complete(const std::vector<std::pair<std::string, uint64_t>>& acks,
                   const std::vector<JobSpec>& follow_ups, rocksdb::WriteBatch* with);
   // A failed attempt: visible again after the backoff, or to the dead letter when

@@ -379,11 +379,11 @@ TEST_F(JobQueueTest, FollowUpsAreAcceptedWhenFull) {
   const std::vector<JobSpec> deliveries = {JobSpec{"a#0", "deliver/m/0", "", "", 0},
                                            JobSpec{"b#0", "deliver/m/0", "", "", 0}};
   EXPECT_EQ(queue_->EnqueueBatch(deliveries).status().code(), StatusCode::kResourceExhausted);
-  auto r = queue_->EnqueueFollowUps(deliveries);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(*r, std::vector<EnqueueResult>(2, EnqueueResult::kAdded));
-  EXPECT_EQ(queue_->held(), 4u);
-  for (const Job& j : jobs) ASSERT_TRUE(queue_->Ack(j.id, j.lease).ok());
+  rocksdb::WriteBatch nothing_else;
+  Status completed = queue_->Complete({{jobs[0].id, jobs[0].lease}}, deliveries, &nothing_else);
+  ASSERT_TRUE(completed.ok()) << completed.ToString();
+  EXPECT_EQ(queue_->held(), 3u);  // over the bound by the follow-ups of work it had admitted
+  ASSERT_TRUE(queue_->Ack(jobs[1].id, jobs[1].lease).ok());
   EXPECT_EQ(queue_->held(), 2u);
   // New work is still refused until the follow-ups are done.
   EXPECT_EQ(queue_->Enqueue(JobSpec{"c", "predict/m", "", "", 0}).status().code(),

@@ -4,11 +4,12 @@
 // them (round robin) and served there asynchronously. A route's handler runs on that thread
 // (Runs::kOnIoThread), or, for a route added with Runs::kOffIoThread (a handler that waits, as
 // a durable write does), on a pool of handler_threads while the I/O thread serves the other
-// connections; the response is sent from the connection's thread either way. The server itself answers what no handler
-// should have to: 400 for malformed HTTP, 413 for a body over max_body_bytes (before the handler is
-// called), 431 for oversized headers, 408 for a request that arrives too slowly, 503 for a
-// connection past max_connections, 404/405 from routing and 500 for a throwing handler, all with
-// the JSON error body (json_error.h); and "Expect: 100-continue", keep-alive and HEAD.
+// connections; the response is sent from the connection's thread either way. The server itself
+// answers what no handler should have to: 400 for malformed HTTP, 413 for a body over
+// max_body_bytes (before the handler is called), 431 for oversized headers, 408 for a request that
+// arrives too slowly, 503 for a connection past max_connections, 404/405 from routing and 500 for a
+// throwing handler, all with the JSON error body (json_error.h); and "Expect: 100-continue",
+// keep-alive and HEAD.
 //
 //   Router router;
 //   RETURN_IF_ERROR(router.Add("GET", "/metrics", MetricsHandler(&registry)));

@@ -62,8 +62,9 @@ struct HttpResponse {
 
 // A route handler. Runs synchronously on one of the server's I/O threads, or on its handler
 // pool for a route added with Runs::kOffIoThread (router.h): a handler that waits for long
-// should be added so, since it would hold up the other connections of its I/O thread. Exceptions it throws become a 500 JSON
-// error; expected failures should instead be written with SetError (server/json_error.h).
+// should be added so, since it would hold up the other connections of its I/O thread. Exceptions it
+// throws become a 500 JSON error; expected failures should instead be written with SetError
+// (server/json_error.h).
 using Handler = std::function<void(const HttpRequest&, HttpResponse*)>;
 
 }  // namespace freshet

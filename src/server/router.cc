@@ -171,8 +171,7 @@ std::string RouteMatch::AllowHeader() const {
 Router::Router() : root_(std::make_unique<RouteNode>()) {}
 Router::~Router() = default;
 
-Status Router::Add(std::string_view method, std::string_view pattern, Handler handler,
-                   Runs runs) {
+Status Router::Add(std::string_view method, std::string_view pattern, Handler handler, Runs runs) {
   std::string where = fmt::format("route {} {}", method, pattern);
   if (!IsMethodName(method)) return Status::InvalidArgument(where + ": method must be upper case");
   if (!handler) return Status::InvalidArgument(where + ": no handler");
