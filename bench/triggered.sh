@@ -121,16 +121,17 @@ import json, sys
 fl = [json.loads(l) for l in """$(printf '%s\n' "${freshet_lines[@]}")""".splitlines() if l.strip()]
 pl = [json.loads(l) for l in """$(printf '%s\n' "${peer_lines[@]}")""".splitlines() if l.strip()]
 fmt = lambda v: "-" if v is None else f"{v:.2f}"
-print(f"{'':22} {'rate/s':>8} {'offered/s':>10} {'delivered':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'pull p99':>9} held",
+print(f"{'':22} {'rate/s':>8} {'offered/s':>10} {'delivered':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'pull p99':>9} {'ack p99':>8} held",
       file=sys.stderr)
 for r in fl:
     p = r["push"]
     print(f"{'freshet':22} {r['rate']:>8,.0f} {r['offered_per_s']:>10,.0f} {p['delivered']:>10,} "
-          f"{fmt(p['p50_ms']):>8} {fmt(p['p99_ms']):>8} {fmt(p['max_ms']):>9} {fmt(r['pull']['p99_ms']):>9} {r['held']}",
+          f"{fmt(p['p50_ms']):>8} {fmt(p['p99_ms']):>8} {fmt(p['max_ms']):>9} {fmt(r['pull']['p99_ms']):>9} "
+          f"{fmt(r['ack']['p99_ms']):>8} {r['held']}",
           file=sys.stderr)
 for r in pl:
     print(f"{'peer redis_pipeline':22} {r['rate']:>8,.0f} {r['offered_per_s']:>10,.0f} {r['delivered']:>10,} "
-          f"{fmt(r['p50_ms']):>8} {fmt(r['p99_ms']):>8} {fmt(r['max_ms']):>9} {'-':>9} {r['held']}",
+          f"{fmt(r['p50_ms']):>8} {fmt(r['p99_ms']):>8} {fmt(r['max_ms']):>9} {'-':>9} {'-':>8} {r['held']}",
           file=sys.stderr)
 best = lambda rows: max([r["rate"] for r in rows if r["held"]], default=0)
 fb, pb = best(fl), best(pl)

@@ -5,11 +5,13 @@ Usage: triggered_load.py --url http://127.0.0.1:PORT --receiver-port P --rate R 
 Prints one JSON line:
   {"rate":..,"offered_per_s":..,"acked":..,"errors":..,
    "push":{"delivered":..,"p50_ms":..,"p99_ms":..,"max_ms":..},
-   "pull":{"seen":..,"p50_ms":..,"p99_ms":..,"max_ms":..},"held":..}
+   "pull":{"seen":..,"p50_ms":..,"p99_ms":..,"max_ms":..},
+   "ack":{"requests":..,"p50_ms":..,"p99_ms":..,"max_ms":..},"held":..}
 
 Senders (threads) each offer rate/senders events per second as NDJSON batches every 10 ms to
 POST /v1/events/app_events and note each event's acknowledgement time; the response's
-first_offset gives each event's offset in the log. A webhook receiver (its own process, so it
+first_offset gives each event's offset in the log; "ack" is each request's time from
+send to acknowledgement (a sender offers its next batch at the next tick after it). A webhook receiver (its own process, so it
 does not share the senders' interpreter lock) notes when each pushed prediction arrives. A
 prediction names its user and the offset of the event that triggered it, and reflects every event
 of that user up to that offset: an event's push latency runs from its acknowledgement to the
@@ -105,6 +107,7 @@ def main():
 
     acked = {}  # user -> [(offset, ack time)]
     pull_queue, pulled = [], []  # (user, offset, ack time) to read back; pull latencies (ms)
+    ack_ms = []  # per request: send -> acknowledgement
     lock, pull_cv = threading.Lock(), threading.Condition()
     counts = {"sent": 0, "errors": 0}
     tick = 0.01
@@ -130,12 +133,14 @@ def main():
                                  '"duration_s":%d.0}' % (k, n, user, now_ms, rnd.choice(KINDS),
                                                         rnd.choice(CATEGORIES), rnd.randrange(600)))
                     n += 1
+                sent_at = time.time()
                 conn.request("POST", f"/v1/events/{SOURCE}", "\n".join(lines),
                              {"Content-Type": "application/x-ndjson"})
                 resp = conn.getresponse()
                 body = resp.read()
                 t = time.time()
                 with lock:
+                    ack_ms.append((t - sent_at) * 1000)
                     if resp.status == 200:
                         first = json.loads(body)["first_offset"]
                         for i, user in enumerate(users):
@@ -208,7 +213,8 @@ def main():
     result = {"rate": args.rate, "offered_per_s": round(counts["sent"] / elapsed, 1),
               "acked": n_acked, "errors": counts["errors"],
               "push": {"delivered": len(push), **summary(push)},
-              "pull": {"seen": len(pulled), **summary(pulled)}}
+              "pull": {"seen": len(pulled), **summary(pulled)},
+              "ack": {"requests": len(ack_ms), **summary(ack_ms)}}
     p99 = result["push"]["p99_ms"]
     result["held"] = (len(push) >= 0.999 * max(1, n_acked) and p99 is not None and p99 < 1000
                       and counts["sent"] >= 0.9 * args.rate * args.seconds)

@@ -9,7 +9,7 @@
 //
 // Ingest path: Ingest() validates a body into records, appends them to the event log (group
 // commit, durable), and the log's commit hook applies each committed batch to the engine on the
-// committer thread before the append is acknowledged — so an acknowledged event is already
+// log's applier thread before the append is acknowledged — so an acknowledged event is already
 // visible to feature reads. Only `http` sources take ingested records; a `file` source's
 // records come from its files, a `kafka` source's from its topic. A background thread
 // checkpoints the engine periodically and then commits each source's position (per partition).

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -118,13 +119,29 @@ struct EventLog::Impl {
   std::shared_ptr<const CommitHook> hook;  // guarded by mu
   std::thread committer;
 
+  // A group written (or failed) and waiting for the applier: the hook, then the acks.
+  struct Written {
+    std::vector<Pending*> group;
+    std::shared_ptr<const CommitHook> hook;
+    std::vector<CommittedBatch> committed;  // what the hook gets
+  };
+  std::condition_variable written_cv;  // the applier waits for written groups
+  std::deque<Written> written;         // in commit order; guarded by mu
+  bool committer_done = false;         // guarded by mu
+  std::thread applier;
+
   Impl(Db* d, const Clock* c, EventLogOptions o) : db(d), clock(c), options(o) {}
   ~Impl();
 
   Status LoadSourceIds(const std::vector<std::string>& sources);
   Status LoadNextOffsets();
+  // The committer: writes each group, then hands it to the applier, so the next group is
+  // written while the hook runs on the previous one.
   void Run();
-  void CommitGroup(const std::vector<Pending*>& group, const CommitHook* group_hook);
+  // The applier: runs the hook on each written group in commit order, then acknowledges it.
+  void Apply();
+  // Writes the group; returns the batches for the hook (none when the write failed).
+  std::vector<CommittedBatch> CommitGroup(const std::vector<Pending*>& group);
   void CheckIdempotencyKeys(const std::vector<Pending*>& group, int64_t now_ms);
   void AddRecords(Pending* p, rocksdb::WriteBatch* batch);
   Result<std::optional<IdempotencyEntry>> LookupIdempotencyKey(const std::string& key,
@@ -191,6 +208,7 @@ EventLog::Impl::~Impl() {
   }
   work_cv.notify_all();
   if (committer.joinable()) committer.join();
+  if (applier.joinable()) applier.join();
 }
 
 Result<AppendAck> EventLog::Impl::Append(uint32_t source_id, std::vector<Record> records,
@@ -217,27 +235,46 @@ Result<AppendAck> EventLog::Impl::Append(uint32_t source_id, std::vector<Record>
 }
 
 void EventLog::Impl::Run() {
-  std::vector<Pending*> group;
   for (;;) {
-    std::shared_ptr<const CommitHook> group_hook;
+    Written w;
     {
       std::unique_lock<std::mutex> lock(mu);
       work_cv.wait(lock, [&] { return !queue.empty() || stopping; });
-      if (queue.empty()) return;  // stopping, and every batch is committed
-      group.swap(queue);
-      group_hook = hook;
+      if (queue.empty()) {  // stopping, and every batch is written
+        committer_done = true;
+        written_cv.notify_one();
+        return;
+      }
+      w.group.swap(queue);
+      w.hook = hook;
     }
     MaybePurgeExpiredKeys();
-    CommitGroup(group, group_hook.get());
+    w.committed = CommitGroup(w.group);
+    std::lock_guard<std::mutex> lock(mu);
+    written.push_back(std::move(w));
+    written_cv.notify_one();
+  }
+}
+
+void EventLog::Impl::Apply() {
+  for (;;) {
+    Written w;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      written_cv.wait(lock, [&] { return !written.empty() || committer_done; });
+      if (written.empty()) return;  // the committer stopped and every group is acknowledged
+      w = std::move(written.front());
+      written.pop_front();
+    }
+    if (w.hook && *w.hook && !w.committed.empty()) (*w.hook)(w.committed);
     size_t n = 0;
-    for (const Pending* p : group) n += p->records.size();
+    for (const Pending* p : w.group) n += p->records.size();
     {
       std::lock_guard<std::mutex> lock(mu);
       pending_records -= n;
-      for (Pending* p : group) p->done = true;  // from here on an appender may free its Pending
+      for (Pending* p : w.group) p->done = true;  // from here on an appender may free its Pending
     }
     done_cv.notify_all();
-    group.clear();
   }
 }
 
@@ -280,7 +317,7 @@ void EventLog::Impl::AddRecords(Pending* p, rocksdb::WriteBatch* batch) {
   }
 }
 
-void EventLog::Impl::CommitGroup(const std::vector<Pending*>& group, const CommitHook* group_hook) {
+std::vector<CommittedBatch> EventLog::Impl::CommitGroup(const std::vector<Pending*>& group) {
   int64_t now_ms = clock->NowMs();
   CheckIdempotencyKeys(group, now_ms);
   rocksdb::WriteBatch batch;
@@ -308,23 +345,22 @@ void EventLog::Impl::CommitGroup(const std::vector<Pending*>& group, const Commi
     batch.Put(db->cf(Cf::kIngestMeta), NextOffsetKey(id), offset);
   }
 
-  Status written = batch.Count() > 0 ? db->Write(&batch, options.sync) : Status::Ok();
-  if (!written.ok()) {
+  Status wrote = batch.Count() > 0 ? db->Write(&batch, options.sync) : Status::Ok();
+  if (!wrote.ok()) {
     for (uint32_t id : touched) next_offsets[id] = committed_next[id].load();
     for (Pending* p : group) {
-      if (!p->settled_before_write) p->status = written.WithContext("appending to the event log");
+      if (!p->settled_before_write) p->status = wrote.WithContext("appending to the event log");
     }
-    return;
+    return {};
   }
   for (uint32_t id : touched) committed_next[id].store(next_offsets[id], std::memory_order_release);
-  if (!group_hook || !*group_hook) return;
   std::vector<CommittedBatch> committed;
   for (const Pending* p : group) {
     if (p->status.ok() && !p->ack.duplicate && !p->records.empty()) {
       committed.push_back({p->source_id, p->ack.first_offset, &p->records});
     }
   }
-  if (!committed.empty()) (*group_hook)(committed);
+  return committed;
 }
 
 void EventLog::Impl::MaybePurgeExpiredKeys() {
@@ -365,6 +401,7 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(Db* db, const std::vector<std::
   impl->last_purge_ms = clock->NowMs();
   Impl* raw = impl.get();
   impl->committer = std::thread([raw] { raw->Run(); });
+  impl->applier = std::thread([raw] { raw->Apply(); });
   return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
 }
 

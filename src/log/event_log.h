@@ -2,10 +2,11 @@
 // family, with group commit and idempotency keys.
 //
 // Append() hands a batch to one committer thread, which gathers every batch waiting, assigns
-// consecutive offsets per source in arrival order, writes them (plus the per-source next offset
-// and any idempotency keys) in one synced RocksDB WriteBatch, then runs the OnCommit hook and
-// acknowledges all of them. So: acknowledged means durable (it survives kill -9), offsets become
-// visible in order, and the hook sees batches in offset order.
+// consecutive offsets per source in arrival order and writes them (plus the per-source next
+// offset and any idempotency keys) in one synced RocksDB WriteBatch; an applier thread then runs
+// the OnCommit hook on that group and acknowledges all of it, while the committer writes the
+// next group. So: acknowledged means durable (it survives kill -9) and seen by the hook, offsets
+// become visible in order, and the hook sees batches in offset order.
 //
 // An Idempotency-Key makes a retry safe: a batch whose key was committed before is not appended
 // again; Append returns the original acknowledgement with `duplicate` set. Keys are kept for
@@ -62,9 +63,10 @@ class EventLog {
                                                 const Clock* clock, EventLogOptions options = {});
   ~EventLog();  // stops the committer after draining pending batches
 
-  // Called on the committer thread after each durable group commit, in offset order, before the
-  // appenders are acknowledged. Set before the first Append. Must not throw nor call Append();
-  // while it runs no other batch commits. Empty and duplicate batches are not passed.
+  // Called on the applier thread after each durable group commit, in offset order, before the
+  // appenders are acknowledged. Set before the first Append. Must not throw nor call Append().
+  // One call at a time; later groups may be written (durable, not yet acknowledged) while it
+  // runs. Empty and duplicate batches are not passed.
   using CommitHook = std::function<void(const std::vector<CommittedBatch>&)>;
   void SetCommitHook(CommitHook hook);
 
