@@ -194,7 +194,6 @@ class JobQueue::Impl {
     std::vector<EnqueueResult> results;
     std::vector<std::unique_ptr<Entry>> entries;   // the jobs added
     std::map<Entry*, std::string_view> coalesced;  // pending jobs taking a new payload
-    std::vector<std::string> coalesced_queues;     // one per coalesced job, for the counts
   };
   // An Ack's jobs, likewise; `refused` of them could not be acked.
   struct StagedAck {
@@ -211,11 +210,11 @@ class JobQueue::Impl {
   // All below: REQUIRES mu_ held.
   // Enqueue in two steps: the writes into `batch` (nothing changes in memory; refused as
   // Enqueue documents, and past max_jobs only when `bounded`), then, once the batch is
-  // written, the index. The payloads of `jobs`
-  // must live until ApplyEnqueue.
+  // written, the index. `jobs` must live until ApplyEnqueue.
   Status StageEnqueue(const std::vector<JobSpec>& jobs, bool coalesce, bool bounded, int64_t now,
                       StagedEnqueue* staged, rocksdb::WriteBatch* batch);
-  std::set<QueueState*> ApplyEnqueue(StagedEnqueue* staged, int64_t now);
+  std::set<QueueState*> ApplyEnqueue(const std::vector<JobSpec>& jobs, StagedEnqueue* staged,
+                                     int64_t now);
   // Ack likewise; UnstageAck undoes what StageAck changed when the write failed.
   Status StageAck(const std::vector<std::pair<std::string, uint64_t>>& jobs, int64_t now,
                   StagedAck* staged, rocksdb::WriteBatch* batch);
@@ -461,15 +460,11 @@ Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coale
     next.payload = payload;
     batch->Put(db_->cf(Cf::kQueue), JobKey(e->id), EncodeJob(next));
   }
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    if (staged->results[i] == EnqueueResult::kCoalesced) {
-      staged->coalesced_queues.push_back(jobs[i].queue);
-    }
-  }
   return Status::Ok();
 }
 
-std::set<JobQueue::Impl::QueueState*> JobQueue::Impl::ApplyEnqueue(StagedEnqueue* staged,
+std::set<JobQueue::Impl::QueueState*> JobQueue::Impl::ApplyEnqueue(const std::vector<JobSpec>& jobs,
+                                                                   StagedEnqueue* staged,
                                                                    int64_t now) {
   std::set<QueueState*> touched;  // queues with new jobs
   for (auto& owned : staged->entries) {
@@ -483,7 +478,9 @@ std::set<JobQueue::Impl::QueueState*> JobQueue::Impl::ApplyEnqueue(StagedEnqueue
     touched.insert(e->q);
   }
   for (auto& [e, payload] : staged->coalesced) e->rec.payload = std::string(payload);
-  for (const std::string& queue : staged->coalesced_queues) ++StateOf(queue).coalesced;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (staged->results[i] == EnqueueResult::kCoalesced) ++StateOf(jobs[i].queue).coalesced;
+  }
   return touched;
 }
 
@@ -508,7 +505,7 @@ Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<Job
   RETURN_IF_ERROR(StageEnqueue(jobs, coalesce, /*bounded=*/true, now, &staged, &batch));
   RETURN_IF_ERROR(db_->Write(&batch, false));
   const size_t added = staged.entries.size();
-  std::set<QueueState*> touched = ApplyEnqueue(&staged, now);
+  std::set<QueueState*> touched = ApplyEnqueue(jobs, &staged, now);
   lock.unlock();
   Wake(touched, added);
   return std::move(staged.results);
@@ -704,7 +701,7 @@ Status JobQueue::Impl::Complete(const std::vector<std::pair<std::string, uint64_
   }
   ApplyAck(staged_ack);
   const size_t added = staged.entries.size();
-  std::set<QueueState*> touched = ApplyEnqueue(&staged, now);
+  std::set<QueueState*> touched = ApplyEnqueue(follow_ups, &staged, now);
   lock.unlock();
   Wake(touched, added);
   return Status::Ok();
