@@ -168,22 +168,24 @@ Result<std::optional<std::string>> Db::Get(Cf which, std::string_view key) {
 }
 
 Status Db::Put(Cf which, std::string_view key, std::string_view value, bool sync) {
-  rocksdb::WriteOptions wo;
-  wo.sync = sync;
-  return FromRocks(db_->Put(wo, cf(which), key, value), "write");
+  RETURN_IF_ERROR(FromRocks(db_->Put(rocksdb::WriteOptions(), cf(which), key, value), "write"));
+  return sync ? SyncWal() : Status::Ok();
 }
 
 Status Db::Delete(Cf which, std::string_view key, bool sync) {
-  rocksdb::WriteOptions wo;
-  wo.sync = sync;
-  return FromRocks(db_->Delete(wo, cf(which), key), "delete");
+  RETURN_IF_ERROR(FromRocks(db_->Delete(rocksdb::WriteOptions(), cf(which), key), "delete"));
+  return sync ? SyncWal() : Status::Ok();
 }
 
 Status Db::Write(rocksdb::WriteBatch* batch, bool sync) {
-  rocksdb::WriteOptions wo;
-  wo.sync = sync;
-  return FromRocks(db_->Write(wo, batch), "write batch");
+  RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), batch), "write batch"));
+  return sync ? SyncWal() : Status::Ok();
 }
+
+// A write with WriteOptions::sync holds RocksDB's single write queue through its fsync, so every
+// other writer waits for it; SyncWAL syncs the log (every write before it included) while other
+// threads go on writing.
+Status Db::SyncWal() { return FromRocks(db_->SyncWAL(), "syncing the write-ahead log"); }
 
 Status Db::Resume() { return FromRocks(db_->Resume(), "resuming writes"); }
 

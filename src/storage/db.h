@@ -64,10 +64,16 @@ class Db {
 
   // Point read; nullopt when absent.
   Result<std::optional<std::string>> Get(Cf cf, std::string_view key);
+  // Writes: durable against kill -9 of the process once they return (the write-ahead log is
+  // written, not synced). With `sync` they return only once they (and every write before them)
+  // are on stable storage; other threads may read them a moment before that, and other writers
+  // are not held up by the sync.
   Status Put(Cf cf, std::string_view key, std::string_view value, bool sync = false);
   Status Delete(Cf cf, std::string_view key, bool sync = false);
-  // Applies `batch` atomically; with sync, returns only once it is on stable storage.
+  // Applies `batch` atomically.
   Status Write(rocksdb::WriteBatch* batch, bool sync);
+  // Puts every write made so far on stable storage.
+  Status SyncWal();
   std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf);
 
   // After a failed write (e.g. the disk was full) RocksDB refuses every write until it has
