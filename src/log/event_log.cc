@@ -425,8 +425,9 @@ Status EventLog::Read(const std::string& source, uint64_t offset, size_t max,
                       std::vector<Record>* out) {
   ASSIGN_OR_RETURN(uint32_t id, SourceId(source));
   std::string start = EventKey(id, offset);
-  std::string end;
-  AppendBigEndian32(&end, id + 1);
+  // A group is readable in RocksDB a moment before its sync returns (storage/db.h); only what
+  // is durable is read.
+  std::string end = EventKey(id, impl_->committed_next[id].load(std::memory_order_acquire));
   rocksdb::Slice upper_bound(end);
   rocksdb::ReadOptions read_options;
   read_options.iterate_upper_bound = &upper_bound;

@@ -74,7 +74,8 @@ class EventLog {
   Result<AppendAck> Append(const std::string& source, std::vector<Record> records,
                            const std::string& idempotency_key = "");
 
-  // Reads up to `max` records of `source` from `offset` on, in offset order.
+  // Reads up to `max` durable records of `source` from `offset` on, in offset order (none at or
+  // past NextOffset(), even while a group is being written).
   Status Read(const std::string& source, uint64_t offset, size_t max, std::vector<Record>* out);
   // Retention: deletes the oldest records of `source`, in offset order, while their event time
   // is before `cutoff_ms` and their offset below `max_offset` (what some reader has not yet

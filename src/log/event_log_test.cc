@@ -130,6 +130,26 @@ TEST_F(EventLogTest, DropBeforeDeletesTheOldestPrefixUpToTheCutoffAndTheReadersO
   EXPECT_EQ(log_->DropBefore("nope", 1, 1).status().code(), StatusCode::kNotFound);
 }
 
+// A group's records are in RocksDB a moment before its sync returns; one whose sync failed is
+// overwritten by the next group. Neither is read.
+TEST_F(EventLogTest, ReadStopsAtTheDurableNextOffset) {
+  std::vector<Record> batch = MakeBatch(1, 1, 2);
+  MustAppend("clicks", batch);
+  auto id = log_->SourceId("clicks");
+  ASSERT_TRUE(id.ok());
+  std::string key;
+  AppendBigEndian32(&key, *id);
+  AppendBigEndian64(&key, 2);  // the offset the next group will write
+  std::string value;
+  EncodeRecord(MakeRecord(1, 9, 0), &value);
+  ASSERT_TRUE(db_->Put(Cf::kEvents, key, value).ok());
+  ExpectSameRecords(MustRead("clicks", 0, 100), batch);
+  EXPECT_TRUE(MustRead("clicks", 2, 100).empty());
+  std::vector<Record> next = MakeBatch(1, 3, 1);
+  EXPECT_EQ(MustAppend("clicks", next).first_offset, 2u);
+  ExpectSameRecords(MustRead("clicks", 2, 100), next);
+}
+
 TEST_F(EventLogTest, AppendThenReadBack) {
   std::vector<Record> batch = MakeBatch(1, 1, 3);
   AppendAck ack = MustAppend("clicks", batch);

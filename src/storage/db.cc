@@ -18,8 +18,8 @@ namespace freshet {
 namespace {
 
 constexpr std::string_view kCfNames[kNumCfs] = {
-    "default", "events",     "ingest_meta", "state",  "registry",
-    "checkpoints", "late", "quarantine", "tables", "queue", "predictions"};
+    "default", "events",     "ingest_meta", "state", "registry",   "checkpoints",
+    "late",    "quarantine", "tables",      "queue", "predictions"};
 // Created (empty) by earlier versions for features that were not built yet.
 constexpr std::string_view kRetiredCfNames[] = {"online", "jobs"};
 

@@ -24,16 +24,16 @@ namespace freshet {
 // are not (they index handles in memory). A kind of data gets its column family with the code
 // that writes it.
 enum class Cf : int {
-  kDefault = 0,      // "default": metadata (format version)
-  kEvents = 1,       // "events": the event log, key = source id + offset
-  kIngestMeta = 2,   // "ingest_meta": per-source next offset, idempotency keys
-  kState = 3,        // "state": window state per (view, entity)
-  kRegistry = 4,     // "registry": models, versions, aliases
-  kCheckpoints = 5,  // "checkpoints": consumed offsets and watermarks per source
-  kLate = 6,         // "late": dead letter of events later than the watermark allowed
-  kQuarantine = 7,   // "quarantine": records failing a quarantine expectation; violation counts
-  kTables = 8,       // "tables": versions of table sources' rows, key = source + entity + time
-  kQueue = 9,        // "queue": durable prediction jobs, their leases and the dead letter
+  kDefault = 0,       // "default": metadata (format version)
+  kEvents = 1,        // "events": the event log, key = source id + offset
+  kIngestMeta = 2,    // "ingest_meta": per-source next offset, idempotency keys
+  kState = 3,         // "state": window state per (view, entity)
+  kRegistry = 4,      // "registry": models, versions, aliases
+  kCheckpoints = 5,   // "checkpoints": consumed offsets and watermarks per source
+  kLate = 6,          // "late": dead letter of events later than the watermark allowed
+  kQuarantine = 7,    // "quarantine": records failing a quarantine expectation; violation counts
+  kTables = 8,        // "tables": versions of table sources' rows, key = source + entity + time
+  kQueue = 9,         // "queue": durable prediction jobs, their leases and the dead letter
   kPredictions = 10,  // "predictions": each entity's latest predictions per deployment
 };
 inline constexpr int kNumCfs = 11;
