@@ -23,7 +23,10 @@ namespace {
 constexpr char kJobPrefix = 'j';       // 'j' + id -> JobRecord
 constexpr char kDonePrefix = 'd';      // 'd' + id -> signed varint done_ms
 constexpr char kDoneTimePrefix = 't';  // 't' + big-endian done_ms + id -> "" (expiry order)
-constexpr uint8_t kJobFormat = 1;
+// Format 2 adds a flags byte after the state; format 1 records (no flags) are still read.
+constexpr uint8_t kJobFormat1 = 1;
+constexpr uint8_t kJobFormat = 2;
+constexpr uint8_t kFollowUpFlag = 1;  // enqueued by Complete: acked without a done marker
 
 // A job's persisted state. Values part of the on-disk format: never renumber.
 enum class Persisted : uint8_t { kPending = 0, kDead = 1 };
@@ -33,6 +36,7 @@ struct JobRecord {
   std::string queue, coalesce_key, payload, last_error;
   int64_t enqueued_ms = 0, visible_ms = 0, dead_ms = 0;
   int receive_count = 0;
+  bool follow_up = false;  // see JobQueue::Complete
 };
 
 std::string JobKey(std::string_view id) {
@@ -59,6 +63,7 @@ std::string EncodeJob(const JobRecord& r) {
   out.reserve(32 + r.queue.size() + r.coalesce_key.size() + r.payload.size() + r.last_error.size());
   out.push_back(static_cast<char>(kJobFormat));
   out.push_back(static_cast<char>(r.state));
+  out.push_back(static_cast<char>(r.follow_up ? kFollowUpFlag : 0));
   byte_codec::PutBytes(&out, r.queue);
   byte_codec::PutBytes(&out, r.coalesce_key);
   byte_codec::PutBytes(&out, r.payload);
@@ -72,12 +77,13 @@ std::string EncodeJob(const JobRecord& r) {
 
 bool DecodeJob(std::string_view in, JobRecord* r) {
   byte_codec::ByteReader reader(in);
-  uint8_t format, state;
+  uint8_t format, state, flags = 0;
   std::string_view queue, coalesce_key, payload, last_error;
   uint64_t receive_count;
-  if (!reader.GetByte(&format) || format != kJobFormat || !reader.GetByte(&state) ||
-      state > static_cast<uint8_t>(Persisted::kDead) || !reader.GetBytes(&queue) ||
-      !reader.GetBytes(&coalesce_key) || !reader.GetBytes(&payload) ||
+  if (!reader.GetByte(&format) || (format != kJobFormat && format != kJobFormat1) ||
+      !reader.GetByte(&state) || state > static_cast<uint8_t>(Persisted::kDead) ||
+      (format == kJobFormat && (!reader.GetByte(&flags) || flags > kFollowUpFlag)) ||
+      !reader.GetBytes(&queue) || !reader.GetBytes(&coalesce_key) || !reader.GetBytes(&payload) ||
       !reader.GetBytes(&last_error) || !reader.GetSigned(&r->enqueued_ms) ||
       !reader.GetSigned(&r->visible_ms) || !reader.GetSigned(&r->dead_ms) ||
       !reader.GetVarint(&receive_count) || receive_count > 1'000'000'000 || !reader.empty()) {
@@ -89,6 +95,7 @@ bool DecodeJob(std::string_view in, JobRecord* r) {
   r->payload = payload;
   r->last_error = last_error;
   r->receive_count = static_cast<int>(receive_count);
+  r->follow_up = (flags & kFollowUpFlag) != 0;
   return true;
 }
 
@@ -198,6 +205,7 @@ class JobQueue::Impl {
   // An Ack's jobs, likewise; `refused` of them could not be acked.
   struct StagedAck {
     std::vector<Entry*> acked;
+    bool remembered = false;  // a done marker among the writes (prune_cursor saved)
     size_t refused = 0;
     Status first_refusal;
     std::string prune_cursor;  // to restore when the write fails
@@ -209,9 +217,10 @@ class JobQueue::Impl {
 
   // All below: REQUIRES mu_ held.
   // Enqueue in two steps: the writes into `batch` (nothing changes in memory; refused as
-  // Enqueue documents, and past max_jobs only when `bounded`), then, once the batch is
-  // written, the index. `jobs` must live until ApplyEnqueue.
-  Status StageEnqueue(const std::vector<JobSpec>& jobs, bool coalesce, bool bounded, int64_t now,
+  // Enqueue documents), then, once the batch is written, the index. `follow_ups`: Complete's
+  // (never refused for max_jobs, not checked against the done ids, acked without a done
+  // marker). `jobs` must live until ApplyEnqueue.
+  Status StageEnqueue(const std::vector<JobSpec>& jobs, bool coalesce, bool follow_ups, int64_t now,
                       StagedEnqueue* staged, rocksdb::WriteBatch* batch);
   std::set<QueueState*> ApplyEnqueue(const std::vector<JobSpec>& jobs, StagedEnqueue* staged,
                                      int64_t now);
@@ -401,8 +410,8 @@ Status JobQueue::Impl::CheckSpecs(const std::vector<JobSpec>& jobs) {
   return Status::Ok();
 }
 
-Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coalesce, bool bounded,
-                                    int64_t now, StagedEnqueue* staged,
+Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coalesce,
+                                    bool follow_ups, int64_t now, StagedEnqueue* staged,
                                     rocksdb::WriteBatch* batch) {
   staged->results.assign(jobs.size(), EnqueueResult::kDuplicate);
   std::unordered_set<std::string_view> batch_ids;
@@ -413,8 +422,10 @@ Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coale
   for (size_t i = 0; i < jobs.size(); ++i) {
     const JobSpec& job = jobs[i];
     if (batch_ids.count(job.id) || jobs_.count(job.id)) continue;
-    ASSIGN_OR_RETURN(bool done, IsDone(job.id, now));
-    if (done) continue;
+    if (!follow_ups) {
+      ASSIGN_OR_RETURN(bool done, IsDone(job.id, now));
+      if (done) continue;
+    }
     if (coalesce && !job.coalesce_key.empty()) {
       auto in_batch = batch_keys.find({job.queue, job.coalesce_key});
       if (in_batch != batch_keys.end()) {
@@ -438,7 +449,7 @@ Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coale
     if (!job.coalesce_key.empty()) batch_keys[{job.queue, job.coalesce_key}] = i;
     added.push_back(i);
   }
-  if (bounded && held_ + added.size() > options_.max_jobs) {
+  if (!follow_ups && held_ + added.size() > options_.max_jobs) {
     return Status::ResourceExhausted("prediction queue is full (" + std::to_string(held_) +
                                      " jobs held, limit " + std::to_string(options_.max_jobs) +
                                      ")");
@@ -452,6 +463,7 @@ Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coale
     e->rec.payload = payload_of[i];
     e->rec.enqueued_ms = now;
     e->rec.visible_ms = now + std::max<int64_t>(job.delay_ms, 0);
+    e->rec.follow_up = follow_ups;
     batch->Put(db_->cf(Cf::kQueue), JobKey(e->id), EncodeJob(e->rec));
     staged->entries.push_back(std::move(e));
   }
@@ -502,7 +514,7 @@ Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<Job
   const int64_t now = clock_->NowMs();
   StagedEnqueue staged;
   rocksdb::WriteBatch batch;
-  RETURN_IF_ERROR(StageEnqueue(jobs, coalesce, /*bounded=*/true, now, &staged, &batch));
+  RETURN_IF_ERROR(StageEnqueue(jobs, coalesce, /*follow_ups=*/false, now, &staged, &batch));
   RETURN_IF_ERROR(db_->Write(&batch, false));
   const size_t added = staged.entries.size();
   std::set<QueueState*> touched = ApplyEnqueue(jobs, &staged, now);
@@ -638,16 +650,19 @@ Status JobQueue::Impl::StageAck(const std::vector<std::pair<std::string, uint64_
       continue;
     }
     batch->Delete(db_->cf(Cf::kQueue), JobKey(id));
-    PutDone(id, now, batch);
+    if (!(*e)->rec.follow_up) {
+      PutDone(id, now, batch);
+      staged->remembered = true;
+    }
     staged->acked.push_back(*e);
   }
-  if (staged->acked.empty()) return Status::Ok();
+  if (!staged->remembered) return Status::Ok();
   staged->prune_cursor = prune_cursor_;
   return PruneDone(now, 2 * staged->acked.size() + 64, batch);
 }
 
 void JobQueue::Impl::UnstageAck(const StagedAck& staged) {
-  if (staged.acked.empty()) return;
+  if (!staged.remembered) return;
   prune_cursor_ = staged.prune_cursor;
   next_prune_ms_ = 0;
 }
@@ -693,7 +708,7 @@ Status JobQueue::Impl::Complete(const std::vector<std::pair<std::string, uint64_
   if (st.ok()) st = RefusalOf(staged_ack, acks.size());  // all or nothing
   StagedEnqueue staged;
   if (st.ok())
-    st = StageEnqueue(follow_ups, /*coalesce=*/false, /*bounded=*/false, now, &staged, with);
+    st = StageEnqueue(follow_ups, /*coalesce=*/false, /*follow_ups=*/true, now, &staged, with);
   if (st.ok()) st = db_->Write(with, false);
   if (!st.ok()) {
     UnstageAck(staged_ack);

@@ -114,8 +114,9 @@ class JobQueue {
   Result<size_t> Receive(const std::string& queue, size_t max, int64_t wait_ms,
                          std::vector<Job>* out);
 
-  // Done: the job is removed and its id remembered. kNotFound for an id not in flight (unknown,
-  // already acked, pending, dead); kFailedPrecondition for a stale lease.
+  // Done: the job is removed and its id remembered (a Complete follow-up's is not). kNotFound for
+  // an id not in flight (unknown, already acked, pending, dead); kFailedPrecondition for a stale
+  // lease.
   Status Ack(const std::string& id, uint64_t lease);
   // Acks every job of `jobs` whose lease is current, in one WriteBatch; returns the first
   // refusal (with how many were refused), the others acked all the same.
@@ -125,9 +126,12 @@ class JobQueue {
   // it is there or none, and the jobs are visible again. The follow-ups are never refused for
   // max_jobs: they carry on work the queue admitted already (a prediction's deliveries); refusing
   // them would hold the admitted jobs forever once the queue is full, as nothing could drain it. So
-  // max_jobs may be exceeded by the follow-ups of the jobs in flight. All or nothing otherwise: a
-  // lease refused (as by Ack), an invalid follow-up or a failed write changes nothing and is
-  // returned. `with` is consumed.
+  // max_jobs may be exceeded by the follow-ups of the jobs in flight. Nor are follow-ups checked
+  // against the acked ids, or remembered once acked: they come into being only here, atomically
+  // with the ack of the jobs they carry on, which are remembered; so their ids, derived from
+  // those jobs' (e.g. "<job id>#<output>"), cannot be enqueued by Complete again, and an ack costs
+  // them a delete only. All or nothing otherwise: a lease refused (as by Ack), an invalid
+  // follow-up or a failed write changes nothing and is returned. `with` is consumed.
   Status Complete(const std::vector<std::pair<std::string, uint64_t>>& acks,
                   const std::vector<JobSpec>& follow_ups, rocksdb::WriteBatch* with);
   // A failed attempt: visible again after the backoff, or to the dead letter when

@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "core/byte_codec.h"
+
 namespace freshet {
 namespace {
 
@@ -430,6 +432,58 @@ TEST_F(JobQueueTest, CompleteAcksEnqueuesAndWritesTheCallersBatchAtomically) {
   EXPECT_EQ(Add("b"), EnqueueResult::kDuplicate);
   EXPECT_TRUE(Take(10).empty());
   EXPECT_EQ(Take(10, "deliver/m/0").size(), 2u);
+}
+
+// Follow-ups exist only through Complete, with their parent's ack: their own acks leave no done
+// marker behind (one delete each), before a reopen and after it.
+TEST_F(JobQueueTest, FollowUpsAreAckedWithoutADoneMarker) {
+  Add("a");
+  Add("b");
+  std::vector<Job> jobs = Take(2);
+  ASSERT_EQ(jobs.size(), 2u);
+  rocksdb::WriteBatch batch;
+  ASSERT_TRUE(
+      queue_
+          ->Complete({{jobs[0].id, jobs[0].lease}, {jobs[1].id, jobs[1].lease}},
+                     {{"a#0", "deliver/m/0", "", "pa", 0}, {"b#0", "deliver/m/0", "", "pb", 0}},
+                     &batch)
+          .ok());
+  std::vector<Job> deliveries = Take(1, "deliver/m/0");
+  ASSERT_EQ(deliveries.size(), 1u);
+  ASSERT_TRUE(queue_->Ack(deliveries[0].id, deliveries[0].lease).ok());
+  Reopen();  // the other follow-up, loaded from its record, is still one
+  deliveries = Take(10, "deliver/m/0");
+  ASSERT_EQ(deliveries.size(), 1u);
+  ASSERT_TRUE(queue_->Ack(deliveries[0].id, deliveries[0].lease).ok());
+
+  std::vector<std::string> keys;
+  auto it = db_->NewIterator(Cf::kQueue);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
+  ASSERT_EQ(keys.size(), 4u);  // "da", "db" and their two expiry-order keys; no job left
+  EXPECT_EQ(keys[0], "da");
+  EXPECT_EQ(keys[1], "db");
+  for (const std::string& key : keys) EXPECT_EQ(key.find('#'), std::string::npos) << key;
+  EXPECT_EQ(Add("a"), EnqueueResult::kDuplicate);  // the parents stay remembered
+}
+
+// A job record of format 1 (before the flags byte) is still read, as an ordinary job.
+TEST_F(JobQueueTest, ReadsFormatOneRecords) {
+  std::string record = {'\x01', '\x00'};  // format 1, pending
+  for (std::string_view field : {"predict/m", "", "old payload", ""}) {
+    byte_codec::PutBytes(&record, field);
+  }
+  byte_codec::PutSigned(&record, kT0);  // enqueued_ms
+  byte_codec::PutSigned(&record, kT0);  // visible_ms
+  byte_codec::PutSigned(&record, 0);    // dead_ms
+  byte_codec::PutVarint(&record, 0);    // receive_count
+  ASSERT_TRUE(db_->Put(Cf::kQueue, "jold", record).ok());
+  Reopen();
+  std::vector<Job> jobs = Take(10);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].id, "old");
+  EXPECT_EQ(jobs[0].payload, "old payload");
+  ASSERT_TRUE(queue_->Ack(jobs[0].id, jobs[0].lease).ok());
+  EXPECT_EQ(Add("old"), EnqueueResult::kDuplicate);  // acked as any job: remembered
 }
 
 TEST_F(JobQueueTest, ReopenKeepsPendingAndDeadAndMakesInFlightVisible) {
