@@ -55,11 +55,14 @@ Result<std::unique_ptr<WebhookSink>> WebhookSink::Create(const OutputSpec& outpu
   return std::make_unique<WebhookSink>(std::move(options));
 }
 
-std::string WebhookSink::Signature(std::string_view secret, std::string_view body) {
+std::string WebhookSink::Signature(std::string_view secret, int64_t timestamp,
+                                   std::string_view body) {
+  const std::string signed_bytes = fmt::format("{}.{}", timestamp, body);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_size = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &mac_size);
+       reinterpret_cast<const unsigned char*>(signed_bytes.data()), signed_bytes.size(), mac,
+       &mac_size);
   std::string out = "sha256=";
   for (unsigned int i = 0; i < mac_size; ++i) out += fmt::format("{:02x}", mac[i]);
   return out;
@@ -101,10 +104,11 @@ Status WebhookSink::Deliver(const std::vector<PredictionRecord>& batch) {
   headers.Add("Idempotency-Key: " + IdempotencyKey(batch));
   headers.Add("Expect:");  // no 100-continue round trip for large bodies
   if (!options_.secret.empty()) {
-    const auto now = std::chrono::system_clock::now().time_since_epoch();
-    headers.Add(fmt::format("X-Freshet-Timestamp: {}",
-                            std::chrono::duration_cast<std::chrono::seconds>(now).count()));
-    headers.Add("X-Freshet-Signature: " + Signature(options_.secret, body));
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    headers.Add(fmt::format("X-Freshet-Timestamp: {}", now));
+    headers.Add("X-Freshet-Signature: " + Signature(options_.secret, now, body));
   }
 
   std::lock_guard<std::mutex> lock(mu_);

@@ -5,8 +5,9 @@
 // batch; 408, 429, 5xx, timeouts and connection errors are kUnavailable (retry), other
 // statuses kInvalidArgument; the message names the URL and the status or the curl error.
 // With a secret (the output's `secret_env:` names the environment variable holding it), each
-// POST also carries X-Freshet-Timestamp (Unix seconds when sent) and
-// X-Freshet-Signature: sha256=<hex HMAC-SHA256 of the body under the secret> (docs/formats.md).
+// POST also carries X-Freshet-Timestamp (Unix seconds when sent) and X-Freshet-Signature:
+// sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" under the secret> (docs/formats.md): the
+// timestamp is signed, so a receiver that refuses old timestamps refuses replayed requests.
 // Transport: libcurl, one handle per sink, reused so connections are kept alive.
 // Thread-safety: Deliver is thread-safe (serialized on the handle).
 #pragma once
@@ -48,8 +49,9 @@ class WebhookSink final : public Sink {
   static std::string Body(const std::vector<PredictionRecord>& batch);
   // The Idempotency-Key header of `batch`: a hash of its record ids, in hex.
   static std::string IdempotencyKey(const std::vector<PredictionRecord>& batch);
-  // The X-Freshet-Signature header value of `body` under `secret`: "sha256=<64 hex digits>".
-  static std::string Signature(std::string_view secret, std::string_view body);
+  // The X-Freshet-Signature header value of `body` sent at `timestamp` (X-Freshet-Timestamp,
+  // Unix seconds) under `secret`: "sha256=<64 hex digits of HMAC-SHA256("<timestamp>.<body>")>".
+  static std::string Signature(std::string_view secret, int64_t timestamp, std::string_view body);
 
  private:
   const WebhookSinkOptions options_;

@@ -114,10 +114,14 @@ TEST(WebhookSinkTest, PostsTheBatchAsJson) {
   EXPECT_EQ(receiver.timestamps()[0], "");
 }
 
-TEST(WebhookSinkTest, SignatureIsTheHmacSha256OfTheBody) {
-  // RFC 4231 test case 2.
-  EXPECT_EQ(WebhookSink::Signature("Jefe", "what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+TEST(WebhookSinkTest, SignatureIsTheHmacSha256OfTheTimestampAndTheBody) {
+  // As computed by `printf '%s' '1700000000.{"predictions":[]}' | openssl dgst -sha256 -hmac
+  // s3cret` (and Python's hmac module): what a receiver recomputes.
+  EXPECT_EQ(WebhookSink::Signature("s3cret", 1'700'000'000, R"({"predictions":[]})"),
+            "sha256=bb61c241deb331561afc9ea61b095aca1d859ac25ec7d0586d9039e4e75b4eaa");
+  // The timestamp is signed: replaying the body under a new timestamp does not verify.
+  EXPECT_NE(WebhookSink::Signature("s3cret", 1'700'000'001, R"({"predictions":[]})"),
+            WebhookSink::Signature("s3cret", 1'700'000'000, R"({"predictions":[]})"));
 }
 
 TEST(WebhookSinkTest, SecretFromTheEnvironmentSignsEachPost) {
@@ -147,12 +151,12 @@ TEST(WebhookSinkTest, SecretFromTheEnvironmentSignsEachPost) {
                             .count();
   ASSERT_EQ(receiver.bodies().size(), 1u);
   const std::string body = receiver.bodies()[0];
-  // The receiver's check: the HMAC of the bytes it got, under the shared secret.
-  EXPECT_EQ(receiver.signatures()[0], WebhookSink::Signature("s3cret", body));
-  EXPECT_NE(receiver.signatures()[0], WebhookSink::Signature("other", body));
   const int64_t sent = std::stoll(receiver.timestamps()[0]);
   EXPECT_GE(sent, before);
   EXPECT_LE(sent, after);
+  // The receiver's check: the HMAC of the timestamp and the bytes it got, under the secret.
+  EXPECT_EQ(receiver.signatures()[0], WebhookSink::Signature("s3cret", sent, body));
+  EXPECT_NE(receiver.signatures()[0], WebhookSink::Signature("other", sent, body));
 }
 
 TEST(WebhookSinkTest, RedeliveryCarriesTheSameIdempotencyKey) {
