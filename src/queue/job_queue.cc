@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -20,9 +21,11 @@ namespace freshet {
 namespace {
 
 // Key prefixes in the `queue` column family (docs/formats.md): part of the on-disk format.
-constexpr char kJobPrefix = 'j';       // 'j' + id -> JobRecord
-constexpr char kDonePrefix = 'd';      // 'd' + id -> signed varint done_ms
-constexpr char kDoneTimePrefix = 't';  // 't' + big-endian done_ms + id -> "" (expiry order)
+constexpr char kJobPrefix = 'j';   // 'j' + id -> JobRecord
+constexpr char kDonePrefix = 'd';  // 'd' + id -> signed varint done_ms
+// Written by earlier versions: 't' + big-endian done_ms + id -> "" (the acked ids in expiry
+// order); deleted when the queue is opened, compactions now drop expired done records.
+constexpr char kDoneTimePrefix = 't';
 // Format 2 adds a flags byte after the state; format 1 records (no flags) are still read.
 constexpr uint8_t kJobFormat1 = 1;
 constexpr uint8_t kJobFormat = 2;
@@ -47,13 +50,6 @@ std::string JobKey(std::string_view id) {
 
 std::string DoneKey(std::string_view id) {
   std::string key(1, kDonePrefix);
-  key.append(id);
-  return key;
-}
-
-std::string DoneTimeKey(int64_t done_ms, std::string_view id) {
-  std::string key(1, kDoneTimePrefix);
-  AppendBigEndian64(&key, static_cast<uint64_t>(done_ms));
   key.append(id);
   return key;
 }
@@ -205,10 +201,8 @@ class JobQueue::Impl {
   // An Ack's jobs, likewise; `refused` of them could not be acked.
   struct StagedAck {
     std::vector<Entry*> acked;
-    bool remembered = false;  // a done marker among the writes (prune_cursor saved)
     size_t refused = 0;
     Status first_refusal;
-    std::string prune_cursor;  // to restore when the write fails
   };
 
   static Status CheckSpecs(const std::vector<JobSpec>& jobs);
@@ -224,10 +218,9 @@ class JobQueue::Impl {
                       StagedEnqueue* staged, rocksdb::WriteBatch* batch);
   std::set<QueueState*> ApplyEnqueue(const std::vector<JobSpec>& jobs, StagedEnqueue* staged,
                                      int64_t now);
-  // Ack likewise; UnstageAck undoes what StageAck changed when the write failed.
+  // Ack likewise.
   Status StageAck(const std::vector<std::pair<std::string, uint64_t>>& jobs, int64_t now,
                   StagedAck* staged, rocksdb::WriteBatch* batch);
-  void UnstageAck(const StagedAck& staged);
   void ApplyAck(const StagedAck& staged);
   static Status RefusalOf(const StagedAck& staged, size_t jobs);
   QueueState& StateOf(const std::string& queue);
@@ -246,8 +239,11 @@ class JobQueue::Impl {
   void TrackHeld(Entry* e);
   Result<Entry*> FindLeased(const std::string& id, uint64_t lease, int64_t now);
   void PutDone(const std::string& id, int64_t now, rocksdb::WriteBatch* batch);
-  // Deletes up to `limit` acked ids whose retention ran out; false when a read failed.
-  Status PruneDone(int64_t now, size_t limit, rocksdb::WriteBatch* batch);
+  // Done records acked at or before now - done_retention_ms are expired: IsDone ignores them,
+  // and compactions of the queue's column family drop them (Db::SetExpiry).
+  void AdvanceExpiry(int64_t now);
+  // Deletes the done-index keys (kDoneTimePrefix) earlier versions wrote.
+  Status DeleteDoneIndex();
   std::vector<Entry*> DeadOf(const std::string& queue);
   static Job ToJob(const Entry& e);
 
@@ -263,10 +259,10 @@ class JobQueue::Impl {
   uint64_t next_seq_ = 1;
   uint64_t next_lease_ = 1;
   bool shutdown_ = false;
-  // Acked ids whose retention has run out are deleted from this time on (INT64_MAX: none
-  // known), scanning from prune_cursor_ (no expired done-index key sorts before it).
-  int64_t next_prune_ms_ = 0;
-  std::string prune_cursor_ = std::string(1, kDoneTimePrefix);
+  // done_ms at or before which a done record is expired; shared with the queue column family's
+  // expiry rule, which may outlive the queue.
+  std::shared_ptr<std::atomic<int64_t>> expired_through_ =
+      std::make_shared<std::atomic<int64_t>>(std::numeric_limits<int64_t>::min());
 };
 
 JobQueue::Impl::QueueState& JobQueue::Impl::StateOf(const std::string& queue) {
@@ -307,13 +303,33 @@ Status JobQueue::Impl::Load() {
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "read the queue"));
   it.reset();
-  // Forget every acked id past its retention now, so steady state prunes only new expiries.
-  while (next_prune_ms_ <= now) {
-    rocksdb::WriteBatch batch;
-    RETURN_IF_ERROR(PruneDone(now, 10'000, &batch));
-    RETURN_IF_ERROR(db_->Write(&batch, false));
-  }
+  RETURN_IF_ERROR(DeleteDoneIndex());
+  AdvanceExpiry(now);
+  db_->SetExpiry(Cf::kQueue, [expired_through = expired_through_](std::string_view key,
+                                                                  std::string_view value) {
+    if (key.empty() || key[0] != kDonePrefix) return false;
+    std::optional<int64_t> done_ms = DecodeDone(value);
+    return done_ms && *done_ms <= expired_through->load(std::memory_order_relaxed);
+  });
   return Status::Ok();
+}
+
+Status JobQueue::Impl::DeleteDoneIndex() {
+  auto it = db_->NewIterator(Cf::kQueue);
+  const std::string first(1, kDoneTimePrefix), past(1, kDoneTimePrefix + 1);
+  it->Seek(first);
+  RETURN_IF_ERROR(FromRocks(it->status(), "read the queue"));
+  if (!it->Valid() || it->key().compare(past) >= 0) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(db_->cf(Cf::kQueue), first, past);
+  return db_->Write(&batch, false);
+}
+
+void JobQueue::Impl::AdvanceExpiry(int64_t now) {
+  const int64_t through = now - options_.done_retention_ms;
+  int64_t current = expired_through_->load(std::memory_order_relaxed);
+  while (through > current && !expired_through_->compare_exchange_weak(current, through)) {
+  }
 }
 
 void JobQueue::Impl::TrackHeld(Entry* e) {
@@ -413,6 +429,7 @@ Status JobQueue::Impl::CheckSpecs(const std::vector<JobSpec>& jobs) {
 Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coalesce,
                                     bool follow_ups, int64_t now, StagedEnqueue* staged,
                                     rocksdb::WriteBatch* batch) {
+  AdvanceExpiry(now);
   staged->results.assign(jobs.size(), EnqueueResult::kDuplicate);
   std::unordered_set<std::string_view> batch_ids;
   // Coalescing targets: a job added earlier in this batch (by queue and key: its index).
@@ -604,34 +621,6 @@ void JobQueue::Impl::PutDone(const std::string& id, int64_t now, rocksdb::WriteB
   std::string done;
   byte_codec::PutSigned(&done, now);
   batch->Put(db_->cf(Cf::kQueue), DoneKey(id), done);
-  batch->Put(db_->cf(Cf::kQueue), DoneTimeKey(now, id), "");
-  next_prune_ms_ = std::min(next_prune_ms_, now + options_.done_retention_ms);
-}
-
-Status JobQueue::Impl::PruneDone(int64_t now, size_t limit, rocksdb::WriteBatch* batch) {
-  if (now < next_prune_ms_) return Status::Ok();
-  auto it = db_->NewIterator(Cf::kQueue);
-  size_t n = 0;
-  next_prune_ms_ = std::numeric_limits<int64_t>::max();
-  for (it->Seek(prune_cursor_); it->Valid(); it->Next()) {
-    rocksdb::Slice key = it->key();
-    if (key.empty() || key[0] != kDoneTimePrefix || key.size() < 9) break;
-    const int64_t done_ms = static_cast<int64_t>(ReadBigEndian64(key.data() + 1));
-    if (done_ms + options_.done_retention_ms > now || n == limit) {
-      // Not expired yet, or enough for this call: resume here.
-      next_prune_ms_ = n == limit ? now : done_ms + options_.done_retention_ms;
-      prune_cursor_ = key.ToString();
-      return FromRocks(it->status(), "read the queue's done ids");
-    }
-    std::string id(key.data() + 9, key.size() - 9);
-    batch->Delete(db_->cf(Cf::kQueue), key);
-    // The id may have been enqueued and acked again since: keep its newer done record.
-    ASSIGN_OR_RETURN(auto current, db_->Get(Cf::kQueue, DoneKey(id)));
-    if (current && DecodeDone(*current) == done_ms) batch->Delete(db_->cf(Cf::kQueue), DoneKey(id));
-    ++n;
-  }
-  prune_cursor_ = std::string(1, kDoneTimePrefix);
-  return FromRocks(it->status(), "read the queue's done ids");
 }
 
 Status JobQueue::Impl::StageAck(const std::vector<std::pair<std::string, uint64_t>>& jobs,
@@ -650,21 +639,11 @@ Status JobQueue::Impl::StageAck(const std::vector<std::pair<std::string, uint64_
       continue;
     }
     batch->Delete(db_->cf(Cf::kQueue), JobKey(id));
-    if (!(*e)->rec.follow_up) {
-      PutDone(id, now, batch);
-      staged->remembered = true;
-    }
+    if (!(*e)->rec.follow_up) PutDone(id, now, batch);
     staged->acked.push_back(*e);
   }
-  if (!staged->remembered) return Status::Ok();
-  staged->prune_cursor = prune_cursor_;
-  return PruneDone(now, 2 * staged->acked.size() + 64, batch);
-}
-
-void JobQueue::Impl::UnstageAck(const StagedAck& staged) {
-  if (!staged.remembered) return;
-  prune_cursor_ = staged.prune_cursor;
-  next_prune_ms_ = 0;
+  AdvanceExpiry(now);
+  return Status::Ok();
 }
 
 void JobQueue::Impl::ApplyAck(const StagedAck& staged) {
@@ -690,10 +669,7 @@ Status JobQueue::Impl::Ack(const std::vector<std::pair<std::string, uint64_t>>& 
   StagedAck staged;
   Status st = StageAck(jobs, now, &staged, &batch);
   if (st.ok() && !staged.acked.empty()) st = db_->Write(&batch, false);
-  if (!st.ok()) {
-    UnstageAck(staged);
-    return st;
-  }
+  if (!st.ok()) return st;
   ApplyAck(staged);
   return RefusalOf(staged, jobs.size());
 }
@@ -710,10 +686,7 @@ Status JobQueue::Impl::Complete(const std::vector<std::pair<std::string, uint64_
   if (st.ok())
     st = StageEnqueue(follow_ups, /*coalesce=*/false, /*follow_ups=*/true, now, &staged, with);
   if (st.ok()) st = db_->Write(with, false);
-  if (!st.ok()) {
-    UnstageAck(staged_ack);
-    return st;
-  }
+  if (!st.ok()) return st;
   ApplyAck(staged_ack);
   const size_t added = staged.entries.size();
   std::set<QueueState*> touched = ApplyEnqueue(follow_ups, &staged, now);

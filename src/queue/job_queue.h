@@ -8,7 +8,8 @@
 // writes nothing: a lease lives in memory only, so after a crash every job not acked is visible
 // again (at-least-once), with the receive_count last persisted (by a Nack or a timeout).
 // Memory holds the index (per queue: ready and delayed heaps, in-flight leases, dead letter);
-// acked ids are kept in RocksDB only, for done_retention_ms.
+// acked ids are kept in RocksDB only, for done_retention_ms; then compactions drop them
+// (Db::SetExpiry), so remembering an id costs one put and its expiry no write at all.
 //
 // Visibility timeouts are enforced without a thread: a Receive or Stats of a queue first
 // returns its expired leases to ready (or the dead letter). An Ack of an expired lease is still
@@ -86,7 +87,7 @@ class JobQueue {
  public:
   // Loads pending and dead jobs from `db`: every job not acked before a crash is visible again
   // (a delayed or backed-off one at its persisted visible time), receive_count kept as last
-  // persisted. Forgets acked ids older than done_retention_ms. kInvalidArgument for options
+  // persisted. Acked ids older than done_retention_ms are forgotten. kInvalidArgument for options
   // out of range (non-positive limits), kIoError/kInternal when the column family cannot be read.
   static Result<std::unique_ptr<JobQueue>> Open(Db* db, const Clock* clock,
                                                 const QueueOptions& options);

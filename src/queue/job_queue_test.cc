@@ -143,21 +143,61 @@ TEST_F(JobQueueTest, IdsAreIdempotentWhilePendingInFlightDoneOrDead) {
   EXPECT_EQ(Take(5, "q").at(0).payload, "1");
 }
 
-TEST_F(JobQueueTest, DoneIdsArePrunedAfterRetention) {
+// An acked id is a duplicate for done_retention_ms; after that it is forgotten, and a compaction
+// of the queue's column family drops its record (keeping the records still within retention).
+TEST_F(JobQueueTest, DoneIdsExpireAfterRetentionAndCompactionDropsThem) {
   Add("old");
   auto jobs = Take(1);
   ASSERT_TRUE(queue_->Ack("old", jobs[0].lease).ok());
-  // An ack after the retention prunes the expired done record from RocksDB.
-  clock_.Advance(options_.done_retention_ms + 1);
-  Add("new");
+  clock_.Advance(options_.done_retention_ms);
+  EXPECT_EQ(Add("new"), EnqueueResult::kAdded);
   jobs = Take(1);
   ASSERT_TRUE(queue_->Ack("new", jobs[0].lease).ok());
-  auto old_done = db_->Get(Cf::kQueue, "dold");
-  ASSERT_TRUE(old_done.ok());
-  EXPECT_FALSE(old_done->has_value());
-  auto new_done = db_->Get(Cf::kQueue, "dnew");
-  ASSERT_TRUE(new_done.ok());
-  EXPECT_TRUE(new_done->has_value());
+
+  auto done = [&](const std::string& key) {
+    auto value = db_->Get(Cf::kQueue, key);
+    EXPECT_TRUE(value.ok());
+    return value.ok() && value->has_value();
+  };
+  auto compact = [&] {
+    ASSERT_TRUE(db_->raw()->Flush(rocksdb::FlushOptions(), db_->cf(Cf::kQueue)).ok());
+    rocksdb::CompactRangeOptions options;
+    options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    ASSERT_TRUE(db_->raw()->CompactRange(options, db_->cf(Cf::kQueue), nullptr, nullptr).ok());
+  };
+  compact();
+  EXPECT_FALSE(done("dold"));  // acked done_retention_ms ago: expired
+  EXPECT_TRUE(done("dnew"));
+  EXPECT_EQ(Add("new"), EnqueueResult::kDuplicate);
+
+  // After a reopen too (the rule is the new queue's), and an expired id may be enqueued again.
+  clock_.Advance(1);
+  Reopen();
+  EXPECT_EQ(Add("new"), EnqueueResult::kDuplicate);
+  clock_.Advance(options_.done_retention_ms);
+  EXPECT_EQ(Add("new"), EnqueueResult::kAdded);  // expired, before any compaction
+  compact();
+  EXPECT_FALSE(done("dnew"));
+}
+
+// Earlier versions kept the acked ids in expiry order under 't' keys: opening deletes them.
+TEST_F(JobQueueTest, OpeningDeletesTheDoneIndexOfEarlierVersions) {
+  std::string legacy = "t";
+  AppendBigEndian64(&legacy, static_cast<uint64_t>(kT0));
+  legacy += "old";
+  ASSERT_TRUE(db_->Put(Cf::kQueue, legacy, "").ok());
+  ASSERT_TRUE(db_->Put(Cf::kQueue, "dold",
+                       [] {
+                         std::string v;
+                         byte_codec::PutSigned(&v, kT0);
+                         return v;
+                       }())
+                  .ok());
+  Reopen();
+  auto value = db_->Get(Cf::kQueue, legacy);
+  ASSERT_TRUE(value.ok());
+  EXPECT_FALSE(value->has_value());
+  EXPECT_EQ(Add("old"), EnqueueResult::kDuplicate);  // its done record is kept
 }
 
 TEST_F(JobQueueTest, CoalescesIntoAPendingUnreceivedJob) {
@@ -459,7 +499,7 @@ TEST_F(JobQueueTest, FollowUpsAreAckedWithoutADoneMarker) {
   std::vector<std::string> keys;
   auto it = db_->NewIterator(Cf::kQueue);
   for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
-  ASSERT_EQ(keys.size(), 4u);  // "da", "db" and their two expiry-order keys; no job left
+  ASSERT_EQ(keys.size(), 2u);  // the parents' done records; no job left
   EXPECT_EQ(keys[0], "da");
   EXPECT_EQ(keys[1], "db");
   for (const std::string& key : keys) EXPECT_EQ(key.find('#'), std::string::npos) << key;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iterator>
+#include <mutex>
 #include <vector>
 
 namespace freshet {
@@ -63,6 +65,40 @@ bool IsLockError(const rocksdb::Status& s) {
 
 }  // namespace
 
+// Drops what an ExpiryRule says is expired, for one compaction.
+class ExpiryFilter : public rocksdb::CompactionFilter {
+ public:
+  explicit ExpiryFilter(std::shared_ptr<const Db::ExpiryRule> rule) : rule_(std::move(rule)) {}
+  bool Filter(int /*level*/, const rocksdb::Slice& key, const rocksdb::Slice& value,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    return (*rule_)(key.ToStringView(), value.ToStringView());
+  }
+  const char* Name() const override { return "freshet.expiry"; }
+
+ private:
+  const std::shared_ptr<const Db::ExpiryRule> rule_;
+};
+
+// Thread-safe: Set from any thread, CreateCompactionFilter from RocksDB's.
+class ExpiryFilterFactory : public rocksdb::CompactionFilterFactory {
+ public:
+  void Set(Db::ExpiryRule rule) {
+    std::lock_guard lock(mu_);
+    rule_ = rule ? std::make_shared<const Db::ExpiryRule>(std::move(rule)) : nullptr;
+  }
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context& /*context*/) override {
+    std::lock_guard lock(mu_);
+    if (!rule_) return nullptr;  // nothing to drop
+    return std::make_unique<ExpiryFilter>(rule_);
+  }
+  const char* Name() const override { return "freshet.expiry"; }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<const Db::ExpiryRule> rule_;
+};
+
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
   if (s.IsNotFound()) return Status::NotFound(fmt::format("{}: {}", what, s.ToString()));
@@ -101,10 +137,14 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
   rocksdb::ColumnFamilyOptions state_options = cf_options;
   state_options.memtable_insert_with_hint_prefix_extractor.reset(
       rocksdb::NewFixedPrefixTransform(4));
+  std::array<std::shared_ptr<ExpiryFilterFactory>, kNumCfs> expiry;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (int i = 0; i < kNumCfs; ++i) {
-    descriptors.emplace_back(std::string(kCfNames[i]),
-                             i == static_cast<int>(Cf::kState) ? state_options : cf_options);
+    expiry[i] = std::make_shared<ExpiryFilterFactory>();
+    rocksdb::ColumnFamilyOptions options_i =
+        i == static_cast<int>(Cf::kState) ? state_options : cf_options;
+    options_i.compaction_filter_factory = expiry[i];
+    descriptors.emplace_back(std::string(kCfNames[i]), options_i);
   }
   // RocksDB opens a database only with every column family it holds.
   std::vector<std::string> existing;
@@ -123,6 +163,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
 
   std::unique_ptr<Db> db(new Db());
   db->dir_ = dir;
+  db->expiry_ = std::move(expiry);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
@@ -186,6 +227,10 @@ Status Db::Write(rocksdb::WriteBatch* batch, bool sync) {
 // other writer waits for it; SyncWAL syncs the log (every write before it included) while other
 // threads go on writing.
 Status Db::SyncWal() { return FromRocks(db_->SyncWAL(), "syncing the write-ahead log"); }
+
+void Db::SetExpiry(Cf which, ExpiryRule rule) {
+  expiry_[static_cast<int>(which)]->Set(std::move(rule));
+}
 
 Status Db::Resume() { return FromRocks(db_->Resume(), "resuming writes"); }
 

@@ -11,6 +11,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,8 @@ struct DbOptions {
   bool read_only = false;
 };
 
+class ExpiryFilterFactory;  // db.cc
+
 class Db {
  public:
   // Opens or creates the database under `dir`. Column families that earlier versions created
@@ -76,6 +79,15 @@ class Db {
   Status SyncWal();
   std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf);
 
+  // Which records of a column family compactions drop: asked of each record (key, value) a
+  // compaction rewrites, on RocksDB's background threads; true drops it. A record is dropped only
+  // if and when it is compacted: readers must still treat what the rule drops as absent. The
+  // rule must be thread-safe and own (or share) what it uses: a compaction may still hold it
+  // after it is replaced.
+  using ExpiryRule = std::function<bool(std::string_view key, std::string_view value)>;
+  // Sets the rule of `cf` (empty: none), for the compactions that start from now on.
+  void SetExpiry(Cf cf, ExpiryRule rule);
+
   // After a failed write (e.g. the disk was full) RocksDB refuses every write until it has
   // recovered; it retries by itself when space comes back, and this asks it to now. Ok when
   // writes are accepted again (or were never refused); the error while the cause lasts.
@@ -86,6 +98,8 @@ class Db {
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kNumCfs> handles_{};
+  // Per column family: hands each compaction the ExpiryRule set then.
+  std::array<std::shared_ptr<ExpiryFilterFactory>, kNumCfs> expiry_{};
 };
 
 // Converts a RocksDB status; `what` names the operation for the message.

@@ -32,6 +32,39 @@ TEST(DbTest, PersistsAcrossReopenPerColumnFamily) {
   std::filesystem::remove_all(dir);
 }
 
+// Compactions of a column family drop what its expiry rule says, and only there; no rule, no drop.
+TEST(DbTest, CompactionsDropWhatTheExpiryRuleSays) {
+  std::string dir = TempDir("expiry");
+  auto db = Db::Open(dir);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  Db* d = db->get();
+  auto compact = [d](Cf cf) {
+    ASSERT_TRUE(d->raw()->Flush(rocksdb::FlushOptions(), d->cf(cf)).ok());
+    rocksdb::CompactRangeOptions options;
+    options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    ASSERT_TRUE(d->raw()->CompactRange(options, d->cf(cf), nullptr, nullptr).ok());
+  };
+  auto has = [d](Cf cf, const std::string& key) { return d->Get(cf, key).value().has_value(); };
+  for (Cf cf : {Cf::kQueue, Cf::kState}) {
+    ASSERT_TRUE(d->Put(cf, "a", "old").ok());
+    ASSERT_TRUE(d->Put(cf, "b", "new").ok());
+  }
+  d->SetExpiry(Cf::kQueue, [](std::string_view, std::string_view value) { return value == "old"; });
+  EXPECT_TRUE(has(Cf::kQueue, "a"));  // not before a compaction
+  compact(Cf::kQueue);
+  compact(Cf::kState);
+  EXPECT_FALSE(has(Cf::kQueue, "a"));
+  EXPECT_TRUE(has(Cf::kQueue, "b"));
+  EXPECT_TRUE(has(Cf::kState, "a"));  // another family's rule is its own (none)
+
+  d->SetExpiry(Cf::kQueue, nullptr);
+  ASSERT_TRUE(d->Put(Cf::kQueue, "c", "old").ok());
+  compact(Cf::kQueue);
+  EXPECT_TRUE(has(Cf::kQueue, "c"));
+  db->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(DbTest, SecondOpenOfHeldDirectoryIsAClearError) {
   std::string dir = TempDir("lock");
   auto first = Db::Open(dir);
