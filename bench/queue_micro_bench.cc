@@ -1,8 +1,9 @@
 // Google Benchmark micro-suite of the prediction queue (src/queue/job_queue.h): one job's whole
 // life — Enqueue, Receive, Ack — on a real RocksDB in a temp directory, one job at a time and
 // in batches (EnqueueBatch + one Receive + AckBatch), and with producer and consumer threads
-// running concurrently. items_per_second is jobs through the queue; a triggered prediction
-// costs two (its predict job and one delivery job per sink).
+// running concurrently; and a triggered prediction's jobs (BM_TriggeredPredictions).
+// items_per_second is jobs through the queue (predictions in BM_TriggeredPredictions); a
+// triggered prediction costs two (its predict job and one delivery job per sink).
 // Run: build/bench/queue_micro_bench
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
@@ -93,6 +94,44 @@ void BM_EnqueueReceiveAck(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
 }
 BENCHMARK(BM_EnqueueReceiveAck)->Arg(1)->Arg(16)->Arg(128)->UseRealTime();
+
+// The queue's part of `batch` triggered predictions, as the triggered path runs it: their
+// predict jobs enqueued (ids as a trigger makes them), received, completed with one delivery
+// each (a follow-up with a prediction record's size), the deliveries received and acked.
+// items_per_second is predictions.
+void BM_TriggeredPredictions(benchmark::State& state) {
+  BenchQueue q;
+  const size_t batch = static_cast<size_t>(state.range(0));
+  const std::string record(400, 'r');
+  uint64_t next_offset = 0;
+  std::vector<JobSpec> jobs(batch), deliveries(batch);
+  std::vector<Job> received;
+  std::vector<std::pair<std::string, uint64_t>> acks;
+  auto receive_all = [&](const char* queue) {
+    received.clear();
+    auto n = q.get()->Receive(queue, batch, 0, &received);
+    Require(n.ok() && *n == batch, "Receive");
+    acks.clear();
+    for (const Job& j : received) acks.emplace_back(j.id, j.lease);
+  };
+  for (auto _ : state) {
+    for (JobSpec& job : jobs) {
+      job = JobSpec{"recommend/app_events/0/" + std::to_string(next_offset++), "predict/recommend",
+                    "", kPayload, 0};
+    }
+    Require(q.get()->EnqueueBatch(jobs).ok(), "EnqueueBatch");
+    receive_all("predict/recommend");
+    for (size_t i = 0; i < batch; ++i) {
+      deliveries[i] = JobSpec{received[i].id + "#0", "deliver/recommend/0", "", record, 0};
+    }
+    rocksdb::WriteBatch predictions;
+    Require(q.get()->Complete(acks, deliveries, &predictions).ok(), "Complete");
+    receive_all("deliver/recommend/0");
+    Require(q.get()->AckBatch(acks).ok(), "AckBatch");
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
+}
+BENCHMARK(BM_TriggeredPredictions)->Arg(64)->UseRealTime();
 
 // One producer thread enqueueing one job per call (as a trigger does per event) and one
 // consumer thread receiving up to 64 and acking them in one batch (as a worker does).
