@@ -342,6 +342,39 @@ TEST_F(E2eTest, HostileJsonBodiesAre4xx) {
   EXPECT_EQ(health->status, 200);
 }
 
+// `freshet serve`'s queue flags reach the prediction queue (its capacity is in GET /v1/queue),
+// and a value out of range is refused naming the flag, before anything is opened.
+TEST(ServeCliTest, QueueFlagsReachThePredictionQueue) {
+  const fs::path root =
+      fs::temp_directory_path() / ("freshet-serve-cli-" + std::to_string(getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "project");
+  std::ofstream(root / "project" / "freshet.yaml") << "project: p\n";
+  {
+    ServerProcess server(FRESHET_BIN, (root / "project").string(), (root / "data").string());
+    ASSERT_TRUE(server.Start({"--queue-max-jobs", "7", "--queue-visibility-ms", "5000",
+                              "--queue-max-attempts", "9", "--queue-retention-ms", "60000"}));
+    auto stats = server.Call("GET", "/v1/queue", "");
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    ASSERT_EQ(stats->status, 200) << stats->body;
+    simdjson::dom::parser parser;
+    EXPECT_EQ(uint64_t(parser.parse(stats->body)["capacity"]), 7u) << stats->body;
+  }
+  for (const char* flag : {"--queue-max-jobs 0", "--queue-visibility-ms 0",
+                           "--queue-max-attempts 0", "--queue-retention-ms -1"}) {
+    int rc = 0;
+    std::string out =
+        RunCommand(std::string(FRESHET_BIN) + " serve --project " + (root / "project").string() +
+                       " --data " + (root / "bad-data").string() + " --listen 127.0.0.1:0 " + flag,
+                   &rc);
+    EXPECT_NE(rc, 0) << flag;
+    const std::string name = std::string(flag).substr(0, std::string(flag).find(' '));
+    EXPECT_NE(out.find(name), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(root / "bad-data")) << flag;  // refused before opening anything
+  }
+  fs::remove_all(root);
+}
+
 // `freshet bench stream` wires its options through: a small run with several batches and
 // checkpoints reports every event, and a zero batch size is refused.
 TEST(BenchCliTest, StreamOptionsReachTheBenchmark) {

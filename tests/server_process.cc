@@ -46,13 +46,18 @@ ServerProcess::~ServerProcess() {
   if (running()) Kill(SIGKILL);
 }
 
-bool ServerProcess::Start() {
+bool ServerProcess::Start(const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args = {
+      binary_,           "serve",   "--project", project_dir_,
+      "--data",          data_dir_, "--listen",  "127.0.0.1:" + std::to_string(port_),
+      "--checkpoint-ms", "100"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ == 0) {
-    std::string listen = "127.0.0.1:" + std::to_string(port_);
-    ::execl(binary_.c_str(), binary_.c_str(), "serve", "--project", project_dir_.c_str(), "--data",
-            data_dir_.c_str(), "--listen", listen.c_str(), "--checkpoint-ms", "100",
-            static_cast<char*>(nullptr));
+    ::execv(binary_.c_str(), argv.data());
     ::_exit(127);
   }
   for (int i = 0; i < 200; ++i) {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "cli/http_client.h"
 
@@ -21,8 +22,9 @@ class ServerProcess {
   ServerProcess(std::string binary, std::string project_dir, std::string data_dir);
   ~ServerProcess();  // SIGKILLs a running child
 
-  // Starts `freshet serve` and waits until /healthz answers (false after ~10 s).
-  bool Start();
+  // Starts `freshet serve` (with `extra_args` after the fixed ones) and waits until /healthz
+  // answers (false after ~10 s).
+  bool Start(const std::vector<std::string>& extra_args = {});
   // Sends `signal` and reaps the child; returns the wait status.
   int Kill(int signal);
   bool running() const { return pid_ > 0; }

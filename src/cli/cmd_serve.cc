@@ -19,6 +19,7 @@ struct ServeFlags {
   std::string state_backend = InstanceOptions().state_backend;
   std::string log_level = "info";
   int trigger_workers = TriggerWorkersOptions().workers;
+  QueueOptions queue;
 };
 
 Status Serve(const ServeFlags& f) {
@@ -31,6 +32,7 @@ Status Serve(const ServeFlags& f) {
   options.engine.max_resident_bytes = f.max_state_mb << 20;
   options.state_backend = f.state_backend;
   options.triggers.workers = f.trigger_workers;
+  options.queue = f.queue;
   ASSIGN_OR_RETURN(auto instance, Instance::Open(options));
   // A deployment whose model reads other features than its service must not start serving.
   RETURN_IF_ERROR(CheckDeployments(instance->spec(), *instance->registry()));
@@ -69,6 +71,23 @@ void RegisterServe(CLI::App* app) {
                   "Prediction threads per deployment with an `on:` trigger")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--queue-max-jobs", f->queue.max_jobs,
+                  "Prediction jobs held at most (all queues); beyond it ingest of triggering "
+                  "events answers 429")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--queue-visibility-ms", f->queue.visibility_timeout_ms,
+                  "A received prediction job not done by then is received again")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--queue-max-attempts", f->queue.max_attempts,
+                  "Attempts of a predict job before its dead letter (deliveries retry longer)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--queue-retention-ms", f->queue.done_retention_ms,
+                  "How long a done job's id is remembered, so that enqueueing it again is a no-op")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--log-level", f->log_level,
                   fmt::format("Log lines to stderr at this level and above: {}", kLogLevels))
       ->capture_default_str();
