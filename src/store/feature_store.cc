@@ -206,12 +206,13 @@ Status FeatureStore::ReadTable(const TableView& view, const std::vector<std::vec
                     view.spec().name, view.table()));
   }
   ASSIGN_OR_RETURN(std::vector<int> fields, view.FieldIndexes(features));
+  std::vector<std::string> entity_keys;
+  entity_keys.reserve(keys.size());
+  for (const std::vector<Value>& key : keys) entity_keys.push_back(EncodeEntityKey(key));
+  ASSIGN_OR_RETURN(auto versions, tables_->VersionsBefore(view.table(), entity_keys, as_of_ms));
   out->clear();
   out->reserve(keys.size());
-  for (const std::vector<Value>& key : keys) {
-    ASSIGN_OR_RETURN(ViewRead read, view.Read(*tables_, EncodeEntityKey(key), as_of_ms, fields));
-    out->push_back(std::move(read));
-  }
+  for (const auto& version : versions) out->push_back(view.Resolve(version, as_of_ms, fields));
   return Status::Ok();
 }
 

@@ -36,6 +36,18 @@ class AttributeLookup {
   virtual Result<std::optional<AttributeVersion>> VersionBefore(const std::string& table,
                                                                 std::string_view entity_key,
                                                                 int64_t t_ms) const = 0;
+  // VersionBefore of each of `entity_keys` at t_ms, in their order (one read of a batch: a
+  // store may share its work among them). The default asks VersionBefore for each.
+  virtual Result<std::vector<std::optional<AttributeVersion>>> VersionsBefore(
+      const std::string& table, const std::vector<std::string>& entity_keys, int64_t t_ms) const {
+    std::vector<std::optional<AttributeVersion>> out;
+    out.reserve(entity_keys.size());
+    for (const std::string& key : entity_keys) {
+      ASSIGN_OR_RETURN(std::optional<AttributeVersion> version, VersionBefore(table, key, t_ms));
+      out.push_back(std::move(version));
+    }
+    return out;
+  }
 };
 
 }  // namespace freshet

@@ -1,7 +1,8 @@
 // TableView: a feature view whose source is a table (`kind: table`), compiled for reads. Its
 // features are attributes (`{attr: field}`): the field's value in the entity's row as of the
-// read time. The feature store (online) and the backfill (at each label's time) read through
-// the same TableView::Read, so online and offline values agree by construction.
+// read time. The feature store (online: a batch's versions from one VersionsBefore, then
+// Resolve) and the backfill (at each label's time: Read) apply the same rule, Resolve, so online
+// and offline values agree by construction.
 //
 // Read rule at time t, from the row's newest version before t (AttributeLookup::VersionBefore):
 // none, or a tombstone: NOT_FOUND and nulls; a version older than t - ttl (the view's TTL):

@@ -180,11 +180,32 @@ Result<std::optional<AttributeVersion>> TableStore::ReadAsOf(const std::string& 
                                                              std::string_view entity_key,
                                                              int64_t t_ms) const {
   ASSIGN_OR_RETURN(const SourceSpec* table, Table(source));
+  return ReadAsOf(db_->NewIterator(Cf::kTables).get(), *table, source, entity_key, t_ms);
+}
+
+Result<std::vector<std::optional<AttributeVersion>>> TableStore::VersionsBefore(
+    const std::string& table, const std::vector<std::string>& entity_keys, int64_t t_ms) const {
+  ASSIGN_OR_RETURN(const SourceSpec* spec, Table(table));
+  std::unique_ptr<rocksdb::Iterator> it = db_->NewIterator(Cf::kTables);
+  std::vector<std::optional<AttributeVersion>> out;
+  out.reserve(entity_keys.size());
+  for (const std::string& key : entity_keys) {
+    ASSIGN_OR_RETURN(std::optional<AttributeVersion> version,
+                     ReadAsOf(it.get(), *spec, table, key, t_ms));
+    out.push_back(std::move(version));
+  }
+  return out;
+}
+
+Result<std::optional<AttributeVersion>> TableStore::ReadAsOf(rocksdb::Iterator* it,
+                                                             const SourceSpec& table,
+                                                             const std::string& source,
+                                                             std::string_view entity_key,
+                                                             int64_t t_ms) const {
   if (t_ms == std::numeric_limits<int64_t>::min()) return std::optional<AttributeVersion>();
   const std::string prefix = RowPrefix(source, entity_key);
   std::string target = prefix;
   AppendTime(&target, t_ms - 1);
-  std::unique_ptr<rocksdb::Iterator> it = db_->NewIterator(Cf::kTables);
   it->SeekForPrev(target);
   if (!it->status().ok()) return FromRocks(it->status(), "table read");
   if (!it->Valid()) return std::optional<AttributeVersion>();
@@ -193,7 +214,7 @@ Result<std::optional<AttributeVersion>> TableStore::ReadAsOf(const std::string& 
     return std::optional<AttributeVersion>();
   }
   AttributeVersion version;
-  RETURN_IF_ERROR(DecodeVersion(*table, ReadTime(key.data() + prefix.size()),
+  RETURN_IF_ERROR(DecodeVersion(table, ReadTime(key.data() + prefix.size()),
                                 it->value().ToStringView(), &version));
   return std::optional<AttributeVersion>(std::move(version));
 }

@@ -72,11 +72,20 @@ class TableStore : public AttributeLookup {
                                                         int64_t t_ms) const override {
     return ReadAsOf(table, entity_key, t_ms);
   }
+  // One iterator for the whole batch.
+  Result<std::vector<std::optional<AttributeVersion>>> VersionsBefore(
+      const std::string& table, const std::vector<std::string>& entity_keys,
+      int64_t t_ms) const override;
 
  private:
   Status Parse(const SourceSpec& schema, std::string_view body, TableFormat format,
                std::vector<Record>* records, ParseError* error) const;
   Result<size_t> Write(const SourceSpec& table, const std::vector<Record>& records, bool deleted);
+  // ReadAsOf of `table` (the spec of source `source`) through `it`, an iterator of the tables
+  // column family, which it moves.
+  Result<std::optional<AttributeVersion>> ReadAsOf(rocksdb::Iterator* it, const SourceSpec& table,
+                                                   const std::string& source,
+                                                   std::string_view entity_key, int64_t t_ms) const;
 
   const ProjectSpec* spec_;
   Db* db_;
