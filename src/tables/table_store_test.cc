@@ -113,6 +113,39 @@ TEST_F(TableStoreTest, DeletesAreTombstonesInTheHistory) {
   EXPECT_EQ(arity.status().code(), StatusCode::kInvalidArgument);
 }
 
+// A batch read through one iterator answers each key as ReadAsOf does, whatever the order of the
+// keys (an iterator moved backwards and forwards among rows), deletions and absent rows included.
+TEST_F(TableStoreTest, VersionsBeforeAnswersEachKeyAsReadAsOf) {
+  ASSERT_TRUE(store_
+                  ->Upsert("users", R"([{"user_id": "u1", "plan": "free", "updated_at": 1000},
+                                        {"user_id": "u1", "plan": "pro", "updated_at": 2000},
+                                        {"user_id": "u2", "plan": "team", "updated_at": 1500},
+                                        {"user_id": "u4", "plan": "free", "updated_at": 900}])",
+                           TableFormat::kJson)
+                  .ok());
+  ASSERT_TRUE(store_->DeleteKeys("users", {{Value::String("u4")}}, 1800).ok());
+  const std::vector<std::string> keys = {"u2", "u1", "u3", "u4", "u1", "u0"};
+  for (int64_t t : {1000, 1501, 1900, 2500}) {
+    auto batch = store_->VersionsBefore("users", keys, t);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    ASSERT_EQ(batch->size(), keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      auto one = store_->ReadAsOf("users", keys[i], t);
+      ASSERT_TRUE(one.ok());
+      ASSERT_EQ((*batch)[i].has_value(), one->has_value()) << keys[i] << " at " << t;
+      if (!one->has_value()) continue;
+      EXPECT_EQ((*batch)[i]->event_ms, (*one)->event_ms) << keys[i] << " at " << t;
+      EXPECT_EQ((*batch)[i]->deleted, (*one)->deleted) << keys[i] << " at " << t;
+      EXPECT_EQ((*batch)[i]->values, (*one)->values) << keys[i] << " at " << t;
+    }
+  }
+  auto at = store_->VersionsBefore("users", keys, 2500);
+  EXPECT_EQ((*at)[1]->values[1].as_string(), "pro");
+  EXPECT_TRUE((*at)[3]->deleted);
+  EXPECT_FALSE((*at)[2].has_value());
+  EXPECT_EQ(store_->VersionsBefore("nope", keys, 1).status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(TableStoreTest, LoadsCsvWithCompositeKeys) {
   auto n = store_->Upsert("catalog",
                           "catalog,content_id,category,ts,extra\n"
