@@ -370,6 +370,28 @@ TEST_F(TriggersTest, DownWebhookGetsEverythingOnceBackWhileTheFileSinkIsNotBlock
   }
 }
 
+// A webhook that is down is probed with one batch per pause (50 ms, doubling, at most 2 s), not
+// sent every delivery whose own retry backoff (here 50-200 ms) has run out; once it is back,
+// everything arrives.
+TEST_F(TriggersTest, ADownWebhookIsProbedNotHammered) {
+  WebhookReceiver receiver;
+  receiver.down = true;
+  Open("0s", fmt::format("    outputs:\n      - {{kind: webhook, url: '{}', timeout: 2s}}",
+                         receiver.url()));
+  // Predictions made at different times: their deliveries come due at different times.
+  for (int i = 0; i < 20; ++i) {
+    Ingest(Event("u" + std::to_string(i), "exit"));
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // Pauses of 50+100+200+400+800+1600 ms fill ~3.2 s: at most 7 posts (without them, each
+  // group of deliveries would come back every 200 ms at most: dozens of posts).
+  EXPECT_GE(receiver.posts(), 1);
+  EXPECT_LE(receiver.posts(), 8);
+  receiver.down = false;
+  ASSERT_TRUE(receiver.WaitForIds(20, kWait));
+}
+
 TEST_F(TriggersTest, RestartRetriggersTheTailAndDedupesByJobId) {
   // The memory state backend keeps no checkpoint: every Open replays the whole log, so every
   // event is a tail event that triggers again (the worst case of a crash).

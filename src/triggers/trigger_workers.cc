@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace freshet {
@@ -190,6 +191,7 @@ Result<Prediction> TriggerWorkers::Score(const Deployment& d, const std::vector<
 
 void TriggerWorkers::DeliverLoop(Output* out) {
   std::vector<Job> jobs;
+  int64_t pause_ms = 0;  // after consecutive failed deliveries
   while (!stopping_) {
     jobs.clear();
     Result<size_t> received =
@@ -199,17 +201,34 @@ void TriggerWorkers::DeliverLoop(Output* out) {
       std::this_thread::sleep_for(kReceiveRetry);
       continue;
     }
-    if (!jobs.empty()) ProcessDeliveries(out, jobs);
+    if (jobs.empty()) continue;
+    if (ProcessDeliveries(out, jobs)) {
+      pause_ms = 0;
+      continue;
+    }
+    pause_ms = std::min(pause_ms == 0 ? options_.delivery_pause_base_ms : 2 * pause_ms,
+                        options_.delivery_pause_max_ms);
+    PauseUnlessStopping(pause_ms);
   }
 }
 
-void TriggerWorkers::ProcessDeliveries(Output* out, const std::vector<Job>& jobs) {
+void TriggerWorkers::PauseUnlessStopping(int64_t ms) const {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (!stopping_) {
+    const auto left = until - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        left, std::chrono::milliseconds(options_.poll_ms)));
+  }
+}
+
+bool TriggerWorkers::ProcessDeliveries(Output* out, const std::vector<Job>& jobs) {
   std::vector<PredictionRecord> batch(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
     Status st = DecodePredictionRecord(jobs[i].payload, &batch[i]);
     if (!st.ok()) {
       NackAll(jobs, st);  // retried, then dead-lettered: inspectable rather than lost
-      return;
+      return true;        // the sink is not at fault
     }
   }
   Status st = out->sink->Deliver(batch);
@@ -218,11 +237,12 @@ void TriggerWorkers::ProcessDeliveries(Output* out, const std::vector<Job>& jobs
     spdlog::warn("delivering to output {} of '{}' ({}): {}", out->index, out->deployment,
                  out->sink->kind(), st.ToString());
     NackAll(jobs, st);
-    return;
+    return false;
   }
   probe_->Delivered(out->deployment, out->index, jobs.size());
   st = AckAll(jobs);
   if (!st.ok()) spdlog::warn("acking deliveries of '{}': {}", out->queue, st.ToString());
+  return true;
 }
 
 Status TriggerWorkers::AckAll(const std::vector<Job>& jobs) {

@@ -16,7 +16,11 @@
 //      retries them with backoff (dead letter after its max attempts).
 // Per output, one delivery thread Receives batches of its queue and calls Sink::Deliver:
 // AckBatch on success, Nack each job on an error. A sink that is down keeps its deliveries in
-// the queue until it is back; the other outputs and ingest do not wait for it.
+// the queue until it is back; the other outputs and ingest do not wait for it. After a failed
+// Deliver the thread pauses before its next Receive (delivery_pause_base_ms, doubled per
+// consecutive failure up to delivery_pause_max_ms; reset by a success), so a sink that is down
+// costs one batch per pause rather than a receive and a nack of every delivery whose own
+// backoff has run out.
 //
 // Thread-safety: Start and Stop from one thread. Owns its sinks and threads; everything it is
 // given must outlive it.
@@ -59,6 +63,9 @@ struct TriggerWorkersOptions {
   size_t max_batch = 64;
   // How long an idle thread's Receive waits for jobs; bounds how long Stop takes. Default: 100 ms.
   int64_t poll_ms = 100;
+  // A delivery thread's pause after a failed Deliver (see above). Defaults: 50 ms, 2 s.
+  int64_t delivery_pause_base_ms = 50;
+  int64_t delivery_pause_max_ms = 2000;
   // Scores a batch. Default (empty): Predictor::Predict at the current time.
   PredictFn predict;
   // Scores a batch of texts from events. Default (empty): Predictor::ScoreTexts, kTriggeredTopK.
@@ -109,7 +116,10 @@ class TriggerWorkers {
   // kInvalidArgument for a job of a text-from-event deployment that carries no text.
   Result<Prediction> Score(const Deployment& d, const std::vector<Job>& jobs,
                            const std::vector<PredictJob>& payloads);
-  void ProcessDeliveries(Output* out, const std::vector<Job>& jobs);
+  // False when the sink refused the batch (the jobs are nacked either way on an error).
+  bool ProcessDeliveries(Output* out, const std::vector<Job>& jobs);
+  // Sleeps `ms`, in slices of at most poll_ms, returning early once Stop was called.
+  void PauseUnlessStopping(int64_t ms) const;
   Status AckAll(const std::vector<Job>& jobs);
   void NackAll(const std::vector<Job>& jobs, const Status& why);
 
