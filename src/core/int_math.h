@@ -8,6 +8,7 @@
 // functions.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -36,6 +37,14 @@ inline int64_t SaturatingSub(int64_t a, int64_t b) {
   int64_t r;
   if (CheckedSub(a, b, &r)) return r;
   return b < 0 ? kInt64Max : kInt64Min;
+}
+
+// A retry's delay: base * 2^(attempt-1) for attempt >= 1 (base for attempt <= 1), at most `max`,
+// without overflow. REQUIRES: 0 <= base <= max.
+inline int64_t CappedBackoff(int64_t base, int64_t max, int attempt) {
+  int64_t delay = base;
+  for (int i = 1; i < attempt && delay < max; ++i) delay = delay > max / 2 ? max : delay * 2;
+  return std::min(delay, max);
 }
 
 }  // namespace freshet

@@ -15,6 +15,16 @@ TEST(IntMathTest, SaturatesAtBothEnds) {
   EXPECT_EQ(SaturatingSub(0, kInt64Min), kInt64Max);
 }
 
+TEST(IntMathTest, CappedBackoffDoublesUpToItsCap) {
+  EXPECT_EQ(CappedBackoff(50, 2000, 0), 50);
+  EXPECT_EQ(CappedBackoff(50, 2000, 1), 50);
+  EXPECT_EQ(CappedBackoff(50, 2000, 2), 100);
+  EXPECT_EQ(CappedBackoff(50, 2000, 6), 1600);
+  EXPECT_EQ(CappedBackoff(50, 2000, 7), 2000);
+  EXPECT_EQ(CappedBackoff(50, 2000, 1'000'000), 2000);  // no overflow on the way
+  EXPECT_EQ(CappedBackoff(kInt64Max / 2 + 1, kInt64Max, 3), kInt64Max);
+}
+
 TEST(IntMathTest, CheckedOpsReportOverflow) {
   int64_t r = 0;
   EXPECT_TRUE(CheckedMul(3, 4, &r));

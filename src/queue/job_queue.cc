@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "core/byte_codec.h"
+#include "core/int_math.h"
 
 namespace freshet {
 namespace {
@@ -121,13 +122,6 @@ Status ValidateOptions(const QueueOptions& o) {
     return Status::InvalidArgument("queue done_retention_ms must be >= 0");
   }
   return Status::Ok();
-}
-
-// base * 2^(attempt-1), at most `max`, without overflow.
-int64_t Backoff(int64_t base, int64_t max, int attempt) {
-  int64_t delay = base;
-  for (int i = 1; i < attempt && delay < max; ++i) delay *= 2;
-  return std::min(delay, max);
 }
 
 }  // namespace
@@ -707,7 +701,7 @@ Status JobQueue::Impl::Nack(const std::string& id, uint64_t lease, std::string_v
     next.dead_ms = now;
   } else {
     next.visible_ms =
-        now + Backoff(options_.backoff_base_ms, options_.backoff_max_ms, next.receive_count);
+        now + CappedBackoff(options_.backoff_base_ms, options_.backoff_max_ms, next.receive_count);
   }
   RETURN_IF_ERROR(db_->Put(Cf::kQueue, JobKey(id), EncodeJob(next)));
   QueueState& q = *e->q;

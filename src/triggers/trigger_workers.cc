@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/int_math.h"
+
 namespace freshet {
 namespace {
 
@@ -191,7 +193,7 @@ Result<Prediction> TriggerWorkers::Score(const Deployment& d, const std::vector<
 
 void TriggerWorkers::DeliverLoop(Output* out) {
   std::vector<Job> jobs;
-  int64_t pause_ms = 0;  // after consecutive failed deliveries
+  int failures = 0;  // consecutive failed deliveries
   while (!stopping_) {
     jobs.clear();
     Result<size_t> received =
@@ -203,12 +205,11 @@ void TriggerWorkers::DeliverLoop(Output* out) {
     }
     if (jobs.empty()) continue;
     if (ProcessDeliveries(out, jobs)) {
-      pause_ms = 0;
+      failures = 0;
       continue;
     }
-    pause_ms = std::min(pause_ms == 0 ? options_.delivery_pause_base_ms : 2 * pause_ms,
-                        options_.delivery_pause_max_ms);
-    PauseUnlessStopping(pause_ms);
+    PauseUnlessStopping(
+        CappedBackoff(options_.delivery_pause_base_ms, options_.delivery_pause_max_ms, ++failures));
   }
 }
 
