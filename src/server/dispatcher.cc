@@ -23,25 +23,33 @@ Status SplitTarget(HttpRequest* request) {
   return Status::Ok();
 }
 
-// Runs the handler, turning whatever it throws into a 500 so one bad request cannot take the
-// server down, and keeping the status within what HTTP can carry.
-void RunHandler(const Route& route, const HttpRequest& request, HttpResponse* response) {
+// Runs `call` (a route's handler over `responses`), turning whatever it throws into a 500 so
+// one bad request cannot take the server down, and keeping each status within what HTTP can
+// carry.
+template <typename Call>
+void Guarded(const Route& route, std::span<HttpResponse* const> responses, Call&& call) {
   std::string failure;
   try {
-    route.handler(request, response);
+    call();
   } catch (const std::exception& e) {
     failure = fmt::format("{} {} failed: {}", route.method, route.pattern, e.what());
   } catch (...) {
     failure = fmt::format("{} {} failed with an unknown exception", route.method, route.pattern);
   }
-  if (failure.empty() && (response->status < 100 || response->status > 599)) {
-    failure =
-        fmt::format("{} {} set HTTP status {}", route.method, route.pattern, response->status);
-  }
-  if (!failure.empty()) {
+  for (HttpResponse* response : responses) {
+    std::string why = failure;
+    if (why.empty() && (response->status < 100 || response->status > 599)) {
+      why = fmt::format("{} {} set HTTP status {}", route.method, route.pattern, response->status);
+    }
+    if (why.empty()) continue;
     *response = HttpResponse();
-    SetError(response, Status::Internal(std::move(failure)));
+    SetError(response, Status::Internal(std::move(why)));
   }
+}
+
+void Record(const Dispatcher::Routed& routed, int status) {
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - routed.start;
+  routed.endpoint->Record(status, elapsed.count());
 }
 
 }  // namespace
@@ -60,10 +68,32 @@ Dispatcher::Routed Dispatcher::Prepare(HttpRequest* request) {
 }
 
 HttpResponse Dispatcher::Run(Routed routed, const HttpRequest& request) {
-  if (routed.route != nullptr) RunHandler(*routed.route, request, &routed.response);
-  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - routed.start;
-  routed.endpoint->Record(routed.response.status, elapsed.count());
+  if (routed.route != nullptr) {
+    const Route& route = *routed.route;
+    HttpResponse* response = &routed.response;
+    Guarded(route, std::span(&response, 1), [&] {
+      if (route.runs != Runs::kBatchedOnIoThread) return route.handler(request, response);
+      const Exchange exchange{&request, response};
+      route.batch_handler(std::span(&exchange, 1));
+    });
+  }
+  Record(routed, routed.response.status);
   return std::move(routed.response);
+}
+
+std::vector<HttpResponse> Dispatcher::RunBatch(std::span<Held* const> batch) {
+  std::vector<HttpResponse> responses(batch.size());
+  if (batch.empty()) return responses;
+  std::vector<Exchange> exchanges;
+  std::vector<HttpResponse*> outs;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    exchanges.push_back({&batch[i]->request, &responses[i]});
+    outs.push_back(&responses[i]);
+  }
+  const Route& route = *batch.front()->routed.route;
+  Guarded(route, outs, [&] { route.batch_handler(exchanges); });
+  for (size_t i = 0; i < batch.size(); ++i) Record(batch[i]->routed, responses[i].status);
+  return responses;
 }
 
 HttpProbe::Endpoint* Dispatcher::Match(HttpRequest* request, Routed* routed) {

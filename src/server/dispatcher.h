@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +30,15 @@ class Dispatcher {
     HttpProbe::Endpoint* endpoint = nullptr;
     std::chrono::steady_clock::time_point start;
     bool RunsOffIoThread() const { return route != nullptr && route->runs == Runs::kOffIoThread; }
+    bool RunsInBatches() const {
+      return route != nullptr && route->runs == Runs::kBatchedOnIoThread;
+    }
+  };
+
+  // A routed request waiting for its batch (Routed::RunsInBatches).
+  struct Held {
+    Routed routed;
+    HttpRequest request;
   };
 
   // Fills the request's path, query and path_params from its target and finds its route: a
@@ -36,8 +46,12 @@ class Dispatcher {
   // Allow. Then Run, on whichever thread the route asks for (Routed::RunsOffIoThread).
   Routed Prepare(HttpRequest* request);
   // Runs the routed request's handler (an exception from it is a 500) and records the
-  // request's metrics. Never throws.
+  // request's metrics. Never throws. A batched route's handler gets a batch of one.
   HttpResponse Run(Routed routed, const HttpRequest& request);
+  // Runs the batch handler of one batched route once over `batch` (requests Prepare routed to
+  // that route), an exception from it failing every request with a 500, and records each
+  // request's metrics. Returns the responses in batch order. Never throws.
+  std::vector<HttpResponse> RunBatch(std::span<Held* const> batch);
   // Prepare, then Run on the calling thread.
   HttpResponse Dispatch(HttpRequest* request) { return Run(Prepare(request), *request); }
 

@@ -135,6 +135,7 @@ struct HttpServer::Impl {
     context.dispatcher = &dispatcher;
     context.handler_pool = &handler_pool;
     context.probe = &probe;
+    for (auto& io : ios) batchers.push_back(std::make_unique<TurnBatcher>(io.get(), &dispatcher));
   }
 
   // One single-threaded io_context per thread: a connection lives on one of them, so its
@@ -148,13 +149,15 @@ struct HttpServer::Impl {
   Result<tcp::endpoint> Resolve(const std::string& address);
   Status Listen(const std::string& address);
   void Accept();
-  void OnAccept(error_code ec, tcp::socket socket);
+  // `io_index`: the io_context (and batcher) the socket was accepted onto.
+  void OnAccept(error_code ec, tcp::socket socket, size_t io_index);
   // Answers a connection past max_connections with the 503 and closes it.
   void Refuse(tcp::socket socket);
   // Stops accepting, lets every session finish, and joins the threads.
   void Drain();
 
-  std::vector<std::unique_ptr<net::io_context>> ios;  // the acceptor lives on the first
+  std::vector<std::unique_ptr<net::io_context>> ios;   // the acceptor lives on the first
+  std::vector<std::unique_ptr<TurnBatcher>> batchers;  // one per io_context, same index
   // Keep every io_context running while it has no connection, until Drain.
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   size_t next_io = 0;  // round robin of new connections; used on the acceptor's thread only
@@ -196,13 +199,13 @@ Status HttpServer::Impl::Listen(const std::string& address) {
 }
 
 void HttpServer::Impl::Accept() {
-  net::io_context& io = *ios[next_io++ % ios.size()];
-  acceptor.async_accept(io.get_executor(), [this](error_code ec, tcp::socket socket) {
-    OnAccept(ec, std::move(socket));
-  });
+  size_t index = next_io++ % ios.size();
+  acceptor.async_accept(
+      ios[index]->get_executor(),
+      [this, index](error_code ec, tcp::socket socket) { OnAccept(ec, std::move(socket), index); });
 }
 
-void HttpServer::Impl::OnAccept(error_code ec, tcp::socket socket) {
+void HttpServer::Impl::OnAccept(error_code ec, tcp::socket socket, size_t io_index) {
   if (!acceptor.is_open()) return;  // closed by Drain
   if (ec) {
     retry_timer.expires_after(kAcceptRetryDelay);
@@ -217,7 +220,7 @@ void HttpServer::Impl::OnAccept(error_code ec, tcp::socket socket) {
   if (context.open_sessions.load() >= max_connections || context.sessions.stopping()) {
     Refuse(std::move(socket));
   } else {
-    std::make_shared<HttpSession>(std::move(socket), &context)->Run();
+    std::make_shared<HttpSession>(std::move(socket), &context, batchers[io_index].get())->Run();
   }
   Accept();
 }

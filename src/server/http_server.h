@@ -4,7 +4,9 @@
 // them (round robin) and served there asynchronously. A route's handler runs on that thread
 // (Runs::kOnIoThread), or, for a route added with Runs::kOffIoThread (a handler that waits, as
 // a durable write does), on a pool of handler_threads while the I/O thread serves the other
-// connections; the response is sent from the connection's thread either way. The server itself
+// connections; the response is sent from the connection's thread either way. A route added with
+// Runs::kBatchedOnIoThread gets, in one handler call on the I/O thread, the requests for it that
+// the thread read in the same turn of its event loop (server/turn_batcher.h). The server itself
 // answers what no handler should have to: 400 for malformed HTTP, 413 for a body over
 // max_body_bytes (before the handler is called), 431 for oversized headers, 408 for a request that
 // arrives too slowly, 503 for a connection past max_connections, 404/405 from routing and 500 for a

@@ -63,8 +63,12 @@ void SessionSet::ShutdownAll() {
   for (const auto& session : live) session->Shutdown();
 }
 
-HttpSession::HttpSession(net::ip::tcp::socket socket, ConnectionContext* context)
-    : context_(context), stream_(std::move(socket)), deadline_(stream_.get_executor()) {
+HttpSession::HttpSession(net::ip::tcp::socket socket, ConnectionContext* context,
+                         TurnBatcher* batcher)
+    : context_(context),
+      batcher_(batcher),
+      stream_(std::move(socket)),
+      deadline_(stream_.get_executor()) {
   context_->open_sessions.fetch_add(1);
   context_->probe->ConnectionOpened();
 }
@@ -232,6 +236,9 @@ void HttpSession::Serve() {
   }
   request.body = std::move(message.body());
   Dispatcher::Routed routed = context_->dispatcher->Prepare(&request);
+  if (routed.RunsInBatches()) {
+    return batcher_->Hold(shared_from_this(), {std::move(routed), std::move(request)});
+  }
   if (!routed.RunsOffIoThread()) {
     return Answer(context_->dispatcher->Run(std::move(routed), request));
   }

@@ -25,6 +25,7 @@
 #include "core/status.h"
 #include "server/dispatcher.h"
 #include "server/http_probe.h"
+#include "server/turn_batcher.h"
 
 namespace freshet {
 
@@ -68,7 +69,9 @@ struct ConnectionContext {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::asio::ip::tcp::socket socket, ConnectionContext* context);
+  // `batcher` gathers the requests of batched routes for the session's I/O thread.
+  HttpSession(boost::asio::ip::tcp::socket socket, ConnectionContext* context,
+              TurnBatcher* batcher);
   ~HttpSession();
 
   // Joins the context's session set and starts serving.
@@ -77,6 +80,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // Closes the connection now if it is waiting for a request; otherwise it closes once the
   // request under way is answered. Thread-safe: runs on the session's io_context.
   void Shutdown();
+
+  // Sends the response to the request the session read and is waiting to answer. On the
+  // session's thread.
+  void Answer(HttpResponse response);
 
  private:
   using Parser = boost::beast::http::request_parser<boost::beast::http::string_body>;
@@ -100,8 +107,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void StopTimer();
   void OnReadError(boost::beast::error_code ec);
   void Serve();
-  // Sends the response to the request parser_ holds.
-  void Answer(HttpResponse response);
   // Answers a request that could not be read whole, then closes.
   void Reject(int http_status, const Status& status);
   // `linger`: the client may still be sending a request we did not read.
@@ -116,6 +121,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Close();
 
   ConnectionContext* const context_;
+  TurnBatcher* const batcher_;
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -66,5 +67,17 @@ struct HttpResponse {
 // throws become a 500 JSON error; expected failures should instead be written with SetError
 // (server/json_error.h).
 using Handler = std::function<void(const HttpRequest&, HttpResponse*)>;
+
+// One request of a batch given to a BatchHandler, and the response the handler fills for it.
+struct Exchange {
+  const HttpRequest* request;
+  HttpResponse* response;
+};
+
+// The handler of a route added with Runs::kBatchedOnIoThread (router.h): answers every exchange
+// of `batch` (one or more requests for its route, in the order they were read), on an I/O
+// thread. An exception it throws becomes a 500 for every request of the batch; expected failures
+// should be written per request with SetError.
+using BatchHandler = std::function<void(std::span<const Exchange> batch)>;
 
 }  // namespace freshet

@@ -172,13 +172,33 @@ Router::Router() : root_(std::make_unique<RouteNode>()) {}
 Router::~Router() = default;
 
 Status Router::Add(std::string_view method, std::string_view pattern, Handler handler, Runs runs) {
+  if (runs == Runs::kBatchedOnIoThread) {
+    return Status::InvalidArgument(fmt::format(
+        "route {} {}: a batched route takes a BatchHandler (AddBatched)", method, pattern));
+  }
+  auto route = std::make_unique<Route>();
+  route->handler = std::move(handler);
+  route->runs = runs;
+  return Insert(method, pattern, std::move(route));
+}
+
+Status Router::AddBatched(std::string_view method, std::string_view pattern, BatchHandler handler) {
+  auto route = std::make_unique<Route>();
+  route->batch_handler = std::move(handler);
+  route->runs = Runs::kBatchedOnIoThread;
+  return Insert(method, pattern, std::move(route));
+}
+
+Status Router::Insert(std::string_view method, std::string_view pattern,
+                      std::unique_ptr<Route> route) {
   std::string where = fmt::format("route {} {}", method, pattern);
   if (!IsMethodName(method)) return Status::InvalidArgument(where + ": method must be upper case");
-  if (!handler) return Status::InvalidArgument(where + ": no handler");
+  if (!route->handler && !route->batch_handler) {
+    return Status::InvalidArgument(where + ": no handler");
+  }
   Result<std::vector<Segment>> segments = ParsePattern(pattern);
   if (!segments.ok()) return segments.status().WithContext(where);
 
-  auto route = std::make_unique<Route>();
   RouteNode* node = root_.get();
   for (const Segment& segment : *segments) {
     switch (segment.kind) {
@@ -200,8 +220,6 @@ Status Router::Add(std::string_view method, std::string_view pattern, Handler ha
   }
   route->method = std::string(method);
   route->pattern = std::string(pattern);
-  route->handler = std::move(handler);
-  route->runs = runs;
   route->id = routes_.size();
   node->by_method.emplace(route->method, route.get());
   routes_.push_back(std::move(route));

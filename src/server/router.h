@@ -32,13 +32,17 @@ struct RouteNode;  // the pattern tree, defined in router.cc
 // Where a route's handler runs. kOnIoThread: on the connection's I/O thread, for handlers
 // bound by CPU (reads, predictions). kOffIoThread: on the server's pool for handlers that wait
 // (a durable write's fsync, a model load), so the other connections of that I/O thread are
-// served meanwhile.
-enum class Runs { kOnIoThread, kOffIoThread };
+// served meanwhile. kBatchedOnIoThread: on the I/O thread, in batches: the requests for the
+// route that one I/O thread read in one turn of its event loop (those that were ready at once)
+// go to its BatchHandler together, so the handler can share work between them (one model call
+// for many predictions). Nothing waits for a batch to fill: a lone request is a batch of one.
+enum class Runs { kOnIoThread, kOffIoThread, kBatchedOnIoThread };
 
 struct Route {
-  std::string method;   // upper case: "GET", "POST", ...
-  std::string pattern;  // as given to Add; the "route" label of request metrics
-  Handler handler;
+  std::string method;          // upper case: "GET", "POST", ...
+  std::string pattern;         // as given to Add; the "route" label of request metrics
+  Handler handler;             // set unless runs is kBatchedOnIoThread
+  BatchHandler batch_handler;  // set when runs is kBatchedOnIoThread
   Runs runs = Runs::kOnIoThread;
   size_t id = 0;                         // index in Router::routes()
   std::vector<std::string> param_names;  // in segment order
@@ -68,6 +72,9 @@ class Router {
   // kAlreadyExists when the same method has a pattern with the same shape.
   Status Add(std::string_view method, std::string_view pattern, Handler handler,
              Runs runs = Runs::kOnIoThread);
+  // Registers a route whose requests are handled in batches (Runs::kBatchedOnIoThread); errors
+  // as above.
+  Status AddBatched(std::string_view method, std::string_view pattern, BatchHandler handler);
 
   // Finds the route for `path` (the percent-encoded path of a request target).
   // kInvalidArgument when `path` does not start with '/' or has a bad percent escape.
@@ -77,6 +84,9 @@ class Router {
   const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
 
  private:
+  // Adds `route` (its handler and runs set) under `method` and `pattern`.
+  Status Insert(std::string_view method, std::string_view pattern, std::unique_ptr<Route> route);
+
   std::unique_ptr<internal::RouteNode> root_;
   std::vector<std::unique_ptr<Route>> routes_;
 };

@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <future>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -331,6 +332,91 @@ TEST_F(ServerTest, StopFinishesTheInFlightRequestAndClosesIdleConnections) {
   EXPECT_LT(stop_took, std::chrono::seconds(5));          // far below the 30 s request timeout
   EXPECT_THROW(Client{server_->port()}, std::exception);  // no longer accepting
   server_->Stop();                                        // idempotent
+}
+
+TEST_F(ServerTest, RequestsReadInOneTurnReachABatchedRouteTogether) {
+  // One I/O thread, held up by /hold while three connections send to the batched /score: once
+  // it is free, the three requests are ready at once and form one batch.
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  AddRoute("GET", "/hold", [&](const HttpRequest&, HttpResponse* out) {
+    entered.set_value();
+    released.wait();
+    out->body = "held";
+  });
+  std::vector<size_t> batch_sizes;  // written on the one I/O thread, read after the responses
+  ASSERT_TRUE(router_
+                  .AddBatched("POST", "/score/{name}",
+                              [&](std::span<const Exchange> batch) {
+                                batch_sizes.push_back(batch.size());
+                                for (const Exchange& e : batch) {
+                                  if (e.request->body == "bad") {
+                                    SetError(e.response, Status::InvalidArgument("bad body"));
+                                    continue;
+                                  }
+                                  e.response->body =
+                                      *e.request->PathParam("name") + ":" + e.request->body;
+                                }
+                              })
+                  .ok());
+  HttpServerOptions options;
+  options.threads = 1;
+  StartServer(options);
+  std::vector<std::unique_ptr<Client>> clients;  // connected (and accepted) before the hold
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<Client>(server_->port()));
+    ASSERT_EQ(clients.back()->Call(http::verb::post, "/score/m", "warm").body(), "m:warm");
+  }
+  batch_sizes.clear();
+  auto held = std::async(std::launch::async, [port = server_->port()] {
+    Client client(port);
+    return client.Call(http::verb::get, "/hold");
+  });
+  entered.get_future().wait();
+  const std::vector<std::string> bodies = {"a", "bad", "c"};
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    const std::string& body = bodies[i];
+    http::request<http::string_body> request(http::verb::post, "/score/m", 11);
+    request.set(http::field::host, "127.0.0.1");
+    request.body() = body;
+    request.prepare_payload();
+    std::ostringstream bytes;
+    bytes << request;
+    clients[i]->WriteRaw(bytes.str());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the three requests arrive
+  release.set_value();
+  EXPECT_EQ(held.get().body(), "held");
+  Response a = clients[0]->Read(), bad = clients[1]->Read(), c = clients[2]->Read();
+  EXPECT_EQ(a.result_int(), 200);
+  EXPECT_EQ(a.body(), "m:a");
+  EXPECT_EQ(bad.result_int(), 400);  // one request's error is its own
+  EXPECT_EQ(c.body(), "m:c");
+  EXPECT_EQ(batch_sizes, std::vector<size_t>{3});
+  // Each request is counted on its own, and its connection stays open for the next one.
+  EXPECT_NE(registry_.Render().find(
+                R"(freshet_http_requests_total{route="/score/{name}",method="POST",code="200"} 5)"),
+            std::string::npos);
+  EXPECT_EQ(clients[0]->Call(http::verb::post, "/score/n", "d").body(), "n:d");
+  EXPECT_EQ(batch_sizes.back(), 1u);  // a lone request does not wait for company
+}
+
+TEST_F(ServerTest, ABatchHandlerThatThrowsFailsItsBatchWithA500) {
+  ASSERT_TRUE(router_
+                  .AddBatched("POST", "/score",
+                              [](std::span<const Exchange>) { throw std::runtime_error("boom"); })
+                  .ok());
+  EXPECT_EQ(router_
+                .Add(
+                    "GET", "/x", [](const HttpRequest&, HttpResponse*) {}, Runs::kBatchedOnIoThread)
+                .code(),
+            StatusCode::kInvalidArgument);
+  StartServer();
+  Client client(server_->port());
+  Response r = client.Call(http::verb::post, "/score", "x");
+  EXPECT_EQ(r.result_int(), 500);
+  EXPECT_EQ(ErrorCode(r), "internal");
+  EXPECT_EQ(client.Call(http::verb::post, "/score", "y").result_int(), 500);  // still serving
 }
 
 TEST_F(ServerTest, AHandlerRunOffTheIoThreadDoesNotHoldUpItsOtherConnections) {
