@@ -1,9 +1,14 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <optional>
+#include <span>
+#include <vector>
+
 #include "api/api.h"
 #include "core/json.h"
 #include "server/json_error.h"
+#include "serving/merged_predict.h"
 #include "store/feature_json.h"
 
 namespace freshet {
@@ -141,42 +146,59 @@ Result<int32_t> ParseTopK(std::string_view body) {
   return static_cast<int32_t>(k);
 }
 
-void Predict(Instance* instance, const HttpRequest& req, HttpResponse* res) {
+// One parsed predict request.
+struct PredictRequest {
+  FeatureRequest features;
+  PredictContext context;
+  int32_t top_k = 1;
+};
+
+// Body: {"entities": {"user_id": [...]}, "context": optional, "as_of": optional, "k": optional};
+// the features are the deployment's.
+Result<PredictRequest> ParsePredict(Instance* instance, const HttpRequest& req) {
   const std::string& name = *req.PathParam("deployment");
   auto it = instance->spec().deployments.find(name);
   if (it == instance->spec().deployments.end()) {
-    SetError(res, Status::NotFound(fmt::format("unknown deployment '{}'", name)));
-    return;
+    return Status::NotFound(fmt::format("unknown deployment '{}'", name));
   }
-  // Body: {"entities": {"user_id": [...]}, "context": optional, "as_of": optional, "k": optional};
-  // the features are the deployment's.
-  auto refs = instance->features()->ServiceFeatures(it->second.feature_service);
-  if (!refs.ok()) {
-    SetError(res, refs.status());
-    return;
+  ASSIGN_OR_RETURN(std::vector<FeatureRef> refs,
+                   instance->features()->ServiceFeatures(it->second.feature_service));
+  PredictRequest out;
+  ASSIGN_OR_RETURN(out.features, ParseFeatureRequest(req.body, *instance->features(), &refs));
+  const FeatureRequest& features = out.features;
+  ASSIGN_OR_RETURN(
+      out.context,
+      ParseContext(req.body, features.entities.at(features.entity_order.front()).size()));
+  ASSIGN_OR_RETURN(out.top_k, ParseTopK(req.body));
+  return out;
+}
+
+// POST /v1/predict/{deployment}, in batches: the requests read together are parsed one by one
+// and scored together where they can be (serving/merged_predict.h).
+void Predict(Instance* instance, std::span<const Exchange> batch) {
+  std::vector<std::optional<PredictRequest>> parsed(batch.size());
+  std::vector<PredictCall> calls;
+  std::vector<size_t> callers;  // the exchange of each call
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Result<PredictRequest> request = ParsePredict(instance, *batch[i].request);
+    if (!request.ok()) {
+      SetError(batch[i].response, request.status());
+      continue;
+    }
+    parsed[i] = std::move(*request);
+    calls.push_back({batch[i].request->PathParam("deployment"), &parsed[i]->features.entities,
+                     parsed[i]->features.as_of_ms, &parsed[i]->context, parsed[i]->top_k});
+    callers.push_back(i);
   }
-  auto request = ParseFeatureRequest(req.body, *instance->features(), &*refs);
-  if (!request.ok()) {
-    SetError(res, request.status());
-    return;
+  std::vector<Result<Prediction>> predictions = MergePredictCalls(instance->predictor(), calls);
+  for (size_t c = 0; c < calls.size(); ++c) {
+    const size_t i = callers[c];
+    if (!predictions[c].ok()) {
+      SetError(batch[i].response, predictions[c].status());
+      continue;
+    }
+    batch[i].response->body = EncodePrediction(parsed[i]->features, *predictions[c]);
   }
-  auto context = ParseContext(req.body, request->entities.at(request->entity_order.front()).size());
-  if (!context.ok()) {
-    SetError(res, context.status());
-    return;
-  }
-  auto k = ParseTopK(req.body);
-  if (!k.ok()) {
-    SetError(res, k.status());
-    return;
-  }
-  auto prediction =
-      instance->predictor()->Predict(name, request->entities, request->as_of_ms, *context, *k);
-  if (!prediction.ok()) {
-    SetError(res, prediction.status());
-    return;
-  }
-  res->body = EncodePrediction(*request, *prediction);
 }
 
 // GET /v1/deployments/{deployment}/traffic: {"deployment", "model", "sticky_keys": [...],
@@ -253,9 +275,9 @@ Status RegisterPredictRoutes(Router* router, Instance* instance) {
   RETURN_IF_ERROR(router->Add(
       "GET", "/v1/deployments/{deployment}/traffic",
       [instance](const HttpRequest& req, HttpResponse* res) { Traffic(instance, req, res); }));
-  return router->Add(
+  return router->AddBatched(
       "POST", "/v1/predict/{deployment}",
-      [instance](const HttpRequest& req, HttpResponse* res) { Predict(instance, req, res); });
+      [instance](std::span<const Exchange> batch) { Predict(instance, batch); });
 }
 
 }  // namespace freshet

@@ -120,7 +120,12 @@ class ApiTest : public ::testing::Test {
       return res;
     }
     req.path_params = match->path_params;
-    match->route->handler(req, &res);
+    if (match->route->batch_handler) {
+      const Exchange exchange{&req, &res};
+      match->route->batch_handler(std::span(&exchange, 1));
+    } else {
+      match->route->handler(req, &res);
+    }
     return res;
   }
 
@@ -420,11 +425,10 @@ TEST_F(ApiTest, ReleasesPinVersionAndGenerationAndRollBackOverHttp) {
               "invalid_argument", "unknown member \"bogus\"");
   ExpectError(Call("POST", "/v1/deployments/rank/release", R"({"model_version":9})"), 404,
               "not_found", "");
-  ExpectError(Call("POST", "/v1/deployments/rank/release", R"({"generation":7})"), 404,
-              "not_found", "generation 7");
+  ExpectError(Call("POST", "/v1/deployments/rank/release", R"({"generation":7})"), 404, "not_found",
+              "generation 7");
   ExpectError(Call("POST", "/v1/deployments/nope/release", "{}"), 404, "not_found", "'nope'");
-  ExpectError(Call("DELETE", "/v1/generations/activity/x"), 400, "invalid_argument",
-              "generation");
+  ExpectError(Call("DELETE", "/v1/generations/activity/x"), 400, "invalid_argument", "generation");
 }
 
 TEST_F(ApiTest, ModelsAreTheApisOwnShapeWithoutStorageFieldsOrPaths) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "models/models_test_util.h"
+#include "serving/merged_predict.h"
 #include "spec/spec_loader.h"
 #include "store/store_test_util.h"
 
@@ -201,6 +202,104 @@ TEST_F(PredictorTest, BatchedDeploymentScoresLikeTheUnbatchedOne) {
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     EXPECT_FLOAT_EQ(batched[i], p->scores[0]) << i;
     EXPECT_FLOAT_EQ(batched[i], 1 + 10 + 100 * i + 0.5) << i;
+  }
+}
+
+// MergePredictCalls (serving/merged_predict.h) answers each call as Predict would alone, with
+// fewer model calls.
+class MergedPredictTest : public PredictorTest {
+ protected:
+  // Model calls of `ranker` v1 through deployment `rank` so far.
+  double ModelCalls() const {
+    const std::string series =
+        R"(freshet_model_requests_total{deployment="rank",model="ranker",version="1",role="served"} )";
+    const std::string text = metrics_.Render();
+    size_t at = text.find(series);
+    return at == std::string::npos ? 0 : std::stod(text.substr(at + series.size()));
+  }
+
+  PredictCall Call(const EntityColumns* entities, const PredictContext* context,
+                   std::optional<int64_t> as_of = kT) const {
+    return {&rank_, entities, as_of, context, 1};
+  }
+
+  const std::string rank_ = "rank";
+  const PredictContext no_context_;
+};
+
+TEST_F(MergedPredictTest, MergedCallsAnswerAsTheyWouldAlone) {
+  RegisterLinear("1, 10, 100", 0.5);
+  h_.Click("u1", kT - kMinute, 3.0);
+  h_.Click("u2", kT - kMinute, 7.0);
+  h_.Click("stale", kT - 3 * 60 * kMinute, 9.0);
+  const EntityColumns one = Users({"u1"}), two = Users({"nobody", "stale"}), three = Users({"u2"});
+  const PredictContext context{{"total", {Value::Int(4)}}};
+  const std::vector<PredictCall> calls = {
+      Call(&one, &no_context_), Call(&two, &no_context_), Call(&three, &context),
+      Call(&one, &no_context_, kT + 30 * kMinute), Call(&three, &no_context_)};
+  std::vector<Result<Prediction>> alone;
+  for (const PredictCall& c : calls) {
+    alone.push_back(predictor_->Predict(rank_, *c.entities, c.as_of_ms, *c.context));
+  }
+  const double calls_before = ModelCalls();
+  std::vector<Result<Prediction>> merged = MergePredictCalls(predictor_.get(), calls);
+  // Calls 0, 1 and 4 share one model call; 2 (other context fields) and 3 (other as_of) run on
+  // their own.
+  EXPECT_EQ(ModelCalls() - calls_before, 3);
+  ASSERT_EQ(merged.size(), calls.size());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    ASSERT_TRUE(alone[i].ok() && merged[i].ok()) << i;
+    EXPECT_EQ(merged[i]->scores, alone[i]->scores) << i;
+    EXPECT_EQ(merged[i]->versions, alone[i]->versions) << i;
+    EXPECT_EQ(merged[i]->version, 1) << i;
+    EXPECT_EQ(merged[i]->features.num_rows, calls[i].entities->at("user_id").size()) << i;
+    EXPECT_EQ(merged[i]->features.statuses, alone[i]->features.statuses) << i;
+    EXPECT_EQ(merged[i]->features.event_ms, alone[i]->features.event_ms) << i;
+  }
+  EXPECT_EQ(merged[1]->features.statuses[0][1], ReadStatus::kOutsideMaxAge);
+  EXPECT_FLOAT_EQ(merged[4]->scores[0], 1 + 10 + 700 + 0.5);
+}
+
+TEST_F(MergedPredictTest, AFailingCallKeepsItsOwnErrorAndTheOthersTheirAnswers) {
+  RegisterLinear("1, 10, 100", 0.5);
+  h_.Click("u1", kT - kMinute, 3.0);
+  const EntityColumns good = Users({"u1"});
+  EntityColumns bad;  // user_id is a string key: a number is refused, naming the row
+  bad["user_id"] = {Value::String("u1"), Value::Int(7)};
+  const PredictContext short_context{{"total", {Value::Int(1)}}};  // 1 value for 2 rows
+  const EntityColumns two = Users({"u1", "u2"});
+  const std::vector<PredictCall> calls = {Call(&good, &no_context_), Call(&bad, &no_context_),
+                                          Call(&good, &no_context_), Call(&two, &short_context)};
+  std::vector<Result<Prediction>> merged = MergePredictCalls(predictor_.get(), calls);
+  ASSERT_EQ(merged.size(), 4u);
+  ASSERT_TRUE(merged[0].ok()) << merged[0].status().ToString();
+  ASSERT_TRUE(merged[2].ok()) << merged[2].status().ToString();
+  EXPECT_FLOAT_EQ(merged[0]->scores[0], 1 + 10 + 300 + 0.5);
+  EXPECT_EQ(merged[0]->scores, merged[2]->scores);
+  ASSERT_FALSE(merged[1].ok());
+  EXPECT_EQ(merged[1].status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(merged[1].status().message().find("user_id[1]"), std::string::npos)
+      << merged[1].status().message();  // its own row, not the merged call's
+  ASSERT_FALSE(merged[3].ok());
+  EXPECT_NE(merged[3].status().message().find("context.total: 1 values for 2"), std::string::npos)
+      << merged[3].status().message();
+}
+
+TEST_F(MergedPredictTest, AMergedCallHoldsAtMostMaxRows) {
+  RegisterLinear("1, 10, 100", 0.5);
+  std::vector<EntityColumns> users;
+  for (int i = 0; i < 5; ++i) {
+    h_.Click("u" + std::to_string(i), kT - kMinute, i);
+    users.push_back(Users({"u" + std::to_string(i)}));
+  }
+  std::vector<PredictCall> calls;
+  for (const EntityColumns& u : users) calls.push_back(Call(&u, &no_context_));
+  const double calls_before = ModelCalls();
+  std::vector<Result<Prediction>> merged = MergePredictCalls(predictor_.get(), calls, 2);
+  EXPECT_EQ(ModelCalls() - calls_before, 3);  // 2 + 2 + 1 rows
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(merged[i].ok()) << merged[i].status().ToString();
+    EXPECT_FLOAT_EQ(merged[i]->scores[0], 1 + 10 + 100 * i + 0.5) << i;
   }
 }
 
