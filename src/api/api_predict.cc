@@ -24,14 +24,15 @@ namespace {
 // [...]}, most probable first.
 // A status is PRESENT, NOT_FOUND (no state for the entity: the model saw the empty-window value,
 // 0 or null) or OUTSIDE_MAX_AGE (older than the view's ttl: null), as in /v1/features.
-std::string EncodePrediction(const FeatureRequest& request, const Prediction& p) {
+std::string EncodePrediction(const FeatureRequest& request, const PredictionRows& rows) {
+  const Prediction& p = *rows.all;
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   w.Key("predictions");
   w.StartArray();
-  for (double s : p.scores) w.Double(s);
-  for (const std::vector<TextLabel>& labels : p.labels) {
+  for (double s : rows.scores()) w.Double(s);
+  for (const std::vector<TextLabel>& labels : rows.labels()) {
     w.StartObject();
     w.Key("labels");
     w.StartArray();
@@ -49,18 +50,18 @@ std::string EncodePrediction(const FeatureRequest& request, const Prediction& p)
   w.Key("model");
   w.StartObject();
   w.Key("name");
-  w.String(p.model.c_str());
+  w.String(rows.model().c_str());
   w.Key("version");
-  w.Int64(p.version);
+  w.Int64(rows.version());
   w.EndObject();
   w.Key("versions");
   w.StartArray();
-  for (int64_t v : p.versions) w.Int64(v);
+  for (int64_t v : rows.versions()) w.Int64(v);
   w.EndArray();
-  if (!p.models.empty()) {  // a model_by deployment: each row's model
+  if (!rows.models().empty()) {  // a model_by deployment: each row's model
     w.Key("models");
     w.StartArray();
-    for (const std::string& m : p.models) w.String(m.c_str());
+    for (const std::string& m : rows.models()) w.String(m.c_str());
     w.EndArray();
   }
   w.Key("release");
@@ -81,17 +82,17 @@ std::string EncodePrediction(const FeatureRequest& request, const Prediction& p)
     w.EndArray();
   }
   w.EndObject();
-  const FeatureTable& table = p.features;
+  const std::vector<FeatureRef>& features = p.features.features;
   w.Key("features");
   w.StartArray();
-  for (const FeatureRef& ref : table.features) w.String(ref.ToString().c_str());
+  for (const FeatureRef& ref : features) w.String(ref.ToString().c_str());
   w.EndArray();
   w.Key("statuses");
   w.StartArray();
-  for (size_t r = 0; r < table.num_rows; ++r) {
+  for (size_t r = 0; r < rows.count; ++r) {
     w.StartArray();
-    for (size_t c = 0; c < table.features.size(); ++c) {
-      std::string_view name = ReadStatusName(table.statuses[c][r]);
+    for (size_t c = 0; c < features.size(); ++c) {
+      std::string_view name = ReadStatusName(rows.status(c, r));
       w.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
     }
     w.EndArray();
@@ -190,7 +191,7 @@ void Predict(Instance* instance, std::span<const Exchange> batch) {
                      parsed[i]->features.as_of_ms, &parsed[i]->context, parsed[i]->top_k});
     callers.push_back(i);
   }
-  std::vector<Result<Prediction>> predictions = MergePredictCalls(instance->predictor(), calls);
+  std::vector<Result<PredictionRows>> predictions = MergePredictCalls(instance->predictor(), calls);
   for (size_t c = 0; c < calls.size(); ++c) {
     const size_t i = callers[c];
     if (!predictions[c].ok()) {

@@ -37,15 +37,24 @@ std::string MergeKey(const PredictCall& call) {
   return key;
 }
 
-Result<Prediction> PredictAlone(Predictor* predictor, const PredictCall& call) {
-  return predictor->Predict(*call.deployment, *call.entities, call.as_of_ms, *call.context,
-                            call.top_k);
+// Rows [begin, begin + count) of `all`, a prediction of `total` rows.
+PredictionRows Share(std::shared_ptr<const Prediction> all, size_t total, size_t begin,
+                     size_t count) {
+  return PredictionRows{std::move(all), begin, count, total};
 }
 
+Result<PredictionRows> PredictAlone(Predictor* predictor, const PredictCall& call, size_t rows) {
+  ASSIGN_OR_RETURN(Prediction p, predictor->Predict(*call.deployment, *call.entities, call.as_of_ms,
+                                                    *call.context, call.top_k));
+  const size_t n = rows > 0 ? rows : p.features.num_rows;
+  return Share(std::make_shared<const Prediction>(std::move(p)), n, 0, n);
+}
+
+// Elements [begin, begin + count) of `all` when it has one per row (of `total`); else none.
 template <typename T>
-std::vector<T> Rows(const std::vector<T>& all, size_t rows, size_t begin, size_t count) {
-  if (all.size() != rows) return all;
-  return std::vector<T>(all.begin() + begin, all.begin() + begin + count);
+std::span<const T> RowsOf(const std::vector<T>& all, size_t total, size_t begin, size_t count) {
+  if (all.size() != total) return {};
+  return std::span<const T>(all).subspan(begin, count);
 }
 
 // Appends each column of `from` to the same-named column of `to`.
@@ -61,7 +70,7 @@ void AppendColumns(const std::map<std::string, std::vector<Value>>& from,
 // or each alone when that fails.
 void RunMerged(Predictor* predictor, std::span<const PredictCall> calls,
                const std::vector<size_t>& members, const std::vector<size_t>& rows,
-               std::vector<std::optional<Result<Prediction>>>* out) {
+               std::vector<std::optional<Result<PredictionRows>>>* out) {
   if (members.size() > 1) {
     EntityColumns entities;
     PredictContext context;
@@ -75,54 +84,61 @@ void RunMerged(Predictor* predictor, std::span<const PredictCall> calls,
     Result<Prediction> merged =
         predictor->Predict(*first.deployment, entities, first.as_of_ms, context, first.top_k);
     if (merged.ok()) {
+      auto all = std::make_shared<const Prediction>(std::move(*merged));
       size_t begin = 0;
       for (size_t i : members) {
-        (*out)[i] = PredictionRows(*merged, total, begin, rows[i]);
+        (*out)[i] = Share(all, total, begin, rows[i]);
         begin += rows[i];
       }
       return;
     }
   }
-  for (size_t i : members) (*out)[i] = PredictAlone(predictor, calls[i]);
+  for (size_t i : members) (*out)[i] = PredictAlone(predictor, calls[i], rows[i]);
 }
 
 }  // namespace
 
-Prediction PredictionRows(const Prediction& p, size_t rows, size_t begin, size_t count) {
-  Prediction out;
-  if (!p.scores.empty() && rows > 0) {
-    const size_t per_row = p.scores.size() / rows;
-    out.scores.assign(p.scores.begin() + begin * per_row,
-                      p.scores.begin() + (begin + count) * per_row);
-  }
-  out.labels = Rows(p.labels, rows, begin, count);
-  out.versions = Rows(p.versions, rows, begin, count);
-  out.models = Rows(p.models, rows, begin, count);
-  out.model = out.models.empty() ? p.model : out.models.front();
-  out.version = out.versions.empty() ? p.version : out.versions.front();
-  out.features.features = p.features.features;
-  out.features.num_rows = p.features.num_rows == rows ? count : p.features.num_rows;
-  for (size_t c = 0; c < p.features.features.size(); ++c) {
-    out.features.values.push_back(Rows(p.features.values[c], rows, begin, count));
-    out.features.statuses.push_back(Rows(p.features.statuses[c], rows, begin, count));
-    out.features.event_ms.push_back(Rows(p.features.event_ms[c], rows, begin, count));
-  }
-  out.release = p.release;
-  out.generations = p.generations;
-  return out;
+std::span<const double> PredictionRows::scores() const {
+  if (all->scores.empty() || total == 0) return {};
+  const size_t per_row = all->scores.size() / total;
+  return std::span<const double>(all->scores).subspan(begin * per_row, count * per_row);
 }
 
-std::vector<Result<Prediction>> MergePredictCalls(Predictor* predictor,
-                                                  std::span<const PredictCall> calls,
-                                                  size_t max_rows) {
-  std::vector<std::optional<Result<Prediction>>> answers(calls.size());
+std::span<const std::vector<TextLabel>> PredictionRows::labels() const {
+  return RowsOf(all->labels, total, begin, count);
+}
+
+std::span<const int64_t> PredictionRows::versions() const {
+  return RowsOf(all->versions, total, begin, count);
+}
+
+std::span<const std::string> PredictionRows::models() const {
+  return RowsOf(all->models, total, begin, count);
+}
+
+const std::string& PredictionRows::model() const {
+  return models().empty() ? all->model : models().front();
+}
+
+int64_t PredictionRows::version() const {
+  return versions().empty() ? all->version : versions().front();
+}
+
+ReadStatus PredictionRows::status(size_t column, size_t row) const {
+  return all->features.statuses[column][begin + row];
+}
+
+std::vector<Result<PredictionRows>> MergePredictCalls(Predictor* predictor,
+                                                      std::span<const PredictCall> calls,
+                                                      size_t max_rows) {
+  std::vector<std::optional<Result<PredictionRows>>> answers(calls.size());
   std::vector<size_t> rows(calls.size(), 0);
   // Open groups by merge key: the members collected so far and their rows.
   std::map<std::string, std::pair<std::vector<size_t>, size_t>> open;
   for (size_t i = 0; i < calls.size(); ++i) {
     std::optional<size_t> n = UniformRows(calls[i]);
     if (!n || *n >= max_rows) {
-      answers[i] = PredictAlone(predictor, calls[i]);
+      answers[i] = PredictAlone(predictor, calls[i], n.value_or(0));
       continue;
     }
     rows[i] = *n;
@@ -138,7 +154,7 @@ std::vector<Result<Prediction>> MergePredictCalls(Predictor* predictor,
   for (const auto& [key, group] : open) {
     if (!group.first.empty()) RunMerged(predictor, calls, group.first, rows, &answers);
   }
-  std::vector<Result<Prediction>> out;
+  std::vector<Result<PredictionRows>> out;
   out.reserve(calls.size());
   for (auto& answer : answers) out.push_back(std::move(*answer));
   return out;

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -33,14 +34,29 @@ struct PredictCall {
   int32_t top_k = 1;
 };
 
-// The answer to each of `calls`, in order.
-std::vector<Result<Prediction>> MergePredictCalls(Predictor* predictor,
-                                                  std::span<const PredictCall> calls,
-                                                  size_t max_rows = 64);
+// A call's answer: rows [begin, begin + count) of a Prediction of `total` rows, which it shares
+// with the calls merged with it. Read-only; the accessors give this call's part.
+struct PredictionRows {
+  std::shared_ptr<const Prediction> all;  // never null
+  size_t begin = 0;
+  size_t count = 0;
+  size_t total = 0;
 
-// Rows [begin, begin + count) of `p`, a prediction of `rows` entity rows, as a Prediction of
-// its own: their outputs, versions, models and feature values; `model` and `version` those of
-// its first row.
-Prediction PredictionRows(const Prediction& p, size_t rows, size_t begin, size_t count);
+  // This call's outputs (scores of feature-row models, labels of text models).
+  std::span<const double> scores() const;
+  std::span<const std::vector<TextLabel>> labels() const;
+  std::span<const int64_t> versions() const;
+  std::span<const std::string> models() const;  // empty unless model_by
+  // The model and version of this call's first row.
+  const std::string& model() const;
+  int64_t version() const;
+  // The status of feature `column` for this call's row `row`.
+  ReadStatus status(size_t column, size_t row) const;
+};
+
+// The answer to each of `calls`, in order.
+std::vector<Result<PredictionRows>> MergePredictCalls(Predictor* predictor,
+                                                      std::span<const PredictCall> calls,
+                                                      size_t max_rows = 64);
 
 }  // namespace freshet

@@ -242,22 +242,30 @@ TEST_F(MergedPredictTest, MergedCallsAnswerAsTheyWouldAlone) {
     alone.push_back(predictor_->Predict(rank_, *c.entities, c.as_of_ms, *c.context));
   }
   const double calls_before = ModelCalls();
-  std::vector<Result<Prediction>> merged = MergePredictCalls(predictor_.get(), calls);
+  std::vector<Result<PredictionRows>> merged = MergePredictCalls(predictor_.get(), calls);
   // Calls 0, 1 and 4 share one model call; 2 (other context fields) and 3 (other as_of) run on
   // their own.
   EXPECT_EQ(ModelCalls() - calls_before, 3);
   ASSERT_EQ(merged.size(), calls.size());
   for (size_t i = 0; i < calls.size(); ++i) {
     ASSERT_TRUE(alone[i].ok() && merged[i].ok()) << i;
-    EXPECT_EQ(merged[i]->scores, alone[i]->scores) << i;
-    EXPECT_EQ(merged[i]->versions, alone[i]->versions) << i;
-    EXPECT_EQ(merged[i]->version, 1) << i;
-    EXPECT_EQ(merged[i]->features.num_rows, calls[i].entities->at("user_id").size()) << i;
-    EXPECT_EQ(merged[i]->features.statuses, alone[i]->features.statuses) << i;
-    EXPECT_EQ(merged[i]->features.event_ms, alone[i]->features.event_ms) << i;
+    const PredictionRows& m = *merged[i];
+    const size_t rows = calls[i].entities->at("user_id").size();
+    ASSERT_EQ(m.count, rows) << i;
+    EXPECT_EQ(std::vector<double>(m.scores().begin(), m.scores().end()), alone[i]->scores) << i;
+    EXPECT_EQ(std::vector<int64_t>(m.versions().begin(), m.versions().end()), alone[i]->versions)
+        << i;
+    EXPECT_EQ(m.version(), 1) << i;
+    EXPECT_EQ(m.model(), "ranker") << i;
+    for (size_t c = 0; c < alone[i]->features.features.size(); ++c) {
+      for (size_t r = 0; r < rows; ++r) {
+        EXPECT_EQ(m.status(c, r), alone[i]->features.statuses[c][r]) << i << " " << c << " " << r;
+      }
+    }
   }
-  EXPECT_EQ(merged[1]->features.statuses[0][1], ReadStatus::kOutsideMaxAge);
-  EXPECT_FLOAT_EQ(merged[4]->scores[0], 1 + 10 + 700 + 0.5);
+  EXPECT_EQ(merged[1]->status(0, 1), ReadStatus::kOutsideMaxAge);
+  EXPECT_FLOAT_EQ(merged[4]->scores()[0], 1 + 10 + 700 + 0.5);
+  EXPECT_EQ(merged[0]->all, merged[4]->all);  // one shared prediction
 }
 
 TEST_F(MergedPredictTest, AFailingCallKeepsItsOwnErrorAndTheOthersTheirAnswers) {
@@ -270,12 +278,12 @@ TEST_F(MergedPredictTest, AFailingCallKeepsItsOwnErrorAndTheOthersTheirAnswers) 
   const EntityColumns two = Users({"u1", "u2"});
   const std::vector<PredictCall> calls = {Call(&good, &no_context_), Call(&bad, &no_context_),
                                           Call(&good, &no_context_), Call(&two, &short_context)};
-  std::vector<Result<Prediction>> merged = MergePredictCalls(predictor_.get(), calls);
+  std::vector<Result<PredictionRows>> merged = MergePredictCalls(predictor_.get(), calls);
   ASSERT_EQ(merged.size(), 4u);
   ASSERT_TRUE(merged[0].ok()) << merged[0].status().ToString();
   ASSERT_TRUE(merged[2].ok()) << merged[2].status().ToString();
-  EXPECT_FLOAT_EQ(merged[0]->scores[0], 1 + 10 + 300 + 0.5);
-  EXPECT_EQ(merged[0]->scores, merged[2]->scores);
+  EXPECT_FLOAT_EQ(merged[0]->scores()[0], 1 + 10 + 300 + 0.5);
+  EXPECT_FLOAT_EQ(merged[2]->scores()[0], 1 + 10 + 300 + 0.5);
   ASSERT_FALSE(merged[1].ok());
   EXPECT_EQ(merged[1].status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(merged[1].status().message().find("user_id[1]"), std::string::npos)
@@ -295,11 +303,11 @@ TEST_F(MergedPredictTest, AMergedCallHoldsAtMostMaxRows) {
   std::vector<PredictCall> calls;
   for (const EntityColumns& u : users) calls.push_back(Call(&u, &no_context_));
   const double calls_before = ModelCalls();
-  std::vector<Result<Prediction>> merged = MergePredictCalls(predictor_.get(), calls, 2);
+  std::vector<Result<PredictionRows>> merged = MergePredictCalls(predictor_.get(), calls, 2);
   EXPECT_EQ(ModelCalls() - calls_before, 3);  // 2 + 2 + 1 rows
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(merged[i].ok()) << merged[i].status().ToString();
-    EXPECT_FLOAT_EQ(merged[i]->scores[0], 1 + 10 + 100 * i + 0.5) << i;
+    EXPECT_FLOAT_EQ(merged[i]->scores()[0], 1 + 10 + 100 * i + 0.5) << i;
   }
 }
 
