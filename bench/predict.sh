@@ -14,13 +14,16 @@
 # Exit status 1 when a predict request got a non-2xx response.
 #
 # Usage: bench/predict.sh [--duration 10s] [--connections 16] [--users 10000] [--events N]
-#                         [--deployment score|score_batched] [--freshet PATH] [--keep]
+#                         [--deployment score|score_batched] [--server-threads N]
+#                         [--freshet PATH] [--keep]
 # Defaults: 10 s per side, 16 connections (the peer's default), 2 wrk threads, 10,000 users
-# (the peer's), 20 events each, deployment `score` (no micro-batching).
+# (the peer's), 20 events each, deployment `score` (no micro-batching), `freshet serve`'s own
+# number of HTTP threads (one per core; --server-threads sets --threads).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 duration=10s connections=16 threads=2 users=10000 events="" deployment=score keep=0
+server_threads=
 freshet=${FRESHET:-$root/build/src/cli/freshet}
 peer=$root/../shared/peers/flask_sklearn/run.sh
 while [ $# -gt 0 ]; do
@@ -30,6 +33,7 @@ while [ $# -gt 0 ]; do
     --users) users=$2; shift 2 ;;
     --events) events=$2; shift 2 ;;
     --deployment) deployment=$2; shift 2 ;;
+    --server-threads) server_threads=$2; shift 2 ;;
     --freshet) freshet=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
@@ -39,6 +43,8 @@ done
 events=${events:-$((users * 20))}
 duration_s=${duration%s}
 [[ "$duration_s" =~ ^[0-9]+$ ]] || { echo "predict: --duration takes seconds (10 or 10s)" >&2; exit 2; }
+[[ -z "$server_threads" || "$server_threads" =~ ^[1-9][0-9]*$ ]] || {
+  echo "predict: --server-threads takes a positive integer" >&2; exit 2; }
 [ -x "$freshet" ] || { echo "predict: no freshet binary at $freshet (run scripts/build.sh)" >&2; exit 2; }
 [ -x "$peer" ] || [ -f "$peer" ] || { echo "predict: no peer at $peer" >&2; exit 2; }
 for tool in wrk redis-server curl gunicorn; do
@@ -96,7 +102,8 @@ EOF
   >"$work/register.txt"
 
 # 3. Serve on a free loopback port and wait for /readyz.
-start_serve "$freshet" --project "$project" --data "$work/data"
+start_serve "$freshet" --project "$project" --data "$work/data" \
+  ${server_threads:+--threads "$server_threads"}
 url=http://127.0.0.1:$port/v1/predict/$deployment
 code=$(curl -sS -m 10 -o "$work/sample.json" -w '%{http_code}' -H 'Content-Type: application/json' \
   -d '{"entities":{"user_id":["u1"]}}' "$url")
@@ -124,11 +131,13 @@ peer_json=$(PEER_REDIS_PORT=$(free_port) PEER_HTTP_PORT=$(free_port) \
   bash "$peer" "$work/peer-data" "$duration_s" "$connections" 2>"$work/peer.log" | tail -n 1) || {
   cat "$work/peer.log" >&2; echo "predict: the peer failed" >&2; exit 1; }
 
-/usr/bin/python3 - "$freshet_json" "$peer_json" "$deployment" "$duration_s" "$connections" <<'EOF'
+/usr/bin/python3 - "$freshet_json" "$peer_json" "$deployment" "$duration_s" "$connections" \
+  "${server_threads:-default}" <<'EOF'
 import json, sys
 f, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 print(f"{'':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}", file=sys.stderr)
-print(f"{'freshet /v1/predict/' + sys.argv[3]:34} {f['rps']:>9,.0f} {f['p50_ms']:>8.3f} "
+label = f"freshet /v1/predict/{sys.argv[3]}" + ("" if sys.argv[6] == "default" else f" ({sys.argv[6]} thr)")
+print(f"{label:34} {f['rps']:>9,.0f} {f['p50_ms']:>8.3f} "
       f"{f['p99_ms']:>8.3f} {f['non2xx']:>8}", file=sys.stderr)
 print(f"{'peer flask_sklearn':34} {p['rps']:>9,.0f} {p['p50_ms']:>8.3f} {p['p99_ms']:>8.3f} "
       f"{p['errors']:>8}", file=sys.stderr)
@@ -136,7 +145,8 @@ ratio = f["rps"] / p["rps"] if p["rps"] else 0
 p99_ratio = p["p99_ms"] / f["p99_ms"] if f["p99_ms"] else 0
 print(f"{'freshet / peer':34} {ratio:>8.1f}x {'':>8} {p99_ratio:>7.1f}x lower", file=sys.stderr)
 print(json.dumps({"bench": "predict", "deployment": sys.argv[3], "duration_s": int(sys.argv[4]),
-                  "connections": int(sys.argv[5]), "threads": 2, "freshet": f,
+                  "connections": int(sys.argv[5]), "threads": 2, "server_threads": sys.argv[6],
+                  "freshet": f,
                   "peer": {k: p[k] for k in ("rps", "p50_ms", "p99_ms", "errors")},
                   "rps_ratio": round(ratio, 1), "p99_ratio": round(p99_ratio, 1)},
                  separators=(",", ":")))

@@ -26,8 +26,8 @@ namespace {
 // 0 or null) or OUTSIDE_MAX_AGE (older than the view's ttl: null), as in /v1/features.
 std::string EncodePrediction(const FeatureRequest& request, const PredictionRows& rows) {
   const Prediction& p = *rows.all;
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  rapidjson::StringBuffer buf(nullptr, 1024);
+  ResponseWriter w(buf);
   w.StartObject();
   w.Key("predictions");
   w.StartArray();
@@ -50,7 +50,7 @@ std::string EncodePrediction(const FeatureRequest& request, const PredictionRows
   w.Key("model");
   w.StartObject();
   w.Key("name");
-  w.String(rows.model().c_str());
+  w.Plain(rows.model());
   w.Key("version");
   w.Int64(rows.version());
   w.EndObject();
@@ -85,16 +85,17 @@ std::string EncodePrediction(const FeatureRequest& request, const PredictionRows
   const std::vector<FeatureRef>& features = p.features.features;
   w.Key("features");
   w.StartArray();
-  for (const FeatureRef& ref : features) w.String(ref.ToString().c_str());
+  std::string name;
+  for (const FeatureRef& ref : features) {
+    ((name = ref.view) += ':') += ref.feature;
+    w.Plain(name);
+  }
   w.EndArray();
   w.Key("statuses");
   w.StartArray();
   for (size_t r = 0; r < rows.count; ++r) {
     w.StartArray();
-    for (size_t c = 0; c < features.size(); ++c) {
-      std::string_view name = ReadStatusName(rows.status(c, r));
-      w.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
-    }
+    for (size_t c = 0; c < features.size(); ++c) w.Quoted(QuotedStatus(rows.status(c, r)));
     w.EndArray();
   }
   w.EndArray();

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/status.h"
 #include "core/time_util.h"
 #include "core/value.h"
@@ -130,6 +131,23 @@ TEST(ValueTest, ComparesNumbersAcrossTypes) {
   EXPECT_FALSE(Value::Int(3) == Value::String("3"));
   EXPECT_TRUE(Value().is_null());
   EXPECT_EQ(Value::MakeList({Value::Int(1), Value::String("a")}).ToString(), "[1, \"a\"]");
+}
+
+TEST(ResponseWriterTest, PlainAndQuotedStringsAreValidJson) {
+  rapidjson::StringBuffer buf;
+  ResponseWriter w(buf);
+  w.StartObject();
+  w.Plain("name");  // a member name
+  w.StartArray();
+  w.Plain("view:feature");
+  w.Plain("say \"hi\"\\\n");  // needs escaping: written as String() does
+  w.Quoted(R"("PRESENT")");
+  w.Plain("");
+  w.EndArray();
+  w.EndObject();
+  EXPECT_TRUE(w.IsComplete());
+  EXPECT_EQ(std::string(buf.GetString()),
+            R"({"name":["view:feature","say \"hi\"\\\n","PRESENT",""]})");
 }
 
 TEST(ClockTest, ManualClockMovesOnlyWhenTold) {

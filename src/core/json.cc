@@ -2,9 +2,31 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace freshet {
+
+void ResponseWriter::Quoted(std::string_view quoted) {
+  Prefix(rapidjson::kStringType);
+  std::memcpy(os_->Push(quoted.size()), quoted.data(), quoted.size());
+}
+
+void ResponseWriter::Plain(std::string_view s) {
+  bool plain = std::none_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\';
+  });
+  if (!plain) {
+    String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    return;
+  }
+  Prefix(rapidjson::kStringType);
+  char* out = os_->Push(s.size() + 2);
+  out[0] = '"';
+  std::memcpy(out + 1, s.data(), s.size());
+  out[s.size() + 1] = '"';
+}
 
 void WriteJsonValue(JsonWriter* w, const Value& v) {
   if (v.is_null()) {

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "core/value.h"
@@ -14,6 +15,20 @@
 namespace freshet {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// RapidJSON's writer, plus faster ways to write the strings and member names a response repeats
+// per row or column (a status, a timestamp, a feature name), which Writer::String, Key and
+// RawValue go through character by character. Both work for member names too: Prefix tells
+// names from values.
+class ResponseWriter : public JsonWriter {
+ public:
+  using JsonWriter::JsonWriter;
+  // A string with its quotes, known to need no escaping, copied in one go.
+  void Quoted(std::string_view quoted);
+  // `s` with quotes added, copied in one go when it needs no escaping (no control character,
+  // quote or backslash), otherwise as String() writes it.
+  void Plain(std::string_view s);
+};
 
 // The longest JSON string value a request may carry (a field of an event, an entity key):
 // longer ones are refused with kInvalidArgument, so that one request cannot plant megabytes in

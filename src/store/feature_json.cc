@@ -86,32 +86,6 @@ Status ParseEntities(simdjson::dom::element e, FeatureRequest* out) {
   return Status::Ok();
 }
 
-// The response writer: RapidJSON's, plus a string known to need no escaping (a status, a
-// timestamp, a member name written per row or column) copied with its quotes in one go, where
-// Writer::String, Key and RawValue go through it character by character. Quoted works for
-// member names too: Prefix tells names from values.
-class ResponseWriter : public JsonWriter {
- public:
-  using JsonWriter::JsonWriter;
-  void Quoted(std::string_view quoted) {
-    Prefix(rapidjson::kStringType);
-    std::memcpy(os_->Push(quoted.size()), quoted.data(), quoted.size());
-  }
-};
-
-// Each status's name in quotes, ready for ResponseWriter::Quoted.
-std::string_view QuotedStatus(ReadStatus status) {
-  static const std::array<std::string, 4> kQuoted = [] {
-    std::array<std::string, 4> quoted;
-    for (ReadStatus s : {ReadStatus::kPresent, ReadStatus::kNotFound, ReadStatus::kOutsideMaxAge,
-                         ReadStatus::kNullValue}) {
-      quoted[static_cast<size_t>(s)] = fmt::format("\"{}\"", ReadStatusName(s));
-    }
-    return quoted;
-  }();
-  return kQuoted[static_cast<size_t>(status)];
-}
-
 // A response buffer sized for `values` values up front (responses run to hundreds of KB, which
 // growing from RapidJSON's default 256 bytes would copy over and over).
 rapidjson::StringBuffer ResponseBuffer(size_t values) {
@@ -123,6 +97,18 @@ std::string FeatureName(const FeatureRequest& request, const FeatureRef& ref) {
 }
 
 }  // namespace
+
+std::string_view QuotedStatus(ReadStatus status) {
+  static const std::array<std::string, 4> kQuoted = [] {
+    std::array<std::string, 4> quoted;
+    for (ReadStatus s : {ReadStatus::kPresent, ReadStatus::kNotFound, ReadStatus::kOutsideMaxAge,
+                         ReadStatus::kNullValue}) {
+      quoted[static_cast<size_t>(s)] = fmt::format("\"{}\"", ReadStatusName(s));
+    }
+    return quoted;
+  }();
+  return kQuoted[static_cast<size_t>(status)];
+}
 
 Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureStore& store,
                                            const std::vector<FeatureRef>* fixed_features) {

@@ -32,6 +32,9 @@ struct FeatureRequest {
 Result<FeatureRequest> ParseFeatureRequest(std::string_view body, const FeatureStore& store,
                                            const std::vector<FeatureRef>* fixed_features = nullptr);
 
+// The status's name in quotes ("PRESENT"), for ResponseWriter::Quoted (core/json.h).
+std::string_view QuotedStatus(ReadStatus status);
+
 std::string FeatureTableToJson(const FeatureRequest& request, const FeatureTable& table,
                                int64_t as_of_ms);
 std::string FeatureTableToFeastJson(const FeatureRequest& request, const FeatureTable& table);
