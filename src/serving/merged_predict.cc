@@ -1,6 +1,7 @@
 #include "serving/merged_predict.h"
 
 #include <map>
+#include <string_view>
 #include <utility>
 
 namespace freshet {
@@ -25,15 +26,19 @@ std::optional<size_t> UniformRows(const PredictCall& call) {
 }
 
 // What calls must share to be merged: deployment, as_of, top_k, entity keys, context fields.
+// Names are length-prefixed, so no two different lists of names give the same key.
 std::string MergeKey(const PredictCall& call) {
-  std::string key = *call.deployment;
-  key += '\0';
-  key += call.as_of_ms ? std::to_string(*call.as_of_ms) : "now";
-  key += '\0';
-  key += std::to_string(call.top_k);
-  for (const auto& [name, values] : *call.entities) (key += '\0') += name;
-  key += '\0';
-  for (const auto& [name, values] : *call.context) (key += '\0') += name;
+  auto add = [](std::string* key, std::string_view part) {
+    (*key += std::to_string(part.size())) += ':';
+    *key += part;
+  };
+  std::string key;
+  add(&key, *call.deployment);
+  add(&key, call.as_of_ms ? std::to_string(*call.as_of_ms) : "now");
+  add(&key, std::to_string(call.top_k));
+  add(&key, std::to_string(call.entities->size()));
+  for (const auto& [name, values] : *call.entities) add(&key, name);
+  for (const auto& [name, values] : *call.context) add(&key, name);
   return key;
 }
 
