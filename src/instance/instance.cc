@@ -46,6 +46,7 @@ Status Instance::Init(const InstanceOptions& options) {
     expectations_.emplace(name, SourceExpectations(source));
   }
   predictions_ = std::make_unique<PredictionStore>(db_.get());
+  RETURN_IF_ERROR(predictions_->UpgradeFormat());
   ASSIGN_OR_RETURN(triggers_, TriggerRouter::Create(&spec_, queue(), predictions_.get(), clock_,
                                                     &trigger_probe_));
   FeatureGenerations::Context generations;
@@ -113,8 +114,7 @@ Instance::~Instance() {
 
 Status Instance::ReplaySources() {
   for (const FeatureGenerations::LiveEngine& live : generations_->LiveEngines()) {
-    const ApplyTarget target =
-        live.engine == engine() ? ApplyTarget::kPrimary : ApplyTarget::kOnly;
+    const ApplyTarget target = live.engine == engine() ? ApplyTarget::kPrimary : ApplyTarget::kOnly;
     for (const std::string& name : live.sources) {
       auto source = sources_.find(name);
       // A table has no records for the engine; a live source's consumer reads it (ConsumeLoop).
@@ -276,8 +276,8 @@ void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
     // The batch is durable in the log either way (so it is acknowledged); only whether it
     // reached the engine differs. Applied: the checkpoint Apply triggered failed, and a later
     // one retries it. Not applied: the replay at the next start applies it.
-    bool applied = generations_->MinPosition(source, /*all=*/false)[0] >=
-                   b.first_offset + b.records->size();
+    bool applied =
+        generations_->MinPosition(source, /*all=*/false)[0] >= b.first_offset + b.records->size();
     (void)Degrade(applied ? FailureKind::kCheckpoint : FailureKind::kCommit, st);
   }
 }

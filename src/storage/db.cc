@@ -16,6 +16,8 @@
 #include <mutex>
 #include <vector>
 
+#include "storage/capped_list.h"
+
 namespace freshet {
 namespace {
 
@@ -144,6 +146,12 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
     rocksdb::ColumnFamilyOptions options_i =
         i == static_cast<int>(Cf::kState) ? state_options : cf_options;
     options_i.compaction_filter_factory = expiry[i];
+    if (i == static_cast<int>(Cf::kPredictions)) {
+      options_i.merge_operator = capped_list::NewMergeOperator(kPredictionsKept);
+      // A key merged more often than this between flushes is folded at write time, so a read
+      // never applies more operands than a list holds.
+      options_i.max_successive_merges = kPredictionsKept;
+    }
     descriptors.emplace_back(std::string(kCfNames[i]), options_i);
   }
   // RocksDB opens a database only with every column family it holds.

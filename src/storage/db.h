@@ -39,6 +39,10 @@ enum class Cf : int {
 };
 inline constexpr int kNumCfs = 11;
 
+// The `predictions` column family's values are capped lists (storage/capped_list.h) of at most
+// this many entries, grown by merges (rocksdb::WriteBatch::Merge with one new entry).
+inline constexpr size_t kPredictionsKept = 10;
+
 struct DbOptions {
   // Create the directory and column families when missing. Default: true.
   bool create_if_missing = true;

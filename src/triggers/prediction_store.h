@@ -1,18 +1,17 @@
 // PredictionStore: the pull side of triggered predictions. Per (deployment, entity) it keeps
 // the latest prediction and a short history (the last kHistory, newest first) in the
 // `predictions` column family of the data directory (docs/formats.md), read with one point
-// lookup by GET /v1/predictions/{deployment}.
+// lookup by GET /v1/predictions/{deployment}. Each history is a capped list
+// (storage/capped_list.h): storing a prediction is one RocksDB merge, with no read.
 //
 // The triggered path stores a batch's predictions in the same atomic write that acks its jobs
 // (Put with a Commit: JobQueue::Complete), so a retried job has stored nothing before.
 //
-// Thread-safety: thread-safe (each Put's read-modify-write of a history is serialized).
-// Owns nothing it is given; `db` must outlive it.
+// Thread-safety: thread-safe. Owns nothing it is given; `db` must outlive it.
 #pragma once
 
 #include <cstddef>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,17 +32,21 @@ struct EntityPrediction {
 class PredictionStore {
  public:
   // Predictions kept per (deployment, entity), the latest included.
-  static constexpr size_t kHistory = 10;
+  static constexpr size_t kHistory = kPredictionsKept;
 
   explicit PredictionStore(Db* db) : db_(db) {}
+
+  // Rewrites the histories an earlier version stored (format 1: a count, then the predictions)
+  // as capped lists, once per data directory (a marker records it); must run before the first
+  // Put on such a directory. Errors: kIoError, or kInternal for a value it cannot read.
+  Status UpgradeFormat();
 
   // Makes each prediction its entity's latest (dropping the oldest past kHistory), in one
   // atomic write; not synced (a later synced write of the same database, e.g. the queue's,
   // makes it durable). Errors: kIoError.
   Status Put(const std::string& deployment, const std::vector<EntityPrediction>& predictions);
   // As Put, but the writes go into a batch that `commit` writes along with its own (the jobs'
-  // acks and deliveries: JobQueue::Complete), under the store's write lock, so the histories
-  // cannot change between their read and that write. Returns what `commit` returns.
+  // acks and deliveries: JobQueue::Complete). Returns what `commit` returns.
   using Commit = std::function<Status(rocksdb::WriteBatch*)>;
   Status Put(const std::string& deployment, const std::vector<EntityPrediction>& predictions,
              const Commit& commit);
@@ -55,7 +58,6 @@ class PredictionStore {
 
  private:
   Db* db_;
-  std::mutex write_mu_;  // serializes Put's read-modify-write
 };
 
 }  // namespace freshet

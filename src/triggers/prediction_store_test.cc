@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/byte_codec.h"
+#include "stream/entity_key.h"
 
 namespace freshet {
 namespace {
@@ -101,6 +102,64 @@ TEST_F(PredictionStoreTest, OneBatchFoldsSeveralPredictionsOfAnEntityInOrder) {
 
 // A text model's prediction keeps its labels through the store (beside feature-row
 // predictions of the same entity) and shows them as /v1/predict does, without a score.
+TEST_F(PredictionStoreTest, HistoriesStayBoundedThroughFlushesCompactionsAndReopens) {
+  const std::vector<Value> u1 = {Value::String("u1")};
+  auto flush_and_compact = [this] {
+    ASSERT_TRUE(db_->raw()->Flush(rocksdb::FlushOptions(), db_->cf(Cf::kPredictions)).ok());
+    ASSERT_TRUE(db_->raw()
+                    ->CompactRange(rocksdb::CompactRangeOptions(), db_->cf(Cf::kPredictions),
+                                   nullptr, nullptr)
+                    .ok());
+  };
+  for (int i = 0; i < 25; ++i) {
+    ASSERT_TRUE(store_->Put("rec", {{u1, Made(std::to_string(i), i, 1000 + i)}}).ok());
+    if (i % 7 == 6) flush_and_compact();  // merge operands spread over files and the memtable
+  }
+  store_.reset();
+  db_.reset();
+  auto db = Db::Open(dir_.string());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  db_ = std::move(*db);
+  store_ = std::make_unique<PredictionStore>(db_.get());
+  flush_and_compact();
+  auto history = store_->Get("rec", u1);
+  ASSERT_TRUE(history.ok()) << history.status().ToString();
+  ASSERT_EQ(history->size(), PredictionStore::kHistory);
+  for (size_t i = 0; i < history->size(); ++i) {
+    EXPECT_EQ((*history)[i].job_id, std::to_string(24 - i));
+  }
+}
+
+// Histories an earlier version wrote (format 1: a count, then the predictions) are rewritten
+// once, and new predictions then go in front of them.
+TEST_F(PredictionStoreTest, UpgradeFormatRewritesFormatOneHistories) {
+  std::string old_value;
+  byte_codec::PutVarint(&old_value, 2);
+  EncodeStoredPrediction(Made("old-b", 2, 20), &old_value);
+  EncodeStoredPrediction(Made("old-a", 1, 10), &old_value);
+  std::string key;
+  byte_codec::PutBytes(&key, "rec");
+  key += EncodeEntityKey({Value::String("u1")});
+  ASSERT_TRUE(db_->Put(Cf::kPredictions, key, old_value).ok());
+
+  ASSERT_TRUE(store_->UpgradeFormat().ok());
+  ASSERT_TRUE(store_->UpgradeFormat().ok());  // once done, a no-op
+  ASSERT_TRUE(store_->Put("rec", {{{Value::String("u1")}, Made("new", 3, 30)}}).ok());
+  auto history = store_->Get("rec", {Value::String("u1")});
+  ASSERT_TRUE(history.ok()) << history.status().ToString();
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[0].job_id, "new");
+  EXPECT_EQ((*history)[1].job_id, "old-b");
+  EXPECT_EQ((*history)[2].job_id, "old-a");
+  EXPECT_EQ((*history)[2].score, 1);
+
+  // A value it cannot read is reported, not dropped.
+  ASSERT_TRUE(db_->Delete(Cf::kPredictions, std::string("\0format", 7)).ok());
+  ASSERT_TRUE(db_->Put(Cf::kPredictions, key + "x", "\x05garbage").ok());
+  Status bad = store_->UpgradeFormat();
+  EXPECT_EQ(bad.code(), StatusCode::kInternal) << bad.ToString();
+}
+
 TEST_F(PredictionStoreTest, TextPredictionsKeepTheirLabels) {
   const std::vector<Value> key = {Value::String("a1")};
   StoredPrediction text = Made("cat/ads/1/4", 0.75, 100);
