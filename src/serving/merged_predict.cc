@@ -42,17 +42,11 @@ std::string MergeKey(const PredictCall& call) {
   return key;
 }
 
-// Rows [begin, begin + count) of `all`, a prediction of `total` rows.
-PredictionRows Share(std::shared_ptr<const Prediction> all, size_t total, size_t begin,
-                     size_t count) {
-  return PredictionRows{std::move(all), begin, count, total};
-}
-
 Result<PredictionRows> PredictAlone(Predictor* predictor, const PredictCall& call, size_t rows) {
   ASSIGN_OR_RETURN(Prediction p, predictor->Predict(*call.deployment, *call.entities, call.as_of_ms,
                                                     *call.context, call.top_k));
   const size_t n = rows > 0 ? rows : p.features.num_rows;
-  return Share(std::make_shared<const Prediction>(std::move(p)), n, 0, n);
+  return PredictionRows{std::make_shared<const Prediction>(std::move(p)), 0, n, n};
 }
 
 // Elements [begin, begin + count) of `all` when it has one per row (of `total`); else none.
@@ -92,7 +86,7 @@ void RunMerged(Predictor* predictor, std::span<const PredictCall> calls,
       auto all = std::make_shared<const Prediction>(std::move(*merged));
       size_t begin = 0;
       for (size_t i : members) {
-        (*out)[i] = Share(all, total, begin, rows[i]);
+        (*out)[i] = PredictionRows{all, begin, rows[i], total};
         begin += rows[i];
       }
       return;
