@@ -9,8 +9,9 @@
 # Loads 12 static attributes per user into the `users` table, trains a 100-tree depth-6 XGBoost
 # model of the 20 inputs with Debian's python3-xgboost (/usr/bin/python3), registers it as
 # `recommender`, serves with the deployment's webhook pointed at the load tool's receiver, and runs
-# bench/triggered_load.py once per rate. A rate is held when at least 99.9% of acknowledged events
-# got their prediction, push p99 < 1 s and at least 90% of the offered rate was acknowledged.
+# the load tool (bench/triggered_load.cc, built as build/bench/triggered_load; TRIGGERED_LOAD=PATH
+# to use another) once per rate. A rate is held when at least 99.9% of acknowledged events got
+# their prediction, push p99 < 1 s and at least 90% of the offered rate was acknowledged.
 # Prints one table row per rate and side, and one JSON line last:
 #   {"bench":"triggered","freshet":{"highest_rate_held":..,"rates":[..]},
 #    "peer":{"highest_rate_held":..,"rates":[..]},"held_ratio":..}
@@ -25,6 +26,7 @@ seconds=10 users=10000 keep=0 run_peer=1
 rates="1000 5000 10000 20000 40000 60000"
 peer_rates="2000 4000 6000 7000 8000"
 freshet=${FRESHET:-$root/build/src/cli/freshet}
+loader=${TRIGGERED_LOAD:-$root/build/bench/triggered_load}
 peer=$root/../shared/peers/redis_pipeline/run.sh
 bench=triggered
 # shellcheck source=serve_lib.sh
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -x "$freshet" ] || { echo "triggered: no freshet binary at $freshet (run scripts/build.sh)" >&2; exit 2; }
+[ -x "$loader" ] || { echo "triggered: no load tool at $loader (run scripts/build.sh, or set TRIGGERED_LOAD)" >&2; exit 2; }
 if [ "$run_peer" = 1 ]; then
   [ -f "$peer" ] || { echo "triggered: no peer at $peer (or pass --no-peer)" >&2; exit 2; }
   for tool in redis-server redis-cli gunicorn; do
@@ -94,7 +97,7 @@ start_serve "$freshet" --project "$project" --data "$data"
 
 # 4. freshet at each rate (a short warm-up first, not reported).
 load() {  # load RATE SECONDS
-  /usr/bin/python3 "$root/bench/triggered_load.py" --url "http://127.0.0.1:$port" \
+  "$loader" --url "http://127.0.0.1:$port" \
     --receiver-port "$receiver_port" --rate "$1" --seconds "$2" --users "$users"
 }
 load 200 2 >/dev/null
