@@ -24,6 +24,8 @@ namespace {
 constexpr std::string_view kCfNames[kNumCfs] = {
     "default", "events",     "ingest_meta", "state", "registry",   "checkpoints",
     "late",    "quarantine", "tables",      "queue", "predictions"};
+// Memtable size of the column families written at scattered keys (see Db::Open).
+constexpr size_t kScatteredWriteMemtableBytes = 8u << 20;
 // Created (empty) by earlier versions for features that were not built yet.
 constexpr std::string_view kRetiredCfNames[] = {"online", "jobs"};
 
@@ -146,6 +148,18 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
     rocksdb::ColumnFamilyOptions options_i =
         i == static_cast<int>(Cf::kState) ? state_options : cf_options;
     options_i.compaction_filter_factory = expiry[i];
+    if (i == static_cast<int>(Cf::kQueue) || i == static_cast<int>(Cf::kPredictions)) {
+      // Both take small writes at keys scattered over their memtable (a job's put and its
+      // delete, an entity's merge): small memtables keep those skiplists in the CPU's cache,
+      // which makes each insert cheaper, and each flush folds an entity's merges into one list.
+      options_i.write_buffer_size = kScatteredWriteMemtableBytes;
+    }
+    if (i == static_cast<int>(Cf::kQueue)) {
+      // Jobs ('j' + id) and done markers ('d' + id) are each written in id order: an insertion
+      // hint per key prefix lets each continue where its last insert was.
+      options_i.memtable_insert_with_hint_prefix_extractor.reset(
+          rocksdb::NewFixedPrefixTransform(1));
+    }
     if (i == static_cast<int>(Cf::kPredictions)) {
       options_i.merge_operator = capped_list::NewMergeOperator(kPredictionsKept);
       // A key merged more often than this between flushes is folded at write time, so a read
