@@ -218,7 +218,8 @@ class JobQueue::Impl {
   void ApplyAck(const StagedAck& staged);
   static Status RefusalOf(const StagedAck& staged, size_t jobs);
   QueueState& StateOf(const std::string& queue);
-  Result<bool> IsDone(const std::string& id, int64_t now);
+  // Per job of `jobs`: whether its id was acked within done_retention_ms (one batched read).
+  Result<std::vector<bool>> AreDone(const std::vector<JobSpec>& jobs, int64_t now);
   // Enters a pending job (rec.state kPending) into its queue's ready or delayed heap.
   void Schedule(Entry* e, int64_t now);
   void PromoteDue(QueueState& q, int64_t now);
@@ -401,12 +402,19 @@ void JobQueue::Impl::ExpireLeases(QueueState& q, int64_t now) {
     spdlog::warn("queue {}: persisting expired leases failed: {}", q.name, st.ToString());
 }
 
-Result<bool> JobQueue::Impl::IsDone(const std::string& id, int64_t now) {
-  ASSIGN_OR_RETURN(auto value, db_->Get(Cf::kQueue, DoneKey(id)));
-  if (!value) return false;
-  std::optional<int64_t> done_ms = DecodeDone(*value);
-  if (!done_ms) return Status::Internal("queue: corrupt done record for id '" + id + "'");
-  return *done_ms + options_.done_retention_ms > now;
+Result<std::vector<bool>> JobQueue::Impl::AreDone(const std::vector<JobSpec>& jobs, int64_t now) {
+  std::vector<std::string> keys;
+  keys.reserve(jobs.size());
+  for (const JobSpec& job : jobs) keys.push_back(DoneKey(job.id));
+  ASSIGN_OR_RETURN(auto values, db_->MultiGet(Cf::kQueue, keys));
+  std::vector<bool> done(jobs.size(), false);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (!values[i]) continue;
+    std::optional<int64_t> done_ms = DecodeDone(*values[i]);
+    if (!done_ms) return Status::Internal("queue: corrupt done record for id '" + jobs[i].id + "'");
+    done[i] = *done_ms + options_.done_retention_ms > now;
+  }
+  return done;
 }
 
 Status JobQueue::Impl::CheckSpecs(const std::vector<JobSpec>& jobs) {
@@ -430,13 +438,14 @@ Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coale
   std::map<std::pair<std::string_view, std::string_view>, size_t> batch_keys;
   std::vector<std::string_view> payload_of(jobs.size());
   std::vector<size_t> added;  // indexes into jobs
+  // Follow-ups are never checked against the acked ids (see JobQueue::Complete).
+  std::vector<bool> done(jobs.size(), false);
+  if (!follow_ups) {
+    ASSIGN_OR_RETURN(done, AreDone(jobs, now));
+  }
   for (size_t i = 0; i < jobs.size(); ++i) {
     const JobSpec& job = jobs[i];
-    if (batch_ids.count(job.id) || jobs_.count(job.id)) continue;
-    if (!follow_ups) {
-      ASSIGN_OR_RETURN(bool done, IsDone(job.id, now));
-      if (done) continue;
-    }
+    if (batch_ids.count(job.id) || jobs_.count(job.id) || done[i]) continue;
     if (coalesce && !job.coalesce_key.empty()) {
       auto in_batch = batch_keys.find({job.queue, job.coalesce_key});
       if (in_batch != batch_keys.end()) {

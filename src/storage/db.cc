@@ -230,6 +230,22 @@ Result<std::optional<std::string>> Db::Get(Cf which, std::string_view key) {
   return std::optional<std::string>(std::move(value));
 }
 
+Result<std::vector<std::optional<std::string>>> Db::MultiGet(Cf which,
+                                                             const std::vector<std::string>& keys) {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), cf(which), keys.size(), slices.data(), values.data(),
+                statuses.data());
+  std::vector<std::optional<std::string>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "read");
+    out[i] = values[i].ToString();
+  }
+  return out;
+}
+
 Status Db::Put(Cf which, std::string_view key, std::string_view value, bool sync) {
   RETURN_IF_ERROR(FromRocks(db_->Put(rocksdb::WriteOptions(), cf(which), key, value), "write"));
   return sync ? SyncWal() : Status::Ok();

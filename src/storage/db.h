@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -71,6 +72,10 @@ class Db {
 
   // Point read; nullopt when absent.
   Result<std::optional<std::string>> Get(Cf cf, std::string_view key);
+  // Point reads of `keys` in one call (RocksDB's batched MultiGet, cheaper than a Get each): one
+  // value per key, in order, nullopt when absent. The first failed read fails the whole call.
+  Result<std::vector<std::optional<std::string>>> MultiGet(Cf cf,
+                                                           const std::vector<std::string>& keys);
   // Writes: durable against kill -9 of the process once they return (the write-ahead log is
   // written, not synced). With `sync` they return only once they (and every write before them)
   // are on stable storage; other threads may read them a moment before that, and other writers

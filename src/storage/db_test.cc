@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 namespace freshet {
@@ -29,6 +30,26 @@ TEST(DbTest, PersistsAcrossReopenPerColumnFamily) {
   EXPECT_EQ(*(*db)->Get(Cf::kRegistry, "k").value(), "registry-value");
   EXPECT_EQ(*(*db)->Get(Cf::kState, "k").value(), "state-value");
   EXPECT_FALSE((*db)->Get(Cf::kEvents, "k").value().has_value());
+  std::filesystem::remove_all(dir);
+}
+
+// MultiGet answers each key in order, present or not, from memtables and tables alike.
+TEST(DbTest, MultiGetAnswersEachKeyInOrder) {
+  std::string dir = TempDir("multiget");
+  auto db = Db::Open(dir);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  Db* d = db->get();
+  ASSERT_TRUE(d->Put(Cf::kQueue, "flushed", "1").ok());
+  ASSERT_TRUE(d->raw()->Flush(rocksdb::FlushOptions(), d->cf(Cf::kQueue)).ok());
+  ASSERT_TRUE(d->Put(Cf::kQueue, "in-memtable", "2").ok());
+  ASSERT_TRUE(d->Put(Cf::kState, "other-family", "3").ok());
+
+  auto values =
+      d->MultiGet(Cf::kQueue, {"in-memtable", "absent", "flushed", "other-family", "in-memtable"});
+  ASSERT_TRUE(values.ok()) << values.status().ToString();
+  const std::vector<std::optional<std::string>> want = {"2", std::nullopt, "1", std::nullopt, "2"};
+  EXPECT_EQ(*values, want);
+  EXPECT_TRUE(d->MultiGet(Cf::kQueue, {}).value().empty());
   std::filesystem::remove_all(dir);
 }
 
