@@ -89,7 +89,8 @@ SourceSpec DeleteSchema(const SourceSpec& table, const EntitySpec& entity) {
 
 }  // namespace
 
-TableStore::TableStore(const ProjectSpec* spec, Db* db) : spec_(spec), db_(db) {}
+TableStore::TableStore(const ProjectSpec* spec, Db* db, size_t cached_rows)
+    : spec_(spec), db_(db), latest_(cached_rows) {}
 
 Result<const SourceSpec*> TableStore::Table(const std::string& source) const {
   auto it = spec_->sources.find(source);
@@ -162,17 +163,21 @@ Result<size_t> TableStore::Write(const SourceSpec& table, const std::vector<Reco
       key_fields[k] = table.FieldIndex(entity.keys[k]);
   }
   rocksdb::WriteBatch batch;
+  std::vector<std::string> rows;  // their prefixes
   std::string entity_key, key;
   for (const Record& r : records) {
     EncodeRecordKey(r, key_fields, &entity_key);
-    key = RowPrefix(table.name, entity_key);
+    rows.push_back(RowPrefix(table.name, entity_key));
+    key = rows.back();
     AppendTime(&key, r.ts_ms);
     std::string value = EncodeVersion(table, deleted ? nullptr : &r);
     rocksdb::Status s = batch.Put(db_->cf(Cf::kTables), key, value);
     if (!s.ok()) return FromRocks(s, "table batch");
   }
   if (records.empty()) return size_t{0};
-  RETURN_IF_ERROR(db_->Write(&batch, /*sync=*/true));
+  Status wrote = db_->Write(&batch, /*sync=*/true);
+  latest_.Invalidate(rows);  // also after a failure, which may have applied the batch
+  RETURN_IF_ERROR(wrote);
   return records.size();
 }
 
@@ -180,42 +185,52 @@ Result<std::optional<AttributeVersion>> TableStore::ReadAsOf(const std::string& 
                                                              std::string_view entity_key,
                                                              int64_t t_ms) const {
   ASSIGN_OR_RETURN(const SourceSpec* table, Table(source));
-  return ReadAsOf(db_->NewIterator(Cf::kTables).get(), *table, source, entity_key, t_ms);
+  const uint64_t epoch = latest_.Epoch();
+  TableIterator it(db_);
+  return ReadAsOf(&it, epoch, *table, source, entity_key, t_ms);
 }
 
 Result<std::vector<std::optional<AttributeVersion>>> TableStore::VersionsBefore(
     const std::string& table, const std::vector<std::string>& entity_keys, int64_t t_ms) const {
   ASSIGN_OR_RETURN(const SourceSpec* spec, Table(table));
-  std::unique_ptr<rocksdb::Iterator> it = db_->NewIterator(Cf::kTables);
+  const uint64_t epoch = latest_.Epoch();
+  TableIterator it(db_);
   std::vector<std::optional<AttributeVersion>> out;
   out.reserve(entity_keys.size());
   for (const std::string& key : entity_keys) {
     ASSIGN_OR_RETURN(std::optional<AttributeVersion> version,
-                     ReadAsOf(it.get(), *spec, table, key, t_ms));
+                     ReadAsOf(&it, epoch, *spec, table, key, t_ms));
     out.push_back(std::move(version));
   }
   return out;
 }
 
-Result<std::optional<AttributeVersion>> TableStore::ReadAsOf(rocksdb::Iterator* it,
+Result<std::optional<AttributeVersion>> TableStore::ReadAsOf(TableIterator* rows, uint64_t epoch,
                                                              const SourceSpec& table,
                                                              const std::string& source,
                                                              std::string_view entity_key,
                                                              int64_t t_ms) const {
   if (t_ms == std::numeric_limits<int64_t>::min()) return std::optional<AttributeVersion>();
   const std::string prefix = RowPrefix(source, entity_key);
+  std::optional<AttributeVersion> latest = latest_.Find(prefix);
+  if (latest && latest->event_ms < t_ms) return latest;
+  const auto is_version = [&prefix](const rocksdb::Slice& key) {
+    return key.size() == prefix.size() + 8 && key.starts_with(prefix);
+  };
   std::string target = prefix;
   AppendTime(&target, t_ms - 1);
+  rocksdb::Iterator* it = rows->get();
   it->SeekForPrev(target);
   if (!it->status().ok()) return FromRocks(it->status(), "table read");
-  if (!it->Valid()) return std::optional<AttributeVersion>();
-  rocksdb::Slice key = it->key();
-  if (key.size() != prefix.size() + 8 || !key.starts_with(prefix)) {
-    return std::optional<AttributeVersion>();
-  }
+  if (!it->Valid() || !is_version(it->key())) return std::optional<AttributeVersion>();
   AttributeVersion version;
-  RETURN_IF_ERROR(DecodeVersion(table, ReadTime(key.data() + prefix.size()),
+  RETURN_IF_ERROR(DecodeVersion(table, ReadTime(it->key().data() + prefix.size()),
                                 it->value().ToStringView(), &version));
+  // The row's newest version when the next key is not one of its versions.
+  it->Next();
+  if (it->status().ok() && (!it->Valid() || !is_version(it->key()))) {
+    latest_.Insert(prefix, version, epoch);
+  }
   return std::optional<AttributeVersion>(std::move(version));
 }
 

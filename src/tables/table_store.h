@@ -9,11 +9,15 @@
 // fails the load with its line or record and field, via format/RecordParser or
 // CsvRecordParser), then every version is written in ONE synced WriteBatch.
 //
-// Thread-safety: thread-safe (RocksDB is). Does not own the spec or the Db; both must outlive
-// the store.
+// Reads go through a bounded cache of rows' newest versions (tables/latest_versions.h), so a
+// read as of a time after its row's last change costs no seek.
+//
+// Thread-safety: thread-safe. Does not own the spec or the Db; both must outlive the store, and
+// the store must be the only writer of the `tables` column family (its cache trusts that).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +29,7 @@
 #include "spec/project_spec.h"
 #include "storage/db.h"
 #include "stream/attribute_lookup.h"
+#include "tables/latest_versions.h"
 
 namespace freshet {
 
@@ -35,7 +40,10 @@ enum class TableFormat {
 
 class TableStore : public AttributeLookup {
  public:
-  TableStore(const ProjectSpec* spec, Db* db);
+  // Rows whose newest version the store keeps in memory. Default: 100,000.
+  static constexpr size_t kDefaultCachedRows = 100'000;
+
+  TableStore(const ProjectSpec* spec, Db* db, size_t cached_rows = kDefaultCachedRows);
 
   // Parses `body` as rows of table source `source` and adds each as a version at its event
   // time. Every row needs the entity's key fields and the timestamp field; other fields are
@@ -81,14 +89,31 @@ class TableStore : public AttributeLookup {
   Status Parse(const SourceSpec& schema, std::string_view body, TableFormat format,
                std::vector<Record>* records, ParseError* error) const;
   Result<size_t> Write(const SourceSpec& table, const std::vector<Record>& records, bool deleted);
-  // ReadAsOf of `table` (the spec of source `source`) through `it`, an iterator of the tables
-  // column family, which it moves.
-  Result<std::optional<AttributeVersion>> ReadAsOf(rocksdb::Iterator* it, const SourceSpec& table,
+  // One read's iterator of the tables column family, opened on first use (a read answered from
+  // the cache opens none).
+  class TableIterator {
+   public:
+    explicit TableIterator(Db* db) : db_(db) {}
+    rocksdb::Iterator* get() {
+      if (!it_) it_ = db_->NewIterator(Cf::kTables);
+      return it_.get();
+    }
+
+   private:
+    Db* db_;
+    std::unique_ptr<rocksdb::Iterator> it_;
+  };
+
+  // ReadAsOf of `table` (the spec of source `source`): from the cache, or through `rows`, whose
+  // iterator it moves; `rows` must be created after `epoch` was taken (LatestVersions::Epoch).
+  Result<std::optional<AttributeVersion>> ReadAsOf(TableIterator* rows, uint64_t epoch,
+                                                   const SourceSpec& table,
                                                    const std::string& source,
                                                    std::string_view entity_key, int64_t t_ms) const;
 
   const ProjectSpec* spec_;
   Db* db_;
+  mutable LatestVersions latest_;
 };
 
 }  // namespace freshet

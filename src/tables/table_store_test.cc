@@ -146,6 +146,57 @@ TEST_F(TableStoreTest, VersionsBeforeAnswersEachKeyAsReadAsOf) {
   EXPECT_EQ(store_->VersionsBefore("nope", keys, 1).status().code(), StatusCode::kNotFound);
 }
 
+// A read after a row's last change is answered from memory: with the stored version made
+// unreadable underneath, the cached read still answers while History (which always reads
+// RocksDB) fails. Reads before that version, and every write, go back to RocksDB.
+TEST_F(TableStoreTest, ReadsAfterARowsLastChangeComeFromMemoryUntilItChanges) {
+  ASSERT_TRUE(store_
+                  ->Upsert("users", R"({"user_id": "u1", "plan": "free", "updated_at": 1000})",
+                           TableFormat::kJson)
+                  .ok());
+  EXPECT_EQ(PlanAsOf("u1", 5000), "\"free\"");  // caches u1's newest version
+  std::unique_ptr<rocksdb::Iterator> it = db_->NewIterator(Cf::kTables);
+  it->SeekToFirst();
+  ASSERT_TRUE(it->Valid());
+  const std::string key = it->key().ToString();
+  it.reset();
+  ASSERT_TRUE(db_->Put(Cf::kTables, key, "not a version").ok());
+
+  EXPECT_EQ(PlanAsOf("u1", 6000), "\"free\"");
+  auto batch = store_->VersionsBefore("users", {"u1"}, 7000);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_EQ((*batch)[0]->values[1].as_string(), "free");
+  EXPECT_FALSE(store_->History("users", "u1").ok());
+  EXPECT_EQ(PlanAsOf("u1", 900), "<none>");  // before the cached version: read from RocksDB
+
+  // An upsert replaces the cached version; so does a delete.
+  ASSERT_TRUE(store_
+                  ->Upsert("users", R"({"user_id": "u1", "plan": "pro", "updated_at": 2000})",
+                           TableFormat::kJson)
+                  .ok());
+  EXPECT_EQ(PlanAsOf("u1", 5000), "\"pro\"");
+  EXPECT_FALSE(store_->ReadAsOf("users", "u1", 1500).ok());  // the unreadable version, read
+  ASSERT_TRUE(store_->DeleteKeys("users", {{Value::String("u1")}}, 3000).ok());
+  EXPECT_EQ(PlanAsOf("u1", 5000), "<deleted>");
+  EXPECT_EQ(PlanAsOf("u1", 2500), "\"pro\"");
+}
+
+// With room for one row, reads of many rows stay correct (each evicts another).
+TEST_F(TableStoreTest, ASmallCacheOnlyCostsSeeks) {
+  store_ = std::make_unique<TableStore>(&spec_, db_.get(), /*cached_rows=*/1);
+  ASSERT_TRUE(store_
+                  ->Upsert("users", R"([{"user_id": "u1", "plan": "free", "updated_at": 1000},
+                                        {"user_id": "u2", "plan": "pro", "updated_at": 1000},
+                                        {"user_id": "u3", "plan": "team", "updated_at": 1000}])",
+                           TableFormat::kJson)
+                  .ok());
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(PlanAsOf("u1", 2000), "\"free\"");
+    EXPECT_EQ(PlanAsOf("u2", 2000), "\"pro\"");
+    EXPECT_EQ(PlanAsOf("u3", 2000), "\"team\"");
+  }
+}
+
 TEST_F(TableStoreTest, LoadsCsvWithCompositeKeys) {
   auto n = store_->Upsert("catalog",
                           "catalog,content_id,category,ts,extra\n"
