@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <functional>
 #include <thread>
 
 namespace freshet::testing {
@@ -16,6 +17,16 @@ std::string ToJson(const rapidjson::Value& v) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   v.Accept(w);
   return buf.GetString();
+}
+
+// Polls `done` every 10 ms until it holds or `timeout` has passed; whether it held.
+bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
 }
 
 }  // namespace
@@ -68,16 +79,16 @@ std::map<std::string, std::string> WebhookReceiver::by_id() const {
 }
 
 bool WebhookReceiver::WaitForIds(size_t n, std::chrono::milliseconds timeout) const {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (by_id_.size() >= n) return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  return by_id_.size() >= n;
+  return PollUntil(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu_);
+        return by_id_.size() >= n;
+      },
+      timeout);
+}
+
+bool WebhookReceiver::WaitForPosts(int n, std::chrono::milliseconds timeout) const {
+  return PollUntil([&] { return posts_.load() >= n; }, timeout);
 }
 
 }  // namespace freshet::testing

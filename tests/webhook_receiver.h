@@ -36,6 +36,8 @@ class WebhookReceiver {
 
   // Waits until at least `n` distinct ids arrived or `timeout` passed; true when they did.
   bool WaitForIds(size_t n, std::chrono::milliseconds timeout) const;
+  // Waits until at least `n` POSTs were answered (503s included) or `timeout` passed.
+  bool WaitForPosts(int n, std::chrono::milliseconds timeout) const;
 
   std::atomic<bool> down{false};
 
