@@ -35,7 +35,7 @@ Status Instance::Init(const InstanceOptions& options) {
   QueueOptions queue_options = options.queue;
   queue_options.max_attempts_by_prefix.emplace(kDeliverQueuePrefix, kDeliveryMaxAttempts);
   ASSIGN_OR_RETURN(queue_, JobQueue::Open(db_.get(), clock_, queue_options));
-  tables_ = std::make_unique<TableStore>(&spec_, db_.get());
+  tables_ = std::make_unique<TableStore>(&spec_, db_.get(), &metrics_);
   ASSIGN_OR_RETURN(backend_, CreateStateBackend(options.state_backend, db_.get()));
   for (const auto& [name, source] : spec_.sources) source_names_.push_back(name);
   ASSIGN_OR_RETURN(log_, EventLog::Open(db_.get(), source_names_, clock_, options.log));

@@ -10,7 +10,9 @@
 // drops the entry if any write invalidated rows since: so a read that raced a write never caches
 // what that write superseded.
 //
-// Bounded by a number of rows; when full, an insert evicts an arbitrary row.
+// Bounded by a number of rows; when full, an insert evicts an arbitrary row. Metrics (when given
+// a registry): freshet_table_cache_hits_total and _misses_total (reads answered from memory, and
+// not), freshet_table_cache_rows (rows held).
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
@@ -21,17 +23,19 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/metrics.h"
 #include "stream/attribute_lookup.h"
 
 namespace freshet {
 
 class LatestVersions {
  public:
-  // REQUIRES: capacity > 0.
-  explicit LatestVersions(size_t capacity);
+  // REQUIRES: capacity > 0. `metrics` may be null (no metrics); otherwise it must outlive this.
+  explicit LatestVersions(size_t capacity, MetricsRegistry* metrics = nullptr);
 
-  // The newest version of `row` if cached, as a copy.
-  std::optional<AttributeVersion> Find(const std::string& row) const;
+  // The answer to a read of `row` as of t_ms, if the cache holds it: the row's newest version,
+  // as a copy, when it is older than t_ms. Counts a hit or a miss.
+  std::optional<AttributeVersion> Find(const std::string& row, int64_t t_ms) const;
   // A token for Insert; capture it before reading the store.
   uint64_t Epoch() const;
   // Caches `latest` as the newest version of `row`, unless a write invalidated rows since
@@ -43,6 +47,9 @@ class LatestVersions {
 
  private:
   const size_t capacity_;
+  Counter* hits_ = nullptr;
+  Counter* misses_ = nullptr;
+  Gauge* rows_held_ = nullptr;
   mutable std::mutex mu_;
   uint64_t epoch_ = 0;  // incremented by every Invalidate
   std::unordered_map<std::string, AttributeVersion> rows_;

@@ -89,8 +89,9 @@ SourceSpec DeleteSchema(const SourceSpec& table, const EntitySpec& entity) {
 
 }  // namespace
 
-TableStore::TableStore(const ProjectSpec* spec, Db* db, size_t cached_rows)
-    : spec_(spec), db_(db), latest_(cached_rows) {}
+TableStore::TableStore(const ProjectSpec* spec, Db* db, MetricsRegistry* metrics,
+                       size_t cached_rows)
+    : spec_(spec), db_(db), latest_(cached_rows, metrics) {}
 
 Result<const SourceSpec*> TableStore::Table(const std::string& source) const {
   auto it = spec_->sources.find(source);
@@ -212,8 +213,7 @@ Result<std::optional<AttributeVersion>> TableStore::ReadAsOf(TableIterator* rows
                                                              int64_t t_ms) const {
   if (t_ms == std::numeric_limits<int64_t>::min()) return std::optional<AttributeVersion>();
   const std::string prefix = RowPrefix(source, entity_key);
-  std::optional<AttributeVersion> latest = latest_.Find(prefix);
-  if (latest && latest->event_ms < t_ms) return latest;
+  if (std::optional<AttributeVersion> latest = latest_.Find(prefix, t_ms)) return latest;
   const auto is_version = [&prefix](const rocksdb::Slice& key) {
     return key.size() == prefix.size() + 8 && key.starts_with(prefix);
   };

@@ -43,7 +43,10 @@ class TableStore : public AttributeLookup {
   // Rows whose newest version the store keeps in memory. Default: 100,000.
   static constexpr size_t kDefaultCachedRows = 100'000;
 
-  TableStore(const ProjectSpec* spec, Db* db, size_t cached_rows = kDefaultCachedRows);
+  // `metrics` (the cache's, see tables/latest_versions.h) may be null; otherwise it must outlive
+  // the store.
+  TableStore(const ProjectSpec* spec, Db* db, MetricsRegistry* metrics = nullptr,
+             size_t cached_rows = kDefaultCachedRows);
 
   // Parses `body` as rows of table source `source` and adds each as a version at its event
   // time. Every row needs the entity's key fields and the timestamp field; other fields are

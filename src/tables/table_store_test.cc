@@ -183,7 +183,7 @@ TEST_F(TableStoreTest, ReadsAfterARowsLastChangeComeFromMemoryUntilItChanges) {
 
 // With room for one row, reads of many rows stay correct (each evicts another).
 TEST_F(TableStoreTest, ASmallCacheOnlyCostsSeeks) {
-  store_ = std::make_unique<TableStore>(&spec_, db_.get(), /*cached_rows=*/1);
+  store_ = std::make_unique<TableStore>(&spec_, db_.get(), /*metrics=*/nullptr, /*cached_rows=*/1);
   ASSERT_TRUE(store_
                   ->Upsert("users", R"([{"user_id": "u1", "plan": "free", "updated_at": 1000},
                                         {"user_id": "u2", "plan": "pro", "updated_at": 1000},
