@@ -1,6 +1,8 @@
 #include "bench/triggered_load_stats.h"
 
 #include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <charconv>
@@ -36,22 +38,30 @@ std::unordered_map<std::string_view, UserPredictions> ByUser(
   return by_user;
 }
 
-// `x` as Python's repr writes a float: the shortest text that reads back as x, with ".0" when
-// that text is an integer.
-std::string PythonFloat(double x) {
-  std::string text = fmt::format("{}", x);
-  if (text.find_first_not_of("-0123456789") == std::string::npos) text += ".0";
-  return text;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void OptionalDouble(JsonWriter* w, std::optional<double> x) {
+  if (x) {
+    w->Double(*x);
+  } else {
+    w->Null();
+  }
 }
 
-std::string OptionalFloat(std::optional<double> x) {
-  return x ? PythonFloat(*x) : std::string("null");
-}
-
-// `"<count_key>":<count>,"p50_ms":..,"p99_ms":..,"max_ms":..` wrapped in braces.
-std::string SummaryJson(std::string_view count_key, size_t count, const LatencySummary& s) {
-  return fmt::format(R"({{"{}":{},"p50_ms":{},"p99_ms":{},"max_ms":{}}})", count_key, count,
-                     OptionalFloat(s.p50_ms), OptionalFloat(s.p99_ms), OptionalFloat(s.max_ms));
+// "<key>":{"<count_key>":<count>,"p50_ms":..,"p99_ms":..,"max_ms":..}
+void SummaryJson(JsonWriter* w, const char* key, const char* count_key, size_t count,
+                 const LatencySummary& s) {
+  w->Key(key);
+  w->StartObject();
+  w->Key(count_key);
+  w->Uint64(count);
+  w->Key("p50_ms");
+  OptionalDouble(w, s.p50_ms);
+  w->Key("p99_ms");
+  OptionalDouble(w, s.p99_ms);
+  w->Key("max_ms");
+  OptionalDouble(w, s.max_ms);
+  w->EndObject();
 }
 
 }  // namespace
@@ -118,12 +128,24 @@ LoadResult SummarizeLoad(const LoadRecord& record) {
 }
 
 std::string LoadResultJson(const LoadResult& r) {
-  return fmt::format(R"({{"rate":{},"offered_per_s":{},"acked":{},"errors":{},)"
-                     R"("push":{},"pull":{},"ack":{},"held":{}}})",
-                     PythonFloat(r.rate), PythonFloat(r.offered_per_s), r.acked, r.errors,
-                     SummaryJson("delivered", r.delivered, r.push),
-                     SummaryJson("seen", r.pull_seen, r.pull),
-                     SummaryJson("requests", r.ack_requests, r.ack), r.held);
+  rapidjson::StringBuffer out;
+  JsonWriter w(out);
+  w.StartObject();
+  w.Key("rate");
+  w.Double(r.rate);
+  w.Key("offered_per_s");
+  w.Double(r.offered_per_s);
+  w.Key("acked");
+  w.Uint64(r.acked);
+  w.Key("errors");
+  w.Uint64(r.errors);
+  SummaryJson(&w, "push", "delivered", r.delivered, r.push);
+  SummaryJson(&w, "pull", "seen", r.pull_seen, r.pull);
+  SummaryJson(&w, "ack", "requests", r.ack_requests, r.ack);
+  w.Key("held");
+  w.Bool(r.held);
+  w.EndObject();
+  return out.GetString();
 }
 
 }  // namespace freshet

@@ -84,10 +84,8 @@ struct LoadResult {
 };
 LoadResult SummarizeLoad(const LoadRecord& record);
 
-// The result as one JSON line, as Python's json.dumps(result, separators=(",", ":")) writes it
-// (the format of the Python tool this one replaced, which bench/triggered.sh and the results in
-// bench/README.md read): numbers as Python's repr (2000.0, 1.5), missing latencies as null, no
-// trailing newline:
+// The result as one JSON line (RapidJSON's writer: doubles as 2000.0 and 1.5), missing latencies
+// as null, no trailing newline; bench/triggered.sh reads it:
 //   {"rate":..,"offered_per_s":..,"acked":..,"errors":..,
 //    "push":{"delivered":..,"p50_ms":..,"p99_ms":..,"max_ms":..},
 //    "pull":{"seen":..,"p50_ms":..,"p99_ms":..,"max_ms":..},
