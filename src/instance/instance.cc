@@ -49,6 +49,7 @@ Status Instance::Init(const InstanceOptions& options) {
   RETURN_IF_ERROR(predictions_->UpgradeFormat());
   ASSIGN_OR_RETURN(triggers_, TriggerRouter::Create(&spec_, queue(), predictions_.get(), clock_,
                                                     &trigger_probe_));
+  trigger_handoff_ = std::make_unique<TriggerHandOff>(triggers_.get());
   FeatureGenerations::Context generations;
   generations.spec = &spec_;
   generations.db = db_.get();
@@ -57,6 +58,8 @@ Status Instance::Init(const InstanceOptions& options) {
   generations.clock = clock_;
   generations.engine = options.engine;
   generations.engine.tables = tables_.get();  // views' lookups read the table sources
+  // No checkpoint passes records whose trigger jobs are not durable yet (trigger_handoff.h).
+  generations.engine.before_checkpoint = [handoff = trigger_handoff_.get()] { handoff->Flush(); };
   generations.writer_mu = &writer_mu_;
   generations.open_source = [this](const std::string& name) {
     return CreateSource(spec_.sources.at(name), {&spec_, log_.get()});
@@ -241,12 +244,16 @@ Status Instance::CheckPredictionQueueRoom(const std::string& source,
                                           const std::vector<Record>& records) {
   if (!triggers_->Triggers(source)) return Status::Ok();
   const size_t jobs = triggers_->JobsFor(source, records);
-  const size_t held = queue()->held();
-  if (jobs == 0 || held + jobs <= queue()->capacity()) return Status::Ok();
+  // Jobs still in the hand-off count as held. A job being enqueued counts twice for a moment:
+  // before refusing, wait for the hand-off and count again.
+  auto held = [this] { return queue()->held() + trigger_handoff_->Backlog(); };
+  if (jobs == 0 || held() + jobs <= queue()->capacity()) return Status::Ok();
+  trigger_handoff_->Flush();
+  if (held() + jobs <= queue()->capacity()) return Status::Ok();
   return Status::ResourceExhausted(fmt::format(
       "prediction queue is full ({} of {} jobs held; this batch triggers {}): source '{}' "
       "triggers predictions; retry once the queue drains",
-      held, queue()->capacity(), jobs, source));
+      held(), queue()->capacity(), jobs, source));
 }
 
 Status Instance::CommitSourcePositions() {
@@ -267,10 +274,9 @@ void Instance::OnCommit(const std::vector<CommittedBatch>& batches) {
     const std::string& source = source_names_[b.source_id];
     Status st = generations_->ApplyLive(source, 0, b.first_offset, *b.records);
     if (st.ok()) {
-      // Under writer_mu_: no checkpoint passes these records before their jobs are durable, so
-      // a crash before then re-triggers them at replay.
-      Status triggered = triggers_->OnApplied(source, 0, b.first_offset, *b.records);
-      if (!triggered.ok()) spdlog::error("{}", triggered.ToString());
+      // Enqueued off the acknowledgement path; every checkpoint flushes the hand-off first, so a
+      // crash before the jobs are durable re-triggers them at replay.
+      trigger_handoff_->Hand(triggers_->JobsOf(source, 0, b.first_offset, *b.records));
       continue;
     }
     // The batch is durable in the log either way (so it is acknowledged); only whether it

@@ -74,6 +74,7 @@
 #include "tables/table_store.h"
 #include "triggers/prediction_store.h"
 #include "triggers/trigger_probe.h"
+#include "triggers/trigger_handoff.h"
 #include "triggers/trigger_router.h"
 #include "triggers/trigger_workers.h"
 
@@ -145,9 +146,6 @@ class Instance {
   JobQueue* queue() { return queue_.get(); }
   // Triggered predictions per (deployment, entity): latest + history.
   PredictionStore* predictions() { return predictions_.get(); }
-  // Enqueues the prediction jobs of applied records; a pulled source's loop calls its
-  // OnApplied after each engine Apply.
-  TriggerRouter* triggers() { return triggers_.get(); }
   // The source called `name`, or null.
   Source* source(const std::string& name);
 
@@ -259,6 +257,12 @@ class Instance {
   std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<TableStore> tables_;
   std::unique_ptr<StateBackend> backend_;
+  TriggerProbe trigger_probe_{&metrics_};
+  std::unique_ptr<PredictionStore> predictions_;
+  std::unique_ptr<TriggerRouter> triggers_;
+  // The commit hook's jobs on their way to triggers_; outlives generations_, whose engines
+  // flush it before each checkpoint.
+  std::unique_ptr<TriggerHandOff> trigger_handoff_;
   std::unique_ptr<EventLog> log_;
   std::map<std::string, std::unique_ptr<Source>> sources_;
   std::map<std::string, SourceExpectations> expectations_;  // every source, empty ones too
@@ -270,9 +274,6 @@ class Instance {
   std::unique_ptr<ModelCache> models_;
   std::unique_ptr<ReleaseStore> releases_;
   std::unique_ptr<Predictor> predictor_;
-  TriggerProbe trigger_probe_{&metrics_};
-  std::unique_ptr<PredictionStore> predictions_;
-  std::unique_ptr<TriggerRouter> triggers_;
   std::unique_ptr<TriggerWorkers> trigger_workers_;  // started after replay, stopped first
   std::vector<std::string> source_names_;
 

@@ -409,6 +409,7 @@ Result<EntityEntry*> StreamEngine::Impl::Lookup(Shard& shard, size_t v, uint64_t
 Status StreamEngine::Checkpoint() {
   Impl& m = *impl_;
   RETURN_IF_ERROR(m.broken);
+  if (m.options.before_checkpoint) m.options.before_checkpoint();
   const auto started = std::chrono::steady_clock::now();
   std::vector<Impl::Doomed> doomed;
   Status s = m.Commit(&doomed);

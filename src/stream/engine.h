@@ -157,6 +157,10 @@ struct EngineOptions {
   // enriched as of its time when it is applied. Not owned; must outlive the engine. Required
   // when a view declares lookups (Create fails with kInvalidArgument otherwise). Default: none.
   const AttributeLookup* tables = nullptr;
+  // Called on the writer's thread at the start of every checkpoint, before anything is
+  // committed: what the owner derives from applied records and must make durable before the
+  // progress passes them (the instance's trigger jobs) is made durable here. Default: none.
+  std::function<void()> before_checkpoint;
 };
 
 struct ViewRead {

@@ -257,6 +257,25 @@ TEST(StreamEngineTest, CheckpointsByRecordCountAndTime) {
   EXPECT_GT(engine->stats().checkpoint_seconds, 0.0);
 }
 
+// before_checkpoint runs at the start of every checkpoint, the ones Apply triggers too, while
+// the backend still holds the previous one.
+TEST(StreamEngineTest, BeforeCheckpointRunsBeforeEachCommit) {
+  ProjectSpec spec = Spec();
+  ManualClock clock(0);
+  MemoryStateBackend backend;
+  EngineOptions options = ManualOptions();
+  options.checkpoint_records = 2;
+  std::vector<size_t> commits_seen;
+  options.before_checkpoint = [&] { commits_seen.push_back(backend.commits()); };
+  auto engine = MakeEngine(spec, &backend, &clock, options);
+  ASSERT_TRUE(engine->Apply("events", 0, {Event("u1", 1000, "a", 1)}).ok());
+  EXPECT_TRUE(commits_seen.empty());
+  ASSERT_TRUE(engine->Apply("events", 1, {Event("u1", 2000, "a", 1)}).ok());  // triggers one
+  ASSERT_TRUE(engine->Checkpoint().ok());
+  EXPECT_EQ(commits_seen, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(backend.commits(), 2u);
+}
+
 TEST(StreamEngineTest, ReadsRunConcurrentlyWithApply) {
   ProjectSpec spec = Spec();
   ManualClock clock(0);

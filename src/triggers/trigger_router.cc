@@ -1,6 +1,11 @@
 #include "triggers/trigger_router.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <iterator>
+#include <set>
 
 #include "stream/entity_key.h"
 #include "triggers/prediction.h"
@@ -90,13 +95,25 @@ bool TriggerRouter::Predicted(const std::string& deployment, const std::vector<V
          latest.offset >= event.offset;
 }
 
-Status TriggerRouter::Route(const std::string& source, int32_t partition, uint64_t first_offset,
-                            const std::vector<Record>& records, bool replayed) {
+void TriggeredJobs::Append(TriggeredJobs&& other) {
+  jobs.insert(jobs.end(), std::make_move_iterator(other.jobs.begin()),
+              std::make_move_iterator(other.jobs.end()));
+  deployments.insert(deployments.end(), other.deployments.begin(), other.deployments.end());
+  for (std::string& source : other.sources) {
+    if (std::find(sources.begin(), sources.end(), source) == sources.end()) {
+      sources.push_back(std::move(source));
+    }
+  }
+}
+
+TriggeredJobs TriggerRouter::Route(const std::string& source, int32_t partition,
+                                   uint64_t first_offset, const std::vector<Record>& records,
+                                   bool replayed) const {
+  TriggeredJobs out;
   auto triggers = by_source_.find(source);
-  if (triggers == by_source_.end() || records.empty()) return Status::Ok();
+  if (triggers == by_source_.end() || records.empty()) return out;
+  out.sources.push_back(source);
   const int64_t now_ms = clock_->NowMs();
-  std::vector<JobSpec> jobs;
-  std::vector<const std::string*> deployments;  // of each job, for the counts
   PredictJob job;
   job.ack_ms = now_ms;
   job.event.source = source;
@@ -119,20 +136,27 @@ Status TriggerRouter::Route(const std::string& source, int32_t partition, uint64
       }
       spec.payload = EncodePredictJob(job);
       spec.delay_ms = trigger.debounce_ms;
-      jobs.push_back(std::move(spec));
-      deployments.push_back(&trigger.deployment);
+      out.jobs.push_back(std::move(spec));
+      out.deployments.push_back(&trigger.deployment);
     }
   }
-  if (jobs.empty()) return Status::Ok();
-  auto results = queue_->EnqueueOrCoalesceBatch(jobs);
+  return out;
+}
+
+Status TriggerRouter::Enqueue(const TriggeredJobs& triggered) {
+  if (triggered.jobs.empty()) return Status::Ok();
+  auto results = queue_->EnqueueOrCoalesceBatch(triggered.jobs);
   if (!results.ok()) {
-    for (const Trigger& trigger : triggers->second) probe_->EnqueueFailed(trigger.deployment);
-    return results.status().WithContext(fmt::format("triggers of source '{}'", source));
+    std::set<const std::string*> failed(triggered.deployments.begin(),
+                                        triggered.deployments.end());
+    for (const std::string* deployment : failed) probe_->EnqueueFailed(*deployment);
+    return results.status().WithContext(
+        fmt::format("triggers of source '{}'", fmt::join(triggered.sources, "', '")));
   }
   std::map<const std::string*, std::pair<uint64_t, uint64_t>> counts;  // added, coalesced
   for (size_t i = 0; i < results->size(); ++i) {
-    if ((*results)[i] == EnqueueResult::kAdded) ++counts[deployments[i]].first;
-    if ((*results)[i] == EnqueueResult::kCoalesced) ++counts[deployments[i]].second;
+    if ((*results)[i] == EnqueueResult::kAdded) ++counts[triggered.deployments[i]].first;
+    if ((*results)[i] == EnqueueResult::kCoalesced) ++counts[triggered.deployments[i]].second;
   }
   for (const auto& [deployment, n] : counts) probe_->Triggered(*deployment, n.first, n.second);
   return Status::Ok();

@@ -13,14 +13,15 @@
 // All the jobs of one applied batch go to the queue in one EnqueueOrCoalesceBatch, durable when
 // it returns.
 //
-// The caller calls OnApplied after the engine has applied the records (so the prediction reads
-// features that include them): the instance's commit hook before the ingest is acknowledged,
-// and a pulled source's loop. The replay at startup calls OnReplayed: events after the last
+// The caller routes records after the engine has applied them (so the prediction reads
+// features that include them): the instance's commit hook with JobsOf, handing the jobs to a
+// TriggerHandOff (trigger_handoff.h) that enqueues them off the ingest acknowledgement path.
+// The replay at startup and a live source's consumer call OnReplayed: events after the last
 // checkpoint trigger again, and dedupe by job id in the queue, or — for an event that was
 // coalesced into an earlier job, whose own id the queue never kept — because its entity's
 // latest prediction already reflects it.
 //
-// Thread-safety: OnApplied may be called concurrently. Owns nothing it is given.
+// Thread-safety: every method may be called concurrently. Owns nothing it is given.
 #pragma once
 
 #include <map>
@@ -39,6 +40,16 @@
 
 namespace freshet {
 
+// The predict jobs some applied records trigger, not yet enqueued (TriggerRouter::JobsOf).
+struct TriggeredJobs {
+  std::vector<JobSpec> jobs;
+  std::vector<const std::string*> deployments;  // of each job; the router's, live as long as it
+  std::vector<std::string> sources;             // the records' sources, for error messages
+
+  // Appends `other`'s jobs after these (enqueued in one batch, in this order).
+  void Append(TriggeredJobs&& other);
+};
+
 class TriggerRouter {
  public:
   // Compiles every deployment's trigger. kInvalidArgument for a bad `where`, naming the file,
@@ -56,17 +67,22 @@ class TriggerRouter {
   // How many predict jobs `records` of `source` trigger (before any coalescing).
   size_t JobsFor(const std::string& source, const std::vector<Record>& records) const;
 
-  // Enqueues the jobs `records` (applied at offsets first_offset.. of `source`'s `partition`)
-  // trigger. Errors: the queue's (kResourceExhausted when full, kIoError), naming the source.
-  Status OnApplied(const std::string& source, int32_t partition, uint64_t first_offset,
-                   const std::vector<Record>& records) {
+  // The jobs `records` (applied at offsets first_offset.. of `source`'s `partition`) trigger,
+  // each stamped with the current time as its apply time. Reads nothing.
+  TriggeredJobs JobsOf(const std::string& source, int32_t partition, uint64_t first_offset,
+                       const std::vector<Record>& records) const {
     return Route(source, partition, first_offset, records, /*replayed=*/false);
   }
-  // As OnApplied for records applied again by a replay, skipping each record whose entity's
-  // latest prediction was triggered by this source and partition at its offset or later.
+  // Enqueues `triggered` in one batch, durable when it returns, and counts it in the probe.
+  // Errors: the queue's (kResourceExhausted when full, kIoError), naming the sources.
+  Status Enqueue(const TriggeredJobs& triggered);
+
+  // Enqueues the jobs of records applied again by a replay or consumed from a live source, as
+  // JobsOf makes them, skipping each record whose entity's latest prediction was triggered by
+  // this source and partition at its offset or later.
   Status OnReplayed(const std::string& source, int32_t partition, uint64_t first_offset,
                     const std::vector<Record>& records) {
-    return Route(source, partition, first_offset, records, /*replayed=*/true);
+    return Enqueue(Route(source, partition, first_offset, records, /*replayed=*/true));
   }
 
  private:
@@ -83,8 +99,8 @@ class TriggerRouter {
                 TriggerProbe* probe)
       : queue_(queue), predictions_(predictions), clock_(clock), probe_(probe) {}
   static Result<std::map<std::string, std::vector<Trigger>>> Compile(const ProjectSpec& spec);
-  Status Route(const std::string& source, int32_t partition, uint64_t first_offset,
-               const std::vector<Record>& records, bool replayed);
+  TriggeredJobs Route(const std::string& source, int32_t partition, uint64_t first_offset,
+                      const std::vector<Record>& records, bool replayed) const;
   // The entity key `r` triggers `trigger` for, or false (no match, or a null key field).
   static bool Matches(const Trigger& trigger, const Record& r, std::vector<Value>* key);
   // True when the entity's latest prediction of `deployment` reflects `event` already.
