@@ -160,6 +160,10 @@ class JobQueue::Impl {
     bool in_flight = false;
     uint64_t lease = 0;
     int64_t lease_deadline_ms = 0;
+    // A write of this job's record is under way outside mu_ (an Enqueue adding it or coalescing
+    // into it, an Ack or Complete removing it): until it lands, Receive skips the job, no
+    // Enqueue coalesces into it, and FindLeased refuses it.
+    bool writing = false;
   };
   // Heap items: ordered by time, then enqueue order.
   struct TimedRef {
@@ -189,7 +193,8 @@ class JobQueue::Impl {
   // An Enqueue's jobs, written to a batch and entered into the index once it is written.
   struct StagedEnqueue {
     std::vector<EnqueueResult> results;
-    std::vector<std::unique_ptr<Entry>> entries;   // the jobs added
+    std::vector<std::unique_ptr<Entry>> entries;   // the jobs added, until Reserve
+    std::vector<Entry*> added;                     // the same jobs, from Reserve on
     std::map<Entry*, std::string_view> coalesced;  // pending jobs taking a new payload
   };
   // An Ack's jobs, likewise; `refused` of them could not be acked.
@@ -203,19 +208,33 @@ class JobQueue::Impl {
   // Wakes the consumers of `touched` after `added` jobs were added (no lock needed).
   static void Wake(const std::set<QueueState*>& touched, size_t added);
 
+  // Writes `batch` with mu_ released (`lock` holds it before and after), then, with it held
+  // again, settles the staged changes: applied when the write succeeded, undone otherwise.
+  // So writes of different jobs land concurrently, and what waits on mu_ (Receive, the next
+  // staging) does not wait for the disk. Returns the write's status.
+  Status WriteUnlocked(std::unique_lock<std::mutex>& lock, rocksdb::WriteBatch* batch,
+                       StagedAck* ack, const std::vector<JobSpec>* jobs, StagedEnqueue* enqueue,
+                       std::set<QueueState*>* touched);
+
   // All below: REQUIRES mu_ held.
-  // Enqueue in two steps: the writes into `batch` (nothing changes in memory; refused as
-  // Enqueue documents), then, once the batch is written, the index. `follow_ups`: Complete's
-  // (never refused for max_jobs, not checked against the done ids, acked without a done
-  // marker). `jobs` must live until ApplyEnqueue.
+  // Enqueue in three steps: the writes into `batch` (nothing changes in memory; refused as
+  // Enqueue documents); Reserve: the jobs added enter the index as `writing` (their ids taken,
+  // counted as held, not yet receivable), as do the jobs coalesced into; once the batch is
+  // written, Apply (or Undo after a failed write). `follow_ups`: Complete's (never refused for
+  // max_jobs, not checked against the done ids, acked without a done marker). `jobs` must live
+  // until Apply.
   Status StageEnqueue(const std::vector<JobSpec>& jobs, bool coalesce, bool follow_ups, int64_t now,
                       StagedEnqueue* staged, rocksdb::WriteBatch* batch);
+  void ReserveEnqueue(StagedEnqueue* staged);
   std::set<QueueState*> ApplyEnqueue(const std::vector<JobSpec>& jobs, StagedEnqueue* staged,
                                      int64_t now);
-  // Ack likewise.
+  void UndoEnqueue(StagedEnqueue* staged);
+  // Ack likewise: Reserve takes the jobs out of their leases' timeouts as `writing`.
   Status StageAck(const std::vector<std::pair<std::string, uint64_t>>& jobs, int64_t now,
                   StagedAck* staged, rocksdb::WriteBatch* batch);
+  void ReserveAck(const StagedAck& staged);
   void ApplyAck(const StagedAck& staged);
+  void UndoAck(const StagedAck& staged);
   static Status RefusalOf(const StagedAck& staged, size_t jobs);
   QueueState& StateOf(const std::string& queue);
   // Per job of `jobs`: whether its id was acked within done_retention_ms (one batched read).
@@ -456,7 +475,7 @@ Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coale
       auto q = queues_.find(job.queue);
       if (q != queues_.end()) {
         auto target = q->second->coalescable.find(job.coalesce_key);
-        if (target != q->second->coalescable.end()) {
+        if (target != q->second->coalescable.end() && !target->second->writing) {
           staged->coalesced[target->second] = job.payload;
           staged->results[i] = EnqueueResult::kCoalesced;
           continue;
@@ -495,25 +514,66 @@ Status JobQueue::Impl::StageEnqueue(const std::vector<JobSpec>& jobs, bool coale
   return Status::Ok();
 }
 
-std::set<JobQueue::Impl::QueueState*> JobQueue::Impl::ApplyEnqueue(const std::vector<JobSpec>& jobs,
-                                                                   StagedEnqueue* staged,
-                                                                   int64_t now) {
-  std::set<QueueState*> touched;  // queues with new jobs
+void JobQueue::Impl::ReserveEnqueue(StagedEnqueue* staged) {
   for (auto& owned : staged->entries) {
     Entry* e = owned.get();
     e->q = &StateOf(e->rec.queue);
     e->seq = next_seq_++;
+    e->writing = true;
     jobs_.emplace(e->id, std::move(owned));
     TrackHeld(e);
+    staged->added.push_back(e);
+  }
+  staged->entries.clear();
+  for (auto& [e, payload] : staged->coalesced) e->writing = true;
+}
+
+std::set<JobQueue::Impl::QueueState*> JobQueue::Impl::ApplyEnqueue(const std::vector<JobSpec>& jobs,
+                                                                   StagedEnqueue* staged,
+                                                                   int64_t now) {
+  std::set<QueueState*> touched;  // queues with new (or newly receivable) jobs
+  for (Entry* e : staged->added) {
+    e->writing = false;
     Schedule(e, now);
     if (!e->rec.coalesce_key.empty()) e->q->coalescable[e->rec.coalesce_key] = e;
     touched.insert(e->q);
   }
-  for (auto& [e, payload] : staged->coalesced) e->rec.payload = std::string(payload);
+  for (auto& [e, payload] : staged->coalesced) {
+    e->rec.payload = std::string(payload);
+    e->writing = false;
+    touched.insert(e->q);
+  }
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (staged->results[i] == EnqueueResult::kCoalesced) ++StateOf(jobs[i].queue).coalesced;
   }
   return touched;
+}
+
+void JobQueue::Impl::UndoEnqueue(StagedEnqueue* staged) {
+  for (Entry* e : staged->added) {
+    ReleaseHeld(e);
+    jobs_.erase(e->id);
+  }
+  for (auto& [e, payload] : staged->coalesced) e->writing = false;
+}
+
+Status JobQueue::Impl::WriteUnlocked(std::unique_lock<std::mutex>& lock,
+                                     rocksdb::WriteBatch* batch, StagedAck* ack,
+                                     const std::vector<JobSpec>* jobs, StagedEnqueue* enqueue,
+                                     std::set<QueueState*>* touched) {
+  if (ack) ReserveAck(*ack);
+  if (enqueue) ReserveEnqueue(enqueue);
+  lock.unlock();
+  Status st = db_->Write(batch, false);
+  lock.lock();
+  if (!st.ok()) {
+    if (ack) UndoAck(*ack);
+    if (enqueue) UndoEnqueue(enqueue);
+    return st;
+  }
+  if (ack) ApplyAck(*ack);
+  if (enqueue) *touched = ApplyEnqueue(*jobs, enqueue, clock_->NowMs());
+  return Status::Ok();
 }
 
 // Wakes consumers; a delayed job wakes one so it can shorten its wait to the job's time.
@@ -535,11 +595,10 @@ Result<std::vector<EnqueueResult>> JobQueue::Impl::Enqueue(const std::vector<Job
   StagedEnqueue staged;
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(StageEnqueue(jobs, coalesce, /*follow_ups=*/false, now, &staged, &batch));
-  RETURN_IF_ERROR(db_->Write(&batch, false));
-  const size_t added = staged.entries.size();
-  std::set<QueueState*> touched = ApplyEnqueue(jobs, &staged, now);
+  std::set<QueueState*> touched;
+  RETURN_IF_ERROR(WriteUnlocked(lock, &batch, nullptr, &jobs, &staged, &touched));
   lock.unlock();
-  Wake(touched, added);
+  Wake(touched, staged.added.size() + staged.coalesced.size());
   return std::move(staged.results);
 }
 
@@ -568,25 +627,30 @@ Result<size_t> JobQueue::Impl::Receive(const std::string& queue, size_t max, int
     const int64_t now = clock_->NowMs();
     ExpireLeases(q, now);
     PromoteDue(q, now);
-    if (!q.ready.empty()) {
-      size_t n = 0;
-      while (n < max && !q.ready.empty()) {
-        Entry* e = q.ready.top().entry;
-        q.ready.pop();
-        e->in_flight = true;
-        ++e->rec.receive_count;
-        e->lease = next_lease_++;
-        e->lease_deadline_ms = now + options_.visibility_timeout_ms;
-        q.in_flight.emplace(TimeSeq{e->lease_deadline_ms, e->lease}, e);
-        if (!e->rec.coalesce_key.empty()) {
-          auto c = q.coalescable.find(e->rec.coalesce_key);
-          if (c != q.coalescable.end() && c->second == e) q.coalescable.erase(c);
-        }
-        out->push_back(ToJob(*e));
-        ++n;
+    size_t n = 0;
+    std::vector<TimedRef> skipped;  // jobs being written: receivable once written
+    while (n < max && !q.ready.empty()) {
+      const TimedRef top = q.ready.top();
+      q.ready.pop();
+      Entry* e = top.entry;
+      if (e->writing) {
+        skipped.push_back(top);
+        continue;
       }
-      return n;
+      e->in_flight = true;
+      ++e->rec.receive_count;
+      e->lease = next_lease_++;
+      e->lease_deadline_ms = now + options_.visibility_timeout_ms;
+      q.in_flight.emplace(TimeSeq{e->lease_deadline_ms, e->lease}, e);
+      if (!e->rec.coalesce_key.empty()) {
+        auto c = q.coalescable.find(e->rec.coalesce_key);
+        if (c != q.coalescable.end() && c->second == e) q.coalescable.erase(c);
+      }
+      out->push_back(ToJob(*e));
+      ++n;
     }
+    for (const TimedRef& ref : skipped) q.ready.push(ref);
+    if (n > 0) return n;
     Steady::time_point wake = give_up;
     if (Steady::now() >= wake) break;
     // Wake when the next delayed job or lease is due, whichever is first.
@@ -604,7 +668,8 @@ Result<size_t> JobQueue::Impl::Receive(const std::string& queue, size_t max, int
 Result<JobQueue::Impl::Entry*> JobQueue::Impl::FindLeased(const std::string& id, uint64_t lease,
                                                           int64_t now) {
   auto it = jobs_.find(id);
-  if (it == jobs_.end() || (!it->second->in_flight && it->second->lease == 0)) {
+  if (it == jobs_.end() || it->second->writing ||
+      (!it->second->in_flight && it->second->lease == 0)) {
     return Status::NotFound("job '" + id + "' is not in flight");
   }
   Entry* e = it->second.get();
@@ -649,11 +714,24 @@ Status JobQueue::Impl::StageAck(const std::vector<std::pair<std::string, uint64_
   return Status::Ok();
 }
 
-void JobQueue::Impl::ApplyAck(const StagedAck& staged) {
+void JobQueue::Impl::ReserveAck(const StagedAck& staged) {
   for (Entry* e : staged.acked) {
     e->q->in_flight.erase(TimeSeq{e->lease_deadline_ms, e->lease});
+    e->writing = true;
+  }
+}
+
+void JobQueue::Impl::ApplyAck(const StagedAck& staged) {
+  for (Entry* e : staged.acked) {
     ReleaseHeld(e);
     jobs_.erase(e->id);
+  }
+}
+
+void JobQueue::Impl::UndoAck(const StagedAck& staged) {
+  for (Entry* e : staged.acked) {
+    e->writing = false;
+    e->q->in_flight.emplace(TimeSeq{e->lease_deadline_ms, e->lease}, e);
   }
 }
 
@@ -666,14 +744,14 @@ Status JobQueue::Impl::RefusalOf(const StagedAck& staged, size_t jobs) {
 }
 
 Status JobQueue::Impl::Ack(const std::vector<std::pair<std::string, uint64_t>>& jobs) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   const int64_t now = clock_->NowMs();
   rocksdb::WriteBatch batch;
   StagedAck staged;
-  Status st = StageAck(jobs, now, &staged, &batch);
-  if (st.ok() && !staged.acked.empty()) st = db_->Write(&batch, false);
-  if (!st.ok()) return st;
-  ApplyAck(staged);
+  RETURN_IF_ERROR(StageAck(jobs, now, &staged, &batch));
+  if (!staged.acked.empty()) {
+    RETURN_IF_ERROR(WriteUnlocked(lock, &batch, &staged, nullptr, nullptr, nullptr));
+  }
   return RefusalOf(staged, jobs.size());
 }
 
@@ -688,13 +766,11 @@ Status JobQueue::Impl::Complete(const std::vector<std::pair<std::string, uint64_
   StagedEnqueue staged;
   if (st.ok())
     st = StageEnqueue(follow_ups, /*coalesce=*/false, /*follow_ups=*/true, now, &staged, with);
-  if (st.ok()) st = db_->Write(with, false);
+  std::set<QueueState*> touched;
+  if (st.ok()) st = WriteUnlocked(lock, with, &staged_ack, &follow_ups, &staged, &touched);
   if (!st.ok()) return st;
-  ApplyAck(staged_ack);
-  const size_t added = staged.entries.size();
-  std::set<QueueState*> touched = ApplyEnqueue(follow_ups, &staged, now);
   lock.unlock();
-  Wake(touched, added);
+  Wake(touched, staged.added.size());
   return Status::Ok();
 }
 

@@ -15,7 +15,11 @@
 // returns its expired leases to ready (or the dead letter). An Ack of an expired lease is still
 // accepted until the job has been received again.
 //
-// Thread-safety: all methods are thread-safe; many producers and consumers. `db` and `clock`
+// Thread-safety: all methods are thread-safe; many producers and consumers. Enqueue, Ack and
+// Complete write with the queue's lock released (each job they add, coalesce into or remove is
+// marked meanwhile: not receivable, not a coalescing target, its lease not ackable), so
+// consumers receive and other writers stage while a batch is written. An id a failed write
+// would have added counts as known (kDuplicate) to an Enqueue racing that write. `db` and `clock`
 // must outlive the queue. Before destroying it, Shutdown() and join every thread blocked in
 // Receive.
 #pragma once

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -634,6 +636,86 @@ TEST_F(JobQueueTest, ManyProducersAndConsumersDeliverEachJobOnce) {
   EXPECT_EQ(all.size(), static_cast<size_t>(kTotal));
   EXPECT_EQ(std::set<std::string>(all.begin(), all.end()).size(), static_cast<size_t>(kTotal));
   EXPECT_EQ(queue_->held(), 0u);
+}
+
+// Writes land outside the queue's lock: coalescing enqueues race receives, and completions
+// with follow-ups race both. No event is lost to a coalesce (each key's newest payload reaches
+// a consumer), no job is received twice, every follow-up is delivered once, and nothing is left
+// held, before a reopen or after it.
+TEST_F(JobQueueTest, ConcurrentCoalescesAndCompletionsLoseNothing) {
+  options_.visibility_timeout_ms = 600'000;  // no redelivery: the fake clock does not move
+  Reopen();
+  constexpr int kProducers = 2, kKeysPerProducer = 10, kEventsPerKey = 200, kConsumers = 3;
+  std::atomic<int> producing{kProducers};
+  std::atomic<int> follow_ups_made{0}, follow_ups_acked{0};
+  std::mutex mu;
+  std::map<std::string, int> newest_received;  // key -> the highest payload a consumer got
+  std::multiset<std::string> received_ids;
+  std::vector<std::thread> threads;
+  for (int p = 0; p < kProducers; ++p) {
+    threads.emplace_back([&, p] {
+      for (int i = 0; i < kEventsPerKey; ++i) {
+        std::vector<JobSpec> batch;
+        for (int k = 0; k < kKeysPerProducer; ++k) {
+          const std::string key = std::to_string(p) + "/" + std::to_string(k);
+          batch.push_back(JobSpec{key + "@" + std::to_string(i), "predict/m", key,
+                                  std::to_string(i), 0});
+        }
+        ASSERT_TRUE(queue_->EnqueueOrCoalesceBatch(batch).ok());
+      }
+      --producing;
+    });
+  }
+  auto idle = [&] { return producing.load() == 0 && queue_->held() == 0; };
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int c = 0; c < kConsumers; ++c) {
+    threads.emplace_back([&] {
+      while (!idle() && std::chrono::steady_clock::now() < give_up) {
+        std::vector<Job> jobs;
+        ASSERT_TRUE(queue_->Receive("predict/m", 8, 5, &jobs).ok());
+        if (jobs.empty()) continue;
+        std::vector<std::pair<std::string, uint64_t>> acks;
+        std::vector<JobSpec> follow_ups;
+        {
+          std::lock_guard lock(mu);
+          for (const Job& j : jobs) {
+            const std::string key = j.id.substr(0, j.id.find('@'));
+            int& newest = newest_received[key];
+            newest = std::max(newest, std::stoi(j.payload));
+            received_ids.insert(j.id);
+            acks.emplace_back(j.id, j.lease);
+            follow_ups.push_back(JobSpec{j.id + "#0", "deliver/m/0", "", j.payload, 0});
+          }
+        }
+        rocksdb::WriteBatch with;
+        ASSERT_TRUE(queue_->Complete(acks, follow_ups, &with).ok());
+        follow_ups_made += static_cast<int>(follow_ups.size());
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    while (!idle() && std::chrono::steady_clock::now() < give_up) {
+      std::vector<Job> jobs;
+      ASSERT_TRUE(queue_->Receive("deliver/m/0", 16, 5, &jobs).ok());
+      std::vector<std::pair<std::string, uint64_t>> acks;
+      for (const Job& j : jobs) acks.emplace_back(j.id, j.lease);
+      if (!acks.empty()) {
+        ASSERT_TRUE(queue_->AckBatch(acks).ok());
+      }
+      follow_ups_acked += static_cast<int>(acks.size());
+    }
+  });
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(idle());
+  EXPECT_EQ(follow_ups_acked.load(), follow_ups_made.load());
+  EXPECT_EQ(std::set<std::string>(received_ids.begin(), received_ids.end()).size(),
+            received_ids.size());
+  ASSERT_EQ(newest_received.size(), static_cast<size_t>(kProducers * kKeysPerProducer));
+  for (const auto& [key, newest] : newest_received) EXPECT_EQ(newest, kEventsPerKey - 1) << key;
+  Reopen();
+  EXPECT_EQ(queue_->held(), 0u);
+  EXPECT_TRUE(Take(10).empty());
+  EXPECT_TRUE(Take(10, "deliver/m/0").empty());
 }
 
 TEST_F(JobQueueTest, StatsReportAgeAndExpireLeases) {
