@@ -152,6 +152,7 @@ class TriggersTest : public ::testing::Test {
     options.state_backend = state_backend_;
     options.triggers.poll_ms = 20;
     if (gated) options.triggers.predict = gate_.Wrap(&raw_);
+    if (max_batch_ > 0) options.triggers.max_batch = max_batch_;
     if (queue_capacity > 0) options.queue.max_jobs = queue_capacity;
     options.queue.backoff_base_ms = 50;
     options.queue.backoff_max_ms = 200;
@@ -190,6 +191,7 @@ class TriggersTest : public ::testing::Test {
   ScopedTempDir dir_{"triggers_test"};
   Gate gate_;
   std::string state_backend_ = "rocksdb";
+  size_t max_batch_ = 0;  // TriggerWorkersOptions::max_batch when set
   Instance* raw_ = nullptr;
   std::unique_ptr<Instance> instance_;
 };
@@ -365,6 +367,33 @@ TEST_F(TriggersTest, DownWebhookGetsEverythingOnceBackWhileTheFileSinkIsNotBlock
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(got.count(fmt::format("recommend/app_events/0/{}", i)), 1u) << i;
   }
+}
+
+// A delivery job carries a whole predict batch: with batches of at most 4, 20 predictions
+// reach a webhook that was down, each once, in POSTs of at most 4 records.
+TEST_F(TriggersTest, BatchedDeliveriesReachTheWebhookInPostsOfAtMostMaxBatch) {
+  WebhookReceiver receiver;
+  receiver.down = true;
+  max_batch_ = 4;
+  Open("0s",
+       fmt::format("    outputs:\n      - {{kind: webhook, url: '{}', timeout: 2s}}",
+                   receiver.url()),
+       /*gated=*/true);
+  Ingest(Event("u0", "exit"));
+  ASSERT_TRUE(gate_.WaitEntered(kWait));  // the others queue up behind the blocked model call
+  for (int i = 1; i < 20; ++i) Ingest(Event("u" + std::to_string(i), "exit"));
+  gate_.Release();
+  for (int i = 0; i < 20; ++i) WaitPredictions("u" + std::to_string(i), 1);
+  // Delivery jobs: the two workers' first batches (blocked in the model), then batches of 4.
+  EXPECT_LE(instance_->queue()->held(), 7u);
+  receiver.down = false;
+  ASSERT_TRUE(receiver.WaitForIds(20, kWait));
+  std::map<std::string, std::string> got = receiver.by_id();
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(got.count(fmt::format("recommend/app_events/0/{}", i)), 1u) << i;
+  }
+  EXPECT_GE(receiver.largest_post(), 1u);
+  EXPECT_LE(receiver.largest_post(), 4u);
 }
 
 // A webhook that is down is probed with one batch per pause (50 ms, doubling, at most 2 s), not

@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <functional>
 #include <thread>
 
@@ -48,6 +49,7 @@ WebhookReceiver::WebhookReceiver() {
       return;
     }
     std::lock_guard<std::mutex> lock(mu_);
+    largest_post_ = std::max(largest_post_, size_t{doc["predictions"].GetArray().Size()});
     for (const rapidjson::Value& record : doc["predictions"].GetArray()) {
       records_.emplace_back(record["id"].GetString(), ToJson(record["prediction"]));
       by_id_.emplace(records_.back());
@@ -76,6 +78,11 @@ std::vector<std::pair<std::string, std::string>> WebhookReceiver::records() cons
 std::map<std::string, std::string> WebhookReceiver::by_id() const {
   std::lock_guard<std::mutex> lock(mu_);
   return by_id_;
+}
+
+size_t WebhookReceiver::largest_post() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return largest_post_;
 }
 
 bool WebhookReceiver::WaitForIds(size_t n, std::chrono::milliseconds timeout) const {

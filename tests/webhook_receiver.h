@@ -33,6 +33,8 @@ class WebhookReceiver {
   std::map<std::string, std::string> by_id() const;
   // POSTs answered, 503s included.
   int posts() const { return posts_.load(); }
+  // The most records one kept POST carried.
+  size_t largest_post() const;
 
   // Waits until at least `n` distinct ids arrived or `timeout` passed; true when they did.
   bool WaitForIds(size_t n, std::chrono::milliseconds timeout) const;
@@ -47,6 +49,7 @@ class WebhookReceiver {
   mutable std::mutex mu_;
   std::vector<std::pair<std::string, std::string>> records_;  // guarded by mu_
   std::map<std::string, std::string> by_id_;                  // guarded by mu_
+  size_t largest_post_ = 0;                                   // guarded by mu_
   std::atomic<int> posts_{0};
 };
 

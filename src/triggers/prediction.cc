@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 namespace freshet {
 namespace {
 
@@ -17,7 +19,8 @@ using byte_codec::PutVarint;
 // text models'); format 1 stays what every other job and prediction is written as.
 constexpr uint8_t kPredictJobV1 = 1;
 constexpr uint8_t kPredictJobV2 = 2;
-constexpr uint8_t kPredictionRecordV1 = 1;
+constexpr uint8_t kPredictionRecordV1 = 1;  // one record; written by earlier versions
+constexpr uint8_t kPredictionRecordsV2 = 2;  // a count, then that many records
 constexpr uint8_t kStoredPredictionV1 = 1;
 constexpr uint8_t kStoredPredictionV2 = 2;
 
@@ -126,23 +129,35 @@ Status DecodePredictJob(std::string_view bytes, PredictJob* out) {
   return Status::Ok();
 }
 
-std::string EncodePredictionRecord(const PredictionRecord& record) {
+std::string EncodePredictionRecords(const std::vector<PredictionRecord>& records) {
   std::string out;
-  out.push_back(static_cast<char>(kPredictionRecordV1));
-  PutBytes(&out, record.id);
-  PutBytes(&out, record.deployment);
-  PutSigned(&out, record.ts_ms);
-  PutBytes(&out, record.json);
+  out.push_back(static_cast<char>(kPredictionRecordsV2));
+  PutVarint(&out, records.size());
+  for (const PredictionRecord& record : records) {
+    PutBytes(&out, record.id);
+    PutBytes(&out, record.deployment);
+    PutSigned(&out, record.ts_ms);
+    PutBytes(&out, record.json);
+  }
   return out;
 }
 
-Status DecodePredictionRecord(std::string_view bytes, PredictionRecord* out) {
+Status DecodePredictionRecords(std::string_view bytes, std::vector<PredictionRecord>* out) {
   ByteReader in(bytes);
   uint8_t version = 0;
-  bool ok = in.GetByte(&version) && version == kPredictionRecordV1 && GetString(&in, &out->id) &&
-            GetString(&in, &out->deployment) && in.GetSigned(&out->ts_ms) &&
-            GetString(&in, &out->json) && in.empty();
-  if (!ok) return Status::InvalidArgument("malformed delivery job payload");
+  uint64_t count = 1;
+  bool ok = in.GetByte(&version) &&
+            (version == kPredictionRecordV1 ||
+             (version == kPredictionRecordsV2 && in.GetVarint(&count) && count <= bytes.size()));
+  std::vector<PredictionRecord> records(ok ? count : 0);
+  for (size_t i = 0; ok && i < records.size(); ++i) {
+    PredictionRecord& r = records[i];
+    ok = GetString(&in, &r.id) && GetString(&in, &r.deployment) && in.GetSigned(&r.ts_ms) &&
+         GetString(&in, &r.json);
+  }
+  if (!ok || !in.empty()) return Status::InvalidArgument("malformed delivery job payload");
+  out->insert(out->end(), std::make_move_iterator(records.begin()),
+              std::make_move_iterator(records.end()));
   return Status::Ok();
 }
 

@@ -79,15 +79,19 @@ inline constexpr std::string_view kDeliverQueuePrefix = "deliver/";
 inline constexpr int kDeliveryMaxAttempts = 25;
 // "<deployment>/<source>/<partition>/<offset>": one per triggering event.
 std::string PredictJobId(std::string_view deployment, const TriggerEvent& event);
-// "<predict job id>#<output index>".
+// "<predict job id>#<output index>": the delivery job of a predict batch, named after its
+// first job (a job is completed in one batch only, so the id is unique).
 std::string DeliverJobId(std::string_view predict_job_id, size_t output);
 
 std::string EncodePredictJob(const PredictJob& job);
 // kInvalidArgument for a payload this version did not write.
 Status DecodePredictJob(std::string_view bytes, PredictJob* out);
 
-std::string EncodePredictionRecord(const PredictionRecord& record);
-Status DecodePredictionRecord(std::string_view bytes, PredictionRecord* out);
+// A delivery job's payload: the records of one predict batch (format 2). Decode appends them to
+// `out`, and reads format 1 (one record) too; kInvalidArgument for a payload this version did
+// not write (nothing appended).
+std::string EncodePredictionRecords(const std::vector<PredictionRecord>& records);
+Status DecodePredictionRecords(std::string_view bytes, std::vector<PredictionRecord>* out);
 
 void EncodeStoredPrediction(const StoredPrediction& p, std::string* out);
 // Reads one prediction written by EncodeStoredPrediction from `in`; false when malformed.

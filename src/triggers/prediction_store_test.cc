@@ -222,13 +222,36 @@ TEST(PredictionPayloadTest, PredictJobAndRecordRoundTrip) {
   truncated.pop_back();
   EXPECT_FALSE(DecodePredictJob(truncated, &back).ok());
 
-  PredictionRecord record{"rec/app_events/0/77", "rec", 999, R"({"score":1})"};
-  PredictionRecord record_back;
-  ASSERT_TRUE(DecodePredictionRecord(EncodePredictionRecord(record), &record_back).ok());
-  EXPECT_EQ(record_back.id, record.id);
-  EXPECT_EQ(record_back.deployment, "rec");
-  EXPECT_EQ(record_back.ts_ms, 999);
-  EXPECT_EQ(record_back.json, record.json);
+  // A delivery job carries a predict batch's records; Decode appends them.
+  const std::vector<PredictionRecord> records = {
+      {"rec/app_events/0/77", "rec", 999, R"({"score":1})"},
+      {"rec/app_events/0/78", "rec", 1000, R"({"score":2})"}};
+  std::vector<PredictionRecord> records_back = {{"before", "rec", 1, "{}"}};
+  ASSERT_TRUE(DecodePredictionRecords(EncodePredictionRecords(records), &records_back).ok());
+  ASSERT_EQ(records_back.size(), 3u);
+  EXPECT_EQ(records_back[0].id, "before");
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records_back[i + 1].id, records[i].id);
+    EXPECT_EQ(records_back[i + 1].deployment, "rec");
+    EXPECT_EQ(records_back[i + 1].ts_ms, records[i].ts_ms);
+    EXPECT_EQ(records_back[i + 1].json, records[i].json);
+  }
+  std::string truncated_records = EncodePredictionRecords(records);
+  truncated_records.pop_back();
+  EXPECT_FALSE(DecodePredictionRecords(truncated_records, &records_back).ok());
+  EXPECT_EQ(records_back.size(), 3u);  // nothing appended
+  // Format 1, one record per job, as earlier versions wrote it, is still read.
+  std::string v1(1, '\x01');
+  byte_codec::PutBytes(&v1, "rec/app_events/0/76");
+  byte_codec::PutBytes(&v1, "rec");
+  byte_codec::PutSigned(&v1, 998);
+  byte_codec::PutBytes(&v1, R"({"score":0})");
+  std::vector<PredictionRecord> old_back;
+  ASSERT_TRUE(DecodePredictionRecords(v1, &old_back).ok());
+  ASSERT_EQ(old_back.size(), 1u);
+  EXPECT_EQ(old_back[0].id, "rec/app_events/0/76");
+  EXPECT_EQ(old_back[0].ts_ms, 998);
+  EXPECT_EQ(old_back[0].json, R"({"score":0})");
   EXPECT_EQ(PredictJobId("rec", job.event), "rec/app_events/2/77");
   EXPECT_EQ(DeliverJobId("rec/app_events/2/77", 1), "rec/app_events/2/77#1");
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 
 #include "core/int_math.h"
 
@@ -126,7 +127,7 @@ Status TriggerWorkers::PredictAndDeliver(const Deployment& d, const std::vector<
   ASSIGN_OR_RETURN(Prediction prediction, Score(d, jobs, payloads));
   const int64_t now_ms = clock_->NowMs();
   std::vector<EntityPrediction> stored;
-  std::vector<JobSpec> deliveries;
+  std::vector<PredictionRecord> records;  // what every output delivers
   std::vector<std::pair<std::string, uint64_t>> leases;
   stored.reserve(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -145,18 +146,17 @@ Status TriggerWorkers::PredictAndDeliver(const Deployment& d, const std::vector<
     p.ack_ms = job.ack_ms;
     p.enqueued_ms = jobs[i].enqueued_ms;
     p.predicted_ms = now_ms;
-    if (!d.outputs.empty()) {
-      std::string record = EncodePredictionRecord(ToRecord(d.name, d.keys, job.key, p));
-      for (const Output* out : d.outputs) {
-        JobSpec spec;
-        spec.id = DeliverJobId(jobs[i].id, out->index);
-        spec.queue = out->queue;
-        spec.payload = record;
-        deliveries.push_back(std::move(spec));
-      }
-    }
+    if (!d.outputs.empty()) records.push_back(ToRecord(d.name, d.keys, job.key, p));
     leases.emplace_back(jobs[i].id, jobs[i].lease);
     stored.push_back({job.key, std::move(p)});
+  }
+  std::vector<JobSpec> deliveries;
+  if (!d.outputs.empty()) {
+    const std::string payload = EncodePredictionRecords(records);
+    for (const Output* out : d.outputs) {
+      deliveries.push_back(
+          JobSpec{DeliverJobId(jobs.front().id, out->index), out->queue, "", payload, 0});
+    }
   }
   RETURN_IF_ERROR(store_->Put(d.name, stored, [&](rocksdb::WriteBatch* batch) {
     return queue_->Complete(leases, deliveries, batch);
@@ -224,24 +224,32 @@ void TriggerWorkers::PauseUnlessStopping(int64_t ms) const {
 }
 
 bool TriggerWorkers::ProcessDeliveries(Output* out, const std::vector<Job>& jobs) {
-  std::vector<PredictionRecord> batch(jobs.size());
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    Status st = DecodePredictionRecord(jobs[i].payload, &batch[i]);
+  std::vector<PredictionRecord> batch;
+  for (const Job& job : jobs) {
+    Status st = DecodePredictionRecords(job.payload, &batch);
     if (!st.ok()) {
       NackAll(jobs, st);  // retried, then dead-lettered: inspectable rather than lost
       return true;        // the sink is not at fault
     }
   }
-  Status st = out->sink->Deliver(batch);
-  if (!st.ok()) {
-    probe_->DeliveryFailed(out->deployment, out->index);
-    spdlog::warn("delivering to output {} of '{}' ({}): {}", out->index, out->deployment,
-                 out->sink->kind(), st.ToString());
-    NackAll(jobs, st);
-    return false;
+  // At most max_batch records per Deliver: a job holds a whole predict batch.
+  for (size_t begin = 0; begin < batch.size(); begin += options_.max_batch) {
+    const auto first = batch.begin() + static_cast<std::ptrdiff_t>(begin);
+    const auto last = batch.begin() + static_cast<std::ptrdiff_t>(
+                                          std::min(batch.size(), begin + options_.max_batch));
+    const std::vector<PredictionRecord> chunk(std::make_move_iterator(first),
+                                              std::make_move_iterator(last));
+    Status st = out->sink->Deliver(chunk);
+    if (!st.ok()) {
+      probe_->DeliveryFailed(out->deployment, out->index);
+      spdlog::warn("delivering to output {} of '{}' ({}): {}", out->index, out->deployment,
+                   out->sink->kind(), st.ToString());
+      NackAll(jobs, st);  // the chunks delivered already are delivered again: at least once
+      return false;
+    }
   }
-  probe_->Delivered(out->deployment, out->index, jobs.size());
-  st = AckAll(jobs);
+  probe_->Delivered(out->deployment, out->index, batch.size());
+  Status st = AckAll(jobs);
   if (!st.ok()) spdlog::warn("acking deliveries of '{}': {}", out->queue, st.ToString());
   return true;
 }

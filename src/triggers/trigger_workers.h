@@ -8,14 +8,16 @@
 //      in one Predictor::ScoreTexts call (top label and its probability per job);
 //   2. in one atomic write (PredictionStore::Put with JobQueue::Complete): store the
 //      predictions (each entity's latest + history), enqueue one delivery job per output of
-//      the deployment in queue "deliver/<deployment>/<output index>" (id "<job id>#<output
-//      index>", payload the PredictionRecord, whose `id` is the predict job's id: what
-//      receivers dedupe by; a full queue does not refuse them: it must drain), and Ack the
-//      jobs. So a job retried after a crash or a failure has left no prediction behind, and
-//      never yields a second, different one. Any failure Nacks the jobs instead, and the queue
-//      retries them with backoff (dead letter after its max attempts).
-// Per output, one delivery thread Receives batches of its queue and calls Sink::Deliver:
-// AckBatch on success, Nack each job on an error. A sink that is down keeps its deliveries in
+//      the deployment in queue "deliver/<deployment>/<output index>" (id "<first job id of the
+//      batch>#<output index>", payload the batch's PredictionRecords, each with the predict
+//      job's id as its `id`: what receivers dedupe by; a full queue does not refuse them: it
+//      must drain), and Ack the jobs. So a job retried after a crash or a failure has left no
+//      prediction behind, and never yields a second, different one. Any failure Nacks the
+//      jobs instead, and the queue retries them with backoff (dead letter after its max
+//      attempts).
+// Per output, one delivery thread Receives up to `max_batch` delivery jobs of its queue and
+// calls Sink::Deliver with their records, at most `max_batch` records per call: AckBatch once
+// every call succeeded, Nack each job on an error. A sink that is down keeps its deliveries in
 // the queue until it is back; the other outputs and ingest do not wait for it. After a failed
 // Deliver the thread pauses before its next Receive (delivery_pause_base_ms, doubled per
 // consecutive failure up to delivery_pause_max_ms; reset by a success), so a sink that is down
