@@ -382,6 +382,13 @@ TEST_F(TriggersTest, BatchedDeliveriesReachTheWebhookInPostsOfAtMostMaxBatch) {
   Ingest(Event("u0", "exit"));
   ASSERT_TRUE(gate_.WaitEntered(kWait));  // the others queue up behind the blocked model call
   for (int i = 1; i < 20; ++i) Ingest(Event("u" + std::to_string(i), "exit"));
+  // Every job queued (they are enqueued after the ingest acknowledgement) before the model
+  // answers, so the workers' next receives take full batches.
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (instance_->queue()->held() < 20 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(instance_->queue()->held(), 20u);
   gate_.Release();
   for (int i = 0; i < 20; ++i) WaitPredictions("u" + std::to_string(i), 1);
   // Delivery jobs: the two workers' first batches (blocked in the model), then batches of 4.
