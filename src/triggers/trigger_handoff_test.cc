@@ -6,9 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "core/metrics.h"
+#include "models/models_test_util.h"
 #include "spec/spec_loader.h"
 #include "triggers/prediction.h"
 
@@ -33,14 +32,10 @@ deployments:
 class TriggerHandOffTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("trigger_handoff_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
     auto spec = ParseProject(kSpec, "freshet.yaml");
     ASSERT_TRUE(spec.ok()) << spec.status().ToString();
     spec_ = std::move(*spec);
-    auto db = Db::Open(dir_.string());
+    auto db = Db::Open(dir_.File("data"));
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     predictions_ = std::make_unique<PredictionStore>(db_.get());
@@ -51,7 +46,6 @@ class TriggerHandOffTest : public ::testing::Test {
     queue_.reset();
     predictions_.reset();
     db_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   void Open(size_t max_jobs = 1000) {
@@ -100,7 +94,7 @@ class TriggerHandOffTest : public ::testing::Test {
 
   std::string Metrics() const { return metrics_.Render(); }
 
-  std::filesystem::path dir_;
+  testing::ScopedTempDir dir_{"trigger_handoff_test"};
   ProjectSpec spec_;
   ManualClock clock_{1'000'000};
   MetricsRegistry metrics_;
